@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Time ``scanner audit`` against ``find`` over the same tree, in the same run.
+
+Two trees: a generated machine (``--generate``: venvs full of real-looking dist-info folders plus
+ordinary files), and this machine's own ``/`` (``--machine``). For each, both commands run
+``--repeat`` times alternately after one warm-up each (so both see a warm page cache); the report
+gives the median wall time, the ratio scanner/find and each command's peak RSS (from ``wait4``).
+
+    python bench/bench_audit.py --generate 200000 --machine
+
+No timing is asserted anywhere: this prints numbers for the README's performance section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PSEUDO = ["/proc", "/sys", "/dev", "/run"]
+
+
+def generate(root: Path, files: int, seed: int = 7) -> Path:
+    """A synthetic machine of about ``files`` files: 1/3 in venvs as dist-info, the rest ordinary."""
+    rng = random.Random(seed)
+    if root.exists():
+        shutil.rmtree(root)
+    made = 0
+    venv_index = 0
+    while made < files // 3:
+        site = (
+            root
+            / "home"
+            / f"user{venv_index % 20}"
+            / f"proj{venv_index}"
+            / ".venv"
+            / "lib"
+            / "python3.11"
+            / "site-packages"
+        )
+        site.mkdir(parents=True)
+        (site.parents[2] / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
+        for p in range(60):
+            name = f"pkg{venv_index}_{p}"
+            dist = site / f"{name}-1.{p}.0.dist-info"
+            dist.mkdir()
+            (dist / "METADATA").write_text(
+                f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.{p}.0\nSummary: generated\n"
+                f"Author-email: Dev <dev@example.org>\n\n" + "long description\n" * 20
+            )
+            (dist / "INSTALLER").write_text("pip\n")
+            (dist / "RECORD").write_text(f"{name}/__init__.py,,\n")
+            code = site / name
+            code.mkdir()
+            (code / "__init__.py").write_text("")
+            made += 5
+        venv_index += 1
+    while made < files:
+        folder = root / "srv" / f"d{rng.randrange(2000)}" / f"e{rng.randrange(50)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{made}.{rng.choice(['txt', 'py', 'json', 'log', 'bin'])}").write_bytes(b"x" * rng.randrange(64))
+        made += 1
+    return root
+
+
+def run(command: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one run."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise SystemExit(f"{command[0]} failed with status {status}")
+    return elapsed, usage.ru_maxrss
+
+
+def compare(label: str, find_cmd: list[str], scan_cmd: list[str], repeat: int) -> None:
+    run(find_cmd)
+    run(scan_cmd)
+    finds, scans = [], []
+    for _ in range(repeat):
+        finds.append(run(find_cmd))
+        scans.append(run(scan_cmd))
+    find_t = statistics.median(t for t, _ in finds)
+    scan_t = statistics.median(t for t, _ in scans)
+    print(f"\n{label}")
+    print(f"  find     median {find_t:8.3f} s  peak RSS {max(m for _, m in finds) / 1024:7.1f} MiB")
+    print(f"  scanner  median {scan_t:8.3f} s  peak RSS {max(m for _, m in scans) / 1024:7.1f} MiB")
+    print(f"  ratio scanner/find: {scan_t / find_t:.1f}x   ({repeat} runs each, after one warm-up)")
+
+
+def count_files(root: str) -> str:
+    out = subprocess.run(["find", root, "-xdev", "-type", "f"], capture_output=True, text=True, check=False).stdout
+    return f"{out.count(chr(10))} files"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generate", type=int, metavar="FILES", help="benchmark a generated tree of about FILES files")
+    parser.add_argument("--machine", action="store_true", help="benchmark this machine's own /")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=HERE / "out")
+    args = parser.parse_args()
+    scanner = shutil.which("scanner", path=os.path.dirname(sys.executable)) or "scanner"
+    base = [
+        scanner,
+        "audit",
+        "--format",
+        "json",
+        "--output",
+        os.devnull,
+        "--no-progress",
+        "--fail-on",
+        "never",
+    ]
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    if args.generate:
+        tree = generate(args.out / "tree", args.generate)
+        compare(
+            f"generated tree {tree} ({count_files(str(tree))})",
+            ["find", str(tree)],
+            [*base, "--root", str(tree)],
+            args.repeat,
+        )
+    if args.machine:
+        prune = [x for p in [*PSEUDO, str(args.out)] for x in ("-path", p, "-o")][:-1]
+        compare(
+            f"this machine's / ({count_files('/')} on the root filesystem)",
+            ["find", "/", "(", *prune, ")", "-prune", "-o", "-print"],
+            [*base, "--exclude", str(args.out)],
+            args.repeat,
+        )
+
+
+if __name__ == "__main__":
+    main()

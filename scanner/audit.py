@@ -1,0 +1,162 @@
+"""One scan, end to end: walk -> collect -> judge, returning a ``ScanResult`` for the reporters.
+
+This is the library entry point the CLI calls; nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from scanner import __version__
+from scanner.collectors import COLLECTORS
+from scanner.errors import UsageError
+from scanner.findings import Finding
+from scanner.fsview import RootFS
+from scanner.policy import Policy, evaluate
+from scanner.records import Record
+from scanner.walk import Coverage, ProgressCallback, Walker, WalkOptions, WalkRoot
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """What to scan and how; every field has a CLI option of the same meaning."""
+
+    paths: tuple[str, ...] = ()
+    """Paths to scan (inside ``root`` when it is given); empty means the whole machine."""
+    root: str | None = None
+    """A directory standing in for the machine's ``/`` (disk image, container filesystem)."""
+    excludes: tuple[str, ...] = ()
+    include_fstypes: frozenset[str] = frozenset()
+    one_file_system: bool = False
+
+
+@dataclass(frozen=True)
+class ScanInfo:
+    id: str
+    host: str
+    started: str
+    finished: str
+    scanner_version: str
+    root: str | None
+    roots: tuple[str, ...]
+    policy_mode: str
+    policy_files: tuple[dict[str, str], ...]
+    excludes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Summary:
+    violations: int
+    warnings: int
+    infos: int
+    compliant: bool
+    """No violation was found (warnings and infos are for review)."""
+    complete: bool
+    """Everything in scope could be read."""
+    by_provider: dict[str, int] = field(default_factory=dict)
+    records: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "violations": self.violations,
+            "warnings": self.warnings,
+            "infos": self.infos,
+            "compliant": self.compliant,
+            "complete": self.complete,
+            "by_provider": self.by_provider,
+            "records": self.records,
+        }
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    scan: ScanInfo
+    coverage: Coverage
+    records: tuple[Record, ...]
+    findings: tuple[Finding, ...]
+    summary: Summary
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _roots(fs: RootFS, paths: tuple[str, ...]) -> list[WalkRoot]:
+    """Scan roots as real paths; nested roots are dropped (the outer one covers them)."""
+    displays = paths or (os.sep,)
+    reals = []
+    for display in displays:
+        if fs.is_live:
+            real = os.path.realpath(display)
+        else:
+            inside = display if display.startswith(os.sep) else os.sep + display
+            real = fs.resolve(fs.to_real(os.path.normpath(inside)))
+        if not os.path.lexists(real):
+            raise UsageError(f"{display}: no such file or directory")
+        reals.append(real)
+    kept = [r for r in reals if not any(o != r and r.startswith(o.rstrip(os.sep) + os.sep) for o in reals)]
+    return [WalkRoot(r) for r in dict.fromkeys(kept)]
+
+
+def summarize(findings: tuple[Finding, ...], records: tuple[Record, ...], coverage: Coverage) -> Summary:
+    active = [f for f in findings if not f.waived]
+    counts = Counter(f.severity for f in active)
+    return Summary(
+        violations=counts["violation"],
+        warnings=counts["warning"],
+        infos=counts["info"],
+        compliant=counts["violation"] == 0,
+        complete=coverage.complete,
+        by_provider=dict(sorted(Counter(f.provider or "(none)" for f in active).items())),
+        records=dict(sorted(Counter(r.kind for r in records).items())),
+    )
+
+
+def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback | None = None) -> ScanResult:
+    """Scan, collect and judge. Raises ``UsageError`` for a root or path that does not exist."""
+    started = _now()
+    if options.root is not None and not os.path.isdir(options.root):
+        raise UsageError(f"--root {options.root}: not a directory")
+    fs = RootFS(options.root)
+    roots = _roots(fs, options.paths)
+    collectors = [cls(fs) for cls in COLLECTORS.values()]
+    if fs.is_live and not options.paths:
+        roots += [extra for c in collectors for extra in c.extra_roots()]
+    walker = Walker(
+        fs,
+        collectors,
+        WalkOptions(
+            excludes=options.excludes,
+            include_fstypes=options.include_fstypes,
+            one_file_system=options.one_file_system,
+        ),
+        progress,
+    )
+    coverage = walker.walk(roots)
+    records: list[Record] = []
+    for collector in collectors:
+        result = collector.finish()
+        records.extend(result.records)
+        coverage.skipped.extend(result.skipped)
+    records.sort(key=lambda r: (r.kind, r.identity, r.version or ""))
+    findings = tuple(evaluate(records, policy))
+    scan = ScanInfo(
+        id=str(uuid.uuid4()),
+        host=socket.gethostname(),
+        started=started,
+        finished=_now(),
+        scanner_version=__version__,
+        root=fs.root if not fs.is_live else None,
+        roots=tuple(fs.to_display(r.real_path) for r in roots if not r.supplementary),
+        policy_mode=policy.mode,
+        policy_files=tuple(f.to_dict() for f in policy.files),
+        excludes=options.excludes,
+    )
+    frozen_records = tuple(records)
+    return ScanResult(scan, coverage, frozen_records, findings, summarize(findings, frozen_records, coverage))

@@ -1,0 +1,264 @@
+"""The command line: parses options, calls one library function, renders the result.
+
+This is the only module that prints, chooses exit codes and turns ``ScannerError`` into a
+message. Exit codes: 0 nothing at or above ``--fail-on``; 1 something was; 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from dataclasses import asdict
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from tabulate import tabulate
+
+from scanner import __version__
+from scanner.audit import AuditOptions, ScanResult, run_audit
+from scanner.errors import ReportError, ScannerError
+from scanner.policy import Policy, bundled_names, load_policy
+from scanner.reporters import REPORTERS, Format
+from scanner.walk import Coverage
+
+app = typer.Typer(
+    help="Find banned AI providers, models and distilled derivatives on this machine, and explain why.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="List, show and validate policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+
+
+class FailOn(str, Enum):
+    VIOLATION = "violation"
+    WARNING = "warning"
+    NEVER = "never"
+
+
+class PolicyFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def _fail(error: ScannerError) -> NoReturn:
+    typer.echo(f"scanner: error: {error}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"scanner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Find banned AI providers, models and distilled derivatives on this machine, and explain why."""
+
+
+def _progress_printer() -> Any:
+    def show(coverage: Coverage, path: str) -> None:
+        shown = path if len(path) <= 60 else "..." + path[-57:]
+        sys.stderr.write(f"\r\033[Kscanning: {coverage.dirs} dirs, {coverage.files} files  {shown}")
+        sys.stderr.flush()
+
+    return show
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        directory = output.resolve().parent
+        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(handle.name, output)
+    except OSError as error:
+        raise ReportError(f"{output}: cannot write report: {error.strerror or error}") from error
+
+
+def exit_code(result: ScanResult, fail_on: FailOn) -> int:
+    summary = result.summary
+    if fail_on is FailOn.VIOLATION and summary.violations:
+        return EXIT_FOUND
+    if fail_on is FailOn.WARNING and (summary.violations or summary.warnings):
+        return EXIT_FOUND
+    return EXIT_OK
+
+
+@app.command()
+def audit(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Paths to scan (inside --root if given). Default: the whole machine."),
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Treat DIR as the machine's / (disk image, container root); paths are reported as inside it."
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Glob to skip (repeatable): without '/' it matches a name, with '/' a path inside the root."),
+    ] = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(help="Policy file or bundled policy name (repeatable). Default: the bundled 'default'."),
+    ] = None,
+    format: Annotated[
+        Format | None,
+        typer.Option("--format", "-f", help="Output format. Default: table on a terminal, else json."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option(help="Exit 1 when a finding at or above this severity is found.")
+    ] = FailOn.VIOLATION,
+    include_fstype: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also walk filesystems of this type (repeatable), e.g. nfs4; pseudo and network ones are skipped."
+        ),
+    ] = None,
+    one_file_system: Annotated[
+        bool, typer.Option("--one-file-system", help="Do not cross into other mounted filesystems.")
+    ] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Show progress on stderr. Default: on a terminal."),
+    ] = None,
+) -> None:
+    """Scan the machine (or PATHS) and judge what is found against the policy.
+
+    Example: scanner audit --root /mnt/image --format json -o report.json
+    """
+    try:
+        loaded = load_policy(policy or [])
+        options = AuditOptions(
+            paths=tuple(paths or ()),
+            root=str(root) if root else None,
+            excludes=tuple(exclude or ()),
+            include_fstypes=frozenset(include_fstype or ()),
+            one_file_system=one_file_system,
+        )
+        show_progress = sys.stderr.isatty() if progress is None else progress
+        result = run_audit(options, loaded, _progress_printer() if show_progress else None)
+        if show_progress:
+            sys.stderr.write("\r\033[K")
+        chosen = format or (Format.TABLE if output is None and sys.stdout.isatty() else Format.JSON)
+        _write(REPORTERS[chosen]().render(result), output)
+    except ScannerError as error:
+        _fail(error)
+    raise typer.Exit(exit_code(result, fail_on))
+
+
+@policy_app.command("list")
+def policy_list() -> None:
+    """List the bundled policies.
+
+    Example: scanner policy list
+    """
+    try:
+        rows = []
+        for name in bundled_names():
+            loaded = load_policy([name])
+            rows.append([name, loaded.files[-1].version, len(loaded.providers), loaded.mode])
+    except ScannerError as error:
+        _fail(error)
+    typer.echo(tabulate(rows, ["name", "version", "providers (with includes)", "mode"]))
+
+
+def _policy_summary(loaded: Policy) -> str:
+    files = [[f.id, f.version, f.path, f.sha256[:12]] for f in loaded.files]
+    providers = [
+        [
+            p.id,
+            p.name,
+            p.severity or "(catalogue)",
+            len(p.packages),
+            len(p.endpoints),
+            len(p.hf_orgs) + len(p.ollama_names) + len(p.model_patterns),
+            len(p.sources),
+        ]
+        for p in loaded.providers.values()
+    ]
+    return "\n".join(
+        [
+            f"mode: {loaded.mode}",
+            "",
+            tabulate(files, ["policy", "version", "file", "sha256"]),
+            "",
+            tabulate(providers, ["provider", "name", "severity", "packages", "endpoints", "model ids", "sources"]),
+            "",
+            f"{len(loaded.lineages)} lineage(s), {len(loaded.sources)} source(s), "
+            f"{len(loaded.ai_packages)} generic AI package(s); allow-list: "
+            f"{', '.join(loaded.allow.providers) or '-'} / {len(loaded.allow.packages)} package(s)",
+        ]
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items() if k != "where"}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@policy_app.command("show")
+def policy_show(
+    policy: Annotated[
+        list[str] | None, typer.Option(help="Policy file or bundled name (repeatable). Default: 'default'.")
+    ] = None,
+    format: Annotated[PolicyFormat, typer.Option("--format", "-f", help="Output format.")] = PolicyFormat.TABLE,
+) -> None:
+    """Show the composed policy a scan would be judged against.
+
+    Example: scanner policy show --policy extended
+    """
+    try:
+        loaded = load_policy(policy or [])
+    except ScannerError as error:
+        _fail(error)
+    if format is PolicyFormat.JSON:
+        typer.echo(json.dumps(_jsonable(asdict(loaded)), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(_policy_summary(loaded))
+
+
+@policy_app.command("validate")
+def policy_validate(
+    files: Annotated[list[Path], typer.Argument(help="Policy files to check (with their includes).")],
+) -> None:
+    """Check policy files; print the first error with file, line and field, and exit 2.
+
+    Example: scanner policy validate policies/site.yaml
+    """
+    for file in files:
+        try:
+            loaded = load_policy([str(file)])
+        except ScannerError as error:
+            _fail(error)
+        own = loaded.files[-1]
+        typer.echo(
+            f"{file}: valid ({own.id} {own.version}; with includes: {len(loaded.providers)} provider(s), "
+            f"{len(loaded.sources)} source(s), {len(loaded.lineages)} lineage(s))"
+        )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

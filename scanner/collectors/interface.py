@@ -1,0 +1,49 @@
+"""The collector interface: how a source of facts plugs into the one walk.
+
+A collector declares an ``Interest``, receives matching ``Entry`` objects from the walker, reads
+what it needs through ``RootFS`` (bounded, never executing anything) and at the end returns its
+records and the paths it could not read. It never judges: that is the policy engine's job.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from scanner.fsview import RootFS
+from scanner.records import Record, Skipped
+from scanner.walk import Entry, Interest, WalkRoot
+
+
+class CollectorError(Exception):
+    """Base class for errors inside a collector; the walker turns any escape into a ``Skipped``."""
+
+
+@dataclass
+class CollectorResult:
+    records: list[Record] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+class Collector(ABC):
+    """One source of inventory records."""
+
+    id: ClassVar[str]
+    """Kebab-case id shown in records' ``found_by`` (``python-package-collector``)."""
+    interest: ClassVar[Interest]
+
+    def __init__(self, fs: RootFS) -> None:
+        self.fs = fs
+
+    def extra_roots(self) -> list[WalkRoot]:
+        """Places this collector knows to look beyond the scan roots (only for live scans)."""
+        return []
+
+    @abstractmethod
+    def visit(self, entry: Entry) -> None:
+        """Handle one entry the walker matched against ``interest``."""
+
+    @abstractmethod
+    def finish(self) -> CollectorResult:
+        """All records found, once the walk is over."""

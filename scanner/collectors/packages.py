@@ -1,0 +1,207 @@
+"""Installed Python packages in every environment on the machine.
+
+Sources, all read as data (bounded reads, nothing imported or executed):
+
+* ``*.dist-info`` folders (``METADATA``, ``INSTALLER``) under any ``site-packages`` or
+  ``dist-packages`` -- venvs, pipx, user site, pyenv, conda and system interpreters alike;
+* ``*.egg-info`` folders or files and ``*.egg`` folders (``PKG-INFO``) in the same places;
+* ``conda-meta/*.json`` records of conda environments.
+
+A conda package that is also present as dist-info in the same environment becomes one record:
+the dist-info one, with the conda record as a supporting location.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import sys
+from dataclasses import replace
+
+from scanner.collectors.environments import SITE_DIR_NAMES, EnvironmentResolver
+from scanner.collectors.interface import Collector, CollectorResult
+from scanner.collectors.metadata import CoreMetadata, parse_core_metadata, split_dist_dir_name
+from scanner.fsview import FileRefused, RootFS, describe_os_error
+from scanner.records import Location, PackageRecord, Skipped, normalize_package_name
+from scanner.walk import Entry, Interest, WalkRoot
+
+METADATA_CAP = 256 * 1024
+"""Headers come first and are small; the long description after them is not needed."""
+CONDA_RECORD_CAP = 16 * 1024 * 1024
+"""conda-meta records list every file of the package and can be a few MiB."""
+SMALL_FILE_CAP = 4 * 1024
+
+
+class PythonPackageCollector(Collector):
+    """Finds installed Python distributions and conda packages."""
+
+    id = "python-package-collector"
+    interest = Interest(
+        dir_suffixes=frozenset({".dist-info", ".egg-info", ".egg"}),
+        file_suffixes=frozenset({".egg-info"}),
+        files_in_dirs=frozenset({"conda-meta"}),
+    )
+
+    def __init__(self, fs: RootFS) -> None:
+        super().__init__(fs)
+        self._environments = EnvironmentResolver(fs)
+        self._records: list[PackageRecord] = []
+        self._skipped: list[Skipped] = []
+
+    def extra_roots(self) -> list[WalkRoot]:
+        """On the live machine, also the running interpreter's own ``sys.path`` environments."""
+        if not self.fs.is_live:
+            return []
+        candidates = [*sys.path, *site.getsitepackages(), site.getusersitepackages()]
+        roots: list[WalkRoot] = []
+        for candidate in candidates:
+            if os.path.basename(candidate) in SITE_DIR_NAMES and os.path.isdir(candidate):
+                real = os.path.realpath(candidate)
+                if all(r.real_path != real for r in roots):
+                    roots.append(WalkRoot(real, max_depth=1, supplementary=True))
+        return roots
+
+    def visit(self, entry: Entry) -> None:
+        if entry.parent_name == "conda-meta":
+            if not entry.is_dir and entry.name.endswith(".json"):
+                self._visit_conda_record(entry)
+            return
+        if entry.parent_name not in SITE_DIR_NAMES:
+            return
+        name = entry.name
+        if entry.is_dir and name.endswith(".dist-info"):
+            self._visit_distribution(entry, "METADATA", fmt="dist-info")
+        elif entry.is_dir and name.endswith(".egg-info"):
+            self._visit_distribution(entry, "PKG-INFO", fmt="egg-info")
+        elif entry.is_dir and name.endswith(".egg"):
+            self._visit_distribution(entry, os.path.join("EGG-INFO", "PKG-INFO"), fmt="egg")
+        elif not entry.is_dir and name.endswith(".egg-info"):
+            self._visit_distribution(entry, None, fmt="egg-info-file")
+
+    def finish(self) -> CollectorResult:
+        return CollectorResult(records=list(_merge_conda_duplicates(self._records)), skipped=self._skipped)
+
+    # -- dist-info / egg-info -----------------------------------------------------------------
+    def _visit_distribution(self, entry: Entry, metadata_name: str | None, fmt: str) -> None:
+        metadata_path = entry.real_path if metadata_name is None else os.path.join(entry.real_path, metadata_name)
+        metadata: CoreMetadata | None = None
+        problem: str | None = None
+        try:
+            text, _ = self.fs.read_text(metadata_path, METADATA_CAP)
+            metadata = parse_core_metadata(text)
+        except FileNotFoundError:
+            problem = "missing"
+        except (OSError, FileRefused) as error:
+            reason = describe_os_error(error) if isinstance(error, OSError) else str(error)
+            self._skipped.append(
+                Skipped(self.fs.to_display(metadata_path), f"package metadata unreadable: {reason}", "unreadable")
+            )
+            problem = "unreadable"
+        fallback_name, fallback_version = split_dist_dir_name(entry.name)
+        name = (metadata.name if metadata else None) or fallback_name
+        installer = self._read_installer(entry) if fmt == "dist-info" else None
+        environment = self._environments.for_site_dir(os.path.dirname(entry.real_path))
+        extra: list[tuple[str, str]] = [("metadata_format", fmt)]
+        if problem:
+            extra.append(("metadata_problem", problem))
+        if metadata and metadata.metadata_version:
+            extra.append(("metadata_version", metadata.metadata_version))
+        self._records.append(
+            PackageRecord(
+                name=name,
+                normalized_name=normalize_package_name(name),
+                version=(metadata.version if metadata else None) or fallback_version,
+                ecosystem="pypi",
+                environment=environment,
+                locations=(Location(entry.path),),
+                found_by=self.id,
+                summary=metadata.summary if metadata else None,
+                home_page=metadata.home_page if metadata else None,
+                project_urls=metadata.project_urls if metadata else (),
+                author_email_domains=metadata.author_email_domains if metadata else (),
+                installer=installer,
+                extra=tuple(extra),
+            )
+        )
+
+    def _read_installer(self, entry: Entry) -> str | None:
+        try:
+            text, _ = self.fs.read_text(os.path.join(entry.real_path, "INSTALLER"), SMALL_FILE_CAP)
+        except (OSError, FileRefused):
+            return None
+        first = text.strip().splitlines()
+        return first[0].strip() if first else None
+
+    # -- conda-meta ------------------------------------------------------------------------------
+    def _visit_conda_record(self, entry: Entry) -> None:
+        data: dict[str, object] = {}
+        try:
+            raw, truncated = self.fs.read_bytes(entry.real_path, CONDA_RECORD_CAP)
+        except (OSError, FileRefused) as error:
+            reason = describe_os_error(error) if isinstance(error, OSError) else str(error)
+            self._skipped.append(Skipped(entry.path, f"conda record unreadable: {reason}", "unreadable"))
+            return
+        if not truncated:
+            try:
+                loaded = json.loads(raw)
+            except (ValueError, RecursionError):
+                loaded = None
+            if isinstance(loaded, dict):
+                data = loaded
+        # conda names its records <name>-<version>-<build>.json: the fallback when the JSON is unusable.
+        parts = entry.name[: -len(".json")].rsplit("-", 2)
+        name = _text(data.get("name")) or (parts[0] if len(parts) == 3 else None)
+        if not name:
+            self._skipped.append(Skipped(entry.path, "not a conda package record", "unsupported"))
+            return
+        version = _text(data.get("version")) or (parts[1] if len(parts) == 3 else None)
+        extra = [("metadata_format", "conda-meta")]
+        for key in ("channel", "build", "subdir"):
+            value = _text(data.get(key))
+            if value:
+                extra.append((f"conda_{key}", value))
+        if not data:
+            extra.append(("metadata_problem", "record too large or not JSON; name from file name"))
+        prefix = os.path.dirname(os.path.dirname(entry.real_path))
+        self._records.append(
+            PackageRecord(
+                name=name,
+                normalized_name=normalize_package_name(name),
+                version=version,
+                ecosystem="conda",
+                environment=self._environments.for_prefix(prefix),
+                locations=(Location(entry.path),),
+                found_by=self.id,
+                summary=_text(data.get("summary")),
+                home_page=_text(data.get("home")) or _text(data.get("url")),
+                installer="conda",
+                extra=tuple(extra),
+            )
+        )
+
+
+def _text(value: object) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _merge_conda_duplicates(records: list[PackageRecord]) -> list[PackageRecord]:
+    """One record per package per environment: dist-info wins, conda-meta becomes supporting."""
+    pypi_index: dict[tuple[str, str], int] = {}
+    merged: list[PackageRecord] = []
+    for record in records:
+        if record.ecosystem == "pypi":
+            pypi_index.setdefault((record.environment.path, record.normalized_name), len(merged))
+            merged.append(record)
+    for record in records:
+        if record.ecosystem != "conda":
+            continue
+        position = pypi_index.get((record.environment.path, record.normalized_name))
+        if position is None:
+            merged.append(record)
+            continue
+        target = merged[position]
+        supporting = tuple(Location(loc.path, loc.line, "supporting") for loc in record.locations)
+        conda_extra = tuple((k, v) for k, v in record.extra if k.startswith("conda_"))
+        merged[position] = replace(target, locations=target.locations + supporting, extra=target.extra + conda_extra)
+    return merged

@@ -1,0 +1,98 @@
+"""Findings: the policy engine's judgements about records, each explaining itself.
+
+A finding carries the rule that fired, how sure we are, the provider, the evidence in plain
+words, the structured match details (which matcher, which record field, which policy entry),
+and a fingerprint of stable fields so that two scans can be compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from scanner.records import Location, stable_id
+
+Severity = Literal["violation", "warning", "info"]
+Confidence = Literal["confirmed", "strong", "weak"]
+
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "violation": 2}
+CONFIDENCE_RANK: dict[str, int] = {"weak": 0, "strong": 1, "confirmed": 2}
+
+
+@dataclass(frozen=True)
+class MatchDetail:
+    """Why a matcher fired: what it looked at and which policy entry it hit."""
+
+    matcher: str
+    """Kebab-case matcher id (``package-name-exact``)."""
+    field: str
+    """The record field searched (``normalized_name``, ``author_email_domains``...)."""
+    value: str
+    """The record's value that matched."""
+    policy_entry: str
+    """The policy item hit, as written (``providers[deepseek].packages: langchain-deepseek``)."""
+    policy_location: str
+    """``file:line`` of that item."""
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "matcher": self.matcher,
+            "field": self.field,
+            "value": self.value,
+            "policy_entry": self.policy_entry,
+            "policy_location": self.policy_location,
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One judgement about one record."""
+
+    rule_id: str
+    severity: Severity
+    confidence: Confidence
+    provider: str | None
+    """Policy provider id (``deepseek``); ``None`` for allow-list findings with no known provider."""
+    kind: str
+    """Kind of the record judged: ``package`` (later ``model``, ``endpoint``)."""
+    subject: str
+    """What it is about, for humans: ``langchain-deepseek 1.1.1``."""
+    location: Location
+    evidence: tuple[str, ...]
+    """Plain sentences, in order: what was found, why it matched, why that matters."""
+    record_id: str
+    record_identity: str
+    matches: tuple[MatchDetail, ...] = ()
+    lineage: tuple[str, ...] = ()
+    waived: bool = False
+    sources: tuple[str, ...] = field(default=())
+    """Ids of the policy sources behind the provider's severity."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across scans: rule, provider, kind and the record's identity (not time, not version)."""
+        return stable_id(self.rule_id, self.provider or "", self.kind, self.record_identity)
+
+    @property
+    def id(self) -> str:
+        """Unique within a scan (two versions of one package in one environment differ)."""
+        return stable_id(self.fingerprint, self.record_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "confidence": self.confidence,
+            "provider": self.provider,
+            "kind": self.kind,
+            "subject": self.subject,
+            "location": {"path": self.location.path, "line": self.location.line},
+            "evidence": list(self.evidence),
+            "lineage": list(self.lineage),
+            "matches": [m.to_dict() for m in self.matches],
+            "sources": list(self.sources),
+            "record_id": self.record_id,
+            "fingerprint": self.fingerprint,
+            "waived": self.waived,
+        }

@@ -1,0 +1,146 @@
+"""The scanned machine's filesystem, seen from its root.
+
+``--root DIR`` treats DIR as the machine's ``/``: every path shown to users is the path inside
+DIR, and symlinks are resolved as they would be on that machine (an absolute link target means
+DIR/target, ``..`` stops at DIR), so a link can never lead a scan out of the tree. Reads are
+bounded and refuse anything that is not a regular file: a FIFO, socket or device is never opened.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in after lstat must not block us
+    | getattr(os, "O_NOFOLLOW", 0)  # nor a symlink swapped in for the last component
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+_MAX_SYMLINKS = 40
+
+
+class FileRefused(Exception):
+    """A path we will not read, with the reason in plain words."""
+
+
+def describe_os_error(error: OSError) -> str:
+    """``permission denied`` rather than ``[Errno 13] Permission denied: '/x'``."""
+    if error.errno is not None and error.errno in errno.errorcode:
+        return os.strerror(error.errno).lower()
+    return str(error).lower()
+
+
+class RootFS:
+    """Maps between paths on disk and paths as seen from inside the scanned root."""
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = os.path.realpath(root) if root else os.sep
+        self.is_live = root is None
+        """True when scanning the running machine itself rather than a tree standing in for it."""
+
+    def to_display(self, real_path: str) -> str:
+        """The path as seen from inside the root (``/home/alice``), for reports."""
+        if self.root == os.sep:
+            return real_path
+        rest = real_path[len(self.root) :]
+        return rest if rest else os.sep
+
+    def to_real(self, display_path: str) -> str:
+        """The path on disk for a path seen from inside the root."""
+        if self.root == os.sep:
+            return display_path
+        return self.root + (display_path if display_path != os.sep else "")
+
+    def contains(self, real_path: str) -> bool:
+        return self.root == os.sep or real_path == self.root or real_path.startswith(self.root + os.sep)
+
+    def resolve(self, real_path: str) -> str:
+        """Resolve symlinks like the scanned machine would, never leaving the root."""
+        parts = self.to_display(real_path).split(os.sep)
+        resolved: list[str] = []
+        pending = [p for p in parts if p]
+        links = 0
+        while pending:
+            part = pending.pop(0)
+            if part == ".":
+                continue
+            if part == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            candidate = self.to_real(os.sep + os.sep.join([*resolved, part]))
+            try:
+                is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+            except FileNotFoundError:
+                is_link = False
+            if not is_link:
+                resolved.append(part)
+                continue
+            links += 1
+            if links > _MAX_SYMLINKS:
+                raise FileRefused("too many levels of symbolic links")
+            target = os.readlink(candidate)
+            target_parts = [p for p in target.split(os.sep) if p]
+            if target.startswith(os.sep):
+                resolved = []
+            pending = target_parts + pending
+        return self.to_real(os.sep + os.sep.join(resolved))
+
+    def read_bytes(self, real_path: str, cap: int) -> tuple[bytes, bool]:
+        """Read at most ``cap`` bytes of a regular file; returns ``(data, truncated)``.
+
+        Raises ``FileRefused`` for anything but a regular file and ``OSError`` when it cannot be read.
+        """
+        path = real_path
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            path = self.resolve(path)
+            st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileRefused(f"not a regular file ({_file_type(st.st_mode)})")
+        fd = os.open(path, _OPEN_FLAGS)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between lstat and open
+                raise FileRefused("file changed type while being opened")
+            chunks: list[bytes] = []
+            remaining = cap + 1
+            while remaining > 0:
+                chunk = os.read(fd, min(remaining, 1 << 16))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+        finally:
+            os.close(fd)
+        data = b"".join(chunks)
+        return data[:cap], len(data) > cap
+
+    def read_text(self, real_path: str, cap: int) -> tuple[str, bool]:
+        """Like ``read_bytes``, decoded as UTF-8 with undecodable bytes replaced."""
+        data, truncated = self.read_bytes(real_path, cap)
+        return data.decode("utf-8", errors="replace"), truncated
+
+    def exists(self, real_path: str) -> bool:
+        """True when the path exists (without following a final symlink)."""
+        try:
+            os.lstat(real_path)
+        except OSError:
+            return False
+        return True
+
+
+def _file_type(mode: int) -> str:
+    for check, name in (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if check(mode):
+            return name
+    return "special file"

@@ -1,0 +1,98 @@
+"""Which mounted filesystems a whole-machine scan should stay out of.
+
+A compliance scan of ``/`` walks every *local* filesystem but not pseudo filesystems (``/proc``,
+``/sys``: not files anyone installed) nor network filesystems (another machine's disk, scanned
+from its own agent). On Linux the mount table comes from ``/proc/self/mountinfo``; elsewhere we
+know no mount types and only the fixed pseudo paths are skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PSEUDO_FSTYPES: frozenset[str] = frozenset(
+    {
+        "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs", "debugfs", "tracefs",
+        "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "autofs", "binfmt_misc",
+        "efivarfs", "rpc_pipefs", "nsfs", "selinuxfs", "nfsd", "ramfs", "usbfs", "devfs",
+    }
+)  # fmt: skip
+NETWORK_FSTYPES: frozenset[str] = frozenset(
+    {
+        "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "ceph", "glusterfs", "lustre", "gpfs",
+        "9p", "virtiofs", "davfs", "fuse", "sshfs", "beegfs", "ocfs2", "gfs2", "vboxsf", "prl_fs",
+    }
+)  # fmt: skip
+# fuse.<helper> mounts are network or virtual (sshfs, gvfsd, lxcfs, rclone...); fuseblk is ntfs-3g/exfat on a local disk.
+_LOCAL_FUSE = frozenset({"fuseblk"})
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One line of the mount table."""
+
+    mount_point: str
+    fstype: str
+    device: str
+    """``major:minor`` of the filesystem."""
+    fs_root: str
+    """Directory of that filesystem mounted here (``/`` unless it is a bind mount of a subtree)."""
+
+
+def skip_reason(fstype: str, include: frozenset[str] = frozenset()) -> str | None:
+    """Why a filesystem of this type is not walked by default, or ``None`` to walk it."""
+    if fstype in include:
+        return None
+    if fstype in PSEUDO_FSTYPES:
+        return f"pseudo filesystem ({fstype})"
+    if fstype in _LOCAL_FUSE:
+        return None
+    if fstype in NETWORK_FSTYPES or fstype.startswith("fuse."):
+        return f"network or virtual filesystem ({fstype})"
+    return None
+
+
+def _unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as ``\\ooo`` octal."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        digits = field[i + 1 : i + 4]
+        if field[i] == "\\" and len(digits) == 3 and digits.isdigit():
+            out.append(chr(int(digits, 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_mountinfo(text: str) -> list[Mount]:
+    """Parse ``/proc/<pid>/mountinfo`` (see proc(5)); malformed lines are ignored."""
+    mounts = []
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        fields, tail = left.split(), right.split()
+        if len(fields) < 5 or not tail:
+            continue
+        mounts.append(
+            Mount(
+                mount_point=_unescape(fields[4]),
+                fstype=tail[0],
+                device=fields[2],
+                fs_root=_unescape(fields[3]),
+            )
+        )
+    return mounts
+
+
+def read_mount_table(path: str = "/proc/self/mountinfo") -> list[Mount]:
+    """The running system's mount table, or an empty list where there is none to read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return parse_mountinfo(handle.read(4 << 20))
+    except OSError:
+        return []

@@ -1,0 +1,254 @@
+"""Finding, reading and composing policy files.
+
+``--policy`` takes a path or the name of a bundled policy (``default``, ``extended``...); a file
+may ``include:`` others (paths relative to itself, or ``bundled:NAME``). Included files load
+first, each file once; cycles are errors. After composition the references are checked: every
+fact's source exists, judged providers say why, ids are unique. Every error names file and line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.errors import PolicyError
+from scanner.findings import SEVERITY_RANK
+from scanner.policy.schema import (
+    SCHEMA_VERSION,
+    Allow,
+    Fact,
+    NamedFact,
+    Policy,
+    PolicyDocument,
+    PolicyFileInfo,
+    Provider,
+    Severity,
+    Where,
+)
+from scanner.policy.typed_yaml import compose, convert
+
+POLICY_FILE_CAP = 4 * 1024 * 1024
+DEFAULT_POLICY = "default"
+_BUNDLED_PREFIX = "bundled:"
+
+
+def bundled_dir() -> Path:
+    """Where the bundled policies are: inside the installed package, or ``policies/`` of a checkout."""
+    package_dir = Path(__file__).resolve().parent.parent
+    for candidate in (package_dir / "_bundled_policies", package_dir.parent / "policies"):
+        if (candidate / f"{DEFAULT_POLICY}.yaml").is_file():
+            return candidate
+    raise PolicyError("policies/", None, None, "bundled policies not found: the installation is incomplete")
+
+
+def bundled_names() -> list[str]:
+    return sorted(p.stem for p in bundled_dir().glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class _Located:
+    real: Path
+    display: str
+
+
+def _locate(spec: str, relative_to: Path | None) -> _Located:
+    name = spec[len(_BUNDLED_PREFIX) :] if spec.startswith(_BUNDLED_PREFIX) else None
+    if name is None and relative_to is None and os.sep not in spec and not spec.endswith((".yaml", ".yml")):
+        name = spec  # `--policy extended` means the bundled one
+    if name is not None:
+        path = bundled_dir() / f"{name}.yaml"
+        if not path.is_file():
+            known = ", ".join(bundled_names())
+            raise PolicyError(spec, None, None, f"no bundled policy named {name!r} (bundled: {known})")
+        return _Located(path.resolve(), f"policies/{name}.yaml")
+    path = Path(spec) if relative_to is None else relative_to.parent / spec
+    display = spec if relative_to is None else str(path)
+    return _Located(path.resolve(), display)
+
+
+def _read_document(located: _Located) -> tuple[PolicyDocument, str]:
+    try:
+        with open(located.real, "rb") as handle:
+            raw = handle.read(POLICY_FILE_CAP + 1)
+    except OSError as error:
+        raise PolicyError(located.display, None, None, f"cannot read policy: {error.strerror or error}") from error
+    if len(raw) > POLICY_FILE_CAP:
+        raise PolicyError(located.display, None, None, f"policy larger than {POLICY_FILE_CAP} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PolicyError(located.display, None, None, f"not UTF-8 text: {error}") from error
+    node = compose(text, located.display)
+    if node is None:
+        raise PolicyError(located.display, None, None, "the policy file is empty")
+    document = convert(node, PolicyDocument, located.display)
+    if document.schema_version != SCHEMA_VERSION:
+        raise PolicyError(
+            located.display,
+            document.where.line,
+            "schema_version",
+            f"unsupported schema_version {document.schema_version} (this scanner reads {SCHEMA_VERSION})",
+        )
+    return document, hashlib.sha256(raw).hexdigest()
+
+
+class _Composer:
+    def __init__(self) -> None:
+        self.loaded: dict[Path, tuple[PolicyDocument, PolicyFileInfo]] = {}
+        self.order: list[Path] = []
+        self._stack: list[Path] = []
+
+    def load(self, located: _Located, included_from: Where | None = None) -> None:
+        if located.real in self._stack:
+            chain = " -> ".join([*(str(p.name) for p in self._stack), located.real.name])
+            where = included_from or Where(located.display, 0, "include")
+            raise PolicyError(where.file, where.line or None, "include", f"include cycle: {chain}")
+        if located.real in self.loaded:
+            return
+        document, digest = _read_document(located)
+        self._stack.append(located.real)
+        for index, spec in enumerate(document.include):
+            where = Where(located.display, document.where.line, f"include[{index}]")
+            try:
+                child = _locate(spec, located.real)
+            except PolicyError as error:
+                raise PolicyError(located.display, None, f"include[{index}]", error.message) from error
+            self.load(child, where)
+        self._stack.pop()
+        info = PolicyFileInfo(document.id, document.version, located.display, digest)
+        self.loaded[located.real] = (document, info)
+        self.order.append(located.real)
+
+
+def load_policy(specs: Sequence[str] = ()) -> Policy:
+    """Load and compose the policies named by ``--policy`` (the bundled default when none)."""
+    composer = _Composer()
+    for spec in specs or [DEFAULT_POLICY]:
+        composer.load(_locate(spec, None))
+    documents = [composer.loaded[path][0] for path in composer.order]
+    files = tuple(composer.loaded[path][1] for path in composer.order)
+    return _compose(documents, files)
+
+
+def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...]) -> Policy:
+    sources = {}
+    source_where: dict[str, str] = {}
+    providers: dict[str, Provider] = {}
+    lineage_where: dict[str, Where] = {}
+    lineages = []
+    ai_packages: list[NamedFact] = []
+    allow_docs = [d.allow for d in documents if d.allow is not None]
+    for document in documents:
+        for source_id, source in document.sources.items():
+            if source_id in sources:
+                _fail(source.where, f"source {source_id!r} is already defined at {source_where[source_id]}")
+            sources[source_id] = source
+            source_where[source_id] = str(source.where)
+        for provider in document.providers:
+            if provider.id in providers:
+                _fail(
+                    provider.where,
+                    f"provider {provider.id!r} is already defined at {providers[provider.id].where}",
+                )
+            providers[provider.id] = provider
+        for lineage in document.lineages:
+            if lineage.id in lineage_where:
+                _fail(lineage.where, f"lineage {lineage.id!r} is already defined at {lineage_where[lineage.id]}")
+            lineage_where[lineage.id] = lineage.where
+            lineages.append(lineage)
+        ai_packages.extend(document.ai_packages)
+    allow = Allow(
+        providers=tuple(p for a in allow_docs for p in a.providers),
+        packages=tuple(p for a in allow_docs for p in a.packages),
+        models=tuple(m for a in allow_docs for m in a.models),
+        severity=_highest(a.severity for a in allow_docs),
+        where=allow_docs[-1].where if allow_docs else Where("", 0, "allow"),
+    )
+    policy = Policy(
+        files=files,
+        sources=sources,
+        providers=providers,
+        lineages=tuple(lineages),
+        ai_packages=tuple(ai_packages),
+        mode="allowlist" if any(d.mode == "allowlist" for d in documents) else "denylist",
+        allow=allow,
+    )
+    _check_references(policy, documents)
+    return policy
+
+
+def _highest(severities: Iterable[Severity]) -> Severity:
+    ranked = sorted(severities, key=SEVERITY_RANK.__getitem__)
+    return ranked[-1] if ranked else "violation"
+
+
+def _fail(where: Where, message: str, field: str | None = None) -> None:
+    raise PolicyError(where.file, where.line or None, field or where.field or None, message)
+
+
+def _facts(provider: Provider) -> Iterable[Fact]:
+    for group in (
+        provider.packages,
+        provider.package_false_positives,
+        provider.package_name_patterns,
+        provider.endpoints,
+        provider.web_hosts,
+        provider.env_vars,
+        provider.hf_orgs,
+        provider.modelscope_orgs,
+        provider.github_orgs,
+        provider.ollama_names,
+        provider.model_patterns,
+        provider.architectures,
+        provider.tokenizer_fingerprints,
+    ):
+        yield from group
+
+
+def _check_references(policy: Policy, documents: list[PolicyDocument]) -> None:
+    def need_source(source_id: str, where: Where, field: str) -> None:
+        if source_id not in policy.sources:
+            _fail(where, f"unknown source {source_id!r} (define it under sources:)", field)
+
+    for provider in policy.providers.values():
+        if provider.severity is not None:
+            if not provider.reason.strip():
+                _fail(
+                    provider.where,
+                    "a provider with a severity needs a reason",
+                    f"{provider.where.field}.reason",
+                )
+            if not provider.sources:
+                _fail(
+                    provider.where,
+                    "a provider with a severity needs sources",
+                    f"{provider.where.field}.sources",
+                )
+        for index, source_id in enumerate(provider.sources):
+            need_source(source_id, provider.where, f"{provider.where.field}.sources[{index}]")
+        for fact in _facts(provider):
+            need_source(fact.source, fact.where, f"{fact.where.field}.source")
+        listed = {p.name.lower() for p in provider.packages}
+        for fact in provider.package_false_positives:
+            if fact.name.lower() in listed:
+                _fail(fact.where, f"{fact.name!r} is both a package and a false positive of {provider.id!r}")
+    for lineage in policy.lineages:
+        need_source(lineage.source, lineage.where, f"{lineage.where.field}.source")
+        for index, provider_id in enumerate(lineage.providers):
+            if provider_id not in policy.providers:
+                _fail(
+                    lineage.where,
+                    f"unknown provider {provider_id!r}",
+                    f"{lineage.where.field}.providers[{index}]",
+                )
+    for fact in policy.ai_packages:
+        need_source(fact.source, fact.where, f"{fact.where.field}.source")
+    for document in documents:
+        if document.allow is None:
+            continue
+        for index, provider_id in enumerate(document.allow.providers):
+            if provider_id not in policy.providers:
+                _fail(document.allow.where, f"unknown provider {provider_id!r}", f"allow.providers[{index}]")

@@ -1,0 +1,243 @@
+"""The policy file format (``schema_version: 1``), as dataclasses.
+
+These classes *are* the schema: ``policy.typed_yaml`` converts YAML into them and rejects unknown
+keys, wrong types, bad patterns and bad regular expressions with the file, line and field.
+``policies/README.md`` documents every key; a test keeps the two in step.
+
+A policy is data: provider lists, package names, hosts, organisations, fingerprints and lineages
+live in YAML, and every fact names the source it comes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+Severity = Literal["violation", "warning", "info"]
+FactConfidence = Literal["verified", "secondary", "unverified"]
+SourceKind = Literal[
+    "ban",
+    "restriction",
+    "legislation",
+    "diplomatic-warning",
+    "export-control",
+    "industry-report",
+    "vendor-documentation",
+    "source-code",
+    "package-registry",
+    "model-card",
+    "research",
+]
+Mode = Literal["denylist", "allowlist"]
+ApiStyle = Literal["openai", "anthropic", "native"]
+ArchitectureFormat = Literal["transformers", "gguf"]
+TokenizerKind = Literal["gguf-pre", "special-token", "chat-template-marker"]
+LineageKind = Literal["model", "dataset"]
+Relation = Literal["distillation", "finetune", "adapter", "quantized", "merge", "post-train", "teacher-outputs"]
+
+ID_PATTERN = r"[a-z0-9]+(?:[-.][a-z0-9]+)*"
+DATE_PATTERN = r"\d{4}(?:-\d{2}(?:-\d{2})?)?"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a policy item was written: for error messages and for evidence."""
+
+    file: str
+    line: int
+    field: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+NOWHERE = Where("", 0, "")
+
+
+def _where() -> Any:
+    return field(default=NOWHERE, metadata={"internal": True}, compare=False, repr=False)
+
+
+def _regex() -> Any:
+    return field(metadata={"regex": True})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    """A document that backs facts in the policy (a ban, a vendor's docs, a registry listing)."""
+
+    title: str
+    date: str = field(metadata={"pattern": DATE_PATTERN})
+    urls: tuple[str, ...] = field(metadata={"min_items": 1})
+    confidence: FactConfidence
+    kind: SourceKind
+    note: str = ""
+    where: Where = _where()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fact:
+    """Common to every fact: which source says so, and how sure we are."""
+
+    source: str
+    """Id of an entry under ``sources``."""
+    confidence: FactConfidence | None = None
+    """Defaults to the source's confidence."""
+    note: str = ""
+    where: Where = _where()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NamedFact(Fact):
+    """A name: a package, an environment variable, an organisation, an Ollama model."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostFact(Fact):
+    """A DNS name; it also covers its sub-domains (``deepseek.com`` covers ``chat.deepseek.com``)."""
+
+    host: str = field(metadata={"pattern": r"[A-Za-z0-9.-]+"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointFact(Fact):
+    """An API endpoint host and the base URLs clients are configured with."""
+
+    host: str = field(metadata={"pattern": r"[A-Za-z0-9.-]+"})
+    base_urls: tuple[str, ...] = ()
+    api: ApiStyle | None = None
+    region: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatternFact(Fact):
+    """A regular expression (Python syntax, matched case-insensitively)."""
+
+    pattern: str = _regex()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchitectureFact(Fact):
+    """A model architecture name. It identifies a family, never a provider on its own."""
+
+    name: str
+    format: ArchitectureFormat
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenizerFact(Fact):
+    """A tokenizer fingerprint that survives renaming (GGUF ``tokenizer.ggml.pre``, special tokens)."""
+
+    kind: TokenizerKind
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provider:
+    """An AI provider and everything that identifies its products."""
+
+    id: str = field(metadata={"pattern": ID_PATTERN})
+    name: str
+    country: str = ""
+    severity: Severity | None = None
+    """Set: the provider is judged (banned or to review). Unset: a catalogue entry, known but not judged."""
+    reason: str = ""
+    """One plain sentence saying why, shown in every finding. Required with ``severity``."""
+    sources: tuple[str, ...] = ()
+    """Ids of the sources behind the severity. Required with ``severity``."""
+    packages: tuple[NamedFact, ...] = ()
+    package_false_positives: tuple[NamedFact, ...] = ()
+    package_name_patterns: tuple[PatternFact, ...] = ()
+    endpoints: tuple[EndpointFact, ...] = ()
+    web_hosts: tuple[HostFact, ...] = ()
+    env_vars: tuple[NamedFact, ...] = ()
+    hf_orgs: tuple[NamedFact, ...] = ()
+    modelscope_orgs: tuple[NamedFact, ...] = ()
+    github_orgs: tuple[NamedFact, ...] = ()
+    ollama_names: tuple[NamedFact, ...] = ()
+    model_patterns: tuple[PatternFact, ...] = ()
+    architectures: tuple[ArchitectureFact, ...] = ()
+    tokenizer_fingerprints: tuple[TokenizerFact, ...] = ()
+    where: Where = _where()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lineage(Fact):
+    """A known model or dataset that carries a provider's lineage (a distill, a fine-tune...)."""
+
+    id: str = field(metadata={"pattern": ID_PATTERN})
+    kind: LineageKind
+    names: tuple[str, ...] = field(metadata={"min_items": 1})
+    """Hugging Face ids or model names that identify it."""
+    ollama: tuple[str, ...] = ()
+    relation: Relation
+    parents: tuple[str, ...] = ()
+    """What it was made from: model names or ids of other lineages."""
+    providers: tuple[str, ...] = field(metadata={"min_items": 1})
+    """Providers whose lineage it carries."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Allow:
+    """Allow-list mode: what is approved; any other AI provider or package is reported."""
+
+    providers: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    """Regular expressions of approved model names (used by the model inventory)."""
+    severity: Severity = "violation"
+    where: Where = _where()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyDocument:
+    """One policy file."""
+
+    schema_version: int
+    id: str = field(metadata={"pattern": ID_PATTERN})
+    version: str
+    title: str
+    description: str = ""
+    mode: Mode = "denylist"
+    include: tuple[str, ...] = ()
+    sources: Mapping[str, Source] = field(default_factory=dict)
+    providers: tuple[Provider, ...] = ()
+    lineages: tuple[Lineage, ...] = ()
+    ai_packages: tuple[NamedFact, ...] = ()
+    """Packages that are AI software without belonging to one provider (for allow-list mode)."""
+    allow: Allow | None = None
+    where: Where = _where()
+
+
+@dataclass(frozen=True)
+class PolicyFileInfo:
+    """Identifies a loaded policy file in a report."""
+
+    id: str
+    version: str
+    path: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "version": self.version, "path": self.path, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The composed policy a scan is judged against (``--policy`` files and their includes)."""
+
+    files: tuple[PolicyFileInfo, ...]
+    sources: Mapping[str, Source]
+    providers: Mapping[str, Provider]
+    lineages: tuple[Lineage, ...]
+    ai_packages: tuple[NamedFact, ...]
+    mode: Mode
+    allow: Allow
+
+    def fact_confidence(self, fact: Fact) -> FactConfidence:
+        return fact.confidence or self.sources[fact.source].confidence

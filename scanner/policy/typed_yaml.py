@@ -1,0 +1,184 @@
+"""Strict conversion of YAML into the policy dataclasses, with file, line and field in every error.
+
+``yaml.compose`` (safe: it builds nodes, never Python objects) keeps the line of every node; the
+converter walks those nodes guided by the dataclasses' type hints. Unknown keys, duplicate keys,
+wrong types, values outside a ``Literal``, failed ``pattern``s and invalid regular expressions are
+all errors. The policy classes stay plain dataclasses; no schema is written twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+import yaml
+
+from scanner.errors import PolicyError
+from scanner.policy.schema import Where
+
+T = TypeVar("T")
+
+_NODE_BUDGET = 200_000  # stops alias bombs ("billion laughs") and recursive aliases
+_STR_TAGS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"}
+_TAG_NAMES = {
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true/false",
+    "tag:yaml.org,2002:null": "nothing (null)",
+    "tag:yaml.org,2002:str": "text",
+    "tag:yaml.org,2002:timestamp": "a date",
+}
+
+
+def compose(text: str, file: str) -> yaml.Node | None:
+    """Parse YAML text into nodes; a syntax error names the line."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else None
+        problem = " ".join(filter(None, [error.context, error.problem]))
+        raise PolicyError(file, line, None, f"YAML syntax error: {problem}") from error
+    except yaml.YAMLError as error:
+        raise PolicyError(file, None, None, f"YAML error: {error}") from error
+
+
+def convert(node: yaml.Node, cls: type[T], file: str) -> T:
+    """Convert a composed document into an instance of the dataclass ``cls``."""
+    return typing.cast(T, _Converter(file).value(node, cls, ""))
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return _TAG_NAMES.get(node.tag, f"a value tagged {node.tag}")
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+class _Converter:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.budget = _NODE_BUDGET
+        self._scalars = yaml.SafeLoader("")  # only its constructors are used, on scalar nodes
+
+    def fail(self, node: yaml.Node, path: str, message: str) -> typing.NoReturn:
+        raise PolicyError(self.file, node.start_mark.line + 1, path or None, message)
+
+    def value(self, node: yaml.Node, tp: Any, path: str) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            self.fail(node, path, "document too large or uses recursive aliases")
+        origin = get_origin(tp)
+        if origin in (Union, types.UnionType):
+            options = [a for a in get_args(tp) if a is not type(None)]
+            if self._is_null(node):
+                return None
+            return self.value(node, options[0], path)
+        if origin is Literal:
+            allowed = get_args(tp)
+            text = self.scalar(node, str, path)
+            if text not in allowed:
+                self.fail(node, path, f"expected one of {', '.join(map(str, allowed))}; got {text!r}")
+            return text
+        if origin is tuple:
+            return self.sequence(node, get_args(tp)[0], path)
+        if origin in (dict, Mapping):
+            return self.mapping(node, get_args(tp)[1], path)
+        if dataclasses.is_dataclass(tp):
+            return self.dataclass(node, tp, path)
+        return self.scalar(node, tp, path)
+
+    def _is_null(self, node: yaml.Node) -> bool:
+        return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+    def scalar(self, node: yaml.Node, tp: type, path: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            self.fail(node, path, f"expected {'text' if tp is str else tp.__name__}, got {_describe(node)}")
+        if tp is str:
+            if node.tag not in _STR_TAGS:
+                self.fail(node, path, f"expected text, got {_describe(node)} (quote it)")
+            return node.value
+        if tp is int:
+            if node.tag != "tag:yaml.org,2002:int":
+                self.fail(node, path, f"expected a whole number, got {_describe(node)}")
+            return self._scalars.construct_object(node)
+        if tp is bool:
+            if node.tag != "tag:yaml.org,2002:bool":
+                self.fail(node, path, f"expected true or false, got {_describe(node)}")
+            return self._scalars.construct_object(node)
+        raise TypeError(f"unsupported type in policy schema: {tp!r}")  # a bug in schema.py, not in the file
+
+    def sequence(self, node: yaml.Node, item_type: Any, path: str) -> tuple[Any, ...]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, path, f"expected a list, got {_describe(node)}")
+        return tuple(self.value(item, item_type, f"{path}[{i}]") for i, item in enumerate(node.value))
+
+    def _pairs(self, node: yaml.Node, path: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, path, f"expected a mapping, got {_describe(node)}")
+        seen: set[str] = set()
+        pairs = []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.fail(key_node, path, "merge keys (<<) are not supported")
+            key = self.scalar(key_node, str, path)
+            if key in seen:
+                self.fail(key_node, _join(path, key), "duplicate key")
+            seen.add(key)
+            pairs.append((key, key_node, value_node))
+        return pairs
+
+    def mapping(self, node: yaml.Node, value_type: Any, path: str) -> dict[str, Any]:
+        return {key: self.value(value, value_type, _join(path, key)) for key, _, value in self._pairs(node, path)}
+
+    def dataclass(self, node: yaml.Node, cls: Any, path: str) -> Any:
+        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        hints = _hints(cls)
+        values: dict[str, Any] = {}
+        for key, key_node, value_node in self._pairs(node, path):
+            field_path = _join(path, key)
+            spec = fields.get(key)
+            if spec is None:
+                close = difflib.get_close_matches(key, list(fields), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; allowed: {', '.join(fields)}"
+                self.fail(key_node, field_path, f"unknown key{hint}")
+            value = self.value(value_node, hints[key], field_path)
+            self._check(value_node, field_path, spec, value)
+            values[key] = value
+        for name, spec in fields.items():
+            required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+            if required and name not in values:
+                self.fail(node, _join(path, name), "required key is missing")
+        if "where" in {f.name for f in dataclasses.fields(cls)}:
+            values["where"] = Where(self.file, node.start_mark.line + 1, path)
+        return cls(**values)
+
+    def _check(self, node: yaml.Node, path: str, spec: dataclasses.Field[Any], value: Any) -> None:
+        meta = spec.metadata
+        if meta.get("regex") and isinstance(value, str):
+            try:
+                re.compile(value)
+            except re.error as error:
+                self.fail(node, path, f"invalid regular expression {value!r}: {error}")
+        pattern = meta.get("pattern")
+        if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
+            self.fail(node, path, f"{value!r} does not match the required form {pattern}")
+        minimum = meta.get("min_items")
+        if minimum and isinstance(value, tuple) and len(value) < minimum:
+            self.fail(node, path, f"needs at least {minimum} item(s)")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key

@@ -1,0 +1,170 @@
+"""Records: the facts collectors find. A record never says whether something is banned.
+
+Every record says where it was found (``locations``, the first one primary) and by which
+collector (``found_by``). Source-specific extras go in ``attributes`` until a reporter truly
+needs a field of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+LocationRole = Literal["primary", "supporting"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place on the scanned machine."""
+
+    path: str
+    """Path as seen from inside the scanned root (``/home/alice/.env``), never the host path."""
+    line: int | None = None
+    """1-based line number when the fact comes from one line of a text file."""
+    role: LocationRole = "primary"
+    """``primary``: the thing itself; ``supporting``: a file that only tells us about it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "role": self.role}
+
+
+SkipKind = Literal["unreadable", "excluded", "filesystem", "mount-loop", "duplicate-mount", "unsupported", "error"]
+
+# Kinds that mean "we chose not to look", as opposed to "we could not look".
+CHOSEN_SKIP_KINDS: frozenset[str] = frozenset({"excluded", "filesystem", "duplicate-mount", "mount-loop"})
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path the scan did not (fully) see, and why. Nothing is dropped silently."""
+
+    path: str
+    """Path as seen from inside the scanned root."""
+    reason: str
+    """Plain words, e.g. ``permission denied`` or ``network filesystem (nfs4)``."""
+    kind: SkipKind = "unreadable"
+    """``unreadable``/``error``/``unsupported`` make a scan incomplete; the others were chosen."""
+
+    @property
+    def makes_incomplete(self) -> bool:
+        return self.kind not in CHOSEN_SKIP_KINDS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "reason": self.reason, "kind": self.kind}
+
+
+EnvironmentKind = Literal["venv", "pipx", "conda", "user-site", "pyenv", "system", "unknown"]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The Python environment (prefix) a package is installed in."""
+
+    path: str
+    """Prefix as seen inside the root: ``/opt/venvs/agent``, ``/usr``, ``/home/bob/.local``."""
+    kind: EnvironmentKind
+    """How the prefix was recognised (``pyvenv.cfg`` -> venv, ``conda-meta/`` -> conda, ...)."""
+    python: str | None = None
+    """``3.11`` when the layout or ``pyvenv.cfg`` says so."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "kind": self.kind, "python": self.python}
+
+
+class Record(Protocol):
+    """What every inventory record offers to the policy engine and the reporters."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str | None: ...
+
+    @property
+    def locations(self) -> tuple[Location, ...]: ...
+
+    @property
+    def found_by(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def identity(self) -> str: ...
+
+    def attributes(self) -> dict[str, Any]: ...
+
+
+_NAME_RUNS = re.compile(r"[-_.]+")
+
+
+def normalize_package_name(name: str) -> str:
+    """PEP 503 normalised project name: ``Langchain_DeepSeek`` -> ``langchain-deepseek``."""
+    return _NAME_RUNS.sub("-", name).lower()
+
+
+def stable_id(*parts: str) -> str:
+    """A short content hash of stable fields, so the same thing gets the same id in every scan."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PackageRecord:
+    """An installed package: a ``*.dist-info``/``*.egg-info`` folder or a ``conda-meta`` record."""
+
+    name: str
+    """Name as the metadata declares it."""
+    normalized_name: str
+    """PEP 503 normalised name (lower case, runs of ``-_.`` folded to ``-``); what policies match."""
+    version: str | None
+    ecosystem: Literal["pypi", "conda"]
+    """``pypi`` for dist-info/egg-info metadata, ``conda`` for a conda-meta record alone."""
+    environment: Environment
+    locations: tuple[Location, ...]
+    found_by: str
+    summary: str | None = None
+    home_page: str | None = None
+    project_urls: tuple[tuple[str, str], ...] = ()
+    """``(label, url)`` pairs from ``Project-URL`` headers."""
+    author_email_domains: tuple[str, ...] = ()
+    """Lower-case domains of the author and maintainer e-mail addresses."""
+    installer: str | None = None
+    """Contents of the ``INSTALLER`` file (``pip``, ``uv``, ``conda``...)."""
+    extra: tuple[tuple[str, str], ...] = field(default=())
+    """Source-specific facts (conda channel and build, metadata format)."""
+    kind: Literal["package"] = "package"
+
+    @property
+    def identity(self) -> str:
+        """Stable identity: ecosystem-independent name within one environment."""
+        return f"package:{self.normalized_name}@{self.environment.path}"
+
+    @property
+    def id(self) -> str:
+        return stable_id(self.identity, self.version or "")
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every URL the metadata gives: home page first, then project URLs."""
+        found = [self.home_page] if self.home_page else []
+        return (*found, *(url for _, url in self.project_urls))
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "normalized_name": self.normalized_name,
+            "ecosystem": self.ecosystem,
+            "summary": self.summary,
+            "home_page": self.home_page,
+            "project_urls": [{"label": label, "url": url} for label, url in self.project_urls],
+            "author_email_domains": list(self.author_email_domains),
+            "installer": self.installer,
+            "environment": self.environment.to_dict(),
+            "found_by": self.found_by,
+            "locations": [loc.to_dict() for loc in self.locations],
+            **dict(self.extra),
+        }

@@ -1,0 +1,376 @@
+"""The single filesystem traversal of a scan.
+
+The tree is walked once; each collector declares an ``Interest`` (folder suffixes, file suffixes,
+file names, files inside folders of a given name) and the walker hands it just those entries.
+No collector walks the disk on its own.
+
+Guarantees: symlinks are never followed during the walk (a symlink is handed over as a file and
+collectors resolve it inside the root through ``RootFS``), so loops can only come from bind
+mounts, and those are detected at mount points. Pseudo and network filesystems are not entered
+unless asked. Every directory that cannot be listed becomes a ``Skipped`` record.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from scanner.fsview import RootFS, describe_os_error
+from scanner.mounts import Mount, read_mount_table, skip_reason
+from scanner.records import Skipped
+
+# Relative to the machine's root: never files anyone installed, and reading some of them blocks.
+DEFAULT_SKIP_PATHS: tuple[str, ...] = ("/proc", "/sys", "/dev", "/run")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One path met by the walk."""
+
+    real_path: str
+    """Where it is on disk (under ``--root`` when one is given)."""
+    path: str
+    """Where it is as seen from inside the scanned root; the only path reports show."""
+    name: str
+    is_dir: bool
+    parent_name: str
+
+
+@dataclass(frozen=True)
+class Interest:
+    """Which entries a collector wants. Matching is by name only, so dispatch costs no system call."""
+
+    dir_suffixes: frozenset[str] = frozenset()
+    """Folders whose name ends with one of these (``.dist-info``)."""
+    file_suffixes: frozenset[str] = frozenset()
+    """Files whose name ends with one of these, compared in lower case (``.egg-info``, ``.gguf``)."""
+    file_names: frozenset[str] = frozenset()
+    """Files with exactly this name (``.env``)."""
+    files_in_dirs: frozenset[str] = frozenset()
+    """Every file directly inside a folder of this name (``conda-meta``)."""
+
+
+class Visitor(Protocol):
+    """What the walker needs of a collector."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def interest(self) -> Interest: ...
+
+    def visit(self, entry: Entry) -> None: ...
+
+
+@dataclass(frozen=True)
+class WalkRoot:
+    """A place to start walking."""
+
+    real_path: str
+    max_depth: int | None = None
+    """``None`` walks the whole subtree; ``1`` only the root's own entries."""
+    supplementary: bool = False
+    """Added by the scanner, not the user (e.g. ``sys.path`` folders): skipped when another root covers it."""
+
+
+@dataclass
+class Coverage:
+    """What the walk saw and what it could not see."""
+
+    dirs: int = 0
+    files: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """False when anything could not be read (chosen exclusions do not count)."""
+        return not any(s.makes_incomplete for s in self.skipped)
+
+
+ProgressCallback = Callable[[Coverage, str], None]
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    """How to walk."""
+
+    excludes: tuple[str, ...] = ()
+    """Globs: without ``/`` they match a name anywhere, with ``/`` a path inside the root."""
+    skip_paths: tuple[str, ...] = DEFAULT_SKIP_PATHS
+    include_fstypes: frozenset[str] = frozenset()
+    """Filesystem types to walk although they are pseudo or network filesystems."""
+    one_file_system: bool = False
+    """Never cross into another mounted filesystem (like ``find -xdev``)."""
+    mounts: Sequence[Mount] | None = None
+    """The mount table; read from ``/proc/self/mountinfo`` when not given."""
+
+
+def _compile_globs(globs: Iterable[str]) -> re.Pattern[str] | None:
+    globs = list(globs)
+    if not globs:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
+
+
+class _Dispatch:
+    """Lookup tables from names to the visitors that asked for them."""
+
+    def __init__(self, visitors: Sequence[Visitor]) -> None:
+        self.dir_suffix: dict[str, list[Visitor]] = {}
+        self.file_suffix: dict[str, list[Visitor]] = {}
+        self.file_name: dict[str, list[Visitor]] = {}
+        self.in_dir: dict[str, list[Visitor]] = {}
+        for visitor in visitors:
+            interest = visitor.interest
+            for table, keys in (
+                (self.dir_suffix, interest.dir_suffixes),
+                (self.file_suffix, {k.lower() for k in interest.file_suffixes}),
+                (self.file_name, interest.file_names),
+                (self.in_dir, interest.files_in_dirs),
+            ):
+                for key in keys:
+                    table.setdefault(key, []).append(visitor)
+
+    @staticmethod
+    def _suffix(name: str) -> str:
+        dot = name.rfind(".")
+        return name[dot:] if dot > 0 else ""
+
+    def for_dir(self, name: str) -> list[Visitor]:
+        return self.dir_suffix.get(self._suffix(name), []) if self.dir_suffix else []
+
+    def for_file(self, name: str, parent_name: str) -> list[Visitor]:
+        found: list[Visitor] = []
+        if self.file_suffix:
+            found += self.file_suffix.get(self._suffix(name).lower(), [])
+        if self.file_name:
+            found += self.file_name.get(name, [])
+        if self.in_dir:
+            found += self.in_dir.get(parent_name, [])
+        return found
+
+
+@dataclass
+class _Dir:
+    real_path: str
+    depth: int
+    device: str
+    """Device of the filesystem this folder is on (a mount's ``major:minor``, or ``st_dev``)."""
+    ancestry: tuple[tuple[str, int], object] | None
+    """Linked list of ``(device, inode)`` of this folder and its ancestors, to detect bind-mount loops."""
+
+
+class Walker:
+    """Walks the roots once and hands entries to the visitors that asked for them."""
+
+    def __init__(
+        self,
+        fs: RootFS,
+        visitors: Sequence[Visitor],
+        options: WalkOptions | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.fs = fs
+        self.options = options or WalkOptions()
+        self.coverage = Coverage()
+        self._dispatch = _Dispatch(visitors)
+        self._progress = progress
+        self._last_progress = 0.0  # the first directory reports at once
+        self._name_excludes = _compile_globs(g for g in self.options.excludes if "/" not in g)
+        self._path_excludes = _compile_globs(g for g in self.options.excludes if "/" in g)
+        self._skip_paths = {fs.to_real(p) for p in self.options.skip_paths}
+        mounts = self.options.mounts if self.options.mounts is not None else read_mount_table()
+        self._mounts = {m.mount_point: m for m in mounts}
+        self._walked_regions: list[tuple[str, str]] = []
+        """``(device, directory within that filesystem)`` already walked: a bind mount inside one is a duplicate."""
+
+    # -- public -----------------------------------------------------------------------------
+    def walk(self, roots: Sequence[WalkRoot]) -> Coverage:
+        primary = [r for r in roots if not r.supplementary]
+        for root in roots:
+            if root.supplementary and (self._excluded_path(root.real_path) or self._covered(root.real_path, primary)):
+                continue
+            self._walk_root(root)
+        return self.coverage
+
+    # -- roots ------------------------------------------------------------------------------
+    def _covered(self, real_path: str, primary: Sequence[WalkRoot]) -> bool:
+        """A supplementary root inside a primary root is walked there, unless an exclusion hides it."""
+        for root in primary:
+            inside = real_path == root.real_path or real_path.startswith(root.real_path.rstrip(os.sep) + os.sep)
+            if inside and root.max_depth is None:
+                return not self._hidden_below(root.real_path, real_path)
+        return False
+
+    def _hidden_below(self, top: str, real_path: str) -> bool:
+        """Would the walk from ``top`` stop before reaching ``real_path`` (skip path, mount filter)?"""
+        probe = real_path
+        while probe not in (top, os.sep, ""):
+            if probe in self._skip_paths or self._mount_skip(probe) is not None:
+                return True
+            probe = os.path.dirname(probe)
+        return False
+
+    def _mount_of(self, real_path: str) -> Mount | None:
+        probe = real_path
+        while True:
+            if probe in self._mounts:
+                return self._mounts[probe]
+            parent = os.path.dirname(probe)
+            if parent == probe:
+                return None
+            probe = parent
+
+    def _walk_root(self, root: WalkRoot) -> None:
+        real = root.real_path
+        try:
+            st = os.stat(real)
+        except OSError as error:
+            self._skip(real, describe_os_error(error), "unreadable")
+            return
+        if not os.path.isdir(real):
+            self.coverage.files += 1
+            name = os.path.basename(real)
+            parent = os.path.basename(os.path.dirname(real))
+            entry = Entry(real, self.fs.to_display(real), name, False, parent)
+            self._hand_over(entry, self._dispatch.for_file(name, parent))
+            return
+        mount = self._mount_of(real)
+        device = mount.device if mount else str(st.st_dev)
+        if mount is not None:
+            inside = real[len(mount.mount_point) :] if mount.mount_point != os.sep else real
+            region = os.path.normpath(mount.fs_root.rstrip(os.sep) + os.sep + inside.lstrip(os.sep))
+            self._walked_regions.append((mount.device, region))
+        self._walk_tree(_Dir(real, 0, device, ((device, st.st_ino), None)), root.max_depth)
+
+    # -- the walk ---------------------------------------------------------------------------
+    def _walk_tree(self, start: _Dir, max_depth: int | None) -> None:
+        stack = [start]
+        dispatch, fs, coverage = self._dispatch, self.fs, self.coverage
+        while stack:
+            current = stack.pop()
+            coverage.dirs += 1
+            self._report_progress(current.real_path)
+            try:
+                with os.scandir(current.real_path) as listing:
+                    children = list(listing)
+            except OSError as error:
+                self._skip(current.real_path, describe_os_error(error), "unreadable")
+                continue
+            parent_name = os.path.basename(current.real_path)
+            descend = max_depth is None or current.depth + 1 < max_depth
+            for child in children:
+                name = child.name
+                real = child.path
+                if self._excluded(name, real):
+                    self._skip(real, "excluded by --exclude", "excluded")
+                    continue
+                try:
+                    is_dir = child.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_dir = False
+                if not is_dir:
+                    coverage.files += 1
+                    visitors = dispatch.for_file(name, parent_name)
+                    if visitors:
+                        self._hand_over(Entry(real, fs.to_display(real), name, False, parent_name), visitors)
+                    continue
+                visitors = dispatch.for_dir(name)
+                if visitors:
+                    self._hand_over(Entry(real, fs.to_display(real), name, True, parent_name), visitors)
+                if not descend:
+                    continue
+                nxt = self._enter(current, child, real)
+                if nxt is not None:
+                    stack.append(nxt)
+
+    def _enter(self, parent: _Dir, child: os.DirEntry[str], real: str) -> _Dir | None:
+        """The folder to walk next, or ``None`` when it must not be entered (recorded as skipped)."""
+        if real in self._skip_paths:
+            self._skip(real, "pseudo filesystem path (skipped by default)", "filesystem")
+            return None
+        mount = self._mounts.get(real)
+        device = parent.device
+        if mount is None and self.options.one_file_system and not self._mounts:
+            try:
+                device = str(child.stat(follow_symlinks=False).st_dev)
+            except OSError as error:
+                self._skip(real, describe_os_error(error), "unreadable")
+                return None
+            if device != parent.device:
+                self._skip(real, "another filesystem (--one-file-system)", "filesystem")
+                return None
+        if mount is None:
+            return _Dir(real, parent.depth + 1, device, ((device, child.inode()), parent.ancestry))
+        reason = self._mount_skip(real)
+        if reason is not None:
+            self._skip(real, reason, "filesystem")
+            return None
+        try:
+            st = os.stat(real, follow_symlinks=False)
+        except OSError as error:
+            self._skip(real, describe_os_error(error), "unreadable")
+            return None
+        key = (mount.device, st.st_ino)
+        node: object = parent.ancestry
+        while isinstance(node, tuple):
+            if node[0] == key:
+                self._skip(real, "bind mount loops back to a folder above it", "mount-loop")
+                return None
+            node = node[1]
+        for device_seen, region in self._walked_regions:
+            fs_root = mount.fs_root
+            if device_seen == mount.device and (
+                fs_root == region or fs_root.startswith(region.rstrip(os.sep) + os.sep)
+            ):
+                self._skip(real, "bind mount of a folder already scanned", "duplicate-mount")
+                return None
+        self._walked_regions.append((mount.device, mount.fs_root))
+        return _Dir(real, parent.depth + 1, mount.device, (key, parent.ancestry))
+
+    def _mount_skip(self, real: str) -> str | None:
+        mount = self._mounts.get(real)
+        if mount is None:
+            return None
+        if self.options.one_file_system:
+            return "another filesystem (--one-file-system)"
+        return skip_reason(mount.fstype, self.options.include_fstypes)
+
+    def _excluded_path(self, real: str) -> bool:
+        """Is this path, or any folder above it, excluded by ``--exclude``?"""
+        probe = real
+        while probe != os.path.dirname(probe):
+            if self._excluded(os.path.basename(probe), probe):
+                return True
+            probe = os.path.dirname(probe)
+        return False
+
+    def _excluded(self, name: str, real: str) -> bool:
+        if self._name_excludes is not None and self._name_excludes.match(name):
+            return True
+        return self._path_excludes is not None and bool(self._path_excludes.match(self.fs.to_display(real)))
+
+    def _hand_over(self, entry: Entry, visitors: Iterable[Visitor]) -> None:
+        for visitor in visitors:
+            try:
+                visitor.visit(entry)
+            except Exception as error:  # a parser bug must cost one file, not the whole audit
+                self.coverage.skipped.append(
+                    Skipped(entry.path, f"{visitor.id} failed: {type(error).__name__}: {error}", "error")
+                )
+
+    def _skip(self, real: str, reason: str, kind: str) -> None:
+        self.coverage.skipped.append(Skipped(self.fs.to_display(real), reason, kind))  # type: ignore[arg-type]
+
+    def _report_progress(self, real: str) -> None:
+        if self._progress is None:
+            return
+        now = time.monotonic()
+        if now - self._last_progress >= 0.2:
+            self._last_progress = now
+            self._progress(self.coverage, self.fs.to_display(real))

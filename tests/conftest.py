@@ -1,0 +1,144 @@
+"""Shared fixtures: a builder for fake machines made of real files, and a runner for the real CLI."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+SCANNER = shutil.which("scanner", path=os.path.dirname(sys.executable)) or shutil.which("scanner")
+
+
+def _record_line(root: Path, path: Path) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest()).rstrip(b"=").decode()
+    return f"{path.relative_to(root).as_posix()},sha256={digest},{path.stat().st_size}"
+
+
+def write_dist_info(
+    site: Path,
+    name: str,
+    version: str,
+    *,
+    summary: str = "",
+    author_email: str | None = None,
+    home_page: str | None = None,
+    project_urls: Iterable[tuple[str, str]] = (),
+    installer: str | None = "pip",
+    metadata_version: str = "2.1",
+) -> Path:
+    """A dist-info folder laid out the way pip installs one (METADATA, WHEEL, INSTALLER, RECORD)."""
+    folder = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    folder.mkdir(parents=True)
+    headers = [f"Metadata-Version: {metadata_version}", f"Name: {name}", f"Version: {version}"]
+    if summary:
+        headers.append(f"Summary: {summary}")
+    if home_page:
+        headers.append(f"Home-page: {home_page}")
+    if author_email:
+        headers.append(f"Author-email: {author_email}")
+    headers += [f"Project-URL: {label}, {url}" for label, url in project_urls]
+    headers += ["License: MIT", "Requires-Python: >=3.9", "Description-Content-Type: text/markdown"]
+    (folder / "METADATA").write_text("\n".join(headers) + f"\n\n# {name}\n\nLong description.\n", encoding="utf-8")
+    (folder / "WHEEL").write_text(
+        "Wheel-Version: 1.0\nGenerator: hatchling 1.25.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    if installer:
+        (folder / "INSTALLER").write_text(installer + "\n")
+    lines = [_record_line(site, p) for p in sorted(folder.iterdir())]
+    (folder / "RECORD").write_text("\n".join([*lines, f"{folder.name}/RECORD,,"]) + "\n")
+    return folder
+
+
+def write_conda_record(prefix: Path, name: str, version: str, build: str = "pyhd8ed1ab_0", **extra: object) -> Path:
+    """A conda-meta/<name>-<version>-<build>.json record as conda writes it."""
+    meta = prefix / "conda-meta"
+    meta.mkdir(parents=True, exist_ok=True)
+    record = {
+        "build": build,
+        "build_number": 0,
+        "channel": "https://conda.anaconda.org/conda-forge/noarch",
+        "name": name,
+        "version": version,
+        "subdir": "noarch",
+        "fn": f"{name}-{version}-{build}.conda",
+        "files": [f"lib/python3.11/site-packages/{name}/__init__.py"],
+        "requested_spec": name,
+        **extra,
+    }
+    path = meta / f"{name}-{version}-{build}.json"
+    path.write_text(json.dumps(record, indent=2))
+    return path
+
+
+class Machine:
+    """A directory standing in for a machine's ``/``, with Python environments built from real files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, inside: str) -> Path:
+        return self.root / inside.lstrip("/")
+
+    def venv(self, prefix: str, python: str = "3.11") -> Path:
+        base = self.path(prefix)
+        site = base / "lib" / f"python{python}" / "site-packages"
+        site.mkdir(parents=True)
+        (base / "pyvenv.cfg").write_text(
+            f"home = /usr/bin\ninclude-system-site-packages = false\nversion = {python}.7\n"
+        )
+        return site
+
+    def user_site(self, home: str, python: str = "3.11") -> Path:
+        site = self.path(home) / ".local" / "lib" / f"python{python}" / "site-packages"
+        site.mkdir(parents=True)
+        return site
+
+    def conda_env(self, prefix: str, python: str = "3.11") -> Path:
+        base = self.path(prefix)
+        (base / "conda-meta").mkdir(parents=True)
+        (base / "conda-meta" / "history").write_text("==> 2026-11-01 <==\n")
+        site = base / "lib" / f"python{python}" / "site-packages"
+        site.mkdir(parents=True)
+        return site
+
+    def system_dist_packages(self) -> Path:
+        site = self.path("/usr/lib/python3/dist-packages")
+        site.mkdir(parents=True, exist_ok=True)
+        return site
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> Machine:
+    root = tmp_path / "machine"
+    root.mkdir()
+    return Machine(root)
+
+
+def drop_dac_prefix() -> list[str]:
+    """Root reads everything; to see 'permission denied' as root, drop the override capabilities."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: cannot make a directory unreadable")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, "--bounding-set", caps, "--inh-caps", caps]
+
+
+def run_scanner(*args: str, unprivileged: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``scanner`` console script, the way users do."""
+    assert SCANNER, "the scanner console script is not installed (pip install -e '.[test]')"
+    prefix = drop_dac_prefix() if unprivileged else []
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [*prefix, SCANNER, *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd, check=False
+    )

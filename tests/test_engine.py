@@ -1,0 +1,187 @@
+"""The policy engine: which records become findings, at what severity and confidence, and why."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scanner.policy import Policy, evaluate, load_policy
+from scanner.records import Environment, Location, PackageRecord, normalize_package_name
+
+POLICY = """\
+schema_version: 1
+id: test
+version: "1"
+title: Test policy
+sources:
+  cable: {title: State Department cable, date: "2026-04-24", urls: ["https://example.org/c"], confidence: secondary, kind: diplomatic-warning}
+  pypi: {title: PyPI index listing, date: "2026-11", urls: ["https://pypi.org/simple/"], confidence: verified, kind: package-registry}
+providers:
+  - id: deepseek
+    name: DeepSeek
+    severity: violation
+    reason: Named in bans on institutional use.
+    sources: [cable]
+    packages:
+      - {name: langchain-deepseek, source: pypi}
+    package_name_patterns:
+      - {pattern: deepseek, source: pypi}
+    web_hosts:
+      - {host: deepseek.com, source: cable}
+    github_orgs:
+      - {name: deepseek-ai, source: cable}
+  - id: minimax
+    name: MiniMax
+    severity: violation
+    reason: Named in the cable.
+    sources: [cable]
+    packages:
+      - {name: minimax-mcp, source: pypi}
+    package_false_positives:
+      - {name: minimax, source: pypi, note: game-theory library}
+    package_name_patterns:
+      - {pattern: minimax, source: pypi}
+  - id: openai
+    name: OpenAI
+    packages:
+      - {name: openai, source: pypi}
+ai_packages:
+  - {name: litellm, source: pypi}
+"""
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Policy:
+    path = tmp_path / "test.yaml"
+    path.write_text(POLICY)
+    return load_policy([str(path)])
+
+
+def package(name: str, version: str = "1.0", env: str = "/opt/venv", **fields: object) -> PackageRecord:
+    return PackageRecord(
+        name=name,
+        normalized_name=normalize_package_name(name),
+        version=version,
+        ecosystem="pypi",
+        environment=Environment(env, "venv", "3.11"),
+        locations=(Location(f"{env}/lib/python3.11/site-packages/{name}-{version}.dist-info"),),
+        found_by="python-package-collector",
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_a_listed_package_is_a_confirmed_violation_that_explains_itself(policy: Policy) -> None:
+    (finding,) = evaluate([package("LangChain_DeepSeek", "1.1.1")], policy)
+    assert (finding.rule_id, finding.severity, finding.confidence, finding.provider) == (
+        "package-listed",
+        "violation",
+        "confirmed",
+        "deepseek",
+    )
+    assert finding.subject == "langchain-deepseek 1.1.1"
+    assert finding.location.path == "/opt/venv/lib/python3.11/site-packages/LangChain_DeepSeek-1.1.1.dist-info"
+    evidence = "\n".join(finding.evidence)
+    assert "package `LangChain_DeepSeek` 1.1.1 is installed in the virtual environment /opt/venv" in evidence
+    assert "lists `langchain-deepseek` as a package of DeepSeek; source: PyPI index listing, 2026-11." in evidence
+    assert "DeepSeek is rated violation by this policy: Named in bans on institutional use." in evidence
+    assert "State Department cable (2026-04-24)" in evidence
+    assert finding.matches[0].matcher == "package-name-exact"
+    assert finding.matches[0].policy_location.endswith("test.yaml:15")
+
+
+def test_one_finding_per_package_and_provider_keeps_the_strongest_rule_and_all_evidence(
+    policy: Policy,
+) -> None:
+    record = package("langchain-deepseek", author_email_domains=("deepseek.com",))
+    (finding,) = evaluate([record], policy)
+    assert finding.rule_id == "package-listed"
+    assert [m.matcher for m in finding.matches] == [
+        "package-name-exact",
+        "package-publisher",
+        "package-name-pattern",
+    ]
+
+
+def test_publisher_domain_or_github_org_identifies_an_unlisted_package_with_strong_confidence(
+    policy: Policy,
+) -> None:
+    by_mail = package("ds-tools", author_email_domains=("research.deepseek.com",))
+    by_url = package("vl-kit", project_urls=(("Source", "https://github.com/deepseek-ai/DeepSeek-VL"),))
+    look_alike = package("other", author_email_domains=("notdeepseek.com",), home_page="https://deepseek.com.evil.org")
+    findings = {f.subject: f for f in evaluate([by_mail, by_url, look_alike], policy)}
+    assert set(findings) == {"ds-tools 1.0", "vl-kit 1.0"}
+    assert {(f.rule_id, f.confidence, f.severity) for f in findings.values()} == {
+        ("package-publisher", "strong", "violation")
+    }
+    assert "GitHub organisation `deepseek-ai`" in " ".join(findings["vl-kit 1.0"].evidence)
+
+
+def test_a_name_pattern_alone_is_a_weak_warning(policy: Policy) -> None:
+    (finding,) = evaluate([package("deepseek-helper")], policy)
+    assert (finding.rule_id, finding.severity, finding.confidence) == (
+        "package-name-pattern",
+        "warning",
+        "weak",
+    )
+
+
+def test_known_false_positives_are_never_reported(policy: Policy) -> None:
+    assert evaluate([package("minimax", "0.0.2"), package("openai"), package("litellm")], policy) == []
+    (finding,) = evaluate([package("minimax-mcp", "0.0.19")], policy)
+    assert finding.provider == "minimax"
+
+
+def test_fingerprint_is_stable_across_versions_and_scans_but_not_environments(policy: Policy) -> None:
+    old = evaluate([package("langchain-deepseek", "1.0")], policy)[0]
+    new = evaluate([package("langchain-deepseek", "1.1.1")], policy)[0]
+    elsewhere = evaluate([package("langchain-deepseek", "1.0", env="/srv/other")], policy)[0]
+    assert old.fingerprint == new.fingerprint != elsewhere.fingerprint
+    assert old.id != new.id
+
+
+def test_allowlist_mode_reports_ai_packages_that_are_not_approved(tmp_path: Path, policy: Policy) -> None:
+    (tmp_path / "test.yaml").write_text(POLICY)
+    (tmp_path / "allow.yaml").write_text(
+        textwrap.dedent(
+            """\
+            schema_version: 1
+            id: lab
+            version: "1"
+            title: Lab allow-list
+            mode: allowlist
+            include: [test.yaml]
+            allow: {providers: [openai], packages: [transformers], severity: warning}
+            """
+        )
+    )
+    allow = load_policy([str(tmp_path / "allow.yaml")])
+    findings = {
+        f.subject: f
+        for f in evaluate(
+            [
+                package("openai"),
+                package("litellm"),
+                package("transformers"),
+                package("requests"),
+                package("langchain-deepseek"),
+            ],
+            allow,
+        )
+    }
+    assert set(findings) == {"litellm 1.0", "langchain-deepseek 1.0"}
+    assert (findings["litellm 1.0"].rule_id, findings["litellm 1.0"].severity) == (
+        "package-not-allowed",
+        "warning",
+    )
+    assert findings["langchain-deepseek 1.0"].rule_id == "package-listed"  # the ban outranks the allow-list
+
+
+def test_findings_are_sorted_most_severe_first(policy: Policy) -> None:
+    findings = evaluate([package("deepseek-helper"), package("minimax-mcp"), package("langchain-deepseek")], policy)
+    assert [(f.severity, f.provider) for f in findings] == [
+        ("violation", "deepseek"),
+        ("violation", "minimax"),
+        ("warning", "deepseek"),
+    ]

@@ -1,0 +1,63 @@
+"""Reading the scanned machine: bounded, regular files only, symlinks resolved inside the root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from scanner.fsview import FileRefused, RootFS
+
+
+def test_absolute_symlinks_resolve_inside_the_root_not_on_the_host(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "hostname").write_text("image-host\n")
+    (tmp_path / "link").symlink_to("/etc/hostname")
+    fs = RootFS(str(tmp_path))
+    assert fs.resolve(str(tmp_path / "link")) == str(tmp_path.resolve() / "etc" / "hostname")
+    assert fs.read_text(str(tmp_path / "link"), 100) == ("image-host\n", False)
+
+
+def test_dotdot_in_a_link_target_stops_at_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (tmp_path / "host-secret").write_text("host")
+    (root / "a" / "escape").symlink_to("../../../host-secret")
+    fs = RootFS(str(root))
+    assert fs.resolve(str(root / "a" / "escape")) == str(root.resolve() / "host-secret")
+    with pytest.raises(FileNotFoundError):
+        fs.read_bytes(str(root / "a" / "escape"), 10)
+
+
+def test_symlink_cycles_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "x").symlink_to("y")
+    (tmp_path / "y").symlink_to("x")
+    with pytest.raises(FileRefused, match="too many levels"):
+        RootFS(str(tmp_path)).read_bytes(str(tmp_path / "x"), 10)
+
+
+def test_reads_are_bounded_and_say_when_they_were_cut(tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    big.write_bytes(b"a" * 5000)
+    fs = RootFS(str(tmp_path))
+    assert fs.read_bytes(str(big), 100) == (b"a" * 100, True)
+    assert fs.read_bytes(str(big), 5000) == (b"a" * 5000, False)
+
+
+def test_fifos_and_devices_are_refused_without_being_opened(tmp_path: Path) -> None:
+    fifo = tmp_path / "METADATA"
+    os.mkfifo(fifo)  # opening it for reading would block forever without a writer
+    with pytest.raises(FileRefused, match="FIFO"):
+        RootFS(str(tmp_path)).read_bytes(str(fifo), 10)
+    with pytest.raises(FileRefused, match="character device"):
+        RootFS(None).read_bytes("/dev/zero", 10)
+
+
+def test_display_and_real_paths_round_trip(tmp_path: Path) -> None:
+    fs = RootFS(str(tmp_path))
+    real = str(tmp_path.resolve() / "home" / "alice")
+    assert fs.to_display(real) == "/home/alice"
+    assert fs.to_real("/home/alice") == real
+    assert fs.to_display(fs.root) == "/"
+    assert RootFS(None).to_display("/x") == "/x"

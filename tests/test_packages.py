@@ -1,0 +1,220 @@
+"""Installed Python packages in every environment layout, read from real metadata files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import Machine, write_conda_record, write_dist_info
+
+from scanner.collectors.packages import PythonPackageCollector
+from scanner.fsview import RootFS
+from scanner.records import PackageRecord
+from scanner.walk import Walker, WalkOptions, WalkRoot
+
+
+def collect(root: Path) -> tuple[list[PackageRecord], list]:  # type: ignore[type-arg]
+    fs = RootFS(str(root))
+    collector = PythonPackageCollector(fs)
+    coverage = Walker(fs, [collector], WalkOptions(mounts=[])).walk([WalkRoot(fs.root)])
+    result = collector.finish()
+    return sorted(result.records, key=lambda r: r.identity), coverage.skipped + result.skipped  # type: ignore[return-value, arg-type]
+
+
+def by_name(records: list[PackageRecord]) -> dict[str, PackageRecord]:
+    return {r.normalized_name: r for r in records}
+
+
+def test_dist_info_metadata_becomes_a_complete_record(machine: Machine) -> None:
+    site = machine.venv("/opt/venvs/agent")
+    write_dist_info(
+        site,
+        "Langchain_DeepSeek",
+        "1.1.1",
+        summary="An integration package connecting DeepSeek and LangChain",
+        author_email='"LangChain" <support@LangChain.dev>, Other <x@deepseek.com>',
+        home_page="https://www.langchain.com",
+        project_urls=[("Source Code", "https://github.com/langchain-ai/langchain")],
+        installer="uv",
+    )
+    (record,) = collect(machine.root)[0]
+    assert record.name == "Langchain_DeepSeek"
+    assert record.normalized_name == "langchain-deepseek"
+    assert record.version == "1.1.1"
+    assert record.summary == "An integration package connecting DeepSeek and LangChain"
+    assert record.home_page == "https://www.langchain.com"
+    assert record.project_urls == (("Source Code", "https://github.com/langchain-ai/langchain"),)
+    assert record.author_email_domains == ("langchain.dev", "deepseek.com")
+    assert record.installer == "uv"
+    assert record.environment.to_dict() == {"path": "/opt/venvs/agent", "kind": "venv", "python": "3.11"}
+    assert (
+        record.locations[0].path == "/opt/venvs/agent/lib/python3.11/site-packages/Langchain_DeepSeek-1.1.1.dist-info"
+    )
+    assert record.found_by == "python-package-collector"
+
+
+def test_every_environment_layout_is_recognised(machine: Machine) -> None:
+    write_dist_info(machine.venv("/srv/app/.venv", python="3.12"), "a", "1")
+    write_dist_info(machine.venv("/home/bob/.local/share/pipx/venvs/kimi-cli"), "b", "1")
+    write_dist_info(machine.user_site("/home/bob"), "c", "1")
+    write_dist_info(machine.conda_env("/opt/conda/envs/ml"), "d", "1")
+    write_dist_info(machine.system_dist_packages(), "e", "1", installer="debian")
+    pyenv = machine.path("/root/.pyenv/versions/3.10.13/lib/python3.10/site-packages")
+    pyenv.mkdir(parents=True)
+    write_dist_info(pyenv, "f", "1")
+    windows = machine.path("/win/Python312/Lib/site-packages")
+    windows.mkdir(parents=True)
+    write_dist_info(windows, "g", "1")
+    odd = machine.path("/weird/site-packages")
+    odd.mkdir(parents=True)
+    write_dist_info(odd, "h", "1")
+    envs = {name: r.environment.to_dict() for name, r in by_name(collect(machine.root)[0]).items()}
+    assert envs == {
+        "a": {"path": "/srv/app/.venv", "kind": "venv", "python": "3.12"},
+        "b": {"path": "/home/bob/.local/share/pipx/venvs/kimi-cli", "kind": "pipx", "python": "3.11"},
+        "c": {"path": "/home/bob/.local", "kind": "user-site", "python": "3.11"},
+        "d": {"path": "/opt/conda/envs/ml", "kind": "conda", "python": "3.11"},
+        "e": {"path": "/usr", "kind": "system", "python": "3"},
+        "f": {"path": "/root/.pyenv/versions/3.10.13", "kind": "pyenv", "python": "3.10"},
+        "g": {"path": "/win/Python312", "kind": "system", "python": None},
+        "h": {"path": "/weird/site-packages", "kind": "unknown", "python": None},
+    }
+
+
+def test_egg_info_folders_files_and_eggs_are_read(machine: Machine) -> None:
+    site = machine.venv("/opt/legacy")
+    folder = site / "oldpkg-0.9-py3.11.egg-info"
+    folder.mkdir()
+    (folder / "PKG-INFO").write_text("Metadata-Version: 1.2\nName: oldpkg\nVersion: 0.9\nSummary: old\n")
+    (site / "single-2.0-py3.11.egg-info").write_text("Metadata-Version: 1.1\nName: single\nVersion: 2.0\n")
+    egg = site / "eggy-3.1-py3.11.egg" / "EGG-INFO"
+    egg.mkdir(parents=True)
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: eggy\nVersion: 3.1\n")
+    records = by_name(collect(machine.root)[0])
+    assert {n: (r.version, dict(r.extra)["metadata_format"]) for n, r in records.items()} == {
+        "oldpkg": ("0.9", "egg-info"),
+        "single": ("2.0", "egg-info-file"),
+        "eggy": ("3.1", "egg"),
+    }
+
+
+def test_dist_info_outside_site_packages_is_not_an_installed_package(machine: Machine) -> None:
+    build = machine.path("/home/bob/project/build")
+    build.mkdir(parents=True)
+    write_dist_info(build, "notinstalled", "1.0")
+    assert collect(machine.root)[0] == []
+
+
+def test_missing_metadata_falls_back_to_the_folder_name(machine: Machine) -> None:
+    site = machine.venv("/opt/v")
+    (site / "kimi_cli-1.52.0.dist-info").mkdir()
+    (record,) = collect(machine.root)[0]
+    assert (record.normalized_name, record.version) == ("kimi-cli", "1.52.0")
+    assert dict(record.extra)["metadata_problem"] == "missing"
+
+
+def test_a_fifo_posing_as_metadata_is_skipped_with_a_reason(machine: Machine) -> None:
+    site = machine.venv("/opt/v")
+    folder = site / "minimax_mcp-0.0.19.dist-info"
+    folder.mkdir()
+    os.mkfifo(folder / "METADATA")
+    os.mkfifo(site / "trap-1.0.egg-info")
+    records, skipped = collect(machine.root)
+    assert {r.normalized_name for r in records} == {"minimax-mcp", "trap"}  # still inventoried by folder name
+    reasons = sorted((s.path.rsplit("/", 2)[-2:][-1], s.reason) for s in skipped)
+    assert reasons == [
+        ("METADATA", "package metadata unreadable: not a regular file (FIFO)"),
+        ("trap-1.0.egg-info", "package metadata unreadable: not a regular file (FIFO)"),
+    ]
+
+
+def test_huge_metadata_is_read_only_up_to_its_cap(machine: Machine) -> None:
+    site = machine.venv("/opt/v")
+    folder = write_dist_info(site, "bloated", "1.0")
+    with open(folder / "METADATA", "a") as handle:
+        handle.write("x" * (8 * 1024 * 1024))
+    (record,) = collect(machine.root)[0]
+    assert (record.name, record.version) == ("bloated", "1.0")
+
+
+def test_conda_records_are_inventoried_and_merged_with_their_dist_info(machine: Machine) -> None:
+    site = machine.conda_env("/opt/conda/envs/ml")
+    prefix = machine.path("/opt/conda/envs/ml")
+    write_dist_info(site, "litellm", "1.80.0", installer="conda")
+    write_conda_record(prefix, "litellm", "1.80.0", summary="Call all LLM APIs")
+    write_conda_record(prefix, "openssl", "3.5.0", build="h26f9b46_0", subdir="linux-64")
+    records = by_name(collect(machine.root)[0])
+    assert set(records) == {"litellm", "openssl"}
+    litellm = records["litellm"]
+    assert litellm.ecosystem == "pypi"
+    assert [(loc.path.rsplit("/", 1)[-1], loc.role) for loc in litellm.locations] == [
+        ("litellm-1.80.0.dist-info", "primary"),
+        ("litellm-1.80.0-pyhd8ed1ab_0.json", "supporting"),
+    ]
+    assert dict(litellm.extra)["conda_channel"] == "https://conda.anaconda.org/conda-forge/noarch"
+    openssl = records["openssl"]
+    assert (openssl.ecosystem, openssl.version, openssl.environment.kind) == ("conda", "3.5.0", "conda")
+
+
+def test_broken_conda_record_falls_back_to_its_file_name(machine: Machine) -> None:
+    meta = machine.path("/opt/conda/conda-meta")
+    meta.mkdir(parents=True)
+    (meta / "zhipuai-2.1.5-pyhd8ed1ab_0.json").write_text("[" * 100000)  # hostile nesting
+    (meta / "history").write_text("")
+    (record,) = collect(machine.root)[0]
+    assert (record.name, record.version, record.ecosystem) == ("zhipuai", "2.1.5", "conda")
+
+
+def _build_wheel(directory: Path, name: str, version: str) -> Path:
+    """A minimal but valid wheel, so that pip itself installs it."""
+    dist = f"{name.replace('-', '_')}-{version}"
+    wheel = directory / f"{dist}-py3-none-any.whl"
+    files = {
+        f"{name.replace('-', '_')}/__init__.py": "raise SystemExit('scanned code must never be imported')\n",
+        f"{dist}.dist-info/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: Kimi CLI test build\n"
+            "Author-email: Moonshot AI <dev@moonshot.cn>\n"
+        ),
+        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{path},,\n" for path in files) + f"{dist}.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+        archive.writestr(f"{dist}.dist-info/RECORD", record)
+    return wheel
+
+
+def test_a_package_installed_by_pip_into_a_real_venv_is_found(tmp_path: Path) -> None:
+    root = tmp_path / "machine"
+    venv = root / "opt" / "tools"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    wheel = _build_wheel(tmp_path, "kimi-cli", "1.52.0")
+    python = venv / "bin" / "python"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-index",
+            "--no-deps",
+            "-q",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"pip --python unavailable: {done.stderr.strip()[:200]}")
+    (record,) = collect(root)[0]
+    assert (record.normalized_name, record.version, record.installer) == ("kimi-cli", "1.52.0", "pip")
+    assert record.environment.kind == "venv" and record.environment.path == "/opt/tools"
+    assert record.author_email_domains == ("moonshot.cn",)

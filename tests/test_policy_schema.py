@@ -1,0 +1,190 @@
+"""Policy files: strict validation with file, line and field; includes and composition."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scanner.errors import PolicyError
+from scanner.policy import load_policy
+
+VALID = """\
+schema_version: 1
+id: site
+version: "1"
+title: Site policy
+sources:
+  cable:
+    title: State Department cable
+    date: 2026-04-24
+    urls: ["https://example.org/cable"]
+    confidence: secondary
+    kind: diplomatic-warning
+providers:
+  - id: deepseek
+    name: DeepSeek
+    severity: violation
+    reason: Banned.
+    sources: [cable]
+    packages:
+      - {name: langchain-deepseek, source: cable}
+    model_patterns:
+      - {pattern: "deepseek[-_.]", source: cable}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "policy.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def error_of(path: Path) -> PolicyError:
+    with pytest.raises(PolicyError) as caught:
+        load_policy([str(path)])
+    return caught.value
+
+
+def test_a_valid_policy_loads_with_its_facts_and_where_they_were_written(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    policy = load_policy([str(path)])
+    provider = policy.providers["deepseek"]
+    assert provider.packages[0].name == "langchain-deepseek"
+    assert str(provider.packages[0].where) == f"{path}:19"
+    assert policy.sources["cable"].date == "2026-04-24"  # an unquoted date stays text
+    assert policy.fact_confidence(provider.packages[0]) == "secondary"
+    assert policy.files[0].id == "site" and len(policy.files[0].sha256) == 64
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        (
+            "    severity: violation",
+            "    severity: high",
+            15,
+            "providers[0].severity: expected one of violation, warning, info; got 'high'",
+        ),
+        (
+            "    name: DeepSeek",
+            "    name: DeepSeek\n    colour: red",
+            15,
+            "providers[0].colour: unknown key (did you mean 'country'?)",
+        ),
+        (
+            '{pattern: "deepseek[-_.]"',
+            '{pattern: "deepseek[-_."',
+            21,
+            "providers[0].model_patterns[0].pattern: invalid regular expression 'deepseek[-_.': ",
+        ),
+        ('version: "1"', "version: 1.0", 3, "version: expected text, got a number (quote it)"),
+        ("    sources: [cable]", "    sources: cable", 17, "providers[0].sources: expected a list, got text"),
+        (
+            "  - id: deepseek",
+            "  - id: DeepSeek AI",
+            13,
+            "providers[0].id: 'DeepSeek AI' does not match the required form",
+        ),
+        ("    reason: Banned.\n", "", 13, "providers[0].reason: a provider with a severity needs a reason"),
+        (
+            "source: cable}\n    model",
+            "source: nowhere}\n    model",
+            19,
+            "providers[0].packages[0].source: unknown source 'nowhere' (define it under sources:)",
+        ),
+        ("schema_version: 1", "schema_version: 2", 1, "schema_version: unsupported schema_version 2"),
+        (
+            "    kind: diplomatic-warning",
+            "    kind: diplomatic-warning\n    kind: ban",
+            12,
+            "sources.cable.kind: duplicate key",
+        ),
+        ("    confidence: secondary\n", "", 7, "sources.cable.confidence: required key is missing"),
+        ("title: Site policy", "title: [oops", 5, "YAML syntax error"),
+    ],
+)
+def test_each_mistake_is_reported_with_file_line_and_field(
+    tmp_path: Path, old: str, new: str, line: int, message: str
+) -> None:
+    assert old in VALID
+    path = write(tmp_path, VALID.replace(old, new, 1))
+    error = error_of(path)
+    assert str(error).startswith(f"{path}:{line}: ")
+    assert message in str(error)
+
+
+def test_an_empty_file_is_an_error(tmp_path: Path) -> None:
+    assert "the policy file is empty" in str(error_of(write(tmp_path, "")))
+
+
+def test_a_missing_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    error = error_of(tmp_path / "nope.yaml")
+    assert str(error).startswith(f"{tmp_path / 'nope.yaml'}: cannot read policy")
+
+
+def test_alias_bombs_are_refused_before_they_expand(tmp_path: Path) -> None:
+    fact = "&k {name: a, source: s}"
+    provider = "&p {id: x, name: x, packages: [" + ", ".join([fact] + ["*k"] * 999) + "]}"
+    path = write(
+        tmp_path,
+        "schema_version: 1\nid: bomb\nversion: '1'\ntitle: t\n"
+        "providers: [" + ", ".join([provider] + ["*p"] * 999) + "]\n",
+    )
+    error = error_of(path)  # a million facts from 2,000 aliases
+    assert str(error).startswith(f"{path}:5: providers[")
+    assert str(error).endswith("document too large or uses recursive aliases")
+
+
+def test_includes_compose_in_order_and_resolve_relative_to_the_including_file(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    write(tmp_path / "base", VALID, "base.yaml")
+    write(
+        tmp_path,
+        """\
+        schema_version: 1
+        id: site
+        version: "2"
+        title: Site
+        include: [base/base.yaml, "bundled:default"]
+        providers:
+          - {id: local-ai, name: Local AI, severity: warning, reason: Review it., sources: [cable]}
+        """,
+        "site.yaml",
+    )
+    (tmp_path / "base" / "base.yaml").write_text(
+        VALID.replace("id: site", "id: base").replace("id: deepseek", "id: deepseek-x")
+    )
+    policy = load_policy([str(tmp_path / "site.yaml")])
+    assert [f.id for f in policy.files] == ["base", "default", "site"]
+    assert list(policy.providers)[:1] == ["deepseek-x"] and "local-ai" in policy.providers
+
+
+def test_include_cycles_are_errors(tmp_path: Path) -> None:
+    write(tmp_path, "schema_version: 1\nid: a\nversion: '1'\ntitle: a\ninclude: [b.yaml]\n", "a.yaml")
+    write(tmp_path, "schema_version: 1\nid: b\nversion: '1'\ntitle: b\ninclude: [a.yaml]\n", "b.yaml")
+    assert "include cycle: a.yaml -> b.yaml -> a.yaml" in str(error_of(tmp_path / "a.yaml"))
+
+
+def test_a_provider_defined_twice_names_both_places(tmp_path: Path) -> None:
+    write(tmp_path, VALID, "one.yaml")
+    two = write(
+        tmp_path,
+        VALID.replace("id: site", "id: two")
+        .replace("  cable:", "  cable2:")
+        .replace("[cable]", "[cable2]")
+        .replace("source: cable", "source: cable2"),
+        "two.yaml",
+    )
+    with pytest.raises(PolicyError) as caught:
+        load_policy([str(tmp_path / "one.yaml"), str(two)])
+    assert (
+        str(caught.value)
+        == f"{two}:13: providers[0]: provider 'deepseek' is already defined at {tmp_path / 'one.yaml'}:13"
+    )
+
+
+def test_an_unknown_bundled_policy_lists_the_known_ones() -> None:
+    with pytest.raises(PolicyError, match=r"no bundled policy named 'nope' \(bundled: .*default"):
+        load_policy(["nope"])

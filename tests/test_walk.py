@@ -1,0 +1,275 @@
+"""The single walk: what it hands over, what it refuses to enter, and what it records as skipped."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import drop_dac_prefix
+
+from scanner.fsview import RootFS
+from scanner.mounts import Mount, parse_mountinfo, skip_reason
+from scanner.walk import Coverage, Entry, Interest, Walker, WalkOptions, WalkRoot
+
+
+class Recorder:
+    id = "recorder"
+
+    def __init__(self, interest: Interest) -> None:
+        self.interest = interest
+        self.seen: list[Entry] = []
+
+    def visit(self, entry: Entry) -> None:
+        self.seen.append(entry)
+
+
+def walk(root: Path, interest: Interest, *, live: bool = False, **options: object) -> tuple[Recorder, Coverage]:
+    fs = RootFS(None if live else str(root))
+    recorder = Recorder(interest)
+    options.setdefault("mounts", [])
+    walker = Walker(fs, [recorder], WalkOptions(**options))  # type: ignore[arg-type]
+    start = str(root.resolve()) if live else fs.root
+    return recorder, walker.walk([WalkRoot(start)])
+
+
+def test_walk_hands_each_collector_only_the_entries_it_asked_for(tmp_path: Path) -> None:
+    (tmp_path / "a" / "x.dist-info").mkdir(parents=True)
+    (tmp_path / "a" / "model.GGUF").write_bytes(b"GGUF")
+    (tmp_path / "a" / "notes.txt").write_text("hi")
+    (tmp_path / "conda-meta").mkdir()
+    (tmp_path / "conda-meta" / "pkg-1-0.json").write_text("{}")
+    (tmp_path / ".env").write_text("A=1")
+    interest = Interest(
+        dir_suffixes=frozenset({".dist-info"}),
+        file_suffixes=frozenset({".gguf"}),
+        file_names=frozenset({".env"}),
+        files_in_dirs=frozenset({"conda-meta"}),
+    )
+    recorder, coverage = walk(tmp_path, interest)
+    assert sorted(e.path for e in recorder.seen) == [
+        "/.env",
+        "/a/model.GGUF",
+        "/a/x.dist-info",
+        "/conda-meta/pkg-1-0.json",
+    ]
+    assert coverage.files == 4 and coverage.dirs == 4 and coverage.complete
+
+
+def test_paths_are_reported_as_seen_from_inside_the_root(tmp_path: Path) -> None:
+    (tmp_path / "home" / "alice").mkdir(parents=True)
+    (tmp_path / "home" / "alice" / ".env").write_text("X=1")
+    recorder, _ = walk(tmp_path, Interest(file_names=frozenset({".env"})))
+    (entry,) = recorder.seen
+    assert entry.path == "/home/alice/.env"
+    assert entry.real_path == str(tmp_path.resolve() / "home" / "alice" / ".env")
+
+
+def test_excluded_names_and_paths_are_listed_as_skipped_by_choice(tmp_path: Path) -> None:
+    for folder in ("node_modules/x.dist-info", "srv/cache/y.dist-info", "srv/keep/z.dist-info"):
+        (tmp_path / folder).mkdir(parents=True)
+    recorder, coverage = walk(
+        tmp_path, Interest(dir_suffixes=frozenset({".dist-info"})), excludes=("node_modules", "/srv/cache")
+    )
+    assert [e.path for e in recorder.seen] == ["/srv/keep/z.dist-info"]
+    assert {(s.path, s.kind) for s in coverage.skipped} == {
+        ("/node_modules", "excluded"),
+        ("/srv/cache", "excluded"),
+    }
+    assert coverage.complete  # exclusions were chosen; they do not make the scan incomplete
+
+
+def test_symlinked_directories_are_not_followed_out_of_the_tree(tmp_path: Path) -> None:
+    outside = tmp_path / "outside" / "site-packages" / "evil-1.0.dist-info"
+    outside.mkdir(parents=True)
+    root = tmp_path / "root"
+    (root / "opt").mkdir(parents=True)
+    (root / "opt" / "link").symlink_to(tmp_path / "outside")
+    (root / "opt" / "loop").symlink_to(root)
+    recorder, coverage = walk(root, Interest(dir_suffixes=frozenset({".dist-info"})))
+    assert recorder.seen == []
+    assert coverage.files == 2  # the two links, seen as entries and never entered
+
+
+def test_default_pseudo_paths_are_skipped_relative_to_the_root(tmp_path: Path) -> None:
+    (tmp_path / "proc" / "1").mkdir(parents=True)
+    (tmp_path / "usr").mkdir()
+    _, coverage = walk(tmp_path, Interest())
+    assert [(s.path, s.kind) for s in coverage.skipped] == [("/proc", "filesystem")]
+
+
+def test_network_and_pseudo_mounts_are_skipped_unless_their_type_is_included(tmp_path: Path) -> None:
+    share = tmp_path / "mnt" / "share"
+    (share / "site-packages" / "a-1.dist-info").mkdir(parents=True)
+    sysfs = tmp_path / "sysfs"
+    sysfs.mkdir()
+    mounts = [Mount(str(share), "nfs4", "0:53", "/"), Mount(str(sysfs), "sysfs", "0:20", "/")]
+    interest = Interest(dir_suffixes=frozenset({".dist-info"}))
+    recorder, coverage = walk(tmp_path, interest, live=True, mounts=mounts, skip_paths=())
+    assert recorder.seen == []
+    reasons = {s.path: s.reason for s in coverage.skipped}
+    assert reasons == {
+        str(share): "network or virtual filesystem (nfs4)",
+        str(sysfs): "pseudo filesystem (sysfs)",
+    }
+    recorder, _ = walk(tmp_path, interest, live=True, mounts=mounts, skip_paths=(), include_fstypes=frozenset({"nfs4"}))
+    assert [e.name for e in recorder.seen] == ["a-1.dist-info"]
+
+
+def test_one_file_system_stays_off_other_mounts(tmp_path: Path) -> None:
+    (tmp_path / "data" / "b-1.dist-info").mkdir(parents=True)
+    mounts = [Mount(str(tmp_path / "data"), "ext4", "8:2", "/")]
+    recorder, coverage = walk(
+        tmp_path,
+        Interest(dir_suffixes=frozenset({".dist-info"})),
+        live=True,
+        mounts=mounts,
+        one_file_system=True,
+    )
+    assert recorder.seen == []
+    assert coverage.skipped[0].reason == "another filesystem (--one-file-system)"
+
+
+def test_fuseblk_is_local_but_other_fuse_mounts_are_not() -> None:
+    assert skip_reason("fuseblk") is None
+    assert skip_reason("ext4") is None
+    assert skip_reason("fuse.sshfs") == "network or virtual filesystem (fuse.sshfs)"
+    assert skip_reason("proc") == "pseudo filesystem (proc)"
+
+
+def test_mountinfo_is_parsed_with_escaped_mount_points() -> None:
+    text = (
+        "22 1 0:21 / /proc rw,nosuid shared:12 - proc proc rw\n"
+        "36 35 98:0 /srv/data /mnt/my\\040disk rw,noatime master:1 - ext4 /dev/sda1 rw\n"
+        "garbage line\n"
+    )
+    assert parse_mountinfo(text) == [
+        Mount("/proc", "proc", "0:21", "/"),
+        Mount("/mnt/my disk", "ext4", "98:0", "/srv/data"),
+    ]
+
+
+def test_walk_never_opens_fifos_sockets_or_devices(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.gguf"
+    os.mkfifo(fifo)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "s.gguf"))
+    try:
+        recorder, coverage = walk(tmp_path, Interest(file_suffixes=frozenset({".gguf"})))
+    finally:
+        sock.close()
+    # The walker only lists folders; entries reach collectors, which read through RootFS (see test_fsview).
+    assert sorted(e.name for e in recorder.seen) == ["pipe.gguf", "s.gguf"]
+    assert coverage.files == 2
+
+
+def test_a_failing_collector_costs_one_entry_not_the_scan(tmp_path: Path) -> None:
+    (tmp_path / "a.dist-info").mkdir()
+    (tmp_path / "b.dist-info").mkdir()
+
+    class Broken(Recorder):
+        def visit(self, entry: Entry) -> None:
+            if entry.name == "a.dist-info":
+                raise ValueError("bad header")
+            super().visit(entry)
+
+    broken = Broken(Interest(dir_suffixes=frozenset({".dist-info"})))
+    coverage = Walker(RootFS(str(tmp_path)), [broken], WalkOptions(mounts=[])).walk([WalkRoot(str(tmp_path.resolve()))])
+    assert [e.name for e in broken.seen] == ["b.dist-info"]
+    assert [(s.path, s.kind) for s in coverage.skipped] == [("/a.dist-info", "error")]
+    assert "bad header" in coverage.skipped[0].reason and not coverage.complete
+
+
+def test_supplementary_roots_inside_a_scanned_tree_are_not_walked_twice(tmp_path: Path) -> None:
+    site = tmp_path / "lib" / "site-packages"
+    (site / "c-1.dist-info").mkdir(parents=True)
+    recorder = Recorder(Interest(dir_suffixes=frozenset({".dist-info"})))
+    Walker(RootFS(None), [recorder], WalkOptions(mounts=[])).walk(
+        [WalkRoot(str(tmp_path)), WalkRoot(str(site), max_depth=1, supplementary=True)]
+    )
+    assert len(recorder.seen) == 1
+
+
+def test_supplementary_roots_hidden_by_a_skipped_mount_are_still_walked(tmp_path: Path) -> None:
+    site = tmp_path / "net" / "site-packages"
+    (site / "d-1.dist-info").mkdir(parents=True)
+    recorder = Recorder(Interest(dir_suffixes=frozenset({".dist-info"})))
+    mounts = [Mount(str(tmp_path / "net"), "nfs", "0:50", "/")]
+    Walker(RootFS(None), [recorder], WalkOptions(mounts=mounts)).walk(
+        [WalkRoot(str(tmp_path)), WalkRoot(str(site), max_depth=1, supplementary=True)]
+    )
+    assert [e.name for e in recorder.seen] == ["d-1.dist-info"]
+
+
+def test_progress_is_reported_while_walking(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    calls: list[tuple[int, str]] = []
+    Walker(RootFS(str(tmp_path)), [], WalkOptions(mounts=[]), lambda c, p: calls.append((c.dirs, p))).walk(
+        [WalkRoot(str(tmp_path.resolve()))]
+    )
+    assert calls and calls[0][1] == "/"
+
+
+_WALK_SCRIPT = """
+import json, sys
+from scanner.fsview import RootFS
+from scanner.walk import Walker, WalkOptions, WalkRoot
+fs = RootFS(sys.argv[1])
+coverage = Walker(fs, [], WalkOptions(mounts=[])).walk([WalkRoot(fs.root)])
+print(json.dumps({"skipped": [s.to_dict() for s in coverage.skipped], "complete": coverage.complete}))
+"""
+
+
+def test_unreadable_directory_is_listed_in_coverage_not_dropped(tmp_path: Path) -> None:
+    locked = tmp_path / "home" / "bob"
+    locked.mkdir(parents=True)
+    (locked / "secret.txt").write_text("x")
+    locked.chmod(0)
+    try:
+        out = subprocess.run(
+            [*drop_dac_prefix(), sys.executable, "-c", _WALK_SCRIPT, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        locked.chmod(0o755)
+    result = json.loads(out.stdout)
+    assert result == {
+        "skipped": [{"path": "/home/bob", "reason": "permission denied", "kind": "unreadable"}],
+        "complete": False,
+    }
+
+
+def test_bind_mount_loops_are_detected(tmp_path: Path) -> None:
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare(1) to make a private bind mount")
+    (tmp_path / "a" / "b" / "loop").mkdir(parents=True)
+    script = _WALK_SCRIPT
+    command = (
+        f"mount --bind {tmp_path / 'a'} {tmp_path / 'a' / 'b' / 'loop'} && "
+        f'{sys.executable} -c \'import sys; sys.argv=[sys.argv[0], "/"]; '
+        f'from scanner.mounts import read_mount_table; exec(open("{tmp_path}/w.py").read())\''
+    )
+    (tmp_path / "w.py").write_text(
+        script.replace("RootFS(sys.argv[1])", "RootFS(None)")
+        .replace("WalkOptions(mounts=[])", "WalkOptions()")
+        .replace("WalkRoot(fs.root)", f"WalkRoot({str(tmp_path / 'a')!r})")
+    )
+    done = subprocess.run([unshare, "--mount", "sh", "-c", command], capture_output=True, text=True, check=False)
+    if done.returncode != 0 and "mount" in done.stderr:
+        pytest.skip(f"cannot bind-mount here: {done.stderr.strip()}")
+    result = json.loads(done.stdout)
+    assert result["skipped"] == [
+        {
+            "path": str(tmp_path / "a" / "b" / "loop"),
+            "reason": "bind mount loops back to a folder above it",
+            "kind": "mount-loop",
+        }
+    ]
