@@ -43,6 +43,13 @@ providers:
       - {name: minimax, source: pypi, note: game-theory library}
     package_name_patterns:
       - {pattern: minimax, source: pypi}
+  - id: zhipu
+    name: Zhipu AI
+    severity: warning
+    reason: For review.
+    sources: [cable]
+    packages:
+      - {name: zhipuai, source: pypi}
   - id: openai
     name: OpenAI
     packages:
@@ -185,3 +192,17 @@ def test_findings_are_sorted_most_severe_first(policy: Policy) -> None:
         ("violation", "minimax"),
         ("warning", "deepseek"),
     ]
+
+
+def test_allowlist_never_rates_an_unapproved_provider_milder_than_unapproved_software(tmp_path: Path) -> None:
+    (tmp_path / "test.yaml").write_text(POLICY)
+    (tmp_path / "allow.yaml").write_text(
+        "schema_version: 1\nid: lab\nversion: '1'\ntitle: Lab\nmode: allowlist\ninclude: [test.yaml]\n"
+        "allow: {providers: [openai], severity: violation}\n"
+    )
+    allow = load_policy([str(tmp_path / "allow.yaml")])
+    (finding,) = evaluate([package("zhipuai")], allow)
+    assert (finding.rule_id, finding.severity) == ("package-listed", "violation")
+    assert "zhipu is not an approved provider" in finding.evidence[-1]
+    (plain,) = evaluate([package("zhipuai")], load_policy([str(tmp_path / "test.yaml")]))
+    assert plain.severity == "warning"

@@ -188,3 +188,13 @@ def test_a_provider_defined_twice_names_both_places(tmp_path: Path) -> None:
 def test_an_unknown_bundled_policy_lists_the_known_ones() -> None:
     with pytest.raises(PolicyError, match=r"no bundled policy named 'nope' \(bundled: .*default"):
         load_policy(["nope"])
+
+
+def test_a_source_may_be_repeated_word_for_word_but_not_changed(tmp_path: Path) -> None:
+    write(tmp_path, VALID, "one.yaml")
+    same = VALID.replace("id: site", "id: two").replace("id: deepseek", "id: deepseek-2")
+    write(tmp_path, same, "two.yaml")
+    assert len(load_policy([str(tmp_path / "one.yaml"), str(tmp_path / "two.yaml")]).sources) == 1
+    write(tmp_path, same.replace("State Department cable", "Another cable"), "three.yaml")
+    with pytest.raises(PolicyError, match="source 'cable' is already defined differently at"):
+        load_policy([str(tmp_path / "one.yaml"), str(tmp_path / "three.yaml")])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from scanner.findings import CONFIDENCE_RANK, SEVERITY_RANK, Finding, MatchDetail, Severity
@@ -76,9 +77,29 @@ class PackageJudge(Judge):
         findings = [
             self._finding(record, group) for group in by_provider.values() if group[0].provider.severity is not None
         ]
-        if self.policy.mode == "allowlist" and not findings:
-            findings += self._allowlist(record, [group[0].provider for group in by_provider.values()])
+        if self.policy.mode == "allowlist":
+            if not findings:
+                return self._allowlist(record, [group[0].provider for group in by_provider.values()])
+            return [self._at_least_allowlist_severity(record, f) for f in findings]
         return findings
+
+    def _approved(self, record: PackageRecord, provider_ids: Iterable[str]) -> bool:
+        return record.normalized_name in self._allowed_packages or any(
+            p in self._allowed_providers for p in provider_ids
+        )
+
+    def _at_least_allowlist_severity(self, record: PackageRecord, finding: Finding) -> Finding:
+        """In allow-list mode an unapproved provider is never rated milder than anything unapproved."""
+        allow = self.policy.allow
+        if self._approved(record, [finding.provider or ""]):
+            return finding
+        if SEVERITY_RANK[allow.severity] <= SEVERITY_RANK[finding.severity]:
+            return finding
+        why = (
+            f"This policy is an allow-list and {finding.provider} is not an approved provider ({allow.where}), "
+            f"so this is rated {allow.severity}."
+        )
+        return replace(finding, severity=allow.severity, evidence=(*finding.evidence, why))
 
     def _subject(self, record: PackageRecord) -> str:
         return f"{record.normalized_name} {record.version}" if record.version else record.normalized_name
@@ -121,7 +142,7 @@ class PackageJudge(Judge):
         ai_fact = self._ai_packages.get(name)
         if not providers and ai_fact is None:
             return []  # not known to be AI software: the allow-list does not speak about it
-        if name in self._allowed_packages or any(p.id in self._allowed_providers for p in providers):
+        if self._approved(record, (p.id for p in providers)):
             return []
         allow = self.policy.allow
         if providers:

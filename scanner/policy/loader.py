@@ -26,6 +26,7 @@ from scanner.policy.schema import (
     PolicyFileInfo,
     Provider,
     Severity,
+    Source,
     Where,
 )
 from scanner.policy.typed_yaml import compose, convert
@@ -134,7 +135,7 @@ def load_policy(specs: Sequence[str] = ()) -> Policy:
 
 
 def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...]) -> Policy:
-    sources = {}
+    sources: dict[str, Source] = {}
     source_where: dict[str, str] = {}
     providers: dict[str, Provider] = {}
     lineage_where: dict[str, Where] = {}
@@ -143,8 +144,10 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
     allow_docs = [d.allow for d in documents if d.allow is not None]
     for document in documents:
         for source_id, source in document.sources.items():
+            if source_id in sources and sources[source_id] != source:  # the same text twice is fine
+                _fail(source.where, f"source {source_id!r} is already defined differently at {source_where[source_id]}")
             if source_id in sources:
-                _fail(source.where, f"source {source_id!r} is already defined at {source_where[source_id]}")
+                continue
             sources[source_id] = source
             source_where[source_id] = str(source.where)
         for provider in document.providers:
