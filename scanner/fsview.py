@@ -55,9 +55,6 @@ class RootFS:
             return display_path
         return self.root + (display_path if display_path != os.sep else "")
 
-    def contains(self, real_path: str) -> bool:
-        return self.root == os.sep or real_path == self.root or real_path.startswith(self.root + os.sep)
-
     def resolve(self, real_path: str) -> str:
         """Resolve symlinks like the scanned machine would, never leaving the root."""
         parts = self.to_display(real_path).split(os.sep)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import Machine, write_conda_record, write_dist_info
 
+from scanner.collectors.metadata import parse_core_metadata
 from scanner.collectors.packages import PythonPackageCollector
 from scanner.fsview import RootFS
 from scanner.records import PackageRecord
@@ -218,3 +219,17 @@ def test_a_package_installed_by_pip_into_a_real_venv_is_found(tmp_path: Path) ->
     assert (record.normalized_name, record.version, record.installer) == ("kimi-cli", "1.52.0", "pip")
     assert record.environment.kind == "venv" and record.environment.path == "/opt/tools"
     assert record.author_email_domains == ("moonshot.cn",)
+
+
+def test_only_the_header_block_is_read_and_folded_lines_are_joined() -> None:
+    text = (
+        "Metadata-Version: 2.1\r\nName: real-name\r\nSummary: first part\r\n  second part\r\n"
+        "Author-email: A <a@Example.ORG>, b@mail.example.net\r\n"
+        "Project-URL: Docs, https://docs.example.org\r\nProject-URL: Source, https://github.com/x/y\r\n"
+        "\r\nName: body-is-not-headers\r\nAuthor-email: evil@deepseek.com\r\n"
+    )
+    parsed = parse_core_metadata(text)
+    assert parsed.name == "real-name"
+    assert parsed.summary == "first part second part"
+    assert parsed.author_email_domains == ("example.org", "mail.example.net")
+    assert parsed.project_urls == (("Docs", "https://docs.example.org"), ("Source", "https://github.com/x/y"))

@@ -96,4 +96,4 @@ def test_symlinks_never_resolve_outside_the_root(links: list[tuple[str, str]]) -
                 resolved = fs.resolve(str(root / where))
             except FileRefused:
                 continue
-            assert fs.contains(resolved), resolved
+            assert resolved == fs.root or resolved.startswith(fs.root + os.sep), resolved

@@ -16,10 +16,6 @@ from scanner.records import Record, Skipped
 from scanner.walk import Entry, Interest, WalkRoot
 
 
-class CollectorError(Exception):
-    """Base class for errors inside a collector; the walker turns any escape into a ``Skipped``."""
-
-
 @dataclass
 class CollectorResult:
     records: list[Record] = field(default_factory=list)

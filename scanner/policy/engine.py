@@ -41,12 +41,13 @@ class Judge(ABC):
     def judge(self, record: Any) -> list[Finding]: ...
 
 
-def provider_sentence(policy: Policy, provider: Provider, severity: Severity) -> str:
+def provider_sentence(policy: Policy, provider: Provider) -> str:
     """Why the provider matters, with the first sources cited."""
     cited = [policy.sources[s] for s in provider.sources]
     titles = "; ".join(f"{s.title} ({s.date})" for s in cited[:3])
     more = f"; and {len(cited) - 3} more" if len(cited) > 3 else ""
-    return f"{provider.name} is rated {severity} by this policy: {provider.reason.strip()} Sources: {titles}{more}."
+    rating = f"{provider.name} is rated {provider.severity} by this policy"
+    return f"{rating}: {provider.reason.strip()} Sources: {titles}{more}."
 
 
 class PackageJudge(Judge):
@@ -129,7 +130,7 @@ class PackageJudge(Judge):
             evidence=(
                 self._record_sentence(record),
                 *sentences,
-                provider_sentence(self.policy, provider, severity),
+                provider_sentence(self.policy, provider),
             ),
             record_id=record.id,
             record_identity=record.identity,

@@ -34,7 +34,7 @@ class Hit:
 
 def source_phrase(policy: Policy, fact: Fact) -> str:
     source = policy.sources[fact.source]
-    return f"source: {source.title}, {source.date}"
+    return f"source: {source.title}, {source.date} ({policy.fact_confidence(fact)})"
 
 
 class PackageMatcher(ABC):

@@ -59,4 +59,6 @@ class JsonReporter(Reporter):
     id = "json"
 
     def render(self, result: ScanResult) -> str:
-        return json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n"
+        # Compact on purpose: with an indent the json module falls back to its pure-Python encoder,
+        # which took longer than the walk on a package-heavy machine. `jq .` pretty-prints.
+        return json.dumps(report_dict(result), ensure_ascii=False, separators=(",", ":")) + "\n"
