@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SCANNER = shutil.which("scanner", path=os.path.dirname(sys.executable)) or shutil.which("scanner")
 
 

@@ -210,3 +210,10 @@ def test_every_bundled_policy_can_judge_a_machine(machine: Machine, policy_name:
         "moonshot",
         "minimax",
     }
+
+
+def test_progress_goes_to_stderr_and_never_into_the_report(machine: Machine) -> None:
+    build_machine(machine, banned=False)
+    done = run_scanner("audit", "--root", str(machine.root), "--progress", "-f", "json")
+    assert "scanning: " in done.stderr
+    assert json.loads(done.stdout)["findings"] == []

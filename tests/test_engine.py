@@ -91,7 +91,10 @@ def test_a_listed_package_is_a_confirmed_violation_that_explains_itself(policy: 
     assert finding.location.path == "/opt/venv/lib/python3.11/site-packages/LangChain_DeepSeek-1.1.1.dist-info"
     evidence = "\n".join(finding.evidence)
     assert "package `LangChain_DeepSeek` 1.1.1 is installed in the virtual environment /opt/venv" in evidence
-    assert "lists `langchain-deepseek` as a package of DeepSeek; source: PyPI index listing, 2026-11 (verified)." in evidence
+    assert (
+        "lists `langchain-deepseek` as a package of DeepSeek; source: PyPI index listing, 2026-11 (verified)."
+        in evidence
+    )
     assert "DeepSeek is rated violation by this policy: Named in bans on institutional use." in evidence
     assert "State Department cable (2026-04-24)" in evidence
     assert finding.matches[0].matcher == "package-name-exact"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -233,3 +234,10 @@ def test_only_the_header_block_is_read_and_folded_lines_are_joined() -> None:
     assert parsed.summary == "first part second part"
     assert parsed.author_email_domains == ("example.org", "mail.example.net")
     assert parsed.project_urls == (("Docs", "https://docs.example.org"), ("Source", "https://github.com/x/y"))
+
+
+def test_live_scans_also_look_in_the_running_interpreters_environments() -> None:
+    roots = PythonPackageCollector(RootFS(None)).extra_roots()
+    purelib = os.path.realpath(sysconfig.get_paths()["purelib"])
+    assert any(r.real_path == purelib and r.max_depth == 1 and r.supplementary for r in roots)
+    assert PythonPackageCollector(RootFS("/tmp")).extra_roots() == []  # a --root scan is not this machine
