@@ -17,7 +17,7 @@ from scanner import __version__
 from scanner.collectors import COLLECTORS
 from scanner.errors import UsageError
 from scanner.findings import Finding
-from scanner.fsview import RootFS
+from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.policy import Policy, evaluate
 from scanner.records import Record
 from scanner.walk import Coverage, ProgressCallback, Walker, WalkOptions, WalkRoot
@@ -88,17 +88,15 @@ def _now() -> str:
 
 
 def _roots(fs: RootFS, paths: tuple[str, ...]) -> list[WalkRoot]:
-    """Scan roots as real paths; nested roots are dropped (the outer one covers them)."""
-    displays = paths or (os.sep,)
+    """Scan roots as real paths, resolved like the scanned machine would; nested roots are dropped."""
     reals = []
-    for display in displays:
-        if fs.is_live:
-            real = os.path.realpath(display)
-        else:
-            inside = display if display.startswith(os.sep) else os.sep + display
-            real = fs.resolve(fs.to_real(os.path.normpath(inside)))
-        if not os.path.lexists(real):
-            raise UsageError(f"{display}: no such file or directory")
+    for display in paths or (os.sep,):
+        inside = os.path.abspath(display) if fs.is_live else os.path.normpath(os.sep + display.lstrip(os.sep))
+        try:
+            real = fs.resolve(fs.to_real(inside))
+            os.stat(real)
+        except (OSError, FileRefused) as error:
+            raise UsageError(f"{display}: {describe_refusal(error)}") from error
         reals.append(real)
     kept = [r for r in reals if not any(o != r and r.startswith(o.rstrip(os.sep) + os.sep) for o in reals)]
     return [WalkRoot(r) for r in dict.fromkeys(kept)]

@@ -23,6 +23,7 @@ from scanner.audit import AuditOptions, ScanResult, run_audit
 from scanner.errors import ReportError, ScannerError
 from scanner.policy import Policy, bundled_names, load_policy
 from scanner.reporters import REPORTERS, Format
+from scanner.reporters.table import terminal_safe
 from scanner.walk import Coverage
 
 app = typer.Typer(
@@ -70,7 +71,7 @@ def _main(
 
 def _progress_printer() -> Any:
     def show(coverage: Coverage, path: str) -> None:
-        shown = path if len(path) <= 60 else "..." + path[-57:]
+        shown = terminal_safe(path if len(path) <= 60 else "..." + path[-57:])
         sys.stderr.write(f"\r\033[Kscanning: {coverage.dirs} dirs, {coverage.files} files  {shown}")
         sys.stderr.flush()
 
@@ -80,13 +81,20 @@ def _progress_printer() -> Any:
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
+        sys.stdout.flush()
         return
+    temporary: str | None = None
     try:
-        directory = output.resolve().parent
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, encoding="utf-8") as handle:
+        with tempfile.NamedTemporaryFile("w", dir=output.resolve().parent, delete=False, encoding="utf-8") as handle:
+            temporary = handle.name
             handle.write(text)
-        os.replace(handle.name, output)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # like any file the user creates, not mkstemp's 0600
+        os.replace(temporary, output)
     except OSError as error:
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
         raise ReportError(f"{output}: cannot write report: {error.strerror or error}") from error
 
 

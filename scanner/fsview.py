@@ -31,7 +31,26 @@ def describe_os_error(error: OSError) -> str:
     """``permission denied`` rather than ``[Errno 13] Permission denied: '/x'``."""
     if error.errno is not None and error.errno in errno.errorcode:
         return os.strerror(error.errno).lower()
-    return str(error).lower()
+    return printable(str(error).lower())
+
+
+def describe_refusal(error: OSError | FileRefused) -> str:
+    """The reason a read failed, for a ``Skipped`` record."""
+    return describe_os_error(error) if isinstance(error, OSError) else str(error)
+
+
+def printable(text: str) -> str:
+    """Text safe to put in a report: undecodable file-name bytes become ``\\xNN`` escapes.
+
+    Python keeps such bytes as lone surrogates in ``str`` paths; they cannot be written as UTF-8.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
 
 
 class RootFS:
@@ -42,12 +61,15 @@ class RootFS:
         self.is_live = root is None
         """True when scanning the running machine itself rather than a tree standing in for it."""
 
-    def to_display(self, real_path: str) -> str:
-        """The path as seen from inside the root (``/home/alice``), for reports."""
+    def _inside(self, real_path: str) -> str:
         if self.root == os.sep:
             return real_path
         rest = real_path[len(self.root) :]
         return rest if rest else os.sep
+
+    def to_display(self, real_path: str) -> str:
+        """The path as seen from inside the root (``/home/alice``), printable, for reports."""
+        return printable(self._inside(real_path))
 
     def to_real(self, display_path: str) -> str:
         """The path on disk for a path seen from inside the root."""
@@ -57,7 +79,7 @@ class RootFS:
 
     def resolve(self, real_path: str) -> str:
         """Resolve symlinks like the scanned machine would, never leaving the root."""
-        parts = self.to_display(real_path).split(os.sep)
+        parts = self._inside(real_path).split(os.sep)
         resolved: list[str] = []
         pending = [p for p in parts if p]
         links = 0
@@ -86,6 +108,20 @@ class RootFS:
                 resolved = []
             pending = target_parts + pending
         return self.to_real(os.sep + os.sep.join(resolved))
+
+    def child(self, base: str, *parts: str) -> str:
+        """``base/parts...`` with any symlink among ``base`` and the inner parts resolved inside the root.
+
+        The walker hands over paths free of symlinks in their folders, but a collector reading
+        ``EGG-INFO/PKG-INFO`` below a handed-over folder (or below a symlinked package folder)
+        must not follow a link out of the root. ``read_bytes`` resolves the last part itself.
+        """
+        path = self.resolve(base) if os.path.islink(base) else base
+        for part in parts[:-1]:
+            path = os.path.join(path, part)
+            if os.path.islink(path):
+                path = self.resolve(path)
+        return os.path.join(path, parts[-1]) if parts else path
 
     def read_bytes(self, real_path: str, cap: int) -> tuple[bytes, bool]:
         """Read at most ``cap`` bytes of a regular file; returns ``(data, truncated)``.

@@ -30,10 +30,10 @@ class Location:
         return {"path": self.path, "line": self.line, "role": self.role}
 
 
-SkipKind = Literal["unreadable", "excluded", "filesystem", "mount-loop", "duplicate-mount", "unsupported", "error"]
+SkipKind = Literal["unreadable", "excluded", "filesystem", "duplicate-mount", "unsupported", "error"]
 
 # Kinds that mean "we chose not to look", as opposed to "we could not look".
-CHOSEN_SKIP_KINDS: frozenset[str] = frozenset({"excluded", "filesystem", "duplicate-mount", "mount-loop"})
+CHOSEN_SKIP_KINDS: frozenset[str] = frozenset({"excluded", "filesystem", "duplicate-mount"})
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def normalize_package_name(name: str) -> str:
 
 def stable_id(*parts: str) -> str:
     """A short content hash of stable fields, so the same thing gets the same id in every scan."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,8 @@ class PackageRecord:
 
     @property
     def id(self) -> str:
-        return stable_id(self.identity, self.version or "")
+        """Unique within a scan: a dist-info and an egg-info of one version are two records."""
+        return stable_id(self.identity, self.version or "", self.locations[0].path)
 
     @property
     def urls(self) -> tuple[str, ...]:

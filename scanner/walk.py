@@ -4,10 +4,11 @@ The tree is walked once; each collector declares an ``Interest`` (folder suffixe
 file names, files inside folders of a given name) and the walker hands it just those entries.
 No collector walks the disk on its own.
 
-Guarantees: symlinks are never followed during the walk (a symlink is handed over as a file and
-collectors resolve it inside the root through ``RootFS``), so loops can only come from bind
-mounts, and those are detected at mount points. Pseudo and network filesystems are not entered
-unless asked. Every directory that cannot be listed becomes a ``Skipped`` record.
+Guarantees: symlinks are never followed during the walk (a symlink is handed over as a file, or
+as a folder when its name asks for one, and collectors resolve it inside the root through
+``RootFS``), so loops can only come from bind mounts; on filesystems mounted more than once,
+folders are remembered by inode so that none is walked twice. Pseudo and network filesystems are
+not entered unless asked. Every directory that cannot be listed becomes a ``Skipped`` record.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scanner.fsview import RootFS, describe_os_error
+from scanner.fsview import FileRefused, RootFS, describe_os_error, printable
 from scanner.mounts import Mount, read_mount_table, skip_reason
 from scanner.records import Skipped
 
@@ -37,6 +40,7 @@ class Entry:
     path: str
     """Where it is as seen from inside the scanned root; the only path reports show."""
     name: str
+    """The raw name, for matching; may hold undecodable bytes, so show ``path`` instead."""
     is_dir: bool
     parent_name: str
 
@@ -160,9 +164,7 @@ class _Dir:
     real_path: str
     depth: int
     device: str
-    """Device of the filesystem this folder is on (a mount's ``major:minor``, or ``st_dev``)."""
-    ancestry: tuple[tuple[str, int], object] | None
-    """Linked list of ``(device, inode)`` of this folder and its ancestors, to detect bind-mount loops."""
+    """Filesystem this folder is on: its mount's ``major:minor``, or ``st_dev`` without a mount table."""
 
 
 class Walker:
@@ -186,8 +188,10 @@ class Walker:
         self._skip_paths = {fs.to_real(p) for p in self.options.skip_paths}
         mounts = self.options.mounts if self.options.mounts is not None else read_mount_table()
         self._mounts = {m.mount_point: m for m in mounts}
-        self._walked_regions: list[tuple[str, str]] = []
-        """``(device, directory within that filesystem)`` already walked: a bind mount inside one is a duplicate."""
+        self._shared_devices = {device for device, n in Counter(m.device for m in mounts).items() if n > 1}
+        """Filesystems mounted in more than one place (bind mounts). Only there can a folder be
+        reached twice or a walk loop, so only there are folders remembered by inode."""
+        self._seen: set[tuple[str, int]] = set()
 
     # -- public -----------------------------------------------------------------------------
     def walk(self, roots: Sequence[WalkRoot]) -> Coverage:
@@ -200,7 +204,7 @@ class Walker:
 
     # -- roots ------------------------------------------------------------------------------
     def _covered(self, real_path: str, primary: Sequence[WalkRoot]) -> bool:
-        """A supplementary root inside a primary root is walked there, unless an exclusion hides it."""
+        """A supplementary root inside a primary root is walked there, unless the walk stops above it."""
         for root in primary:
             inside = real_path == root.real_path or real_path.startswith(root.real_path.rstrip(os.sep) + os.sep)
             if inside and root.max_depth is None:
@@ -233,20 +237,23 @@ class Walker:
         except OSError as error:
             self._skip(real, describe_os_error(error), "unreadable")
             return
-        if not os.path.isdir(real):
+        if not stat.S_ISDIR(st.st_mode):
             self.coverage.files += 1
-            name = os.path.basename(real)
-            parent = os.path.basename(os.path.dirname(real))
-            entry = Entry(real, self.fs.to_display(real), name, False, parent)
-            self._hand_over(entry, self._dispatch.for_file(name, parent))
+            self._file(real, os.path.basename(real), os.path.basename(os.path.dirname(real)), False)
             return
         mount = self._mount_of(real)
         device = mount.device if mount else str(st.st_dev)
-        if mount is not None:
-            inside = real[len(mount.mount_point) :] if mount.mount_point != os.sep else real
-            region = os.path.normpath(mount.fs_root.rstrip(os.sep) + os.sep + inside.lstrip(os.sep))
-            self._walked_regions.append((mount.device, region))
-        self._walk_tree(_Dir(real, 0, device, ((device, st.st_ino), None)), root.max_depth)
+        if self._first_visit(device, st.st_ino):
+            self._walk_tree(_Dir(real, 0, device), root.max_depth)
+
+    def _first_visit(self, device: str, inode: int) -> bool:
+        if device not in self._shared_devices:
+            return True
+        key = (device, inode)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
 
     # -- the walk ---------------------------------------------------------------------------
     def _walk_tree(self, start: _Dir, max_depth: int | None) -> None:
@@ -276,9 +283,7 @@ class Walker:
                     is_dir = False
                 if not is_dir:
                     coverage.files += 1
-                    visitors = dispatch.for_file(name, parent_name)
-                    if visitors:
-                        self._hand_over(Entry(real, fs.to_display(real), name, False, parent_name), visitors)
+                    self._file(real, name, parent_name, child.is_symlink())
                     continue
                 visitors = dispatch.for_dir(name)
                 if visitors:
@@ -289,49 +294,57 @@ class Walker:
                 if nxt is not None:
                     stack.append(nxt)
 
+    def _file(self, real: str, name: str, parent_name: str, is_link: bool) -> None:
+        """Hand a non-folder entry over; a symlink to a package-like folder is handed over as a folder."""
+        dispatch = self._dispatch
+        if is_link and dispatch.dir_suffix:
+            visitors = dispatch.for_dir(name)
+            if visitors and self._links_to_dir(real):
+                self._hand_over(Entry(real, self.fs.to_display(real), name, True, parent_name), visitors)
+                return
+        visitors = dispatch.for_file(name, parent_name)
+        if visitors:
+            self._hand_over(Entry(real, self.fs.to_display(real), name, False, parent_name), visitors)
+
+    def _links_to_dir(self, real: str) -> bool:
+        try:
+            return os.path.isdir(self.fs.resolve(real))
+        except (OSError, FileRefused):
+            return False
+
     def _enter(self, parent: _Dir, child: os.DirEntry[str], real: str) -> _Dir | None:
         """The folder to walk next, or ``None`` when it must not be entered (recorded as skipped)."""
         if real in self._skip_paths:
             self._skip(real, "pseudo filesystem path (skipped by default)", "filesystem")
             return None
         mount = self._mounts.get(real)
-        device = parent.device
-        if mount is None and self.options.one_file_system and not self._mounts:
+        if mount is None:
+            device = parent.device
+            if self.options.one_file_system and not self._mounts:
+                try:
+                    device = str(child.stat(follow_symlinks=False).st_dev)
+                except OSError as error:
+                    self._skip(real, describe_os_error(error), "unreadable")
+                    return None
+                if device != parent.device:
+                    self._skip(real, "another filesystem (--one-file-system)", "filesystem")
+                    return None
+            inode = child.inode()
+        else:
+            reason = self._mount_skip(real)
+            if reason is not None:
+                self._skip(real, reason, "filesystem")
+                return None
             try:
-                device = str(child.stat(follow_symlinks=False).st_dev)
+                inode = os.stat(real, follow_symlinks=False).st_ino  # the mounted folder, not the one under it
             except OSError as error:
                 self._skip(real, describe_os_error(error), "unreadable")
                 return None
-            if device != parent.device:
-                self._skip(real, "another filesystem (--one-file-system)", "filesystem")
-                return None
-        if mount is None:
-            return _Dir(real, parent.depth + 1, device, ((device, child.inode()), parent.ancestry))
-        reason = self._mount_skip(real)
-        if reason is not None:
-            self._skip(real, reason, "filesystem")
+            device = mount.device
+        if not self._first_visit(device, inode):
+            self._skip(real, "already scanned through another path (bind mount)", "duplicate-mount")
             return None
-        try:
-            st = os.stat(real, follow_symlinks=False)
-        except OSError as error:
-            self._skip(real, describe_os_error(error), "unreadable")
-            return None
-        key = (mount.device, st.st_ino)
-        node: object = parent.ancestry
-        while isinstance(node, tuple):
-            if node[0] == key:
-                self._skip(real, "bind mount loops back to a folder above it", "mount-loop")
-                return None
-            node = node[1]
-        for device_seen, region in self._walked_regions:
-            fs_root = mount.fs_root
-            if device_seen == mount.device and (
-                fs_root == region or fs_root.startswith(region.rstrip(os.sep) + os.sep)
-            ):
-                self._skip(real, "bind mount of a folder already scanned", "duplicate-mount")
-                return None
-        self._walked_regions.append((mount.device, mount.fs_root))
-        return _Dir(real, parent.depth + 1, mount.device, (key, parent.ancestry))
+        return _Dir(real, parent.depth + 1, device)
 
     def _mount_skip(self, real: str) -> str | None:
         mount = self._mounts.get(real)
@@ -360,9 +373,8 @@ class Walker:
             try:
                 visitor.visit(entry)
             except Exception as error:  # a parser bug must cost one file, not the whole audit
-                self.coverage.skipped.append(
-                    Skipped(entry.path, f"{visitor.id} failed: {type(error).__name__}: {error}", "error")
-                )
+                reason = printable(f"{visitor.id} failed: {type(error).__name__}: {error}")
+                self.coverage.skipped.append(Skipped(entry.path, reason, "error"))
 
     def _skip(self, real: str, reason: str, kind: str) -> None:
         self.coverage.skipped.append(Skipped(self.fs.to_display(real), reason, kind))  # type: ignore[arg-type]

@@ -217,3 +217,41 @@ def test_progress_goes_to_stderr_and_never_into_the_report(machine: Machine) -> 
     done = run_scanner("audit", "--root", str(machine.root), "--progress", "-f", "json")
     assert "scanning: " in done.stderr
     assert json.loads(done.stdout)["findings"] == []
+
+
+def test_a_scan_path_that_cannot_be_resolved_is_a_usage_error_inside_the_root(machine: Machine) -> None:
+    machine.path("/etc").mkdir()
+    machine.path("/etc/passwd").write_text("root:x:0:0\n")
+    (machine.root / "loop").symlink_to("loop")
+    for path, reason in (("/etc/passwd/x", "not a directory"), ("/loop", "too many levels of symbolic links")):
+        done = run_scanner("audit", "--root", str(machine.root), path)
+        assert (done.returncode, done.stdout) == (2, "")
+        assert done.stderr == f"scanner: error: {path}: {reason}\n"
+
+
+def test_an_unwritable_output_is_a_clean_error_and_leaves_nothing_behind(machine: Machine, tmp_path: Path) -> None:
+    build_machine(machine, banned=False)
+    target = tmp_path / "reports"
+    target.mkdir()
+    done = run_scanner("audit", "--root", str(machine.root), "-o", str(target))
+    assert done.returncode == 2 and done.stderr.startswith(f"scanner: error: {target}: cannot write report")
+    assert list(tmp_path.glob("tmp*")) == [] and list(target.iterdir()) == []
+
+
+def test_names_cannot_inject_terminal_control_sequences(machine: Machine) -> None:
+    site = machine.venv("/opt/v")
+    write_dist_info(site, "langchain-deepseek", "1.1.1")
+    evil = site / "x\x1b[2A\x1b[2K\rCOMPLIANT-1.0.dist-info"
+    evil.mkdir()
+    (evil / "METADATA").write_text("Metadata-Version: 2.1\nName: deepseek\x1b[31m\nVersion: 1.0\n")
+    table = run_scanner("audit", "--root", str(machine.root), "-f", "table").stdout
+    assert "\x1b" not in table and "\r" not in table
+    assert "\\x1b[2A" in table
+
+
+def test_reports_survive_undecodable_file_names(machine: Machine) -> None:
+    site = machine.venv("/opt/caf\udce9")
+    write_dist_info(site, "langchain-deepseek", "1.1.1")
+    code, report = audit_json(machine)
+    assert code == 1
+    assert report["findings"][0]["location"]["path"].startswith("/opt/caf\\xe9/")

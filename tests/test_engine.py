@@ -206,6 +206,56 @@ def test_allowlist_never_rates_an_unapproved_provider_milder_than_unapproved_sof
     allow = load_policy([str(tmp_path / "allow.yaml")])
     (finding,) = evaluate([package("zhipuai")], allow)
     assert (finding.rule_id, finding.severity) == ("package-listed", "violation")
-    assert "zhipu is not an approved provider" in finding.evidence[-1]
+    assert finding.evidence[-1].endswith("and neither Zhipu AI nor `zhipuai` is approved.")
     (plain,) = evaluate([package("zhipuai")], load_policy([str(tmp_path / "test.yaml")]))
     assert plain.severity == "warning"
+
+
+ALLOW_WITH_CATALOGUE = """\
+schema_version: 1
+id: lab
+version: "1"
+title: Lab
+mode: allowlist
+include: [test.yaml]
+sources:
+  wheel: {title: mistralai wheel, date: "2026-11", urls: ["https://pypi.org/project/mistralai/"], confidence: verified, kind: package-registry}
+providers:
+  - id: mistral
+    name: Mistral AI
+    web_hosts:
+      - {host: mistral.ai, source: wheel}
+allow: {providers: [openai], severity: violation}
+"""
+
+
+def test_allowlist_findings_keep_the_evidence_and_confidence_of_what_matched(tmp_path: Path) -> None:
+    (tmp_path / "test.yaml").write_text(POLICY)
+    (tmp_path / "lab.yaml").write_text(ALLOW_WITH_CATALOGUE)
+    lab = load_policy([str(tmp_path / "lab.yaml")])
+    (finding,) = evaluate([package("mistral-helper", author_email_domains=("mistral.ai",))], lab)
+    assert (finding.rule_id, finding.confidence, finding.provider) == ("package-not-allowed", "strong", "mistral")
+    assert [m.matcher for m in finding.matches] == ["package-publisher", "allowlist"]
+    assert "author e-mail domain `mistral.ai` is a Mistral AI domain" in " ".join(finding.evidence)
+
+
+def test_a_weak_name_hint_stays_a_warning_even_in_allowlist_mode(tmp_path: Path) -> None:
+    (tmp_path / "test.yaml").write_text(POLICY)
+    (tmp_path / "lab.yaml").write_text(ALLOW_WITH_CATALOGUE)
+    (finding,) = evaluate([package("deepseek-helper")], load_policy([str(tmp_path / "lab.yaml")]))
+    assert (finding.rule_id, finding.severity, finding.confidence) == ("package-name-pattern", "warning", "weak")
+
+
+def test_approving_more_in_a_second_file_does_not_raise_the_allowlist_severity(tmp_path: Path) -> None:
+    (tmp_path / "test.yaml").write_text(POLICY)
+    (tmp_path / "a.yaml").write_text(
+        "schema_version: 1\nid: a\nversion: '1'\ntitle: A\nmode: allowlist\ninclude: [test.yaml]\n"
+        "allow: {severity: warning}\n"
+    )
+    (tmp_path / "b.yaml").write_text(
+        "schema_version: 1\nid: b\nversion: '1'\ntitle: B\ninclude: [a.yaml]\nallow: {packages: [torch]}\n"
+    )
+    policy = load_policy([str(tmp_path / "b.yaml")])
+    assert policy.allow_severity == "warning"
+    (finding,) = evaluate([package("litellm")], policy)
+    assert (finding.rule_id, finding.severity, finding.provider) == ("package-not-allowed", "warning", None)

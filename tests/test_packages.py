@@ -241,3 +241,62 @@ def test_live_scans_also_look_in_the_running_interpreters_environments() -> None
     purelib = os.path.realpath(sysconfig.get_paths()["purelib"])
     assert any(r.real_path == purelib and r.max_depth == 1 and r.supplementary for r in roots)
     assert PythonPackageCollector(RootFS("/tmp")).extra_roots() == []  # a --root scan is not this machine
+
+
+def test_zipped_eggs_are_inventoried_by_file_name(machine: Machine) -> None:
+    site = machine.venv("/opt/old")
+    with zipfile.ZipFile(site / "deepseek_sdk-1.0-py3.11.egg", "w") as archive:
+        archive.writestr("EGG-INFO/PKG-INFO", "Metadata-Version: 1.1\nName: deepseek-sdk\nVersion: 1.0\n")
+    (record,) = collect(machine.root)[0]
+    assert (record.normalized_name, record.version) == ("deepseek-sdk", "1.0")
+    assert dict(record.extra)["metadata_problem"].startswith("zipped egg")
+
+
+def test_an_egg_info_link_never_leads_out_of_the_root(tmp_path: Path) -> None:
+    secret = tmp_path / "host" / "EGG-INFO"
+    secret.mkdir(parents=True)
+    (secret / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: host-secret\nVersion: 6.6.6\n")
+    machine = Machine(tmp_path / "machine")
+    site = machine.venv("/opt/v")
+    egg = site / "innocent-1.0-py3.11.egg"
+    egg.mkdir()
+    (egg / "EGG-INFO").symlink_to(secret)  # absolute: inside the root it means <root>/<that path>
+    (record,) = collect(machine.root)[0]
+    assert (record.name, record.version) == ("innocent", "1.0")
+    assert dict(record.extra)["metadata_problem"] == "missing"
+
+
+def test_symlinked_package_folders_are_read_through_the_link(machine: Machine) -> None:
+    store = machine.path("/nix/store/abc-langchain-deepseek")
+    store.mkdir(parents=True)
+    real = write_dist_info(store, "langchain-deepseek", "1.1.1")
+    legacy = store / "old_pkg-0.1.egg-info"
+    legacy.mkdir()
+    (legacy / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: old-pkg\nVersion: 0.1\n")
+    site = machine.venv("/opt/app")
+    (site / real.name).symlink_to(f"../../../../../nix/store/abc-langchain-deepseek/{real.name}")
+    (site / legacy.name).symlink_to("/nix/store/abc-langchain-deepseek/old_pkg-0.1.egg-info")
+    records, skipped = collect(machine.root)
+    assert skipped == []
+    assert {(r.normalized_name, r.version, r.environment.path) for r in records} == {
+        ("langchain-deepseek", "1.1.1", "/opt/app"),
+        ("old-pkg", "0.1", "/opt/app"),
+    }
+
+
+def test_undecodable_folder_names_are_reported_printably(machine: Machine) -> None:
+    site = machine.venv("/opt/caf\udce9")  # the byte 0xE9 (latin-1 é), not valid UTF-8
+    folder = site / "pkg\udcff-1.0.dist-info"
+    folder.mkdir()
+    (record,) = collect(machine.root)[0]
+    assert record.environment.path == "/opt/caf\\xe9"
+    assert record.locations[0].path.endswith("/pkg\\xff-1.0.dist-info")
+    assert record.id  # hashing the identity works
+
+
+def test_one_version_in_two_metadata_layouts_gives_two_distinct_records(machine: Machine) -> None:
+    site = machine.venv("/opt/v")
+    write_dist_info(site, "dup", "1.0")
+    (site / "dup-1.0-py3.11.egg-info").write_text("Metadata-Version: 1.1\nName: dup\nVersion: 1.0\n")
+    records = collect(machine.root)[0]
+    assert len(records) == 2 and records[0].id != records[1].id

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from scanner.errors import PolicyError
 from scanner.policy import load_policy
+from scanner.policy.typed_yaml import compose, convert
 
 VALID = """\
 schema_version: 1
@@ -103,6 +106,25 @@ def test_a_valid_policy_loads_with_its_facts_and_where_they_were_written(tmp_pat
         ),
         ("    confidence: secondary\n", "", 7, "sources.cable.confidence: required key is missing"),
         ("title: Site policy", "title: [oops", 5, "YAML syntax error"),
+        ("schema_version: 1", "schema_version: !!int abc", 1, "schema_version: unsupported schema_version abc"),
+        ("schema_version: 1", "schema_version: 1" + "0" * 5000, 1, "unsupported schema_version 1000"),
+        (
+            '{pattern: "deepseek[-_.]"',
+            '{pattern: "a{4294967296}"',
+            21,
+            "model_patterns[0].pattern: invalid regular expression",
+        ),
+        ('{pattern: "deepseek[-_.]"', '{pattern: ""', 21, "matches an empty name, so it would match anything"),
+        ('{pattern: "deepseek[-_.]"', '{pattern: "x?"', 21, "matches an empty name, so it would match anything"),
+        ("date: 2026-04-24", "date: 2026-13-45", 8, "sources.cable.date: '2026-13-45' is not a date"),
+        ("date: 2026-04-24", 'date: "2026-99"', 8, "sources.cable.date: '2026-99' is not a date"),
+        (
+            "schema_version: 1",
+            "schema_version: 2\nnew_feature: true",
+            1,
+            "schema_version: unsupported schema_version 2",
+        ),
+        ("providers:\n", "allow: {models: ['gpt-(']}\nproviders:\n", 12, "allow.models[0]: invalid regular expression"),
     ],
 )
 def test_each_mistake_is_reported_with_file_line_and_field(
@@ -198,3 +220,40 @@ def test_a_source_may_be_repeated_word_for_word_but_not_changed(tmp_path: Path) 
     write(tmp_path, same.replace("State Department cable", "Another cable"), "three.yaml")
     with pytest.raises(PolicyError, match="source 'cable' is already defined differently at"):
         load_policy([str(tmp_path / "one.yaml"), str(tmp_path / "three.yaml")])
+
+
+def test_deeply_nested_yaml_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = write(tmp_path, "include: " + "[" * 3000 + "]" * 3000 + "\n")
+    assert str(error_of(path)) == f"{path}: YAML nested too deeply"
+
+
+def test_include_errors_point_at_the_include_line(tmp_path: Path) -> None:
+    write(tmp_path, "schema_version: 1\nid: a\nversion: '1'\ntitle: a\n\ninclude:\n  - b.yaml\n", "a.yaml")
+    write(tmp_path, "schema_version: 1\nid: b\nversion: '1'\ntitle: b\ninclude: [a.yaml]\n", "b.yaml")
+    assert str(error_of(tmp_path / "a.yaml")).startswith(f"{tmp_path / 'b.yaml'}:5: include[0]: include cycle")
+    write(
+        tmp_path, "schema_version: 1\nid: c\nversion: '1'\ntitle: c\ninclude:\n  - base.yaml\n  - gone.yaml\n", "c.yaml"
+    )
+    write(tmp_path, VALID.replace("id: site", "id: base"), "base.yaml")
+    assert str(error_of(tmp_path / "c.yaml")) == (
+        f"{tmp_path / 'c.yaml'}:7: include[1]: included policy {tmp_path / 'gone.yaml'} does not exist"
+    )
+
+
+def test_a_fifo_given_as_a_policy_is_refused_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "policy.yaml"
+    os.mkfifo(fifo)
+    assert str(error_of(fifo)) == f"{fifo}: cannot read policy: not a regular file (FIFO)"
+
+
+@dataclass(frozen=True)
+class _Counted:
+    count: int
+
+
+def test_integers_yaml_cannot_build_are_field_errors() -> None:
+    for text in ("count: !!int abc", 'count: !!int ""', "count: 1" + "0" * 5000):
+        node = compose(text, "x.yaml")
+        assert node is not None
+        with pytest.raises(PolicyError, match=r"^x.yaml:1: count: not a usable whole number"):
+            convert(node, _Counted, "x.yaml")

@@ -246,30 +246,75 @@ def test_unreadable_directory_is_listed_in_coverage_not_dropped(tmp_path: Path) 
     }
 
 
-def test_bind_mount_loops_are_detected(tmp_path: Path) -> None:
+_MOUNTED_WALK = """
+import json, sys
+from scanner.fsview import RootFS
+from scanner.walk import Interest, Walker, WalkOptions, WalkRoot
+class Recorder:
+    id = "recorder"
+    interest = Interest(dir_suffixes=frozenset({".dist-info"}))
+    seen = []
+    def visit(self, entry):
+        self.seen.append(entry.path)
+walker = Walker(RootFS(None), [Recorder()], WalkOptions(excludes=tuple(sys.argv[2:])))
+coverage = walker.walk([WalkRoot(sys.argv[1])])
+print(json.dumps({"seen": sorted(Recorder.seen), "skipped": [s.to_dict() for s in coverage.skipped]}))
+"""
+
+
+def walk_with_bind_mounts(tmp_path: Path, binds: list[tuple[str, str]], *excludes: str) -> dict[str, list]:  # type: ignore[type-arg]
+    """Walk ``tmp_path`` live, in a private mount namespace where ``binds`` (source, target) are bind-mounted."""
     unshare = shutil.which("unshare")
     if unshare is None or os.geteuid() != 0:
-        pytest.skip("needs root and unshare(1) to make a private bind mount")
-    (tmp_path / "a" / "b" / "loop").mkdir(parents=True)
-    script = _WALK_SCRIPT
-    command = (
-        f"mount --bind {tmp_path / 'a'} {tmp_path / 'a' / 'b' / 'loop'} && "
-        f'{sys.executable} -c \'import sys; sys.argv=[sys.argv[0], "/"]; '
-        f'from scanner.mounts import read_mount_table; exec(open("{tmp_path}/w.py").read())\''
-    )
-    (tmp_path / "w.py").write_text(
-        script.replace("RootFS(sys.argv[1])", "RootFS(None)")
-        .replace("WalkOptions(mounts=[])", "WalkOptions()")
-        .replace("WalkRoot(fs.root)", f"WalkRoot({str(tmp_path / 'a')!r})")
-    )
+        pytest.skip("needs root and unshare(1) to make private bind mounts")
+    script = tmp_path / "walk.py"
+    script.write_text(_MOUNTED_WALK)
+    mounts = " && ".join(f"mount --bind {tmp_path / src} {tmp_path / dst}" for src, dst in binds)
+    command = f"{mounts} && {sys.executable} {script} {tmp_path} {' '.join(excludes)}"
     done = subprocess.run([unshare, "--mount", "sh", "-c", command], capture_output=True, text=True, check=False)
     if done.returncode != 0 and "mount" in done.stderr:
         pytest.skip(f"cannot bind-mount here: {done.stderr.strip()}")
-    result = json.loads(done.stdout)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_bind_mount_looping_back_up_the_tree_is_walked_once(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b" / "loop").mkdir(parents=True)
+    (tmp_path / "a" / "pkg-1.dist-info").mkdir()
+    result = walk_with_bind_mounts(tmp_path, [("a", "a/b/loop")])
+    assert result["seen"] == [str(tmp_path / "a" / "pkg-1.dist-info")]
     assert result["skipped"] == [
         {
             "path": str(tmp_path / "a" / "b" / "loop"),
-            "reason": "bind mount loops back to a folder above it",
-            "kind": "mount-loop",
+            "reason": "already scanned through another path (bind mount)",
+            "kind": "duplicate-mount",
         }
+    ]
+
+
+def test_a_folder_bind_mounted_onto_itself_is_still_scanned(tmp_path: Path) -> None:
+    (tmp_path / "srv" / "data" / "langchain_deepseek-1.1.1.dist-info").mkdir(parents=True)
+    result = walk_with_bind_mounts(tmp_path, [("srv/data", "srv/data")])
+    assert result == {"seen": [str(tmp_path / "srv" / "data" / "langchain_deepseek-1.1.1.dist-info")], "skipped": []}
+
+
+def test_a_bind_mount_of_an_excluded_folder_is_scanned_where_it_is_mounted(tmp_path: Path) -> None:
+    (tmp_path / "srv" / "data" / "pkg-1.dist-info").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    result = walk_with_bind_mounts(tmp_path, [("srv/data", "other")], "srv")
+    assert result["seen"] == [str(tmp_path / "other" / "pkg-1.dist-info")]
+    assert [s["kind"] for s in result["skipped"]] == ["excluded"]
+
+
+def test_symlinked_package_folders_are_handed_over_as_folders(tmp_path: Path) -> None:
+    store = tmp_path / "store" / "langchain_deepseek-1.1.1.dist-info"
+    store.mkdir(parents=True)
+    site = tmp_path / "env" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "langchain_deepseek-1.1.1.dist-info").symlink_to("../../store/langchain_deepseek-1.1.1.dist-info")
+    (site / "host-1.0.dist-info").symlink_to(store)  # absolute: means <root>/<that path>, which is not there
+    (site / "dangling-1.0.dist-info").symlink_to("nowhere")
+    recorder, _ = walk(tmp_path, Interest(dir_suffixes=frozenset({".dist-info"})), excludes=("store",))
+    assert [(e.path, e.is_dir) for e in recorder.seen] == [
+        ("/env/site-packages/langchain_deepseek-1.1.1.dist-info", True)
     ]

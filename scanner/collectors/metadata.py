@@ -42,20 +42,20 @@ def _email_domains(values: list[str]) -> tuple[str, ...]:
 def parse_headers(text: str) -> dict[str, list[str]]:
     """``Key: value`` lines up to the first empty line; keys lower-cased, folded lines joined."""
     end = _END_OF_HEADERS.search(text)
-    headers: dict[str, list[str]] = {}
-    values: list[str] | None = None
+    pieces: dict[str, list[list[str]]] = {}
+    current: list[str] | None = None
     for line in (text[: end.start()] if end else text).splitlines():
         if line[:1] in (" ", "\t"):
-            if values:
-                values[-1] += " " + line.strip()
+            if current is not None:
+                current.append(line.strip())  # joined once below: += here was quadratic
             continue
         key, colon, value = line.partition(":")
         if not colon:
-            values = None
+            current = None
             continue
-        values = headers.setdefault(key.strip().lower(), [])
-        values.append(value.strip())
-    return headers
+        current = [value.strip()]
+        pieces.setdefault(key.strip().lower(), []).append(current)
+    return {key: [" ".join(p for p in parts if p) for parts in values] for key, values in pieces.items()}
 
 
 def parse_core_metadata(text: str) -> CoreMetadata:

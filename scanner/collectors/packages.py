@@ -4,7 +4,8 @@ Sources, all read as data (bounded reads, nothing imported or executed):
 
 * ``*.dist-info`` folders (``METADATA``, ``INSTALLER``) under any ``site-packages`` or
   ``dist-packages`` -- venvs, pipx, user site, pyenv, conda and system interpreters alike;
-* ``*.egg-info`` folders or files and ``*.egg`` folders (``PKG-INFO``) in the same places;
+* ``*.egg-info`` folders or files and ``*.egg`` folders (``PKG-INFO``) in the same places, and
+  zipped ``*.egg`` files (by file name: their metadata is inside the archive and not read);
 * ``conda-meta/*.json`` records of conda environments.
 
 A conda package that is also present as dist-info in the same environment becomes one record:
@@ -22,7 +23,7 @@ from dataclasses import replace
 from scanner.collectors.environments import SITE_DIR_NAMES, EnvironmentResolver
 from scanner.collectors.interface import Collector, CollectorResult
 from scanner.collectors.metadata import CoreMetadata, parse_core_metadata, split_dist_dir_name
-from scanner.fsview import FileRefused, RootFS, describe_os_error
+from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import Location, PackageRecord, Skipped, normalize_package_name
 from scanner.walk import Entry, Interest, WalkRoot
 
@@ -32,6 +33,15 @@ CONDA_RECORD_CAP = 16 * 1024 * 1024
 """conda-meta records list every file of the package and can be a few MiB."""
 SMALL_FILE_CAP = 4 * 1024
 
+# (is a folder, name suffix, where the metadata is inside it, format); None: a zipped egg, not read.
+_LAYOUTS: tuple[tuple[bool, str, tuple[str, ...] | None, str], ...] = (
+    (True, ".dist-info", ("METADATA",), "dist-info"),
+    (True, ".egg-info", ("PKG-INFO",), "egg-info"),
+    (True, ".egg", ("EGG-INFO", "PKG-INFO"), "egg"),
+    (False, ".egg-info", (), "egg-info-file"),
+    (False, ".egg", None, "zipped-egg"),
+)
+
 
 class PythonPackageCollector(Collector):
     """Finds installed Python distributions and conda packages."""
@@ -39,7 +49,7 @@ class PythonPackageCollector(Collector):
     id = "python-package-collector"
     interest = Interest(
         dir_suffixes=frozenset({".dist-info", ".egg-info", ".egg"}),
-        file_suffixes=frozenset({".egg-info"}),
+        file_suffixes=frozenset({".egg-info", ".egg"}),
         files_in_dirs=frozenset({"conda-meta"}),
     )
 
@@ -69,39 +79,36 @@ class PythonPackageCollector(Collector):
             return
         if entry.parent_name not in SITE_DIR_NAMES:
             return
-        name = entry.name
-        if entry.is_dir and name.endswith(".dist-info"):
-            self._visit_distribution(entry, "METADATA", fmt="dist-info")
-        elif entry.is_dir and name.endswith(".egg-info"):
-            self._visit_distribution(entry, "PKG-INFO", fmt="egg-info")
-        elif entry.is_dir and name.endswith(".egg"):
-            self._visit_distribution(entry, os.path.join("EGG-INFO", "PKG-INFO"), fmt="egg")
-        elif not entry.is_dir and name.endswith(".egg-info"):
-            self._visit_distribution(entry, None, fmt="egg-info-file")
+        for is_dir, suffix, metadata_parts, fmt in _LAYOUTS:
+            if entry.is_dir == is_dir and entry.name.endswith(suffix):
+                self._visit_distribution(entry, metadata_parts, fmt)
+                return
 
     def finish(self) -> CollectorResult:
         return CollectorResult(records=list(_merge_conda_duplicates(self._records)), skipped=self._skipped)
 
     # -- dist-info / egg-info -----------------------------------------------------------------
-    def _visit_distribution(self, entry: Entry, metadata_name: str | None, fmt: str) -> None:
-        metadata_path = entry.real_path if metadata_name is None else os.path.join(entry.real_path, metadata_name)
-        metadata: CoreMetadata | None = None
-        problem: str | None = None
+    def _read_metadata(self, entry: Entry, parts: tuple[str, ...] | None) -> tuple[CoreMetadata | None, str | None]:
+        """The parsed metadata, or why there is none (``missing``, ``unreadable``, ``zipped egg``)."""
+        if parts is None:
+            return None, "zipped egg: the metadata inside the archive is not read"
+        path = self.fs.child(entry.real_path, *parts)
         try:
-            text, _ = self.fs.read_text(metadata_path, METADATA_CAP)
-            metadata = parse_core_metadata(text)
+            text, _ = self.fs.read_text(path, METADATA_CAP)
         except FileNotFoundError:
-            problem = "missing"
+            return None, "missing"
         except (OSError, FileRefused) as error:
-            reason = describe_os_error(error) if isinstance(error, OSError) else str(error)
+            where = self.fs.to_display(os.path.join(entry.real_path, *parts))
             self._skipped.append(
-                Skipped(self.fs.to_display(metadata_path), f"package metadata unreadable: {reason}", "unreadable")
+                Skipped(where, f"package metadata unreadable: {describe_refusal(error)}", "unreadable")
             )
-            problem = "unreadable"
-        fallback_name, fallback_version = split_dist_dir_name(entry.name)
+            return None, "unreadable"
+        return parse_core_metadata(text), None
+
+    def _visit_distribution(self, entry: Entry, parts: tuple[str, ...] | None, fmt: str) -> None:
+        metadata, problem = self._read_metadata(entry, parts)
+        fallback_name, fallback_version = split_dist_dir_name(os.path.basename(entry.path))
         name = (metadata.name if metadata else None) or fallback_name
-        installer = self._read_installer(entry) if fmt == "dist-info" else None
-        environment = self._environments.for_site_dir(os.path.dirname(entry.real_path))
         extra: list[tuple[str, str]] = [("metadata_format", fmt)]
         if problem:
             extra.append(("metadata_problem", problem))
@@ -113,21 +120,21 @@ class PythonPackageCollector(Collector):
                 normalized_name=normalize_package_name(name),
                 version=(metadata.version if metadata else None) or fallback_version,
                 ecosystem="pypi",
-                environment=environment,
+                environment=self._environments.for_site_dir(os.path.dirname(entry.real_path)),
                 locations=(Location(entry.path),),
                 found_by=self.id,
                 summary=metadata.summary if metadata else None,
                 home_page=metadata.home_page if metadata else None,
                 project_urls=metadata.project_urls if metadata else (),
                 author_email_domains=metadata.author_email_domains if metadata else (),
-                installer=installer,
+                installer=self._read_installer(entry) if fmt == "dist-info" else None,
                 extra=tuple(extra),
             )
         )
 
     def _read_installer(self, entry: Entry) -> str | None:
         try:
-            text, _ = self.fs.read_text(os.path.join(entry.real_path, "INSTALLER"), SMALL_FILE_CAP)
+            text, _ = self.fs.read_text(self.fs.child(entry.real_path, "INSTALLER"), SMALL_FILE_CAP)
         except (OSError, FileRefused):
             return None
         first = text.strip().splitlines()
@@ -139,8 +146,9 @@ class PythonPackageCollector(Collector):
         try:
             raw, truncated = self.fs.read_bytes(entry.real_path, CONDA_RECORD_CAP)
         except (OSError, FileRefused) as error:
-            reason = describe_os_error(error) if isinstance(error, OSError) else str(error)
-            self._skipped.append(Skipped(entry.path, f"conda record unreadable: {reason}", "unreadable"))
+            self._skipped.append(
+                Skipped(entry.path, f"conda record unreadable: {describe_refusal(error)}", "unreadable")
+            )
             return
         if not truncated:
             try:
@@ -150,7 +158,7 @@ class PythonPackageCollector(Collector):
             if isinstance(loaded, dict):
                 data = loaded
         # conda names its records <name>-<version>-<build>.json: the fallback when the JSON is unusable.
-        parts = entry.name[: -len(".json")].rsplit("-", 2)
+        parts = os.path.basename(entry.path)[: -len(".json")].rsplit("-", 2)
         name = _text(data.get("name")) or (parts[0] if len(parts) == 3 else None)
         if not name:
             self._skipped.append(Skipped(entry.path, "not a conda package record", "unsupported"))

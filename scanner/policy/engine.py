@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any, ClassVar
 
-from scanner.findings import CONFIDENCE_RANK, SEVERITY_RANK, Finding, MatchDetail, Severity
+from scanner.findings import CONFIDENCE_RANK, SEVERITY_RANK, Finding, MatchDetail
 from scanner.policy.matchers import PACKAGE_MATCHERS, Hit, source_phrase
 from scanner.policy.rules import PACKAGE_NOT_ALLOWED
 from scanner.policy.schema import Policy, Provider
@@ -75,32 +74,18 @@ class PackageJudge(Judge):
         by_provider: dict[str, list[Hit]] = {}
         for hit in hits:
             by_provider.setdefault(hit.provider.id, []).append(hit)
-        findings = [
-            self._finding(record, group) for group in by_provider.values() if group[0].provider.severity is not None
-        ]
-        if self.policy.mode == "allowlist":
-            if not findings:
-                return self._allowlist(record, [group[0].provider for group in by_provider.values()])
-            return [self._at_least_allowlist_severity(record, f) for f in findings]
+        allowlist = self.policy.mode == "allowlist"
+        findings = []
+        for group in by_provider.values():
+            unapproved = allowlist and not self._approved(record, group[0].provider.id)
+            if group[0].provider.severity is not None or unapproved:
+                findings.append(self._finding(record, group, unapproved))
+        if allowlist and not by_provider and record.normalized_name in self._ai_packages:
+            findings += self._unapproved_ai_package(record)
         return findings
 
-    def _approved(self, record: PackageRecord, provider_ids: Iterable[str]) -> bool:
-        return record.normalized_name in self._allowed_packages or any(
-            p in self._allowed_providers for p in provider_ids
-        )
-
-    def _at_least_allowlist_severity(self, record: PackageRecord, finding: Finding) -> Finding:
-        """In allow-list mode an unapproved provider is never rated milder than anything unapproved."""
-        allow = self.policy.allow
-        if self._approved(record, [finding.provider or ""]):
-            return finding
-        if SEVERITY_RANK[allow.severity] <= SEVERITY_RANK[finding.severity]:
-            return finding
-        why = (
-            f"This policy is an allow-list and {finding.provider} is not an approved provider ({allow.where}), "
-            f"so this is rated {allow.severity}."
-        )
-        return replace(finding, severity=allow.severity, evidence=(*finding.evidence, why))
+    def _approved(self, record: PackageRecord, provider_id: str | None) -> bool:
+        return record.normalized_name in self._allowed_packages or provider_id in self._allowed_providers
 
     def _subject(self, record: PackageRecord) -> str:
         return f"{record.normalized_name} {record.version}" if record.version else record.normalized_name
@@ -111,65 +96,83 @@ class PackageJudge(Judge):
         where = f"{_ENVIRONMENT_WORDS[env.kind]} {env.path}"
         return f"package `{record.name}`{version} is installed in the {where} ({record.locations[0].path})."
 
-    def _finding(self, record: PackageRecord, group: list[Hit]) -> Finding:
+    def _allowlist_sentence(self, record: PackageRecord, provider: Provider | None) -> str:
+        name = record.normalized_name
+        what = f"neither {provider.name} nor `{name}` is" if provider else f"`{name}` is not"
+        where = self.policy.allow.where
+        return f"This policy is an allow-list ({where}): AI software that is not approved is reported, and {what} approved."
+
+    def _allowlist_detail(self, record: PackageRecord) -> MatchDetail:
+        where = str(self.policy.allow.where)
+        return MatchDetail(
+            "allowlist", "normalized_name", record.normalized_name, "allow.packages, allow.providers", where
+        )
+
+    def _finding(self, record: PackageRecord, group: list[Hit], unapproved: bool) -> Finding:
+        """One finding for one provider: the strongest rule, every rule's evidence, the severity after
+        the allow-list floor and the heuristic cap (in that order: a weak hint stays a warning)."""
         group = sorted(group, key=lambda h: -CONFIDENCE_RANK[h.rule.confidence])
         best = group[0]
         provider = best.provider
-        severity: Severity = provider.severity or "info"
+        allow_severity = self.policy.allow_severity
+        if provider.severity is None:  # a catalogue provider, reported only because it is not approved
+            rule_id, severity = PACKAGE_NOT_ALLOWED.id, allow_severity
+        else:
+            rule_id, severity = best.rule.id, provider.severity
+            if unapproved and SEVERITY_RANK[allow_severity] > SEVERITY_RANK[severity]:
+                severity = allow_severity
         if best.severity_cap and SEVERITY_RANK[best.severity_cap] < SEVERITY_RANK[severity]:
             severity = best.severity_cap
-        sentences = list(dict.fromkeys(h.sentence for h in group))
+        evidence = [self._record_sentence(record), *dict.fromkeys(h.sentence for h in group)]
+        if provider.severity is not None:
+            evidence.append(provider_sentence(self.policy, provider))
+        matches = [h.detail for h in group]
+        if unapproved:
+            evidence.append(self._allowlist_sentence(record, provider))
+            matches.append(self._allowlist_detail(record))
         return Finding(
-            rule_id=best.rule.id,
+            rule_id=rule_id,
             severity=severity,
             confidence=best.rule.confidence,
             provider=provider.id,
             kind=record.kind,
             subject=self._subject(record),
             location=record.locations[0],
-            evidence=(
-                self._record_sentence(record),
-                *sentences,
-                provider_sentence(self.policy, provider),
-            ),
+            evidence=tuple(evidence),
             record_id=record.id,
             record_identity=record.identity,
-            matches=tuple(h.detail for h in group),
+            matches=tuple(matches),
             sources=provider.sources,
         )
 
-    def _allowlist(self, record: PackageRecord, providers: list[Provider]) -> list[Finding]:
-        name = record.normalized_name
-        ai_fact = self._ai_packages.get(name)
-        if not providers and ai_fact is None:
-            return []  # not known to be AI software: the allow-list does not speak about it
-        if self._approved(record, (p.id for p in providers)):
+    def _unapproved_ai_package(self, record: PackageRecord) -> list[Finding]:
+        if self._approved(record, None):
             return []
-        allow = self.policy.allow
-        if providers:
-            why = f"it is a package of {', '.join(p.name for p in providers)}, which is not an approved provider"
-            detail = MatchDetail("allowlist", "normalized_name", name, "allow.providers", str(allow.where))
-        else:
-            assert ai_fact is not None
-            why = f"{ai_fact.where} lists it as AI software ({source_phrase(self.policy, ai_fact)})"
-            detail = MatchDetail("allowlist", "normalized_name", name, "allow.packages", str(allow.where))
+        fact = self._ai_packages[record.normalized_name]
+        listed = MatchDetail(
+            "package-name-exact",
+            "normalized_name",
+            record.normalized_name,
+            f"ai_packages: {fact.name}",
+            str(fact.where),
+        )
         return [
             Finding(
                 rule_id=PACKAGE_NOT_ALLOWED.id,
-                severity=allow.severity,
+                severity=self.policy.allow_severity,
                 confidence=PACKAGE_NOT_ALLOWED.confidence,
-                provider=providers[0].id if providers else None,
+                provider=None,
                 kind=record.kind,
                 subject=self._subject(record),
                 location=record.locations[0],
                 evidence=(
                     self._record_sentence(record),
-                    f"{why}, and it is not in allow.packages ({allow.where}).",
-                    "This policy is an allow-list: AI software that is not approved is reported.",
+                    f"{fact.where} lists `{fact.name}` as AI software; {source_phrase(self.policy, fact)}.",
+                    self._allowlist_sentence(record, None),
                 ),
                 record_id=record.id,
                 record_identity=record.identity,
-                matches=(detail,),
+                matches=(listed, self._allowlist_detail(record)),
             )
         ]
 

@@ -14,9 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from scanner.errors import PolicyError
 from scanner.findings import SEVERITY_RANK
+from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.policy.schema import (
+    NOWHERE,
     SCHEMA_VERSION,
     Allow,
     Fact,
@@ -70,13 +74,30 @@ def _locate(spec: str, relative_to: Path | None) -> _Located:
     return _Located(path.resolve(), display)
 
 
-def _read_document(located: _Located) -> tuple[PolicyDocument, str]:
+def _check_schema_version(node: yaml.Node, file: str) -> None:
+    """Before anything else: a file written for a newer scanner should say so, not "unknown key"."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key, value in node.value:
+        if key.value == "schema_version" and isinstance(value, yaml.ScalarNode) and value.value != str(SCHEMA_VERSION):
+            message = f"unsupported schema_version {value.value} (this scanner reads {SCHEMA_VERSION})"
+            raise PolicyError(file, value.start_mark.line + 1, "schema_version", message)
+
+
+def _include_lines(node: yaml.Node) -> list[int]:
+    """The line of each ``include:`` item, for errors about includes."""
+    for key, value in node.value if isinstance(node, yaml.MappingNode) else []:
+        if key.value == "include" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def _read_document(located: _Located) -> tuple[PolicyDocument, str, list[int]]:
     try:
-        with open(located.real, "rb") as handle:
-            raw = handle.read(POLICY_FILE_CAP + 1)
-    except OSError as error:
-        raise PolicyError(located.display, None, None, f"cannot read policy: {error.strerror or error}") from error
-    if len(raw) > POLICY_FILE_CAP:
+        raw, truncated = RootFS().read_bytes(str(located.real), POLICY_FILE_CAP)
+    except (OSError, FileRefused) as error:
+        raise PolicyError(located.display, None, None, f"cannot read policy: {describe_refusal(error)}") from error
+    if truncated:
         raise PolicyError(located.display, None, None, f"policy larger than {POLICY_FILE_CAP} bytes")
     try:
         text = raw.decode("utf-8")
@@ -85,15 +106,9 @@ def _read_document(located: _Located) -> tuple[PolicyDocument, str]:
     node = compose(text, located.display)
     if node is None:
         raise PolicyError(located.display, None, None, "the policy file is empty")
+    _check_schema_version(node, located.display)
     document = convert(node, PolicyDocument, located.display)
-    if document.schema_version != SCHEMA_VERSION:
-        raise PolicyError(
-            located.display,
-            document.where.line,
-            "schema_version",
-            f"unsupported schema_version {document.schema_version} (this scanner reads {SCHEMA_VERSION})",
-        )
-    return document, hashlib.sha256(raw).hexdigest()
+    return document, hashlib.sha256(raw).hexdigest(), _include_lines(node)
 
 
 class _Composer:
@@ -106,17 +121,22 @@ class _Composer:
         if located.real in self._stack:
             chain = " -> ".join([*(str(p.name) for p in self._stack), located.real.name])
             where = included_from or Where(located.display, 0, "include")
-            raise PolicyError(where.file, where.line or None, "include", f"include cycle: {chain}")
+            raise PolicyError(where.file, where.line or None, where.field, f"include cycle: {chain}")
         if located.real in self.loaded:
             return
-        document, digest = _read_document(located)
+        if included_from is not None and not located.real.exists():
+            message = f"included policy {located.display} does not exist"
+            raise PolicyError(included_from.file, included_from.line, included_from.field, message)
+        document, digest, lines = _read_document(located)
         self._stack.append(located.real)
         for index, spec in enumerate(document.include):
-            where = Where(located.display, document.where.line, f"include[{index}]")
+            where = Where(
+                located.display, lines[index] if index < len(lines) else document.where.line, f"include[{index}]"
+            )
             try:
                 child = _locate(spec, located.real)
             except PolicyError as error:
-                raise PolicyError(located.display, None, f"include[{index}]", error.message) from error
+                raise PolicyError(where.file, where.line, where.field, error.message) from error
             self.load(child, where)
         self._stack.pop()
         info = PolicyFileInfo(document.id, document.version, located.display, digest)
@@ -167,8 +187,7 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
         providers=tuple(p for a in allow_docs for p in a.providers),
         packages=tuple(p for a in allow_docs for p in a.packages),
         models=tuple(m for a in allow_docs for m in a.models),
-        severity=_highest(a.severity for a in allow_docs),
-        where=allow_docs[-1].where if allow_docs else Where("", 0, "allow"),
+        where=allow_docs[-1].where if allow_docs else NOWHERE,
     )
     policy = Policy(
         files=files,
@@ -178,6 +197,7 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
         ai_packages=tuple(ai_packages),
         mode="allowlist" if any(d.mode == "allowlist" for d in documents) else "denylist",
         allow=allow,
+        allow_severity=_highest(a.severity for a in allow_docs if a.severity is not None),
     )
     _check_references(policy, documents)
     return policy

@@ -39,7 +39,6 @@ LineageKind = Literal["model", "dataset"]
 Relation = Literal["distillation", "finetune", "adapter", "quantized", "merge", "post-train", "teacher-outputs"]
 
 ID_PATTERN = r"[a-z0-9]+(?:[-.][a-z0-9]+)*"
-DATE_PATTERN = r"\d{4}(?:-\d{2}(?:-\d{2})?)?"
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ class Source:
     """A document that backs facts in the policy (a ban, a vendor's docs, a registry listing)."""
 
     title: str
-    date: str = field(metadata={"pattern": DATE_PATTERN})
+    date: str = field(metadata={"date": True})
     urls: tuple[str, ...] = field(metadata={"min_items": 1})
     confidence: FactConfidence
     kind: SourceKind
@@ -188,9 +187,10 @@ class Allow:
 
     providers: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
+    models: tuple[str, ...] = field(default=(), metadata={"regex": True})
     """Regular expressions of approved model names (used by the model inventory)."""
-    severity: Severity = "violation"
+    severity: Severity | None = None
+    """Severity of "not approved" findings; ``violation`` when no composed file sets one."""
     where: Where = _where()
 
 
@@ -238,6 +238,8 @@ class Policy:
     ai_packages: tuple[NamedFact, ...]
     mode: Mode
     allow: Allow
+    allow_severity: Severity
+    """The highest ``allow.severity`` written in any composed file, else ``violation``."""
 
     def fact_confidence(self, fact: Fact) -> FactConfidence:
         return fact.confidence or self.sources[fact.source].confidence

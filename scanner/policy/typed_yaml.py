@@ -14,6 +14,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -40,6 +41,8 @@ def compose(text: str, file: str) -> yaml.Node | None:
     """Parse YAML text into nodes; a syntax error names the line."""
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError as error:
+        raise PolicyError(file, None, None, "YAML nested too deeply") from error
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
@@ -113,7 +116,10 @@ class _Converter:
         if tp is int:
             if node.tag != "tag:yaml.org,2002:int":
                 self.fail(node, path, f"expected a whole number, got {_describe(node)}")
-            return self._scalars.construct_object(node)
+            try:
+                return self._scalars.construct_object(node)
+            except (ValueError, IndexError, OverflowError):
+                self.fail(node, path, f"not a usable whole number: {node.value[:40]!r}")
         if tp is bool:
             if node.tag != "tag:yaml.org,2002:bool":
                 self.fail(node, path, f"expected true or false, got {_describe(node)}")
@@ -167,17 +173,37 @@ class _Converter:
 
     def _check(self, node: yaml.Node, path: str, spec: dataclasses.Field[Any], value: Any) -> None:
         meta = spec.metadata
-        if meta.get("regex") and isinstance(value, str):
-            try:
-                re.compile(value)
-            except re.error as error:
-                self.fail(node, path, f"invalid regular expression {value!r}: {error}")
+        if meta.get("regex"):
+            items = [value] if isinstance(value, str) else list(value)
+            nodes = [node] if isinstance(value, str) else list(node.value)
+            for index, (item, item_node) in enumerate(zip(items, nodes, strict=True)):
+                self._check_regex(item_node, path if isinstance(value, str) else f"{path}[{index}]", item)
+        if meta.get("date") and not any(_parses(value, form) for form in ("%Y-%m-%d", "%Y-%m", "%Y")):
+            self.fail(node, path, f"{value!r} is not a date (YYYY-MM-DD, YYYY-MM or YYYY)")
         pattern = meta.get("pattern")
         if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
             self.fail(node, path, f"{value!r} does not match the required form {pattern}")
         minimum = meta.get("min_items")
         if minimum and isinstance(value, tuple) and len(value) < minimum:
             self.fail(node, path, f"needs at least {minimum} item(s)")
+
+    def _check_regex(self, node: yaml.Node, path: str, value: str) -> None:
+        try:
+            compiled = re.compile(value)
+        except (re.error, OverflowError, RecursionError, ValueError) as error:
+            self.fail(node, path, f"invalid regular expression {value[:80]!r}: {error}")
+        if compiled.search(""):
+            self.fail(
+                node, path, f"regular expression {value[:80]!r} matches an empty name, so it would match anything"
+            )
+
+
+def _parses(value: str, form: str) -> bool:
+    try:
+        datetime.strptime(value, form)
+    except ValueError:
+        return False
+    return True
 
 
 def _join(path: str, key: str) -> str:

@@ -8,6 +8,13 @@ from scanner.audit import ScanResult
 from scanner.reporters.interface import Reporter
 
 _SKIPPED_SHOWN = 10
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
+
+
+def terminal_safe(text: str) -> str:
+    """Control characters shown as ``\\xNN``: a scanned name must not move the cursor or recolour
+    the terminal (``ESC[2A`` could overwrite the verdict line)."""
+    return text.translate(_CONTROL)
 
 
 def verdict(result: ScanResult) -> str:
@@ -30,10 +37,10 @@ class TableReporter(Reporter):
                 [
                     f.severity.upper(),
                     f.provider or "-",
-                    f.subject,
-                    f.location.path + (f":{f.location.line}" if f.location.line else ""),
+                    terminal_safe(f.subject),
+                    terminal_safe(f.location.path + (f":{f.location.line}" if f.location.line else "")),
                     f"{f.rule_id} ({f.confidence})",
-                    f.evidence[1] if len(f.evidence) > 1 else "",
+                    terminal_safe(f.evidence[1] if len(f.evidence) > 1 else ""),
                 ]
                 for f in result.findings
             ]
@@ -51,7 +58,7 @@ class TableReporter(Reporter):
             f"{len(problems)} path(s) unreadable, {len(chosen)} skipped by choice."
         )
         for skipped in problems[:_SKIPPED_SHOWN]:
-            lines.append(f"  unreadable: {skipped.path}: {skipped.reason}")
+            lines.append(terminal_safe(f"  unreadable: {skipped.path}: {skipped.reason}"))
         if len(problems) > _SKIPPED_SHOWN:
             lines.append(f"  ... and {len(problems) - _SKIPPED_SHOWN} more (use --format json for the full list)")
         return "\n".join(lines) + "\n"
