@@ -61,7 +61,8 @@ class RootFS:
         self.is_live = root is None
         """True when scanning the running machine itself rather than a tree standing in for it."""
 
-    def _inside(self, real_path: str) -> str:
+    def inside(self, real_path: str) -> str:
+        """The path as seen from inside the root, raw (for matching, not for showing)."""
         if self.root == os.sep:
             return real_path
         rest = real_path[len(self.root) :]
@@ -69,7 +70,7 @@ class RootFS:
 
     def to_display(self, real_path: str) -> str:
         """The path as seen from inside the root (``/home/alice``), printable, for reports."""
-        return printable(self._inside(real_path))
+        return printable(self.inside(real_path))
 
     def to_real(self, display_path: str) -> str:
         """The path on disk for a path seen from inside the root."""
@@ -79,7 +80,7 @@ class RootFS:
 
     def resolve(self, real_path: str) -> str:
         """Resolve symlinks like the scanned machine would, never leaving the root."""
-        parts = self._inside(real_path).split(os.sep)
+        parts = self.inside(real_path).split(os.sep)
         resolved: list[str] = []
         pending = [p for p in parts if p]
         links = 0

@@ -257,8 +257,12 @@ class Walker:
 
     # -- the walk ---------------------------------------------------------------------------
     def _walk_tree(self, start: _Dir, max_depth: int | None) -> None:
+        # The hot loop of the whole scanner: a few dictionary lookups per file, no system call beyond
+        # scandir, and a method call only for the rare entry some collector may want.
         stack = [start]
         dispatch, fs, coverage = self._dispatch, self.fs, self.coverage
+        by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
+        excluded = self._excluded if self.options.excludes else None
         while stack:
             current = stack.pop()
             coverage.dirs += 1
@@ -270,24 +274,31 @@ class Walker:
                 self._skip(current.real_path, describe_os_error(error), "unreadable")
                 continue
             parent_name = os.path.basename(current.real_path)
+            wanted_here = parent_name in dispatch.in_dir
             descend = max_depth is None or current.depth + 1 < max_depth
             for child in children:
                 name = child.name
                 real = child.path
-                if self._excluded(name, real):
+                if excluded is not None and excluded(name, real):
                     self._skip(real, "excluded by --exclude", "excluded")
                     continue
                 try:
                     is_dir = child.is_dir(follow_symlinks=False)
                 except OSError:
                     is_dir = False
+                dot = name.rfind(".")
+                suffix = name[dot:] if dot > 0 else ""
                 if not is_dir:
                     coverage.files += 1
-                    self._file(real, name, parent_name, child.is_symlink())
+                    if (
+                        wanted_here
+                        or name in by_name
+                        or (suffix and (suffix.lower() in by_suffix or suffix in by_dir_suffix))
+                    ):
+                        self._file(real, name, parent_name, child.is_symlink())
                     continue
-                visitors = dispatch.for_dir(name)
-                if visitors:
-                    self._hand_over(Entry(real, fs.to_display(real), name, True, parent_name), visitors)
+                if suffix in by_dir_suffix:
+                    self._hand_over(Entry(real, fs.to_display(real), name, True, parent_name), by_dir_suffix[suffix])
                 if not descend:
                     continue
                 nxt = self._enter(current, child, real)
@@ -366,7 +377,7 @@ class Walker:
     def _excluded(self, name: str, real: str) -> bool:
         if self._name_excludes is not None and self._name_excludes.match(name):
             return True
-        return self._path_excludes is not None and bool(self._path_excludes.match(self.fs.to_display(real)))
+        return self._path_excludes is not None and bool(self._path_excludes.match(self.fs.inside(real)))
 
     def _hand_over(self, entry: Entry, visitors: Iterable[Visitor]) -> None:
         for visitor in visitors:

@@ -39,8 +39,18 @@ def _email_domains(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def parse_headers(text: str) -> dict[str, list[str]]:
-    """``Key: value`` lines up to the first empty line; keys lower-cased, folded lines joined."""
+_WANTED = frozenset(
+    {"metadata-version", "name", "version", "summary", "home-page", "project-url"}
+    | {"author", "author-email", "maintainer", "maintainer-email"}
+)
+
+
+def parse_headers(text: str, wanted: frozenset[str] = _WANTED) -> dict[str, list[str]]:
+    """``Key: value`` lines up to the first empty line, for the ``wanted`` keys (lower case).
+
+    Folded lines are joined. Other keys are skipped, continuation lines included: old-style
+    metadata folds the whole long description into a ``Description`` header.
+    """
     end = _END_OF_HEADERS.search(text)
     pieces: dict[str, list[list[str]]] = {}
     current: list[str] | None = None
@@ -50,11 +60,12 @@ def parse_headers(text: str) -> dict[str, list[str]]:
                 current.append(line.strip())  # joined once below: += here was quadratic
             continue
         key, colon, value = line.partition(":")
-        if not colon:
+        key = key.strip().lower()
+        if not colon or key not in wanted:
             current = None
             continue
         current = [value.strip()]
-        pieces.setdefault(key.strip().lower(), []).append(current)
+        pieces.setdefault(key, []).append(current)
     return {key: [" ".join(p for p in parts if p) for parts in values] for key, values in pieces.items()}
 
 
