@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from typing import BinaryIO
 
 _OPEN_FLAGS = (
     os.O_RDONLY
@@ -124,10 +125,11 @@ class RootFS:
                 path = self.resolve(path)
         return os.path.join(path, parts[-1]) if parts else path
 
-    def read_bytes(self, real_path: str, cap: int) -> tuple[bytes, bool]:
-        """Read at most ``cap`` bytes of a regular file; returns ``(data, truncated)``.
+    def open_regular(self, real_path: str) -> BinaryIO:
+        """Open a regular file for bounded reading and seeking (format parsers read headers with it).
 
-        Raises ``FileRefused`` for anything but a regular file and ``OSError`` when it cannot be read.
+        A final symlink is resolved inside the root. Raises ``FileRefused`` for anything but a
+        regular file (a FIFO, socket or device is never opened) and ``OSError`` when it cannot be read.
         """
         path = real_path
         st = os.lstat(path)
@@ -137,19 +139,25 @@ class RootFS:
         if not stat.S_ISREG(st.st_mode):
             raise FileRefused(f"not a regular file ({_file_type(st.st_mode)})")
         fd = os.open(path, _OPEN_FLAGS)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between lstat and open
-                raise FileRefused("file changed type while being opened")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between lstat and open
+            os.close(fd)
+            raise FileRefused("file changed type while being opened")
+        return os.fdopen(fd, "rb", buffering=0)
+
+    def read_bytes(self, real_path: str, cap: int) -> tuple[bytes, bool]:
+        """Read at most ``cap`` bytes of a regular file; returns ``(data, truncated)``.
+
+        Raises ``FileRefused`` for anything but a regular file and ``OSError`` when it cannot be read.
+        """
+        with self.open_regular(real_path) as handle:
             chunks: list[bytes] = []
             remaining = cap + 1
             while remaining > 0:
-                chunk = os.read(fd, min(remaining, 1 << 16))
+                chunk = handle.read(min(remaining, 1 << 16))
                 if not chunk:
                     break
                 chunks.append(chunk)
                 remaining -= len(chunk)
-        finally:
-            os.close(fd)
         data = b"".join(chunks)
         return data[:cap], len(data) > cap
 
