@@ -58,9 +58,11 @@ def test_every_source_is_verified_or_secondary_and_has_a_web_address(bundled: Po
 
 def test_no_fact_is_marked_unverified(bundled: Policy) -> None:
     for provider in bundled.providers.values():
-        for name in ("packages", "endpoints", "web_hosts", "hf_orgs", "model_patterns", "tokenizer_fingerprints"):
+        for name in ("packages", "endpoints", "web_hosts", "hf_orgs", "model_patterns"):
             for fact in getattr(provider, name):
                 assert bundled.fact_confidence(fact) != "unverified", (provider.id, fact)
+    for fingerprint in bundled.fingerprints:
+        assert bundled.fact_confidence(fingerprint) != "unverified", fingerprint
     for lineage in bundled.lineages:
         assert bundled.fact_confidence(lineage) != "unverified", lineage.id
 

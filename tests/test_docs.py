@@ -67,8 +67,7 @@ def _schema_keys() -> set[str]:
         schema.HostFact,
         schema.EndpointFact,
         schema.PatternFact,
-        schema.ArchitectureFact,
-        schema.TokenizerFact,
+        schema.Fingerprint,
     ]
     return {f.name for cls in classes for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
 

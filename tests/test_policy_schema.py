@@ -257,3 +257,42 @@ def test_integers_yaml_cannot_build_are_field_errors() -> None:
         assert node is not None
         with pytest.raises(PolicyError, match=r"^x.yaml:1: count: not a usable whole number"):
             convert(node, _Counted, "x.yaml")
+
+
+@pytest.mark.parametrize(
+    ("fingerprint", "message"),
+    [
+        (
+            "{kind: gguf-pre, value: deepseek-r1-qwen, providers: [nobody], source: cable}",
+            "fingerprints[0].providers[0]: unknown provider 'nobody'",
+        ),
+        (
+            "{kind: config-shape, value: 'n_routed_experts 384', providers: [deepseek], source: cable}",
+            "fingerprints[0].value: a config-shape is key=value pairs",
+        ),
+        (
+            "{kind: gguf-pre, value: x, format: gguf, providers: [deepseek], source: cable}",
+            "fingerprints[0].format: format applies to architecture fingerprints only",
+        ),
+        (
+            "{kind: vibes, value: x, providers: [deepseek], source: cable}",
+            "fingerprints[0].kind: expected one of gguf-pre",
+        ),
+    ],
+)
+def test_fingerprint_mistakes_are_reported(tmp_path: Path, fingerprint: str, message: str) -> None:
+    path = write(tmp_path, VALID + f"fingerprints:\n  - {fingerprint}\n")
+    error = str(error_of(path))
+    assert error.startswith(f"{path}:23: ") and message in error
+
+
+def test_fingerprint_strength_defaults_by_kind(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        VALID
+        + "fingerprints:\n"
+        + "  - {kind: architecture, value: deepseek2, format: gguf, providers: [deepseek], source: cable}\n"
+        + "  - {kind: gguf-pre, value: deepseek-v3, providers: [deepseek], source: cable}\n"
+        + "  - {kind: architecture, value: qwen2, providers: [deepseek], strength: strong, source: cable}\n",
+    )
+    assert [f.effective_strength for f in load_policy([str(path)]).fingerprints] == ["weak", "strong", "strong"]

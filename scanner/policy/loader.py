@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +21,12 @@ from scanner.errors import PolicyError
 from scanner.findings import SEVERITY_RANK
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.policy.schema import (
+    CONFIG_SHAPE_PATTERN,
     NOWHERE,
     SCHEMA_VERSION,
     Allow,
     Fact,
+    Fingerprint,
     NamedFact,
     Policy,
     PolicyDocument,
@@ -160,6 +163,7 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
     providers: dict[str, Provider] = {}
     lineage_where: dict[str, Where] = {}
     lineages = []
+    fingerprints: list[Fingerprint] = []
     ai_packages: list[NamedFact] = []
     allow_docs = [d.allow for d in documents if d.allow is not None]
     for document in documents:
@@ -183,6 +187,7 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
             lineage_where[lineage.id] = lineage.where
             lineages.append(lineage)
         ai_packages.extend(document.ai_packages)
+        fingerprints.extend(document.fingerprints)
     allow = Allow(
         providers=tuple(p for a in allow_docs for p in a.providers),
         packages=tuple(p for a in allow_docs for p in a.packages),
@@ -193,6 +198,7 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
         files=files,
         sources=sources,
         providers=providers,
+        fingerprints=tuple(fingerprints),
         lineages=tuple(lineages),
         ai_packages=tuple(ai_packages),
         mode="allowlist" if any(d.mode == "allowlist" for d in documents) else "denylist",
@@ -225,8 +231,6 @@ def _facts(provider: Provider) -> Iterable[Fact]:
         provider.github_orgs,
         provider.ollama_names,
         provider.model_patterns,
-        provider.architectures,
-        provider.tokenizer_fingerprints,
     ):
         yield from group
 
@@ -269,6 +273,27 @@ def _check_references(policy: Policy, documents: list[PolicyDocument]) -> None:
                 )
     for fact in policy.ai_packages:
         need_source(fact.source, fact.where, f"{fact.where.field}.source")
+    for fingerprint in policy.fingerprints:
+        need_source(fingerprint.source, fingerprint.where, f"{fingerprint.where.field}.source")
+        for index, provider_id in enumerate(fingerprint.providers):
+            if provider_id not in policy.providers:
+                _fail(
+                    fingerprint.where,
+                    f"unknown provider {provider_id!r}",
+                    f"{fingerprint.where.field}.providers[{index}]",
+                )
+        if fingerprint.kind == "config-shape" and not re.fullmatch(CONFIG_SHAPE_PATTERN, fingerprint.value):
+            _fail(
+                fingerprint.where,
+                "a config-shape is key=value pairs separated by spaces",
+                f"{fingerprint.where.field}.value",
+            )
+        if fingerprint.format is not None and fingerprint.kind != "architecture":
+            _fail(
+                fingerprint.where,
+                "format applies to architecture fingerprints only",
+                f"{fingerprint.where.field}.format",
+            )
     for document in documents:
         if document.allow is None:
             continue

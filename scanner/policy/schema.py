@@ -34,7 +34,16 @@ SourceKind = Literal[
 Mode = Literal["denylist", "allowlist"]
 ApiStyle = Literal["openai", "anthropic", "native"]
 ArchitectureFormat = Literal["transformers", "gguf"]
-TokenizerKind = Literal["gguf-pre", "special-token", "chat-template-marker"]
+FingerprintKind = Literal["gguf-pre", "special-token", "chat-template-marker", "architecture", "config-shape"]
+Strength = Literal["strong", "weak"]
+DEFAULT_STRENGTH: dict[str, Strength] = {
+    "gguf-pre": "strong",
+    "special-token": "strong",
+    "chat-template-marker": "strong",
+    "architecture": "weak",
+    "config-shape": "strong",
+}
+CONFIG_SHAPE_PATTERN = r"[A-Za-z0-9_.]+=\S+(?: [A-Za-z0-9_.]+=\S+)*"
 LineageKind = Literal["model", "dataset"]
 Relation = Literal["distillation", "finetune", "adapter", "quantized", "merge", "post-train", "teacher-outputs"]
 
@@ -121,19 +130,28 @@ class PatternFact(Fact):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ArchitectureFact(Fact):
-    """A model architecture name. It identifies a family, never a provider on its own."""
+class Fingerprint(Fact):
+    """Something a model's files say about where it comes from, whatever it is named.
 
-    name: str
-    format: ArchitectureFormat
+    Tokenizer fingerprints survive renaming and re-quantisation (``strong``); an architecture names
+    a family that other vendors reuse (``weak``: never proof of a provider on its own).
+    """
 
-
-@dataclass(frozen=True, kw_only=True)
-class TokenizerFact(Fact):
-    """A tokenizer fingerprint that survives renaming (GGUF ``tokenizer.ggml.pre``, special tokens)."""
-
-    kind: TokenizerKind
+    kind: FingerprintKind
     value: str
+    """``gguf-pre``: a ``tokenizer.ggml.pre`` name; ``special-token``: a token in the vocabulary's
+    special tokens; ``chat-template-marker``: text in the chat template; ``architecture``: a
+    transformers ``model_type`` or class, or a GGUF ``general.architecture``; ``config-shape``:
+    ``key=value`` pairs that must all hold in ``config.json`` (``model_type=kimi_k2 n_routed_experts=384``)."""
+    providers: tuple[str, ...] = field(metadata={"min_items": 1})
+    strength: Strength | None = None
+    """Defaults by kind: ``weak`` for ``architecture``, ``strong`` otherwise."""
+    format: ArchitectureFormat | None = None
+    """For ``architecture``: which naming it uses; unset matches either."""
+
+    @property
+    def effective_strength(self) -> Strength:
+        return self.strength or DEFAULT_STRENGTH[self.kind]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,8 +178,6 @@ class Provider:
     github_orgs: tuple[NamedFact, ...] = ()
     ollama_names: tuple[NamedFact, ...] = ()
     model_patterns: tuple[PatternFact, ...] = ()
-    architectures: tuple[ArchitectureFact, ...] = ()
-    tokenizer_fingerprints: tuple[TokenizerFact, ...] = ()
     where: Where = _where()
 
 
@@ -207,6 +223,7 @@ class PolicyDocument:
     include: tuple[str, ...] = ()
     sources: Mapping[str, Source] = field(default_factory=dict)
     providers: tuple[Provider, ...] = ()
+    fingerprints: tuple[Fingerprint, ...] = ()
     lineages: tuple[Lineage, ...] = ()
     ai_packages: tuple[NamedFact, ...] = ()
     """Packages that are AI software without belonging to one provider (for allow-list mode)."""
@@ -234,6 +251,7 @@ class Policy:
     files: tuple[PolicyFileInfo, ...]
     sources: Mapping[str, Source]
     providers: Mapping[str, Provider]
+    fingerprints: tuple[Fingerprint, ...]
     lineages: tuple[Lineage, ...]
     ai_packages: tuple[NamedFact, ...]
     mode: Mode
