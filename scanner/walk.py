@@ -56,7 +56,11 @@ class Interest:
     file_names: frozenset[str] = frozenset()
     """Files with exactly this name (``.env``)."""
     files_in_dirs: frozenset[str] = frozenset()
-    """Every file directly inside a folder of this name (``conda-meta``)."""
+    """Every file directly inside a folder of this name (``conda-meta``, ``blobs``)."""
+    files_below_dirs: frozenset[str] = frozenset()
+    """Every file anywhere below a folder of this name (``manifests`` of an Ollama store)."""
+    extensionless_files: bool = False
+    """Every file whose name has no extension (a renamed GGUF, a blob); collectors sniff them."""
 
 
 class Visitor(Protocol):
@@ -129,6 +133,8 @@ class _Dispatch:
         self.file_suffix: dict[str, list[Visitor]] = {}
         self.file_name: dict[str, list[Visitor]] = {}
         self.in_dir: dict[str, list[Visitor]] = {}
+        self.below_dir: dict[str, list[Visitor]] = {}
+        self.extensionless: list[Visitor] = [v for v in visitors if v.interest.extensionless_files]
         for visitor in visitors:
             interest = visitor.interest
             for table, keys in (
@@ -136,6 +142,7 @@ class _Dispatch:
                 (self.file_suffix, {k.lower() for k in interest.file_suffixes}),
                 (self.file_name, interest.file_names),
                 (self.in_dir, interest.files_in_dirs),
+                (self.below_dir, interest.files_below_dirs),
             ):
                 for key in keys:
                     table.setdefault(key, []).append(visitor)
@@ -148,15 +155,15 @@ class _Dispatch:
     def for_dir(self, name: str) -> list[Visitor]:
         return self.dir_suffix.get(self._suffix(name), []) if self.dir_suffix else []
 
-    def for_file(self, name: str, parent_name: str) -> list[Visitor]:
-        found: list[Visitor] = []
-        if self.file_suffix:
-            found += self.file_suffix.get(self._suffix(name).lower(), [])
-        if self.file_name:
-            found += self.file_name.get(name, [])
-        if self.in_dir:
-            found += self.in_dir.get(parent_name, [])
-        return found
+    def for_file(self, name: str, parent_name: str, below: tuple[str, ...]) -> list[Visitor]:
+        suffix = self._suffix(name)
+        found = [*self.file_suffix.get(suffix.lower(), []), *self.file_name.get(name, [])]
+        found += self.in_dir.get(parent_name, [])
+        for folder in below:
+            found += self.below_dir[folder]
+        if not suffix:
+            found += self.extensionless
+        return list(dict.fromkeys(found))  # one visit per collector, however many reasons it has
 
 
 @dataclass
@@ -165,6 +172,8 @@ class _Dir:
     depth: int
     device: str
     """Filesystem this folder is on: its mount's ``major:minor``, or ``st_dev`` without a mount table."""
+    below: tuple[str, ...] = ()
+    """Names of enclosing folders some collector wants every file below (``manifests``)."""
 
 
 class Walker:
@@ -239,7 +248,7 @@ class Walker:
             return
         if not stat.S_ISDIR(st.st_mode):
             self.coverage.files += 1
-            self._file(real, os.path.basename(real), os.path.basename(os.path.dirname(real)), False)
+            self._file(real, os.path.basename(real), os.path.basename(os.path.dirname(real)), False, ())
             return
         mount = self._mount_of(real)
         device = mount.device if mount else str(st.st_dev)
@@ -263,6 +272,7 @@ class Walker:
         dispatch, fs, coverage = self._dispatch, self.fs, self.coverage
         by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
         excluded = self._excluded if self.options.excludes else None
+        extensionless = bool(dispatch.extensionless)
         while stack:
             current = stack.pop()
             coverage.dirs += 1
@@ -274,7 +284,8 @@ class Walker:
                 self._skip(current.real_path, describe_os_error(error), "unreadable")
                 continue
             parent_name = os.path.basename(current.real_path)
-            wanted_here = parent_name in dispatch.in_dir
+            below = current.below
+            wanted_here = parent_name in dispatch.in_dir or bool(below)
             descend = max_depth is None or current.depth + 1 < max_depth
             for child in children:
                 name = child.name
@@ -294,8 +305,9 @@ class Walker:
                         wanted_here
                         or name in by_name
                         or (suffix and (suffix.lower() in by_suffix or suffix in by_dir_suffix))
+                        or (not suffix and extensionless)
                     ):
-                        self._file(real, name, parent_name, child.is_symlink())
+                        self._file(real, name, parent_name, child.is_symlink(), below)
                     continue
                 if suffix in by_dir_suffix:
                     self._hand_over(Entry(real, fs.to_display(real), name, True, parent_name), by_dir_suffix[suffix])
@@ -305,7 +317,7 @@ class Walker:
                 if nxt is not None:
                     stack.append(nxt)
 
-    def _file(self, real: str, name: str, parent_name: str, is_link: bool) -> None:
+    def _file(self, real: str, name: str, parent_name: str, is_link: bool, below: tuple[str, ...]) -> None:
         """Hand a non-folder entry over; a symlink to a package-like folder is handed over as a folder."""
         dispatch = self._dispatch
         if is_link and dispatch.dir_suffix:
@@ -313,7 +325,7 @@ class Walker:
             if visitors and self._links_to_dir(real):
                 self._hand_over(Entry(real, self.fs.to_display(real), name, True, parent_name), visitors)
                 return
-        visitors = dispatch.for_file(name, parent_name)
+        visitors = dispatch.for_file(name, parent_name, below)
         if visitors:
             self._hand_over(Entry(real, self.fs.to_display(real), name, False, parent_name), visitors)
 
@@ -355,7 +367,8 @@ class Walker:
         if not self._first_visit(device, inode):
             self._skip(real, "already scanned through another path (bind mount)", "duplicate-mount")
             return None
-        return _Dir(real, parent.depth + 1, device)
+        below = (*parent.below, child.name) if child.name in self._dispatch.below_dir else parent.below
+        return _Dir(real, parent.depth + 1, device, below)
 
     def _mount_skip(self, real: str) -> str | None:
         mount = self._mounts.get(real)

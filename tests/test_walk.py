@@ -318,3 +318,19 @@ def test_symlinked_package_folders_are_handed_over_as_folders(tmp_path: Path) ->
     assert [(e.path, e.is_dir) for e in recorder.seen] == [
         ("/env/site-packages/langchain_deepseek-1.1.1.dist-info", True)
     ]
+
+
+def test_files_below_a_named_folder_and_files_without_extension_are_handed_over(tmp_path: Path) -> None:
+    manifest = tmp_path / "ollama" / "manifests" / "registry.ollama.ai" / "library" / "deepseek-r1"
+    manifest.mkdir(parents=True)
+    (manifest / "7b").write_text("{}")
+    (manifest / "notes.txt").write_text("x")
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "assistant").write_bytes(b"GGUF")
+    (tmp_path / "srv" / "readme.txt").write_text("x")
+    recorder, _ = walk(tmp_path, Interest(files_below_dirs=frozenset({"manifests"}), extensionless_files=True))
+    assert sorted(e.path for e in recorder.seen) == [
+        "/ollama/manifests/registry.ollama.ai/library/deepseek-r1/7b",
+        "/ollama/manifests/registry.ollama.ai/library/deepseek-r1/notes.txt",
+        "/srv/assistant",
+    ]
