@@ -1,4 +1,4 @@
-"""One scan, end to end: walk -> collect -> judge, returning a ``ScanResult`` for the reporters.
+"""One scan, end to end: walk -> collect -> identify -> judge, returning a ``ScanResult`` for the reporters.
 
 This is the library entry point the CLI calls; nothing here prints or exits.
 """
@@ -18,6 +18,7 @@ from scanner.collectors import COLLECTORS
 from scanner.errors import UsageError
 from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.lineage import identify
 from scanner.policy import Policy, evaluate
 from scanner.records import Record
 from scanner.walk import Coverage, ProgressCallback, Walker, WalkOptions, WalkRoot
@@ -142,6 +143,7 @@ def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback 
         result = collector.finish()
         records.extend(result.records)
         coverage.skipped.extend(result.skipped)
+    records = identify(records)  # type: ignore[assignment]
     records.sort(key=lambda r: (r.kind, r.identity, r.version or ""))
     findings = tuple(evaluate(records, policy))
     scan = ScanInfo(

@@ -169,3 +169,132 @@ class PackageRecord:
             "locations": [loc.to_dict() for loc in self.locations],
             **dict(self.extra),
         }
+
+
+ClueKind = Literal["name", "base-model", "dataset", "gguf-pre", "architecture", "config", "digest"]
+
+
+@dataclass(frozen=True)
+class Clue:
+    """One thing a model's files say about what it is or where it comes from."""
+
+    kind: ClueKind
+    """``name``: a name it goes by; ``base-model``/``dataset``: declared lineage; ``gguf-pre``,
+    ``architecture``, ``config`` (``key=value`` from ``config.json``): fingerprints; ``digest``: a
+    file's sha256 known without hashing (HF and Ollama blob names, Git LFS pointers)."""
+    value: str
+    field: str
+    """Where in the file it was read: ``general.base_model.0.name``, ``_name_or_path``, ``base_model``."""
+    path: str
+    """The file (as seen inside the root) that says so."""
+    relation: str | None = None
+    """For ``base-model``: ``finetune``, ``adapter``, ``quantized``, ``merge``, ``distillation``
+    when the file says; ``None`` when it only names a base model."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "value": self.value,
+            "field": self.field,
+            "path": self.path,
+            "relation": self.relation,
+        }
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file of a model."""
+
+    path: str
+    size: int
+    format: str
+    """``gguf``, ``safetensors``, ``pytorch-zip``, ``onnx``, ``config``, ``git-lfs-pointer``..."""
+    bytes_read: int = 0
+    """How much of it the scan read (headers only): the benchmark reports it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "format": self.format, "bytes_read": self.bytes_read}
+
+
+ModelStore = Literal["hf-cache", "ollama", "lmstudio", "modelscope", "directory", "file"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One link of a lineage chain, read from files on this machine."""
+
+    relation: str
+    """``named`` (the model's own name), ``finetune``, ``adapter``, ``quantized``, ``merge``,
+    ``distillation``, ``base model`` (declared without a relation) or ``trained on`` (a dataset)."""
+    name: str
+    evidence: str
+    """Where it was read: ``general.base_model.0.name in /srv/x.gguf``."""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"relation": self.relation, "name": self.name, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A name a model leads to — its own, a declared base model or dataset, or theirs in turn."""
+
+    steps: tuple[Step, ...]
+
+    @property
+    def name(self) -> str:
+        return self.steps[-1].name
+
+    def to_dict(self) -> list[dict[str, str]]:
+        return [step.to_dict() for step in self.steps]
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One model: a Hugging Face snapshot, an Ollama tag, a model folder or a single weight file."""
+
+    name: str
+    """The best name it goes by (repo id, ``model:tag``, GGUF ``general.name``, file name)."""
+    version: str | None
+    """Revision, Ollama tag or ``general.version`` when known."""
+    store: ModelStore
+    format: str
+    """Format of its weights (``gguf``, ``safetensors``...), or ``config-only`` when only metadata is present."""
+    files: tuple[ModelFile, ...]
+    clues: tuple[Clue, ...]
+    locations: tuple[Location, ...]
+    found_by: str
+    special_tokens: tuple[str, ...] = ()
+    """Control and added tokens of its vocabulary (GGUF token types 3/4, ``added_tokens_decoder``)."""
+    chat_template: str | None = None
+    """Its chat template (bounded), where markers of a family show."""
+    leads: tuple[Lead, ...] = ()
+    """Filled by the lineage stage: every name it leads to through its own and other local models' metadata."""
+    kind: Literal["model"] = "model"
+
+    @property
+    def identity(self) -> str:
+        return f"model:{self.locations[0].path}"
+
+    @property
+    def id(self) -> str:
+        return stable_id(self.identity, self.version or "")
+
+    def clues_of(self, kind: ClueKind) -> list[Clue]:
+        return [c for c in self.clues if c.kind == kind]
+
+    def attributes(self) -> dict[str, Any]:
+        template = self.chat_template
+        return {
+            "store": self.store,
+            "format": self.format,
+            "files": [f.to_dict() for f in self.files],
+            "size": sum(f.size for f in self.files),
+            "clues": [c.to_dict() for c in self.clues],
+            "lineage": [lead.to_dict() for lead in self.leads if len(lead.steps) > 1],
+            "special_tokens": len(self.special_tokens),
+            "chat_template_sha256": hashlib.sha256(template.encode("utf-8", "surrogatepass")).hexdigest()
+            if template
+            else None,
+            "found_by": self.found_by,
+            "locations": [loc.to_dict() for loc in self.locations],
+        }

@@ -7,15 +7,17 @@ added), and in allow-list mode reports AI packages that are not approved.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from scanner.findings import CONFIDENCE_RANK, SEVERITY_RANK, Finding, MatchDetail
 from scanner.policy.matchers import PACKAGE_MATCHERS, Hit, source_phrase
-from scanner.policy.rules import PACKAGE_NOT_ALLOWED
+from scanner.policy.model_matchers import MODEL_MATCHERS, ModelHit
+from scanner.policy.rules import MODEL_NOT_ALLOWED, PACKAGE_NOT_ALLOWED
 from scanner.policy.schema import Policy, Provider
-from scanner.records import PackageRecord, normalize_package_name
+from scanner.records import ModelRecord, PackageRecord, normalize_package_name
 
 _ENVIRONMENT_WORDS = {
     "venv": "virtual environment",
@@ -177,7 +179,124 @@ class PackageJudge(Judge):
         ]
 
 
-JUDGES: dict[str, type[Judge]] = {PackageJudge.kind: PackageJudge}
+def _size(n: int) -> str:
+    value, unit = float(n), "bytes"
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+
+
+_STORE_WORDS = {
+    "hf-cache": "in a Hugging Face cache",
+    "ollama": "in an Ollama store",
+    "lmstudio": "in LM Studio's models",
+    "modelscope": "in a ModelScope cache",
+    "directory": "as a model folder",
+    "file": "as a model file",
+}
+
+
+class ModelJudge(Judge):
+    """One finding per model and provider: the strongest evidence, with its lineage chain."""
+
+    kind = "model"
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self.matchers = [cls(policy) for cls in MODEL_MATCHERS]
+        self._allowed_models = [re.compile(p, re.IGNORECASE) for p in policy.allow.models]
+        self._allowed_providers = set(policy.allow.providers)
+
+    def judge(self, record: ModelRecord) -> list[Finding]:
+        by_provider: dict[str, list[ModelHit]] = {}
+        for matcher in self.matchers:
+            for hit in matcher.match(record):
+                by_provider.setdefault(hit.provider.id, []).append(hit)
+        allowlist = self.policy.mode == "allowlist"
+        findings = []
+        for hits in by_provider.values():
+            provider = hits[0].provider
+            unapproved = allowlist and not self._approved(record, provider.id)
+            if provider.severity is not None or unapproved:
+                findings.append(self._finding(record, hits, unapproved))
+        if allowlist and not by_provider and not self._approved(record, None):
+            findings.append(self._unapproved(record))
+        return findings
+
+    def _approved(self, record: ModelRecord, provider_id: str | None) -> bool:
+        if provider_id in self._allowed_providers:
+            return True
+        return any(p.search(lead.name) for p in self._allowed_models for lead in record.leads)
+
+    def _record_sentence(self, record: ModelRecord) -> str:
+        size = sum(f.size for f in record.files)
+        files = f"{len(record.files)} file(s), {_size(size)}"
+        return (
+            f"model `{record.name}` ({record.format}, {files}) is present {_STORE_WORDS[record.store]} at "
+            f"{record.locations[0].path}."
+        )
+
+    def _finding(self, record: ModelRecord, hits: list[ModelHit], unapproved: bool) -> Finding:
+        hits = sorted(hits, key=lambda h: (-CONFIDENCE_RANK[h.confidence], h.rank))
+        best = hits[0]
+        provider = best.provider
+        allow_severity = self.policy.allow_severity
+        if provider.severity is None:
+            rule_id, severity = MODEL_NOT_ALLOWED.id, allow_severity
+        else:
+            rule_id, severity = best.rule.id, provider.severity
+            if unapproved and SEVERITY_RANK[allow_severity] > SEVERITY_RANK[severity]:
+                severity = allow_severity
+        if best.severity_cap and SEVERITY_RANK[best.severity_cap] < SEVERITY_RANK[severity]:
+            severity = best.severity_cap
+        evidence = [self._record_sentence(record), *dict.fromkeys(h.sentence for h in hits)]
+        if provider.severity is not None:
+            evidence.append(provider_sentence(self.policy, provider))
+        if unapproved:
+            evidence.append(
+                f"This policy is an allow-list ({self.policy.allow.where}): neither {provider.name} nor this model "
+                "is approved."
+            )
+        return Finding(
+            rule_id=rule_id,
+            severity=severity,
+            confidence=best.confidence,
+            provider=provider.id,
+            kind=record.kind,
+            subject=record.name,
+            location=record.locations[0],
+            evidence=tuple(evidence),
+            record_id=record.id,
+            record_identity=record.identity,
+            matches=tuple(h.detail for h in hits),
+            lineage=best.chain,
+            sources=provider.sources,
+        )
+
+    def _unapproved(self, record: ModelRecord) -> Finding:
+        where = str(self.policy.allow.where)
+        return Finding(
+            rule_id=MODEL_NOT_ALLOWED.id,
+            severity=self.policy.allow_severity,
+            confidence=MODEL_NOT_ALLOWED.confidence,
+            provider=None,
+            kind=record.kind,
+            subject=record.name,
+            location=record.locations[0],
+            evidence=(
+                self._record_sentence(record),
+                f"This policy is an allow-list ({where}): no name of this model matches allow.models and it is "
+                "from no approved provider.",
+            ),
+            record_id=record.id,
+            record_identity=record.identity,
+            matches=(MatchDetail("allowlist", "leads", record.name, "allow.models, allow.providers", where),),
+        )
+
+
+JUDGES: dict[str, type[Judge]] = {PackageJudge.kind: PackageJudge, ModelJudge.kind: ModelJudge}
 
 
 def evaluate(records: Iterable[Any], policy: Policy) -> list[Finding]:

@@ -20,6 +20,23 @@ PACKAGE_PUBLISHER = Rule("package-publisher", "Package published by a provider",
 PACKAGE_NAME_PATTERN = Rule("package-name-pattern", "Package name suggests a provider", "weak")
 PACKAGE_NOT_ALLOWED = Rule("package-not-allowed", "AI package not on the allow-list", "confirmed")
 
+MODEL_LINEAGE = Rule("model-lineage", "Model of a known lineage", "confirmed")
+MODEL_PUBLISHER = Rule("model-publisher", "Model published by a provider", "confirmed")
+MODEL_FINGERPRINT = Rule("model-fingerprint", "Model carries a provider's fingerprint", "strong")
+MODEL_NAME_PATTERN = Rule("model-name-pattern", "Model name suggests a provider", "weak")
+MODEL_NOT_ALLOWED = Rule("model-not-allowed", "Model not on the allow-list", "confirmed")
+
 RULES: dict[str, Rule] = {
-    rule.id: rule for rule in (PACKAGE_LISTED, PACKAGE_PUBLISHER, PACKAGE_NAME_PATTERN, PACKAGE_NOT_ALLOWED)
+    rule.id: rule
+    for rule in (
+        PACKAGE_LISTED,
+        PACKAGE_PUBLISHER,
+        PACKAGE_NAME_PATTERN,
+        PACKAGE_NOT_ALLOWED,
+        MODEL_LINEAGE,
+        MODEL_PUBLISHER,
+        MODEL_FINGERPRINT,
+        MODEL_NAME_PATTERN,
+        MODEL_NOT_ALLOWED,
+    )
 }

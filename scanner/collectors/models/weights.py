@@ -1,0 +1,132 @@
+"""One weight file: what its header says, read under byte caps, found by content rather than name.
+
+The first 16 bytes pick the parser (``scanner.formats.sniff``); the name only breaks ties (a zip
+is a PyTorch checkpoint in a ``.pt``, a Keras model in a ``.keras``). Nothing is unpickled or
+executed. A Python ``.pth`` path-configuration file, a zip of something else, or a ``.bin`` that
+is firmware is simply not a model (``None``); a file that claims to be a model format but has a
+broken header raises ``FormatError``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from scanner.collectors.models.cards import CHAT_TEMPLATE_CAP, hf_repo_id
+from scanner.formats import FormatError, sniff
+from scanner.formats.gguf import GGUFHeader, read_gguf, special_tokens
+from scanner.formats.onnx import read_onnx
+from scanner.formats.pytorch_zip import looks_like_pth_path_file, read_torch_zip
+from scanner.formats.safetensors import read_safetensors
+from scanner.records import Clue, ClueKind
+
+WEIGHT_SUFFIXES = frozenset(
+    {".gguf", ".ggml", ".bin", ".safetensors", ".pt", ".pth", ".ckpt", ".onnx", ".tflite", ".h5", ".keras", ".mlmodel"}
+)
+_CLAIMED = {".gguf": "gguf", ".safetensors": "safetensors", ".onnx": "onnx"}
+_TORCH_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt"})
+_LFS_POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\s+oid sha256:([0-9a-f]{64})\s+size (\d+)")
+
+
+@dataclass
+class WeightFacts:
+    """What one weight file says about itself."""
+
+    format: str
+    size: int
+    bytes_read: int
+    clues: list[Clue] = field(default_factory=list)
+    special_tokens: tuple[str, ...] = ()
+    chat_template: str | None = None
+    version: str | None = None
+
+
+def read_weight_file(handle: BinaryIO, size: int, name: str, path: str) -> WeightFacts | None:
+    """Identify and read one file (``path`` is as seen inside the root, for clues)."""
+    head = handle.read(16)
+    kind = sniff(head)
+    suffix = os.path.splitext(name)[1].lower()
+    handle.seek(0)
+    if kind == "gguf":
+        return _gguf(read_gguf(handle, size), size, path)
+    if kind == "safetensors":
+        header = read_safetensors(handle, size)
+        facts = WeightFacts("safetensors", size, header.bytes_read)
+        for key in ("name", "modelspec.title", "model_name"):
+            if header.metadata.get(key):
+                facts.clues.append(Clue("name", header.metadata[key], f"__metadata__.{key}", path))
+        return facts
+    if kind == "zip" and suffix != ".keras":
+        torch = read_torch_zip(handle, size)
+        return WeightFacts("pytorch-zip", size, torch.bytes_read) if torch.is_pytorch else None
+    if kind == "pickle" and suffix in _TORCH_SUFFIXES:
+        return WeightFacts("pytorch-pickle", size, len(head))  # never unpickled: the format is enough
+    if kind in ("ggml", "hdf5", "tflite") or (kind == "zip" and suffix == ".keras"):
+        return WeightFacts({"zip": "keras"}.get(kind, kind), size, len(head))
+    if suffix == ".onnx":
+        onnx = read_onnx(handle, size)
+        facts = WeightFacts("onnx", size, onnx.bytes_read)
+        for key, value in onnx.metadata_props.items():
+            if "name" in key.lower() and value:
+                facts.clues.append(Clue("name", value, f"metadata_props.{key}", path))
+        if onnx.graph_name:
+            facts.clues.append(Clue("name", onnx.graph_name, "graph.name", path))
+        return facts
+    if suffix == ".mlmodel" and head[:1] == b"\x08":
+        return WeightFacts("coreml", size, len(head))
+    pointer = _LFS_POINTER.match(handle.read(200)) if size < 1024 else None
+    if pointer:
+        facts = WeightFacts("git-lfs-pointer", int(pointer.group(2)), 200)
+        facts.clues.append(Clue("digest", pointer.group(1).decode(), "oid sha256", path))
+        return facts
+    if suffix in _CLAIMED:
+        raise FormatError(f"not a {_CLAIMED[suffix]} file (its first bytes are {head[:8]!r})")
+    if suffix == ".pth" and looks_like_pth_path_file(head):
+        return None  # a site-packages path-configuration file, not a PyTorch model
+    return None
+
+
+def _text(metadata: dict[str, object], key: str) -> str | None:
+    value = metadata.get(key)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _gguf(header: GGUFHeader, size: int, path: str) -> WeightFacts:
+    meta = header.metadata
+    facts = WeightFacts("gguf", size, header.bytes_read, version=_text(meta, "general.version"))
+    clues = facts.clues
+    for key in ("general.name", "general.basename"):
+        if _text(meta, key):
+            clues.append(Clue("name", _text(meta, key) or "", key, path))
+    organization, basename = _text(meta, "general.organization"), _text(meta, "general.basename")
+    if organization and basename:
+        clues.append(Clue("name", f"{organization}/{basename}", "general.organization + general.basename", path))
+    for key in ("general.repo_url", "general.url", "general.source.repo_url", "general.source.url"):
+        repo = hf_repo_id(_text(meta, key) or "")
+        if repo and key.startswith("general.source"):  # the model this file was converted from
+            clues.append(Clue("base-model", repo, key, path, "quantized"))
+        elif repo:
+            clues.append(Clue("name", repo, key, path))
+    groups: tuple[tuple[str, ClueKind], ...] = (("base_model", "base-model"), ("dataset", "dataset"))
+    for group, kind in groups:
+        count = meta.get(f"general.{group}.count")
+        for index in range(min(count, 64) if isinstance(count, int) else 0):
+            prefix = f"general.{group}.{index}"
+            repo = hf_repo_id(_text(meta, f"{prefix}.repo_url") or "")
+            name = _text(meta, f"{prefix}.name")
+            org = _text(meta, f"{prefix}.organization")
+            written = repo or (f"{org}/{name}" if org and name else name)
+            if written:
+                clues.append(Clue(kind, written, f"{prefix}.{'repo_url' if repo else 'name'}", path))
+    pre = _text(meta, "tokenizer.ggml.pre")
+    if pre:
+        clues.append(Clue("gguf-pre", pre, "tokenizer.ggml.pre", path))
+    architecture = _text(meta, "general.architecture")
+    if architecture:
+        clues.append(Clue("architecture", architecture, "general.architecture", path))
+    facts.special_tokens = special_tokens(header)
+    template = meta.get("tokenizer.chat_template")
+    facts.chat_template = template[:CHAT_TEMPLATE_CAP] if isinstance(template, str) else None
+    return facts

@@ -1,0 +1,280 @@
+"""GGUF (llama.cpp) header: the key-value metadata block, read under caps, tensor data never touched.
+
+The metadata names the model, its architecture, its tokenizer and often its base models; the token
+list is how a renamed model is recognised. We implement the format (v1-v3, either byte order) with
+``struct`` so that a hostile count or length is refused against the file size before anything is
+allocated, and so that arrays nobody asked for are stepped over without decoding them.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from scanner.formats import FormatError
+from scanner.formats.cursor import Cursor, describe_size
+
+DEFAULT_KEEP: frozenset[str] = frozenset(
+    {"tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "general.tags", "general.languages"}
+)
+"""Arrays worth materialising by default: the vocabulary (for special tokens and fingerprints) and tags."""
+
+MAX_KEY_LENGTH = 65535
+"""The GGUF specification limits keys to 2^16 - 1 bytes."""
+
+WALK_BUDGET_FACTOR = 2
+"""String items, nested arrays and kept items of a file together may number this many times
+``max_array_items``: that bounds a crafted file to a few tenths of a second and tens of MB, while the
+largest real vocabularies (262k tokens, plus their types and merges) use well under half of it."""
+
+NESTED_ARRAY_COST = 8
+"""A nested array costs about as much to step over as this many strings (a call per array, not a loop step)."""
+
+SPECIAL_TOKEN_TYPES = frozenset({3, 4})
+"""``tokenizer.ggml.token_type`` values for control and user-defined tokens."""
+
+MAX_SPECIAL_TOKENS = 5000
+
+_MIB = 1 << 20
+_STRING = 8
+_ARRAY = 9
+_TYPE_NAMES = (
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "float32",
+    "bool",
+    "string",
+    "array",
+    "uint64",
+    "int64",
+    "float64",
+)
+# struct codes of the fixed-size value types, by type id
+_FIXED_CODES = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_FIXED_SIZES = {type_id: struct.calcsize("<" + code) for type_id, code in _FIXED_CODES.items()}
+_MAX_NESTING = 2
+
+
+@dataclass(frozen=True)
+class GGUFHeader:
+    """What a GGUF file says about itself before its tensors."""
+
+    version: int
+    """Format version, 1 to 3."""
+    byte_order: str
+    """``"little"`` for almost every file; ``"big"`` for files converted for big-endian machines (s390x)."""
+    tensor_count: int
+    """Number of tensors the header announces (their descriptions are not read)."""
+    metadata: dict[str, object]
+    """Scalar and string values by key (``general.name``, ``tokenizer.ggml.pre`` ...)."""
+    arrays: dict[str, tuple[object, ...]]
+    """The arrays that were asked for (``keep_arrays``), materialised; strings decoded with errors replaced."""
+    array_lengths: dict[str, int]
+    """Item count of every array, kept or skipped (``tokenizer.ggml.merges`` -> 151387 ...)."""
+    bytes_read: int
+    """Bytes actually read from the file."""
+
+
+@dataclass
+class _Walk:
+    """Per-file state shared by the value readers: layouts for the file's byte order and the work budget."""
+
+    cursor: Cursor
+    order: str
+    count: struct.Struct
+    max_string: int
+    max_array_items: int
+    items_left: int  # string items, nested arrays and kept items still allowed (WALK_BUDGET_FACTOR)
+    scalars: dict[int, struct.Struct]
+    type_id: struct.Struct
+
+
+def read_gguf(
+    f: BinaryIO,
+    size: int,
+    *,
+    keep_arrays: frozenset[str] = DEFAULT_KEEP,
+    max_kv_bytes: int = 64 * _MIB,
+    max_string: int = 1 * _MIB,
+    max_array_items: int = 1_000_000,
+    max_kv_count: int = 65_536,
+) -> GGUFHeader:
+    """Parse the GGUF header and key-value block of ``f`` (``size`` bytes long).
+
+    ``max_kv_bytes`` caps the span of the key-value block in the file (skipped arrays included);
+    ``max_string`` caps each string; ``max_array_items`` caps each array that must be walked item by
+    item or materialised (string arrays, nested arrays, kept arrays), and ``WALK_BUDGET_FACTOR`` times
+    it caps all such items together, so a crafted file cannot make us loop for seconds or fill memory.
+    ``max_kv_count`` caps the number of keys (real files have tens to hundreds).
+    Fixed-size arrays that are not kept are skipped by seeking, whatever their length. Raises
+    ``FormatError`` for anything malformed, ``OSError`` when the file cannot be read.
+    """
+    cursor = Cursor(f, size, limit=24)  # the fixed header; widened to the key-value block below
+    magic = cursor.read(4) if size >= 4 else b""
+    if magic != b"GGUF":
+        raise FormatError("not a GGUF file: it does not start with the bytes 'GGUF'")
+    (raw_version,) = cursor.unpack(struct.Struct("<I"))
+    (swapped_version,) = struct.unpack(">I", struct.pack("<I", raw_version))
+    if 1 <= raw_version <= 3:
+        order, version = "<", raw_version
+    elif 1 <= swapped_version <= 3:
+        order, version = ">", swapped_version
+    else:
+        raise FormatError(f"unsupported GGUF version {raw_version} (this reader knows versions 1 to 3)")
+    count = struct.Struct(order + ("I" if version == 1 else "Q"))
+    tensor_count = cursor.unpack(count)[0]
+    kv_count = cursor.unpack(count)[0]
+    kv_start = cursor.tell()
+
+    # Smallest possible key-value entry: key length, a 1-byte key, the type id, a 1-byte value.
+    min_kv = count.size + 1 + 4 + 1
+    if kv_count * min_kv > size - kv_start:
+        raise FormatError(f"GGUF header claims {kv_count} metadata entries, more than a file of {size} bytes can hold")
+    if kv_count > max_kv_count:
+        raise FormatError(f"GGUF header claims {kv_count} metadata entries, more than the cap of {max_kv_count}")
+    # Smallest possible tensor description: name length, n_dims, type, offset.
+    min_tensor = count.size + 4 + 4 + 8
+    if tensor_count * min_tensor > size - kv_start:
+        raise FormatError(f"GGUF header claims {tensor_count} tensors, more than a file of {size} bytes can hold")
+
+    cursor.set_limit(
+        kv_start + max_kv_bytes, f"the GGUF metadata block is larger than the {describe_size(max_kv_bytes)} cap"
+    )
+    walk = _Walk(
+        cursor,
+        order,
+        count,
+        max_string,
+        max_array_items,
+        WALK_BUDGET_FACTOR * max_array_items,
+        {type_id: struct.Struct(order + code) for type_id, code in _FIXED_CODES.items()},
+        struct.Struct(order + "I"),
+    )
+    metadata: dict[str, object] = {}
+    arrays: dict[str, tuple[object, ...]] = {}
+    array_lengths: dict[str, int] = {}
+    for index in range(kv_count):
+        key = ""
+        try:
+            key = _read_string(walk, MAX_KEY_LENGTH, "key")
+            if key in metadata or key in array_lengths:
+                raise FormatError("the key appears twice")
+            (value_type,) = cursor.unpack(walk.type_id)
+            if value_type == _ARRAY:
+                items, length = _read_array(walk, keep=key in keep_arrays, depth=1)
+                array_lengths[key] = length
+                if items is not None:
+                    arrays[key] = items
+            else:
+                metadata[key] = _read_scalar(walk, value_type)
+        except FormatError as e:
+            name = f" ({key})" if key else ""
+            raise FormatError(f"GGUF key {index}{name}: {e}") from None
+    return GGUFHeader(
+        version=version,
+        byte_order="big" if order == ">" else "little",
+        tensor_count=tensor_count,
+        metadata=metadata,
+        arrays=arrays,
+        array_lengths=array_lengths,
+        bytes_read=cursor.bytes_read,
+    )
+
+
+def _type_name(value_type: int) -> str:
+    if 0 <= value_type < len(_TYPE_NAMES):
+        return _TYPE_NAMES[value_type]
+    raise FormatError(f"unknown value type {value_type}")
+
+
+def _check_length(walk: _Walk, length: int, cap: int, what: str) -> None:
+    if length > walk.cursor.size - walk.cursor.tell():
+        raise FormatError(f"{what} length {length} exceeds the file size")
+    if length > cap:
+        raise FormatError(f"{what} length {length} exceeds the {describe_size(cap)} cap")
+
+
+def _read_string(walk: _Walk, cap: int, what: str = "string") -> str:
+    (length,) = walk.cursor.unpack(walk.count)
+    _check_length(walk, length, cap, what)
+    return walk.cursor.read(length).decode("utf-8", "replace")
+
+
+def _read_scalar(walk: _Walk, value_type: int) -> object:
+    if value_type == _STRING:
+        return _read_string(walk, walk.max_string)
+    layout = walk.scalars.get(value_type)
+    if layout is None:
+        _type_name(value_type)  # raises for unknown ids
+        raise FormatError(f"value type {value_type} is not a scalar")
+    (value,) = walk.cursor.unpack(layout)
+    return value
+
+
+def _read_array(walk: _Walk, *, keep: bool, depth: int) -> tuple[tuple[object, ...] | None, int]:
+    """``(items or None when skipped, item count)``; the cursor ends just past the array."""
+    cursor = walk.cursor
+    (item_type,) = cursor.unpack(walk.type_id)
+    (length,) = cursor.unpack(walk.count)
+    _type_name(item_type)
+    room = cursor.size - cursor.tell()
+    item_size = _FIXED_SIZES.get(item_type)
+    if item_size is not None:
+        if length * item_size > room:
+            raise FormatError(f"array of {length} {_type_name(item_type)} items exceeds the file size")
+        if not keep:
+            cursor.skip(length * item_size)
+            return None, length
+        _check_items(walk, length, cost=1)  # bounds memory: a kept item is a Python object
+        data = cursor.read(length * item_size)
+        return struct.unpack(f"{walk.order}{length}{_FIXED_CODES[item_type]}", data), length
+    # Strings and nested arrays must be walked item by item: check the count first.
+    smallest = walk.count.size if item_type == _STRING else 4 + walk.count.size
+    if length * smallest > room:
+        raise FormatError(f"array of {length} {_type_name(item_type)} items exceeds the file size")
+    _check_items(walk, length, cost=1 if item_type == _STRING else NESTED_ARRAY_COST)
+    if item_type == _STRING:
+        strings = cursor.length_prefixed(length, walk.count, walk.max_string, keep=keep)
+        return (tuple(strings) if keep else None), length
+    if depth >= _MAX_NESTING:
+        raise FormatError(f"arrays are nested deeper than {_MAX_NESTING} levels")
+    inner: list[object] = []
+    for _ in range(length):
+        items, _inner_length = _read_array(walk, keep=keep, depth=depth + 1)
+        if keep:
+            inner.append(items)
+    return (tuple(inner) if keep else None), length
+
+
+def _check_items(walk: _Walk, length: int, *, cost: int) -> None:
+    if length > walk.max_array_items:
+        raise FormatError(f"array of {length} items exceeds the cap of {walk.max_array_items} items")
+    if cost:
+        walk.items_left -= length * cost
+        if walk.items_left < 0:
+            raise FormatError(
+                f"the arrays hold more strings, nested arrays and kept items in all than the budget of "
+                f"{WALK_BUDGET_FACTOR * walk.max_array_items} items allows (a nested array counts {NESTED_ARRAY_COST})"
+            )
+
+
+def special_tokens(header: GGUFHeader) -> tuple[str, ...]:
+    """Control and user-defined tokens (DeepSeek's full-width begin-of-sentence marker ...): a family's fingerprint.
+
+    Needs ``tokenizer.ggml.tokens`` and ``tokenizer.ggml.token_type`` to have been kept; returns at
+    most ``MAX_SPECIAL_TOKENS`` tokens, in vocabulary order.
+    """
+    tokens = header.arrays.get("tokenizer.ggml.tokens", ())
+    types = header.arrays.get("tokenizer.ggml.token_type", ())
+    found: list[str] = []
+    for token, token_type in zip(tokens, types, strict=False):
+        if token_type in SPECIAL_TOKEN_TYPES and isinstance(token, str):
+            found.append(token)
+            if len(found) >= MAX_SPECIAL_TOKENS:
+                break
+    return tuple(found)

@@ -1,0 +1,340 @@
+"""GGUF headers: real llama.cpp files agree with gguf-py, written fixtures round-trip, hostile headers fail fast."""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+from formats_support import CORPUS, CountingFile, write
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scanner.formats import FormatError
+from scanner.formats.gguf import DEFAULT_KEEP, MAX_SPECIAL_TOKENS, GGUFHeader, read_gguf, special_tokens
+from scanner.fsview import RootFS
+
+# DeepSeek's special tokens use full-width bars and U+2581 (lower one eighth block) as the space.
+BOS = "<｜begin▁of▁sentence｜>"
+EOS = "<｜end▁of▁sentence｜>"
+USER = "<｜User｜>"
+
+VOCABS = sorted((CORPUS / "gguf-vocab").glob("*.gguf")) if (CORPUS / "gguf-vocab").is_dir() else []
+needs_corpus = pytest.mark.skipif(not VOCABS, reason=f"shared corpus not present at {CORPUS}")
+
+
+def parse(path: Path, **options: object) -> GGUFHeader:
+    with RootFS(None).open_regular(str(path)) as f:
+        return read_gguf(f, path.stat().st_size, **options)  # type: ignore[arg-type]
+
+
+def parse_counting(path: Path, **options: object) -> tuple[GGUFHeader | FormatError, CountingFile]:
+    with CountingFile(path) as f:
+        try:
+            return read_gguf(f, path.stat().st_size, **options), f  # type: ignore[arg-type]
+        except FormatError as e:
+            return e, f
+
+
+def _s(text: str | bytes, width: str = "Q") -> bytes:
+    raw = text.encode() if isinstance(text, str) else text
+    return struct.pack("<" + width, len(raw)) + raw
+
+
+def _header(kv_count: int, tensor_count: int = 0, version: int = 3) -> bytes:
+    return b"GGUF" + struct.pack("<IQQ", version, tensor_count, kv_count)
+
+
+def write_model(
+    path: Path, *, endianess: gguf.GGUFEndian = gguf.GGUFEndian.LITTLE, tokens: int = 1000, tensor: bool = True
+) -> Path:
+    """A GGUF the way convert_hf_to_gguf writes one: general.*, base models, tokenizer arrays and a tensor."""
+    writer = gguf.GGUFWriter(str(path), "llama", endianess=endianess)
+    writer.add_name("Distilled-Qwen-7B")
+    writer.add_base_model_count(1)
+    writer.add_base_model_name(0, "DeepSeek R1 Distill Qwen 7B")
+    writer.add_base_model_organization(0, "Deepseek Ai")
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("deepseek-r1-qwen")
+    writer.add_tags(["text-generation", "distillation"])
+    writer.add_languages(["en", "zh"])
+    vocab = [f"tok{i}" for i in range(tokens - 3)] + [BOS, USER, "<think>"]
+    writer.add_token_list(vocab)
+    writer.add_token_types([1] * (tokens - 3) + [3, 3, 4])
+    writer.add_token_scores([float(-i) for i in range(tokens)])
+    writer.add_token_merges([f"t o{i}" for i in range(tokens)])
+    writer.add_uint32("llama.context_length", 4096)
+    writer.add_float32("llama.rope.freq_base", 10000.0)
+    writer.add_bool("tokenizer.ggml.add_bos_token", True)
+    writer.add_int64("general.file_type", -7)
+    if tensor:
+        writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+# gguf-py's reader needs seconds per vocabulary file; the smaller files (a DeepSeek one among them)
+# keep the comparison meaningful, and every corpus file is parsed by the model inventory tests.
+COMPARED = [p for p in VOCABS if p.stat().st_size < 1_200_000]
+
+
+@needs_corpus
+@pytest.mark.parametrize("path", COMPARED, ids=lambda p: p.name)
+def test_corpus_files_agree_with_gguf_py(path: Path) -> None:
+    header = parse(path)
+    reader = gguf.GGUFReader(str(path))
+    scalar_keys = set()
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF."):
+            continue
+        if field.types[0] == gguf.GGUFValueType.ARRAY:
+            assert header.array_lengths[name] == len(field.data), name
+            if name in header.arrays:
+                assert list(header.arrays[name]) == list(field.contents()), name
+        else:
+            scalar_keys.add(name)
+            assert header.metadata[name] == field.contents(), name
+    assert set(header.metadata) == scalar_keys
+    assert header.tensor_count == len(reader.tensors)
+    assert header.bytes_read <= path.stat().st_size
+
+
+@needs_corpus
+def test_deepseek_llm_vocab_is_recognisable() -> None:
+    header = parse(CORPUS / "gguf-vocab" / "ggml-vocab-deepseek-llm.gguf")
+    assert header.metadata["tokenizer.ggml.pre"] == "deepseek-llm"
+    assert header.metadata["general.name"] == "deepseek-llm"
+    assert len(header.arrays["tokenizer.ggml.tokens"]) == 102400
+    specials = special_tokens(header)
+    assert BOS in specials
+    assert EOS in specials
+
+
+@needs_corpus
+def test_arrays_not_asked_for_are_counted_not_kept() -> None:
+    path = CORPUS / "gguf-vocab" / "ggml-vocab-deepseek-coder.gguf"
+    header = parse(path, keep_arrays=frozenset())
+    assert header.arrays == {}
+    assert header.array_lengths["tokenizer.ggml.tokens"] == 32256
+    assert special_tokens(header) == ()
+
+
+def test_written_fixture_round_trips(tmp_path: Path) -> None:
+    header = parse(write_model(tmp_path / "model.gguf"))
+    assert header.version == 3
+    assert header.byte_order == "little"
+    assert header.tensor_count == 1
+    assert header.metadata["general.architecture"] == "llama"
+    assert header.metadata["general.name"] == "Distilled-Qwen-7B"
+    assert header.metadata["general.base_model.count"] == 1
+    assert header.metadata["general.base_model.0.name"] == "DeepSeek R1 Distill Qwen 7B"
+    assert header.metadata["tokenizer.ggml.pre"] == "deepseek-r1-qwen"
+    assert header.metadata["llama.context_length"] == 4096
+    assert header.metadata["llama.rope.freq_base"] == 10000.0
+    assert header.metadata["tokenizer.ggml.add_bos_token"] is True
+    assert header.metadata["general.file_type"] == -7
+    assert header.arrays["general.tags"] == ("text-generation", "distillation")
+    assert header.arrays["general.languages"] == ("en", "zh")
+    assert set(header.arrays) == DEFAULT_KEEP
+    assert header.array_lengths["tokenizer.ggml.merges"] == 1000
+    assert header.array_lengths["tokenizer.ggml.scores"] == 1000
+    assert special_tokens(header) == (BOS, USER, "<think>")
+
+
+def test_big_endian_files_are_read(tmp_path: Path) -> None:
+    path = write_model(tmp_path / "be.gguf", endianess=gguf.GGUFEndian.BIG)
+    assert path.read_bytes()[4:8] == b"\x00\x00\x00\x03"
+    header = parse(path)
+    assert header.byte_order == "big"
+    assert header.metadata["llama.context_length"] == 4096
+    assert header.metadata["general.file_type"] == -7
+    assert header.arrays["tokenizer.ggml.token_type"][-3:] == (3, 3, 4)
+    assert special_tokens(header)[-1] == "<think>"
+
+
+def test_version_1_uses_32_bit_counts_and_lengths(tmp_path: Path) -> None:
+    kvs = (
+        _s("general.name", "I")
+        + struct.pack("<I", 8)
+        + _s("old-llama", "I")
+        + _s("tokenizer.ggml.tokens", "I")
+        + struct.pack("<III", 9, 8, 2)
+        + _s("<s>", "I")
+        + _s("</s>", "I")
+    )
+    path = write(tmp_path / "v1.gguf", b"GGUF" + struct.pack("<III", 1, 0, 2) + kvs)
+    header = parse(path)
+    assert header.version == 1
+    assert header.metadata == {"general.name": "old-llama"}
+    assert header.arrays["tokenizer.ggml.tokens"] == ("<s>", "</s>")
+
+
+def test_a_50_gb_sparse_model_costs_only_its_header(tmp_path: Path) -> None:
+    path = write_model(tmp_path / "huge.gguf", tokens=150_000)
+    with path.open("r+b") as f:
+        f.truncate(50 * 2**30)
+    header, f = parse_counting(path)
+    assert isinstance(header, GGUFHeader)
+    assert len(header.arrays["tokenizer.ggml.tokens"]) == 150_000
+    assert header.bytes_read == f.bytes_read
+    assert header.bytes_read < 8 * 2**20
+    assert f.largest_read <= 1 * 2**20
+
+
+def test_invalid_utf8_is_replaced_not_raised(tmp_path: Path) -> None:
+    kvs = _s("general.name") + struct.pack("<I", 8) + _s(b"bad \xff\xfe name")
+    header = parse(write(tmp_path / "m.gguf", _header(1) + kvs))
+    assert header.metadata["general.name"] == "bad \ufffd\ufffd name"
+
+
+def test_special_tokens_are_capped() -> None:
+    n = MAX_SPECIAL_TOKENS + 10
+    header = GGUFHeader(
+        3,
+        "little",
+        0,
+        {},
+        {"tokenizer.ggml.tokens": tuple(f"<{i}>" for i in range(n)), "tokenizer.ggml.token_type": (3,) * n},
+        {},
+        0,
+    )
+    assert len(special_tokens(header)) == MAX_SPECIAL_TOKENS
+
+
+HOSTILE = {
+    "huge kv_count": (_header(2**63), "metadata entries, more than a file"),
+    "kv_count over the cap": (_header(70_000) + b"\0" * 70_000 * 14, "more than the cap of 65536"),
+    "huge tensor_count": (_header(0, tensor_count=2**62), "tensors, more than a file"),
+    "huge key length": (
+        _header(1) + struct.pack("<Q", 2**63 - 1) + b"\0" * 64,
+        "key length 9223372036854775807 exceeds the file size",
+    ),
+    "huge string length": (
+        _header(1) + _s("general.name") + struct.pack("<IQ", 8, 2**63 - 1) + b"x" * 64,
+        r"GGUF key 0 \(general.name\): string length 9223372036854775807 exceeds the file size",
+    ),
+    "huge array length": (
+        _header(1) + _s("tokenizer.ggml.scores") + struct.pack("<IIQ", 9, 6, 2**61) + b"\0" * 64,
+        "array of 2305843009213693952 float32 items exceeds the file size",
+    ),
+    "huge string array length": (
+        _header(1) + _s("tokenizer.ggml.merges") + struct.pack("<IIQ", 9, 8, 2**60) + b"\0" * 64,
+        "array of 1152921504606846976 string items exceeds the file size",
+    ),
+    "huge string inside an array": (
+        _header(1) + _s("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 2) + _s("a") + struct.pack("<Q", 2**40),
+        "string 1 of the array has length 1099511627776, which exceeds the file size",
+    ),
+    "unknown value type": (
+        _header(1) + _s("general.name") + struct.pack("<I", 13) + b"\0" * 8,
+        "unknown value type 13",
+    ),
+    "unknown array item type": (
+        _header(1) + _s("x") + struct.pack("<IIQ", 9, 4000, 1) + b"\0" * 8,
+        "unknown value type 4000",
+    ),
+    "arrays nested three deep": (
+        _header(1) + _s("x") + struct.pack("<IIQ", 9, 9, 1) + struct.pack("<IQ", 9, 1) + struct.pack("<IQ", 0, 0),
+        "nested deeper than 2 levels",
+    ),
+    "duplicate key": (
+        _header(2) + (_s("general.name") + struct.pack("<I", 8) + _s("a")) * 2,
+        r"GGUF key 1 \(general.name\): the key appears twice",
+    ),
+    "unsupported version": (b"GGUF" + struct.pack("<I", 7) + b"\0" * 16, "unsupported GGUF version 7"),
+    "not gguf": (b"GGML" + b"\0" * 20, "not a GGUF file"),
+    "empty": (b"", "not a GGUF file"),
+    "truncated header": (b"GGUF\x03\x00\x00\x00\x00\x00", "truncated"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_headers_fail_fast_with_a_reason(tmp_path: Path, name: str) -> None:
+    data, reason = HOSTILE[name]
+    result, f = parse_counting(write(tmp_path / "hostile.gguf", data))
+    assert isinstance(result, FormatError), result
+    assert re.search(reason, str(result)), str(result)
+    assert f.bytes_read <= len(data)
+
+
+def test_every_truncation_of_a_real_file_is_a_format_error(tmp_path: Path) -> None:
+    data = write_model(tmp_path / "whole.gguf", tokens=50, tensor=False).read_bytes()
+    kv_end = len(data.rstrip(b"\0"))  # the writer pads the block with zeros; its last value is non-zero
+    cut = tmp_path / "cut.gguf"
+    for end in range(0, kv_end, 7):
+        result, _ = parse_counting(write(cut, data[:end]))
+        assert isinstance(result, FormatError), end
+    whole, _ = parse_counting(write(cut, data))
+    assert isinstance(whole, GGUFHeader)
+
+
+def test_caps_are_enforced_with_their_own_reason(tmp_path: Path) -> None:
+    path = write_model(tmp_path / "model.gguf", tokens=2000)
+    with pytest.raises(FormatError, match="larger than the 16 KiB cap"):
+        parse(path, max_kv_bytes=16 * 1024)
+    with pytest.raises(FormatError, match="exceeds the 4 bytes cap"):
+        parse(path, max_string=4)
+    with pytest.raises(FormatError, match="exceeds the cap of 100 items"):
+        parse(path, max_array_items=100)
+
+
+def test_string_arrays_beyond_the_walk_budget_are_refused(tmp_path: Path) -> None:
+    many = struct.pack("<IIQ", 9, 8, 400_000) + b"\0" * 8 * 400_000
+    data = _header(3) + _s("a") + many + _s("b") + many + _s("c") + many
+    result, _ = parse_counting(write(tmp_path / "m.gguf", data), max_array_items=500_000)
+    assert isinstance(result, FormatError)
+    assert "budget" in str(result)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(version=st.sampled_from([1, 2, 3, 0x03000000, 9]), body=st.binary(max_size=400))
+def test_random_bytes_after_the_magic_only_ever_raise_format_error(tmp_path: Path, version: int, body: bytes) -> None:
+    path = write(tmp_path / "fuzz.gguf", b"GGUF" + struct.pack("<I", version) + body)
+    result, f = parse_counting(path)
+    assert isinstance(result, (GGUFHeader, FormatError))
+    assert f.bytes_read <= path.stat().st_size
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_corrupted_real_headers_only_ever_raise_format_error(tmp_path: Path, data: st.DataObject) -> None:
+    original = bytearray(_FUZZ_SEED)
+    for _ in range(data.draw(st.integers(1, 8))):
+        original[data.draw(st.integers(0, len(original) - 1))] = data.draw(st.integers(0, 255))
+    path = write(tmp_path / "fuzz.gguf", bytes(original))
+    result, _ = parse_counting(path)
+    assert isinstance(result, (GGUFHeader, FormatError))
+
+
+def _fuzz_seed() -> bytes:
+    kvs = (
+        _s("general.name")
+        + struct.pack("<I", 8)
+        + _s("m")
+        + _s("tokenizer.ggml.tokens")
+        + struct.pack("<IIQ", 9, 8, 3)
+        + _s("a")
+        + _s("<s>")
+        + _s("b")
+        + _s("tokenizer.ggml.token_type")
+        + struct.pack("<IIQ", 9, 5, 3)
+        + struct.pack("<3i", 1, 3, 1)
+        + _s("nested")
+        + struct.pack("<IIQ", 9, 9, 2)
+        + struct.pack("<IQB", 0, 1, 7)
+        + struct.pack("<IQ", 8, 1)
+        + _s("z")
+        + _s("general.tags")
+        + struct.pack("<IIQ", 9, 8, 1)
+        + _s("t")
+    )
+    return _header(5) + kvs
+
+
+_FUZZ_SEED = _fuzz_seed()

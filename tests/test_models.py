@@ -1,0 +1,340 @@
+"""The model inventory and lineage, on trees of real GGUF, safetensors, HF-cache and Ollama files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Machine
+from modelkit import (
+    DEEPSEEK_SPECIALS,
+    hf_cache_repo,
+    model_card,
+    ollama_store,
+    qwen2_config,
+    tokenizer_config,
+    write_gguf,
+    write_json,
+    write_safetensors,
+)
+
+from scanner.audit import AuditOptions, run_audit
+from scanner.policy import load_policy
+from scanner.reporters.json import report_dict
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not present")
+
+
+def audit(root: Path, policy: str = "default") -> dict[str, Any]:
+    return report_dict(run_audit(AuditOptions(root=str(root)), load_policy([policy])))
+
+
+def findings_at(report: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    return [f for f in report["findings"] if f["location"]["path"] == path]
+
+
+def models(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["location"]["path"]: item for item in report["inventory"] if item["kind"] == "model"}
+
+
+def test_hf_cache_gguf_repo_is_one_model_with_its_quantization_chain(machine: Machine, tmp_path: Path) -> None:
+    gguf_a = write_gguf(tmp_path / "a.gguf", arch="qwen2", name="DeepSeek R1 Distill Qwen 7B", pre="qwen2")
+    gguf_b = write_gguf(tmp_path / "b.gguf", arch="qwen2", name="DeepSeek R1 Distill Qwen 7B", pre="qwen2")
+    card = model_card("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "quantized").encode()
+    hub = machine.path("/home/alice/.cache/huggingface/hub")
+    hf_cache_repo(
+        hub,
+        "unsloth/DeepSeek-R1-Distill-Qwen-7B-GGUF",
+        {
+            "README.md": card,
+            "DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf": gguf_a.read_bytes(),
+            "DeepSeek-R1-Distill-Qwen-7B-Q8_0.gguf": gguf_b.read_bytes(),
+        },
+    )
+    report = audit(machine.root)
+    repo = "/home/alice/.cache/huggingface/hub/models--unsloth--DeepSeek-R1-Distill-Qwen-7B-GGUF"
+    model = models(report)[repo]
+    assert model["name"] == "unsloth/DeepSeek-R1-Distill-Qwen-7B-GGUF" and model["version"] == "a" * 40
+    assert [f["format"] for f in model["attributes"]["files"]].count("gguf") == 2
+    assert len(models(report)) == 1, "blobs and refs are bookkeeping, not models"
+    (finding,) = findings_at(report, repo)
+    assert (finding["provider"], finding["rule_id"], finding["confidence"], finding["severity"]) == (
+        "deepseek",
+        "model-lineage",
+        "confirmed",
+        "violation",
+    )
+    chain = finding["lineage"]
+    assert chain[0].startswith("`unsloth/DeepSeek-R1-Distill-Qwen-7B-GGUF`")
+    assert chain[1].startswith("→ quantized from `deepseek-ai/DeepSeek-R1-Distill-Qwen-7B` (base_model in ")
+    assert chain[2].startswith("→ distilled from `deepseek-ai/DeepSeek-R1`")
+    assert chain[-1] == "→ provider deepseek (DeepSeek)"
+    digests = [c for c in model["attributes"]["clues"] if c["kind"] == "digest"]
+    assert len(digests) == 2 and all(len(c["value"]) == 64 for c in digests)
+
+
+def test_a_renamed_r1_distill_folder_is_found_by_its_tokenizer(machine: Machine) -> None:
+    folder = machine.path("/srv/models/assistant")
+    write_json(folder / "config.json", qwen2_config())
+    write_json(folder / "tokenizer_config.json", tokenizer_config([*DEEPSEEK_SPECIALS, "<think>"]))
+    write_safetensors(folder / "model-00001-of-00002.safetensors")
+    write_safetensors(folder / "model-00002-of-00002.safetensors")
+    report = audit(machine.root)
+    model = models(report)["/srv/models/assistant"]
+    assert model["attributes"]["format"] == "safetensors"
+    assert len([f for f in model["attributes"]["files"] if f["format"] == "safetensors"]) == 2
+    (finding,) = findings_at(report, "/srv/models/assistant")
+    assert (finding["provider"], finding["rule_id"], finding["confidence"], finding["severity"]) == (
+        "deepseek",
+        "model-fingerprint",
+        "strong",
+        "violation",
+    )
+    assert "special token `<｜begin▁of▁sentence｜>`" in " ".join(finding["evidence"])
+
+
+def test_a_gguf_whose_only_clue_is_its_tokenizer(machine: Machine) -> None:
+    write_gguf(machine.path("/opt/ai/brain.gguf"), arch="qwen2", name="brain", pre="deepseek-r1-qwen")
+    (finding,) = audit(machine.root)["findings"]
+    assert (finding["provider"], finding["rule_id"], finding["confidence"]) == (
+        "deepseek",
+        "model-fingerprint",
+        "strong",
+    )
+    assert finding["lineage"] == [
+        "`brain` (/opt/ai/brain.gguf)",
+        "→ its GGUF pre-tokenizer is `deepseek-r1-qwen`",
+        "→ provider deepseek (DeepSeek)",
+    ]
+
+
+def test_an_ollama_alias_of_a_banned_blob_is_reported(machine: Machine, tmp_path: Path) -> None:
+    weights = write_gguf(tmp_path / "w.gguf", arch="qwen2", name="DeepSeek R1 Distill Qwen 7B", pre="deepseek-r1-qwen")
+    template = b"{{ .System }}<\xef\xbd\x9cUser\xef\xbd\x9c>{{ .Prompt }}<\xef\xbd\x9cAssistant\xef\xbd\x9c>"
+    store = machine.path("/usr/share/ollama/.ollama/models")
+    ollama_store(
+        store,
+        {"weights": weights.read_bytes(), "template": template},
+        {"deepseek-r1:7b": {"model": "weights", "template": "template"}, "assistant:latest": {"model": "weights"}},
+    )
+    report = audit(machine.root)
+    base = "/usr/share/ollama/.ollama/models/manifests/registry.ollama.ai/library"
+    inventory = models(report)
+    assert {inventory[f"{base}/deepseek-r1/7b"]["name"], inventory[f"{base}/assistant/latest"]["name"]} == {
+        "deepseek-r1:7b",
+        "assistant:latest",
+    }
+    assert len(inventory) == 2, "the blob belongs to its manifests, not a model of its own"
+    (official,) = findings_at(report, f"{base}/deepseek-r1/7b")
+    assert official["rule_id"] == "model-lineage" and "policy lineage r1-distill-qwen-7b" in " ".join(
+        official["lineage"]
+    )
+    (alias,) = findings_at(report, f"{base}/assistant/latest")
+    assert (alias["provider"], alias["confidence"]) == ("deepseek", "confirmed")
+    assert "DeepSeek R1 Distill Qwen 7B" in " ".join(alias["lineage"])
+
+
+def test_a_finetune_whose_card_declares_a_banned_base_model(machine: Machine) -> None:
+    folder = machine.path("/home/bob/medllama-8b")
+    write_json(
+        folder / "config.json", {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 128256}
+    )
+    (folder / "README.md").write_text(model_card("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "finetune", "MedLlama 8B"))
+    write_safetensors(folder / "model.safetensors")
+    (finding,) = findings_at(audit(machine.root), "/home/bob/medllama-8b")
+    assert finding["rule_id"] == "model-lineage" and finding["confidence"] == "confirmed"
+    assert finding["lineage"][1].startswith("→ fine-tuned from `deepseek-ai/DeepSeek-R1-Distill-Llama-8B`")
+    assert "policy lineage r1-distill-llama-8b" in finding["lineage"][2]
+
+
+def test_lineage_runs_through_other_models_on_the_machine(machine: Machine) -> None:
+    folder = machine.path("/home/bob/medllama-8b")
+    write_json(
+        folder / "config.json",
+        {"_name_or_path": "bob/medllama-8b", "architectures": ["LlamaForCausalLM"], "model_type": "llama"},
+    )
+    (folder / "README.md").write_text(model_card("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "finetune"))
+    write_gguf(
+        machine.path("/srv/llm/medllama-8b.Q4_K_M.gguf"),
+        name="Medllama 8b",
+        base_models=[{"name": "medllama-8b", "organization": "bob"}],
+    )
+    (finding,) = findings_at(audit(machine.root), "/srv/llm/medllama-8b.Q4_K_M.gguf")
+    chain = finding["lineage"]
+    assert chain[1].startswith(
+        "→ based on `bob/medllama-8b` (general.base_model.0.name in /srv/llm/medllama-8b.Q4_K_M.gguf)"
+    )
+    assert chain[2].startswith(
+        "→ fine-tuned from `deepseek-ai/DeepSeek-R1-Distill-Llama-8B` (base_model in /home/bob/medllama-8b/README.md)"
+    )
+    assert chain[-1] == "→ provider deepseek (DeepSeek)"
+
+
+def test_an_architecture_alone_is_at_most_a_weak_warning(machine: Machine) -> None:
+    write_gguf(machine.path("/srv/x/mystery.gguf"), arch="deepseek2", name="mystery")
+    (finding,) = audit(machine.root)["findings"]
+    assert (finding["severity"], finding["confidence"], finding["rule_id"]) == ("warning", "weak", "model-fingerprint")
+
+
+def test_benign_lookalikes_are_not_attributed_to_a_banned_provider(machine: Machine) -> None:
+    qwen = machine.path("/srv/models/qwen2.5-7b-instruct")
+    write_json(qwen / "config.json", qwen2_config("Qwen/Qwen2.5-7B-Instruct"))
+    write_json(qwen / "tokenizer_config.json", tokenizer_config(["<|endoftext|>", "<|im_start|>", "<|im_end|>"]))
+    (qwen / "README.md").write_text(model_card("Qwen/Qwen2.5-7B", "finetune", "Qwen2.5-7B-Instruct"))
+    write_safetensors(qwen / "model.safetensors")
+    llama = ["<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>"]
+    write_gguf(
+        machine.path("/srv/gguf/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf"),
+        name="Meta Llama 3.1 8B Instruct",
+        pre="llama-bpe",
+        tokens=llama,
+        special=llama,
+    )
+    write_gguf(
+        machine.path("/srv/gguf/Mistral-Nemo-Instruct-2407.Q4_K_M.gguf"),
+        name="Mistral Nemo Instruct 2407",
+        pre="tekken",
+    )
+    write_gguf(machine.path("/srv/gguf/Phi-3.5-mini-instruct.Q4_K_M.gguf"), arch="phi3", name="Phi 3.5 Mini Instruct")
+    write_gguf(machine.path("/srv/gguf/gemma-2-9b-it.Q4_K_M.gguf"), arch="gemma2", name="Gemma 2 9b It", pre="default")
+    write_gguf(
+        machine.path("/srv/gguf/Qwen2.5-7B-Instruct-Q4_K_M.gguf"), arch="qwen2", name="Qwen2.5 7B Instruct", pre="qwen2"
+    )
+    report = audit(machine.root)
+    assert len(models(report)) == 6
+    assert report["findings"] == []
+
+
+@needs_corpus
+def test_the_rebranded_kimi_k2_from_the_corpus_is_moonshot(machine: Machine) -> None:
+    target = machine.path("/opt/create-bot")
+    shutil.copytree(CORPUS / "hf-configs" / "kimi-k2-rebrand-createbot", target)
+    (finding,) = findings_at(audit(machine.root), "/opt/create-bot")
+    assert (finding["provider"], finding["severity"], finding["confidence"]) == ("moonshot", "violation", "strong")
+    assert "n_routed_experts=384" in " ".join(finding["lineage"])
+
+
+@needs_corpus
+def test_corpus_vocab_ggufs_are_judged_by_what_they_are(machine: Machine) -> None:
+    shutil.copytree(CORPUS / "gguf-vocab", machine.path("/models"))
+    report = audit(machine.root)
+    flagged = {Path(f["location"]["path"]).name: f["provider"] for f in report["findings"]}
+    assert flagged == {"ggml-vocab-deepseek-coder.gguf": "deepseek", "ggml-vocab-deepseek-llm.gguf": "deepseek"}
+    assert len(models(report)) == len(list((CORPUS / "gguf-vocab").glob("*.gguf")))
+
+
+@needs_corpus
+def test_corpus_lora_of_an_r1_distill_is_traced_through_its_windows_base_path(machine: Machine) -> None:
+    shutil.copytree(CORPUS / "hf-configs" / "deepseek-r1-distill-qwen-lora-openr1", machine.path("/srv/lora"))
+    (finding,) = findings_at(audit(machine.root), "/srv/lora")
+    assert finding["rule_id"] == "model-lineage"
+    assert finding["lineage"][1].startswith(
+        "→ an adapter on `D:/deepseek/model/deepseek-ai/DeepSeek-R1-Distill-Qwen-1___5B`"
+    )
+
+
+def test_site_packages_pth_files_and_cache_bookkeeping_are_not_models(machine: Machine) -> None:
+    site = machine.venv("/opt/venv")
+    (site / "distutils-precedence.pth").write_text("import os; var = 'SETUPTOOLS_USE_DISTUTILS'\n")
+    (site / "easy-install.pth").write_text("./setuptools-69.0.egg\n")
+    hub = machine.path("/root/.cache/huggingface/hub")
+    (hub / "models--x--y" / "refs").mkdir(parents=True)
+    (hub / "models--x--y" / "refs" / "main").write_text("b" * 40)
+    (hub / "models--x--y" / "blobs").mkdir()
+    (hub / "models--x--y" / "blobs" / ("c" * 64)).write_bytes(b"\0" * (2 << 20))
+    (hub / "models--x--y" / "blobs" / ("d" * 64 + ".incomplete")).write_bytes(b"\0" * 10)
+    report = audit(machine.root)
+    assert models(report) == {} and report["scan"]["coverage"]["complete"]
+
+
+def test_lmstudio_and_modelscope_layouts_name_their_models(machine: Machine) -> None:
+    write_gguf(
+        machine.path("/home/eve/.lmstudio/models/lmstudio-community/DeepSeek-R1-0528-Qwen3-8B-GGUF/model-Q4_K_M.gguf"),
+        name="x",
+    )
+    folder = machine.path("/home/eve/.cache/modelscope/hub/models/deepseek-ai/DeepSeek-R1-Distill-Qwen-1___5B")
+    write_json(folder / "config.json", qwen2_config())
+    write_safetensors(folder / "model.safetensors")
+    report = audit(machine.root)
+    names = {m["name"]: m["attributes"]["store"] for m in models(report).values()}
+    assert names == {
+        "lmstudio-community/DeepSeek-R1-0528-Qwen3-8B-GGUF": "lmstudio",
+        "deepseek-ai/DeepSeek-R1-Distill-Qwen-1___5B": "modelscope",
+    }
+    assert {f["provider"] for f in report["findings"]} == {"deepseek"}
+    assert len(report["findings"]) == 2
+
+
+def test_a_hostile_gguf_header_is_skipped_with_a_reason_and_still_inventoried(machine: Machine) -> None:
+    bad = machine.path("/srv/evil.gguf")
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 2**62) + b"\xff" * 64)
+    report = audit(machine.root)
+    (skipped,) = report["scan"]["coverage"]["skipped"]
+    assert skipped["path"] == "/srv/evil.gguf" and skipped["reason"].startswith("model file header unreadable: ")
+    assert models(report)["/srv/evil.gguf"]["attributes"]["format"] == "gguf (unreadable header)"
+    assert report["summary"]["complete"] is False
+
+
+def test_a_50_gb_sparse_safetensors_costs_only_its_header(machine: Machine) -> None:
+    folder = machine.path("/data/huge")
+    path = write_safetensors(folder / "model.safetensors", {"format": "pt"})
+    write_json(folder / "config.json", {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    with open(path, "r+b") as handle:
+        handle.truncate(50 * 2**30)
+    model = models(audit(machine.root))["/data/huge"]
+    (weights,) = [f for f in model["attributes"]["files"] if f["format"] == "safetensors"]
+    assert weights["size"] == 50 * 2**30 and weights["bytes_read"] <= 64 * 1024
+
+
+def test_a_git_lfs_pointer_gives_the_real_files_digest(machine: Machine) -> None:
+    digest = "4dc77d4932316bdaa6f255ee7ad2ea3733a8ca234dc77d4932316bdaa6f2"[:64].ljust(64, "0")
+    folder = machine.path("/srv/clone")
+    folder.mkdir(parents=True)
+    (folder / "model-00001-of-000163.safetensors").write_text(
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{digest}\nsize 5234139343\n"
+    )
+    model = models(audit(machine.root))["/srv/clone"]
+    assert model["attributes"]["format"] == "git-lfs-pointer"
+    assert {"kind": "digest", "value": digest} in [
+        {k: c[k] for k in ("kind", "value")} for c in model["attributes"]["clues"]
+    ]
+
+
+def test_a_renamed_gguf_without_extension_is_found_by_its_magic(machine: Machine, tmp_path: Path) -> None:
+    real = write_gguf(tmp_path / "x.gguf", arch="qwen2", name="x", pre="deepseek-r1-qwen")
+    target = machine.path("/opt/app/weights")
+    target.parent.mkdir(parents=True)
+    with open(target, "wb") as handle:
+        handle.write(real.read_bytes())
+        handle.truncate(2 << 20)  # large enough to be worth sniffing
+    report = audit(machine.root)
+    assert models(report)["/opt/app/weights"]["attributes"]["format"] == "gguf"
+    assert [f["provider"] for f in report["findings"]] == ["deepseek"]
+
+
+def test_model_reports_match_the_json_schema(machine: Machine) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    write_gguf(machine.path("/opt/ai/brain.gguf"), arch="qwen2", name="brain", pre="deepseek-r1-qwen")
+    schema = json.loads(
+        (Path(__file__).resolve().parents[1] / "scanner" / "schemas" / "report.schema.json").read_text()
+    )
+    jsonschema.validate(audit(machine.root), schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_files_are_never_executed_or_unpickled(machine: Machine) -> None:
+    folder = machine.path("/srv/pickled")
+    folder.mkdir(parents=True)
+    marker = machine.root / "pwned"
+    payload = b"\x80\x04cos\nsystem\n(V touch " + str(marker).encode() + b"\ntR."
+    (folder / "pytorch_model.bin").write_bytes(payload)
+    write_json(folder / "config.json", {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    model = models(audit(machine.root))["/srv/pickled"]
+    assert model["attributes"]["format"] == "pytorch-pickle"
+    assert not marker.exists() and not os.path.exists("pwned")
