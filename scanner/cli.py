@@ -21,6 +21,7 @@ from tabulate import tabulate
 from scanner import __version__
 from scanner.audit import AuditOptions, ScanResult, run_audit
 from scanner.errors import ReportError, ScannerError
+from scanner.explain import Explanation, explain
 from scanner.policy import Policy, bundled_names, load_policy
 from scanner.reporters import REPORTERS, Format
 from scanner.reporters.table import terminal_safe
@@ -171,6 +172,69 @@ def audit(
     except ScannerError as error:
         _fail(error)
     raise typer.Exit(exit_code(result, fail_on))
+
+
+def _explanation_text(explanation: Explanation) -> str:
+    if not explanation.models:
+        return f"{explanation.target}: no model found there\n"
+    lines: list[str] = []
+    for model in explanation.models:
+        size = sum(f.size for f in model.files)
+        read = sum(f.bytes_read for f in model.files)
+        lines += [
+            f"Model {model.name}" + (f" ({model.version})" if model.version else ""),
+            f"  at {model.locations[0].path}, {model.store}, {model.format}: {len(model.files)} file(s), "
+            f"{size} bytes ({read} read)",
+        ]
+        for clue in model.clues:
+            if clue.kind != "config":
+                relation = f" [{clue.relation}]" if clue.relation else ""
+                lines.append(f"  {clue.kind}{relation}: {clue.value}  ({clue.field} in {clue.path})")
+        if model.special_tokens:
+            lines.append(f"  special tokens: {len(model.special_tokens)}, e.g. {', '.join(model.special_tokens[:5])}")
+        for lead in model.leads:
+            if len(lead.steps) > 1:
+                lines.append("  lineage: " + " → ".join(f"{s.relation} {s.name}" for s in lead.steps))
+        own = [f for f in explanation.findings if f.record_id == model.id]
+        if not own:
+            lines.append("  Verdict: no banned provider or lineage found under this policy")
+        for finding in own:
+            lines.append(
+                f"  Verdict: {finding.severity.upper()} {finding.provider or '-'} ({finding.confidence}, {finding.rule_id})"
+            )
+            lines += [f"    {link}" for link in finding.lineage]
+            lines += [f"    - {sentence}" for sentence in finding.evidence[1:]]
+        lines.append("")
+    return "\n".join(terminal_safe(line) for line in lines) + "\n"
+
+
+@app.command()
+def lineage(
+    target: Annotated[str, typer.Argument(help="A model file or folder, or a model name such as deepseek-r1:7b.")],
+    root: Annotated[Path | None, typer.Option(help="Treat DIR as the machine's / (as for audit).")] = None,
+    policy: Annotated[
+        list[str] | None, typer.Option(help="Policy file or bundled name (repeatable). Default: 'default'.")
+    ] = None,
+    format: Annotated[PolicyFormat, typer.Option("--format", "-f", help="Output format.")] = PolicyFormat.TABLE,
+) -> None:
+    """Explain one model: its names, declared lineage, fingerprints and the verdict with its chain.
+
+    Example: scanner lineage ~/.cache/huggingface/hub/models--unsloth--DeepSeek-R1-Distill-Qwen-7B-GGUF
+    """
+    try:
+        explanation = explain(target, load_policy(policy or []), str(root) if root else None)
+    except ScannerError as error:
+        _fail(error)
+    if format is PolicyFormat.JSON:
+        data = {
+            "models": [{"name": m.name, "version": m.version, **m.attributes()} for m in explanation.models],
+            "findings": [f.to_dict() for f in explanation.findings],
+            "skipped": [s.to_dict() for s in explanation.skipped],
+        }
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(_explanation_text(explanation))
+    raise typer.Exit(EXIT_FOUND if any(f.severity == "violation" for f in explanation.findings) else EXIT_OK)
 
 
 @policy_app.command("list")

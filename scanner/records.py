@@ -216,7 +216,8 @@ class ModelFile:
         return {"path": self.path, "size": self.size, "format": self.format, "bytes_read": self.bytes_read}
 
 
-ModelStore = Literal["hf-cache", "ollama", "lmstudio", "modelscope", "directory", "file"]
+ModelStore = Literal["hf-cache", "ollama", "lmstudio", "modelscope", "directory", "file", "reference"]
+"""``reference``: not found on disk, only named (``scanner lineage deepseek-ai/DeepSeek-R1``)."""
 
 
 @dataclass(frozen=True)

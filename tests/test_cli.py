@@ -255,3 +255,21 @@ def test_reports_survive_undecodable_file_names(machine: Machine) -> None:
     code, report = audit_json(machine)
     assert code == 1
     assert report["findings"][0]["location"]["path"].startswith("/opt/caf\\xe9/")
+
+
+def test_lineage_explains_a_model_folder_and_a_bare_name(machine: Machine) -> None:
+    folder = machine.path("/srv/lora")
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(
+        json.dumps(
+            {"base_model_name_or_path": "D:/models/deepseek-ai/DeepSeek-R1-Distill-Qwen-1___5B", "peft_type": "LORA"}
+        )
+    )
+    done = run_scanner("lineage", "--root", str(machine.root), "/srv/lora")
+    assert done.returncode == 1
+    assert "Verdict: VIOLATION deepseek (confirmed, model-lineage)" in done.stdout
+    assert "→ an adapter on `D:/models/deepseek-ai/DeepSeek-R1-Distill-Qwen-1___5B`" in done.stdout
+    as_json = json.loads(run_scanner("lineage", "deepseek-r1:7b", "-f", "json").stdout)
+    assert as_json["findings"][0]["lineage"][1].startswith("→ distilled from `deepseek-ai/DeepSeek-R1`")
+    benign = run_scanner("lineage", "Qwen/Qwen2.5-7B-Instruct")
+    assert benign.returncode == 0 and "no banned provider" in benign.stdout

@@ -195,6 +195,7 @@ _STORE_WORDS = {
     "modelscope": "in a ModelScope cache",
     "directory": "as a model folder",
     "file": "as a model file",
+    "reference": "only as a name given to the scanner",
 }
 
 
@@ -251,7 +252,13 @@ class ModelJudge(Judge):
                 severity = allow_severity
         if best.severity_cap and SEVERITY_RANK[best.severity_cap] < SEVERITY_RANK[severity]:
             severity = best.severity_cap
-        evidence = [self._record_sentence(record), *dict.fromkeys(h.sentence for h in hits)]
+        # Every sentence of the deciding rule, then one per other rule that agrees: enough to see the
+        # corroboration without one line per name the model goes by.
+        first_of_rule: dict[str, str] = {}
+        for hit in hits:
+            first_of_rule.setdefault(hit.rule.id, hit.sentence)
+        deciding = [h.sentence for h in hits if h.rule is best.rule]
+        evidence = [self._record_sentence(record), *dict.fromkeys([*deciding, *first_of_rule.values()])]
         if provider.severity is not None:
             evidence.append(provider_sentence(self.policy, provider))
         if unapproved:

@@ -1,0 +1,53 @@
+"""``scanner lineage``: explain one model — what its files say, what it descends from, and the verdict.
+
+A path is scanned like an audit limited to that path (so its own files and any local base models
+under it count); anything else is taken as a model name (``deepseek-ai/DeepSeek-R1-Distill-Qwen-7B``,
+``deepseek-r1:7b``) and judged by what the policy knows about that name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from scanner.audit import AuditOptions, run_audit
+from scanner.findings import Finding
+from scanner.fsview import RootFS
+from scanner.lineage import identify
+from scanner.policy import Policy, evaluate
+from scanner.records import Clue, Location, ModelRecord, Skipped
+
+
+@dataclass(frozen=True)
+class Explanation:
+    target: str
+    models: tuple[ModelRecord, ...]
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def _is_path(target: str, root: str | None) -> bool:
+    if root is None:
+        return os.path.lexists(target)
+    fs = RootFS(root)
+    return os.path.lexists(fs.to_real(os.path.normpath("/" + target.lstrip("/"))))
+
+
+def explain(target: str, policy: Policy, root: str | None = None) -> Explanation:
+    if _is_path(target, root):
+        result = run_audit(AuditOptions(paths=(target,), root=root), policy)
+        models = tuple(r for r in result.records if isinstance(r, ModelRecord))
+        findings = tuple(f for f in result.findings if f.kind == "model")
+        return Explanation(target, models, findings, tuple(result.coverage.skipped))
+    named = ModelRecord(
+        name=target,
+        version=None,
+        store="reference",
+        format="name only",
+        files=(),
+        clues=(Clue("name", target, "command line", "-"),),
+        locations=(Location(target),),
+        found_by="scanner lineage",
+    )
+    models = tuple(r for r in identify([named]) if isinstance(r, ModelRecord))
+    return Explanation(target, models, tuple(evaluate(models, policy)), ())
