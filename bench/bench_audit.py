@@ -6,7 +6,7 @@ ordinary files), and this machine's own ``/`` (``--machine``). For each, both co
 ``--repeat`` times alternately after one warm-up each (so both see a warm page cache); the report
 gives the median wall time, the ratio scanner/find and each command's peak RSS (from ``wait4``).
 
-    python bench/bench_audit.py --generate 200000 --machine
+    python bench/bench_audit.py --generate 200000 --models 4000 --machine
 
 No timing is asserted anywhere: this prints numbers for the README's performance section.
 """
@@ -14,6 +14,7 @@ No timing is asserted anywhere: this prints numbers for the README's performance
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -70,6 +71,72 @@ def generate(root: Path, files: int, seed: int = 7) -> Path:
     return root
 
 
+def generate_models(root: Path, count: int) -> Path:
+    """About ``count`` model files, sparse and realistic in their headers: GGUFs with a 32k-token
+    vocabulary (4 GiB each), HF-style folders with two 5 GiB safetensors shards, Ollama stores."""
+    import gguf  # the test extra: only the model benchmark needs it
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    template = root / "template.gguf"
+    writer = gguf.GGUFWriter(str(template), arch="qwen2")
+    writer.add_name("Bench Model 7B")
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("qwen2")
+    tokens = [f"tok{i}" for i in range(32_000)]
+    writer.add_token_list(tokens)
+    writer.add_token_types([1] * len(tokens))
+    writer.add_tensor("token_embd.weight", np.zeros((8, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    header = template.read_bytes()
+    template.unlink()
+    shard = root / "shard.safetensors"
+    save_file({"model.embed_tokens.weight": np.zeros((64, 64), dtype=np.float16)}, str(shard))
+    shard_bytes = shard.read_bytes()
+    shard.unlink()
+    made = 0
+    while made < count:
+        kind = made % 4
+        base = root / f"user{made % 25}"
+        if kind < 2:
+            path = base / "models" / f"model-{made}.Q4_K_M.gguf"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(header)
+                handle.truncate(4 << 30)
+            made += 1
+        else:
+            folder = base / "hf" / f"model-{made}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "config.json").write_text('{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}')
+            for index in (1, 2):
+                with open(folder / f"model-0000{index}-of-00002.safetensors", "wb") as handle:
+                    handle.write(shard_bytes)
+                    handle.truncate(5 << 30)
+            made += 2
+    return root
+
+
+def model_read_stats(report: Path) -> str:
+    data = json.loads(report.read_text())
+    files = [f for item in data["inventory"] if item["kind"] == "model" for f in item["attributes"]["files"]]
+    weights = [f for f in files if f["format"] in ("gguf", "safetensors")]
+    read = [f["bytes_read"] for f in weights]
+    size = sum(f["size"] for f in weights)
+    models = sum(1 for item in data["inventory"] if item["kind"] == "model")
+    return (
+        f"  {models} models, {len(weights)} weight files, {size / 2**40:.1f} TiB apparent size; "
+        f"bytes read per weight file: mean {statistics.mean(read) / 1024:.1f} KiB, max {max(read) / 1024:.1f} KiB, "
+        f"total {sum(read) / 2**20:.1f} MiB"
+    )
+
+
 def run(command: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one run."""
     # posix_spawn, not fork: a forked child's peak RSS would include this (large) benchmark process.
@@ -111,6 +178,9 @@ def count_files(root: str, prune: str = "/nonexistent") -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generate", type=int, metavar="FILES", help="benchmark a generated tree of about FILES files")
+    parser.add_argument(
+        "--models", type=int, metavar="FILES", help="benchmark a tree of about FILES sparse model files"
+    )
     parser.add_argument("--machine", action="store_true", help="benchmark this machine's own /")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "out")
@@ -136,6 +206,19 @@ def main() -> None:
             [*base, "--root", str(tree)],
             args.repeat,
         )
+    if args.models:
+        tree = generate_models(args.out / "models", args.models)
+        report = args.out / "models-report.json"
+        command = [scanner, "audit", "--root", str(tree), "-f", "json", "-o", str(report), "--no-progress"]
+        command += ["--fail-on", "never"]
+        run(command)
+        times = [run(command) for _ in range(args.repeat)]
+        median = statistics.median(t for t, _ in times)
+        print(f"\nmodel tree {tree} ({args.models} sparse model files)")
+        per_file = median / args.models * 1000
+        peak = max(m for _, m in times) / 1024
+        print(f"  scanner  median {median:8.3f} s  ({per_file:.1f} ms per model file)  peak RSS {peak:.1f} MiB")
+        print(model_read_stats(report))
     if args.machine:
         prune = [x for p in [*PSEUDO, str(args.out)] for x in ("-path", p, "-o")][:-1]
         compare(
