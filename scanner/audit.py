@@ -15,6 +15,7 @@ from typing import Any
 
 from scanner import __version__
 from scanner.collectors import COLLECTORS
+from scanner.collectors.interface import CollectOptions
 from scanner.errors import UsageError
 from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal
@@ -35,6 +36,8 @@ class AuditOptions:
     excludes: tuple[str, ...] = ()
     include_fstypes: frozenset[str] = frozenset()
     one_file_system: bool = False
+    hash_weights: bool = False
+    """Hash weight files whose digest their name does not give (``--hash``)."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,8 @@ def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback 
         raise UsageError(f"--root {options.root}: not a directory")
     fs = RootFS(options.root)
     roots = _roots(fs, options.paths)
-    collectors = [cls(fs) for cls in COLLECTORS.values()]
+    collect_options = CollectOptions(hash_weights=options.hash_weights)
+    collectors = [cls(fs, collect_options) for cls in COLLECTORS.values()]
     if fs.is_live and not options.paths:
         roots += [extra for c in collectors for extra in c.extra_roots()]
     walker = Walker(

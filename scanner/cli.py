@@ -149,6 +149,12 @@ def audit(
         bool | None,
         typer.Option("--progress/--no-progress", help="Show progress on stderr. Default: on a terminal."),
     ] = None,
+    hash_weights: Annotated[
+        bool,
+        typer.Option(
+            "--hash", help="Also sha256 weight files whose digest their name does not give (reads them whole)."
+        ),
+    ] = False,
 ) -> None:
     """Scan the machine (or PATHS) and judge what is found against the policy.
 
@@ -162,6 +168,7 @@ def audit(
             excludes=tuple(exclude or ()),
             include_fstypes=frozenset(include_fstype or ()),
             one_file_system=one_file_system,
+            hash_weights=hash_weights,
         )
         show_progress = sys.stderr.isatty() if progress is None else progress
         result = run_audit(options, loaded, _progress_printer() if show_progress else None)

@@ -68,6 +68,7 @@ def _schema_keys() -> set[str]:
         schema.EndpointFact,
         schema.PatternFact,
         schema.Fingerprint,
+        schema.Digest,
     ]
     return {f.name for cls in classes for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
 

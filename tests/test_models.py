@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -338,3 +339,34 @@ def test_files_are_never_executed_or_unpickled(machine: Machine) -> None:
     model = models(audit(machine.root))["/srv/pickled"]
     assert model["attributes"]["format"] == "pytorch-pickle"
     assert not marker.exists() and not os.path.exists("pwned")
+
+
+def test_a_published_digest_is_matched_for_free_or_with_hash(machine: Machine, tmp_path: Path) -> None:
+    weights = write_gguf(tmp_path / "w.gguf", arch="llama", name="innocent")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    policy = tmp_path / "digests.yaml"
+    policy.write_text(
+        "schema_version: 1\nid: digests\nversion: '1'\ntitle: t\ninclude: ['bundled:default']\n"
+        f"digests:\n  - {{sha256: {digest}, model: deepseek-ai/DeepSeek-R1, file: shard.gguf, providers: [deepseek], source: hf-deepseek-r1-git}}\n"
+    )
+    renamed = machine.path("/srv/innocent.gguf")
+    renamed.parent.mkdir(parents=True)
+    shutil.copy(weights, renamed)
+    plain = report_dict(run_audit(AuditOptions(root=str(machine.root)), load_policy([str(policy)])))
+    assert plain["findings"] == []
+    hashed = report_dict(run_audit(AuditOptions(root=str(machine.root), hash_weights=True), load_policy([str(policy)])))
+    (finding,) = hashed["findings"]
+    assert (finding["rule_id"], finding["confidence"], finding["provider"]) == ("model-digest", "confirmed", "deepseek")
+    assert "the digest of `shard.gguf` of `deepseek-ai/DeepSeek-R1`" in finding["lineage"][1]
+    store = machine.path("/var/ollama/models")
+    ollama_store(store, {"w": weights.read_bytes()}, {"innocent:latest": {"model": "w"}})
+    shutil.rmtree(renamed.parent)
+    free = report_dict(run_audit(AuditOptions(root=str(machine.root)), load_policy([str(policy)])))
+    assert [f["rule_id"] for f in free["findings"]] == ["model-digest"]  # the blob's name is its digest
+
+
+@needs_corpus
+def test_the_corpus_lfs_pointer_of_deepseek_r1_is_recognised_by_its_digest(machine: Machine) -> None:
+    shutil.copytree(CORPUS / "edge-cases" / "hf-lfs-pointer", machine.path("/srv/clone"))
+    (finding,) = audit(machine.root)["findings"]
+    assert (finding["rule_id"], finding["provider"]) == ("model-digest", "deepseek")

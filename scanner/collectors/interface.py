@@ -16,6 +16,14 @@ from scanner.records import Record, Skipped
 from scanner.walk import Entry, Interest, WalkRoot
 
 
+@dataclass(frozen=True)
+class CollectOptions:
+    """Choices that change what collectors read (every one has an ``audit`` option)."""
+
+    hash_weights: bool = False
+    """``--hash``: sha256 every weight file whose digest is not known from its name (reads whole files)."""
+
+
 @dataclass
 class CollectorResult:
     records: list[Record] = field(default_factory=list)
@@ -29,8 +37,9 @@ class Collector(ABC):
     """Kebab-case id shown in records' ``found_by`` (``python-package-collector``)."""
     interest: ClassVar[Interest]
 
-    def __init__(self, fs: RootFS) -> None:
+    def __init__(self, fs: RootFS, options: CollectOptions | None = None) -> None:
         self.fs = fs
+        self.options = options or CollectOptions()
 
     def extra_roots(self) -> list[WalkRoot]:
         """Places this collector knows to look beyond the scan roots (only for live scans)."""

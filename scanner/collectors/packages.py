@@ -21,7 +21,7 @@ import sys
 from dataclasses import replace
 
 from scanner.collectors.environments import SITE_DIR_NAMES, EnvironmentResolver
-from scanner.collectors.interface import Collector, CollectorResult
+from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.collectors.metadata import CoreMetadata, parse_core_metadata, split_dist_dir_name
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import Location, PackageRecord, Skipped, normalize_package_name
@@ -53,8 +53,8 @@ class PythonPackageCollector(Collector):
         files_in_dirs=frozenset({"conda-meta"}),
     )
 
-    def __init__(self, fs: RootFS) -> None:
-        super().__init__(fs)
+    def __init__(self, fs: RootFS, options: CollectOptions | None = None) -> None:
+        super().__init__(fs, options)
         self._environments = EnvironmentResolver(fs)
         self._records: list[PackageRecord] = []
         self._skipped: list[Skipped] = []

@@ -25,8 +25,10 @@ from scanner.policy.schema import (
     NOWHERE,
     SCHEMA_VERSION,
     Allow,
+    Digest,
     Fact,
     Fingerprint,
+    Lineage,
     NamedFact,
     Policy,
     PolicyDocument,
@@ -164,6 +166,7 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
     lineage_where: dict[str, Where] = {}
     lineages = []
     fingerprints: list[Fingerprint] = []
+    digests: list[Digest] = []
     ai_packages: list[NamedFact] = []
     allow_docs = [d.allow for d in documents if d.allow is not None]
     for document in documents:
@@ -188,6 +191,7 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
             lineages.append(lineage)
         ai_packages.extend(document.ai_packages)
         fingerprints.extend(document.fingerprints)
+        digests.extend(document.digests)
     allow = Allow(
         providers=tuple(p for a in allow_docs for p in a.providers),
         packages=tuple(p for a in allow_docs for p in a.packages),
@@ -199,6 +203,7 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
         sources=sources,
         providers=providers,
         fingerprints=tuple(fingerprints),
+        digests=tuple(digests),
         lineages=tuple(lineages),
         ai_packages=tuple(ai_packages),
         mode="allowlist" if any(d.mode == "allowlist" for d in documents) else "denylist",
@@ -262,26 +267,15 @@ def _check_references(policy: Policy, documents: list[PolicyDocument]) -> None:
         for fact in provider.package_false_positives:
             if fact.name.lower() in listed:
                 _fail(fact.where, f"{fact.name!r} is both a package and a false positive of {provider.id!r}")
-    for lineage in policy.lineages:
-        need_source(lineage.source, lineage.where, f"{lineage.where.field}.source")
-        for index, provider_id in enumerate(lineage.providers):
+    carriers: tuple[Lineage | Fingerprint | Digest, ...] = (*policy.lineages, *policy.fingerprints, *policy.digests)
+    for fact in carriers:
+        need_source(fact.source, fact.where, f"{fact.where.field}.source")
+        for index, provider_id in enumerate(fact.providers):
             if provider_id not in policy.providers:
-                _fail(
-                    lineage.where,
-                    f"unknown provider {provider_id!r}",
-                    f"{lineage.where.field}.providers[{index}]",
-                )
+                _fail(fact.where, f"unknown provider {provider_id!r}", f"{fact.where.field}.providers[{index}]")
     for fact in policy.ai_packages:
         need_source(fact.source, fact.where, f"{fact.where.field}.source")
     for fingerprint in policy.fingerprints:
-        need_source(fingerprint.source, fingerprint.where, f"{fingerprint.where.field}.source")
-        for index, provider_id in enumerate(fingerprint.providers):
-            if provider_id not in policy.providers:
-                _fail(
-                    fingerprint.where,
-                    f"unknown provider {provider_id!r}",
-                    f"{fingerprint.where.field}.providers[{index}]",
-                )
         if fingerprint.kind == "config-shape" and not re.fullmatch(CONFIG_SHAPE_PATTERN, fingerprint.value):
             _fail(
                 fingerprint.where,

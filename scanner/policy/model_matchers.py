@@ -20,13 +20,14 @@ from scanner.findings import Confidence, MatchDetail, Severity
 from scanner.lineage.names import contains_name, name_keys, normalize
 from scanner.policy.matchers import source_phrase
 from scanner.policy.rules import (
+    MODEL_DIGEST,
     MODEL_FINGERPRINT,
     MODEL_LINEAGE,
     MODEL_NAME_PATTERN,
     MODEL_PUBLISHER,
     Rule,
 )
-from scanner.policy.schema import Fingerprint, Lineage, Policy, Provider
+from scanner.policy.schema import Digest, Fingerprint, Lineage, Policy, Provider
 from scanner.records import Lead, ModelRecord
 
 RELATION_WORDS = {
@@ -262,6 +263,36 @@ class FingerprintMatcher(ModelMatcher):
         return ModelHit(rule, provider, detail, sentence, chain, "warning" if weak else None)
 
 
+class DigestMatcher(ModelMatcher):
+    """One of the model's files has the sha256 of a file the policy knows was published by a provider."""
+
+    id = "model-digest"
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self._digests: dict[str, list[Digest]] = {}
+        for digest in policy.digests:
+            self._digests.setdefault(digest.sha256, []).append(digest)
+
+    def match(self, model: ModelRecord) -> list[ModelHit]:
+        hits: list[ModelHit] = []
+        for clue in model.clues_of("digest"):
+            for digest in self._digests.get(clue.value, []):
+                published = f"`{digest.file}` of `{digest.model}`" if digest.file else f"a file of `{digest.model}`"
+                seen = f"{clue.path} has sha256 {clue.value[:16]}…, the digest of {published}"
+                for provider_id in digest.providers:
+                    provider = self.policy.providers[provider_id]
+                    sentence = f"{seen} ({clue.field}; {digest.where}; {source_phrase(self.policy, digest)})."
+                    chain = (
+                        f"`{model.name}` ({model.locations[0].path})",
+                        f"→ {seen} (policy digests, {digest.where})",
+                        f"→ provider {provider.id} ({provider.name})",
+                    )
+                    detail = MatchDetail(self.id, "digest", clue.value, f"digests: {digest.model}", str(digest.where))
+                    hits.append(ModelHit(MODEL_DIGEST, provider, detail, sentence, chain, rank=0))
+        return hits
+
+
 class NamePatternMatcher(ModelMatcher):
     """Heuristic: a lead's name matches a provider's model-name pattern."""
 
@@ -298,6 +329,7 @@ class NamePatternMatcher(ModelMatcher):
 
 
 MODEL_MATCHERS: tuple[type[ModelMatcher], ...] = (
+    DigestMatcher,
     LineageMatcher,
     PublisherMatcher,
     FingerprintMatcher,

@@ -20,6 +20,7 @@ PACKAGE_PUBLISHER = Rule("package-publisher", "Package published by a provider",
 PACKAGE_NAME_PATTERN = Rule("package-name-pattern", "Package name suggests a provider", "weak")
 PACKAGE_NOT_ALLOWED = Rule("package-not-allowed", "AI package not on the allow-list", "confirmed")
 
+MODEL_DIGEST = Rule("model-digest", "Model file with a published digest", "confirmed")
 MODEL_LINEAGE = Rule("model-lineage", "Model of a known lineage", "confirmed")
 MODEL_PUBLISHER = Rule("model-publisher", "Model published by a provider", "confirmed")
 MODEL_FINGERPRINT = Rule("model-fingerprint", "Model carries a provider's fingerprint", "strong")
@@ -33,6 +34,7 @@ RULES: dict[str, Rule] = {
         PACKAGE_PUBLISHER,
         PACKAGE_NAME_PATTERN,
         PACKAGE_NOT_ALLOWED,
+        MODEL_DIGEST,
         MODEL_LINEAGE,
         MODEL_PUBLISHER,
         MODEL_FINGERPRINT,

@@ -182,6 +182,18 @@ class Provider:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Digest(Fact):
+    """The sha256 of a published weight file: a match is proof whatever the file is now called."""
+
+    sha256: str = field(metadata={"pattern": r"[0-9a-f]{64}"})
+    model: str
+    """The repo or model the file was published in (``deepseek-ai/DeepSeek-R1``)."""
+    file: str = ""
+    """Its name there (``model-00001-of-000163.safetensors``)."""
+    providers: tuple[str, ...] = field(metadata={"min_items": 1})
+
+
+@dataclass(frozen=True, kw_only=True)
 class Lineage(Fact):
     """A known model or dataset that carries a provider's lineage (a distill, a fine-tune...)."""
 
@@ -225,6 +237,7 @@ class PolicyDocument:
     providers: tuple[Provider, ...] = ()
     fingerprints: tuple[Fingerprint, ...] = ()
     lineages: tuple[Lineage, ...] = ()
+    digests: tuple[Digest, ...] = ()
     ai_packages: tuple[NamedFact, ...] = ()
     """Packages that are AI software without belonging to one provider (for allow-list mode)."""
     allow: Allow | None = None
@@ -253,6 +266,7 @@ class Policy:
     providers: Mapping[str, Provider]
     fingerprints: tuple[Fingerprint, ...]
     lineages: tuple[Lineage, ...]
+    digests: tuple[Digest, ...]
     ai_packages: tuple[NamedFact, ...]
     mode: Mode
     allow: Allow

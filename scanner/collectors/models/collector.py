@@ -9,12 +9,13 @@ of just those folders, and returns one ``ModelRecord`` each.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from scanner.collectors.interface import Collector, CollectorResult
+from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.collectors.models.cards import (
     CARD_CAP,
     CHAT_TEMPLATE_CAP,
@@ -49,6 +50,7 @@ SNIFF_MIN_SIZE = 1 << 20
 """A file without an extension is only sniffed from this size up: weights are large, and the many
 small extension-less files of a system (scripts, binaries' data) are not worth an open each."""
 MANIFEST_CAP = 1 << 20
+HASH_CHUNK = 1 << 20
 _SPLIT_GGUF = re.compile(r"-\d{5}-of-\d{5}\.gguf$", re.IGNORECASE)
 
 
@@ -96,8 +98,8 @@ class ModelCollector(Collector):
         extensionless_files=True,
     )
 
-    def __init__(self, fs: RootFS) -> None:
-        super().__init__(fs)
+    def __init__(self, fs: RootFS, options: CollectOptions | None = None) -> None:
+        super().__init__(fs, options)
         self._weights: dict[str, _Weight] = {}
         self._meta: dict[str, dict[str, str]] = {}
         """Display folder -> file name -> real path, for metadata files not yet read."""
@@ -144,7 +146,24 @@ class ModelCollector(Collector):
             digest = lfs_blob_digest(os.path.basename(os.readlink(entry.real_path)))
             if digest:
                 facts.clues.append(Clue("digest", digest, "Hugging Face cache blob name", entry.path))
+        blob_digest = ollama_blob_digest(entry.path)
+        if blob_digest:
+            facts.clues.append(Clue("digest", blob_digest, "Ollama blob name", entry.path))
+        if self.options.hash_weights and not any(c.kind == "digest" for c in facts.clues):
+            self._hash(entry, facts)
         self._weights[entry.path] = _Weight(entry.real_path, entry.path, entry.name, facts)
+
+    def _hash(self, entry: Entry, facts: WeightFacts) -> None:
+        """``--hash``: the whole file, streamed in 1 MiB reads (never held in memory)."""
+        digest = hashlib.sha256()
+        try:
+            with self.fs.open_regular(entry.real_path) as handle:
+                for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
+                    digest.update(chunk)
+        except (OSError, FileRefused) as error:
+            self._skipped.append(Skipped(entry.path, f"could not hash: {describe_refusal(error)}", "unreadable"))
+            return
+        facts.clues.append(Clue("digest", digest.hexdigest(), "sha256 (--hash)", entry.path))
 
     # -- grouping ---------------------------------------------------------------------------------
     def finish(self) -> CollectorResult:
