@@ -20,8 +20,9 @@ from scanner.errors import UsageError
 from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.lineage import identify
+from scanner.lineage.hub import Hub
 from scanner.policy import Policy, evaluate
-from scanner.records import Record
+from scanner.records import Record, Skipped
 from scanner.walk import Coverage, ProgressCallback, Walker, WalkOptions, WalkRoot
 
 
@@ -38,6 +39,8 @@ class AuditOptions:
     one_file_system: bool = False
     hash_weights: bool = False
     """Hash weight files whose digest their name does not give (``--hash``)."""
+    online: bool = False
+    """Follow ``base_model`` chains on the Hugging Face Hub (``--online``); off means no network use."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,10 @@ def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback 
         result = collector.finish()
         records.extend(result.records)
         coverage.skipped.extend(result.skipped)
-    records = identify(records)  # type: ignore[assignment]
+    hub = Hub() if options.online else None
+    records = identify(records, hub)  # type: ignore[assignment]
+    if hub is not None:
+        coverage.skipped.extend(Skipped(hub.endpoint, failure, "unreadable") for failure in hub.failures)
     records.sort(key=lambda r: (r.kind, r.identity, r.version or ""))
     findings = tuple(evaluate(records, policy))
     scan = ScanInfo(

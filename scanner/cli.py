@@ -20,8 +20,9 @@ from tabulate import tabulate
 
 from scanner import __version__
 from scanner.audit import AuditOptions, ScanResult, run_audit
-from scanner.errors import ReportError, ScannerError
+from scanner.errors import ReportError, ScannerError, UsageError
 from scanner.explain import Explanation, explain
+from scanner.lineage.hub import Hub
 from scanner.policy import Policy, bundled_names, load_policy
 from scanner.reporters import REPORTERS, Format
 from scanner.reporters.table import terminal_safe
@@ -37,6 +38,7 @@ policy_app = typer.Typer(help="List, show and validate policies.", no_args_is_he
 app.add_typer(policy_app, name="policy")
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+WEIGHT_FILE_ENDINGS = (".safetensors", ".gguf", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".h5", ".tflite")
 
 
 class FailOn(str, Enum):
@@ -155,6 +157,9 @@ def audit(
             "--hash", help="Also sha256 weight files whose digest their name does not give (reads them whole)."
         ),
     ] = False,
+    online: Annotated[
+        bool, typer.Option("--online", help="Follow base_model chains on the Hugging Face Hub (HF_ENDPOINT); cached.")
+    ] = False,
 ) -> None:
     """Scan the machine (or PATHS) and judge what is found against the policy.
 
@@ -169,6 +174,7 @@ def audit(
             include_fstypes=frozenset(include_fstype or ()),
             one_file_system=one_file_system,
             hash_weights=hash_weights,
+            online=online,
         )
         show_progress = sys.stderr.isatty() if progress is None else progress
         result = run_audit(options, loaded, _progress_printer() if show_progress else None)
@@ -223,13 +229,14 @@ def lineage(
         list[str] | None, typer.Option(help="Policy file or bundled name (repeatable). Default: 'default'.")
     ] = None,
     format: Annotated[PolicyFormat, typer.Option("--format", "-f", help="Output format.")] = PolicyFormat.TABLE,
+    online: Annotated[bool, typer.Option("--online", help="Follow base_model chains on the Hugging Face Hub.")] = False,
 ) -> None:
     """Explain one model: its names, declared lineage, fingerprints and the verdict with its chain.
 
     Example: scanner lineage ~/.cache/huggingface/hub/models--unsloth--DeepSeek-R1-Distill-Qwen-7B-GGUF
     """
     try:
-        explanation = explain(target, load_policy(policy or []), str(root) if root else None)
+        explanation = explain(target, load_policy(policy or []), str(root) if root else None, online)
     except ScannerError as error:
         _fail(error)
     if format is PolicyFormat.JSON:
@@ -242,6 +249,30 @@ def lineage(
     else:
         sys.stdout.write(_explanation_text(explanation))
     raise typer.Exit(EXIT_FOUND if any(f.severity == "violation" for f in explanation.findings) else EXIT_OK)
+
+
+@policy_app.command("digests")
+def policy_digests(
+    repo_id: Annotated[str, typer.Argument(help="A Hugging Face repo id, e.g. deepseek-ai/DeepSeek-R1.")],
+    provider: Annotated[str, typer.Option(help="Provider id the digests belong to.")],
+    source: Annotated[str, typer.Option(help="Source id to cite (define it under sources:).")],
+) -> None:
+    """Print policy `digests:` entries for a repo's weight files, from the Hub (online; HF_ENDPOINT honoured).
+
+    Example: scanner policy digests deepseek-ai/DeepSeek-R1 --provider deepseek --source hf-deepseek-r1
+    """
+    hub = Hub()
+    found = hub.model(repo_id)
+    if found is None:
+        reason = "; ".join(hub.failures) or "repository not found"
+        _fail(UsageError(f"{repo_id}: no file listing from {hub.endpoint}: {reason}"))
+    weights = [(name, sha, size) for name, sha, size in found.files if sha and name.endswith(WEIGHT_FILE_ENDINGS)]
+    typer.echo(f"# {len(weights)} weight file(s) of {repo_id} on {hub.endpoint}")
+    for name, sha, size in weights:
+        note = f', note: "size {size}"' if size else ""
+        typer.echo(
+            f"  - {{sha256: {sha}, model: {repo_id}, file: {name}, providers: [{provider}], source: {source}{note}}}"
+        )
 
 
 @policy_app.command("list")

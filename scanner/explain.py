@@ -14,6 +14,7 @@ from scanner.audit import AuditOptions, run_audit
 from scanner.findings import Finding
 from scanner.fsview import RootFS
 from scanner.lineage import identify
+from scanner.lineage.hub import Hub
 from scanner.policy import Policy, evaluate
 from scanner.records import Clue, Location, ModelRecord, Skipped
 
@@ -33,9 +34,9 @@ def _is_path(target: str, root: str | None) -> bool:
     return os.path.lexists(fs.to_real(os.path.normpath("/" + target.lstrip("/"))))
 
 
-def explain(target: str, policy: Policy, root: str | None = None) -> Explanation:
+def explain(target: str, policy: Policy, root: str | None = None, online: bool = False) -> Explanation:
     if _is_path(target, root):
-        result = run_audit(AuditOptions(paths=(target,), root=root), policy)
+        result = run_audit(AuditOptions(paths=(target,), root=root, online=online), policy)
         models = tuple(r for r in result.records if isinstance(r, ModelRecord))
         findings = tuple(f for f in result.findings if f.kind == "model")
         return Explanation(target, models, findings, tuple(result.coverage.skipped))
@@ -49,5 +50,7 @@ def explain(target: str, policy: Policy, root: str | None = None) -> Explanation
         locations=(Location(target),),
         found_by="scanner lineage",
     )
-    models = tuple(r for r in identify([named]) if isinstance(r, ModelRecord))
-    return Explanation(target, models, tuple(evaluate(models, policy)), ())
+    hub = Hub() if online else None
+    models = tuple(r for r in identify([named], hub) if isinstance(r, ModelRecord))
+    failures = tuple(Skipped(hub.endpoint, f, "unreadable") for f in hub.failures) if hub else ()
+    return Explanation(target, models, tuple(evaluate(models, policy)), failures)

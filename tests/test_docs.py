@@ -46,7 +46,7 @@ def _commands() -> dict[str, Any]:
 
 def test_every_cli_command_and_option_is_documented_in_the_readme() -> None:
     commands = _commands()
-    assert set(commands) == {"audit", "lineage", "policy list", "policy show", "policy validate"}
+    assert set(commands) == {"audit", "lineage", "policy digests", "policy list", "policy show", "policy validate"}
     for name, command in commands.items():
         assert f"scanner {name}" in README, name
         assert command.help and "Example: scanner" in command.help, f"{name} --help ends with an example"

@@ -370,3 +370,60 @@ def test_the_corpus_lfs_pointer_of_deepseek_r1_is_recognised_by_its_digest(machi
     shutil.copytree(CORPUS / "edge-cases" / "hf-lfs-pointer", machine.path("/srv/clone"))
     (finding,) = audit(machine.root)["findings"]
     assert (finding["rule_id"], finding["provider"]) == ("model-digest", "deepseek")
+
+
+def test_one_machine_with_every_store_reports_exactly_the_banned_models(machine: Machine, tmp_path: Path) -> None:
+    """The issue's acceptance tree, through the real command line."""
+    from conftest import run_scanner
+
+    distill = write_gguf(tmp_path / "d.gguf", arch="qwen2", name="DeepSeek R1 Distill Qwen 7B", pre="qwen2")
+    hf_cache_repo(
+        machine.path("/home/alice/.cache/huggingface/hub"),
+        "unsloth/DeepSeek-R1-Distill-Qwen-7B-GGUF",
+        {
+            "README.md": model_card("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "quantized").encode(),
+            "q4.gguf": distill.read_bytes(),
+        },
+    )
+    renamed = machine.path("/srv/models/assistant")
+    write_json(renamed / "config.json", qwen2_config())
+    write_json(renamed / "tokenizer_config.json", tokenizer_config(DEEPSEEK_SPECIALS))
+    write_safetensors(renamed / "model.safetensors")
+    write_gguf(machine.path("/opt/ai/brain.gguf"), arch="qwen2", name="brain", pre="deepseek-r1-qwen")
+    alias_blob = write_gguf(
+        tmp_path / "a.gguf", arch="qwen2", name="DeepSeek R1 Distill Qwen 7B", pre="deepseek-r1-qwen"
+    )
+    ollama_store(
+        machine.path("/usr/share/ollama/.ollama/models"),
+        {"w": alias_blob.read_bytes()},
+        {"helper:latest": {"model": "w"}},
+    )
+    tuned = machine.path("/home/bob/medllama")
+    write_json(tuned / "config.json", {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    (tuned / "README.md").write_text(model_card("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "finetune"))
+    expected = {
+        "/home/alice/.cache/huggingface/hub/models--unsloth--DeepSeek-R1-Distill-Qwen-7B-GGUF",
+        "/srv/models/assistant",
+        "/opt/ai/brain.gguf",
+        "/usr/share/ollama/.ollama/models/manifests/registry.ollama.ai/library/helper/latest",
+        "/home/bob/medllama",
+    }
+    if CORPUS.is_dir():
+        shutil.copytree(CORPUS / "hf-configs" / "kimi-k2-rebrand-createbot", machine.path("/opt/create-bot"))
+        expected.add("/opt/create-bot")
+    qwen = machine.path("/srv/models/qwen2.5")
+    write_json(qwen / "config.json", qwen2_config("Qwen/Qwen2.5-7B-Instruct"))
+    write_safetensors(qwen / "model.safetensors")
+    write_gguf(
+        machine.path("/srv/gguf/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf"),
+        name="Meta Llama 3.1 8B Instruct",
+        pre="llama-bpe",
+    )
+    write_gguf(machine.path("/srv/gguf/gemma-2-9b-it.gguf"), arch="gemma2", name="Gemma 2 9b It")
+    done = run_scanner("audit", "--root", str(machine.root), "-f", "json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    banned = {f["location"]["path"]: f for f in report["findings"]}
+    assert set(banned) == expected
+    assert all(f["severity"] == "violation" and f["lineage"][-1].startswith("→ provider ") for f in banned.values())
+    assert {f["confidence"] for f in banned.values()} <= {"confirmed", "strong"}

@@ -9,9 +9,12 @@ any of the names means.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+from scanner.lineage.hub import Hub
 from scanner.lineage.names import name_keys
 from scanner.records import Clue, Lead, ModelRecord, Step
 
@@ -32,10 +35,25 @@ def _parent_steps(model: ModelRecord) -> list[Step]:
     return steps + [Step("trained on", c.value, _evidence(c)) for c in model.clues_of("dataset")]
 
 
-class MachineIndex:
-    """The models on this machine, findable by any of their names."""
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-    def __init__(self, models: Sequence[ModelRecord]) -> None:
+
+def _hub_steps(hub: Hub, name: str) -> list[Step]:
+    """A repo's declared parents according to its card on the Hub (``--online``)."""
+    found = hub.model(name) if _REPO_ID.match(name) else None
+    if found is None:
+        return []
+    when = time.strftime("%Y-%m-%d", time.gmtime(found.fetched))
+    evidence = f"model card of {name} on {hub.endpoint}, fetched {when}"
+    steps = [Step(found.relation or "base model", base, evidence) for base in found.base_models]
+    return steps + [Step("trained on", dataset, evidence) for dataset in found.datasets]
+
+
+class MachineIndex:
+    """The models on this machine, findable by any of their names; optionally the Hub beyond them."""
+
+    def __init__(self, models: Sequence[ModelRecord], hub: Hub | None = None) -> None:
+        self.hub = hub
         self._by_key: dict[str, list[ModelRecord]] = {}
         for model in models:
             for clue in model.clues_of("name"):
@@ -51,24 +69,32 @@ class MachineIndex:
         return found
 
     def leads(self, model: ModelRecord) -> tuple[Lead, ...]:
-        leads = [Lead((step,)) for step in _own_steps(model)]
+        own = _own_steps(model)
+        leads = [Lead((step,)) for step in own]
         frontier: list[tuple[tuple[Step, ...], ModelRecord]] = [((step,), model) for step in _parent_steps(model)]
+        if self.hub is not None and not frontier:  # weights without a card: ask the Hub about its own names
+            frontier = [((step, parent), model) for step in own for parent in _hub_steps(self.hub, step.name)]
         seen = {id(model)}
+        names_seen: set[str] = set()
         while frontier:
             steps, owner = frontier.pop(0)
             leads.append(Lead(steps))
             if len(steps) >= MAX_DEPTH:
                 continue
-            for local in self.lookup(steps[-1].name, owner):
+            locals_ = self.lookup(steps[-1].name, owner)
+            for local in locals_:
                 if id(local) in seen:
                     continue
                 seen.add(id(local))
                 frontier += [((*steps, parent), local) for parent in _parent_steps(local)]
+            if not locals_ and self.hub is not None and steps[-1].name not in names_seen:
+                names_seen.add(steps[-1].name)
+                frontier += [((*steps, parent), owner) for parent in _hub_steps(self.hub, steps[-1].name)]
         return tuple(dict.fromkeys(leads))
 
 
-def identify(records: Sequence[object]) -> list[object]:
+def identify(records: Sequence[object], hub: Hub | None = None) -> list[object]:
     """The lineage stage of the pipeline: models get their leads; other records pass unchanged."""
     models = [r for r in records if isinstance(r, ModelRecord)]
-    index = MachineIndex(models)
+    index = MachineIndex(models, hub)
     return [replace(r, leads=index.leads(r)) if isinstance(r, ModelRecord) else r for r in records]
