@@ -141,3 +141,9 @@ def run_scanner(*args: str, unprivileged: bool = False, cwd: Path | None = None)
     return subprocess.run(
         [*prefix, SCANNER, *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd, check=False
     )
+
+
+@pytest.fixture(autouse=True)
+def _private_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes to the real user or system cache (the Hub cache, the --hash digest cache)."""
+    monkeypatch.setenv("SCANNER_CACHE_DIR", str(tmp_path_factory.mktemp("scanner-cache")))

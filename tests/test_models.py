@@ -427,3 +427,45 @@ def test_one_machine_with_every_store_reports_exactly_the_banned_models(machine:
     assert set(banned) == expected
     assert all(f["severity"] == "violation" and f["lineage"][-1].startswith("→ provider ") for f in banned.values())
     assert {f["confidence"] for f in banned.values()} <= {"confirmed", "strong"}
+
+
+def test_hash_results_are_cached_by_inode_size_and_mtime(
+    machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCANNER_CACHE_DIR", str(tmp_path / "cache"))
+    weights = write_gguf(tmp_path / "w.gguf", name="innocent")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    policy = tmp_path / "digests.yaml"
+    policy.write_text(
+        "schema_version: 1\nid: digests\nversion: '1'\ntitle: t\ninclude: ['bundled:default']\n"
+        f"digests:\n  - {{sha256: {digest}, model: deepseek-ai/DeepSeek-R1, providers: [deepseek], source: hf-deepseek-r1-git}}\n"
+    )
+    target = machine.path("/srv/innocent.gguf")
+    target.parent.mkdir(parents=True)
+    shutil.copy(weights, target)
+    options = AuditOptions(root=str(machine.root), hash_weights=True)
+    assert len(run_audit(options, load_policy([str(policy)])).findings) == 1
+    stat = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF  # same size, different content...
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ...and the same mtime: the cache answers
+    assert len(run_audit(options, load_policy([str(policy)])).findings) == 1
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # touched: hashed again, no match
+    assert run_audit(options, load_policy([str(policy)])).findings == ()
+
+
+def test_live_scans_also_walk_the_model_stores_the_environment_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.collectors.models import ModelCollector
+    from scanner.fsview import RootFS
+
+    (tmp_path / "hub").mkdir()
+    (tmp_path / "ollama").mkdir()
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama"))
+    roots = ModelCollector(RootFS(None)).extra_roots()
+    assert {r.real_path for r in roots} == {str(tmp_path / "hub"), str(tmp_path / "ollama")}
+    assert all(r.supplementary for r in roots)
+    assert ModelCollector(RootFS(str(tmp_path))).extra_roots() == []

@@ -28,6 +28,7 @@ from scanner.collectors.models.cards import (
     ollama_layers,
     tokenizer_facts,
 )
+from scanner.collectors.models.hashcache import DigestCache
 from scanner.collectors.models.stores import (
     StorePlace,
     hf_cache_bookkeeping,
@@ -42,7 +43,7 @@ from scanner.collectors.models.weights import WEIGHT_SUFFIXES, WeightFacts, read
 from scanner.formats import FormatError
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import Clue, Location, ModelFile, ModelRecord, ModelStore, Skipped
-from scanner.walk import Entry, Interest
+from scanner.walk import Entry, Interest, WalkRoot
 
 META_NAMES = frozenset({"config.json", "adapter_config.json", "tokenizer_config.json", "README.md"})
 META_CAPS = {"config.json": 1 << 20, "adapter_config.json": 256 << 10, "tokenizer_config.json": 4 << 20}
@@ -105,6 +106,18 @@ class ModelCollector(Collector):
         """Display folder -> file name -> real path, for metadata files not yet read."""
         self._manifests: list[Entry] = []
         self._skipped: list[Skipped] = []
+        self._digests: DigestCache | None = None
+
+    def extra_roots(self) -> list[WalkRoot]:
+        """On the live machine, the model stores the environment points at (``HF_HOME``, ``OLLAMA_MODELS``...),
+        walked even where they live on a filesystem the walk skips (a network home, say)."""
+        if not self.fs.is_live:
+            return []
+        env = os.environ
+        candidates = [env.get("HF_HUB_CACHE"), env.get("OLLAMA_MODELS"), env.get("MODELSCOPE_CACHE")]
+        candidates.append(os.path.join(env["HF_HOME"], "hub") if env.get("HF_HOME") else None)
+        roots = [os.path.realpath(c) for c in candidates if c and os.path.isdir(c)]
+        return [WalkRoot(root, supplementary=True) for root in dict.fromkeys(roots)]
 
     # -- the walk ---------------------------------------------------------------------------------
     def visit(self, entry: Entry) -> None:
@@ -154,16 +167,23 @@ class ModelCollector(Collector):
         self._weights[entry.path] = _Weight(entry.real_path, entry.path, entry.name, facts)
 
     def _hash(self, entry: Entry, facts: WeightFacts) -> None:
-        """``--hash``: the whole file, streamed in 1 MiB reads (never held in memory)."""
+        """``--hash``: the whole file, streamed in 1 MiB reads, unless unchanged since it was last hashed."""
+        if self._digests is None:
+            self._digests = DigestCache()
         digest = hashlib.sha256()
         try:
             with self.fs.open_regular(entry.real_path) as handle:
-                for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
-                    digest.update(chunk)
+                st = os.fstat(handle.fileno())
+                known = self._digests.get(st)
+                if known is None:
+                    for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
+                        digest.update(chunk)
+                    known = digest.hexdigest()
+                    self._digests.put(st, known)
         except (OSError, FileRefused) as error:
             self._skipped.append(Skipped(entry.path, f"could not hash: {describe_refusal(error)}", "unreadable"))
             return
-        facts.clues.append(Clue("digest", digest.hexdigest(), "sha256 (--hash)", entry.path))
+        facts.clues.append(Clue("digest", known, "sha256 (--hash)", entry.path))
 
     # -- grouping ---------------------------------------------------------------------------------
     def finish(self) -> CollectorResult:
