@@ -81,16 +81,19 @@ def _progress_printer() -> Any:
     return show
 
 
-def _write(text: str, output: Path | None) -> None:
+def _write(text: str, output: Path | None = None) -> None:
+    """Write UTF-8; a lone surrogate that hostile input smuggled into a value is written as ``\\udXXX``."""
+    data = text.encode("utf-8", "backslashreplace")
     if output is None:
-        sys.stdout.write(text)
         sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
         return
     temporary: str | None = None
     try:
-        with tempfile.NamedTemporaryFile("w", dir=output.resolve().parent, delete=False, encoding="utf-8") as handle:
+        with tempfile.NamedTemporaryFile("wb", dir=output.resolve().parent, delete=False) as handle:
             temporary = handle.name
-            handle.write(text)
+            handle.write(data)
         umask = os.umask(0o022)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # like any file the user creates, not mkstemp's 0600
@@ -245,9 +248,9 @@ def lineage(
             "findings": [f.to_dict() for f in explanation.findings],
             "skipped": [s.to_dict() for s in explanation.skipped],
         }
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        _write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(_explanation_text(explanation))
+        _write(_explanation_text(explanation))
     raise typer.Exit(EXIT_FOUND if any(f.severity == "violation" for f in explanation.findings) else EXIT_OK)
 
 

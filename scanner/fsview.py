@@ -43,15 +43,23 @@ def describe_refusal(error: OSError | FileRefused) -> str:
 def printable(text: str) -> str:
     """Text safe to put in a report: undecodable file-name bytes become ``\\xNN`` escapes.
 
-    Python keeps such bytes as lone surrogates in ``str`` paths; they cannot be written as UTF-8.
+    Python keeps such bytes as lone surrogates (U+DC80-U+DCFF) in ``str`` paths, and JSON can carry
+    any lone surrogate (``"\\ud800"``); neither can be written as UTF-8.
     """
     if text.isascii():
         return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return "".join(_escape_surrogate(ch) for ch in text)
     return text
+
+
+def _escape_surrogate(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}" if 0xD800 <= code <= 0xDFFF else ch
 
 
 class RootFS:

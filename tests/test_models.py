@@ -469,3 +469,17 @@ def test_live_scans_also_walk_the_model_stores_the_environment_names(
     assert {r.real_path for r in roots} == {str(tmp_path / "hub"), str(tmp_path / "ollama")}
     assert all(r.supplementary for r in roots)
     assert ModelCollector(RootFS(str(tmp_path))).extra_roots() == []
+
+
+def test_lone_surrogates_smuggled_in_json_metadata_cannot_break_the_reports(machine: Machine) -> None:
+    from conftest import run_scanner
+
+    folder = machine.path("/srv/m")
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"_name_or_path": "evil\\ud800name", "model_type": "llama"}')
+    for fmt in ("json", "table"):
+        done = run_scanner("audit", "--root", str(machine.root), "-f", fmt)
+        assert done.returncode == 0 and "Traceback" not in done.stderr
+    report = json.loads(run_scanner("audit", "--root", str(machine.root), "-f", "json").stdout)
+    assert report["inventory"][0]["attributes"]["clues"][0]["value"] == "evil\ud800name"
+    assert "evil\\ud800name" in run_scanner("lineage", "--root", str(machine.root), "/srv/m").stdout

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from scanner.formats import FormatError
 from scanner.formats.cursor import Cursor, describe_size
+from scanner.fsview import printable
 
 _MIB = 1 << 20
 _LENGTH = struct.Struct("<Q")
@@ -118,7 +119,7 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise FormatError(f"the header repeats the key {_clean(key[:200])!r}")
+                raise FormatError(f"the header repeats the key {printable(key[:200])!r}")
             seen.add(key)
     return result
 
@@ -136,25 +137,14 @@ def _parse_json(raw: bytes) -> object:
         raise FormatError(f"the header is not valid JSON: {str(e)[:200]}") from None
 
 
-def _clean(text: str) -> str:
-    """JSON escapes can smuggle lone surrogates into a string; reports must still be able to write it as UTF-8."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
-
-
 def _metadata(entry: object) -> dict[str, str]:
     if not isinstance(entry, dict):
         raise FormatError("__metadata__ is not a JSON object")
     clean: dict[str, str] = {}
     for key, value in entry.items():
         if not isinstance(value, str):
-            raise FormatError(f"__metadata__ value for {_clean(key[:200])!r} is not a string")
-        clean[_clean(key)] = _clean(value)
+            raise FormatError(f"__metadata__ value for {printable(key[:200])!r} is not a string")
+        clean[printable(key)] = printable(value)
     return clean
 
 
@@ -164,7 +154,7 @@ def _is_int(value: object) -> bool:
 
 def _tensor(name: str, entry: object, data_size: int) -> tuple[str, int, int]:
     """``(dtype, element count clamped, end offset)`` of one tensor entry, validated."""
-    label = f"tensor {_clean(name[:200])!r}"
+    label = f"tensor {printable(name[:200])!r}"
     if not isinstance(entry, dict):
         raise FormatError(f"{label} is not a JSON object")
     dtype = entry.get("dtype")

@@ -12,10 +12,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from scanner.findings import CONFIDENCE_RANK, SEVERITY_RANK, Finding, MatchDetail
+from scanner.findings import CONFIDENCE_RANK, SEVERITY_RANK, Finding, MatchDetail, Severity
 from scanner.policy.matchers import PACKAGE_MATCHERS, Hit, source_phrase
 from scanner.policy.model_matchers import MODEL_MATCHERS, ModelHit
-from scanner.policy.rules import MODEL_NOT_ALLOWED, PACKAGE_NOT_ALLOWED
+from scanner.policy.rules import MODEL_NOT_ALLOWED, PACKAGE_NOT_ALLOWED, Rule
 from scanner.policy.schema import Policy, Provider
 from scanner.records import ModelRecord, PackageRecord, normalize_package_name
 
@@ -40,6 +40,23 @@ class Judge(ABC):
 
     @abstractmethod
     def judge(self, record: Any) -> list[Finding]: ...
+
+    def rate(
+        self, provider: Provider, rule: Rule, cap: Severity | None, unapproved: bool, not_allowed: Rule
+    ) -> tuple[str, Severity]:
+        """A finding's rule and severity: the provider's severity, raised to ``allow.severity`` for an
+        unapproved provider, then capped for a weak hint (in that order: a weak hint stays a warning).
+        A catalogue provider (no severity) is only reported, under ``not_allowed``, by an allow-list."""
+        allow_severity = self.policy.allow_severity
+        if provider.severity is None:
+            rule_id, severity = not_allowed.id, allow_severity
+        else:
+            rule_id, severity = rule.id, provider.severity
+            if unapproved and SEVERITY_RANK[allow_severity] > SEVERITY_RANK[severity]:
+                severity = allow_severity
+        if cap and SEVERITY_RANK[cap] < SEVERITY_RANK[severity]:
+            severity = cap
+        return rule_id, severity
 
 
 def provider_sentence(policy: Policy, provider: Provider) -> str:
@@ -111,20 +128,11 @@ class PackageJudge(Judge):
         )
 
     def _finding(self, record: PackageRecord, group: list[Hit], unapproved: bool) -> Finding:
-        """One finding for one provider: the strongest rule, every rule's evidence, the severity after
-        the allow-list floor and the heuristic cap (in that order: a weak hint stays a warning)."""
+        """One finding for one provider: the strongest rule and every rule's evidence."""
         group = sorted(group, key=lambda h: -CONFIDENCE_RANK[h.rule.confidence])
         best = group[0]
         provider = best.provider
-        allow_severity = self.policy.allow_severity
-        if provider.severity is None:  # a catalogue provider, reported only because it is not approved
-            rule_id, severity = PACKAGE_NOT_ALLOWED.id, allow_severity
-        else:
-            rule_id, severity = best.rule.id, provider.severity
-            if unapproved and SEVERITY_RANK[allow_severity] > SEVERITY_RANK[severity]:
-                severity = allow_severity
-        if best.severity_cap and SEVERITY_RANK[best.severity_cap] < SEVERITY_RANK[severity]:
-            severity = best.severity_cap
+        rule_id, severity = self.rate(provider, best.rule, best.severity_cap, unapproved, PACKAGE_NOT_ALLOWED)
         evidence = [self._record_sentence(record), *dict.fromkeys(h.sentence for h in group)]
         if provider.severity is not None:
             evidence.append(provider_sentence(self.policy, provider))
@@ -243,15 +251,7 @@ class ModelJudge(Judge):
         hits = sorted(hits, key=lambda h: (-CONFIDENCE_RANK[h.confidence], h.rank))
         best = hits[0]
         provider = best.provider
-        allow_severity = self.policy.allow_severity
-        if provider.severity is None:
-            rule_id, severity = MODEL_NOT_ALLOWED.id, allow_severity
-        else:
-            rule_id, severity = best.rule.id, provider.severity
-            if unapproved and SEVERITY_RANK[allow_severity] > SEVERITY_RANK[severity]:
-                severity = allow_severity
-        if best.severity_cap and SEVERITY_RANK[best.severity_cap] < SEVERITY_RANK[severity]:
-            severity = best.severity_cap
+        rule_id, severity = self.rate(provider, best.rule, best.severity_cap, unapproved, MODEL_NOT_ALLOWED)
         # Every sentence of the deciding rule, then one per other rule that agrees: enough to see the
         # corroboration without one line per name the model goes by.
         first_of_rule: dict[str, str] = {}
