@@ -144,18 +144,21 @@ class Cursor:
         a 150k-token vocabulary take tens of milliseconds.
         """
         out: list[str] = []
+        append = out.append
         unpack = length.unpack_from
         width = length.size
         buf, off = self._buf, self._off
+        size = len(buf)  # kept in a local: len() per item was a third of the walk
         for index in range(count):
-            if off + width > len(buf):
+            if off + width > size:
                 self._off = off
                 self.ensure(width)
                 buf, off = self._buf, self._off
+                size = len(buf)
             (n,) = unpack(buf, off)
             start = off + width
             end = start + n
-            if n > max_length or end > len(buf):
+            if n > max_length or end > size:
                 self._off = off
                 if n > max_length:
                     at = self.tell() + width
@@ -163,10 +166,11 @@ class Cursor:
                     raise FormatError(f"string {index} of the array has length {n}, which exceeds {where}")
                 self.ensure(width + n)
                 buf, off = self._buf, self._off
+                size = len(buf)
                 start = off + width
                 end = start + n
             if keep:
-                out.append(buf[start:end].decode("utf-8", "replace"))
+                append(buf[start:end].decode("utf-8", "replace"))
             off = end
         self._off = off
         return out

@@ -46,6 +46,8 @@ from scanner.records import Clue, Location, ModelFile, ModelRecord, ModelStore, 
 from scanner.walk import Entry, Interest, WalkRoot
 
 META_NAMES = frozenset({"config.json", "adapter_config.json", "tokenizer_config.json", "README.md"})
+MODEL_CONFIGS = frozenset({"config.json", "adapter_config.json"})
+"""A folder with one of these (and a transformers config in it) is a model even without weights."""
 META_CAPS = {"config.json": 1 << 20, "adapter_config.json": 256 << 10, "tokenizer_config.json": 4 << 20}
 SNIFF_MIN_SIZE = 1 << 20
 """A file without an extension is only sniffed from this size up: weights are large, and the many
@@ -189,6 +191,14 @@ class ModelCollector(Collector):
     def finish(self) -> CollectorResult:
         groups = self._ollama_groups()
         claimed = {w.path for g in groups for w in g.weights}
+        store_meta: dict[str, list[str]] = {}
+        loose_meta: list[str] = []
+        for folder in self._meta:  # one pass: metadata folders inside a store belong to that store's model
+            place = _store_place(f"{folder}/config.json")
+            if place is None:
+                loose_meta.append(folder)
+            else:
+                store_meta.setdefault(place.root, []).append(folder)
         by_store: dict[str, _Group] = {}
         loose: list[_Weight] = []
         for weight in self._weights.values():
@@ -200,26 +210,24 @@ class ModelCollector(Collector):
                 continue
             group = by_store.setdefault(place.root, self._store_group(place))
             group.weights.append(weight)
-        for folder, files in self._meta.items():  # a repo downloaded without weights is still a model
-            place = _store_place(f"{folder}/config.json")
-            if place is not None and ({"config.json", "adapter_config.json"} & files.keys() or place.root in by_store):
-                by_store.setdefault(place.root, self._store_group(place))
-        for group in by_store.values():
-            group.meta_dirs = sorted({_dirname(w.path) for w in group.weights} | self._meta_folders_below(group.root))
+        for root, folders in store_meta.items():  # a repo downloaded without weights is still a model
+            if root not in by_store and any(self._meta[f].keys() & MODEL_CONFIGS for f in folders):
+                place = _store_place(f"{folders[0]}/config.json")
+                assert place is not None
+                by_store[root] = self._store_group(place)
+        for root, group in by_store.items():
+            group.meta_dirs = sorted({_dirname(w.path) for w in group.weights} | set(store_meta.get(root, ())))
         groups += by_store.values()
-        groups += self._loose_groups(loose, {g.root for g in by_store.values()})
+        groups += self._loose_groups(loose, loose_meta)
         records = [self._record(group) for group in groups]
         return CollectorResult(records=[r for r in records if r is not None], skipped=self._skipped)
 
-    def _meta_folders_below(self, root: str) -> set[str]:
-        return {folder for folder in self._meta if folder == root or folder.startswith(root + "/")}
-
     def _store_group(self, place: StorePlace) -> _Group:
-        group = _Group(place.store, place.root, place.name, place.revision)  # type: ignore[arg-type]
+        group = _Group(place.store, place.root, place.name, place.revision)
         group.clues.append(Clue("name", place.name, f"{place.store} folder", place.root))
         return group
 
-    def _loose_groups(self, loose: list[_Weight], store_roots: set[str]) -> list[_Group]:
+    def _loose_groups(self, loose: list[_Weight], loose_meta: list[str]) -> list[_Group]:
         """Single GGUF files (split ones joined) are models of their own; other weights go by folder."""
         groups: dict[str, _Group] = {}
         for weight in loose:
@@ -228,15 +236,10 @@ class ModelCollector(Collector):
                 group = groups.setdefault(key, _Group("file", weight.path))
             else:
                 folder = _dirname(weight.path)
-                group = groups.setdefault(folder, _Group("directory", folder))
-                if folder not in group.meta_dirs:
-                    group.meta_dirs.append(folder)
+                group = groups.setdefault(folder, _Group("directory", folder, meta_dirs=[folder]))
             group.weights.append(weight)
-        folders_with_weights = {g.root for g in groups.values() if g.store == "directory"}
-        for folder, files in self._meta.items():
-            if folder in folders_with_weights or any(folder == r or folder.startswith(r + "/") for r in store_roots):
-                continue
-            if "config.json" in files or "adapter_config.json" in files:
+        for folder in loose_meta:
+            if folder not in groups and self._meta[folder].keys() & MODEL_CONFIGS:
                 groups[folder] = _Group("directory", folder, meta_dirs=[folder])
         ggufs_per_folder: dict[str, list[_Group]] = {}
         for group in groups.values():

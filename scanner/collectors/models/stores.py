@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scanner.records import ModelStore
+
 OLLAMA_DEFAULT_REGISTRY = "registry.ollama.ai"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -21,7 +23,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 class StorePlace:
     """A file's place in a model store."""
 
-    store: str
+    store: ModelStore
     """``hf-cache``, ``lmstudio`` or ``modelscope``."""
     root: str
     """The folder that is one model (the ``models--org--name`` folder, the repo folder)."""
@@ -54,7 +56,7 @@ def hf_cache_bookkeeping(path: str) -> bool:
     )
 
 
-def _publisher_repo(path: str, marker: tuple[str, ...], store: str) -> StorePlace | None:
+def _publisher_repo(path: str, marker: tuple[str, ...], store: ModelStore) -> StorePlace | None:
     parts = _parts(path)
     width = len(marker)
     for index in range(len(parts) - width):
