@@ -189,7 +189,8 @@ class Clue:
     """The file (as seen inside the root) that says so."""
     relation: str | None = None
     """For ``base-model``: ``finetune``, ``adapter``, ``quantized``, ``merge``, ``distillation``
-    when the file says; ``None`` when it only names a base model."""
+    when the file says, ``loaded-from`` for a config's ``_name_or_path``; ``None`` when it only
+    names a base model."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from scanner.formats import FormatError, sniff
 from scanner.formats.pytorch_zip import (
     TorchZip,
-    looks_like_pth_path_file,
     read_central_directory,
     read_torch_zip,
 )
@@ -251,39 +250,3 @@ def _seed() -> bytes:
 
 
 _SEED = _seed()
-
-
-@pytest.mark.parametrize(
-    "head",
-    [
-        b"",
-        b"/usr/lib/python3/dist-packages\n",
-        b"import _virtualenv\n",
-        b"# a comment\n../shared/lib\n\n",
-        b"import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; "
-        b"enabled and __import__('_distutils_hack').add_shim(); \n",
-        "C:\\Users\\élodie\\lib\r\n".encode(),
-        "/opt/日本".encode()[:-1],  # the head stops in the middle of a character
-        b"\xef\xbb\xbf/opt/lib\n",
-        b"cython_extras\nlocal\n",  # relative folders that merely look like a GLOBAL opcode
-    ],
-)
-def test_site_packages_path_files_are_recognised(head: bytes) -> None:
-    assert looks_like_pth_path_file(head)
-
-
-@pytest.mark.parametrize(
-    "head",
-    [
-        b"PK\x03\x04\x00\x00\x00\x00",
-        b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19.",  # legacy torch.save: pickled magic number
-        b"ccollections\nOrderedDict\np0\n(tRp1\n",  # protocol 0 pickle
-        b"(dp0\nS'state_dict'\np1\n",
-        b"L119547037146038801333356L\n.",  # legacy torch.save with protocol 0: the pickled magic number
-        b"/usr/lib\x00\x01binary",
-        b"\x1b[31mnot a path\n",
-        b"\xff\xfe/\x00u\x00",
-    ],
-)
-def test_checkpoints_and_binary_are_not_path_files(head: bytes) -> None:
-    assert not looks_like_pth_path_file(head)

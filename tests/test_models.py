@@ -154,13 +154,12 @@ def test_a_finetune_whose_card_declares_a_banned_base_model(machine: Machine) ->
     assert "policy lineage r1-distill-llama-8b" in finding["lineage"][2]
 
 
-def test_lineage_runs_through_other_models_on_the_machine(machine: Machine) -> None:
-    folder = machine.path("/home/bob/medllama-8b")
-    write_json(
-        folder / "config.json",
-        {"_name_or_path": "bob/medllama-8b", "architectures": ["LlamaForCausalLM"], "model_type": "llama"},
+def test_lineage_runs_through_other_models_on_the_machine(machine: Machine, tmp_path: Path) -> None:
+    card = model_card("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "finetune").encode()
+    config = json.dumps({"architectures": ["LlamaForCausalLM"], "model_type": "llama"}).encode()
+    hf_cache_repo(
+        machine.path("/home/bob/.cache/huggingface/hub"), "bob/medllama-8b", {"README.md": card, "config.json": config}
     )
-    (folder / "README.md").write_text(model_card("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "finetune"))
     write_gguf(
         machine.path("/srv/llm/medllama-8b.Q4_K_M.gguf"),
         name="Medllama 8b",
@@ -171,10 +170,41 @@ def test_lineage_runs_through_other_models_on_the_machine(machine: Machine) -> N
     assert chain[1].startswith(
         "→ based on `bob/medllama-8b` (general.base_model.0.name in /srv/llm/medllama-8b.Q4_K_M.gguf)"
     )
-    assert chain[2].startswith(
-        "→ fine-tuned from `deepseek-ai/DeepSeek-R1-Distill-Llama-8B` (base_model in /home/bob/medllama-8b/README.md)"
-    )
+    assert chain[2].startswith("→ fine-tuned from `deepseek-ai/DeepSeek-R1-Distill-Llama-8B` (base_model in /home/bob/")
     assert chain[-1] == "→ provider deepseek (DeepSeek)"
+
+
+def test_unrelated_local_models_are_not_chained_by_shared_names(machine: Machine) -> None:
+    for owner, card in (("alice", model_card("Qwen/Qwen2.5-1.5B", "finetune")), ("bob", "")):
+        folder = machine.path(f"/home/{owner}/merged")
+        write_json(folder / "config.json", qwen2_config("Qwen/Qwen2.5-1.5B"))
+        write_safetensors(folder / "model.safetensors")
+        if card:
+            (folder / "README.md").write_text(
+                card.replace("license: apache-2.0", "license: mit\ndatasets:\n- open-r1/OpenR1-Math-220k")
+            )
+    report = audit(machine.root)
+    assert [f["location"]["path"] for f in report["findings"]] == ["/home/alice/merged"]
+
+
+def test_a_local_path_given_as_base_resolves_to_the_model_there(machine: Machine) -> None:
+    base = machine.path("/srv/base")
+    write_json(base / "config.json", qwen2_config())
+    write_json(base / "tokenizer_config.json", tokenizer_config(DEEPSEEK_SPECIALS))
+    (base / "README.md").write_text(model_card("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "finetune"))
+    adapter = machine.path("/srv/lora")
+    write_json(adapter / "adapter_config.json", {"base_model_name_or_path": "/srv/base", "peft_type": "LORA"})
+    (finding,) = findings_at(audit(machine.root), "/srv/lora")
+    assert finding["lineage"][1].startswith("→ an adapter on `/srv/base`")
+    assert finding["lineage"][2].startswith("→ fine-tuned from `deepseek-ai/DeepSeek-R1-Distill-Qwen-7B`")
+
+
+def test_a_folder_name_alone_is_only_a_weak_hint(machine: Machine) -> None:
+    folder = machine.path("/home/eve/experiments/kimi-k2")
+    write_json(folder / "config.json", qwen2_config())
+    write_safetensors(folder / "model.safetensors")
+    (finding,) = audit(machine.root)["findings"]
+    assert (finding["provider"], finding["severity"], finding["confidence"]) == ("moonshot", "warning", "weak")
 
 
 def test_an_architecture_alone_is_at_most_a_weak_warning(machine: Machine) -> None:
@@ -333,7 +363,8 @@ def test_files_are_never_executed_or_unpickled(machine: Machine) -> None:
     folder = machine.path("/srv/pickled")
     folder.mkdir(parents=True)
     marker = machine.root / "pwned"
-    payload = b"\x80\x04cos\nsystem\n(V touch " + str(marker).encode() + b"\ntR."
+    magic = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."  # legacy torch.save starts so
+    payload = magic + b"\x80\x04cos\nsystem\n(V touch " + str(marker).encode() + b"\ntR."
     (folder / "pytorch_model.bin").write_bytes(payload)
     write_json(folder / "config.json", {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
     model = models(audit(machine.root))["/srv/pickled"]
@@ -429,29 +460,26 @@ def test_one_machine_with_every_store_reports_exactly_the_banned_models(machine:
     assert {f["confidence"] for f in banned.values()} <= {"confirmed", "strong"}
 
 
-def test_hash_results_are_cached_by_inode_size_and_mtime(
-    machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SCANNER_CACHE_DIR", str(tmp_path / "cache"))
+def test_hash_results_are_cached_until_the_file_changes(machine: Machine, tmp_path: Path) -> None:
+    import sqlite3
+
     weights = write_gguf(tmp_path / "w.gguf", name="innocent")
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    banned = "ab" * 32
     policy = tmp_path / "digests.yaml"
     policy.write_text(
         "schema_version: 1\nid: digests\nversion: '1'\ntitle: t\ninclude: ['bundled:default']\n"
-        f"digests:\n  - {{sha256: {digest}, model: deepseek-ai/DeepSeek-R1, providers: [deepseek], source: hf-deepseek-r1-git}}\n"
+        f"digests:\n  - {{sha256: {banned}, model: deepseek-ai/DeepSeek-R1, providers: [deepseek], source: hf-deepseek-r1-git}}\n"
     )
     target = machine.path("/srv/innocent.gguf")
     target.parent.mkdir(parents=True)
     shutil.copy(weights, target)
     options = AuditOptions(root=str(machine.root), hash_weights=True)
-    assert len(run_audit(options, load_policy([str(policy)])).findings) == 1
-    stat = target.stat()
-    data = bytearray(target.read_bytes())
-    data[-1] ^= 0xFF  # same size, different content...
-    target.write_bytes(bytes(data))
-    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ...and the same mtime: the cache answers
-    assert len(run_audit(options, load_policy([str(policy)])).findings) == 1
-    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # touched: hashed again, no match
+    assert run_audit(options, load_policy([str(policy)])).findings == ()
+    cache = Path(os.environ["SCANNER_CACHE_DIR"]) / "digests.db"
+    with sqlite3.connect(cache) as db:  # plant a digest: only a cache hit can produce it
+        db.execute("update file_digests_v2 set sha256 = ?", (banned,))
+    assert len(run_audit(options, load_policy([str(policy)])).findings) == 1, "unchanged file: answered from the cache"
+    os.utime(target)  # touched: hashed again
     assert run_audit(options, load_policy([str(policy)])).findings == ()
 
 
@@ -483,3 +511,73 @@ def test_lone_surrogates_smuggled_in_json_metadata_cannot_break_the_reports(mach
     report = json.loads(run_scanner("audit", "--root", str(machine.root), "-f", "json").stdout)
     assert report["inventory"][0]["attributes"]["clues"][0]["value"] == "evil\ud800name"
     assert "evil\\ud800name" in run_scanner("lineage", "--root", str(machine.root), "/srv/m").stdout
+
+
+def test_files_that_only_look_like_models_are_not_models(machine: Machine) -> None:
+    junk = machine.path("/opt/firmware")
+    junk.mkdir(parents=True)
+    (junk / "wifi.bin").write_bytes(b"\x80\x03" + b"\0" * 64)  # pickle-like first bytes, no torch magic
+    (junk / "table.bin").write_bytes((30).to_bytes(8, "little") + b"{not json at all" + b"\0" * 64)
+    (junk / "data.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 2048)  # HDF5, but no Keras model
+    (junk / "settings").mkdir()
+    (junk / "settings" / "config.json").write_text('// JSONC\n{ "editor.fontSize": 12 }')
+    (junk / "k8s" / "manifests" / "a" / "b" / "c").mkdir(parents=True)
+    (junk / "k8s" / "manifests" / "a" / "b" / "c" / "kustomization.json").write_text("{}")
+    report = audit(machine.root)
+    assert models(report) == {}
+    assert report["scan"]["coverage"]["skipped"] == [] and report["summary"]["complete"]
+
+
+@pytest.mark.parametrize(
+    ("name", "lineage"),
+    [
+        ("hf.co/bartowski/OpenThinker-7B-GGUF:Q4_K_M", "openthinker"),
+        ("deepseek-r1:7b-qwen-distill-q4_K_M", "r1-distill-qwen-7b"),
+        ("Light-R1-32B-DS-Q4_K_M", "light-r1-ds"),
+        ("DeepSeek R1 Distill Qwen 1.5B", "r1-distill-qwen-1.5b"),
+        ("D:/models/deepseek-ai/DeepSeek-R1-Distill-Llama-70B", "r1-distill-llama-70b"),
+        ("https://huggingface.co/datasets/open-r1/OpenR1-Math-220k", "openr1-math-220k"),
+    ],
+)
+def test_written_forms_of_known_lineages_are_recognised(name: str, lineage: str) -> None:
+    from scanner.explain import explain
+
+    (finding,) = explain(name, load_policy([])).findings
+    assert f"policy lineage {lineage}," in " ".join(finding.lineage)
+
+
+@pytest.mark.parametrize(
+    "name", ["Qwen2.5-7B-Instruct-GGUF", "Meta-Llama-3.1-70B-Instruct", "deepseek-r1-distill-llama-7"]
+)
+def test_near_misses_are_not_known_lineages(name: str) -> None:
+    from scanner.explain import explain
+
+    assert [f.rule_id for f in explain(name, load_policy([])).findings if f.rule_id == "model-lineage"] == []
+
+
+def test_a_card_beside_several_quantisations_describes_each(machine: Machine) -> None:
+    folder = machine.path("/srv/llm")
+    write_gguf(folder / "assistant-7b.Q4_K_M.gguf", name="assistant")
+    write_gguf(folder / "assistant-7b.Q8_0.gguf", name="assistant")
+    (folder / "README.md").write_text(model_card("open-thoughts/OpenThinker-7B", "quantized"))
+    report = audit(machine.root)
+    assert sorted(f["location"]["path"] for f in report["findings"]) == [
+        "/srv/llm/assistant-7b.Q4_K_M.gguf",
+        "/srv/llm/assistant-7b.Q8_0.gguf",
+    ]
+
+
+def test_every_snapshot_and_tokenizer_of_a_repo_counts(machine: Machine) -> None:
+    hub = machine.path("/root/.cache/huggingface/hub")
+    config = json.dumps(qwen2_config()).encode()
+    hf_cache_repo(
+        hub,
+        "acme/model",
+        {"config.json": config, "tokenizer_config.json": json.dumps(tokenizer_config(["<|im_start|>"])).encode()},
+        "a" * 40,
+    )
+    hf_cache_repo(
+        hub, "acme/model", {"tokenizer_config.json": json.dumps(tokenizer_config(DEEPSEEK_SPECIALS)).encode()}, "b" * 40
+    )
+    (finding,) = audit(machine.root)["findings"]
+    assert finding["rule_id"] == "model-fingerprint" and finding["provider"] == "deepseek"

@@ -9,7 +9,6 @@ touching member data, and never unpickling: we find the End Of Central Directory
 
 from __future__ import annotations
 
-import codecs
 import re
 import struct
 import zlib
@@ -272,22 +271,3 @@ def read_torch_zip(f: BinaryIO, size: int, max_entries: int = 100_000, max_centr
 # (module line, name line) followed by a memo PUT or MARK, or (legacy torch.save) a pickled long.
 _TEXT_PICKLE = re.compile(r"\A(\((dp|lp|tp)0\n|c[\w.]+\n\w+\n(p0\n|\()|L\d+L?\n)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-
-
-def looks_like_pth_path_file(head: bytes) -> bool:
-    """True when ``head`` reads like a ``site-packages`` ``.pth`` path file rather than a PyTorch ``.pth``.
-
-    ``site`` reads such files as text: one path per line, or lines starting with ``import``. A torch
-    checkpoint saved as ``.pth`` is a zip (``PK``) or a pickle (``\\x80`` then binary); both fail the
-    text checks here. An empty file is a (useless) path file.
-    """
-    if head.startswith((b"PK", b"\x80")) or b"\x00" in head:
-        return False
-    try:
-        # The head may stop in the middle of a character: decode incrementally, without the final flush.
-        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return False
-    if _CONTROL.search(text):
-        return False
-    return not _TEXT_PICKLE.match(text)

@@ -49,24 +49,38 @@ def _hub_steps(hub: Hub, name: str) -> list[Step]:
     return steps + [Step("trained on", dataset, evidence) for dataset in found.datasets]
 
 
+_NOT_IDENTITY = frozenset({"file name", "folder name"})
+"""Names people give files and folders say what a model is called here, not which model it is: two
+unrelated fine-tunes both in a folder called ``merged`` must not be chained to each other."""
+
+
 class MachineIndex:
-    """The models on this machine, findable by any of their names; optionally the Hub beyond them."""
+    """The models on this machine, findable by their own names and by location; optionally the Hub beyond."""
 
     def __init__(self, models: Sequence[ModelRecord], hub: Hub | None = None) -> None:
         self.hub = hub
         self._by_key: dict[str, list[ModelRecord]] = {}
+        self._by_location: dict[str, ModelRecord] = {}
         for model in models:
+            self._by_location[model.locations[0].path.rstrip("/")] = model
             for clue in model.clues_of("name"):
+                if clue.field in _NOT_IDENTITY:
+                    continue
                 for key in name_keys(clue.value):
-                    self._by_key.setdefault(key.full, []).append(model)
+                    bucket = self._by_key.setdefault(key.full, [])
+                    if all(m is not model for m in bucket):
+                        bucket.append(model)
 
     def lookup(self, name: str, exclude: ModelRecord) -> list[ModelRecord]:
-        found: list[ModelRecord] = []
+        """Local models a written name refers to: by path when it is one on this machine, else by name."""
+        if name.startswith("/"):
+            local = self._by_location.get(name.rstrip("/"))
+            return [local] if local is not None and local is not exclude else []
         for key in name_keys(name):
-            found += [m for m in self._by_key.get(key.full, []) if m is not exclude and m not in found]
-            if found and key.org:
-                break  # an org/model match is better than a bare-name one
-        return found
+            found = [m for m in self._by_key.get(key.full, []) if m is not exclude]
+            if found:
+                return found  # the most specific reading that names a model wins
+        return []
 
     def leads(self, model: ModelRecord) -> tuple[Lead, ...]:
         own = _own_steps(model)
@@ -79,17 +93,18 @@ class MachineIndex:
         while frontier:
             steps, owner = frontier.pop(0)
             leads.append(Lead(steps))
-            if len(steps) >= MAX_DEPTH:
-                continue
-            locals_ = self.lookup(steps[-1].name, owner)
+            name = steps[-1].name
+            if len(steps) >= MAX_DEPTH or name in names_seen:
+                continue  # each distinct name is followed once per model: chains stay linear in the machine
+            names_seen.add(name)
+            locals_ = self.lookup(name, owner)
             for local in locals_:
                 if id(local) in seen:
                     continue
                 seen.add(id(local))
                 frontier += [((*steps, parent), local) for parent in _parent_steps(local)]
-            if not locals_ and self.hub is not None and steps[-1].name not in names_seen:
-                names_seen.add(steps[-1].name)
-                frontier += [((*steps, parent), owner) for parent in _hub_steps(self.hub, steps[-1].name)]
+            if not locals_ and self.hub is not None:
+                frontier += [((*steps, parent), owner) for parent in _hub_steps(self.hub, name)]
         return tuple(dict.fromkeys(leads))
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from huggingface_hub import HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
 
+from scanner.lineage.names import string_list
 from scanner.records import normalize_package_name
 
 CACHE_MAX_AGE = 7 * 24 * 3600
@@ -49,11 +50,6 @@ class HubModel:
     fetched: float
 
 
-def _strings(value: Any) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else [value]
-    return tuple(i for i in items if isinstance(i, str) and i)
-
-
 def _parse(repo_id: str, data: dict[str, Any], fetched: float) -> HubModel:
     card = data.get("cardData") if isinstance(data.get("cardData"), dict) else {}
     assert isinstance(card, dict)
@@ -67,9 +63,9 @@ def _parse(repo_id: str, data: dict[str, Any], fetched: float) -> HubModel:
     relation = card.get("base_model_relation")
     return HubModel(
         repo_id=repo_id,
-        base_models=_strings(card.get("base_model")),
+        base_models=string_list(card.get("base_model")),
         relation=relation if isinstance(relation, str) else None,
-        datasets=_strings(card.get("datasets")),
+        datasets=string_list(card.get("datasets")),
         files=tuple(files),
         fetched=fetched,
     )
@@ -103,7 +99,10 @@ class Hub:
         cached = self._cached(repo_id)
         if cached is not None and (time.time() - cached[1] < CACHE_MAX_AGE or self._offline):
             return _parse(repo_id, cached[0], cached[1]) if cached[0] is not None else None
-        if self._offline or self.lookups >= MAX_LOOKUPS:
+        if not self._offline and self.lookups >= MAX_LOOKUPS:
+            self._offline = True
+            self.failures.append(f"more than {MAX_LOOKUPS} Hub lookups in one scan; the rest used the cache only")
+        if self._offline:
             return _parse(repo_id, cached[0], cached[1]) if cached and cached[0] is not None else None
         self.lookups += 1
         try:

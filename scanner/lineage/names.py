@@ -13,7 +13,23 @@ from dataclasses import dataclass
 
 _SEPARATORS = re.compile(r"[\s_.\-]+")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_KNOWN_HOSTS = ("huggingface.co/", "hf.co/", "modelscope.cn/models/", "ollama.com/library/", "ollama.com/")
+_REPO_URL = re.compile(
+    r"^https?://(?:www\.)?(?:huggingface\.co|hf\.co|modelscope\.cn/models|ollama\.com)/"
+    r"(?:datasets/|spaces/|library/)?([^/?#\s]+(?:/[^/?#\s]+)?)"
+)
+
+
+def hf_repo_id(url: str) -> str | None:
+    """``https://huggingface.co/deepseek-ai/DeepSeek-R1`` -> ``deepseek-ai/DeepSeek-R1`` (also
+    ``/datasets/...``, ``hf.co``, ModelScope and Ollama library URLs); ``None`` for other URLs."""
+    match = _REPO_URL.match(url.strip())
+    return match.group(1) if (match and "/" in match.group(1)) or (match and "ollama.com" in url) else None
+
+
+def string_list(value: object) -> tuple[str, ...]:
+    """A YAML/JSON value that may be one string or a list of them, as non-empty stripped strings."""
+    items = value if isinstance(value, list) else [value]
+    return tuple(i.strip() for i in items if isinstance(i, str) and i.strip())
 
 
 def normalize(text: str) -> str:
@@ -41,12 +57,7 @@ def name_keys(value: str) -> list[NameKey]:
     """
     text = value.strip().replace("\\", "/")
     if _URL.match(text):
-        text = _URL.sub("", text)
-        for host in _KNOWN_HOSTS:
-            if text.lower().startswith(host):
-                text = text[len(host) :]
-                break
-        text = text.split("?")[0].split("#")[0]
+        text = hf_repo_id(text) or _URL.sub("", text).split("?")[0].split("#")[0]
     segments = [s for s in text.split("/") if s and s not in (".", "..") and not re.fullmatch(r"[A-Za-z]:", s)]
     if not segments:
         return []
@@ -58,7 +69,8 @@ def name_keys(value: str) -> list[NameKey]:
     if ":" in last:
         model, _, tag = last.partition(":")
         keys.append(NameKey(None, normalize(model)))
-        keys[0:0] = [NameKey(None, f"{normalize(model)}:{normalize(tag)}")]
+        size = normalize(tag).split("-")[0]  # deepseek-r1:7b-qwen-distill-q4_K_M is deepseek-r1:7b
+        keys[0:0] = [NameKey(None, f"{normalize(model)}:{normalize(tag)}"), NameKey(None, f"{normalize(model)}:{size}")]
     return [k for k in dict.fromkeys(keys) if k.model]
 
 
@@ -72,3 +84,16 @@ def contains_name(haystack: str, needle: str) -> bool:
             return True
         start = haystack.find(needle, start + 1)
     return False
+
+
+_PACKAGING = re.compile(
+    r"(?:-(?:gguf|ggml|awq|gptq|mlx|exl2|onnx|fp16|bf16|f16|f32|fp8|int4|int8|\d+bit|imatrix|i1"
+    r"|q[2-8](?:-k)?(?:-[sml]|-xs|-xl)?|q[2-8]-[01]|iq[1-4](?:-[a-z]+)*))+$"
+)
+"""Words that say how a model was packaged or quantised, not which model it is."""
+
+
+def strip_packaging(key: str) -> str:
+    """``openthinker-7b-gguf`` -> ``openthinker-7b``; ``...-qwen-7b-q4-k-m`` -> ``...-qwen-7b``."""
+    model, colon, tag = key.partition(":")
+    return f"{_PACKAGING.sub('', model)}{colon}{tag}" if colon else _PACKAGING.sub("", key)

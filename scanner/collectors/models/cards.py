@@ -14,14 +14,16 @@ from typing import Any
 
 import yaml
 
+from scanner.lineage.names import string_list
 from scanner.records import Clue
 
 CARD_CAP = 256 * 1024
 FRONT_MATTER_CAP = 64 * 1024
 CHAT_TEMPLATE_CAP = 64 * 1024
 CONFIG_KEYS_CAP = 300
-HF_URL = re.compile(r"^https?://(?:www\.)?(?:huggingface\.co|hf\.co|modelscope\.cn/models)/([^/?#\s]+/[^/?#\s]+)")
 _RELATIONS = {"finetune", "adapter", "quantized", "merge", "distillation"}
+_LAYER_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+"""Anything else (``..``, NUL bytes) must never become part of a blob path."""
 
 
 class NotUsable(Exception):
@@ -40,12 +42,6 @@ def load_json_object(data: bytes, truncated: bool) -> dict[str, Any]:
     return loaded
 
 
-def hf_repo_id(url: str) -> str | None:
-    """``https://huggingface.co/deepseek-ai/DeepSeek-R1`` -> ``deepseek-ai/DeepSeek-R1``."""
-    match = HF_URL.match(url.strip())
-    return match.group(1) if match else None
-
-
 def is_model_config(config: dict[str, Any]) -> bool:
     """A transformers ``config.json`` says what architecture it builds (other tools' config.json do not)."""
     return isinstance(config.get("model_type"), str) or isinstance(config.get("architectures"), list)
@@ -53,9 +49,9 @@ def is_model_config(config: dict[str, Any]) -> bool:
 
 def config_clues(config: dict[str, Any], path: str) -> list[Clue]:
     clues: list[Clue] = []
-    name = config.get("_name_or_path")
+    name = config.get("_name_or_path")  # what transformers loaded it from: the base of a fine-tune
     if isinstance(name, str) and name.strip():
-        clues.append(Clue("name", name.strip(), "_name_or_path", path))
+        clues.append(Clue("base-model", name.strip(), "_name_or_path", path, "loaded-from"))
     model_type = config.get("model_type")
     if isinstance(model_type, str):
         clues.append(Clue("architecture", model_type, "model_type", path))
@@ -118,13 +114,9 @@ def chat_template_text(value: Any) -> str | None:
     return None
 
 
-def _strings(value: Any) -> list[str]:
-    items = value if isinstance(value, list) else [value]
-    return [i.strip() for i in items if isinstance(i, str) and i.strip()]
-
-
 def front_matter(text: str) -> dict[str, Any]:
     """The YAML block between leading ``---`` lines of a model card, or ``{}``."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark before the front matter
     if not text.startswith("---"):
         return {}
     end = text.find("\n---", 3)
@@ -142,9 +134,9 @@ def card_clues(text: str, path: str) -> list[Clue]:
     meta = front_matter(text)
     relation = meta.get("base_model_relation")
     relation = relation if isinstance(relation, str) and relation in _RELATIONS else None
-    clues = [Clue("base-model", base, "base_model", path, relation) for base in _strings(meta.get("base_model"))]
-    clues += [Clue("dataset", dataset, "datasets", path) for dataset in _strings(meta.get("datasets"))]
-    clues += [Clue("name", name, "model_name", path) for name in _strings(meta.get("model_name"))]
+    clues = [Clue("base-model", base, "base_model", path, relation) for base in string_list(meta.get("base_model"))]
+    clues += [Clue("dataset", dataset, "datasets", path) for dataset in string_list(meta.get("datasets"))]
+    clues += [Clue("name", name, "model_name", path) for name in string_list(meta.get("model_name"))]
     title = _title(text)
     if title:
         clues.append(Clue("name", title, "title", path))
@@ -153,6 +145,7 @@ def card_clues(text: str, path: str) -> list[Clue]:
 
 def _title(text: str) -> str | None:
     """A card's ``# Title`` when it is the first thing after the front matter (later headings are sections)."""
+    text = text.removeprefix("\ufeff")
     body = text
     if text.startswith("---"):
         end = text.find("\n---", 3)
@@ -169,5 +162,5 @@ def ollama_layers(manifest: dict[str, Any]) -> Iterable[tuple[str, str, int]]:
         if not isinstance(layer, dict):
             continue
         media, digest, size = layer.get("mediaType"), layer.get("digest"), layer.get("size")
-        if isinstance(media, str) and isinstance(digest, str) and digest.startswith("sha256:"):
+        if isinstance(media, str) and isinstance(digest, str) and _LAYER_DIGEST.match(digest):
             yield media, digest[len("sha256:") :], size if isinstance(size, int) else 0

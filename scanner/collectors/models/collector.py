@@ -41,8 +41,8 @@ from scanner.collectors.models.stores import (
 )
 from scanner.collectors.models.weights import WEIGHT_SUFFIXES, WeightFacts, read_weight_file
 from scanner.formats import FormatError
-from scanner.fsview import FileRefused, RootFS, describe_refusal
-from scanner.records import Clue, Location, ModelFile, ModelRecord, ModelStore, Skipped
+from scanner.fsview import FileRefused, RootFS, describe_refusal, printable
+from scanner.records import Clue, Location, ModelFile, ModelRecord, ModelStore, Record, Skipped
 from scanner.walk import Entry, Interest, WalkRoot
 
 META_NAMES = frozenset({"config.json", "adapter_config.json", "tokenizer_config.json", "README.md"})
@@ -53,6 +53,7 @@ SNIFF_MIN_SIZE = 1 << 20
 """A file without an extension is only sniffed from this size up: weights are large, and the many
 small extension-less files of a system (scripts, binaries' data) are not worth an open each."""
 MANIFEST_CAP = 1 << 20
+MAX_SPECIALS = 20_000
 HASH_CHUNK = 1 << 20
 _SPLIT_GGUF = re.compile(r"-\d{5}-of-\d{5}\.gguf$", re.IGNORECASE)
 
@@ -78,7 +79,17 @@ class _Group:
     meta_dirs: list[str] = field(default_factory=list)
     clues: list[Clue] = field(default_factory=list)
     extra_files: list[ModelFile] = field(default_factory=list)
-    chat_template: str | None = None
+    templates: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Meta:
+    """What a model's metadata files say (its configs, card, tokenizer config, chat templates)."""
+
+    clues: list[Clue] = field(default_factory=list)
+    specials: list[str] = field(default_factory=list)
+    templates: list[str] = field(default_factory=list)
+    files: list[ModelFile] = field(default_factory=list)
 
 
 def _dirname(path: str) -> str:
@@ -191,14 +202,14 @@ class ModelCollector(Collector):
     def finish(self) -> CollectorResult:
         groups = self._ollama_groups()
         claimed = {w.path for g in groups for w in g.weights}
-        store_meta: dict[str, list[str]] = {}
+        stores: dict[str, tuple[StorePlace, list[str]]] = {}
         loose_meta: list[str] = []
         for folder in self._meta:  # one pass: metadata folders inside a store belong to that store's model
             place = _store_place(f"{folder}/config.json")
             if place is None:
                 loose_meta.append(folder)
             else:
-                store_meta.setdefault(place.root, []).append(folder)
+                stores.setdefault(place.root, (place, []))[1].append(folder)
         by_store: dict[str, _Group] = {}
         loose: list[_Weight] = []
         for weight in self._weights.values():
@@ -208,32 +219,53 @@ class ModelCollector(Collector):
             if place is None:
                 loose.append(weight)
                 continue
-            group = by_store.setdefault(place.root, self._store_group(place))
-            group.weights.append(weight)
-        for root, folders in store_meta.items():  # a repo downloaded without weights is still a model
+            if place.root not in by_store:
+                by_store[place.root] = self._store_group(place)
+            by_store[place.root].weights.append(weight)
+        for root, (place, folders) in stores.items():  # a repo downloaded without weights is still a model
             if root not in by_store and any(self._meta[f].keys() & MODEL_CONFIGS for f in folders):
-                place = _store_place(f"{folders[0]}/config.json")
-                assert place is not None
                 by_store[root] = self._store_group(place)
         for root, group in by_store.items():
-            group.meta_dirs = sorted({_dirname(w.path) for w in group.weights} | set(store_meta.get(root, ())))
+            folders = stores[root][1] if root in stores else []
+            group.meta_dirs = sorted({_dirname(w.path) for w in group.weights} | set(folders))
+            if group.store == "hf-cache":
+                group.version = self._hf_revision(group)
         groups += by_store.values()
         groups += self._loose_groups(loose, loose_meta)
-        records = [self._record(group) for group in groups]
-        return CollectorResult(records=[r for r in records if r is not None], skipped=self._skipped)
+        records: list[Record] = []
+        for group in groups:
+            try:
+                record = self._record(group)
+            except Exception as error:  # one odd model must cost one entry, not the inventory
+                self._skipped.append(
+                    Skipped(group.root, printable(f"{self.id} failed: {type(error).__name__}: {error}"), "error")
+                )
+                continue
+            if record is not None:
+                records.append(record)
+        return CollectorResult(records=records, skipped=self._skipped)
 
     def _store_group(self, place: StorePlace) -> _Group:
         group = _Group(place.store, place.root, place.name, place.revision)
         group.clues.append(Clue("name", place.name, f"{place.store} folder", place.root))
         return group
 
+    def _hf_revision(self, group: _Group) -> str | None:
+        """``refs/main`` when it is there (the revision in use), else the first snapshot in sorted order."""
+        text = self._read_text(f"{group.root}/refs/main", 128)
+        if text and text.strip():
+            return text.strip()
+        revisions = sorted(p.revision for w in group.weights if (p := hf_cache_place(w.path)) and p.revision)
+        return revisions[0] if revisions else group.version
+
     def _loose_groups(self, loose: list[_Weight], loose_meta: list[str]) -> list[_Group]:
         """Single GGUF files (split ones joined) are models of their own; other weights go by folder."""
         groups: dict[str, _Group] = {}
         for weight in loose:
             if weight.facts.format.startswith(("gguf", "ggml")):
-                key = _SPLIT_GGUF.sub("", weight.path)
+                key = "gguf:" + _SPLIT_GGUF.sub("", weight.path)
                 group = groups.setdefault(key, _Group("file", weight.path))
+                group.root = min(group.root, weight.path)  # the first shard, whatever order the walk met them in
             else:
                 folder = _dirname(weight.path)
                 group = groups.setdefault(folder, _Group("directory", folder, meta_dirs=[folder]))
@@ -241,13 +273,10 @@ class ModelCollector(Collector):
         for folder in loose_meta:
             if folder not in groups and self._meta[folder].keys() & MODEL_CONFIGS:
                 groups[folder] = _Group("directory", folder, meta_dirs=[folder])
-        ggufs_per_folder: dict[str, list[_Group]] = {}
         for group in groups.values():
-            if group.store == "file":
-                ggufs_per_folder.setdefault(_dirname(group.root), []).append(group)
-        for folder, single in ggufs_per_folder.items():
-            if len(single) == 1 and folder not in groups:
-                single[0].meta_dirs.append(folder)  # a lone GGUF's folder card describes it
+            folder = _dirname(group.root)
+            if group.store == "file" and folder not in groups:
+                group.meta_dirs.append(folder)  # the folder's card describes the GGUFs in it
         return list(groups.values())
 
     def _ollama_groups(self) -> list[_Group]:
@@ -255,6 +284,11 @@ class ModelCollector(Collector):
         for entry in self._manifests:
             place = ollama_manifest_place(entry.path)
             assert place is not None
+            store_real = entry.real_path
+            for _ in range(5):  # <store>/manifests/<registry>/<namespace>/<model>/<tag>
+                store_real = os.path.dirname(store_real)
+            if not os.path.isdir(os.path.join(store_real, "blobs")):
+                continue  # a "manifests" folder of something else (Kubernetes, say): not an Ollama store
             try:
                 raw, truncated = self.fs.read_bytes(entry.real_path, MANIFEST_CAP)
                 manifest = load_json_object(raw, truncated)
@@ -266,49 +300,63 @@ class ModelCollector(Collector):
             group.clues.append(Clue("name", place.name, "Ollama manifest", entry.path))
             group.extra_files.append(ModelFile(entry.path, len(raw), "ollama-manifest", len(raw)))
             for media, digest, size in ollama_layers(manifest):
-                blob = f"{place.store_root}/blobs/sha256-{digest}"
+                blob_real = os.path.join(store_real, "blobs", f"sha256-{digest}")
+                blob = self.fs.to_display(blob_real)
                 if media.endswith(".model"):
                     group.clues.append(Clue("digest", digest, "Ollama model layer", entry.path))
                     if blob not in self._weights:  # a small blob the walk did not sniff: a manifest says it is weights
-                        real = self.fs.to_real(blob)
-                        self._read_weight(Entry(real, blob, os.path.basename(blob), False, "blobs"), True, 0)
+                        self._read_weight(Entry(blob_real, blob, os.path.basename(blob_real), False, "blobs"), True, 0)
                     weight = self._weights.get(blob)
                     if weight is not None:
                         group.weights.append(weight)
                     else:
                         group.extra_files.append(ModelFile(blob, size, "missing blob"))
                 elif media.endswith(".template"):
-                    group.chat_template = self._read_text(blob, CHAT_TEMPLATE_CAP)
+                    template = self._read_real_text(blob_real, CHAT_TEMPLATE_CAP)
+                    group.templates += [template] if template else []
             groups.append(group)
         return groups
 
     # -- records ----------------------------------------------------------------------------------
     def _read_text(self, path: str, cap: int) -> str | None:
+        return self._read_real_text(self.fs.to_real(path), cap)
+
+    def _read_real_text(self, real: str, cap: int) -> str | None:
         try:
-            text, _ = self.fs.read_text(self.fs.to_real(path), cap)
+            text, _ = self.fs.read_text(real, cap)
         except (OSError, FileRefused):
             return None
         return text
 
-    def _read_meta(self, group: _Group) -> tuple[list[Clue], tuple[str, ...], str | None, bool, list[ModelFile]]:
-        clues: list[Clue] = []
-        specials: tuple[str, ...] = ()
-        template: str | None = None
-        model_config = False
-        files: list[ModelFile] = []
+    def _model_config_present(self, group: _Group) -> bool:
+        """Without weights, a folder is a model only if its config says so; anything else is quietly not ours."""
+        for folder in group.meta_dirs:
+            files = self._meta.get(folder, {})
+            for name in MODEL_CONFIGS & files.keys():
+                try:
+                    raw, truncated = self.fs.read_bytes(files[name], META_CAPS[name])
+                    data = load_json_object(raw, truncated)
+                except (OSError, FileRefused, NotUsable):
+                    continue
+                if name == "adapter_config.json" or is_model_config(data):
+                    return True
+        return False
+
+    def _read_meta(self, group: _Group) -> _Meta:
+        meta = _Meta()
         for folder in group.meta_dirs:
             for name, real in sorted(self._meta.get(folder, {}).items()):
                 path = f"{folder}/{name}" if folder != "/" else f"/{name}"
                 try:
                     if name.endswith(".jinja"):
                         text, _ = self.fs.read_text(real, CHAT_TEMPLATE_CAP)
-                        template = template or text
-                        files.append(ModelFile(path, len(text), "chat-template", len(text)))
+                        meta.templates.append(text)
+                        meta.files.append(ModelFile(path, len(text), "chat-template", len(text)))
                         continue
                     if name == "README.md":
                         text, _ = self.fs.read_text(real, CARD_CAP)
-                        clues += card_clues(text, path)
-                        files.append(ModelFile(path, len(text), "model-card", len(text)))
+                        meta.clues += card_clues(text, path)
+                        meta.files.append(ModelFile(path, len(text), "model-card", len(text)))
                         continue
                     raw, truncated = self.fs.read_bytes(real, META_CAPS[name])
                     data = load_json_object(raw, truncated)
@@ -316,62 +364,66 @@ class ModelCollector(Collector):
                     reason = str(error) if isinstance(error, NotUsable) else describe_refusal(error)
                     self._skipped.append(Skipped(path, f"model metadata unreadable: {reason}", "unreadable"))
                     continue
-                files.append(ModelFile(path, len(raw), name.removesuffix(".json").replace("_", "-"), len(raw)))
+                meta.files.append(ModelFile(path, len(raw), name.removesuffix(".json").replace("_", "-"), len(raw)))
                 if name == "config.json" and is_model_config(data):
-                    model_config = True
-                    clues += config_clues(data, path)
+                    meta.clues += config_clues(data, path)
                 elif name == "adapter_config.json":
-                    model_config = True
-                    clues += adapter_clues(data, path)
+                    meta.clues += adapter_clues(data, path)
                 elif name == "tokenizer_config.json":
                     facts = tokenizer_facts(data)
-                    specials = specials or facts.special_tokens
-                    template = facts.chat_template or template
-        return clues, specials, template, model_config, files
+                    meta.specials += facts.special_tokens
+                    meta.templates += [facts.chat_template] if facts.chat_template else []
+        return meta
 
     def _record(self, group: _Group) -> ModelRecord | None:
-        meta_clues, specials, template, model_config, meta_files = self._read_meta(group)
-        if group.store == "directory" and not group.weights and not model_config:
-            return None  # a config.json of some other tool, with no weights beside it
+        if group.store == "directory" and not group.weights and not self._model_config_present(group):
+            return None
+        meta = self._read_meta(group)
         clues = list(group.clues)
         formats: list[str] = []
+        specials: list[str] = []
+        templates = list(group.templates)
         for weight in sorted(group.weights, key=lambda w: w.path):
             facts = weight.facts
             clues += facts.clues
-            specials = specials or facts.special_tokens
-            template = template or facts.chat_template
+            specials += facts.special_tokens
+            templates += [facts.chat_template] if facts.chat_template else []
             if facts.format not in formats:
                 formats.append(facts.format)
-        clues += meta_clues
+        clues += meta.clues
+        specials += meta.specials
+        templates += meta.templates
         if group.store in ("file", "directory"):
             base = os.path.basename(group.root) or group.root
             clues.append(Clue("name", base, "file name" if group.store == "file" else "folder name", group.root))
-        template = group.chat_template or template
+        own = {c.value for c in clues if c.kind == "name"}
+        clues = [c for c in clues if not (c.field == "_name_or_path" and c.value in own)]  # re-saved in place
         files = [ModelFile(w.path, w.facts.size, w.facts.format, w.facts.bytes_read) for w in group.weights]
-        files += group.extra_files + meta_files
+        files += group.extra_files + meta.files
         return ModelRecord(
             name=group.name or _best_name(clues) or os.path.basename(group.root),
-            version=group.version or next((w.facts.version for w in group.weights if w.facts.version), None),
+            version=group.version
+            or next((w.facts.version for w in sorted(group.weights, key=lambda w: w.path) if w.facts.version), None),
             store=group.store,
             format="+".join(formats) or "config-only",
             files=tuple(sorted(set(files), key=lambda f: f.path)),
             clues=tuple(dict.fromkeys(clues)),
             locations=(Location(group.root),),
             found_by=self.id,
-            special_tokens=specials,
-            chat_template=template,
+            special_tokens=tuple(dict.fromkeys(specials))[:MAX_SPECIALS],
+            chat_template="\n\n".join(dict.fromkeys(templates))[: 4 * CHAT_TEMPLATE_CAP] or None,
         )
 
 
-_NAME_RANK = ("_name_or_path", "general.organization + general.basename", "general.name", "model_name", "__metadata__")
+_NAME_RANK = ("general.organization + general.basename", "general.name", "model_name", "__metadata__", "title")
 
 
 def _best_name(clues: Iterable[Clue]) -> str | None:
-    """The name to show: a repo-like ``_name_or_path``, then GGUF and card names; never a local path."""
+    """The name to show: GGUF and card names, in that order; never a local path."""
     names = [c for c in clues if c.kind == "name" and not c.value.startswith(("/", ".")) and ":/" not in c.value]
     for wanted in _NAME_RANK:
         for clue in names:
-            if clue.field.startswith(wanted) and (wanted != "_name_or_path" or "/" in clue.value):
+            if clue.field.startswith(wanted):
                 return clue.value
     return None
 

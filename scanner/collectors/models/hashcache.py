@@ -1,7 +1,7 @@
-"""A cache of file digests keyed by device, inode, size and modification time.
+"""A cache of file digests keyed by device, inode, size, modification and change time.
 
 ``--hash`` reads whole weight files; a fleet runs it every night on files that rarely change. An
-unchanged file (same device, inode, size and mtime in nanoseconds) keeps its digest from the last
+unchanged file (same device, inode, size, mtime and ctime in nanoseconds) keeps its digest from the last
 scan. The cache is a small SQLite file beside the Hub cache; if it cannot be opened the scan simply
 hashes everything again.
 """
@@ -16,7 +16,7 @@ import sqlite_utils
 
 from scanner.lineage.hub import default_cache_dir
 
-TABLE = "file_digests"
+TABLE = "file_digests_v2"  # v1 lacked ctime
 
 
 class DigestCache:
@@ -27,7 +27,7 @@ class DigestCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite_utils.Database(self.path)
             self._db[TABLE].create(  # type: ignore[union-attr]
-                {"device": int, "inode": int, "size": int, "mtime_ns": int, "sha256": str},
+                {"device": int, "inode": int, "size": int, "mtime_ns": int, "ctime_ns": int, "sha256": str},
                 pk=("device", "inode"),
                 if_not_exists=True,
             )
@@ -36,7 +36,13 @@ class DigestCache:
 
     @staticmethod
     def _key(st: os.stat_result) -> dict[str, int]:
-        return {"device": st.st_dev, "inode": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        return {
+            "device": st.st_dev,
+            "inode": st.st_ino,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "ctime_ns": st.st_ctime_ns,  # a restored mtime cannot hide a rewrite: the kernel sets ctime
+        }
 
     def get(self, st: os.stat_result) -> str | None:
         if self._db is None:
@@ -47,7 +53,7 @@ class DigestCache:
         except sqlite3.Error:
             return None
         row = rows[0] if rows else None
-        if row and row["size"] == key["size"] and row["mtime_ns"] == key["mtime_ns"]:
+        if row and all(row.get(k) == key[k] for k in ("size", "mtime_ns", "ctime_ns")):
             return str(row["sha256"])
         return None
 

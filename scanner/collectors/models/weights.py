@@ -14,18 +14,23 @@ import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from scanner.collectors.models.cards import CHAT_TEMPLATE_CAP, hf_repo_id
+from scanner.collectors.models.cards import CHAT_TEMPLATE_CAP
 from scanner.formats import FormatError, sniff
 from scanner.formats.gguf import GGUFHeader, read_gguf, special_tokens
 from scanner.formats.onnx import read_onnx
-from scanner.formats.pytorch_zip import looks_like_pth_path_file, read_torch_zip
+from scanner.formats.other import identify_hdf5, identify_mlmodel, read_keras_zip
+from scanner.formats.pytorch_zip import read_torch_zip
 from scanner.formats.safetensors import read_safetensors
+from scanner.lineage.names import hf_repo_id
 from scanner.records import Clue, ClueKind
 
 WEIGHT_SUFFIXES = frozenset(
     {".gguf", ".ggml", ".bin", ".safetensors", ".pt", ".pth", ".ckpt", ".onnx", ".tflite", ".h5", ".keras", ".mlmodel"}
 )
 _CLAIMED = {".gguf": "gguf", ".safetensors": "safetensors", ".onnx": "onnx"}
+"""Suffixes that claim a model format: a broken header there is reported, not ignored."""
+_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+"""``torch.save`` before 1.6 wrote this pickled magic number (0x1950a86a20f9469cfc6c) first."""
 _TORCH_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt"})
 _LFS_POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\s+oid sha256:([0-9a-f]{64})\s+size (\d+)")
 
@@ -44,11 +49,25 @@ class WeightFacts:
 
 
 def read_weight_file(handle: BinaryIO, size: int, name: str, path: str) -> WeightFacts | None:
-    """Identify and read one file (``path`` is as seen inside the root, for clues)."""
+    """Identify and read one file (``path`` is as seen inside the root, for clues).
+
+    A broken header raises ``FormatError`` only when the file claims to be a model — by a model
+    suffix (``.gguf``, ``.safetensors``, ``.onnx``) or a GGUF magic; a ``.bin`` or ``.h5`` that merely
+    looks like one at first is simply not a model.
+    """
     head = handle.read(16)
     kind = sniff(head)
     suffix = os.path.splitext(name)[1].lower()
     handle.seek(0)
+    try:
+        return _read(handle, size, head, kind, suffix, path)
+    except FormatError:
+        if suffix in _CLAIMED or kind == "gguf":
+            raise
+        return None
+
+
+def _read(handle: BinaryIO, size: int, head: bytes, kind: str | None, suffix: str, path: str) -> WeightFacts | None:
     if kind == "gguf":
         return _gguf(read_gguf(handle, size), size, path)
     if kind == "safetensors":
@@ -58,13 +77,20 @@ def read_weight_file(handle: BinaryIO, size: int, name: str, path: str) -> Weigh
             if header.metadata.get(key):
                 facts.clues.append(Clue("name", header.metadata[key], f"__metadata__.{key}", path))
         return facts
-    if kind == "zip" and suffix != ".keras":
+    if kind == "zip" and suffix == ".keras":
+        return WeightFacts("keras", size, read_keras_zip(handle, size).bytes_read)
+    if kind == "zip":
         torch = read_torch_zip(handle, size)
         return WeightFacts("pytorch-zip", size, torch.bytes_read) if torch.is_pytorch else None
     if kind == "pickle" and suffix in _TORCH_SUFFIXES:
-        return WeightFacts("pytorch-pickle", size, len(head))  # never unpickled: the format is enough
-    if kind in ("ggml", "hdf5", "tflite") or (kind == "zip" and suffix == ".keras"):
-        return WeightFacts({"zip": "keras"}.get(kind, kind), size, len(head))
+        # Only a legacy torch.save file starts with its magic number; other pickles are not models here.
+        is_torch = handle.read(len(_LEGACY_TORCH_MAGIC)) == _LEGACY_TORCH_MAGIC
+        return WeightFacts("pytorch-pickle", size, len(_LEGACY_TORCH_MAGIC)) if is_torch else None
+    if kind == "hdf5":
+        hdf5 = identify_hdf5(handle, size)
+        return WeightFacts("keras-hdf5", size, hdf5.bytes_read) if hdf5.mentions_keras else None
+    if kind in ("ggml", "tflite"):
+        return WeightFacts(str(kind), size, len(head))
     if suffix == ".onnx":
         onnx = read_onnx(handle, size)
         facts = WeightFacts("onnx", size, onnx.bytes_read)
@@ -74,8 +100,8 @@ def read_weight_file(handle: BinaryIO, size: int, name: str, path: str) -> Weigh
         if onnx.graph_name:
             facts.clues.append(Clue("name", onnx.graph_name, "graph.name", path))
         return facts
-    if suffix == ".mlmodel" and head[:1] == b"\x08":
-        return WeightFacts("coreml", size, len(head))
+    if suffix == ".mlmodel":
+        return WeightFacts("coreml", size, identify_mlmodel(handle, size).bytes_read)
     pointer = _LFS_POINTER.match(handle.read(200)) if size < 1024 else None
     if pointer:
         facts = WeightFacts("git-lfs-pointer", int(pointer.group(2)), 200)
@@ -83,9 +109,7 @@ def read_weight_file(handle: BinaryIO, size: int, name: str, path: str) -> Weigh
         return facts
     if suffix in _CLAIMED:
         raise FormatError(f"not a {_CLAIMED[suffix]} file (its first bytes are {head[:8]!r})")
-    if suffix == ".pth" and looks_like_pth_path_file(head):
-        return None  # a site-packages path-configuration file, not a PyTorch model
-    return None
+    return None  # e.g. a site-packages .pth path-configuration file, firmware in a .bin
 
 
 def _text(metadata: dict[str, object], key: str) -> str | None:
