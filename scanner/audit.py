@@ -15,7 +15,7 @@ from typing import Any
 
 from scanner import __version__
 from scanner.collectors import COLLECTORS
-from scanner.collectors.interface import CollectOptions
+from scanner.collectors.interface import CollectOptions, WatchList
 from scanner.errors import UsageError
 from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal
@@ -41,6 +41,10 @@ class AuditOptions:
     """Hash weight files whose digest their name does not give (``--hash``)."""
     online: bool = False
     """Follow ``base_model`` chains on the Hugging Face Hub (``--online``); off means no network use."""
+    dns_logs: tuple[str, ...] = ()
+    """DNS query logs to read (``--dns-log``)."""
+    proxy_logs: tuple[str, ...] = ()
+    """Proxy access logs to read (``--proxy-log``)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,16 @@ def summarize(findings: tuple[Finding, ...], records: tuple[Record, ...], covera
     )
 
 
+def watch_list(policy: Policy) -> WatchList:
+    """The policy's hosts and variables, as the search list the endpoint collectors use."""
+    providers = policy.providers.values()
+    hosts = {e.host.lower() for p in providers for e in p.endpoints} | {
+        h.host.lower() for p in providers for h in p.web_hosts
+    }
+    variables = {v.name.upper() for p in providers for v in p.env_vars}
+    return WatchList(frozenset(hosts), frozenset(variables))
+
+
 def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback | None = None) -> ScanResult:
     """Scan, collect and judge. Raises ``UsageError`` for a root or path that does not exist."""
     started = _now()
@@ -130,7 +144,13 @@ def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback 
         raise UsageError(f"--root {options.root}: not a directory")
     fs = RootFS(options.root)
     roots = _roots(fs, options.paths)
-    collect_options = CollectOptions(hash_weights=options.hash_weights)
+    collect_options = CollectOptions(
+        hash_weights=options.hash_weights,
+        watch=watch_list(policy),
+        dns_logs=options.dns_logs,
+        proxy_logs=options.proxy_logs,
+        whole_machine=fs.is_live and not options.paths,
+    )
     collectors = [cls(fs, collect_options) for cls in COLLECTORS.values()]
     if fs.is_live and not options.paths:
         roots += [extra for c in collectors for extra in c.extra_roots()]

@@ -300,3 +300,93 @@ class ModelRecord:
             "found_by": self.found_by,
             "locations": [loc.to_dict() for loc in self.locations],
         }
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A credential seen on the machine, kept only as a salted fingerprint and its last four characters.
+
+    The secret itself never enters a record, so it can never reach a report, a log or a store.
+    """
+
+    fingerprint: str
+    """``hmac-sha256`` of the secret with this installation's salt, first 16 hex digits."""
+    last4: str
+    length: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "last4": self.last4, "length": self.length}
+
+
+EndpointSource = Literal[
+    "environment",
+    "process",
+    "dotenv",
+    "shell-profile",
+    "systemd-unit",
+    "tool-config",
+    "source-code",
+    "notebook",
+    "hosts-file",
+    "dns-log",
+    "proxy-log",
+    "connection",
+]
+
+
+@dataclass(frozen=True)
+class EndpointRecord:
+    """A place where the machine is set up to talk to an AI service (or did talk to one)."""
+
+    name: str
+    """What to call it: ``OPENAI_BASE_URL``, ``models[0].apiBase``, ``api.deepseek.com``."""
+    source: EndpointSource
+    locations: tuple[Location, ...]
+    found_by: str
+    url: str | None = None
+    host: str | None = None
+    """Lower-case host of ``url`` (or the host a log or hosts file names)."""
+    variable: str | None = None
+    """The environment variable or configuration key that holds it."""
+    provider_hint: str | None = None
+    """A provider named by a configuration field (``provider: deepseek``)."""
+    model: str | None = None
+    """A model id configured next to it (``openrouter/deepseek/deepseek-r1``)."""
+    secret: SecretRef | None = None
+    tool: str | None = None
+    """The tool whose configuration it is (``continue``, ``claude-code``, ``aider``...)."""
+    in_package: bool = False
+    """Inside an installed package (site-packages, node_modules): library code, not usage."""
+    process: tuple[tuple[str, str], ...] = ()
+    """For a running process: ``pid``, ``name``, ``user``."""
+    seen: tuple[tuple[str, str], ...] = ()
+    """For logs: ``count``, ``first``, ``last``."""
+    version: None = None
+    kind: Literal["endpoint"] = "endpoint"
+
+    @property
+    def identity(self) -> str:
+        """Stable across scans: where, what and which host; not the line (code moves)."""
+        what = self.variable or self.name
+        return f"endpoint:{self.source}:{self.locations[0].path}:{what}:{self.host or self.provider_hint or self.model or ''}"
+
+    @property
+    def id(self) -> str:
+        return stable_id(self.identity, str(self.locations[0].line or ""))
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "url": self.url,
+            "host": self.host,
+            "variable": self.variable,
+            "provider_hint": self.provider_hint,
+            "model": self.model,
+            "secret": self.secret.to_dict() if self.secret else None,
+            "tool": self.tool,
+            "in_package": self.in_package,
+            "process": dict(self.process),
+            "seen": dict(self.seen),
+            "found_by": self.found_by,
+            "locations": [loc.to_dict() for loc in self.locations],
+        }

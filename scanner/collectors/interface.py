@@ -17,11 +17,34 @@ from scanner.walk import Entry, Interest, WalkRoot
 
 
 @dataclass(frozen=True)
+class WatchList:
+    """What to look for in text: the policy's hosts and variable names, as a search list (like
+    ``grep -f``). Collectors still only report what they found; the policy engine judges it."""
+
+    hosts: frozenset[str] = frozenset()
+    """Host names and domain suffixes (``api.deepseek.com``, ``deepseek.com``)."""
+    variables: frozenset[str] = frozenset()
+    """Environment variable names, upper case (``DEEPSEEK_API_KEY``)."""
+
+    def host_is_watched(self, host: str) -> bool:
+        labels = host.lower().rstrip(".").split(".")
+        return any(".".join(labels[i:]) in self.hosts for i in range(len(labels)))
+
+
+@dataclass(frozen=True)
 class CollectOptions:
     """Choices that change what collectors read (every one has an ``audit`` option)."""
 
     hash_weights: bool = False
     """``--hash``: sha256 every weight file whose digest is not known from its name (reads whole files)."""
+    watch: WatchList = field(default_factory=WatchList)
+    """Built from the policy: the hosts and variables the endpoint collectors search for."""
+    dns_logs: tuple[str, ...] = ()
+    """``--dns-log``: DNS query logs to read (dnsmasq, BIND query log, Zeek ``dns.log``)."""
+    proxy_logs: tuple[str, ...] = ()
+    """``--proxy-log``: proxy access logs to read (squid)."""
+    whole_machine: bool = False
+    """A scan of the live machine as a whole (no paths given): running processes are in scope too."""
 
 
 @dataclass

@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from scanner.findings import CONFIDENCE_RANK, SEVERITY_RANK, Finding, MatchDetail, Severity
+from scanner.policy.endpoint_matchers import EndpointHit, EndpointMatchers
 from scanner.policy.matchers import PACKAGE_MATCHERS, Hit, source_phrase
 from scanner.policy.model_matchers import MODEL_MATCHERS, ModelHit
-from scanner.policy.rules import MODEL_NOT_ALLOWED, PACKAGE_NOT_ALLOWED, Rule
+from scanner.policy.rules import ENDPOINT_NOT_ALLOWED, MODEL_NOT_ALLOWED, PACKAGE_NOT_ALLOWED, Rule
 from scanner.policy.schema import Policy, Provider
-from scanner.records import ModelRecord, PackageRecord, normalize_package_name
+from scanner.records import EndpointRecord, ModelRecord, PackageRecord, normalize_package_name
 
 _ENVIRONMENT_WORDS = {
     "venv": "virtual environment",
@@ -303,7 +304,98 @@ class ModelJudge(Judge):
         )
 
 
-JUDGES: dict[str, type[Judge]] = {PackageJudge.kind: PackageJudge, ModelJudge.kind: ModelJudge}
+_SOURCE_WORDS = {
+    "environment": "the scanner's own environment",
+    "process": "a running process's environment",
+    "dotenv": "a .env file",
+    "shell-profile": "a shell start-up file",
+    "systemd-unit": "a systemd unit",
+    "tool-config": "an AI tool's settings",
+    "source-code": "source code",
+    "notebook": "a notebook",
+    "hosts-file": "the hosts file",
+    "dns-log": "a DNS log",
+    "proxy-log": "a proxy log",
+    "connection": "a live connection",
+}
+
+
+def endpoint_subject(record: EndpointRecord) -> str:
+    """What the endpoint is, for humans; a key is shown only by its last four characters."""
+    what = record.url or record.host or record.model or record.provider_hint
+    key = f"key …{record.secret.last4}" if record.secret and record.secret.last4 else "a key" if record.secret else None
+    value = what or key or "(set)"
+    return f"{record.variable}={value}" if record.variable else value
+
+
+class EndpointJudge(Judge):
+    """One finding per endpoint record and provider."""
+
+    kind = "endpoint"
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self.matchers = EndpointMatchers(policy)
+        self._allowed_providers = set(policy.allow.providers)
+
+    def judge(self, record: EndpointRecord) -> list[Finding]:
+        by_provider: dict[str, list[EndpointHit]] = {}
+        for hit in self.matchers.match(record):
+            by_provider.setdefault(hit.provider.id, []).append(hit)
+        allowlist = self.policy.mode == "allowlist"
+        findings = []
+        for hits in by_provider.values():
+            provider = hits[0].provider
+            unapproved = allowlist and provider.id not in self._allowed_providers
+            if provider.severity is not None or unapproved:
+                findings.append(self._finding(record, hits, unapproved))
+        return findings
+
+    def _record_sentence(self, record: EndpointRecord) -> str:
+        where = record.locations[0].path + (f":{record.locations[0].line}" if record.locations[0].line else "")
+        process = dict(record.process)
+        who = f" (process {process['name']}, pid {process['pid']}, user {process['user']})" if process else ""
+        tool = f" ({record.tool})" if record.tool else ""
+        key = (
+            f"; an API key ending …{record.secret.last4} is set beside it"
+            if record.secret and record.secret.last4
+            else ""
+        )
+        return f"{_SOURCE_WORDS[record.source]}{tool}{who} at {where} sets {endpoint_subject(record)}{key}."
+
+    def _finding(self, record: EndpointRecord, hits: list[EndpointHit], unapproved: bool) -> Finding:
+        hits = sorted(hits, key=lambda h: -CONFIDENCE_RANK[h.confidence])
+        best = hits[0]
+        provider = best.provider
+        rule_id, severity = self.rate(provider, best.rule, best.severity_cap, unapproved, ENDPOINT_NOT_ALLOWED)
+        evidence = [self._record_sentence(record), *dict.fromkeys(h.sentence for h in hits)]
+        if provider.severity is not None:
+            evidence.append(provider_sentence(self.policy, provider))
+        if unapproved:
+            evidence.append(
+                f"This policy is an allow-list ({self.policy.allow.where}) and {provider.name} is not approved."
+            )
+        return Finding(
+            rule_id=rule_id,
+            severity=severity,
+            confidence=best.confidence,
+            provider=provider.id,
+            kind=record.kind,
+            subject=endpoint_subject(record),
+            location=record.locations[0],
+            evidence=tuple(evidence),
+            record_id=record.id,
+            record_identity=record.identity,
+            matches=tuple(h.detail for h in hits),
+            sources=provider.sources,
+        )
+
+
+JUDGES: dict[str, type[Judge]] = {
+    PackageJudge.kind: PackageJudge,
+    ModelJudge.kind: ModelJudge,
+    EndpointJudge.kind: EndpointJudge,
+}
 
 
 def evaluate(records: Iterable[Any], policy: Policy) -> list[Finding]:

@@ -231,6 +231,7 @@ def _facts(provider: Provider) -> Iterable[Fact]:
         provider.endpoints,
         provider.web_hosts,
         provider.env_vars,
+        provider.aliases,
         provider.hf_orgs,
         provider.modelscope_orgs,
         provider.github_orgs,

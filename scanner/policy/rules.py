@@ -27,6 +27,13 @@ MODEL_FINGERPRINT = Rule("model-fingerprint", "Model carries a provider's finger
 MODEL_NAME_PATTERN = Rule("model-name-pattern", "Model name suggests a provider", "weak")
 MODEL_NOT_ALLOWED = Rule("model-not-allowed", "Model not on the allow-list", "confirmed")
 
+ENDPOINT_HOST = Rule("endpoint-host", "AI endpoint on a provider's host", "confirmed")
+ENDPOINT_PROVIDER = Rule("endpoint-provider", "AI tool set to a provider", "confirmed")
+ENDPOINT_MODEL = Rule("endpoint-model", "AI client set to a provider's model", "strong")
+ENDPOINT_VARIABLE = Rule("endpoint-variable", "A provider's variable is set", "strong")
+ENDPOINT_CONTACTED = Rule("endpoint-contacted", "A provider's host was contacted", "confirmed")
+ENDPOINT_NOT_ALLOWED = Rule("endpoint-not-allowed", "AI endpoint of a provider not on the allow-list", "confirmed")
+
 RULES: dict[str, Rule] = {
     rule.id: rule
     for rule in (
@@ -40,5 +47,11 @@ RULES: dict[str, Rule] = {
         MODEL_FINGERPRINT,
         MODEL_NAME_PATTERN,
         MODEL_NOT_ALLOWED,
+        ENDPOINT_HOST,
+        ENDPOINT_PROVIDER,
+        ENDPOINT_MODEL,
+        ENDPOINT_VARIABLE,
+        ENDPOINT_CONTACTED,
+        ENDPOINT_NOT_ALLOWED,
     )
 }

@@ -173,6 +173,8 @@ class Provider:
     endpoints: tuple[EndpointFact, ...] = ()
     web_hosts: tuple[HostFact, ...] = ()
     env_vars: tuple[NamedFact, ...] = ()
+    aliases: tuple[NamedFact, ...] = ()
+    """Names AI tools use for the provider in their settings (``provider: deepseek``, ``minimax-cn``)."""
     hf_orgs: tuple[NamedFact, ...] = ()
     modelscope_orgs: tuple[NamedFact, ...] = ()
     github_orgs: tuple[NamedFact, ...] = ()

@@ -1,0 +1,49 @@
+"""``/etc/hosts`` entries for watched hosts: pinned to an address, or blocked (``0.0.0.0``, loopback)."""
+
+from __future__ import annotations
+
+from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
+from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.records import EndpointRecord, Location, Record, Skipped
+from scanner.walk import Entry, Interest
+
+HOSTS_CAP = 1 << 20
+BLOCKING = frozenset({"0.0.0.0", "127.0.0.1", "::", "::1"})
+
+
+class HostsFileCollector(Collector):
+    id = "hosts-file-collector"
+    interest = Interest(file_names=frozenset({"hosts"}))
+
+    def __init__(self, fs: RootFS, options: CollectOptions | None = None) -> None:
+        super().__init__(fs, options)
+        self._result = CollectorResult()
+
+    def visit(self, entry: Entry) -> None:
+        if entry.path != "/etc/hosts":
+            return
+        try:
+            text, _ = self.fs.read_text(entry.real_path, HOSTS_CAP)
+        except (OSError, FileRefused) as error:
+            self._result.skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", "unreadable"))
+            return
+        records: list[Record] = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            fields = line.split("#", 1)[0].split()
+            for name in fields[1:]:
+                if self.options.watch.host_is_watched(name):
+                    blocked = "yes" if fields[0] in BLOCKING or fields[0].startswith("127.") else "no"
+                    records.append(
+                        EndpointRecord(
+                            name=name.lower(),
+                            source="hosts-file",
+                            locations=(Location(entry.path, number),),
+                            found_by=self.id,
+                            host=name.lower(),
+                            seen=(("address", fields[0]), ("blocked", blocked)),
+                        )
+                    )
+        self._result.records += records
+
+    def finish(self) -> CollectorResult:
+        return self._result

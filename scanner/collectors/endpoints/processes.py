@@ -1,0 +1,97 @@
+"""Environment variables of the scanner itself and of every running process (``/proc/*/environ``).
+
+Only on the live machine (never under ``--root``), and only what the scanner may read: as root
+every process, otherwise the user's own. Processes that could not be read are counted in one
+coverage entry rather than dropped. Process environments are not files on disk, so this collector
+asks nothing of the walk and reads ``/proc`` when the walk is done.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+
+from scanner.collectors.endpoints.base import record_of
+from scanner.collectors.endpoints.settings import classify
+from scanner.collectors.interface import Collector, CollectorResult
+from scanner.records import Record, Skipped
+from scanner.walk import Entry, Interest
+
+ENVIRON_CAP = 1 << 20
+PROC = "/proc"
+
+
+def _read(path: str, cap: int) -> bytes:
+    with open(path, "rb", buffering=0) as handle:  # a /proc file: no FIFO can stand here
+        return handle.read(cap)
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+class ProcessCollector(Collector):
+    """Endpoint settings in the environments of running processes (Linux ``/proc``)."""
+
+    id = "process-environment-collector"
+    interest = Interest()
+
+    def visit(self, entry: Entry) -> None:
+        """Never called: the interest is empty."""
+
+    def finish(self) -> CollectorResult:
+        if not (self.fs.is_live and self.options.whole_machine):
+            return CollectorResult()
+        records: list[Record] = []
+        me = os.getpid()
+        for name, value in os.environ.items():
+            setting = classify(name, value, self.options.watch)
+            if setting is not None:
+                process = (("pid", str(me)), ("name", "scanner"), ("user", _user(os.getuid())))
+                records += record_of(
+                    [setting],
+                    name=name,
+                    source="environment",
+                    path=f"{PROC}/{me}/environ",
+                    line=None,
+                    found_by=self.id,
+                    process=process,
+                )
+        unreadable = 0
+        try:
+            pids = [p for p in os.listdir(PROC) if p.isdigit() and int(p) != me]
+        except OSError:
+            return CollectorResult(records=records)
+        for pid in pids:
+            base = f"{PROC}/{pid}"
+            try:
+                environ = _read(f"{base}/environ", ENVIRON_CAP)
+                comm = _read(f"{base}/comm", 256).decode("utf-8", "replace").strip()
+                uid = os.stat(base).st_uid
+            except PermissionError:
+                unreadable += 1
+                continue
+            except OSError:
+                continue  # the process ended while we looked
+            process = (("pid", pid), ("name", comm), ("user", _user(uid)))
+            for item in environ.split(b"\0"):
+                name, equals, value = item.decode("utf-8", "replace").partition("=")
+                setting = classify(name, value, self.options.watch) if equals else None
+                if setting is not None:
+                    records += record_of(
+                        [setting],
+                        name=name,
+                        source="process",
+                        path=f"{base}/environ",
+                        line=None,
+                        found_by=self.id,
+                        process=process,
+                    )
+        skipped = []
+        if unreadable:
+            reason = f"{unreadable} process environment(s) unreadable (permission denied; run as root to see them)"
+            skipped.append(Skipped(f"{PROC}/*/environ", reason, "unreadable"))
+        return CollectorResult(records=records, skipped=skipped)

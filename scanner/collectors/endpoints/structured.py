@@ -1,0 +1,120 @@
+"""Configuration files as the structured data they are: JSON, JSONC, YAML, TOML — and the settings in them.
+
+Every object (mapping) in the file is looked at once: its text values are classified (URL, provider,
+model, key); what one object sets together becomes one endpoint record (Continue's
+``{provider: deepseek, model: deepseek-chat}``, LiteLLM's ``litellm_params``, Claude Code's ``env``).
+Parsing is bounded in bytes, depth and nodes; YAML is loaded with the safe loader only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from scanner.collectors.endpoints.settings import Setting, classify
+from scanner.collectors.interface import WatchList
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10
+    import tomli as tomllib
+
+MAX_DEPTH = 16
+MAX_NODES = 50_000
+_KEYED_SECRET = re.compile(r"^([A-Za-z][\w.-]{0,40})=(\S{8,})$")
+
+
+class NotStructured(Exception):
+    """The file does not parse as the format its name says."""
+
+
+def strip_jsonc(text: str) -> str:
+    """JSON with comments and trailing commas (VS Code, opencode) as plain JSON; strings are kept intact."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i : j + 1])
+            i = j + 1
+        elif text.startswith("//", i):
+            i = text.find("\n", i) if "\n" in text[i:] else n
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        else:
+            out.append(ch)
+            i += 1
+    return re.sub(r",(\s*[}\]])", r"\1", "".join(out))
+
+
+def parse(text: str, kind: str) -> Any:
+    """``kind``: ``json``, ``jsonc``, ``yaml`` or ``toml``."""
+    try:
+        if kind == "json":
+            try:
+                return json.loads(text)
+            except ValueError:
+                return json.loads(strip_jsonc(text))
+        if kind == "jsonc":
+            return json.loads(strip_jsonc(text))
+        if kind == "yaml":
+            return yaml.safe_load(text)
+        return tomllib.loads(text)
+    except (ValueError, RecursionError, yaml.YAMLError, tomllib.TOMLDecodeError) as error:
+        raise NotStructured(f"not valid {kind.upper()}: {str(error).splitlines()[0][:100]}") from error
+
+
+def _scalar_text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def objects(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every mapping in the tree with its key path, breadth first, bounded in depth and count."""
+    queue: list[tuple[str, Any, int]] = [("", tree, 0)]
+    seen = 0
+    while queue and seen < MAX_NODES:
+        path, node, depth = queue.pop(0)
+        seen += 1
+        if isinstance(node, dict):
+            yield path or "(top level)", node
+            children = [(f"{path}.{k}" if path else str(k), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            children = [(f"{path}[{i}]", v) for i, v in enumerate(node)]
+        else:
+            continue
+        if depth < MAX_DEPTH:
+            queue += [(p, v, depth + 1) for p, v in children if isinstance(v, (dict, list))]
+
+
+def settings_of(node: dict[str, Any], watch: WatchList) -> list[Setting]:
+    """What one mapping configures: its text values, and ``name=secret`` items of lists (aider ``api-key``)."""
+    found: list[Setting] = []
+    for key, value in node.items():
+        key = str(key)
+        texts = (
+            [value]
+            if isinstance(value, str)
+            else [v for v in value if isinstance(v, str)]
+            if isinstance(value, list)
+            else []
+        )
+        for text in texts:
+            keyed = _KEYED_SECRET.match(text.strip())
+            if keyed and isinstance(value, list):  # api-key: [deepseek=sk-...]
+                provider = classify("provider", keyed.group(1), watch, provider_keys=True)
+                secret = classify(key, keyed.group(2), watch)
+                found += [s for s in (provider, secret) if s is not None]
+                continue
+            setting = classify(key, text, watch, provider_keys=True)
+            if setting is not None:
+                found.append(setting)
+    return found

@@ -1,0 +1,123 @@
+"""Settings of AI developer tools, in every user's home (and under ``--root``).
+
+Recognised by where they live (policy-facts §4): Continue, Cline, Roo Code's import file, aider,
+Claude Code, Codex CLI, opencode, Kimi CLI and Kimi Code, Qwen Code, DeepSeek-TUI, Cursor and VS
+Code, Jupyter AI — and LiteLLM proxy configs anywhere (any ``config.yaml`` with a ``model_list``).
+Each file is parsed as what it is (JSON, JSONC, YAML, TOML) and every object in it that configures
+an endpoint, provider, model or key becomes a record, with the line it is written on.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scanner.collectors.endpoints.base import record_of
+from scanner.collectors.endpoints.structured import NotStructured, objects, parse, settings_of
+from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
+from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.records import Record, Skipped
+from scanner.walk import Entry, Interest
+
+CONFIG_CAP = 4 << 20
+TOOLS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (tool, re.compile(pattern), kind)
+    for tool, pattern, kind in (
+        ("continue", r"/\.continue/config\.ya?ml$", "yaml"),
+        ("continue", r"/\.continue/config\.json$", "jsonc"),
+        ("cline", r"/\.cline/data/(?:globalState|secrets|settings/providers)\.json$", "json"),
+        ("aider", r"/\.aider\.conf\.ya?ml$", "yaml"),
+        ("claude-code", r"/\.claude/settings(?:\.local)?\.json$|/managed-settings\.json$|/\.claude\.json$", "jsonc"),
+        ("codex", r"/\.codex/config\.toml$", "toml"),
+        ("opencode", r"/opencode\.jsonc?$", "jsonc"),
+        ("kimi-cli", r"/\.kimi/config\.toml$", "toml"),
+        ("kimi-code", r"/\.kimi-code/config\.toml$", "toml"),
+        ("qwen-code", r"/\.qwen/settings\.json$|/qwen-code/settings\.json$", "jsonc"),
+        ("deepseek-tui", r"/\.deepseek/config\.toml$", "toml"),
+        ("cursor", r"/Cursor/User/settings\.json$", "jsonc"),
+        ("vscode", r"/Code/User/settings\.json$", "jsonc"),
+        ("jupyter-ai", r"/jupyter_ai/config\.json$", "json"),
+        ("litellm", r"\.ya?ml$", "yaml"),
+    )
+)
+NAMES = frozenset(
+    {
+        "config.yaml", "config.yml", "config.json", "globalState.json", "secrets.json", "providers.json",
+        ".aider.conf.yml", ".aider.conf.yaml", "settings.json", "settings.local.json", "managed-settings.json",
+        ".claude.json", "config.toml", "opencode.json", "opencode.jsonc", "litellm_config.yaml", "proxy_config.yaml",
+    }
+)  # fmt: skip
+
+
+def tool_of(path: str) -> tuple[str, str] | None:
+    for tool, pattern, kind in TOOLS:
+        if pattern.search(path):
+            return tool, kind
+    return None
+
+
+def line_of(text: str, key: str, value: str | None) -> int | None:
+    """The line a setting is written on: ``key = value`` / ``"key": value`` first, else the value alone."""
+    assignment = re.compile(rf"(?:^|[\s{{,\[\"'])[\"']?{re.escape(key)}[\"']?\s*[:=]")
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if assignment.search(line) and (value is None or value in line):
+            return number
+    for number, line in enumerate(lines, start=1):
+        if value and value in line:
+            return number
+    return None
+
+
+class ToolConfigCollector(Collector):
+    """Endpoint, provider, model and key settings in AI tools' configuration files."""
+
+    id = "tool-config-collector"
+    interest = Interest(file_names=NAMES)
+
+    def __init__(self, fs: RootFS, options: CollectOptions | None = None) -> None:
+        super().__init__(fs, options)
+        self._records: list[Record] = []
+        self._skipped: list[Skipped] = []
+
+    def visit(self, entry: Entry) -> None:
+        found = tool_of(entry.path)
+        if found is None:
+            return
+        tool, kind = found
+        try:
+            text, _ = self.fs.read_text(entry.real_path, CONFIG_CAP)
+        except (OSError, FileRefused) as error:
+            self._skipped.append(
+                Skipped(entry.path, f"{tool} settings unreadable: {describe_refusal(error)}", "unreadable")
+            )
+            return
+        try:
+            tree = parse(text, kind)
+        except NotStructured as error:
+            if tool != "litellm":  # any other YAML file may be anything; a tool's own file should parse
+                self._skipped.append(Skipped(entry.path, f"{tool} settings: {error}", "unsupported"))
+            return
+        if tool == "litellm" and not (isinstance(tree, dict) and isinstance(tree.get("model_list"), list)):
+            tool_name = None  # some other configuration file: its settings still count, as no tool's
+        else:
+            tool_name = tool
+        for key_path, node in objects(tree):
+            settings = settings_of(node, self.options.watch)
+            if not settings:
+                continue
+            first = next((s for s in settings if s.url), None) or next(
+                (s for s in settings if s.model or s.provider), settings[0]
+            )
+            line = line_of(text, first.name, first.url or first.model or first.provider)
+            self._records += record_of(
+                settings,
+                name=key_path,
+                source="tool-config",
+                path=entry.path,
+                line=line,
+                found_by=self.id,
+                tool=tool_name,
+            )
+
+    def finish(self) -> CollectorResult:
+        return CollectorResult(records=self._records, skipped=self._skipped)
