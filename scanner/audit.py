@@ -45,6 +45,8 @@ class AuditOptions:
     """DNS query logs to read (``--dns-log``)."""
     proxy_logs: tuple[str, ...] = ()
     """Proxy access logs to read (``--proxy-log``)."""
+    resolve: bool = False
+    """Resolve the policy's hosts and report live connections to them (``--resolve``; uses DNS)."""
 
 
 @dataclass(frozen=True)
@@ -130,11 +132,10 @@ def summarize(findings: tuple[Finding, ...], records: tuple[Record, ...], covera
 def watch_list(policy: Policy) -> WatchList:
     """The policy's hosts and variables, as the search list the endpoint collectors use."""
     providers = policy.providers.values()
-    hosts = {e.host.lower() for p in providers for e in p.endpoints} | {
-        h.host.lower() for p in providers for h in p.web_hosts
-    }
-    variables = {v.name.upper() for p in providers for v in p.env_vars}
-    return WatchList(frozenset(hosts), frozenset(variables))
+    api_hosts = frozenset(e.host.lower() for p in providers for e in p.endpoints)
+    hosts = api_hosts | {h.host.lower() for p in providers for h in p.web_hosts}
+    variables = frozenset(v.name.upper() for p in providers for v in p.env_vars)
+    return WatchList(hosts, variables, api_hosts)
 
 
 def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback | None = None) -> ScanResult:
@@ -142,6 +143,8 @@ def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback 
     started = _now()
     if options.root is not None and not os.path.isdir(options.root):
         raise UsageError(f"--root {options.root}: not a directory")
+    if options.root is not None and options.resolve:
+        raise UsageError("--resolve looks at this machine's live connections; it cannot be used with --root")
     fs = RootFS(options.root)
     roots = _roots(fs, options.paths)
     collect_options = CollectOptions(
@@ -149,6 +152,7 @@ def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback 
         watch=watch_list(policy),
         dns_logs=options.dns_logs,
         proxy_logs=options.proxy_logs,
+        resolve=options.resolve,
         whole_machine=fs.is_live and not options.paths,
     )
     collectors = [cls(fs, collect_options) for cls in COLLECTORS.values()]

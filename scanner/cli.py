@@ -163,6 +163,30 @@ def audit(
     online: Annotated[
         bool, typer.Option("--online", help="Follow base_model chains on the Hugging Face Hub (HF_ENDPOINT); cached.")
     ] = False,
+    dns_log: Annotated[
+        list[Path] | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=False,
+            help="A DNS query log to read (repeatable): dnsmasq, BIND query log, Zeek dns.log; plain or gzip.",
+        ),
+    ] = None,
+    proxy_log: Annotated[
+        list[Path] | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=False,
+            help="A proxy access log to read (repeatable): squid native format; plain or gzip.",
+        ),
+    ] = None,
+    resolve: Annotated[
+        bool,
+        typer.Option(
+            "--resolve", help="Resolve the policy's hosts (uses DNS) and report live TCP connections to them (Linux)."
+        ),
+    ] = False,
 ) -> None:
     """Scan the machine (or PATHS) and judge what is found against the policy.
 
@@ -178,6 +202,9 @@ def audit(
             one_file_system=one_file_system,
             hash_weights=hash_weights,
             online=online,
+            dns_logs=tuple(str(p) for p in dns_log or ()),
+            proxy_logs=tuple(str(p) for p in proxy_log or ()),
+            resolve=resolve,
         )
         show_progress = sys.stderr.isatty() if progress is None else progress
         result = run_audit(options, loaded, _progress_printer() if show_progress else None)

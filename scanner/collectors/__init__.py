@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from scanner.collectors.endpoints import (
+    ConnectionCollector,
     EnvFileCollector,
     HostsFileCollector,
     LogCollector,
@@ -28,6 +29,7 @@ class CollectorId(str, Enum):
     SOURCE_CODE = "source-code-collector"
     HOSTS_FILE = "hosts-file-collector"
     LOGS = "log-collector"
+    CONNECTIONS = "connection-collector"
 
 
 COLLECTORS: dict[CollectorId, type[Collector]] = {
@@ -39,4 +41,5 @@ COLLECTORS: dict[CollectorId, type[Collector]] = {
     CollectorId.SOURCE_CODE: SourceCodeCollector,
     CollectorId.HOSTS_FILE: HostsFileCollector,
     CollectorId.LOGS: LogCollector,
+    CollectorId.CONNECTIONS: ConnectionCollector,
 }

@@ -22,13 +22,23 @@ class WatchList:
     ``grep -f``). Collectors still only report what they found; the policy engine judges it."""
 
     hosts: frozenset[str] = frozenset()
-    """Host names and domain suffixes (``api.deepseek.com``, ``deepseek.com``)."""
+    """Host names and domain suffixes (``api.deepseek.com``, ``deepseek.com``): API and web hosts."""
     variables: frozenset[str] = frozenset()
     """Environment variable names, upper case (``DEEPSEEK_API_KEY``)."""
+    api_hosts: frozenset[str] = frozenset()
+    """The API endpoint hosts among ``hosts`` (``api.deepseek.com``; not the web site ``deepseek.com``)."""
 
     def host_is_watched(self, host: str) -> bool:
-        labels = host.lower().rstrip(".").split(".")
-        return any(".".join(labels[i:]) in self.hosts for i in range(len(labels)))
+        return _under(host, self.hosts)
+
+    def host_is_api(self, host: str) -> bool:
+        """An API host: a URL to it in code is a call, not a link to a web page."""
+        return _under(host, self.api_hosts)
+
+
+def _under(host: str, suffixes: frozenset[str]) -> bool:
+    labels = host.lower().rstrip(".").split(".")
+    return any(".".join(labels[i:]) in suffixes for i in range(len(labels)))
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class CollectOptions:
     """``--dns-log``: DNS query logs to read (dnsmasq, BIND query log, Zeek ``dns.log``)."""
     proxy_logs: tuple[str, ...] = ()
     """``--proxy-log``: proxy access logs to read (squid)."""
+    resolve: bool = False
+    """``--resolve``: resolve the watched hosts and look for live connections to them (uses DNS)."""
     whole_machine: bool = False
     """A scan of the live machine as a whole (no paths given): running processes are in scope too."""
 

@@ -16,6 +16,7 @@ from scanner.lineage.names import normalize
 from scanner.policy.hosts import HostIndex
 from scanner.policy.matchers import source_phrase
 from scanner.policy.rules import (
+    ENDPOINT_CONNECTION,
     ENDPOINT_CONTACTED,
     ENDPOINT_HOST,
     ENDPOINT_MODEL,
@@ -73,16 +74,22 @@ class EndpointMatchers:
             contacted = record.source in ("dns-log", "proxy-log")
             rule = ENDPOINT_CONTACTED if contacted else ENDPOINT_HOST
             seen = dict(record.seen)
+            cap: Severity | None = "info" if record.in_package else None
             if contacted:
                 what = f"`{record.host}` was contacted {seen.get('count', '?')} time(s), first {seen.get('first')}, last {seen.get('last')}"
+            elif record.source == "connection":
+                rule, cap = ENDPOINT_CONNECTION, "warning"
+                what = (
+                    f"a TCP connection ({seen.get('state')}) goes to {seen.get('address')}, an address `{record.host}` "
+                    "resolves to now; addresses can be shared (CDNs), so this is at most a warning"
+                )
             elif record.source == "hosts-file":
                 blocked = seen.get("blocked") == "yes"
+                cap = "info" if blocked else cap
                 what = f"/etc/hosts {'blocks' if blocked else 'pins'} `{record.host}` ({seen.get('address')})"
             else:
                 what = f"`{record.url or record.host}` is on {provider.name}'s host `{suffix}`"
             sentence = f"{what} ({entry}, {fact.where}; {source_phrase(self.policy, fact)})."
-            blocked_here = record.source == "hosts-file" and seen.get("blocked") == "yes"
-            cap: Severity | None = "info" if record.in_package or blocked_here else None
             detail = MatchDetail(
                 "endpoint-host", "host", record.host, f"providers[{provider.id}].{entry}", str(fact.where)
             )

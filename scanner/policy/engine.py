@@ -322,6 +322,9 @@ _SOURCE_WORDS = {
 
 def endpoint_subject(record: EndpointRecord) -> str:
     """What the endpoint is, for humans; a key is shown only by its last four characters."""
+    if record.source == "connection":
+        who = dict(record.process).get("name", dict(record.process).get("user", "?"))
+        return f"{who} → {record.host} ({dict(record.seen).get('address')})"
     what = record.url or record.host or record.model or record.provider_hint
     key = f"key …{record.secret.last4}" if record.secret and record.secret.last4 else "a key" if record.secret else None
     value = what or key or "(set)"
@@ -354,6 +357,13 @@ class EndpointJudge(Judge):
     def _record_sentence(self, record: EndpointRecord) -> str:
         where = record.locations[0].path + (f":{record.locations[0].line}" if record.locations[0].line else "")
         process = dict(record.process)
+        if record.source == "connection":
+            owner = (
+                f"process {process['name']} (pid {process['pid']}, user {process['user']})"
+                if "pid" in process
+                else f"a process of user {process['user']} that could not be read"
+            )
+            return f"{owner} has a live TCP connection to `{record.host}` at {dict(record.seen).get('address')}."
         who = f" (process {process['name']}, pid {process['pid']}, user {process['user']})" if process else ""
         tool = f" ({record.tool})" if record.tool else ""
         key = (
@@ -361,7 +371,8 @@ class EndpointJudge(Judge):
             if record.secret and record.secret.last4
             else ""
         )
-        return f"{_SOURCE_WORDS[record.source]}{tool}{who} at {where} sets {endpoint_subject(record)}{key}."
+        verb = "names" if record.source in ("dns-log", "proxy-log", "hosts-file") else "sets"
+        return f"{_SOURCE_WORDS[record.source]}{tool}{who} at {where} {verb} {endpoint_subject(record)}{key}."
 
     def _finding(self, record: EndpointRecord, hits: list[EndpointHit], unapproved: bool) -> Finding:
         hits = sorted(hits, key=lambda h: -CONFIDENCE_RANK[h.confidence])

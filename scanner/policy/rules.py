@@ -32,6 +32,7 @@ ENDPOINT_PROVIDER = Rule("endpoint-provider", "AI tool set to a provider", "conf
 ENDPOINT_MODEL = Rule("endpoint-model", "AI client set to a provider's model", "strong")
 ENDPOINT_VARIABLE = Rule("endpoint-variable", "A provider's variable is set", "strong")
 ENDPOINT_CONTACTED = Rule("endpoint-contacted", "A provider's host was contacted", "confirmed")
+ENDPOINT_CONNECTION = Rule("endpoint-connection", "A live connection to an address of a provider's host", "strong")
 ENDPOINT_NOT_ALLOWED = Rule("endpoint-not-allowed", "AI endpoint of a provider not on the allow-list", "confirmed")
 
 RULES: dict[str, Rule] = {
@@ -52,6 +53,7 @@ RULES: dict[str, Rule] = {
         ENDPOINT_MODEL,
         ENDPOINT_VARIABLE,
         ENDPOINT_CONTACTED,
+        ENDPOINT_CONNECTION,
         ENDPOINT_NOT_ALLOWED,
     )
 }

@@ -25,9 +25,13 @@ def record_of(
     found_by: str,
     tool: str | None = None,
     process: tuple[tuple[str, str], ...] = (),
+    library: bool | None = None,
 ) -> list[EndpointRecord]:
     """One record per URL among settings read together (one config object, one variable); the
-    provider, model and key beside them go with each, or make a record of their own when no URL does."""
+    provider, model and key beside them go with each, or make a record of their own when no URL does.
+
+    ``library``: whether this is installed library code; ``None`` decides by the path (``in_package``).
+    """
     settings = list(settings)
     urls = [s for s in settings if s.host]
     provider = next((s.provider for s in settings if s.provider), None)
@@ -42,7 +46,7 @@ def record_of(
         "model": model,
         "secret": secret,
         "tool": tool,
-        "in_package": in_package(path),
+        "in_package": in_package(path) if library is None else library,
         "process": process,
     }
     if urls:

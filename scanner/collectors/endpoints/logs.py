@@ -8,9 +8,15 @@ are kept, each with how often it appears and when it was first and last seen.
 
 from __future__ import annotations
 
+import errno
+import gzip
+import io
 import json
+import os
 import re
-from collections.abc import Callable
+import stat
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -48,6 +54,7 @@ class LogReader:
     hosts: dict[str, _Seen] = field(default_factory=dict)
     lines: int = 0
     malformed: int = 0
+    truncated: bool = False
     _zeek_fields: list[str] | None = None
 
     def _see(self, host: str, when: str, number: int) -> None:
@@ -130,16 +137,43 @@ class LogReader:
         return True
 
 
+def _open_log(path: str) -> io.BufferedReader:
+    """A regular file, never a FIFO or device (``O_NONBLOCK``, then ``fstat``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _lines(handle: gzip.GzipFile | io.BufferedReader) -> Iterator[bytes]:
+    """Lines of at most ``LINE_CAP`` bytes: the rest of a longer line is read past, never held."""
+    while raw := handle.readline(LINE_CAP):
+        yield raw
+        while not raw.endswith(b"\n") and (raw := handle.readline(LINE_CAP)):
+            pass
+
+
 def read_log(path: str, watch: WatchList) -> LogReader:
-    """Stream one log (raises ``OSError`` when it cannot be read)."""
+    """Stream one log, plain or gzip (raises ``OSError`` when it cannot be read)."""
     reader = LogReader(watch)
     read = 0
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            read += len(raw)
-            if read > LOG_CAP:
-                break
-            reader.feed(number, raw[:LINE_CAP].decode("utf-8", "replace").rstrip("\r\n"))
+    with _open_log(path) as file:
+        gzipped = file.peek(2)[:2] == b"\x1f\x8b"  # rotated logs: access.log.1.gz
+        handle: gzip.GzipFile | io.BufferedReader = gzip.GzipFile(fileobj=file) if gzipped else file
+        try:
+            for number, raw in enumerate(_lines(handle), start=1):
+                read += len(raw)
+                if read > LOG_CAP:
+                    reader.truncated = True
+                    break
+                reader.feed(number, raw[:LINE_CAP].decode("utf-8", "replace").rstrip("\r\n"))
+        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+            raise OSError(errno.EIO, f"damaged gzip data after line {reader.lines}: {error}") from error
     return reader
 
 
@@ -162,6 +196,9 @@ class LogCollector(Collector):
             except OSError as error:
                 result.skipped.append(Skipped(path, f"log unreadable: {error.strerror or error}", "unreadable"))
                 continue
+            if reader.truncated:
+                reason = f"only the first {LOG_CAP >> 20} MiB read; the rest of the log was not checked"
+                result.skipped.append(Skipped(path, reason, "unsupported"))
             if reader.malformed:
                 reason = f"{reader.malformed} of {reader.lines} line(s) in no known log format, skipped"
                 result.skipped.append(Skipped(path, reason, "unsupported"))

@@ -21,12 +21,13 @@ ENVIRON_CAP = 1 << 20
 PROC = "/proc"
 
 
-def _read(path: str, cap: int) -> bytes:
+def read_proc(path: str, cap: int) -> bytes:
     with open(path, "rb", buffering=0) as handle:  # a /proc file: no FIFO can stand here
         return handle.read(cap)
 
 
-def _user(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """The account name of ``uid`` on this machine, or the number when it has none."""
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -50,7 +51,7 @@ class ProcessCollector(Collector):
         for name, value in os.environ.items():
             setting = classify(name, value, self.options.watch)
             if setting is not None:
-                process = (("pid", str(me)), ("name", "scanner"), ("user", _user(os.getuid())))
+                process = (("pid", str(me)), ("name", "scanner"), ("user", user_name(os.getuid())))
                 records += record_of(
                     [setting],
                     name=name,
@@ -68,15 +69,15 @@ class ProcessCollector(Collector):
         for pid in pids:
             base = f"{PROC}/{pid}"
             try:
-                environ = _read(f"{base}/environ", ENVIRON_CAP)
-                comm = _read(f"{base}/comm", 256).decode("utf-8", "replace").strip()
+                environ = read_proc(f"{base}/environ", ENVIRON_CAP)
+                comm = read_proc(f"{base}/comm", 256).decode("utf-8", "replace").strip()
                 uid = os.stat(base).st_uid
             except PermissionError:
                 unreadable += 1
                 continue
             except OSError:
                 continue  # the process ended while we looked
-            process = (("pid", pid), ("name", comm), ("user", _user(uid)))
+            process = (("pid", pid), ("name", comm), ("user", user_name(uid)))
             for item in environ.split(b"\0"):
                 name, equals, value = item.decode("utf-8", "replace").partition("=")
                 setting = classify(name, value, self.options.watch) if equals else None

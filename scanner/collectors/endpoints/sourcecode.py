@@ -3,10 +3,16 @@
 Installed packages (``site-packages``, ``dist-packages``, ``node_modules``) are library code that
 merely supports a provider and are covered by the package inventory, so they are not read at all;
 nor are the operating system's own trees (``/usr``, ``/lib``...), Python standard libraries,
-caches, or anything under ``.git``. Each other file is read once (at most 1 MiB) and checked at C speed
-for the watched hosts and for base-URL keywords before any line is looked at: most files cost one
-``re.search``. A URL literal is kept when its host is watched; a base-URL argument
-(``base_url=``, ``baseURL:``, ``api_base=``...) is kept whatever its host, as an AI client setting.
+caches, or anything under ``.git``. Each other file is read once (at most 1 MiB), lower-cased and
+searched at C speed for the API hosts and base-URL keywords (about fifteen substring tests: 9.5×
+faster than one case-insensitive alternation regex, on 2,002 standard-library files of 20 MiB) before
+any line is looked at.
+
+A URL literal is kept when its host is one of the policy's API endpoint hosts (a call); a link to a
+provider's web site (``https://api-docs.deepseek.com/...`` in a comment) is a mention, not usage. A
+base-URL argument (``base_url=``, ``baseURL:``, ``api_base=``...) is kept whatever its host, as an AI
+client setting. The scanner's own files are not usage either: policies (top-level ``schema_version``
+and ``providers``) are the lists it searches with, and its JSON reports quote what they found.
 """
 
 from __future__ import annotations
@@ -35,12 +41,26 @@ _BASE_ARG = re.compile(
     r"(?:base_url|api_base|baseURL|apiBase|baseUrl|base-url|api-base|openai_api_base|BASE_URL|API_BASE)"
     r"[\"']?\s*[:=]\s*[\"'`]((?:https?|wss?)://[^\"'`\s]+)",
 )
-_KEYWORDS = rb"base_url|api_base|baseURL|apiBase|baseUrl|base-url|api-base|BASE_URL|API_BASE"
+_KEYWORDS = (b"base_url", b"api_base", b"baseurl", b"apibase", b"base-url", b"api-base")
+_POLICY_FILE = re.compile(rb"^schema_version:.*^providers:", re.MULTILINE | re.DOTALL)
+_REPORT_FILE = re.compile(rb'^\s*\{\s*"schema_version"\s*:\s*"[\d.]+"\s*,\s*"scan"\s*:')
 
 
-def _prefilter(watch: WatchList) -> re.Pattern[bytes]:
-    hosts = sorted(watch.hosts, key=len, reverse=True)
-    return re.compile(b"|".join([_KEYWORDS, *(re.escape(h.encode()) for h in hosts)]), re.IGNORECASE)
+def scanners_own(name: str, data: bytes) -> bool:
+    """A policy or a report of this scanner: it names banned hosts because it looks for them."""
+    if name.endswith(".json"):
+        return bool(_REPORT_FILE.match(data[:256]))
+    return name.endswith((".yaml", ".yml")) and bool(_POLICY_FILE.search(data))
+
+
+def needles(watch: WatchList) -> tuple[bytes, ...]:
+    """Lower-case byte strings, one of which any file worth reading line by line contains."""
+    hosts = sorted({h.encode() for h in watch.api_hosts}, key=len)
+    kept: list[bytes] = []
+    for host in hosts:  # api.deepseek.com also finds eu.api.deepseek.com
+        if not any(host.endswith(b"." + k) or host == k for k in kept):
+            kept.append(host)
+    return (*_KEYWORDS, *kept)
 
 
 class SourceCodeCollector(Collector):
@@ -52,7 +72,7 @@ class SourceCodeCollector(Collector):
     def __init__(self, fs: RootFS, options: CollectOptions | None = None) -> None:
         super().__init__(fs, options)
         self._records: list[Record] = []
-        self._prefilter = _prefilter(self.options.watch)
+        self._needles = needles(self.options.watch)
 
     def visit(self, entry: Entry) -> None:
         path = entry.path
@@ -64,7 +84,10 @@ class SourceCodeCollector(Collector):
             data, _ = self.fs.read_bytes(entry.real_path, SOURCE_CAP)
         except (OSError, FileRefused):
             return  # not our file to worry about: unreadable source is no coverage gap of a compliance scan
-        if b"\0" in data[:1024] or not self._prefilter.search(data):
+        if b"\0" in data[:1024]:
+            return
+        lowered = data.lower()
+        if not any(needle in lowered for needle in self._needles) or scanners_own(entry.name, data):
             return
         text = data.decode("utf-8", "replace")
         source: EndpointSource = "notebook" if entry.name.endswith(".ipynb") else "source-code"
@@ -77,7 +100,7 @@ class SourceCodeCollector(Collector):
         for match in _URL.finditer(line):
             url = match.group(0).rstrip(".;")
             host = url_host(url)
-            if not host or (url not in arguments and not self.options.watch.host_is_watched(host)):
+            if not host or (url not in arguments and not self.options.watch.host_is_api(host)):
                 continue
             name = "base URL argument" if url in arguments else "URL literal"
             found.append(

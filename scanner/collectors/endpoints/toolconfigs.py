@@ -2,9 +2,11 @@
 
 Recognised by where they live (policy-facts §4): Continue, Cline, Roo Code's import file, aider,
 Claude Code, Codex CLI, opencode, Kimi CLI and Kimi Code, Qwen Code, DeepSeek-TUI, Cursor and VS
-Code, Jupyter AI — and LiteLLM proxy configs anywhere (any ``config.yaml`` with a ``model_list``).
-Each file is parsed as what it is (JSON, JSONC, YAML, TOML) and every object in it that configures
-an endpoint, provider, model or key becomes a record, with the line it is written on.
+Code, Jupyter AI, Open WebUI's database (``webui.db``, wherever it is: a pip install keeps it inside
+``site-packages``, yet it is the user's settings, not library code) — and LiteLLM proxy configs
+anywhere (any ``config.yaml`` with a ``model_list``). Each file is parsed as what it is (JSON, JSONC,
+YAML, TOML, SQLite) and every object in it that configures an endpoint, provider, model or key
+becomes a record, with the line it is written on.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 
 from scanner.collectors.endpoints.base import record_of
+from scanner.collectors.endpoints.sqlitedb import latest_json
 from scanner.collectors.endpoints.structured import NotStructured, objects, parse, settings_of
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal
@@ -36,6 +39,7 @@ TOOLS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("cursor", r"/Cursor/User/settings\.json$", "jsonc"),
         ("vscode", r"/Code/User/settings\.json$", "jsonc"),
         ("jupyter-ai", r"/jupyter_ai/config\.json$", "json"),
+        ("open-webui", r"/webui\.db$", "sqlite"),
         ("litellm", r"\.ya?ml$", "yaml"),
     )
 )
@@ -44,6 +48,7 @@ NAMES = frozenset(
         "config.yaml", "config.yml", "config.json", "globalState.json", "secrets.json", "providers.json",
         ".aider.conf.yml", ".aider.conf.yaml", "settings.json", "settings.local.json", "managed-settings.json",
         ".claude.json", "config.toml", "opencode.json", "opencode.jsonc", "litellm_config.yaml", "proxy_config.yaml",
+        "webui.db",
     }
 )  # fmt: skip
 
@@ -84,15 +89,18 @@ class ToolConfigCollector(Collector):
         if found is None:
             return
         tool, kind = found
+        text = ""
         try:
-            text, _ = self.fs.read_text(entry.real_path, CONFIG_CAP)
+            if kind == "sqlite":
+                tree = latest_json(self.fs, entry.real_path, "config", "data")
+            else:
+                text, _ = self.fs.read_text(entry.real_path, CONFIG_CAP)
+                tree = parse(text, kind)
         except (OSError, FileRefused) as error:
             self._skipped.append(
                 Skipped(entry.path, f"{tool} settings unreadable: {describe_refusal(error)}", "unreadable")
             )
             return
-        try:
-            tree = parse(text, kind)
         except NotStructured as error:
             if tool != "litellm":  # any other YAML file may be anything; a tool's own file should parse
                 self._skipped.append(Skipped(entry.path, f"{tool} settings: {error}", "unsupported"))
@@ -108,7 +116,7 @@ class ToolConfigCollector(Collector):
             first = next((s for s in settings if s.url), None) or next(
                 (s for s in settings if s.model or s.provider), settings[0]
             )
-            line = line_of(text, first.name, first.url or first.model or first.provider)
+            line = line_of(text, first.name, first.url or first.model or first.provider) if text else None
             self._records += record_of(
                 settings,
                 name=key_path,
@@ -117,6 +125,7 @@ class ToolConfigCollector(Collector):
                 line=line,
                 found_by=self.id,
                 tool=tool_name,
+                library=False if kind == "sqlite" else None,
             )
 
     def finish(self) -> CollectorResult:
