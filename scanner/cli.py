@@ -113,6 +113,11 @@ def exit_code(result: ScanResult, fail_on: FailOn) -> int:
     return EXIT_OK
 
 
+def _log_option(help: str) -> Any:
+    """A log named on the command line must exist (else exit 2); one that cannot be read is a coverage gap."""
+    return typer.Option(exists=True, dir_okay=False, readable=False, help=help)
+
+
 @app.command()
 def audit(
     paths: Annotated[
@@ -165,21 +170,10 @@ def audit(
     ] = False,
     dns_log: Annotated[
         list[Path] | None,
-        typer.Option(
-            exists=True,
-            dir_okay=False,
-            readable=False,
-            help="A DNS query log to read (repeatable): dnsmasq, BIND query log, Zeek dns.log; plain or gzip.",
-        ),
+        _log_option("A DNS query log to read (repeatable): dnsmasq, BIND query log, Zeek dns.log; plain or gzip."),
     ] = None,
     proxy_log: Annotated[
-        list[Path] | None,
-        typer.Option(
-            exists=True,
-            dir_okay=False,
-            readable=False,
-            help="A proxy access log to read (repeatable): squid native format; plain or gzip.",
-        ),
+        list[Path] | None, _log_option("A proxy access log to read (repeatable): squid native format; plain or gzip.")
     ] = None,
     resolve: Annotated[
         bool,
