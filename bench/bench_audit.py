@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Time ``scanner audit`` against ``find`` over the same tree, in the same run.
 
-Two trees: a generated machine (``--generate``: venvs full of real-looking dist-info folders plus
-ordinary files), and this machine's own ``/`` (``--machine``). For each, both commands run
-``--repeat`` times alternately after one warm-up each (so both see a warm page cache); the report
-gives the median wall time, the ratio scanner/find and each command's peak RSS (from ``wait4``).
+Trees: a generated machine (``--generate``: venvs full of real-looking dist-info folders plus
+ordinary files), sparse model files (``--models``), a source tree (``--sources``: this Python's own
+standard library copied into project folders as code people wrote, with AI client settings sown in,
+timed against ``grep -rIlF -f HOSTS`` for the policy's hosts), and this machine's own ``/``
+(``--machine``). For each, both commands run ``--repeat`` times alternately after one warm-up each
+(so both see a warm page cache); the report gives the median wall time, the ratio and each
+command's peak RSS (from ``wait4``).
 
-    python bench/bench_audit.py --generate 200000 --models 4000 --machine
+    python bench/bench_audit.py --generate 200000 --models 4000 --sources 20000 --machine
 
 No timing is asserted anywhere: this prints numbers for the README's performance section.
 """
@@ -123,6 +126,40 @@ def generate_models(root: Path, count: int) -> Path:
     return root
 
 
+SOWN = (
+    'client = OpenAI(base_url="https://api.deepseek.com/v1")\n',
+    'resp = requests.post("https://api.moonshot.cn/v1/chat/completions", json=payload)\n',
+    'llm = ChatOpenAI(model="MiniMax-M2", openai_api_base="https://api.minimax.io/v1")\n',
+)
+
+
+def generate_sources(root: Path, files: int) -> Path:
+    """``files`` source files copied from this Python's standard library into project folders; one
+    in a hundred gets an AI client setting on a banned host appended."""
+    if root.exists():
+        shutil.rmtree(root)
+    stdlib = Path(os.__file__).parent
+    originals = sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts)
+    for index in range(files):
+        original = originals[index % len(originals)]
+        target = root / "home" / f"dev{index % 10}" / "projects" / f"proj{index // 500}" / f"{index}_{original.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = original.read_bytes()
+        if index % 100 == 0:
+            text += SOWN[index // 100 % len(SOWN)].encode()
+        target.write_bytes(text)
+    return root
+
+
+def policy_hosts(path: Path) -> Path:
+    """The default policy's API and web hosts, one per line: ``grep -f``'s pattern file."""
+    from scanner.audit import watch_list
+    from scanner.policy import load_policy
+
+    path.write_text("\n".join(sorted(watch_list(load_policy([])).hosts)) + "\n")
+    return path
+
+
 def model_read_stats(report: Path) -> str:
     data = json.loads(report.read_text())
     files = [f for item in data["inventory"] if item["kind"] == "model" for f in item["attributes"]["files"]]
@@ -151,7 +188,7 @@ def run(command: list[str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
-def compare(label: str, find_cmd: list[str], scan_cmd: list[str], repeat: int) -> None:
+def compare(label: str, find_cmd: list[str], scan_cmd: list[str], repeat: int, baseline: str = "find") -> None:
     run(find_cmd)
     run(scan_cmd)
     finds, scans = [], []
@@ -161,9 +198,9 @@ def compare(label: str, find_cmd: list[str], scan_cmd: list[str], repeat: int) -
     find_t = statistics.median(t for t, _ in finds)
     scan_t = statistics.median(t for t, _ in scans)
     print(f"\n{label}")
-    print(f"  find     median {find_t:8.3f} s  peak RSS {max(m for _, m in finds) / 1024:7.1f} MiB")
+    print(f"  {baseline:<8} median {find_t:8.3f} s  peak RSS {max(m for _, m in finds) / 1024:7.1f} MiB")
     print(f"  scanner  median {scan_t:8.3f} s  peak RSS {max(m for _, m in scans) / 1024:7.1f} MiB")
-    print(f"  ratio scanner/find: {scan_t / find_t:.1f}x   ({repeat} runs each, after one warm-up)")
+    print(f"  ratio scanner/{baseline}: {scan_t / find_t:.1f}x   ({repeat} runs each, after one warm-up)")
 
 
 def count_files(root: str, prune: str = "/nonexistent") -> str:
@@ -180,6 +217,9 @@ def main() -> None:
     parser.add_argument("--generate", type=int, metavar="FILES", help="benchmark a generated tree of about FILES files")
     parser.add_argument(
         "--models", type=int, metavar="FILES", help="benchmark a tree of about FILES sparse model files"
+    )
+    parser.add_argument(
+        "--sources", type=int, metavar="FILES", help="benchmark a source tree of FILES files against grep -rIlF"
     )
     parser.add_argument("--machine", action="store_true", help="benchmark this machine's own /")
     parser.add_argument("--repeat", type=int, default=3)
@@ -219,6 +259,17 @@ def main() -> None:
         peak = max(m for _, m in times) / 1024
         print(f"  scanner  median {median:8.3f} s  ({per_file:.1f} ms per model file)  peak RSS {peak:.1f} MiB")
         print(model_read_stats(report))
+    if args.sources:
+        tree = generate_sources(args.out / "sources", args.sources)
+        hosts = policy_hosts(args.out / "hosts.txt")
+        size = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file()) / 2**20
+        compare(
+            f"source tree {tree} ({args.sources} files, {size:.0f} MiB; {len(hosts.read_text().split())} hosts)",
+            ["grep", "-rIlF", "-f", str(hosts), str(tree)],
+            [*base, "--root", str(tree)],
+            args.repeat,
+            baseline="grep",
+        )
     if args.machine:
         prune = [x for p in [*PSEUDO, str(args.out)] for x in ("-path", p, "-o")][:-1]
         compare(
