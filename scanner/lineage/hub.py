@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import HfApi
-from huggingface_hub.errors import RepositoryNotFoundError
-
 from scanner.lineage.names import string_list
 from scanner.records import normalize_package_name
 
@@ -105,6 +102,10 @@ class Hub:
         if self._offline:
             return _parse(repo_id, cached[0], cached[1]) if cached and cached[0] is not None else None
         self.lookups += 1
+        # Imported here: huggingface_hub takes a quarter of a second to import, and only --online needs it.
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import RepositoryNotFoundError
+
         try:
             response = HfApi(endpoint=self.endpoint).model_info(repo_id, files_metadata=True, timeout=self.timeout)
             data: dict[str, Any] | None = {

@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from scanner.lineage.hub import default_cache_dir
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 TABLE = "file_digests_v2"  # v1 lacked ctime
 
@@ -22,6 +24,10 @@ TABLE = "file_digests_v2"  # v1 lacked ctime
 class DigestCache:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_cache_dir() / "digests.db"
+        # Imported here: sqlite_utils (with numpy, where installed) costs a tenth of a second, and
+        # only --hash needs it.
+        import sqlite_utils
+
         self._db: sqlite_utils.Database | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
