@@ -439,3 +439,53 @@ def test_links_to_web_sites_and_the_scanners_own_files_are_not_usage(machine: Ma
     assert findings == []
     code = [f for f in audit(machine)["findings"] if f["location"]["path"] == "/home/alice/app/client.py"]
     assert [(f["location"]["line"], f["subject"]) for f in code] == [(2, "https://api.deepseek.com/chat/completions")]
+
+
+def test_vs_code_extension_state_is_read_from_its_database(machine: Machine) -> None:
+    db = machine.path("/home/alice/.config/Code/User/globalStorage/state.vscdb")
+    db.parent.mkdir(parents=True)
+    rows = {
+        "rooveterinaryinc.roo-cline": json.dumps(
+            {"apiProvider": "openai", "openAiBaseUrl": "https://api.deepseek.com/v1", "openAiModelId": "deepseek-chat"}
+        ),
+        "saoudrizwan.claude-dev": json.dumps({"apiProvider": "deepseek", "apiModelId": "deepseek-reasoner"}),
+        "workbench.panel.markers": "not json at all",
+        "someone.else": json.dumps({"baseUrl": "https://api.moonshot.cn/v1"}),
+    }
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE ItemTable (key TEXT UNIQUE ON CONFLICT REPLACE, value BLOB)")
+        connection.executemany("INSERT INTO ItemTable VALUES (?, ?)", rows.items())
+    connection.close()
+    report = audit(machine)
+    found = {(f["provider"], f["rule_id"], f["subject"]) for f in report["findings"]}
+    assert found == {
+        ("deepseek", "endpoint-host", "openAiBaseUrl=https://api.deepseek.com/v1"),
+        ("deepseek", "endpoint-provider", "deepseek-reasoner"),
+    }
+    tools = {f["evidence"][0].split(")")[0] for f in report["findings"]}
+    assert tools == {"an AI tool's settings (roo-code", "an AI tool's settings (cline"}
+    assert report["summary"]["complete"]
+
+
+def test_a_hostile_database_whose_config_is_an_endless_view_is_not_queried(machine: Machine) -> None:
+    db = machine.path("/srv/webui/data/webui.db")
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "CREATE VIEW config AS WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
+            "SELECT x AS id, 'https://api.deepseek.com' AS data FROM n"
+        )
+    connection.close()
+    report = audit(machine)
+    assert report["findings"] == [] and report["summary"]["complete"]
+
+
+def test_a_variable_listing_several_base_urls_is_read_url_by_url(machine: Machine) -> None:
+    write(
+        machine,
+        "/srv/open-webui/.env",
+        'OPENAI_API_BASE_URLS="https://api.openai.com/v1;https://api.deepseek.com/v1"\n',
+    )
+    (finding,) = audit(machine)["findings"]
+    assert finding["subject"] == "OPENAI_API_BASE_URLS=https://api.deepseek.com/v1"
+    assert finding["location"] == {"path": "/srv/open-webui/.env", "line": 1}

@@ -10,7 +10,7 @@ import re
 import shlex
 
 from scanner.collectors.endpoints.base import record_of
-from scanner.collectors.endpoints.settings import classify
+from scanner.collectors.endpoints.settings import classify_all
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import EndpointSource, Record, Skipped
@@ -86,10 +86,10 @@ class EnvFileCollector(Collector):
             if "=" not in line or line.lstrip().startswith("#"):
                 continue
             for name, value in assignments(line, source == "systemd-unit"):
-                setting = classify(name, value, self.options.watch)
-                if setting is not None:
+                settings = classify_all(name, value, self.options.watch)
+                if settings:
                     self._records += record_of(
-                        [setting], name=name, source=source, path=entry.path, line=number, found_by=self.id
+                        settings, name=name, source=source, path=entry.path, line=number, found_by=self.id
                     )
 
     def finish(self) -> CollectorResult:

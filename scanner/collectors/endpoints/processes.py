@@ -12,7 +12,7 @@ import os
 import pwd
 
 from scanner.collectors.endpoints.base import record_of
-from scanner.collectors.endpoints.settings import classify
+from scanner.collectors.endpoints.settings import classify_all
 from scanner.collectors.interface import Collector, CollectorResult
 from scanner.records import Record, Skipped
 from scanner.walk import Entry, Interest
@@ -49,11 +49,11 @@ class ProcessCollector(Collector):
         records: list[Record] = []
         me = os.getpid()
         for name, value in os.environ.items():
-            setting = classify(name, value, self.options.watch)
-            if setting is not None:
+            settings = classify_all(name, value, self.options.watch)
+            if settings:
                 process = (("pid", str(me)), ("name", "scanner"), ("user", user_name(os.getuid())))
                 records += record_of(
-                    [setting],
+                    settings,
                     name=name,
                     source="environment",
                     path=f"{PROC}/{me}/environ",
@@ -80,10 +80,10 @@ class ProcessCollector(Collector):
             process = (("pid", pid), ("name", comm), ("user", user_name(uid)))
             for item in environ.split(b"\0"):
                 name, equals, value = item.decode("utf-8", "replace").partition("=")
-                setting = classify(name, value, self.options.watch) if equals else None
-                if setting is not None:
+                settings = classify_all(name, value, self.options.watch) if equals else []
+                if settings:
                     records += record_of(
-                        [setting],
+                        settings,
                         name=name,
                         source="process",
                         path=f"{base}/environ",

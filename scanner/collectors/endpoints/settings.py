@@ -68,3 +68,13 @@ def classify(name: str, raw: str, watch: WatchList, *, provider_keys: bool = Fal
     if upper in watch.variables:
         return Setting(name)  # a provider's own variable, whatever its value says
     return None
+
+
+def classify_all(name: str, raw: str, watch: WatchList, *, provider_keys: bool = False) -> list[Setting]:
+    """Like ``classify``, but a value listing several URLs (Open WebUI's
+    ``OPENAI_API_BASE_URLS="https://a/v1;https://b/v1"``) gives one setting per URL."""
+    parts = [p.strip() for p in re.split(r"[;,]", raw.strip().strip("\"'"))] if (";" in raw or "," in raw) else []
+    if len(parts) > 1 and all(_URL.match(p) for p in parts if p):
+        return [s for p in parts if p and (s := classify(name, p, watch, provider_keys=provider_keys))]
+    setting = classify(name, raw, watch, provider_keys=provider_keys)
+    return [setting] if setting else []

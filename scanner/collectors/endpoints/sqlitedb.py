@@ -1,11 +1,13 @@
-"""One JSON value out of an application's SQLite database, read as data and within bounds.
+"""JSON values out of applications' SQLite databases, read as data and within bounds.
 
-Open WebUI keeps the connections set in its admin panel in ``webui.db`` (table ``config``, JSON
-column ``data``), not in any text file. The database is opened through the descriptor that passed
-the regular-file checks (``/proc/self/fd/N`` where there is one), read-only and ``immutable`` — no
-lock taken, no journal read or written, nothing created beside it. Only a real table is queried (a
-hostile file could make ``config`` a view), untrusted schema functions are off, a step budget stops
-any query that runs long, and the value is capped in size.
+Some tools keep their connection settings in SQLite, not in any text file: Open WebUI in
+``webui.db`` (table ``config``, JSON column ``data``), VS Code and its forks in
+``globalStorage/state.vscdb`` (table ``ItemTable``: each extension's state as JSON under its id, which
+is where Roo Code and Cline keep their provider profiles). A database is opened through the
+descriptor that passed the regular-file checks (``/proc/self/fd/N`` where there is one), read-only
+and ``immutable`` — no lock taken, no journal read or written, nothing created beside it. Only real
+tables are queried (a hostile file could make one a view), untrusted schema functions are off, a
+step budget stops any query that runs long, and values are capped in size.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -24,12 +28,9 @@ STEP_BUDGET = 5_000
 """Progress-handler calls (each every 1,000 virtual-machine steps) before a query is abandoned."""
 
 
-def latest_json(fs: RootFS, real_path: str, table: str, column: str) -> Any:
-    """The newest row's ``column`` of ``table``, parsed as JSON; ``None`` when there is no such table or row.
-
-    Raises ``FileRefused``/``OSError`` for a file that may not or cannot be opened, ``NotStructured`` for
-    one that is no readable SQLite database or holds no JSON there.
-    """
+@contextmanager
+def _read_only(fs: RootFS, real_path: str) -> Iterator[sqlite3.Connection]:
+    """A guarded read-only connection; ``NotStructured`` for a file that is no readable database."""
     with fs.open_regular(real_path) as handle:
         pinned = f"/proc/self/fd/{handle.fileno()}"
         path = pinned if os.path.exists(pinned) else fs.resolve(real_path)
@@ -47,22 +48,60 @@ def latest_json(fs: RootFS, real_path: str, table: str, column: str) -> Any:
         try:
             connection.set_progress_handler(budget, 1000)
             connection.execute("PRAGMA trusted_schema = OFF")
-            is_table = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-            ).fetchone()
-            if not is_table:
-                return None
-            row = connection.execute(
-                f'SELECT "{column}" FROM "{table}" WHERE length("{column}") <= ? ORDER BY rowid DESC LIMIT 1',
-                (VALUE_CAP,),
-            ).fetchone()
+            yield connection
         except sqlite3.Error as error:
             raise NotStructured(f"not a readable SQLite database: {error}") from error
         finally:
             connection.close()
-    if row is None or not isinstance(row[0], (str, bytes)):
+
+
+def _is_table(connection: sqlite3.Connection, table: str) -> bool:
+    row = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    return row is not None
+
+
+def _json(value: object, what: str) -> Any:
+    if not isinstance(value, (str, bytes)):
         return None
     try:
-        return json.loads(row[0])
+        return json.loads(value)
     except (ValueError, RecursionError) as error:
-        raise NotStructured(f"{table}.{column} is not JSON") from error
+        raise NotStructured(f"{what} is not JSON") from error
+
+
+def latest_json(fs: RootFS, real_path: str, table: str, column: str) -> Any:
+    """The newest row's ``column`` of ``table``, parsed as JSON; ``None`` when there is no such table or row.
+
+    Raises ``FileRefused``/``OSError`` for a file that may not or cannot be opened, ``NotStructured`` for
+    one that is no readable SQLite database or holds no JSON there.
+    """
+    with _read_only(fs, real_path) as connection:
+        if not _is_table(connection, table):
+            return None
+        row = connection.execute(
+            f'SELECT "{column}" FROM "{table}" WHERE length("{column}") <= ? ORDER BY rowid DESC LIMIT 1',
+            (VALUE_CAP,),
+        ).fetchone()
+    return None if row is None else _json(row[0], f"{table}.{column}")
+
+
+def keyed_json(fs: RootFS, real_path: str, table: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """``key -> parsed value`` for the asked keys of a key/value table (``key``, ``value`` columns).
+
+    A value that is not JSON is left out rather than failing the file: other extensions' rows are
+    not ours to judge.
+    """
+    with _read_only(fs, real_path) as connection:
+        if not _is_table(connection, table):
+            return {}
+        marks = ", ".join("?" for _ in keys)
+        rows = connection.execute(
+            f'SELECT key, value FROM "{table}" WHERE key IN ({marks}) AND length(value) <= ?', (*keys, VALUE_CAP)
+        ).fetchall()
+    found = {}
+    for key, value in rows:
+        try:
+            found[str(key)] = _json(value, f"{table}[{key}]")
+        except NotStructured:
+            continue
+    return found

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from scanner.collectors.endpoints.settings import Setting, classify
+from scanner.collectors.endpoints.settings import Setting, classify, classify_all
 from scanner.collectors.interface import WatchList
 
 if sys.version_info >= (3, 11):
@@ -114,7 +114,5 @@ def settings_of(node: dict[str, Any], watch: WatchList) -> list[Setting]:
                 secret = classify(key, keyed.group(2), watch)
                 found += [s for s in (provider, secret) if s is not None]
                 continue
-            setting = classify(key, text, watch, provider_keys=True)
-            if setting is not None:
-                found.append(setting)
+            found += classify_all(key, text, watch, provider_keys=True)
     return found

@@ -1,8 +1,10 @@
 """Settings of AI developer tools, in every user's home (and under ``--root``).
 
-Recognised by where they live (policy-facts §4): Continue, Cline, Roo Code's import file, aider,
-Claude Code, Codex CLI, opencode, Kimi CLI and Kimi Code, Qwen Code, DeepSeek-TUI, Cursor and VS
-Code, Jupyter AI, Open WebUI's database (``webui.db``, wherever it is: a pip install keeps it inside
+Recognised by where they live (policy-facts §4): Continue, Cline, aider, Claude Code, Codex CLI,
+opencode, Kimi CLI and Kimi Code, Qwen Code, DeepSeek-TUI, Cursor and VS Code settings, the state
+databases of VS Code and its forks (where the Roo Code, Cline and Kilo Code extensions keep their
+provider profiles; their keys are in the OS keyring, out of reach and out of scope), Jupyter AI,
+Open WebUI's database (``webui.db``, wherever it is: a pip install keeps it inside
 ``site-packages``, yet it is the user's settings, not library code) — and LiteLLM proxy configs
 anywhere (any ``config.yaml`` with a ``model_list``). Each file is parsed as what it is (JSON, JSONC,
 YAML, TOML, SQLite) and every object in it that configures an endpoint, provider, model or key
@@ -14,7 +16,7 @@ from __future__ import annotations
 import re
 
 from scanner.collectors.endpoints.base import record_of
-from scanner.collectors.endpoints.sqlitedb import latest_json
+from scanner.collectors.endpoints.sqlitedb import keyed_json, latest_json
 from scanner.collectors.endpoints.structured import NotStructured, objects, parse, settings_of
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal
@@ -40,6 +42,11 @@ TOOLS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("vscode", r"/Code/User/settings\.json$", "jsonc"),
         ("jupyter-ai", r"/jupyter_ai/config\.json$", "json"),
         ("open-webui", r"/webui\.db$", "sqlite"),
+        (
+            "vscode-extension",
+            r"/(?:Code|Code - Insiders|VSCodium|Cursor|Windsurf)/User/globalStorage/state\.vscdb$",
+            "vscdb",
+        ),
         ("litellm", r"\.ya?ml$", "yaml"),
     )
 )
@@ -48,9 +55,18 @@ NAMES = frozenset(
         "config.yaml", "config.yml", "config.json", "globalState.json", "secrets.json", "providers.json",
         ".aider.conf.yml", ".aider.conf.yaml", "settings.json", "settings.local.json", "managed-settings.json",
         ".claude.json", "config.toml", "opencode.json", "opencode.jsonc", "litellm_config.yaml", "proxy_config.yaml",
-        "webui.db",
+        "webui.db", "state.vscdb",
     }
 )  # fmt: skip
+
+
+EXTENSIONS = {
+    "rooveterinaryinc.roo-cline": "roo-code",
+    "saoudrizwan.claude-dev": "cline",
+    "kilocode.kilo-code": "kilo-code",
+    "continue.continue": "continue",
+}
+"""Extension ids whose state (``ItemTable`` rows) in ``state.vscdb`` holds provider settings."""
 
 
 def tool_of(path: str) -> tuple[str, str] | None:
@@ -92,10 +108,13 @@ class ToolConfigCollector(Collector):
         text = ""
         try:
             if kind == "sqlite":
-                tree = latest_json(self.fs, entry.real_path, "config", "data")
+                trees = [(tool, latest_json(self.fs, entry.real_path, "config", "data"))]
+            elif kind == "vscdb":
+                rows = keyed_json(self.fs, entry.real_path, "ItemTable", tuple(EXTENSIONS))
+                trees = [(EXTENSIONS[key], tree) for key, tree in sorted(rows.items())]
             else:
                 text, _ = self.fs.read_text(entry.real_path, CONFIG_CAP)
-                tree = parse(text, kind)
+                trees = [(tool, parse(text, kind))]
         except (OSError, FileRefused) as error:
             self._skipped.append(
                 Skipped(entry.path, f"{tool} settings unreadable: {describe_refusal(error)}", "unreadable")
@@ -105,10 +124,15 @@ class ToolConfigCollector(Collector):
             if tool != "litellm":  # any other YAML file may be anything; a tool's own file should parse
                 self._skipped.append(Skipped(entry.path, f"{tool} settings: {error}", "unsupported"))
             return
-        if tool == "litellm" and not (isinstance(tree, dict) and isinstance(tree.get("model_list"), list)):
-            tool_name = None  # some other configuration file: its settings still count, as no tool's
-        else:
-            tool_name = tool
+        for name, tree in trees:
+            # A YAML file without a model_list is some other configuration: its settings count, as no tool's.
+            litellm = name != "litellm" or (isinstance(tree, dict) and isinstance(tree.get("model_list"), list))
+            tool_name = name if litellm else None
+            self._records += self._settings(entry.path, tree, text, tool_name, database=kind in ("sqlite", "vscdb"))
+
+    def _settings(self, path: str, tree: object, text: str, tool: str | None, database: bool) -> list[Record]:
+        """Every object in the tree that configures something, as records with their line."""
+        records: list[Record] = []
         for key_path, node in objects(tree):
             settings = settings_of(node, self.options.watch)
             if not settings:
@@ -117,16 +141,17 @@ class ToolConfigCollector(Collector):
                 (s for s in settings if s.model or s.provider), settings[0]
             )
             line = line_of(text, first.name, first.url or first.model or first.provider) if text else None
-            self._records += record_of(
+            records += record_of(
                 settings,
                 name=key_path,
                 source="tool-config",
-                path=entry.path,
+                path=path,
                 line=line,
                 found_by=self.id,
-                tool=tool_name,
-                library=False if kind == "sqlite" else None,
+                tool=tool,
+                library=False if database else None,
             )
+        return records
 
     def finish(self) -> CollectorResult:
         return CollectorResult(records=self._records, skipped=self._skipped)
