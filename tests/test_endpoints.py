@@ -19,10 +19,7 @@ from conftest import Machine, run_scanner
 from scanner.audit import AuditOptions, run_audit, watch_list
 from scanner.collectors.endpoints.connections import resolve_all, sockets
 from scanner.collectors.endpoints.logs import LINE_CAP, read_log
-from scanner.collectors.endpoints.processes import ProcessCollector
-from scanner.collectors.interface import CollectOptions
-from scanner.fsview import RootFS
-from scanner.policy import evaluate, load_policy
+from scanner.policy import load_policy
 from scanner.reporters.json import report_dict
 
 KEYS = {
@@ -116,9 +113,11 @@ def audit(machine: Machine, **options: Any) -> dict[str, Any]:
 
 def test_every_kind_of_source_is_reported_with_provider_file_and_line(machine: Machine) -> None:
     build(machine)
+    done = run_scanner("audit", "--root", str(machine.root), "-f", "json")
+    assert done.returncode == 1, done.stderr
     found = {
         (f["location"]["path"], f["location"]["line"]): (f["provider"], f["rule_id"], f["severity"])
-        for f in audit(machine)["findings"]
+        for f in json.loads(done.stdout)["findings"]
     }
     assert found == {
         ("/home/alice/app/.env", 1): ("deepseek", "endpoint-host", "violation"),
@@ -164,18 +163,19 @@ def test_a_running_process_with_a_banned_base_url_is_found_by_pid_and_name(tmp_p
     child = subprocess.Popen([sys.executable, str(script)], env=env)
     try:
         time.sleep(0.3)
-        collector = ProcessCollector(
-            RootFS(None), CollectOptions(watch=watch_list(load_policy([])), whole_machine=True)
-        )
-        records = [r for r in collector.finish().records if dict(r.process).get("pid") == str(child.pid)]  # type: ignore[attr-defined]
+        # The live machine as a whole (no paths, no --root), with every folder excluded so the walk is short.
+        done = run_scanner("audit", "--exclude", "/*", "-f", "json")
     finally:
         child.kill()
         child.wait()
-    (record,) = [r for r in records if r.variable == "OPENAI_BASE_URL"]  # type: ignore[attr-defined]
-    assert record.host == "api.deepseek.com" and record.source == "process"  # type: ignore[attr-defined]
-    assert dict(record.process)["name"] == "python3" or dict(record.process)["name"].startswith("python")  # type: ignore[attr-defined]
-    (finding,) = evaluate([record], load_policy([]))
-    assert finding.provider == "deepseek" and f"pid {child.pid}" in finding.evidence[0]
+    report = json.loads(done.stdout)
+    (finding,) = [f for f in report["findings"] if f["location"]["path"] == f"/proc/{child.pid}/environ"]
+    assert (finding["provider"], finding["rule_id"], finding["severity"]) == ("deepseek", "endpoint-host", "violation")
+    assert finding["subject"] == "OPENAI_BASE_URL=https://api.deepseek.com/v1"
+    assert f"pid {child.pid}" in finding["evidence"][0]
+    (record,) = [r for r in report["inventory"] if r["id"] == finding["record_id"]]
+    assert record["attributes"]["process"]["pid"] == str(child.pid)
+    assert record["attributes"]["process"]["name"].startswith("python")
 
 
 def test_systemd_units_and_shell_profiles_are_read(machine: Machine) -> None:
