@@ -460,7 +460,7 @@ def test_vs_code_extension_state_is_read_from_its_database(machine: Machine) -> 
     found = {(f["provider"], f["rule_id"], f["subject"]) for f in report["findings"]}
     assert found == {
         ("deepseek", "endpoint-host", "openAiBaseUrl=https://api.deepseek.com/v1"),
-        ("deepseek", "endpoint-provider", "deepseek-reasoner"),
+        ("deepseek", "endpoint-provider", "deepseek (deepseek-reasoner)"),
     }
     tools = {f["evidence"][0].split(")")[0] for f in report["findings"]}
     assert tools == {"an AI tool's settings (roo-code", "an AI tool's settings (cline"}

@@ -16,7 +16,14 @@ from scanner.findings import CONFIDENCE_RANK, SEVERITY_RANK, Finding, MatchDetai
 from scanner.policy.endpoint_matchers import EndpointHit, EndpointMatchers
 from scanner.policy.matchers import PACKAGE_MATCHERS, Hit, source_phrase
 from scanner.policy.model_matchers import MODEL_MATCHERS, ModelHit
-from scanner.policy.rules import ENDPOINT_NOT_ALLOWED, MODEL_NOT_ALLOWED, PACKAGE_NOT_ALLOWED, Rule
+from scanner.policy.rules import (
+    ENDPOINT_MODEL,
+    ENDPOINT_NOT_ALLOWED,
+    ENDPOINT_PROVIDER,
+    MODEL_NOT_ALLOWED,
+    PACKAGE_NOT_ALLOWED,
+    Rule,
+)
 from scanner.policy.schema import Policy, Provider
 from scanner.records import EndpointRecord, ModelRecord, PackageRecord, normalize_package_name
 
@@ -320,8 +327,16 @@ _SOURCE_WORDS = {
 }
 
 
-def endpoint_subject(record: EndpointRecord) -> str:
-    """What the endpoint is, for humans; a key is shown only by its last four characters."""
+def endpoint_subject(record: EndpointRecord, rule_id: str | None = None) -> str:
+    """What the endpoint is, for humans; a key is shown only by its last four characters.
+
+    A finding made by the model or provider setting names that setting, not the URL beside it (a
+    DeepSeek model served from ``localhost`` is about the model).
+    """
+    if rule_id == ENDPOINT_MODEL.id and record.model:
+        return record.model
+    if rule_id == ENDPOINT_PROVIDER.id and record.provider_hint:
+        return record.provider_hint + (f" ({record.model})" if record.model else "")
     if record.source == "connection":
         who = dict(record.process).get("name", dict(record.process).get("user", "?"))
         return f"{who} → {record.host} ({dict(record.seen).get('address')})"
@@ -392,7 +407,7 @@ class EndpointJudge(Judge):
             confidence=best.confidence,
             provider=provider.id,
             kind=record.kind,
-            subject=endpoint_subject(record),
+            subject=endpoint_subject(record, best.rule.id),
             location=record.locations[0],
             evidence=tuple(evidence),
             record_id=record.id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from scanner.collectors.endpoints.settings import Setting
 from scanner.records import EndpointRecord, EndpointSource, Location
@@ -21,36 +21,68 @@ def record_of(
     name: str,
     source: EndpointSource,
     path: str,
-    line: int | None,
+    line: int | Callable[[Setting], int | None] | None,
     found_by: str,
     tool: str | None = None,
     process: tuple[tuple[str, str], ...] = (),
     library: bool | None = None,
 ) -> list[EndpointRecord]:
-    """One record per URL among settings read together (one config object, one variable); the
-    provider, model and key beside them go with each, or make a record of their own when no URL does.
+    """Records for settings read together (one configuration object, one variable, one line).
 
-    ``library``: whether this is installed library code; ``None`` decides by the path (``in_package``).
+    When the object is unambiguous — at most one URL, one provider and one model — they make one
+    record, with the key beside them (Continue's ``{provider, model, apiKey}``). When it is not (an
+    ``env`` block with two base URLs and three models, Cline's act and plan providers), each URL,
+    provider and model is a record of its own, so that none is judged by another's company. A
+    provider's own variable always stands on its own too (a key with no endpoint is a warning).
+
+    ``line`` is the line they are all on, or gives the line each setting is written on; ``library`` whether this is installed library
+    code (``None``: decided by the path).
     """
     settings = list(settings)
     urls = [s for s in settings if s.host]
-    provider = next((s.provider for s in settings if s.provider), None)
-    model = next((s.model for s in settings if s.model), None)
-    secret = next((s.secret for s in settings if s.secret), None)
-    variable = next((s.name for s in settings if s.host), None) or (settings[0].name if len(settings) == 1 else None)
+    providers = [s for s in settings if s.provider]
+    models = [s for s in settings if s.model]
+    keys = [s for s in settings if s.secret and not s.host]
     base = {
         "source": source,
-        "locations": (Location(path, line),),
         "found_by": found_by,
-        "provider_hint": provider,
-        "model": model,
-        "secret": secret,
         "tool": tool,
         "in_package": in_package(path) if library is None else library,
         "process": process,
     }
-    if urls:
-        return [EndpointRecord(name=name, url=u.url, host=u.host, variable=u.name, **base) for u in urls]  # type: ignore[arg-type]
-    if provider or model or secret or variable:
-        return [EndpointRecord(name=name, variable=variable, **base)]  # type: ignore[arg-type]
-    return []
+
+    def record(primary: Setting, **fields: object) -> EndpointRecord:
+        where = Location(path, line(primary) if callable(line) else line)
+        return EndpointRecord(name=name, locations=(where,), **base, **fields)  # type: ignore[arg-type]
+
+    records: list[EndpointRecord] = []
+    used: set[int] = set()
+    if len(urls) <= 1 and len(providers) <= 1 and len(models) <= 1:
+        candidates = urls or providers or models or keys or settings
+        if candidates:
+            primary = candidates[0]
+            secret = primary.secret or (keys[0].secret if keys else None)
+            records.append(
+                record(
+                    primary,
+                    url=primary.url,
+                    host=primary.host,
+                    variable=primary.name if primary.host or len(settings) == 1 or primary.watched else None,
+                    provider_hint=providers[0].provider if providers else None,
+                    model=models[0].model if models else None,
+                    secret=secret,
+                )
+            )
+            used = {id(s) for s in (*urls, *providers, *models, *keys[:1], primary)}
+    else:
+        for s in (*urls, *providers, *models):
+            records.append(
+                record(
+                    s, url=s.url, host=s.host, variable=s.name, provider_hint=s.provider, model=s.model, secret=s.secret
+                )
+            )
+            used.add(id(s))
+    for s in settings:  # provider variables not already a record's own
+        if s.watched and id(s) not in used:
+            records.append(record(s, variable=s.name, secret=s.secret))
+    return records

@@ -1,7 +1,10 @@
 """``KEY=value`` files: ``.env`` files anywhere, shell start-up files, systemd units, ``/etc/environment``.
 
-Lines are read as data (a bounded read; nothing is sourced or expanded): ``KEY=value`` with an
-optional ``export``, quotes stripped; systemd ``Environment=`` lines may hold several assignments.
+Lines are read as data (a bounded read; nothing is sourced or expanded). A ``.env`` line is
+``KEY=value`` (spaces around ``=`` allowed, as python-dotenv does) with an optional ``export``; a shell
+line is split into words the way the shell would (``shlex``), so every ``NAME=value`` word counts —
+several on one line, after ``;``, before a command (``ANTHROPIC_BASE_URL=... claude``) and inside an
+alias; fish's ``set -gx NAME value`` too; systemd ``Environment=`` lines may hold several assignments.
 """
 
 from __future__ import annotations
@@ -18,13 +21,20 @@ from scanner.walk import Entry, Interest
 
 TEXT_CAP = 1 << 20
 DOTENV_NAMES = frozenset(
-    {".env", ".env.local", ".env.production", ".env.prod", ".env.development", ".env.dev", ".env.staging", ".envrc"}
+    f".env{suffix}"
+    for stage in ("", ".local", ".production", ".prod", ".development", ".dev", ".staging", ".test")
+    for suffix in {stage, f"{stage}.local"}
+) | {".envrc", ".env.example", ".env.sample", ".env.template"}
+SHELL_NAMES = frozenset(
+    {".bashrc", ".bash_profile", ".profile", ".zshrc", ".zshenv", ".zprofile", ".bash_login", "config.fish"}
 )
-SHELL_NAMES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zshenv", ".zprofile", ".bash_login"})
-_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+_DOTENV = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+_FISH_SET = re.compile(r"^\s*set\s+(?:-[A-Za-z]+\s+)*([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _source_of(entry: Entry) -> EndpointSource | None:
+def env_source_of(entry: Entry) -> EndpointSource | None:
+    """Which kind of ``KEY=value`` file this is, if it is one we read."""
     name, path = entry.name, entry.path
     if name in DOTENV_NAMES:
         return "dotenv"
@@ -39,24 +49,53 @@ def _source_of(entry: Entry) -> EndpointSource | None:
     return None
 
 
-def assignments(line: str, systemd: bool) -> list[tuple[str, str]]:
+def assignments(line: str, source: EndpointSource) -> list[tuple[str, str]]:
     """The ``(name, value)`` pairs one line sets."""
-    if systemd:
+    if source == "systemd-unit":
         key, equals, rest = line.strip().partition("=")
         if not equals or key.strip() != "Environment":
             return []
-        try:
-            words = shlex.split(rest, comments=False, posix=True)
-        except ValueError:
+        return [pair for word in _words(rest) if (pair := _pair(word))]
+    if source == "dotenv":
+        match = _DOTENV.match(line)
+        if not match:
             return []
-        return [tuple(w.split("=", 1)) for w in words if "=" in w]  # type: ignore[misc]
-    match = _ASSIGNMENT.match(line)
-    if not match:
+        value = match.group(2).strip()
+        quoted = bool(value) and value[0] in "\"'"
+        value = value[1:].split(value[0], 1)[0] if quoted else value.split(" #", 1)[0].strip()
+        return [(match.group(1), value)]
+    fish = _FISH_SET.match(line)
+    if fish:
+        words = _words(fish.group(2))
+        return [(fish.group(1), words[0])] if words else []
+    return _shell_pairs(_words(line), depth=0)
+
+
+def _words(text: str) -> list[str]:
+    """Shell words, with ``;``, ``&&``, ``|`` and parentheses as words of their own."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()")
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    try:
+        return list(lexer)
+    except ValueError:  # an unclosed quote: the line is not shell we can read
         return []
-    value = match.group(2).strip()
-    quoted = bool(value) and value[0] in "\"'"
-    value = value[1:].split(value[0], 1)[0] if quoted else value.split(" #", 1)[0].strip()
-    return [(match.group(1), value)]
+
+
+def _pair(word: str) -> tuple[str, str] | None:
+    name, equals, value = word.partition("=")
+    return (name, value) if equals and _NAME.match(name) else None
+
+
+def _shell_pairs(words: list[str], depth: int) -> list[tuple[str, str]]:
+    pairs = []
+    for word in words:
+        pair = _pair(word)
+        if pair:
+            pairs.append(pair)
+        elif depth == 0 and "=" in word and " " in word:  # alias ds='ANTHROPIC_BASE_URL=... claude'
+            pairs += _shell_pairs(_words(word.partition("=")[2]), depth=1)
+    return pairs
 
 
 class EnvFileCollector(Collector):
@@ -74,7 +113,7 @@ class EnvFileCollector(Collector):
         self._skipped: list[Skipped] = []
 
     def visit(self, entry: Entry) -> None:
-        source = _source_of(entry)
+        source = env_source_of(entry)
         if source is None:
             return
         try:
@@ -83,9 +122,9 @@ class EnvFileCollector(Collector):
             self._skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", "unreadable"))
             return
         for number, line in enumerate(text.splitlines(), start=1):
-            if "=" not in line or line.lstrip().startswith("#"):
+            if line.lstrip().startswith("#") or ("=" not in line and "set " not in line):
                 continue
-            for name, value in assignments(line, source == "systemd-unit"):
+            for name, value in assignments(line, source):
                 settings = classify_all(name, value, self.options.watch)
                 if settings:
                     self._records += record_of(

@@ -1,16 +1,22 @@
 """Recognising AI endpoint settings in name/value pairs, wherever they come from.
 
 Environment variables, ``.env`` lines, ``Environment=`` lines and configuration keys are all
-``(name, value)`` pairs. A pair is kept when its value is a URL or host on a watched host, its name
-is a watched variable, or its name says it configures an AI client (``*_BASE_URL``, ``*_API_BASE``,
-``*_API_HOST``, ``*_API_KEY``, ``*_MODEL``); everything else (``PATH``, ``PIP_INDEX_URL``) is not an
-AI endpoint and is not inventoried. Secrets are fingerprinted here and never kept.
+``(name, value)`` pairs. A pair is kept when its value is a URL on one of the policy's API hosts,
+its name says it configures an AI client (``*_BASE_URL``, ``*_API_BASE``, ``*_API_HOST``,
+``*_API_KEY``, ``*_MODEL``, ``*_PROVIDER``) or a proxy, or its name is a watched variable; a link
+to a provider's web site under any other key (``STATUS_PAGE_URL``, Continue's ``docs[].startUrl``)
+is a mention, and everything else (``PATH``, ``PIP_INDEX_URL``) is not an AI endpoint.
+
+Secrets are fingerprinted here and never kept — including the ones people put inside URLs
+(``https://user:key@host``, ``?api_key=...``): URLs are stored without user info, and with the
+values of their query parameters replaced by ``…``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from scanner.collectors.endpoints.secrets import fingerprint
 from scanner.collectors.interface import WatchList
@@ -18,19 +24,26 @@ from scanner.policy.hosts import url_host
 from scanner.records import SecretRef
 
 _URL = re.compile(r"^(?:https?|wss?)://[^\s\"'<>]+$", re.IGNORECASE)
-_HOSTLIKE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+(?::\d+)?$", re.I)
+_HOSTLIKE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+\.?(?::\d+)?$", re.I)
 _AI_URL_NAME = re.compile(
-    r"(?:^|_)(?:BASE_?URL|API_?BASE|API_?HOST|API_?URL|ENDPOINT)S?$|(?:^|[a-z])(?:BaseUrl|BaseURL|ApiBase|apiBase|baseURL)$|^(?:base_url|api_base|apibase|baseurl|api-base|openai-api-base)$",
+    r"(?:^|_)(?:BASE_?URL|API_?BASE|API_?HOST|API_?URL|ENDPOINT)S?$|(?:^|[a-z])(?:BaseUrl|BaseURL|ApiBase|apiBase|baseURL)s?$|^(?:base_url|api_base|apibase|baseurl|api-base|openai-api-base)s?$",
     re.IGNORECASE,
 )
+_PROXY_NAME = re.compile(r"(?:^|[_.-])proxy$", re.IGNORECASE)
 _SECRET_NAME = re.compile(
     r"(?:API_?KEY|AUTH_?TOKEN|ACCESS_?TOKEN|SECRET_?KEY|_SK$|_AK$|apiKey$|api_key$|api-key$)", re.IGNORECASE
 )
 _MODEL_NAME = re.compile(
-    r"(?:^|_)MODEL(?:_ID|_NAME)?$|(?:^|_)DEFAULT_\w*MODEL$|^(?:model|default_model|modelId|model_id)$|ModelId$",
+    r"(?:^|_)MODEL(?:_ID|_NAME)?$|(?:^|_)DEFAULT_\w*MODEL$|^(?:model|default_model|small_model|modelId|model_id)$"
+    r"|ModelId$|(?:^|_)model_provider_id$|^ANTHROPIC_SMALL_FAST_MODEL$",
     re.IGNORECASE,
 )
-_PROVIDER_NAME = re.compile(r"(?:^|_)provider$|Provider$|^model_provider$|^type$", re.IGNORECASE)
+_PROVIDER_NAME = re.compile(r"(?:^|_)provider$|Provider$|^model_provider$", re.IGNORECASE)
+_TOOL_PROVIDER_NAME = re.compile(r"^type$")
+"""In a tool's own settings (Kimi CLI ``[providers.x] type = "kimi"``), ``type`` names the provider too."""
+_REFERENCE = re.compile(r"^(?:\$\{?\{?\s*[\w.]+|\{env:\w+\}|os\.environ/\w+|env:\w+|%\w+%)")
+"""A value that names where a secret is (``${{ secrets.X }}``, ``{env:X}``, ``os.environ/X``), not a secret."""
+_SECRET_PARAM = re.compile(r"key|token|secret|password|sig|auth", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -41,31 +54,73 @@ class Setting:
     model: str | None = None
     provider: str | None = None
     secret: SecretRef | None = None
+    watched: bool = False
+    """The name is one of the policy's provider variables (``DEEPSEEK_API_KEY``)."""
+
+
+def safe_url(url: str) -> tuple[str, SecretRef | None]:
+    """The URL without user info and with query values masked, and a fingerprint of any secret it held."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return url.split("?", 1)[0].split("#", 1)[0], None
+    secret = parts.password or next((v for k, v in parse_qsl(parts.query) if _SECRET_PARAM.search(k) and v), None)
+    if not parts.username and not parts.password and not parts.query and not parts.fragment:
+        return url, None
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    netloc = (f"[{host}]" if host and ":" in host else host or "") + port
+    query = "&".join(f"{k}=…" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    cleaned = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return cleaned, fingerprint(secret) if secret else None
+
+
+def is_reference(value: str) -> bool:
+    return bool(_REFERENCE.match(value))
 
 
 def classify(name: str, raw: str, watch: WatchList, *, provider_keys: bool = False) -> Setting | None:
     """One pair as an endpoint setting, or ``None`` when it configures nothing AI-related we know of.
 
-    ``provider_keys``: in tool configurations a ``provider``/``type`` field names the provider.
+    ``provider_keys``: in a tool's own settings a ``type`` field names the provider as well.
     """
+    setting = _classify(name, raw, watch, provider_keys)
+    if setting is not None and name.upper() in watch.variables:
+        return replace(setting, watched=True)
+    return setting
+
+
+def _classify(name: str, raw: str, watch: WatchList, provider_keys: bool) -> Setting | None:
     value = raw.strip().strip("\"'")
     if not value or len(value) > 4096:
         return None
     upper = name.upper()
+    watched_variable = upper in watch.variables
     if _URL.match(value):
         host = url_host(value)
-        if host and (watch.host_is_watched(host) or _AI_URL_NAME.search(name) or upper in watch.variables):
-            return Setting(name, url=value, host=host)
+        if not host:
+            return None
+        ai_name = bool(_AI_URL_NAME.search(name)) or watched_variable
+        proxy = bool(_PROXY_NAME.search(name)) and watch.host_is_watched(host)
+        if ai_name or proxy or watch.host_is_api(host):
+            url, secret = safe_url(value)
+            return Setting(name, url=url, host=host, secret=secret)
         return None
     if _AI_URL_NAME.search(name) and _HOSTLIKE.match(value):
-        return Setting(name, host=value.rsplit(":", 1)[0].lower())
-    if _SECRET_NAME.search(name) or (upper in watch.variables and len(value) >= 16):
-        return Setting(name, secret=fingerprint(value)) if len(value) >= 8 else None
+        return Setting(name, host=value.rsplit(":", 1)[0].rstrip(".").lower())
+    if _SECRET_NAME.search(name) or (watched_variable and len(value) >= 16 and not re.search(r"[/\\\s]", value)):
+        if len(value) < 8 or is_reference(value):
+            return Setting(name) if watched_variable else None
+        return Setting(name, secret=fingerprint(value))
     if _MODEL_NAME.search(name) and len(value) <= 200:
         return Setting(name, model=value)
-    if provider_keys and _PROVIDER_NAME.search(name) and len(value) <= 64:
+    provider_name = _PROVIDER_NAME.search(name) or (provider_keys and _TOOL_PROVIDER_NAME.match(name))
+    if provider_name and len(value) <= 64:
         return Setting(name, provider=value)
-    if upper in watch.variables:
+    if watched_variable:
         return Setting(name)  # a provider's own variable, whatever its value says
     return None
 

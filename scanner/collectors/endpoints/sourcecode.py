@@ -17,9 +17,12 @@ and ``providers``) are the lists it searches with, and its JSON reports quote wh
 
 from __future__ import annotations
 
+import json
 import re
 
 from scanner.collectors.endpoints.base import PACKAGE_DIRS
+from scanner.collectors.endpoints.envfiles import env_source_of
+from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.endpoints.toolconfigs import NAMES as CONFIG_NAMES
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult, WatchList
 from scanner.fsview import FileRefused, RootFS
@@ -34,7 +37,7 @@ SUFFIXES = frozenset(
 SKIP_DIRS = PACKAGE_DIRS | {".git", ".hg", ".svn", "__pycache__", ".cache"}
 SYSTEM_PREFIXES = ("/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/boot/", "/snap/", "/var/lib/")
 """Code that came with the operating system, not code people wrote."""
-_INTERPRETER_LIB = re.compile(r"/lib(?:64)?/python\d")
+_INTERPRETER_LIB = re.compile(r"/lib(?:64)?/python\d+\.\d+/")
 """A Python installation's standard library (pyenv, conda, venvs): installed, not written."""
 _URL = re.compile(r"(?:https?|wss?)://[^\s\"'`<>)\]\\,}]+", re.IGNORECASE)
 _BASE_ARG = re.compile(
@@ -66,6 +69,33 @@ def needles(watch: WatchList) -> tuple[bytes, ...]:
     return (*_KEYWORDS, *sorted(kept))
 
 
+def code_cells_only(text: str) -> str:
+    """A notebook's text with every line that is not code-cell source blanked (line numbers kept):
+    Markdown cells are prose and outputs are what a run printed, not what the notebook calls."""
+    try:
+        notebook = json.loads(text)
+        cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    except (ValueError, RecursionError):
+        return text  # not JSON: read it as it is
+    if not isinstance(cells, list):
+        return text
+    lines = text.split("\n")
+    kept = [""] * len(lines)
+    cursor = 0
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        for piece in [source] if isinstance(source, str) else [p for p in source if isinstance(p, str)]:
+            if not piece.strip():
+                continue
+            forms = {json.dumps(piece)[1:-1], json.dumps(piece, ensure_ascii=False)[1:-1]}
+            found = next((n for n in range(cursor, len(lines)) if any(f and f in lines[n] for f in forms)), None)
+            if found is not None:
+                kept[found], cursor = lines[found], found
+    return "\n".join(kept)
+
+
 class SourceCodeCollector(Collector):
     """Endpoint URLs in source files and notebooks outside installed packages."""
 
@@ -79,8 +109,8 @@ class SourceCodeCollector(Collector):
 
     def visit(self, entry: Entry) -> None:
         path = entry.path
-        if entry.name in CONFIG_NAMES:
-            return  # read as structured settings by the tool-config collector
+        if entry.name in CONFIG_NAMES or env_source_of(entry):
+            return  # read as settings by the tool-config or env-file collector
         if path.startswith(SYSTEM_PREFIXES) or _INTERPRETER_LIB.search(path) or SKIP_DIRS & set(path.split("/")):
             return
         try:
@@ -92,8 +122,11 @@ class SourceCodeCollector(Collector):
         lowered = data.lower()
         if not any(needle in lowered for needle in self._needles) or scanners_own(entry.name, data):
             return
-        source: EndpointSource = "notebook" if entry.name.endswith(".ipynb") else "source-code"
-        self._records += self._scan(entry.path, data.decode("utf-8", "replace"), source)
+        text = data.decode("utf-8", "replace")
+        if entry.name.endswith(".ipynb"):
+            self._records += self._scan(entry.path, code_cells_only(text), "notebook")
+        else:
+            self._records += self._scan(entry.path, text, "source-code")
 
     def _scan(self, path: str, text: str, source: EndpointSource) -> list[EndpointRecord]:
         """URLs in the whole text at once (regex over the file, not per line), each with its line."""
@@ -101,13 +134,14 @@ class SourceCodeCollector(Collector):
         arguments = {m.start(1) for m in _BASE_ARG.finditer(text)}
         line, counted = 1, 0
         for match in _URL.finditer(text):
-            url = match.group(0).rstrip(".;")
-            host = url_host(url)
+            raw = match.group(0).rstrip(".;")
+            host = url_host(raw)
             argument = match.start() in arguments
             if not host or not (argument or self.options.watch.host_is_api(host)):
                 continue
             line += text.count("\n", counted, match.start())
             counted = match.start()
+            url, secret = safe_url(raw)
             found.append(
                 EndpointRecord(
                     name="base URL argument" if argument else "URL literal",
@@ -116,6 +150,7 @@ class SourceCodeCollector(Collector):
                     found_by=self.id,
                     url=url,
                     host=host,
+                    secret=secret,
                 )
             )
         return found

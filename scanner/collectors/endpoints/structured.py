@@ -95,8 +95,11 @@ def objects(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
             queue += [(p, v, depth + 1) for p, v in children if isinstance(v, (dict, list))]
 
 
-def settings_of(node: dict[str, Any], watch: WatchList) -> list[Setting]:
-    """What one mapping configures: its text values, and ``name=secret`` items of lists (aider ``api-key``)."""
+def settings_of(node: dict[str, Any], watch: WatchList, *, provider_keys: bool = True) -> list[Setting]:
+    """What one mapping configures: its text values, and ``name=secret`` items of lists (aider ``api-key``).
+
+    ``provider_keys``: a tool's own file, where ``type`` names a provider too (not in a project's files).
+    """
     found: list[Setting] = []
     for key, value in node.items():
         key = str(key)
@@ -114,5 +117,5 @@ def settings_of(node: dict[str, Any], watch: WatchList) -> list[Setting]:
                 secret = classify(key, keyed.group(2), watch)
                 found += [s for s in (provider, secret) if s is not None]
                 continue
-            found += classify_all(key, text, watch, provider_keys=True)
+            found += classify_all(key, text, watch, provider_keys=provider_keys)
     return found

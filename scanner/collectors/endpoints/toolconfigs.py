@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from scanner.collectors.endpoints.base import record_of
+from scanner.collectors.endpoints.settings import Setting
 from scanner.collectors.endpoints.sqlitedb import keyed_json, latest_json
 from scanner.collectors.endpoints.structured import NotStructured, objects, parse, settings_of
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
@@ -34,6 +35,7 @@ TOOLS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("claude-code", r"/\.claude/settings(?:\.local)?\.json$|/managed-settings\.json$|/\.claude\.json$", "jsonc"),
         ("codex", r"/\.codex/config\.toml$", "toml"),
         ("opencode", r"/opencode\.jsonc?$", "jsonc"),
+        ("opencode", r"/opencode/auth\.json$", "json"),
         ("kimi-cli", r"/\.kimi/config\.toml$", "toml"),
         ("kimi-code", r"/\.kimi-code/config\.toml$", "toml"),
         ("qwen-code", r"/\.qwen/settings\.json$|/qwen-code/settings\.json$", "jsonc"),
@@ -55,7 +57,7 @@ NAMES = frozenset(
         "config.yaml", "config.yml", "config.json", "globalState.json", "secrets.json", "providers.json",
         ".aider.conf.yml", ".aider.conf.yaml", "settings.json", "settings.local.json", "managed-settings.json",
         ".claude.json", "config.toml", "opencode.json", "opencode.jsonc", "litellm_config.yaml", "proxy_config.yaml",
-        "webui.db", "state.vscdb",
+        "webui.db", "state.vscdb", "auth.json",
     }
 )  # fmt: skip
 
@@ -69,6 +71,13 @@ EXTENSIONS = {
 """Extension ids whose state (``ItemTable`` rows) in ``state.vscdb`` holds provider settings."""
 
 
+GENERIC = {".json": "jsonc", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml"}
+"""A project's own ``config.json``/``settings.json``/``config.toml``...: read as structured data too."""
+_PROVIDER_MAP = re.compile(r"(?:^|\.)(?:provider|providers|model_providers|modelProviders)\.([^.\[]+)$")
+"""An entry of a map keyed by provider id (opencode ``provider.deepseek``, Codex ``model_providers.x``,
+Kimi CLI ``providers.moonshot``): the key names the provider, more surely than a ``type`` inside."""
+
+
 def tool_of(path: str) -> tuple[str, str] | None:
     for tool, pattern, kind in TOOLS:
         if pattern.search(path):
@@ -76,21 +85,38 @@ def tool_of(path: str) -> tuple[str, str] | None:
     return None
 
 
-def line_of(text: str, key: str, value: str | None) -> int | None:
-    """The line a setting is written on: ``key = value`` / ``"key": value`` first, else the value alone."""
-    assignment = re.compile(rf"(?:^|[\s{{,\[\"'])[\"']?{re.escape(key)}[\"']?\s*[:=]")
-    lines = text.splitlines()
-    for number, line in enumerate(lines, start=1):
-        if assignment.search(line) and (value is None or value in line):
-            return number
-    for number, line in enumerate(lines, start=1):
-        if value and value in line:
-            return number
-    return None
+class LineFinder:
+    """The line a setting is written on: ``key: value`` / ``"key": value`` first, else the value alone.
+
+    Comment lines (``//``, ``#``) are passed over, and a pair written several times (two Continue
+    models with ``provider: deepseek``) is found at its first, second... place in turn.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._lines = text.splitlines()
+        self._seen: dict[tuple[str, str | None], int] = {}
+        self._cache: dict[tuple[str, str | None], list[int]] = {}
+
+    def __call__(self, key: str, value: str | None) -> int | None:
+        pair = (key, value)
+        if pair not in self._cache:
+            self._cache[pair] = self._find(key, value)
+        places = self._cache[pair]
+        if not places:
+            return None
+        turn = self._seen.get(pair, 0)
+        self._seen[pair] = turn + 1
+        return places[min(turn, len(places) - 1)]
+
+    def _find(self, key: str, value: str | None) -> list[int]:
+        assignment = re.compile(rf"(?:^|[\s{{,\[\"'.])[\"']?{re.escape(key)}[\"']?\s*[:=]")
+        lines = [(n, line) for n, line in enumerate(self._lines, start=1) if not line.lstrip().startswith(("//", "#"))]
+        places = [n for n, line in lines if assignment.search(line) and (value is None or value in line)]
+        return places or [n for n, line in lines if value and value in line]
 
 
 class ToolConfigCollector(Collector):
-    """Endpoint, provider, model and key settings in AI tools' configuration files."""
+    """Endpoint, provider, model and key settings in AI tools' configuration files (and projects' own)."""
 
     id = "tool-config-collector"
     interest = Interest(file_names=NAMES)
@@ -102,9 +128,10 @@ class ToolConfigCollector(Collector):
 
     def visit(self, entry: Entry) -> None:
         found = tool_of(entry.path)
-        if found is None:
+        generic = GENERIC.get(entry.name[entry.name.rfind(".") :])
+        if found is None and generic is None:
             return
-        tool, kind = found
+        tool, kind = found or ("", generic or "")
         text = ""
         try:
             if kind == "sqlite":
@@ -114,33 +141,41 @@ class ToolConfigCollector(Collector):
                 trees = [(EXTENSIONS[key], tree) for key, tree in sorted(rows.items())]
             else:
                 text, _ = self.fs.read_text(entry.real_path, CONFIG_CAP)
-                trees = [(tool, parse(text, kind))]
+                tree = parse(text, kind)
+                keyed_by_provider = tool == "opencode" and entry.name == "auth.json"  # {"deepseek": {"key": ...}}
+                trees = [(tool, {"provider": tree} if keyed_by_provider else tree)]
         except (OSError, FileRefused) as error:
-            self._skipped.append(
-                Skipped(entry.path, f"{tool} settings unreadable: {describe_refusal(error)}", "unreadable")
-            )
+            if tool:
+                reason = f"{tool} settings unreadable: {describe_refusal(error)}"
+                self._skipped.append(Skipped(entry.path, reason, "unreadable"))
             return
         except NotStructured as error:
-            if tool != "litellm":  # any other YAML file may be anything; a tool's own file should parse
+            if tool and tool != "litellm":  # any other file may be anything; a tool's own file should parse
                 self._skipped.append(Skipped(entry.path, f"{tool} settings: {error}", "unsupported"))
             return
         for name, tree in trees:
-            # A YAML file without a model_list is some other configuration: its settings count, as no tool's.
+            # A YAML file without a model_list is no LiteLLM config: a project's own settings, as no tool's.
             litellm = name != "litellm" or (isinstance(tree, dict) and isinstance(tree.get("model_list"), list))
-            tool_name = name if litellm else None
-            self._records += self._settings(entry.path, tree, text, tool_name, database=kind in ("sqlite", "vscdb"))
+            tool_name = name if name and litellm else None
+            lines = LineFinder(text)
+            self._records += self._settings(entry.path, tree, lines if text else None, tool_name, kind)
 
-    def _settings(self, path: str, tree: object, text: str, tool: str | None, database: bool) -> list[Record]:
-        """Every object in the tree that configures something, as records with their line."""
+    def _settings(self, path: str, tree: object, lines: LineFinder | None, tool: str | None, kind: str) -> list[Record]:
+        """Every object in the tree that configures something, as records with their lines."""
         records: list[Record] = []
         for key_path, node in objects(tree):
-            settings = settings_of(node, self.options.watch)
+            settings = settings_of(node, self.options.watch, provider_keys=tool is not None)
+            entry = _PROVIDER_MAP.search(key_path)
+            if entry:
+                settings = [s for s in settings if not (s.provider and s.name == "type")]
+                if not any(s.provider for s in settings):
+                    settings.append(Setting(entry.group(1), provider=entry.group(1)))
             if not settings:
                 continue
-            first = next((s for s in settings if s.url), None) or next(
-                (s for s in settings if s.model or s.provider), settings[0]
-            )
-            line = line_of(text, first.name, first.url or first.model or first.provider) if text else None
+
+            def line(setting: Setting, lines: LineFinder | None = lines) -> int | None:
+                return lines(setting.name, setting.url or setting.model or setting.provider) if lines else None
+
             records += record_of(
                 settings,
                 name=key_path,
@@ -149,7 +184,7 @@ class ToolConfigCollector(Collector):
                 line=line,
                 found_by=self.id,
                 tool=tool,
-                library=False if database else None,
+                library=False if kind in ("sqlite", "vscdb") else None,
             )
         return records
 
