@@ -11,19 +11,24 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner import __version__
 from scanner.collectors import COLLECTORS
-from scanner.collectors.interface import CollectOptions, WatchList
-from scanner.errors import UsageError
+from scanner.collectors.interface import CollectOptions, FileCache, WatchList
+from scanner.errors import StoreError, UsageError
 from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.lineage import identify
 from scanner.lineage.hub import Hub
 from scanner.policy import Policy, evaluate
+from scanner.policy.waivers import apply_waivers
 from scanner.records import Record, Skipped
+from scanner.report import Report, report_dict
 from scanner.walk import Coverage, ProgressCallback, Walker, WalkOptions, WalkRoot
+
+if TYPE_CHECKING:
+    from scanner.store import Store
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,12 @@ def watch_list(policy: Policy) -> WatchList:
     return WatchList(hosts, variables, api_hosts)
 
 
-def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback | None = None) -> ScanResult:
+def run_audit(
+    options: AuditOptions,
+    policy: Policy,
+    progress: ProgressCallback | None = None,
+    file_cache: FileCache | None = None,
+) -> ScanResult:
     """Scan, collect and judge. Raises ``UsageError`` for a root or path that does not exist."""
     started = _now()
     if options.root is not None and not os.path.isdir(options.root):
@@ -154,6 +164,7 @@ def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback 
         proxy_logs=options.proxy_logs,
         resolve=options.resolve,
         whole_machine=fs.is_live and not options.paths,
+        file_cache=file_cache,
     )
     collectors = [cls(fs, collect_options) for cls in COLLECTORS.values()]
     if fs.is_live and not options.paths:
@@ -179,7 +190,8 @@ def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback 
     if hub is not None:
         coverage.skipped.extend(Skipped(hub.endpoint, failure, "unreadable") for failure in hub.failures)
     records.sort(key=lambda r: (r.kind, r.identity, r.version or ""))
-    findings = tuple(evaluate(records, policy))
+    today = datetime.now(timezone.utc).date()
+    findings = tuple(apply_waivers(evaluate(records, policy), records, policy.waivers, today))
     scan = ScanInfo(
         id=str(uuid.uuid4()),
         host=socket.gethostname(),
@@ -194,3 +206,32 @@ def run_audit(options: AuditOptions, policy: Policy, progress: ProgressCallback 
     )
     frozen_records = tuple(records)
     return ScanResult(scan, coverage, frozen_records, findings, summarize(findings, frozen_records, coverage))
+
+
+@dataclass
+class AuditOutcome:
+    report: Report
+    store_error: StoreError | None = None
+    """The scan could not be recorded; the report is still good and is still written."""
+
+
+def audit(
+    options: AuditOptions, policy: Policy, store: Store | None = None, progress: ProgressCallback | None = None
+) -> AuditOutcome:
+    """One audit as a report document. With a store, the scan is recorded there (with what it learnt
+    about files, so that the next scan need not parse unchanged model headers again) and compared
+    with the previous scan of the same host and paths."""
+    from scanner.store.filecache import StoreFileCache
+
+    cache = StoreFileCache.load(store) if store is not None else None
+    report = report_dict(run_audit(options, policy, progress, cache))
+    if store is None or cache is None:
+        return AuditOutcome(report)
+    try:
+        store.save(report, cache.rows())
+        changes = store.changes(report["scan"]["id"], report)
+    except StoreError as error:
+        return AuditOutcome(report, error)
+    if changes is not None:
+        report["changes"] = changes
+    return AuditOutcome(report)

@@ -19,13 +19,18 @@ import typer
 from tabulate import tabulate
 
 from scanner import __version__
-from scanner.audit import AuditOptions, ScanResult, run_audit
-from scanner.errors import ReportError, ScannerError, UsageError
+from scanner.audit import AuditOptions
+from scanner.audit import audit as run
+from scanner.changes import compare
+from scanner.errors import ReportError, ScannerError, StoreError, UsageError
 from scanner.explain import Explanation, explain
 from scanner.lineage.hub import Hub
 from scanner.policy import Policy, bundled_names, load_policy
+from scanner.policy.loader import load_waivers
+from scanner.report import Report, location_text
 from scanner.reporters import REPORTERS, Format
 from scanner.reporters.table import terminal_safe
+from scanner.store import Store, open_store
 from scanner.walk import Coverage
 
 app = typer.Typer(
@@ -104,13 +109,23 @@ def _write(text: str, output: Path | None = None) -> None:
         raise ReportError(f"{output}: cannot write report: {error.strerror or error}") from error
 
 
-def exit_code(result: ScanResult, fail_on: FailOn) -> int:
-    summary = result.summary
-    if fail_on is FailOn.VIOLATION and summary.violations:
+def exit_code(report: Report, fail_on: FailOn) -> int:
+    """Waived findings are not counted in the summary, so they never fail a run."""
+    summary = report["summary"]
+    if fail_on is FailOn.VIOLATION and summary["violations"]:
         return EXIT_FOUND
-    if fail_on is FailOn.WARNING and (summary.violations or summary.warnings):
+    if fail_on is FailOn.WARNING and (summary["violations"] or summary["warnings"]):
         return EXIT_FOUND
     return EXIT_OK
+
+
+def _db_option() -> Any:
+    return typer.Option(
+        "--db",
+        help="The local store (SQLite). Default: $SCANNER_DB, else /var/lib/scanner/scanner.db as root, "
+        "else the user's data directory.",
+        dir_okay=False,
+    )
 
 
 def _log_option(help: str) -> Any:
@@ -181,13 +196,23 @@ def audit(
             "--resolve", help="Resolve the policy's hosts (uses DNS) and report live TCP connections to them (Linux)."
         ),
     ] = False,
+    waivers: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--waivers", exists=True, dir_okay=False, help="A waivers file (repeatable): approved, dated exceptions."
+        ),
+    ] = None,
+    db: Annotated[Path | None, _db_option()] = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not record this scan in the store (and use no file cache).")
+    ] = False,
 ) -> None:
     """Scan the machine (or PATHS) and judge what is found against the policy.
 
     Example: scanner audit --root /mnt/image --format json -o report.json
     """
     try:
-        loaded = load_policy(policy or [])
+        loaded = load_waivers([str(w) for w in waivers or ()], load_policy(policy or []))
         options = AuditOptions(
             paths=tuple(paths or ()),
             root=str(root) if root else None,
@@ -201,14 +226,21 @@ def audit(
             resolve=resolve,
         )
         show_progress = sys.stderr.isatty() if progress is None else progress
-        result = run_audit(options, loaded, _progress_printer() if show_progress else None)
+        store = None if no_store else open_store(db)
+        try:
+            outcome = run(options, loaded, store, _progress_printer() if show_progress else None)
+        finally:
+            if store is not None:
+                store.close()
         if show_progress:
             sys.stderr.write("\r\033[K")
         chosen = format or (Format.TABLE if output is None and sys.stdout.isatty() else Format.JSON)
-        _write(REPORTERS[chosen]().render(result), output)
+        _write(REPORTERS[chosen]().render(outcome.report), output)
+        if outcome.store_error is not None:
+            raise StoreError(f"{outcome.store_error} (the report above is complete; use --no-store to skip the store)")
     except ScannerError as error:
         _fail(error)
-    raise typer.Exit(exit_code(result, fail_on))
+    raise typer.Exit(exit_code(outcome.report, fail_on))
 
 
 def _explanation_text(explanation: Explanation) -> str:
@@ -243,6 +275,134 @@ def _explanation_text(explanation: Explanation) -> str:
             lines += [f"    - {sentence}" for sentence in finding.evidence[1:]]
         lines.append("")
     return "\n".join(terminal_safe(line) for line in lines) + "\n"
+
+
+class ListFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def _scan_ids(store: Store, old: str | None, new: str | None) -> tuple[str, str]:
+    """``diff``'s two scans: as given, else the latest scan and the one before it of the same host and paths."""
+    newest = store.resolve(new) if new else next(iter(store.latest(1)), None)
+    if newest is None:
+        raise StoreError(f"{store.path}: no scans recorded yet")
+    oldest = store.resolve(old) if old else store.previous(newest)
+    if oldest is None:
+        raise StoreError(
+            f"{store.path}: scan {newest[:8]} has no earlier scan of the same host and paths; name two scans "
+            "(see: scanner history)"
+        )
+    return oldest, newest
+
+
+@app.command()
+def history(
+    limit: Annotated[int, typer.Option(help="How many scans to list, most recent first.")] = 20,
+    db: Annotated[Path | None, _db_option()] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.TABLE,
+) -> None:
+    """List the recorded scans with their verdicts and counts, most recent first.
+
+    Example: scanner history --limit 5
+    """
+    try:
+        with open_store(db) as store:
+            scans = store.history(limit)
+    except ScannerError as error:
+        _fail(error)
+    if format is ListFormat.JSON:
+        _write(json.dumps([s.to_dict() for s in scans], indent=2) + "\n")
+        return
+    rows = [
+        [
+            s.id[:8],
+            s.finished,
+            terminal_safe(s.host),
+            ("COMPLIANT" if s.complete else "INCOMPLETE SCAN") if s.compliant else "NOT COMPLIANT",
+            s.violations,
+            s.warnings,
+            s.records,
+            terminal_safe(s.policy),
+        ]
+        for s in scans
+    ]
+    headers = ["scan", "finished", "host", "verdict", "violations", "warnings", "records", "policy"]
+    _write((tabulate(rows, headers) if rows else "No scans recorded yet.") + "\n")
+
+
+def _diff_text(old: Report, new: Report, changes: dict[str, Any]) -> str:
+    lines = [
+        f"Scan {old['scan']['id'][:8]} ({old['scan']['finished']}) -> {new['scan']['id'][:8]} ({new['scan']['finished']}): "
+        f"{len(changes['new'])} new, {len(changes['resolved'])} resolved, {len(changes['unchanged'])} unchanged"
+    ]
+    for title, items in (("New", changes["new"]), ("Resolved", changes["resolved"])):
+        if items:
+            rows = [
+                [
+                    f["severity"].upper() + (" (waived)" if f["waived"] else ""),
+                    f["provider"] or "-",
+                    terminal_safe(f["subject"]),
+                    terminal_safe(location_text(f["location"])),
+                    f["rule_id"],
+                ]
+                for f in items
+            ]
+            lines += ["", f"{title}:", tabulate(rows, ["severity", "provider", "subject", "location", "rule"])]
+    return "\n".join(lines) + "\n"
+
+
+@app.command()
+def diff(
+    old: Annotated[str | None, typer.Argument(help="The earlier scan (id or unique prefix).")] = None,
+    new: Annotated[str | None, typer.Argument(help="The later scan. Default: the latest.")] = None,
+    db: Annotated[Path | None, _db_option()] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.TABLE,
+) -> None:
+    """Show the findings that are new, resolved and unchanged between two scans (matched by fingerprint).
+
+    Without arguments: the latest scan against the one before it of the same host and paths.
+
+    Example: scanner diff 3f2a9c1e 77b0d4aa
+    """
+    try:
+        with open_store(db) as store:
+            old_id, new_id = _scan_ids(store, old, new)
+            old_report, new_report = store.load(old_id), store.load(new_id)
+    except ScannerError as error:
+        _fail(error)
+    changes = compare(old_report, new_report)
+    if format is ListFormat.JSON:
+        scans = {
+            "old_scan": changes.pop("previous_scan"),
+            "new_scan": {"id": new_id, "finished": new_report["scan"]["finished"]},
+        }
+        _write(json.dumps({**scans, **changes}, indent=2, ensure_ascii=False) + "\n")
+        return
+    _write(_diff_text(old_report, new_report, changes))
+
+
+@app.command()
+def show(
+    scan_id: Annotated[str, typer.Argument(help="The scan (id or unique prefix; see scanner history).")],
+    db: Annotated[Path | None, _db_option()] = None,
+    format: Annotated[
+        Format | None,
+        typer.Option("--format", "-f", help="Output format. Default: table on a terminal, else json."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")] = None,
+) -> None:
+    """Render a recorded scan again, in any output format, with what changed since the scan before it.
+
+    Example: scanner show 3f2a9c1e --format html -o summary.html
+    """
+    try:
+        with open_store(db) as store:
+            report = store.report(store.resolve(scan_id))
+        chosen = format or (Format.TABLE if output is None and sys.stdout.isatty() else Format.JSON)
+        _write(REPORTERS[chosen]().render(report), output)
+    except ScannerError as error:
+        _fail(error)
 
 
 @app.command()

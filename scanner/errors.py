@@ -31,3 +31,7 @@ class PolicyError(ScannerError):
 
 class ReportError(ScannerError):
     """A report could not be written (for example an unwritable ``--output`` path)."""
+
+
+class StoreError(ScannerError):
+    """The local store cannot be opened, is damaged, or was written by a newer scanner; starts with its path."""

@@ -45,6 +45,27 @@ class MatchDetail:
 
 
 @dataclass(frozen=True)
+class WaiverNote:
+    """The approved exception that waived a finding (or that a ``waiver-*`` finding is about)."""
+
+    reference: str
+    approved_by: str
+    reason: str
+    expires: str
+    location: str
+    """``file:line`` of the waiver."""
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "reference": self.reference,
+            "approved_by": self.approved_by,
+            "reason": self.reason,
+            "expires": self.expires,
+            "location": self.location,
+        }
+
+
+@dataclass(frozen=True)
 class Finding:
     """One judgement about one record."""
 
@@ -67,6 +88,8 @@ class Finding:
     waived: bool = False
     sources: tuple[str, ...] = field(default=())
     """Ids of the policy sources behind the provider's severity."""
+    waiver: WaiverNote | None = None
+    """The waiver that waived this finding, or that a ``waiver-expired``/``waiver-stale`` finding is about."""
 
     @property
     def fingerprint(self) -> str:
@@ -95,4 +118,16 @@ class Finding:
             "record_id": self.record_id,
             "fingerprint": self.fingerprint,
             "waived": self.waived,
+            "waiver": self.waiver.to_dict() if self.waiver else None,
         }
+
+
+def finding_order(finding: Finding) -> tuple[int, str, str, str, str]:
+    """Reports list findings most severe first, then by provider, kind, subject and path."""
+    return (
+        -SEVERITY_RANK[finding.severity],
+        finding.provider or "~",
+        finding.kind,
+        finding.subject,
+        finding.location.path,
+    )

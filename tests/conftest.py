@@ -145,5 +145,6 @@ def run_scanner(*args: str, unprivileged: bool = False, cwd: Path | None = None)
 
 @pytest.fixture(autouse=True)
 def _private_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test writes to the real user or system cache (the Hub cache, the --hash digest cache)."""
+    """No test writes to the real user or system cache (the Hub cache) or store (history, file cache)."""
     monkeypatch.setenv("SCANNER_CACHE_DIR", str(tmp_path_factory.mktemp("scanner-cache")))
+    monkeypatch.setenv("SCANNER_DB", str(tmp_path_factory.mktemp("scanner-store") / "scanner.db"))

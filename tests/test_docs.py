@@ -46,7 +46,17 @@ def _commands() -> dict[str, Any]:
 
 def test_every_cli_command_and_option_is_documented_in_the_readme() -> None:
     commands = _commands()
-    assert set(commands) == {"audit", "lineage", "policy digests", "policy list", "policy show", "policy validate"}
+    assert set(commands) == {
+        "audit",
+        "diff",
+        "history",
+        "lineage",
+        "policy digests",
+        "policy list",
+        "policy show",
+        "policy validate",
+        "show",
+    }
     for name, command in commands.items():
         assert f"scanner {name}" in README, name
         assert command.help and "Example: scanner" in command.help, f"{name} --help ends with an example"
@@ -69,6 +79,7 @@ def _schema_keys() -> set[str]:
         schema.PatternFact,
         schema.Fingerprint,
         schema.Digest,
+        schema.Waiver,
     ]
     return {f.name for cls in classes for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
 

@@ -9,7 +9,7 @@ from conftest import Machine, run_scanner
 
 from scanner.audit import AuditOptions, run_audit
 from scanner.policy import load_policy
-from scanner.reporters.json import report_dict
+from scanner.report import report_dict
 
 
 def write(machine: Machine, inside: str, text: str) -> None:

@@ -20,7 +20,8 @@ from scanner.audit import AuditOptions, run_audit, watch_list
 from scanner.collectors.endpoints.connections import resolve_all, sockets
 from scanner.collectors.endpoints.logs import LINE_CAP, read_log
 from scanner.policy import load_policy
-from scanner.reporters.json import report_dict
+from scanner.report import report_dict
+from scanner.reporters import Format
 
 KEYS = {
     "deepseek": "sk-deepseekSECRET0123456789abcdef",
@@ -134,16 +135,19 @@ def test_every_kind_of_source_is_reported_with_provider_file_and_line(machine: M
 
 def test_secrets_appear_in_no_output_format(machine: Machine, tmp_path: Path) -> None:
     build(machine)
-    outputs = [run_scanner("audit", "--root", str(machine.root), "-f", fmt).stdout for fmt in ("json", "table")]
+    outputs = [run_scanner("audit", "--root", str(machine.root), "-f", fmt.value).stdout for fmt in Format]
     report_file = tmp_path / "report.json"
     run_scanner("audit", "--root", str(machine.root), "-o", str(report_file))
     outputs.append(report_file.read_text())
     outputs.append(run_scanner("lineage", "--root", str(machine.root), "/home/alice").stdout)
-    cache = Path(os.environ["SCANNER_CACHE_DIR"])
-    outputs += [p.read_bytes().decode("utf-8", "replace") for p in cache.rglob("*") if p.is_file()]
+    scan_id = json.loads(outputs[list(Format).index(Format.JSON)])["scan"]["id"]
+    outputs += [run_scanner("show", scan_id, "-f", fmt.value).stdout for fmt in Format]
+    store = Path(os.environ["SCANNER_DB"]).parent  # the store and its WAL
+    for folder in (Path(os.environ["SCANNER_CACHE_DIR"]), store):
+        outputs += [p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file()]
     for secret in KEYS.values():
         assert all(secret not in text for text in outputs), secret
-    report = json.loads(outputs[0])
+    report = json.loads(outputs[list(Format).index(Format.JSON)])
     keys = [item["attributes"]["secret"] for item in report["inventory"] if item["attributes"].get("secret")]
     assert {"fingerprint", "last4", "length"} <= set(keys[0]) and keys[0]["fingerprint"].startswith("hmac-sha256:")
     assert any(k["last4"] == KEYS["deepseek"][-4:] for k in keys)

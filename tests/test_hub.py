@@ -16,7 +16,7 @@ from modelkit import hf_cache_repo, write_gguf
 
 from scanner.audit import AuditOptions, run_audit
 from scanner.policy import load_policy
-from scanner.reporters.json import report_dict
+from scanner.report import report_dict
 
 REPOS: dict[str, dict[str, Any]] = {
     "acme/helper-7b": {

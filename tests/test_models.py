@@ -25,8 +25,10 @@ from modelkit import (
 )
 
 from scanner.audit import AuditOptions, run_audit
+from scanner.audit import audit as audit_and_record
 from scanner.policy import load_policy
-from scanner.reporters.json import report_dict
+from scanner.report import report_dict
+from scanner.store import open_store
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not present")
@@ -460,9 +462,7 @@ def test_one_machine_with_every_store_reports_exactly_the_banned_models(machine:
     assert {f["confidence"] for f in banned.values()} <= {"confirmed", "strong"}
 
 
-def test_hash_results_are_cached_until_the_file_changes(machine: Machine, tmp_path: Path) -> None:
-    import sqlite3
-
+def test_hash_results_are_cached_in_the_store_until_the_file_changes(machine: Machine, tmp_path: Path) -> None:
     weights = write_gguf(tmp_path / "w.gguf", name="innocent")
     banned = "ab" * 32
     policy = tmp_path / "digests.yaml"
@@ -474,13 +474,15 @@ def test_hash_results_are_cached_until_the_file_changes(machine: Machine, tmp_pa
     target.parent.mkdir(parents=True)
     shutil.copy(weights, target)
     options = AuditOptions(root=str(machine.root), hash_weights=True)
-    assert run_audit(options, load_policy([str(policy)])).findings == ()
-    cache = Path(os.environ["SCANNER_CACHE_DIR"]) / "digests.db"
-    with sqlite3.connect(cache) as db:  # plant a digest: only a cache hit can produce it
-        db.execute("update file_digests_v2 set sha256 = ?", (banned,))
-    assert len(run_audit(options, load_policy([str(policy)])).findings) == 1, "unchanged file: answered from the cache"
-    os.utime(target)  # touched: hashed again
-    assert run_audit(options, load_policy([str(policy)])).findings == ()
+    with open_store(tmp_path / "store.db") as store:
+        assert audit_and_record(options, load_policy([str(policy)]), store).report["findings"] == []
+        with store.db.atomic():  # plant a digest: only a cache hit can produce it
+            store.db.execute("update file_facts set data = ? where kind = 'sha256'", [json.dumps(banned)])
+        assert len(audit_and_record(options, load_policy([str(policy)]), store).report["findings"]) == 1, (
+            "answered from the cache"
+        )
+        os.utime(target)  # touched: hashed again
+        assert audit_and_record(options, load_policy([str(policy)]), store).report["findings"] == []
 
 
 def test_live_scans_also_walk_the_model_stores_the_environment_names(

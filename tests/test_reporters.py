@@ -10,8 +10,9 @@ import pytest
 from conftest import Machine, write_dist_info
 from test_engine import POLICY
 
-from scanner.audit import AuditOptions, ScanResult, run_audit
+from scanner.audit import AuditOptions, run_audit
 from scanner.policy import Policy, load_policy
+from scanner.report import Report, report_dict
 from scanner.reporters import REPORTERS, Format
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "scanner" / "schemas" / "report.schema.json").read_text())
@@ -25,20 +26,20 @@ def policy(tmp_path: Path) -> Policy:
 
 
 @pytest.fixture
-def result(machine: Machine, policy: Policy) -> ScanResult:
+def result(machine: Machine, policy: Policy) -> Report:
     site = machine.venv("/opt/agent")
     write_dist_info(site, "langchain-deepseek", "1.1.1")
     write_dist_info(site, "deepseek-helper", "0.1")
     write_dist_info(site, "requests", "2.32.0")
     (machine.path("/srv/excluded")).mkdir(parents=True)
-    return run_audit(AuditOptions(root=str(machine.root), excludes=("/srv/excluded",)), policy)
+    return report_dict(run_audit(AuditOptions(root=str(machine.root), excludes=("/srv/excluded",)), policy))
 
 
 def test_every_format_has_a_reporter() -> None:
     assert set(REPORTERS) == set(Format)
 
 
-def test_json_report_matches_its_published_schema(result: ScanResult) -> None:
+def test_json_report_matches_its_published_schema(result: Report) -> None:
     report = json.loads(REPORTERS[Format.JSON]().render(result))
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
@@ -57,14 +58,14 @@ def test_json_report_matches_its_published_schema(result: ScanResult) -> None:
     assert all(item["location"]["path"].startswith("/opt/agent/") for item in report["inventory"])
 
 
-def test_schema_rejects_a_report_that_drifts_from_the_contract(result: ScanResult) -> None:
+def test_schema_rejects_a_report_that_drifts_from_the_contract(result: Report) -> None:
     report = json.loads(REPORTERS[Format.JSON]().render(result))
     report["findings"][0]["severity"] = "critical"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
-def test_table_starts_with_the_verdict_and_ends_with_the_coverage(result: ScanResult) -> None:
+def test_table_starts_with_the_verdict_and_ends_with_the_coverage(result: Report) -> None:
     text = REPORTERS[Format.TABLE]().render(result)
     lines = text.splitlines()
     assert lines[0] == "NOT COMPLIANT: 1 violation(s), 1 warning(s), 0 info (policy: test 1)"

@@ -7,9 +7,10 @@ records and the paths it could not read. It never judges: that is the policy eng
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
 from scanner.fsview import RootFS
 from scanner.records import Record, Skipped
@@ -41,6 +42,15 @@ def _under(host: str, suffixes: frozenset[str]) -> bool:
     return any(".".join(labels[i:]) in suffixes for i in range(len(labels)))
 
 
+class FileCache(Protocol):
+    """Facts learnt from a file in an earlier scan, valid while its device, inode, size, mtime and ctime
+    are unchanged (the store keeps them; ``--no-store`` scans have none)."""
+
+    def get(self, kind: str, st: os.stat_result) -> Any | None: ...
+
+    def put(self, kind: str, st: os.stat_result, data: Any) -> None: ...
+
+
 @dataclass(frozen=True)
 class CollectOptions:
     """Choices that change what collectors read (every one has an ``audit`` option)."""
@@ -57,6 +67,8 @@ class CollectOptions:
     """``--resolve``: resolve the watched hosts and look for live connections to them (uses DNS)."""
     whole_machine: bool = False
     """A scan of the live machine as a whole (no paths given): running processes are in scope too."""
+    file_cache: FileCache | None = None
+    """Per-file facts from earlier scans, so that unchanged model headers are not parsed again."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from scanner.findings import CONFIDENCE_RANK, SEVERITY_RANK, Finding, MatchDetail, Severity
+from scanner.findings import CONFIDENCE_RANK, SEVERITY_RANK, Finding, MatchDetail, Severity, finding_order
 from scanner.policy.endpoint_matchers import EndpointHit, EndpointMatchers
 from scanner.policy.matchers import PACKAGE_MATCHERS, Hit, source_phrase
 from scanner.policy.model_matchers import MODEL_MATCHERS, ModelHit
@@ -428,7 +428,4 @@ def evaluate(records: Iterable[Any], policy: Policy) -> list[Finding]:
     """Judge every record; findings come sorted most severe first."""
     judges = {kind: cls(policy) for kind, cls in JUDGES.items()}
     findings = [f for record in records for f in judges[record.kind].judge(record)]
-    return sorted(
-        findings,
-        key=lambda f: (-SEVERITY_RANK[f.severity], f.provider or "~", f.kind, f.subject, f.location.path),
-    )
+    return sorted(findings, key=finding_order)

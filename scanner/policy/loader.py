@@ -8,6 +8,7 @@ fact's source exists, judged providers say why, ids are unique. Every error name
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -20,6 +21,7 @@ import yaml
 from scanner.errors import PolicyError
 from scanner.findings import SEVERITY_RANK
 from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.policy.rules import RULES
 from scanner.policy.schema import (
     CONFIG_SHAPE_PATTERN,
     NOWHERE,
@@ -36,6 +38,8 @@ from scanner.policy.schema import (
     Provider,
     Severity,
     Source,
+    Waiver,
+    WaiversDocument,
     Where,
 )
 from scanner.policy.typed_yaml import compose, convert
@@ -97,23 +101,58 @@ def _include_lines(node: yaml.Node) -> list[int]:
     return []
 
 
-def _read_document(located: _Located) -> tuple[PolicyDocument, str, list[int]]:
+def _read_node(located: _Located, what: str) -> tuple[yaml.Node, bytes]:
+    """A policy or waivers file as YAML nodes: bounded, UTF-8, not empty, of our schema version."""
     try:
         raw, truncated = RootFS().read_bytes(str(located.real), POLICY_FILE_CAP)
     except (OSError, FileRefused) as error:
-        raise PolicyError(located.display, None, None, f"cannot read policy: {describe_refusal(error)}") from error
+        raise PolicyError(located.display, None, None, f"cannot read {what}: {describe_refusal(error)}") from error
     if truncated:
-        raise PolicyError(located.display, None, None, f"policy larger than {POLICY_FILE_CAP} bytes")
+        raise PolicyError(located.display, None, None, f"{what} larger than {POLICY_FILE_CAP} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise PolicyError(located.display, None, None, f"not UTF-8 text: {error}") from error
     node = compose(text, located.display)
     if node is None:
-        raise PolicyError(located.display, None, None, "the policy file is empty")
+        raise PolicyError(located.display, None, None, f"the {what} file is empty")
     _check_schema_version(node, located.display)
+    return node, raw
+
+
+def _read_document(located: _Located) -> tuple[PolicyDocument, str, list[int]]:
+    node, raw = _read_node(located, "policy")
     document = convert(node, PolicyDocument, located.display)
     return document, hashlib.sha256(raw).hexdigest(), _include_lines(node)
+
+
+def load_waivers(paths: Sequence[str], policy: Policy) -> Policy:
+    """The policy with the ``--waivers`` files' waivers added, each checked against it."""
+    added: list[Waiver] = []
+    for path in paths:
+        located = _Located(Path(path).resolve(), path)
+        if not located.real.is_file():
+            raise PolicyError(path, None, None, "waivers file does not exist")
+        node, _ = _read_node(located, "waivers")
+        added.extend(convert(node, WaiversDocument, located.display).waivers)
+    _check_waivers(added, policy)
+    return dataclasses.replace(policy, waivers=(*policy.waivers, *added))
+
+
+def _check_waivers(waivers: Iterable[Waiver], policy: Policy) -> None:
+    for waiver in waivers:
+        field = waiver.where.field
+        if not any((waiver.rule, waiver.provider, waiver.path, waiver.host)):
+            _fail(
+                waiver.where, "a waiver needs at least one of rule, provider, path or host (it would waive everything)"
+            )
+        if waiver.rule is not None and waiver.rule not in RULES:
+            _fail(waiver.where, f"unknown rule {waiver.rule!r} (see policies/README.md)", f"{field}.rule")
+        if waiver.provider is not None and waiver.provider not in policy.providers:
+            _fail(waiver.where, f"unknown provider {waiver.provider!r}", f"{field}.provider")
+        for key in ("approved_by", "reference", "reason"):
+            if not getattr(waiver, key).strip():
+                _fail(waiver.where, "must not be empty", f"{field}.{key}")
 
 
 class _Composer:
@@ -211,7 +250,9 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
         allow_severity=_highest(a.severity for a in allow_docs if a.severity is not None),
     )
     _check_references(policy, documents)
-    return policy
+    waivers = tuple(w for d in documents for w in d.waivers)
+    _check_waivers(waivers, policy)
+    return dataclasses.replace(policy, waivers=waivers)
 
 
 def _highest(severities: Iterable[Severity]) -> Severity:

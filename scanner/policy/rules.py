@@ -35,6 +35,9 @@ ENDPOINT_CONTACTED = Rule("endpoint-contacted", "A provider's host was contacted
 ENDPOINT_CONNECTION = Rule("endpoint-connection", "A live connection to an address of a provider's host", "strong")
 ENDPOINT_NOT_ALLOWED = Rule("endpoint-not-allowed", "AI endpoint of a provider not on the allow-list", "confirmed")
 
+WAIVER_EXPIRED = Rule("waiver-expired", "A waiver has expired and no longer waives", "confirmed")
+WAIVER_STALE = Rule("waiver-stale", "A waiver matches nothing", "confirmed")
+
 RULES: dict[str, Rule] = {
     rule.id: rule
     for rule in (
@@ -55,5 +58,7 @@ RULES: dict[str, Rule] = {
         ENDPOINT_CONTACTED,
         ENDPOINT_CONNECTION,
         ENDPOINT_NOT_ALLOWED,
+        WAIVER_EXPIRED,
+        WAIVER_STALE,
     )
 }

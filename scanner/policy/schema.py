@@ -225,6 +225,38 @@ class Allow:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Waiver:
+    """An approved, dated exception: the findings it matches are reported as waived and do not fail the run.
+
+    Every criterion given must match; at least one is required (a waiver never covers everything).
+    """
+
+    rule: str | None = None
+    """A rule id (``model-lineage``)."""
+    provider: str | None = None
+    """A provider id of the policy (``deepseek``)."""
+    path: str | None = None
+    """A glob matched against the finding's path inside the root; ``*`` also matches ``/``."""
+    host: str | None = None
+    """An endpoint host, or a domain covering its sub-domains (``deepseek.com``)."""
+    approved_by: str
+    reference: str
+    """The ticket or decision that approved it (``SEC-1234``)."""
+    reason: str
+    expires: str = field(metadata={"date": "day"})
+    """Last day the waiver applies (``YYYY-MM-DD``, inclusive)."""
+    where: Where = _where()
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaiversDocument:
+    """A ``--waivers`` file: the same ``waivers`` list a policy may carry, kept apart from it."""
+
+    schema_version: int
+    waivers: tuple[Waiver, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class PolicyDocument:
     """One policy file."""
 
@@ -243,6 +275,7 @@ class PolicyDocument:
     ai_packages: tuple[NamedFact, ...] = ()
     """Packages that are AI software without belonging to one provider (for allow-list mode)."""
     allow: Allow | None = None
+    waivers: tuple[Waiver, ...] = ()
     where: Where = _where()
 
 
@@ -274,6 +307,8 @@ class Policy:
     allow: Allow
     allow_severity: Severity
     """The highest ``allow.severity`` written in any composed file, else ``violation``."""
+    waivers: tuple[Waiver, ...] = ()
+    """From the policy files' ``waivers`` sections and ``--waivers`` files."""
 
     def fact_confidence(self, fact: Fact) -> FactConfidence:
         return fact.confidence or self.sources[fact.source].confidence

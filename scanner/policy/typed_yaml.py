@@ -178,7 +178,9 @@ class _Converter:
             nodes = [node] if isinstance(value, str) else list(node.value)
             for index, (item, item_node) in enumerate(zip(items, nodes, strict=True)):
                 self._check_regex(item_node, path if isinstance(value, str) else f"{path}[{index}]", item)
-        if meta.get("date") and not any(_parses(value, form) for form in ("%Y-%m-%d", "%Y-%m", "%Y")):
+        if meta.get("date") == "day" and not _parses(value, "%Y-%m-%d"):
+            self.fail(node, path, f"{value!r} is not a date (YYYY-MM-DD)")
+        elif meta.get("date") and not any(_parses(value, form) for form in ("%Y-%m-%d", "%Y-%m", "%Y")):
             self.fail(node, path, f"{value!r} is not a date (YYYY-MM-DD, YYYY-MM or YYYY)")
         pattern = meta.get("pattern")
         if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):

@@ -1,17 +1,17 @@
-"""The reporter interface: a ``ScanResult`` in, the text of one output format out."""
+"""The reporter interface: a report document in, the text of one output format out."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from scanner.audit import ScanResult
+from scanner.report import Report
 
 
 class Reporter(ABC):
-    """Renders a scan result. Reporters never print; ``cli.py`` writes what they return."""
+    """Renders a report document (``scanner.report``). Reporters never print; ``cli.py`` writes what they return."""
 
     id: ClassVar[str]
 
     @abstractmethod
-    def render(self, result: ScanResult) -> str: ...
+    def render(self, report: Report) -> str: ...

@@ -1,10 +1,11 @@
-"""The terminal report: a verdict line, the findings, and what could not be scanned."""
+"""The terminal report: a verdict line, the findings, what changed, and what could not be scanned."""
 
 from __future__ import annotations
 
 from tabulate import tabulate
 
-from scanner.audit import ScanResult
+from scanner.records import CHOSEN_SKIP_KINDS
+from scanner.report import Report, location_text, policy_text, verdict
 from scanner.reporters.interface import Reporter
 
 _SKIPPED_SHOWN = 10
@@ -17,48 +18,63 @@ def terminal_safe(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-def verdict(result: ScanResult) -> str:
-    """One line an official can read: compliant or not, and whether the scan saw everything."""
-    summary = result.summary
-    counts = f"{summary.violations} violation(s), {summary.warnings} warning(s), {summary.infos} info"
-    policies = ", ".join(f"{p['id']} {p['version']}" for p in result.scan.policy_files)
-    head = "COMPLIANT" if summary.compliant else "NOT COMPLIANT"
-    tail = "" if summary.complete else " - INCOMPLETE SCAN: some paths could not be read (see below)"
-    return f"{head}: {counts} (policy: {policies}){tail}"
+def verdict_line(report: Report) -> str:
+    """One line an official can read: the verdict, the counts and the policy."""
+    summary = report["summary"]
+    counts = f"{summary['violations']} violation(s), {summary['warnings']} warning(s), {summary['infos']} info"
+    waived = sum(1 for f in report["findings"] if f["waived"])
+    counts += f", {waived} waived" if waived else ""
+    tail = " - some paths could not be read (see below)" if not summary["complete"] else ""
+    return f"{verdict(report)}: {counts} (policy: {policy_text(report)}){tail}"
+
+
+def _changes_line(report: Report) -> str | None:
+    changes = report.get("changes")
+    if not changes:
+        return None
+    previous = changes["previous_scan"]
+    return (
+        f"Since the previous scan ({previous['id'][:8]}, {previous['finished']}): {len(changes['new'])} new, "
+        f"{len(changes['resolved'])} resolved, {len(changes['unchanged'])} unchanged finding(s)."
+    )
 
 
 class TableReporter(Reporter):
     id = "table"
 
-    def render(self, result: ScanResult) -> str:
-        lines = [verdict(result), ""]
-        if result.findings:
+    def render(self, report: Report) -> str:
+        lines = [verdict_line(report), ""]
+        findings = report["findings"]
+        if findings:
             rows = [
                 [
-                    f.severity.upper(),
-                    f.provider or "-",
-                    terminal_safe(f.subject),
-                    terminal_safe(f.location.path + (f":{f.location.line}" if f.location.line else "")),
-                    f"{f.rule_id} ({f.confidence})",
-                    terminal_safe(f.evidence[1] if len(f.evidence) > 1 else ""),
+                    f["severity"].upper() + (" (waived)" if f["waived"] else ""),
+                    f["provider"] or "-",
+                    terminal_safe(f["subject"]),
+                    terminal_safe(location_text(f["location"])),
+                    f"{f['rule_id']} ({f['confidence']})",
+                    terminal_safe(f["evidence"][1] if len(f["evidence"]) > 1 else ""),
                 ]
-                for f in result.findings
+                for f in findings
             ]
             headers = ["severity", "provider", "subject", "location", "rule", "why"]
             lines += [
                 tabulate(rows, headers, tablefmt="simple", maxcolwidths=[None, None, 30, 50, None, 60]),
                 "",
             ]
-        coverage = result.coverage
-        chosen = [s for s in coverage.skipped if not s.makes_incomplete]
-        problems = [s for s in coverage.skipped if s.makes_incomplete]
-        counts = ", ".join(f"{n} {kind}(s)" for kind, n in result.summary.records.items()) or "nothing"
+        changes = _changes_line(report)
+        if changes:
+            lines.append(changes)
+        coverage = report["scan"]["coverage"]
+        chosen = [s for s in coverage["skipped"] if s["kind"] in CHOSEN_SKIP_KINDS]
+        problems = [s for s in coverage["skipped"] if s["kind"] not in CHOSEN_SKIP_KINDS]
+        counts = ", ".join(f"{n} {kind}(s)" for kind, n in report["summary"]["records"].items()) or "nothing"
         lines.append(
-            f"Coverage: {coverage.dirs} directories, {coverage.files} files; found {counts}; "
+            f"Coverage: {coverage['dirs']} directories, {coverage['files']} files; found {counts}; "
             f"{len(problems)} path(s) unreadable, {len(chosen)} skipped by choice."
         )
         for skipped in problems[:_SKIPPED_SHOWN]:
-            lines.append(terminal_safe(f"  unreadable: {skipped.path}: {skipped.reason}"))
+            lines.append(terminal_safe(f"  unreadable: {skipped['path']}: {skipped['reason']}"))
         if len(problems) > _SKIPPED_SHOWN:
             lines.append(f"  ... and {len(problems) - _SKIPPED_SHOWN} more (use --format json for the full list)")
         return "\n".join(lines) + "\n"

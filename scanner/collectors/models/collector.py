@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.collectors.models.cards import (
@@ -28,7 +29,6 @@ from scanner.collectors.models.cards import (
     ollama_layers,
     tokenizer_facts,
 )
-from scanner.collectors.models.hashcache import DigestCache
 from scanner.collectors.models.stores import (
     StorePlace,
     hf_cache_bookkeeping,
@@ -39,6 +39,7 @@ from scanner.collectors.models.stores import (
     ollama_blob_digest,
     ollama_manifest_place,
 )
+from scanner.collectors.models.weights import CACHE_KIND as WEIGHT_CACHE_KIND
 from scanner.collectors.models.weights import WEIGHT_SUFFIXES, WeightFacts, read_weight_file
 from scanner.formats import FormatError
 from scanner.fsview import FileRefused, RootFS, describe_refusal, printable
@@ -55,6 +56,7 @@ small extension-less files of a system (scripts, binaries' data) are not worth a
 MANIFEST_CAP = 1 << 20
 MAX_SPECIALS = 20_000
 HASH_CHUNK = 1 << 20
+DIGEST_CACHE_KIND = "sha256"
 _SPLIT_GGUF = re.compile(r"-\d{5}-of-\d{5}\.gguf$", re.IGNORECASE)
 
 
@@ -119,7 +121,6 @@ class ModelCollector(Collector):
         """Display folder -> file name -> real path, for metadata files not yet read."""
         self._manifests: list[Entry] = []
         self._skipped: list[Skipped] = []
-        self._digests: DigestCache | None = None
 
     def extra_roots(self) -> list[WalkRoot]:
         """On the live machine, the model stores the environment points at (``HF_HOME``, ``OLLAMA_MODELS``...),
@@ -155,7 +156,7 @@ class ModelCollector(Collector):
                 size = os.fstat(handle.fileno()).st_size
                 if nameless and size < min_size:
                     return
-                facts = read_weight_file(handle, size, entry.name, entry.path)
+                facts = self._weight_facts(handle, entry)
         except FormatError as error:
             self._skipped.append(Skipped(entry.path, f"model file header unreadable: {error}", "unsupported"))
             claimed = os.path.splitext(entry.name)[1].lstrip(".").lower() or "unknown"
@@ -179,20 +180,32 @@ class ModelCollector(Collector):
             self._hash(entry, facts)
         self._weights[entry.path] = _Weight(entry.real_path, entry.path, entry.name, facts)
 
+    def _weight_facts(self, handle: BinaryIO, entry: Entry) -> WeightFacts | None:
+        """The header's facts, from the file cache when the file is unchanged since an earlier scan."""
+        cache = self.options.file_cache
+        st = os.fstat(handle.fileno())
+        known = cache.get(WEIGHT_CACHE_KIND, st) if cache else None
+        if known is not None:
+            return WeightFacts.from_cache(known, entry.path)
+        facts = read_weight_file(handle, st.st_size, entry.name, entry.path)
+        if cache and facts is not None:
+            cache.put(WEIGHT_CACHE_KIND, st, facts.to_cache())
+        return facts
+
     def _hash(self, entry: Entry, facts: WeightFacts) -> None:
         """``--hash``: the whole file, streamed in 1 MiB reads, unless unchanged since it was last hashed."""
-        if self._digests is None:
-            self._digests = DigestCache()
+        cache = self.options.file_cache
         digest = hashlib.sha256()
         try:
             with self.fs.open_regular(entry.real_path) as handle:
                 st = os.fstat(handle.fileno())
-                known = self._digests.get(st)
+                known = cache.get(DIGEST_CACHE_KIND, st) if cache else None
                 if known is None:
                     for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
                         digest.update(chunk)
                     known = digest.hexdigest()
-                    self._digests.put(st, known)
+                    if cache:
+                        cache.put(DIGEST_CACHE_KIND, st, known)
         except (OSError, FileRefused) as error:
             self._skipped.append(Skipped(entry.path, f"could not hash: {describe_refusal(error)}", "unreadable"))
             return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from scanner.collectors.models.cards import CHAT_TEMPLATE_CAP
 from scanner.formats import FormatError, sniff
@@ -24,6 +24,8 @@ from scanner.formats.safetensors import read_safetensors
 from scanner.lineage.names import hf_repo_id
 from scanner.records import Clue, ClueKind
 
+CACHE_KIND = "weight-facts-1"
+"""File-cache kind for ``WeightFacts``; bump when parsing changes what a header yields."""
 WEIGHT_SUFFIXES = frozenset(
     {".gguf", ".ggml", ".bin", ".safetensors", ".pt", ".pth", ".ckpt", ".onnx", ".tflite", ".h5", ".keras", ".mlmodel"}
 )
@@ -46,6 +48,32 @@ class WeightFacts:
     special_tokens: tuple[str, ...] = ()
     chat_template: str | None = None
     version: str | None = None
+
+    def to_cache(self) -> dict[str, Any]:
+        """For the file cache: every clue comes from this file, so its path is not kept (a renamed
+        file keeps its inode and its facts)."""
+        return {
+            "format": self.format,
+            "size": self.size,
+            "bytes_read": self.bytes_read,
+            "clues": [[c.kind, c.value, c.field, c.relation] for c in self.clues],
+            "special_tokens": list(self.special_tokens),
+            "chat_template": self.chat_template,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any], path: str) -> WeightFacts:
+        clues = [Clue(kind, value, field, path, relation) for kind, value, field, relation in data["clues"]]
+        return cls(
+            data["format"],
+            data["size"],
+            data["bytes_read"],
+            clues,
+            tuple(data["special_tokens"]),
+            data["chat_template"],
+            data["version"],
+        )
 
 
 def read_weight_file(handle: BinaryIO, size: int, name: str, path: str) -> WeightFacts | None:

@@ -1,0 +1,78 @@
+"""The report document: the JSON contract that every output format, the store and the collector share.
+
+Its JSON Schema is ``scanner/schemas/report.schema.json`` (tests validate every report against
+it). ``schema_version`` follows semantic versioning: a new optional field is a minor change, a
+removed or renamed field a major one. Reporters render this document rather than live objects,
+so a scan read back from the store (``scanner show``) renders exactly like a fresh one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scanner.audit import ScanResult
+
+SCHEMA_VERSION = "1.1.0"
+"""1.1.0: findings carry ``waiver``; an optional ``changes`` section compares with the previous scan."""
+
+Report = dict[str, Any]
+
+
+def report_dict(result: ScanResult) -> Report:
+    scan = result.scan
+    coverage = result.coverage
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "scan": {
+            "id": scan.id,
+            "host": scan.host,
+            "started": scan.started,
+            "finished": scan.finished,
+            "scanner_version": scan.scanner_version,
+            "root": scan.root,
+            "roots": list(scan.roots),
+            "excludes": list(scan.excludes),
+            "policy_mode": scan.policy_mode,
+            "policy": list(scan.policy_files),
+            "coverage": {
+                "dirs": coverage.dirs,
+                "files": coverage.files,
+                "skipped": [s.to_dict() for s in coverage.skipped],
+                "complete": coverage.complete,
+            },
+        },
+        "inventory": [
+            {
+                "id": record.id,
+                "kind": record.kind,
+                "name": record.name,
+                "version": record.version,
+                "location": {"path": record.locations[0].path, "line": record.locations[0].line},
+                "attributes": record.attributes(),
+            }
+            for record in result.records
+        ],
+        "findings": [finding.to_dict() for finding in result.findings],
+        "summary": result.summary.to_dict(),
+    }
+
+
+def verdict(report: Report) -> str:
+    """``COMPLIANT``, ``NOT COMPLIANT`` or ``INCOMPLETE SCAN``: what an official reads first.
+
+    A scan that could not read part of the disk cannot vouch for it, so an incomplete scan with no
+    violation is not called compliant; one with violations is not compliant whatever it missed.
+    """
+    summary = report["summary"]
+    if not summary["compliant"]:
+        return "NOT COMPLIANT"
+    return "COMPLIANT" if summary["complete"] else "INCOMPLETE SCAN"
+
+
+def location_text(location: dict[str, Any]) -> str:
+    return str(location["path"]) + (f":{location['line']}" if location.get("line") else "")
+
+
+def policy_text(report: Report) -> str:
+    return ", ".join(f"{p['id']} {p['version']}" for p in report["scan"]["policy"])

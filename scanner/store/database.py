@@ -1,0 +1,332 @@
+"""The local store: every audit's report, kept in SQLite through ``sqlite-utils``.
+
+A scan is written in one transaction (its row, its inventory links, findings and coverage), so a
+scan killed half-way leaves the earlier ones intact; WAL journaling lets a reader (``scanner
+history``) run while a nightly audit writes. The report document can be rebuilt exactly from the
+tables, which is how ``scanner show`` renders a stored scan in any format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scanner.changes import compare
+from scanner.errors import StoreError
+from scanner.store.migrations import migrate
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+FORGET_FILES_AFTER = timedelta(days=30)
+"""Cached facts about a file no scan has met for this long are dropped: it is gone or out of scope."""
+BUSY_TIMEOUT_MS = 30_000
+"""A nightly audit and an admin's ``scanner history`` may meet; wait for the writer, not fail."""
+_ID_PREFIX_MIN = 4
+
+
+def default_db_path() -> Path:
+    """``$SCANNER_DB``; else ``/var/lib/scanner/scanner.db`` for root, the user's data directory otherwise."""
+    if os.environ.get("SCANNER_DB"):
+        return Path(os.environ["SCANNER_DB"])
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / "scanner" / "scanner.db"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/scanner/scanner.db")
+    if os.uname().sysname == "Darwin":
+        return Path.home() / "Library" / "Application Support" / "scanner" / "scanner.db"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "scanner" / "scanner.db"
+
+
+@dataclass(frozen=True)
+class StoredScan:
+    """One row of ``scanner history``."""
+
+    id: str
+    host: str
+    started: str
+    finished: str
+    policy: str
+    compliant: bool
+    complete: bool
+    violations: int
+    warnings: int
+    infos: int
+    records: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "host": self.host,
+            "started": self.started,
+            "finished": self.finished,
+            "policy": self.policy,
+            "compliant": self.compliant,
+            "complete": self.complete,
+            "violations": self.violations,
+            "warnings": self.warnings,
+            "infos": self.infos,
+            "records": self.records,
+        }
+
+
+def scope_of(report: dict[str, Any]) -> str:
+    """Which scans are comparable: same host, same root, same scanned paths."""
+    scan = report["scan"]
+    return hashlib.sha256(json.dumps([scan["host"], scan["root"], sorted(scan["roots"])]).encode()).hexdigest()[:16]
+
+
+def _dumps(value: Any) -> str:
+    """ASCII JSON: a lone surrogate that hostile input smuggled into a name survives the round trip
+    (SQLite accepts only valid UTF-8)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _column(value: str | None) -> str | None:
+    """A query column: valid UTF-8, lone surrogates shown as ``\\udXXX`` (the JSON keeps the original)."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if value is not None else None
+
+
+def _create_private(path: Path) -> None:
+    """The store lists what is on the machine: readable by its owner only (0700 folder, 0600 file)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+class Store:
+    """An open store. Use ``open_store``; close with ``close()`` or a ``with`` block."""
+
+    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
+        self.db = db
+        self.path = path
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot {doing}: {error}") from error
+
+    # -- writing --------------------------------------------------------------------------------
+    def save(self, report: dict[str, Any], file_facts: list[dict[str, Any]] | None = None) -> None:
+        """Record one scan (and the per-file facts it learnt) in a single transaction."""
+        scan, summary = report["scan"], report["summary"]
+        header = {k: v for k, v in report.items() if k not in ("inventory", "findings")}
+        header["scan"] = {**scan, "coverage": {k: v for k, v in scan["coverage"].items() if k != "skipped"}}
+        records = [(_dumps(item), item) for item in report["inventory"]]
+        with self._errors("record the scan"), self.db.atomic():
+            self.db["scans"].insert(  # type: ignore[union-attr]
+                {
+                    "id": scan["id"],
+                    "host": _column(scan["host"]),
+                    "scope": scope_of(report),
+                    "started": scan["started"],
+                    "finished": scan["finished"],
+                    "scanner_version": scan["scanner_version"],
+                    "policy": ", ".join(f"{p['id']} {p['version']}" for p in scan["policy"]),
+                    "compliant": int(summary["compliant"]),
+                    "complete": int(summary["complete"]),
+                    "violations": summary["violations"],
+                    "warnings": summary["warnings"],
+                    "infos": summary["infos"],
+                    "records": len(records),
+                    "document": _dumps(header),
+                }
+            )
+            hashes = [hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() for text, _ in records]
+            self.db["records"].insert_all(  # type: ignore[union-attr]
+                (
+                    {
+                        "hash": digest,
+                        "kind": item["kind"],
+                        "name": _column(item["name"]),
+                        "version": _column(item["version"]),
+                        "path": _column(item["location"]["path"]),
+                        "data": text,
+                    }
+                    for digest, (text, item) in zip(hashes, records, strict=True)
+                ),
+                ignore=True,
+                batch_size=500,
+            )
+            self.db["scan_records"].insert_all(  # type: ignore[union-attr]
+                ({"scan_id": scan["id"], "position": n, "record_hash": h} for n, h in enumerate(hashes)),
+                batch_size=2000,
+            )
+            self.db["findings"].insert_all(  # type: ignore[union-attr]
+                (
+                    {
+                        "scan_id": scan["id"],
+                        "position": n,
+                        "id": f["id"],
+                        "fingerprint": f["fingerprint"],
+                        "rule_id": f["rule_id"],
+                        "severity": f["severity"],
+                        "confidence": f["confidence"],
+                        "provider": f["provider"],
+                        "kind": f["kind"],
+                        "subject": _column(f["subject"]),
+                        "path": _column(f["location"]["path"]),
+                        "line": f["location"]["line"],
+                        "waived": int(f["waived"]),
+                        "data": _dumps(f),
+                    }
+                    for n, f in enumerate(report["findings"])
+                ),
+                batch_size=500,
+            )
+            self.db["coverage"].insert_all(  # type: ignore[union-attr]
+                (
+                    {
+                        "scan_id": scan["id"],
+                        "position": n,
+                        "path": _column(skipped["path"]),
+                        "kind": skipped["kind"],
+                        "data": _dumps(skipped),
+                    }
+                    for n, skipped in enumerate(scan["coverage"]["skipped"])
+                ),
+                batch_size=2000,
+            )
+            if file_facts:
+                rows = ({**row, "data": _dumps(row["data"])} for row in file_facts)
+                self.db["file_facts"].upsert_all(rows, pk=("device", "inode", "kind"), batch_size=500)  # type: ignore[union-attr]
+            forget = (datetime.now(timezone.utc) - FORGET_FILES_AFTER).isoformat(timespec="seconds")
+            self.db.execute("delete from file_facts where seen < ?", [forget])
+
+    # -- reading --------------------------------------------------------------------------------
+    def history(self, limit: int | None = None) -> list[StoredScan]:
+        """Most recent first."""
+        sql = (
+            "select id, host, started, finished, policy, compliant, complete, violations, warnings, infos, records "
+            "from scans order by finished desc, rowid desc"
+        )
+        with self._errors("read the scan history"):
+            rows = self.db.execute(sql + (f" limit {int(limit)}" if limit else "")).fetchall()
+        return [StoredScan(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), r[7], r[8], r[9], r[10]) for r in rows]
+
+    def resolve(self, reference: str) -> str:
+        """A scan id from a full id or a unique prefix of at least four characters."""
+        if len(reference) < _ID_PREFIX_MIN:
+            raise StoreError(
+                f"{self.path}: scan id {reference!r} is too short; give at least {_ID_PREFIX_MIN} characters"
+            )
+        escaped = reference.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._errors("look up the scan"):
+            rows = self.db.execute(r"select id from scans where id like ? escape '\'", [escaped + "%"]).fetchall()
+        if not rows:
+            raise StoreError(f"{self.path}: no scan with id {reference!r} (see: scanner history)")
+        if len(rows) > 1:
+            raise StoreError(f"{self.path}: scan id {reference!r} is ambiguous ({len(rows)} scans start with it)")
+        return str(rows[0][0])
+
+    def previous(self, scan_id: str) -> str | None:
+        """The latest earlier scan of the same host, root and paths: what "since last time" compares with."""
+        with self._errors("read the scan history"):
+            row = self.db.execute(
+                "select p.id from scans p join scans s on s.id = ? "
+                "where p.scope = s.scope and p.rowid < s.rowid order by p.rowid desc limit 1",
+                [scan_id],
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def latest(self, count: int) -> list[str]:
+        with self._errors("read the scan history"):
+            rows = self.db.execute("select id from scans order by rowid desc limit ?", [count]).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def load(self, scan_id: str) -> dict[str, Any]:
+        """The scan's report document, as the JSON reporter wrote it."""
+        with self._errors("read the scan"):
+            row = self.db.execute("select document from scans where id = ?", [scan_id]).fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: no scan with id {scan_id!r}")
+            report: dict[str, Any] = json.loads(row[0])
+            inventory = self.db.execute(
+                "select r.data from scan_records l join records r on r.hash = l.record_hash "
+                "where l.scan_id = ? order by l.position",
+                [scan_id],
+            )
+            findings = self.db.execute("select data from findings where scan_id = ? order by position", [scan_id])
+            skipped = self.db.execute("select data from coverage where scan_id = ? order by position", [scan_id])
+            report["inventory"] = [json.loads(r[0]) for r in inventory]
+            report["findings"] = [json.loads(r[0]) for r in findings]
+            report["scan"]["coverage"]["skipped"] = [json.loads(r[0]) for r in skipped]
+        ordered: dict[str, Any] = {
+            k: report[k] for k in ("schema_version", "scan", "inventory", "findings") if k in report
+        }
+        return {**ordered, **{k: v for k, v in report.items() if k not in ordered}}
+
+    def changes(self, scan_id: str, report: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The ``changes`` section for a scan: compared with the previous scan of its scope, if any."""
+        previous = self.previous(scan_id)
+        if previous is None:
+            return None
+        return compare(self.load(previous), report or self.load(scan_id))
+
+    def report(self, scan_id: str) -> dict[str, Any]:
+        """A stored scan's report, with what changed since the scan before it."""
+        report = self.load(scan_id)
+        changes = self.changes(scan_id, report)
+        if changes is not None:
+            report["changes"] = changes
+        return report
+
+    def file_facts(self) -> dict[tuple[int, int, str], dict[str, Any]]:
+        """Every cached per-file fact, keyed by device, inode and kind."""
+        with self._errors("read the file cache"):
+            rows = self.db.execute(
+                "select device, inode, kind, size, mtime_ns, ctime_ns, data from file_facts"
+            ).fetchall()
+        return {
+            (d, i, k): {"size": s, "mtime_ns": m, "ctime_ns": c, "data": json.loads(data)}
+            for d, i, k, s, m, c, data in rows
+        }
+
+
+def open_store(path: Path | None = None) -> Store:
+    """Open (creating and upgrading as needed) the store at ``path`` or the default location."""
+    import sqlite_utils  # a tenth of a second at start-up; only store users pay it
+
+    chosen = path or default_db_path()
+    shown = str(chosen)
+    try:
+        _create_private(chosen)
+        conn = sqlite3.connect(chosen, timeout=BUSY_TIMEOUT_MS / 1000)
+        db = sqlite_utils.Database(conn)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+    except OSError as error:
+        raise StoreError(f"{shown}: cannot open the store: {error.strerror or error}") from error
+    except sqlite3.Error as error:
+        raise StoreError(f"{shown}: cannot open the store: {error}") from error
+    try:
+        migrate(db, shown)
+    except sqlite3.Error as error:
+        db.close()
+        raise StoreError(f"{shown}: not a usable scanner store: {error}") from error
+    except StoreError:
+        db.close()
+        raise
+    return Store(db, shown)

@@ -1,0 +1,222 @@
+"""The store: scans recorded, diffed, shown again; migrations; crash safety; the per-file cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from conftest import SCANNER, Machine, run_scanner, write_dist_info
+from modelkit import write_gguf
+
+from scanner.audit import AuditOptions, audit
+from scanner.errors import StoreError
+from scanner.policy import load_policy
+from scanner.store import open_store
+from scanner.store.migrations import MIGRATIONS, migrate
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _audit_json(machine: Machine, db: Path, *extra: str) -> dict:
+    done = run_scanner("audit", "--root", str(machine.root), "--db", str(db), "-f", "json", *extra)
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout)
+
+
+def test_diff_shows_exactly_the_findings_that_appeared_and_disappeared(machine: Machine, tmp_path: Path) -> None:
+    db = tmp_path / "scanner.db"
+    _write(machine.path("/home/alice/app/.env"), "OPENAI_BASE_URL=https://api.deepseek.com/v1\n")
+    _write(machine.path("/home/bob/.env"), "ANTHROPIC_BASE_URL=https://api.minimaxi.com/anthropic\n")
+    first = _audit_json(machine, db)
+    assert "changes" not in first, "nothing to compare the first scan with"
+    # Bob's file gains lines above the finding (same finding, new line number); Alice's goes; Carol's appears.
+    _write(machine.path("/home/bob/.env"), "# moved down\n\nANTHROPIC_BASE_URL=https://api.minimaxi.com/anthropic\n")
+    machine.path("/home/alice/app/.env").unlink()
+    _write(machine.path("/srv/carol/client.py"), 'client = OpenAI(base_url="https://api.moonshot.cn/v1")\n')
+    second = _audit_json(machine, db)
+
+    done = run_scanner("diff", "--db", str(db), "-f", "json")
+    assert done.returncode == 0, done.stderr
+    diff = json.loads(done.stdout)
+    assert (diff["old_scan"]["id"], diff["new_scan"]["id"]) == (first["scan"]["id"], second["scan"]["id"])
+    assert [(f["provider"], f["location"]["path"]) for f in diff["new"]] == [("moonshot", "/srv/carol/client.py")]
+    assert [(f["provider"], f["location"]["path"]) for f in diff["resolved"]] == [("deepseek", "/home/alice/app/.env")]
+    assert [(f["provider"], f["location"]["line"]) for f in diff["unchanged"]] == [("minimax", 3)]
+    assert second["changes"]["previous_scan"]["id"] == first["scan"]["id"]
+    assert {k: len(v) for k, v in second["changes"].items() if k != "previous_scan"} == {
+        "new": 1,
+        "resolved": 1,
+        "unchanged": 1,
+    }
+    table = run_scanner("diff", first["scan"]["id"][:8], second["scan"]["id"][:8], "--db", str(db)).stdout
+    assert "1 new, 1 resolved, 1 unchanged" in table and "/srv/carol/client.py:1" in table
+
+
+def test_history_lists_scans_most_recent_first_with_their_verdicts(machine: Machine, tmp_path: Path) -> None:
+    db = tmp_path / "scanner.db"
+    clean = _audit_json(machine, db)
+    _write(machine.path("/home/alice/.env"), "OPENAI_BASE_URL=https://api.deepseek.com\n")
+    dirty = _audit_json(machine, db)
+    rows = json.loads(run_scanner("history", "--db", str(db), "-f", "json").stdout)
+    assert [r["id"] for r in rows] == [dirty["scan"]["id"], clean["scan"]["id"]]
+    assert [(r["compliant"], r["violations"]) for r in rows] == [(False, 1), (True, 0)]
+    table = run_scanner("history", "--db", str(db)).stdout
+    assert table.index("NOT COMPLIANT") < table.index(" COMPLIANT ")
+
+
+def test_show_renders_a_stored_scan_exactly_as_it_was_reported(machine: Machine, tmp_path: Path) -> None:
+    db = tmp_path / "scanner.db"
+    write_dist_info(machine.venv("/opt/agent"), "langchain-deepseek", "1.1.1")
+    _write(machine.path("/home/alice/.env"), "DEEPSEEK_API_KEY=sk-0123456789abcdef0123456789abcdef\n")
+    _audit_json(machine, db)
+    _write(machine.path("/home/alice/.bashrc"), "export OPENAI_BASE_URL=https://api.deepseek.com\n")
+    report = _audit_json(machine, db, "--exclude", "/nothing-*")
+    shown = json.loads(run_scanner("show", report["scan"]["id"][:6], "--db", str(db), "-f", "json").stdout)
+    assert shown == report
+    table = run_scanner("show", report["scan"]["id"], "--db", str(db), "-f", "table").stdout
+    assert table.startswith("NOT COMPLIANT") and "1 new, 0 resolved, 2 unchanged" in table
+
+
+def test_unknown_or_ambiguous_scan_ids_are_clear_errors(machine: Machine, tmp_path: Path) -> None:
+    db = tmp_path / "scanner.db"
+    _audit_json(machine, db)
+    for args, message in (
+        (("show", "ffffffff"), "no scan with id 'ffffffff'"),
+        (("show", "ab"), "too short"),
+        (("diff",), "has no earlier scan of the same host and paths"),
+    ):
+        done = run_scanner(*args, "--db", str(db))
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_a_scan_of_other_paths_is_not_compared_with_the_whole_machine(machine: Machine, tmp_path: Path) -> None:
+    db = tmp_path / "scanner.db"
+    _write(machine.path("/home/alice/.env"), "OPENAI_BASE_URL=https://api.deepseek.com\n")
+    _audit_json(machine, db)
+    machine.path("/srv").mkdir()
+    part = run_scanner("audit", "--root", str(machine.root), "--db", str(db), "-f", "json", "/srv")
+    assert "changes" not in json.loads(part.stdout)
+
+
+def test_no_store_leaves_nothing_behind(machine: Machine, tmp_path: Path) -> None:
+    db = tmp_path / "scanner.db"
+    run_scanner("audit", "--root", str(machine.root), "--db", str(db), "--no-store")
+    assert not db.exists()
+
+
+def test_the_store_is_private_to_its_owner(machine: Machine, tmp_path: Path) -> None:
+    db = tmp_path / "new" / "scanner.db"
+    _audit_json(machine, db)
+    assert (db.parent.stat().st_mode & 0o777, db.stat().st_mode & 0o777) == (0o700, 0o600)
+
+
+def test_an_older_store_is_upgraded_and_keeps_its_scans(machine: Machine, tmp_path: Path) -> None:
+    db_path = tmp_path / "scanner.db"
+    old = sqlite_utils.Database(db_path)
+    migrate(old, str(db_path), MIGRATIONS[:1])  # as the first release left it
+    old.close()
+    with open_store(db_path) as store:  # a first scan with the old schema's tables...
+        report = audit(AuditOptions(root=str(machine.root)), load_policy([]), store).report
+    with open_store(db_path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        names = [r[0] for r in store.db.execute("select name from migrations order by number")]
+        assert names == [name for name, _ in MIGRATIONS]
+        assert store.load(report["scan"]["id"])["scan"]["id"] == report["scan"]["id"]
+
+
+def test_a_store_from_a_newer_scanner_is_refused(machine: Machine, tmp_path: Path) -> None:
+    db = tmp_path / "scanner.db"
+    _audit_json(machine, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    for args in (("audit", "--root", str(machine.root)), ("history",)):
+        done = run_scanner(*args, "--db", str(db))
+        assert done.returncode == 2 and done.stdout == ""
+        assert f"{db}: this store was written by a newer scanner (store schema {len(MIGRATIONS) + 5}" in done.stderr
+
+
+def test_a_damaged_store_is_a_clear_error_but_the_report_is_still_written(machine: Machine, tmp_path: Path) -> None:
+    db = tmp_path / "scanner.db"
+    db.write_bytes(b"this is not a database" * 100)
+    done = run_scanner("history", "--db", str(db))
+    assert done.returncode == 2 and f"{db}: cannot open the store" in done.stderr
+    with open_store(tmp_path / "good.db") as store:
+        store.db.execute(  # a store that cannot take the scan
+            "create trigger full before insert on scans begin select raise(abort, 'database or disk is full'); end"
+        )
+        outcome = audit(AuditOptions(root=str(machine.root)), load_policy([]), store)
+    assert outcome.report["summary"]["compliant"] is True
+    assert isinstance(outcome.store_error, StoreError) and "disk is full" in str(outcome.store_error)
+
+
+def test_a_scan_killed_mid_write_leaves_earlier_scans_intact(machine: Machine, tmp_path: Path) -> None:
+    """SIGKILL at many points of a scan whose recording takes a while: the store always opens, passes
+    an integrity check, and holds every earlier scan whole; a scan is either all there or absent."""
+    db = tmp_path / "scanner.db"
+    site = machine.venv("/opt/big")
+    for n in range(1500):
+        (site / f"pkg{n}-1.0.dist-info").mkdir()
+        (site / f"pkg{n}-1.0.dist-info" / "METADATA").write_text(f"Metadata-Version: 2.1\nName: pkg{n}\nVersion: 1.0\n")
+    args = [SCANNER, "audit", "--root", str(machine.root), "--db", str(db), "-o", os.devnull]
+    started = time.monotonic()
+    subprocess.run(args, check=True, timeout=300)  # the scan every later check must keep
+    duration = time.monotonic() - started
+    kept = 1
+    for step in range(8):
+        child = subprocess.Popen(args)
+        time.sleep(duration * (0.4 + 0.1 * step))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        with open_store(db) as store:
+            assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            scans = store.history()
+            assert len(scans) >= kept
+            kept = len(scans)
+            for scan in scans:  # all or nothing
+                report = store.load(scan.id)
+                assert len(report["inventory"]) == scan.records == 1500
+
+
+def test_unchanged_model_headers_are_answered_from_the_file_cache(machine: Machine, tmp_path: Path) -> None:
+    target = machine.path("/srv/models/assistant.gguf")
+    target.parent.mkdir(parents=True)
+    write_gguf(target, name="Assistant 7B", tokens=[f"t{n}" for n in range(2000)])
+    options = AuditOptions(root=str(machine.root))
+    with open_store(tmp_path / "scanner.db") as store:
+        first = audit(options, load_policy([]), store).report
+        assert [m["name"] for m in first["inventory"]] == ["Assistant 7B"]
+        with store.db.atomic():  # plant a different name: only a cache hit can report it
+            (data,) = store.db.execute("select data from file_facts where kind = 'weight-facts-1'").fetchone()
+            planted = json.loads(data)
+            planted["clues"] = [["name", "Planted 1B", "general.name", None]]
+            store.db.execute("update file_facts set data = ?", [json.dumps(planted)])
+        assert [m["name"] for m in audit(options, load_policy([]), store).report["inventory"]] == ["Planted 1B"]
+        os.utime(target)  # changed: parsed again
+        assert [m["name"] for m in audit(options, load_policy([]), store).report["inventory"]] == ["Assistant 7B"]
+
+
+@pytest.mark.parametrize("renamed", ["/srv/models/renamed.gguf", "/srv/other/model-file.gguf"])
+def test_a_renamed_model_file_keeps_its_facts_but_reports_its_new_path(
+    machine: Machine, tmp_path: Path, renamed: str
+) -> None:
+    target = machine.path("/srv/models/assistant.gguf")
+    target.parent.mkdir(parents=True)
+    write_gguf(target, name="Assistant 7B")
+    options = AuditOptions(root=str(machine.root))
+    with open_store(tmp_path / "scanner.db") as store:
+        audit(options, load_policy([]), store)
+        machine.path(renamed).parent.mkdir(parents=True, exist_ok=True)
+        target.rename(machine.path(renamed))
+        (model,) = audit(options, load_policy([]), store).report["inventory"]
+    assert model["location"]["path"] == renamed
+    assert {c["path"] for c in model["attributes"]["clues"]} == {renamed}
