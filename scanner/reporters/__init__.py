@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from enum import Enum
 
+from scanner.reporters.csv import CsvReporter
+from scanner.reporters.cyclonedx import CycloneDxReporter
 from scanner.reporters.interface import Reporter
 from scanner.reporters.json import JsonReporter
+from scanner.reporters.sarif import SarifReporter
 from scanner.reporters.table import TableReporter
 
 
@@ -14,9 +17,15 @@ class Format(str, Enum):
 
     TABLE = "table"
     JSON = "json"
+    CSV = "csv"
+    CYCLONEDX = "cyclonedx"
+    SARIF = "sarif"
 
 
 REPORTERS: dict[Format, type[Reporter]] = {
     Format.TABLE: TableReporter,
     Format.JSON: JsonReporter,
+    Format.CSV: CsvReporter,
+    Format.CYCLONEDX: CycloneDxReporter,
+    Format.SARIF: SarifReporter,
 }
