@@ -484,6 +484,27 @@ def test_a_hostile_database_whose_config_is_an_endless_view_is_not_queried(machi
     assert report["findings"] == [] and report["summary"]["complete"]
 
 
+def test_a_hostile_database_whose_column_computes_a_gigabyte_is_not_read(machine: Machine) -> None:
+    db = machine.path("/srv/webui/data/webui.db")
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "CREATE TABLE config(id INTEGER PRIMARY KEY, x, "
+            "data GENERATED ALWAYS AS (printf('%.*c', 900000000, 'x')) VIRTUAL)"
+        )
+        connection.execute("INSERT INTO config(x) VALUES (1)")
+    connection.close()
+    report = audit(machine)
+    assert report["findings"] == []
+    assert report["scan"]["coverage"]["skipped"] == [
+        {
+            "path": "/srv/webui/data/webui.db",
+            "reason": "open-webui settings: table config has generated columns; not read",
+            "kind": "unsupported",
+        }
+    ]
+
+
 def test_a_variable_listing_several_base_urls_is_read_url_by_url(machine: Machine) -> None:
     write(
         machine,

@@ -6,8 +6,10 @@ from enum import Enum
 
 from scanner.reporters.csv import CsvReporter
 from scanner.reporters.cyclonedx import CycloneDxReporter
+from scanner.reporters.html import HtmlReporter
 from scanner.reporters.interface import Reporter
 from scanner.reporters.json import JsonReporter
+from scanner.reporters.markdown import MarkdownReporter
 from scanner.reporters.sarif import SarifReporter
 from scanner.reporters.table import TableReporter
 
@@ -20,6 +22,8 @@ class Format(str, Enum):
     CSV = "csv"
     CYCLONEDX = "cyclonedx"
     SARIF = "sarif"
+    HTML = "html"
+    MARKDOWN = "markdown"
 
 
 REPORTERS: dict[Format, type[Reporter]] = {
@@ -28,4 +32,6 @@ REPORTERS: dict[Format, type[Reporter]] = {
     Format.CSV: CsvReporter,
     Format.CYCLONEDX: CycloneDxReporter,
     Format.SARIF: SarifReporter,
+    Format.HTML: HtmlReporter,
+    Format.MARKDOWN: MarkdownReporter,
 }

@@ -6,8 +6,9 @@ Some tools keep their connection settings in SQLite, not in any text file: Open 
 is where Roo Code and Cline keep their provider profiles). A database is opened through the
 descriptor that passed the regular-file checks (``/proc/self/fd/N`` where there is one), read-only
 and ``immutable`` — no lock taken, no journal read or written, nothing created beside it. Only real
-tables are queried (a hostile file could make one a view), untrusted schema functions are off, a
-step budget stops any query that runs long, and values are capped in size.
+tables without generated columns are queried (a hostile file could make one a view, or a column
+that computes a gigabyte), untrusted schema functions are off, a step budget stops any query that
+runs long, and values are capped in size.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def _read_only(fs: RootFS, real_path: str) -> Iterator[sqlite3.Connection]:
             raise NotStructured(f"not a readable SQLite database: {error}") from error
         try:
             connection.set_progress_handler(budget, 1000)
+            setlimit = getattr(connection, "setlimit", None)  # Python 3.11+: no value may grow past the cap
+            if setlimit is not None:
+                setlimit(getattr(sqlite3, "SQLITE_LIMIT_LENGTH"), VALUE_CAP + 1024)  # noqa: B009
             connection.execute("PRAGMA trusted_schema = OFF")
             yield connection
         except sqlite3.Error as error:
@@ -56,8 +60,15 @@ def _read_only(fs: RootFS, real_path: str) -> Iterator[sqlite3.Connection]:
 
 
 def _is_table(connection: sqlite3.Connection, table: str) -> bool:
+    """A real table whose columns are all stored: a generated column is code the file brings along
+    (one ``printf('%.*c', 900000000, 'x')`` is a gigabyte in a single step the budget cannot stop)."""
     row = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-    return row is not None
+    if row is None:
+        return False
+    columns = connection.execute("SELECT hidden FROM pragma_table_xinfo(?)", (table,)).fetchall()
+    if any(hidden in (2, 3) for (hidden,) in columns):
+        raise NotStructured(f"table {table} has generated columns; not read")
+    return True
 
 
 def _json(value: object, what: str) -> Any:
