@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Machine, run_scanner
 
 from scanner.audit import AuditOptions, run_audit
 from scanner.policy import load_policy
 from scanner.report import report_dict
+from scanner.reporters import Format
 
 
 def write(machine: Machine, inside: str, text: str) -> None:
@@ -28,23 +31,53 @@ def findings(machine: Machine) -> set[tuple[str, int | None, str, str, str]]:
 
 
 def test_secrets_written_inside_urls_are_masked_everywhere(machine: Machine) -> None:
-    secrets = ["sk-SECRETuserinfo1234567890", "sk-SECRETquery123456789012", "sk-SECRETcode12345678901234"]
+    secrets = [
+        "sk-SECRETuserinfo1234567890",
+        "sk-SECRETquery123456789012",
+        "sk-SECRETcode12345678901234",
+        "SECRET/with/slashes/1234",  # a password with "/": urlsplit would call its start a port
+        "sk-SECRETbarequerykey1234",  # a key written as a query name, no "="
+    ]
     write(
         machine,
         "/home/u/proj/.env",
         f"OPENAI_BASE_URL=https://deepseek:{secrets[0]}@api.deepseek.com/v1\n"
-        f"MOONSHOT_URL=https://api.moonshot.ai/v1?api_key={secrets[1]}\n",
+        f"MOONSHOT_URL=https://api.moonshot.ai/v1?api_key={secrets[1]}\n"
+        f"OPENAI_API_BASE=https://bob:{secrets[3]}@api.deepseek.com/beta\n",
     )
-    write(machine, "/home/u/proj/c.py", f'requests.get("https://api.minimax.io/v1/models?key={secrets[2]}")\n')
-    outputs = [run_scanner("audit", "--root", str(machine.root), "-f", f).stdout for f in ("json", "table")]
+    write(
+        machine,
+        "/home/u/proj/c.py",
+        f'requests.get("https://api.minimax.io/v1/models?key={secrets[2]}")\n'
+        f'requests.get("https://api.minimax.io/v1/files?{secrets[4]}")\n',
+    )
+    outputs = [run_scanner("audit", "--root", str(machine.root), "-f", f.value).stdout for f in Format]
     for secret in secrets:
-        assert all(secret not in text for text in outputs), secret
-    subjects = {f["subject"] for f in json.loads(outputs[0])["findings"]}
+        assert all(secret[:12] not in text for text in outputs), secret
+    subjects = {f["subject"] for f in json.loads(outputs[list(Format).index(Format.JSON)])["findings"]}
     assert subjects == {
         "OPENAI_BASE_URL=https://api.deepseek.com/v1",
-        "MOONSHOT_URL=https://api.moonshot.ai/v1?api_key=…",
-        "https://api.minimax.io/v1/models?key=…",
+        "OPENAI_API_BASE=https://api.deepseek.com/beta",
+        "MOONSHOT_URL=https://api.moonshot.ai/v1?…",
+        "https://api.minimax.io/v1/models?…",
+        "https://api.minimax.io/v1/files?…",
     }
+
+
+def test_an_empty_salt_file_is_replaced_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed first write (a full disk) must not leave an empty salt that makes fingerprints guessable."""
+    from scanner.collectors.endpoints import secrets
+
+    monkeypatch.setenv("SCANNER_CACHE_DIR", str(tmp_path))
+    (tmp_path / "secret-salt").write_text("")
+    secrets._salt.cache_clear()
+    try:
+        salt = secrets._salt()
+        assert len(salt) == 32 and (tmp_path / "secret-salt").read_text() == salt.hex()
+        secrets._salt.cache_clear()
+        assert secrets._salt() == salt, "the new salt is kept for the next scans"
+    finally:
+        secrets._salt.cache_clear()
 
 
 def test_a_projects_own_config_files_count_but_not_their_type_fields(machine: Machine) -> None:
@@ -131,7 +164,8 @@ def test_shell_lines_are_read_word_by_word(machine: Machine) -> None:
         "export DEEPSEEK_BASE_URL=https://api.deepseek.com/v1; export FOO=1\n"
         "export OPENAI_BASE_URL=https://api.minimax.io/v1 OPENAI_MODEL=gpt-5\n"
         "alias claude-ds='ANTHROPIC_BASE_URL=https://api.deepseek.com/anthropic claude'\n"
-        'kimi() { ANTHROPIC_BASE_URL=https://api.moonshot.ai/anthropic ANTHROPIC_AUTH_TOKEN=$K claude "$@"; }\n',
+        'kimi() { ANTHROPIC_BASE_URL=https://api.moonshot.ai/anthropic ANTHROPIC_AUTH_TOKEN=$K claude "$@"; }\n'
+        "alias ds='ANTHROPIC_BASE_URL=https://api.deepseek.com/anthropic claude'\n",  # a name that is a valid variable
     )
     write(machine, "/home/u/.config/fish/config.fish", "set -gx OPENAI_BASE_URL https://api.moonshot.cn/v1\n")
     write(machine, "/home/u/app/.env", "OPENAI_BASE_URL = https://api.minimaxi.com/v1\n")
@@ -143,6 +177,7 @@ def test_shell_lines_are_read_word_by_word(machine: Machine) -> None:
         ("/home/u/.zshrc", 2, "minimax"),
         ("/home/u/.zshrc", 3, "deepseek"),
         ("/home/u/.zshrc", 4, "moonshot"),
+        ("/home/u/.zshrc", 5, "deepseek"),
         ("/home/u/.config/fish/config.fish", 1, "moonshot"),
         ("/home/u/app/.env", 1, "minimax"),
         ("/home/u/app/.env.development.local", 1, "moonshot"),

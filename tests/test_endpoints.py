@@ -263,6 +263,47 @@ def test_rotated_gzip_logs_are_read_and_overlong_lines_are_bounded(tmp_path: Pat
     assert (reader.lines, reader.malformed) == (3, 1)
 
 
+@pytest.mark.parametrize("ts", ["1e300", "inf", "nan", "-1e300"])
+def test_a_zeek_line_with_an_impossible_time_is_malformed_not_fatal(tmp_path: Path, ts: str) -> None:
+    log = tmp_path / "dns.log"
+    log.write_text("#fields\tts\tuid\tquery\n" + f"{ts}\tC1\tapi.deepseek.com\n1764410401.5\tC2\tapi.deepseek.com\n")
+    reader = read_log(str(log), watch_list(load_policy([])))
+    assert ({h: s.count for h, s in reader.hosts.items()}, reader.malformed) == ({"api.deepseek.com": 1}, 1)
+
+
+def test_unreadable_source_files_are_coverage_gaps(machine: Machine) -> None:
+    write(machine, "/home/alice/app/client.py", 'OpenAI(base_url="https://api.deepseek.com")\n')
+    machine.path("/home/alice/app/client.py").chmod(0)
+    done = run_scanner("audit", "--root", str(machine.root), "-f", "json", unprivileged=True)
+    report = json.loads(done.stdout)
+    assert report["summary"]["complete"] is False
+    assert [s["path"] for s in report["scan"]["coverage"]["skipped"]] == ["/home/alice/app/client.py"]
+
+
+def test_a_source_file_past_its_size_cap_is_listed_as_partly_read(machine: Machine) -> None:
+    from scanner.collectors.endpoints.sourcecode import SOURCE_CAP
+
+    write(
+        machine, "/home/alice/app/big.py", "# " + "x" * SOURCE_CAP + '\nOpenAI(base_url="https://api.deepseek.com")\n'
+    )
+    report = audit(machine)
+    assert report["scan"]["coverage"]["skipped"] == [
+        {"path": "/home/alice/app/big.py", "reason": "source read only up to 4 MiB", "kind": "partial"}
+    ]
+    assert report["summary"]["complete"] is True, "a size cap we chose does not make the scan incomplete"
+
+
+def test_a_log_of_one_endless_line_stops_at_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.collectors.endpoints import logs
+
+    monkeypatch.setattr(logs, "LOG_CAP", 1 << 20)
+    log = tmp_path / "access.log"
+    with open(log, "wb") as handle:
+        handle.truncate(64 << 20)  # 64 MiB of NUL bytes, no newline: sparse, nothing on disk
+    reader = read_log(str(log), watch_list(load_policy([])))
+    assert reader.truncated and reader.lines == 0
+
+
 def test_a_fifo_named_as_a_log_is_refused_without_blocking(machine: Machine, tmp_path: Path) -> None:
     fifo = tmp_path / "dns.log"
     os.mkfifo(fifo)

@@ -13,10 +13,27 @@ from urllib.parse import urlsplit
 V = TypeVar("V")
 
 
+def split_userinfo(url: str) -> tuple[str, str | None]:
+    """``(url without user info, user info)``, also when a password holds ``/``, ``?`` or ``#``.
+
+    ``https://bob:ab/cd@api.deepseek.com/v1`` is, to ``urlsplit``, host ``bob`` on port ``ab``; the
+    ``@`` shows it is ``bob``'s password ``ab/cd`` on ``api.deepseek.com``. A credential must never
+    survive into a report, so an ``@`` after ``user:`` is read as the end of user info wherever it is.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url, None
+    before, _, after = rest.rpartition("@")
+    authority_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    if rest.find("@") < authority_end or ":" in before.split("/", 1)[0]:
+        return f"{scheme}://{after}", before
+    return url, None
+
+
 def url_host(url: str) -> str | None:
     """Lower-case host of a URL, or ``None`` when it has none or cannot be parsed."""
     try:
-        host = urlsplit(url.strip()).hostname
+        host = urlsplit(split_userinfo(url.strip())[0]).hostname
     except ValueError:
         return None
     return host.rstrip(".").lower() if host else None

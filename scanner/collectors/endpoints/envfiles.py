@@ -93,8 +93,9 @@ def _shell_pairs(words: list[str], depth: int) -> list[tuple[str, str]]:
         pair = _pair(word)
         if pair:
             pairs.append(pair)
-        elif depth == 0 and "=" in word and " " in word:  # alias ds='ANTHROPIC_BASE_URL=... claude'
-            pairs += _shell_pairs(_words(word.partition("=")[2]), depth=1)
+        command = word.partition("=")[2]
+        if depth == 0 and "=" in command and " " in command:  # alias ds='ANTHROPIC_BASE_URL=... claude'
+            pairs += _shell_pairs(_words(command), depth=1)
     return pairs
 
 
@@ -117,10 +118,12 @@ class EnvFileCollector(Collector):
         if source is None:
             return
         try:
-            text, _ = self.fs.read_text(entry.real_path, TEXT_CAP)
+            text, truncated = self.fs.read_text(entry.real_path, TEXT_CAP)
         except (OSError, FileRefused) as error:
             self._skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", "unreadable"))
             return
+        if truncated:
+            self._skipped.append(Skipped(entry.path, f"read only up to {TEXT_CAP >> 20} MiB", "partial"))
         for number, line in enumerate(text.splitlines(), start=1):
             if line.lstrip().startswith("#") or ("=" not in line and "set " not in line):
                 continue

@@ -28,6 +28,8 @@ from scanner.walk import Entry, Interest
 LOG_CAP = 512 << 20
 """A log is streamed line by line; this bounds how much of one is read."""
 LINE_CAP = 64 << 10
+LOG_LINES_CAP = 50_000_000
+"""Lines read at most per log (a busy resolver's day is a few million)."""
 
 _DNSMASQ = re.compile(r"^(?P<ts>\w{3}\s+\d+\s[\d:]{8}).*?dnsmasq(?:\[\d+\])?: query\[\w+\] (?P<host>\S+) from \S+")
 _BIND = re.compile(r"^(?P<ts>\d{2}-\w{3}-\d{4} [\d:.]+).*?query: (?P<host>\S+) IN \S+")
@@ -43,7 +45,12 @@ class _Seen:
 
 
 def _epoch(value: str) -> str:
-    return datetime.fromtimestamp(float(value), tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """Epoch seconds as a timestamp; ``ValueError`` for anything that is no time (``1e300``, ``inf``, ``nan``)."""
+    try:
+        moment = datetime.fromtimestamp(float(value), tz=timezone.utc)
+    except (OverflowError, OSError) as error:
+        raise ValueError(f"not a time: {value[:40]!r}") from error
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -150,12 +157,17 @@ def _open_log(path: str) -> io.BufferedReader:
         raise
 
 
-def _lines(handle: gzip.GzipFile | io.BufferedReader) -> Iterator[bytes]:
-    """Lines of at most ``LINE_CAP`` bytes: the rest of a longer line is read past, never held."""
+def _lines(handle: gzip.GzipFile | io.BufferedReader) -> Iterator[tuple[bytes, int]]:
+    """``(line, bytes it took)``; a line is kept up to ``LINE_CAP`` bytes, the rest is read past (and
+    counted, so that a log of one endless line still stops at ``LOG_CAP``), never held."""
     while raw := handle.readline(LINE_CAP):
-        yield raw
-        while not raw.endswith(b"\n") and (raw := handle.readline(LINE_CAP)):
-            pass
+        size = len(raw)
+        rest = raw
+        while not rest.endswith(b"\n") and (rest := handle.readline(LINE_CAP)):
+            size += len(rest)
+            if size > LOG_CAP:
+                break
+        yield raw, size
 
 
 def read_log(path: str, watch: WatchList) -> LogReader:
@@ -166,12 +178,13 @@ def read_log(path: str, watch: WatchList) -> LogReader:
         gzipped = file.peek(2)[:2] == b"\x1f\x8b"  # rotated logs: access.log.1.gz
         handle: gzip.GzipFile | io.BufferedReader = gzip.GzipFile(fileobj=file) if gzipped else file
         try:
-            for number, raw in enumerate(_lines(handle), start=1):
-                read += len(raw)
-                if read > LOG_CAP:
+            for number, (raw, size) in enumerate(_lines(handle), start=1):
+                read += size
+                if read > LOG_CAP or number > LOG_LINES_CAP:
                     reader.truncated = True
                     break
-                reader.feed(number, raw[:LINE_CAP].decode("utf-8", "replace").rstrip("\r\n"))
+                if raw.strip():
+                    reader.feed(number, raw[:LINE_CAP].decode("utf-8", "replace").rstrip("\r\n"))
         except (EOFError, gzip.BadGzipFile, zlib.error) as error:
             raise OSError(errno.EIO, f"damaged gzip data after line {reader.lines}: {error}") from error
     return reader
@@ -197,7 +210,7 @@ class LogCollector(Collector):
                 result.skipped.append(Skipped(path, f"log unreadable: {error.strerror or error}", "unreadable"))
                 continue
             if reader.truncated:
-                reason = f"only the first {LOG_CAP >> 20} MiB read; the rest of the log was not checked"
+                reason = f"only the first {LOG_CAP >> 20} MiB or {LOG_LINES_CAP:,} lines read; the rest was not checked"
                 result.skipped.append(Skipped(path, reason, "unsupported"))
             if reader.malformed:
                 reason = f"{reader.malformed} of {reader.lines} line(s) in no known log format, skipped"

@@ -12,25 +12,44 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from functools import cache
+from pathlib import Path
 
 from scanner.lineage.hub import default_cache_dir
 from scanner.records import SecretRef
+
+SALT_BYTES = 32
+
+
+def _read_salt(path: Path) -> bytes | None:
+    try:
+        salt = bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return salt if len(salt) == SALT_BYTES else None  # an empty or cut file is no salt
 
 
 @cache
 def _salt() -> bytes:
     path = default_cache_dir() / "secret-salt"
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    salt = secrets.token_bytes(32)
+    known = _read_salt(path)
+    if known is not None:
+        return known
+    salt = secrets.token_bytes(SALT_BYTES)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:  # mode 0600
             handle.write(salt.hex())
+        try:
+            os.link(handle.name, path)  # appears whole or not at all; never replaces a salt in use
+        except FileExistsError:
+            if _read_salt(path) is None:  # an empty or broken salt file (a failed write): replace it
+                os.replace(handle.name, path)
+            return _read_salt(path) or salt
+        finally:
+            if os.path.exists(handle.name):
+                os.unlink(handle.name)
     except OSError:
         pass  # a read-only machine: fingerprints are then comparable within this scan only
     return salt

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from scanner.collectors.endpoints.secrets import fingerprint
 from scanner.collectors.interface import WatchList
-from scanner.policy.hosts import url_host
+from scanner.policy.hosts import split_userinfo, url_host
 from scanner.records import SecretRef
 
 _URL = re.compile(r"^(?:https?|wss?)://[^\s\"'<>]+$", re.IGNORECASE)
@@ -59,22 +59,24 @@ class Setting:
 
 
 def safe_url(url: str) -> tuple[str, SecretRef | None]:
-    """The URL without user info and with query values masked, and a fingerprint of any secret it held."""
+    """The URL without user info, query or fragment (``?…`` says there was a query), and a fingerprint
+    of any secret it held. Query names are dropped too: ``?sk-abc…`` is a key written as a name."""
+    bare, userinfo = split_userinfo(url)
+    password = userinfo.partition(":")[2] if userinfo else ""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(bare)
         host = parts.hostname
-    except ValueError:
-        return url.split("?", 1)[0].split("#", 1)[0], None
-    secret = parts.password or next((v for k, v in parse_qsl(parts.query) if _SECRET_PARAM.search(k) and v), None)
-    if not parts.username and not parts.password and not parts.query and not parts.fragment:
-        return url, None
-    try:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
-        port = ""
+        return bare.split("?", 1)[0].split("#", 1)[0], fingerprint(password) if password else None
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    named = (v for k, v in pairs if _SECRET_PARAM.search(k) and v)
+    bare_names = (k for k, v in pairs if not v and len(k) >= 12)  # a key on its own, no name
+    secret = password or next(named, None) or next(bare_names, None) or (userinfo if userinfo else None)
+    if not userinfo and not parts.query and not parts.fragment:
+        return url, None
     netloc = (f"[{host}]" if host and ":" in host else host or "") + port
-    query = "&".join(f"{k}=…" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
-    cleaned = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    cleaned = urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
     return cleaned, fingerprint(secret) if secret else None
 
 

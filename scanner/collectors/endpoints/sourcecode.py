@@ -25,12 +25,14 @@ from scanner.collectors.endpoints.envfiles import env_source_of
 from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.endpoints.toolconfigs import NAMES as CONFIG_NAMES
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult, WatchList
-from scanner.fsview import FileRefused, RootFS
+from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.policy.hosts import url_host
-from scanner.records import EndpointRecord, EndpointSource, Location, Record
+from scanner.records import EndpointRecord, EndpointSource, Location, Record, Skipped
 from scanner.walk import Entry, Interest
 
-SOURCE_CAP = 1 << 20
+SOURCE_CAP = 4 << 20
+NOTEBOOK_CAP = 32 << 20
+"""Notebooks carry their outputs (images, tables): the code cells may come after megabytes of them."""
 SUFFIXES = frozenset(
     {".py", ".ipynb", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".java", ".sh", ".yaml", ".yml", ".json", ".toml"}
 )
@@ -45,7 +47,10 @@ _BASE_ARG = re.compile(
     r"[\"']?\s*[:=]\s*[\"'`]((?:https?|wss?)://[^\"'`\s]+)",
 )
 _KEYWORDS = (b"base_url", b"api_base", b"baseurl", b"apibase", b"base-url", b"api-base")
-_POLICY_FILE = re.compile(rb"^schema_version:.*^providers:", re.MULTILINE | re.DOTALL)
+_SCHEMA_LINE = re.compile(rb"^schema_version:", re.MULTILINE)
+_PROVIDERS_LINE = re.compile(rb"^providers:", re.MULTILINE)
+_JSON_LITERAL = re.compile(r'^\s*"((?:[^"\\]|\\.)*)",?\s*$')
+"""A notebook line holding one JSON string (a line of a cell's ``source`` as nbformat writes it)."""
 _REPORT_FILE = re.compile(rb'^\s*\{\s*"schema_version"\s*:\s*"[\d.]+"\s*,\s*"scan"\s*:')
 
 
@@ -53,7 +58,10 @@ def scanners_own(name: str, data: bytes) -> bool:
     """A policy or a report of this scanner: it names banned hosts because it looks for them."""
     if name.endswith(".json"):
         return bool(_REPORT_FILE.match(data[:256]))
-    return name.endswith((".yaml", ".yml")) and bool(_POLICY_FILE.search(data))
+    if not name.endswith((".yaml", ".yml")):
+        return False
+    schema = _SCHEMA_LINE.search(data)  # two plain searches: one ".*" between them backtracks quadratically
+    return schema is not None and _PROVIDERS_LINE.search(data, schema.end()) is not None
 
 
 def needles(watch: WatchList) -> tuple[bytes, ...]:
@@ -81,6 +89,11 @@ def code_cells_only(text: str) -> str:
         return text
     lines = text.split("\n")
     kept = [""] * len(lines)
+    by_literal: dict[str, list[int]] = {}  # each line's JSON string literal -> its line numbers, in order
+    for number, line in enumerate(lines):
+        literal = _JSON_LITERAL.match(line)
+        if literal:
+            by_literal.setdefault(literal.group(1), []).append(number)
     cursor = 0
     for cell in cells:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -90,8 +103,9 @@ def code_cells_only(text: str) -> str:
             if not piece.strip():
                 continue
             forms = {json.dumps(piece)[1:-1], json.dumps(piece, ensure_ascii=False)[1:-1]}
-            found = next((n for n in range(cursor, len(lines)) if any(f and f in lines[n] for f in forms)), None)
-            if found is not None:
+            places = [n for f in forms for n in by_literal.get(f, ()) if n >= cursor]
+            if places:
+                found = min(places)
                 kept[found], cursor = lines[found], found
     return "\n".join(kept)
 
@@ -105,6 +119,7 @@ class SourceCodeCollector(Collector):
     def __init__(self, fs: RootFS, options: CollectOptions | None = None) -> None:
         super().__init__(fs, options)
         self._records: list[Record] = []
+        self._skipped: list[Skipped] = []
         self._needles = needles(self.options.watch)
 
     def visit(self, entry: Entry) -> None:
@@ -113,10 +128,14 @@ class SourceCodeCollector(Collector):
             return  # read as settings by the tool-config or env-file collector
         if path.startswith(SYSTEM_PREFIXES) or _INTERPRETER_LIB.search(path) or SKIP_DIRS & set(path.split("/")):
             return
+        cap = NOTEBOOK_CAP if entry.name.endswith(".ipynb") else SOURCE_CAP
         try:
-            data, _ = self.fs.read_bytes(entry.real_path, SOURCE_CAP)
-        except (OSError, FileRefused):
-            return  # not our file to worry about: unreadable source is no coverage gap of a compliance scan
+            data, truncated = self.fs.read_bytes(entry.real_path, cap)
+        except (OSError, FileRefused) as error:
+            self._skipped.append(Skipped(path, f"source unreadable: {describe_refusal(error)}", "unreadable"))
+            return
+        if truncated:  # a size we chose not to exceed: listed, but the scan is not incomplete for it
+            self._skipped.append(Skipped(path, f"source read only up to {cap >> 20} MiB", "partial"))
         if b"\0" in data[:1024]:
             return
         lowered = data.lower()
@@ -156,4 +175,4 @@ class SourceCodeCollector(Collector):
         return found
 
     def finish(self) -> CollectorResult:
-        return CollectorResult(records=self._records)
+        return CollectorResult(records=self._records, skipped=self._skipped)

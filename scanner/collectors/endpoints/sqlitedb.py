@@ -111,6 +111,8 @@ def keyed_json(fs: RootFS, real_path: str, table: str, keys: tuple[str, ...]) ->
         ).fetchall()
     found = {}
     for key, value in rows:
+        if key not in keys:  # a hostile "COLLATE NOCASE" column answers for keys we did not ask
+            continue
         try:
             found[str(key)] = _json(value, f"{table}[{key}]")
         except NotStructured:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import yaml
@@ -46,7 +47,8 @@ def strip_jsonc(text: str) -> str:
             out.append(text[i : j + 1])
             i = j + 1
         elif text.startswith("//", i):
-            i = text.find("\n", i) if "\n" in text[i:] else n
+            end = text.find("\n", i)
+            i = n if end < 0 else end
         elif text.startswith("/*", i):
             end = text.find("*/", i + 2)
             i = n if end < 0 else end + 2
@@ -77,22 +79,42 @@ def _scalar_text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _label(key: Any) -> str:
+    text = str(key)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
 def objects(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every mapping in the tree with its key path, breadth first, bounded in depth and count."""
-    queue: list[tuple[str, Any, int]] = [("", tree, 0)]
-    seen = 0
-    while queue and seen < MAX_NODES:
-        path, node, depth = queue.pop(0)
-        seen += 1
+    """Every mapping in the tree with its key path, breadth first, bounded in depth and count.
+
+    A mapping reached twice (a YAML alias) is visited once: aliases could otherwise make a 100 KB
+    file cost hours. Key paths are shortened, so a 1 MB key cannot multiply into gigabytes.
+    """
+    queue: deque[tuple[str, Any, int]] = deque([("", tree, 0)])
+    visited: set[int] = set()
+    budget = MAX_NODES
+    while queue:
+        path, node, depth = queue.popleft()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         if isinstance(node, dict):
             yield path or "(top level)", node
-            children = [(f"{path}.{k}" if path else str(k), v) for k, v in node.items()]
+            children: Iterable[tuple[Any, Any]] = node.items()
         elif isinstance(node, list):
-            children = [(f"{path}[{i}]", v) for i, v in enumerate(node)]
+            children = enumerate(node)
         else:
             continue
-        if depth < MAX_DEPTH:
-            queue += [(p, v, depth + 1) for p, v in children if isinstance(v, (dict, list))]
+        if depth >= MAX_DEPTH:
+            continue
+        for key, value in children:
+            if not isinstance(value, (dict, list)):
+                continue
+            budget -= 1
+            if budget < 0:
+                return
+            child = f"{path}[{key}]" if isinstance(node, list) else f"{path}.{_label(key)}" if path else _label(key)
+            queue.append((child, value, depth + 1))
 
 
 def settings_of(node: dict[str, Any], watch: WatchList, *, provider_keys: bool = True) -> list[Setting]:

@@ -92,10 +92,17 @@ class LineFinder:
     models with ``provider: deepseek``) is found at its first, second... place in turn.
     """
 
+    BUDGET = 2_000_000
+    """Lines examined in all, per file: a hostile file with 20,000 distinct settings on 20,000 lines
+    would otherwise cost 400 million regex searches. Past it, settings are reported without a line."""
+
     def __init__(self, text: str) -> None:
-        self._lines = text.splitlines()
+        self._lines = [
+            (n, line) for n, line in enumerate(text.splitlines(), start=1) if not line.lstrip().startswith(("//", "#"))
+        ]
         self._seen: dict[tuple[str, str | None], int] = {}
         self._cache: dict[tuple[str, str | None], list[int]] = {}
+        self._spent = 0
 
     def __call__(self, key: str, value: str | None) -> int | None:
         pair = (key, value)
@@ -109,9 +116,12 @@ class LineFinder:
         return places[min(turn, len(places) - 1)]
 
     def _find(self, key: str, value: str | None) -> list[int]:
+        self._spent += len(self._lines)
+        if self._spent > self.BUDGET:
+            return []
         assignment = re.compile(rf"(?:^|[\s{{,\[\"'.])[\"']?{re.escape(key)}[\"']?\s*[:=]")
-        lines = [(n, line) for n, line in enumerate(self._lines, start=1) if not line.lstrip().startswith(("//", "#"))]
-        places = [n for n, line in lines if assignment.search(line) and (value is None or value in line)]
+        lines = self._lines
+        places = [n for n, line in lines if (value is None or value in line) and assignment.search(line)]
         return places or [n for n, line in lines if value and value in line]
 
 
@@ -140,14 +150,17 @@ class ToolConfigCollector(Collector):
                 rows = keyed_json(self.fs, entry.real_path, "ItemTable", tuple(EXTENSIONS))
                 trees = [(EXTENSIONS[key], tree) for key, tree in sorted(rows.items())]
             else:
-                text, _ = self.fs.read_text(entry.real_path, CONFIG_CAP)
+                text, truncated = self.fs.read_text(entry.real_path, CONFIG_CAP)
+                if truncated:
+                    reason = f"settings file larger than {CONFIG_CAP >> 20} MiB; not read"
+                    self._skipped.append(Skipped(entry.path, reason, "partial" if not tool else "unsupported"))
+                    return
                 tree = parse(text, kind)
                 keyed_by_provider = tool == "opencode" and entry.name == "auth.json"  # {"deepseek": {"key": ...}}
                 trees = [(tool, {"provider": tree} if keyed_by_provider else tree)]
         except (OSError, FileRefused) as error:
-            if tool:
-                reason = f"{tool} settings unreadable: {describe_refusal(error)}"
-                self._skipped.append(Skipped(entry.path, reason, "unreadable"))
+            reason = f"{tool or 'settings'} file unreadable: {describe_refusal(error)}"
+            self._skipped.append(Skipped(entry.path, reason, "unreadable"))
             return
         except NotStructured as error:
             if tool and tool != "litellm":  # any other file may be anything; a tool's own file should parse
