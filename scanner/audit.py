@@ -18,13 +18,13 @@ from scanner.collectors import COLLECTORS
 from scanner.collectors.interface import CollectOptions, FileCache, WatchList
 from scanner.errors import StoreError, UsageError
 from scanner.findings import Finding
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, printable
 from scanner.lineage import identify
 from scanner.lineage.hub import Hub
 from scanner.policy import Policy, evaluate
 from scanner.policy.waivers import apply_waivers
 from scanner.records import Record, Skipped
-from scanner.report import Report, report_dict
+from scanner.report import Report, report_dict, utc_now
 from scanner.walk import Coverage, ProgressCallback, Walker, WalkOptions, WalkRoot
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class AuditOptions:
     """Proxy access logs to read (``--proxy-log``)."""
     resolve: bool = False
     """Resolve the policy's hosts and report live connections to them (``--resolve``; uses DNS)."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """Labels for the fleet views (``--tag department=finance``), carried in the report's ``agent`` section."""
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,6 @@ class ScanResult:
     summary: Summary
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _roots(fs: RootFS, paths: tuple[str, ...]) -> list[WalkRoot]:
     """Scan roots as real paths, resolved like the scanned machine would; nested roots are dropped."""
     reals = []
@@ -150,7 +148,7 @@ def run_audit(
     file_cache: FileCache | None = None,
 ) -> ScanResult:
     """Scan, collect and judge. Raises ``UsageError`` for a root or path that does not exist."""
-    started = _now()
+    started = utc_now()
     if options.root is not None and not os.path.isdir(options.root):
         raise UsageError(f"--root {options.root}: not a directory")
     if options.root is not None and options.resolve:
@@ -182,7 +180,12 @@ def run_audit(
     coverage = walker.walk(roots)
     records: list[Record] = []
     for collector in collectors:
-        result = collector.finish()
+        try:
+            result = collector.finish()
+        except Exception as error:  # a parser bug must cost one source, not the whole audit
+            reason = printable(f"{collector.id} failed: {type(error).__name__}: {error}")
+            coverage.skipped.append(Skipped(f"({collector.id})", reason, "error"))
+            continue
         records.extend(result.records)
         coverage.skipped.extend(result.skipped)
     hub = Hub() if options.online else None
@@ -196,7 +199,7 @@ def run_audit(
         id=str(uuid.uuid4()),
         host=socket.gethostname(),
         started=started,
-        finished=_now(),
+        finished=utc_now(),
         scanner_version=__version__,
         root=fs.root if not fs.is_live else None,
         roots=tuple(fs.to_display(r.real_path) for r in roots if not r.supplementary),
@@ -225,6 +228,8 @@ def audit(
 
     cache = StoreFileCache.load(store) if store is not None else None
     report = report_dict(run_audit(options, policy, progress, cache))
+    if options.tags:
+        report["agent"] = {"tags": dict(options.tags)}
     if store is None or cache is None:
         return AuditOutcome(report)
     try:

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from tabulate import tabulate
@@ -24,6 +24,8 @@ from scanner.audit import audit as run
 from scanner.changes import compare
 from scanner.errors import ReportError, ScannerError, StoreError, UsageError
 from scanner.explain import Explanation, explain
+from scanner.fleet.config import load_agent_config
+from scanner.fleet.spool import Spool
 from scanner.lineage.hub import Hub
 from scanner.policy import Policy, bundled_names, load_policy
 from scanner.policy.loader import load_waivers
@@ -32,6 +34,10 @@ from scanner.reporters import REPORTERS, Format
 from scanner.reporters.table import terminal_safe
 from scanner.store import Store, open_store
 from scanner.walk import Coverage
+
+if TYPE_CHECKING:  # requests costs 60 ms at start-up; only --submit and 'scanner submit' need it
+    from scanner.fleet.storage import FleetStorage
+    from scanner.fleet.submit import Delivery, Destination
 
 app = typer.Typer(
     help="Find banned AI providers, models and distilled derivatives on this machine, and explain why.",
@@ -128,6 +134,62 @@ def _db_option() -> Any:
     )
 
 
+def _load_config(ctx: typer.Context, value: Path | None) -> Path | None:
+    """``--config``: the file's values become the command's defaults, so the command line still wins."""
+    if value is not None:
+        params = ctx.command.params
+        names = {p.name for p in params if p.name}
+        repeatable = {p.name for p in params if p.name and (getattr(p, "multiple", False) or p.nargs == -1)}
+        try:
+            ctx.default_map = {**(ctx.default_map or {}), **load_agent_config(value, names, repeatable)}
+        except ScannerError as error:
+            _fail(error)
+    return value
+
+
+def _tags(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    tags = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--tag {pair!r}: expected KEY=VALUE, e.g. department=finance")
+        tags.append((key.strip(), value.strip()))
+    return tuple(tags)
+
+
+def _destination(url: str, token_file: Path | None, ca_cert: Path | None) -> Destination:
+    from scanner.fleet.submit import Destination
+
+    if token_file is None:
+        raise UsageError("--submit needs --token-file (the token from 'scanner fleet token add HOST')")
+    try:
+        token = token_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(
+            f"--token-file {token_file}: cannot read: {getattr(error, 'strerror', None) or error}"
+        ) from error
+    if not token:
+        raise UsageError(f"--token-file {token_file}: empty")
+    if not url.startswith(("https://", "http://")):
+        raise UsageError(f"--submit {url}: expected an http(s):// URL")
+    return Destination(url, token, str(ca_cert) if ca_cert else None)
+
+
+def _say_delivery(delivery: Delivery, url: str) -> None:
+    """One line on stderr for the admin or the journal; a spooled report is not an error."""
+    done = len(delivery.sent) + len(delivery.duplicates)
+    if done:
+        typer.echo(f"scanner: {done} report(s) delivered to {url}", err=True)
+    for report_id, reason in delivery.rejected:
+        typer.echo(f"scanner: report {report_id} refused by the collector and kept aside: {reason}", err=True)
+    if delivery.error:
+        typer.echo(
+            f"scanner: {delivery.error}; {delivery.waiting} report(s) kept in the spool, sent on the next run "
+            "or with 'scanner submit --spool'",
+            err=True,
+        )
+
+
 def _log_option(help: str) -> Any:
     """A log named on the command line must exist (else exit 2); one that cannot be read is a coverage gap."""
     return typer.Option(exists=True, dir_okay=False, readable=False, help=help)
@@ -206,12 +268,39 @@ def audit(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not record this scan in the store (and use no file cache).")
     ] = False,
+    submit: Annotated[
+        str | None,
+        typer.Option(help="Send the report to the collector at URL (spooled in the store when it cannot be sent)."),
+    ] = None,
+    token_file: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="File holding this host's collector token (for --submit).")
+    ] = None,
+    ca_cert: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="CA bundle to verify the collector with instead of the system's."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(help="A label KEY=VALUE for the fleet views (repeatable), e.g. department=finance."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            is_eager=True,
+            callback=_load_config,
+            help="Agent configuration file (YAML): any of these options by name; the command line wins.",
+        ),
+    ] = None,
 ) -> None:
     """Scan the machine (or PATHS) and judge what is found against the policy.
 
     Example: scanner audit --root /mnt/image --format json -o report.json
     """
     try:
+        destination = _destination(submit, token_file, ca_cert) if submit else None
+        if destination is not None and no_store:
+            raise UsageError("--submit keeps unsent reports in the store's spool; it cannot be used with --no-store")
         loaded = load_waivers([str(w) for w in waivers or ()], load_policy(policy or []))
         options = AuditOptions(
             paths=tuple(paths or ()),
@@ -224,20 +313,27 @@ def audit(
             dns_logs=tuple(str(p) for p in dns_log or ()),
             proxy_logs=tuple(str(p) for p in proxy_log or ()),
             resolve=resolve,
+            tags=_tags(tag or []),
         )
         show_progress = sys.stderr.isatty() if progress is None else progress
         store = None if no_store else open_store(db)
         try:
             outcome = run(options, loaded, store, _progress_printer() if show_progress else None)
+            if show_progress:
+                sys.stderr.write("\r\033[K")
+            chosen = format or (Format.TABLE if output is None and sys.stdout.isatty() else Format.JSON)
+            _write(REPORTERS[chosen]().render(outcome.report), output)
+            if outcome.store_error is not None:
+                raise StoreError(
+                    f"{outcome.store_error} (the report above is complete; use --no-store to skip the store)"
+                )
+            if destination is not None and store is not None:
+                from scanner.fleet.submit import Sender, submit_report
+
+                _say_delivery(submit_report(Spool(store), Sender(destination), outcome.report), destination.url)
         finally:
             if store is not None:
                 store.close()
-        if show_progress:
-            sys.stderr.write("\r\033[K")
-        chosen = format or (Format.TABLE if output is None and sys.stdout.isatty() else Format.JSON)
-        _write(REPORTERS[chosen]().render(outcome.report), output)
-        if outcome.store_error is not None:
-            raise StoreError(f"{outcome.store_error} (the report above is complete; use --no-store to skip the store)")
     except ScannerError as error:
         _fail(error)
     raise typer.Exit(exit_code(outcome.report, fail_on))
@@ -551,6 +647,285 @@ def policy_validate(
             f"{file}: valid ({own.id} {own.version}; with includes: {len(loaded.providers)} provider(s), "
             f"{len(loaded.sources)} source(s), {len(loaded.lineages)} lineage(s))"
         )
+
+
+fleet_app = typer.Typer(help="The central collector's hosts, tokens, reports and summary.", no_args_is_help=True)
+token_app = typer.Typer(help="Per-host tokens for submitting reports.", no_args_is_help=True)
+fleet_app.add_typer(token_app, name="token")
+app.add_typer(fleet_app, name="fleet")
+
+
+def _fleet_db_option() -> Any:
+    return typer.Option(
+        "--db",
+        help="The collector's database. Default: $SCANNER_FLEET_DB, else fleet.db beside the local store.",
+        dir_okay=False,
+    )
+
+
+def _fleet(db: Path | None) -> FleetStorage:
+    from scanner.fleet.sqlite_storage import SqliteFleetStorage, default_fleet_db
+
+    return SqliteFleetStorage(db or default_fleet_db())
+
+
+@app.command()
+def serve(
+    db: Annotated[Path | None, _fleet_db_option()] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    tls_cert: Annotated[Path | None, typer.Option(dir_okay=False, exists=True, help="TLS certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(dir_okay=False, exists=True, help="TLS private key (PEM).")] = None,
+    burst: Annotated[int, typer.Option(help="Reports a host may send at once before the rate limit applies.")] = 60,
+    rate: Annotated[float, typer.Option(help="Reports per second a host may send after its burst.")] = 1.0,
+) -> None:
+    """Run the collector: receive reports from agents (POST /api/v1/reports) into the fleet database.
+
+    Example: scanner serve --db /var/lib/scanner/fleet.db --host 0.0.0.0 --port 8443 --tls-cert c.pem --tls-key k.pem
+    """
+    from scanner.fleet.server import RateLimiter
+    from scanner.fleet.server import serve as run_server
+
+    if (tls_cert is None) != (tls_key is None):
+        _fail(UsageError("--tls-cert and --tls-key go together"))
+    try:
+        storage = _fleet(db)
+    except ScannerError as error:
+        _fail(error)
+    tls = (str(tls_cert), str(tls_key)) if tls_cert and tls_key else None
+    run_server(storage, host, port, tls, limiter=RateLimiter(burst, rate))
+
+
+@token_app.command("add")
+def token_add(
+    host: Annotated[str, typer.Argument(help="The host name its reports will carry (what 'hostname' prints there).")],
+    db: Annotated[Path | None, _fleet_db_option()] = None,
+) -> None:
+    """Create a token for HOST (replacing any earlier one) and print it once; only its hash is stored.
+
+    Example: scanner fleet token add web-01 > /secure/web-01.token
+    """
+    from scanner.fleet.tokens import new_token, token_hash
+
+    token = new_token()
+    try:
+        storage = _fleet(db)
+        storage.add_token(host, token_hash(token))
+        storage.close()
+    except ScannerError as error:
+        _fail(error)
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    host: Annotated[str, typer.Argument(help="The host whose token stops working.")],
+    db: Annotated[Path | None, _fleet_db_option()] = None,
+) -> None:
+    """Revoke HOST's token: its reports are refused (401) until a new token is added.
+
+    Example: scanner fleet token revoke web-01
+    """
+    try:
+        storage = _fleet(db)
+        known = storage.revoke_token(host)
+        storage.close()
+    except ScannerError as error:
+        _fail(error)
+    if not known:
+        _fail(UsageError(f"no host {host!r} in the fleet database"))
+    typer.echo(f"token of {host} revoked")
+
+
+def _stale_option() -> Any:
+    return typer.Option(help="A host whose latest report is older than this many days is stale (not compliant).")
+
+
+@fleet_app.command("hosts")
+def fleet_hosts(
+    db: Annotated[Path | None, _fleet_db_option()] = None,
+    stale_days: Annotated[int, _stale_option()] = 3,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.TABLE,
+) -> None:
+    """List the fleet's hosts: state, last report, counts and tags.
+
+    Example: scanner fleet hosts --stale-days 7
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from scanner.fleet.summary import host_state
+
+    try:
+        storage = _fleet(db)
+        hosts = storage.hosts()
+    except ScannerError as error:
+        _fail(error)
+    now = datetime.now(timezone.utc)
+    states = [host_state(h, now, timedelta(days=stale_days)) for h in hosts]
+    if format is ListFormat.JSON:
+        _write(json.dumps([{**h.to_dict(), "state": st} for h, st in zip(hosts, states, strict=True)], indent=2) + "\n")
+        return
+    rows = [
+        [
+            terminal_safe(h.host),
+            st.upper(),
+            h.last_seen or "never",
+            h.violations,
+            h.warnings,
+            h.reports,
+            "revoked" if h.revoked else ("yes" if h.has_token else "no"),
+            terminal_safe(", ".join(f"{k}={v}" for k, v in sorted(h.tags.items()))),
+        ]
+        for h, st in zip(hosts, states, strict=True)
+    ]
+    headers = ["host", "state", "last report", "violations", "warnings", "reports", "token", "tags"]
+    _write((tabulate(rows, headers) if rows else "No hosts yet.") + "\n")
+
+
+@fleet_app.command("show")
+def fleet_show(
+    host: Annotated[str, typer.Argument(help="The host.")],
+    db: Annotated[Path | None, _fleet_db_option()] = None,
+    format: Annotated[
+        Format | None,
+        typer.Option("--format", "-f", help="Format of the host's latest report. Default: table on a terminal."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
+) -> None:
+    """Show a host's latest report (any format) and, in the table, its recent reports.
+
+    Example: scanner fleet show web-01 --format html -o web-01.html
+    """
+    try:
+        storage = _fleet(db)
+        recent = storage.reports(host)
+        if not recent:
+            raise UsageError(f"no reports from host {host!r}")
+        report = storage.report(recent[0]["id"])
+        assert report is not None
+        chosen = format or (Format.TABLE if output is None and sys.stdout.isatty() else Format.JSON)
+        text = REPORTERS[chosen]().render(report)
+        if chosen is Format.TABLE:
+            rows = [[r["id"][:8], r["finished"], r["received"], r["violations"], r["warnings"]] for r in recent]
+            text += (
+                "\nRecent reports:\n"
+                + tabulate(rows, ["report", "finished", "received", "violations", "warnings"])
+                + "\n"
+            )
+        _write(text, output)
+    except ScannerError as error:
+        _fail(error)
+
+
+class FleetFormat(str, Enum):
+    JSON = "json"
+    HTML = "html"
+    MARKDOWN = "markdown"
+
+
+@fleet_app.command("summary")
+def fleet_summary_command(
+    db: Annotated[Path | None, _fleet_db_option()] = None,
+    stale_days: Annotated[int, _stale_option()] = 3,
+    format: Annotated[FleetFormat, typer.Option("--format", "-f", help="Output format.")] = FleetFormat.JSON,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
+) -> None:
+    """The fleet summary for officials: compliance, violations by provider, kind and tag, worst and stale hosts.
+
+    Example: scanner fleet summary --format html -o fleet.html
+    """
+    from scanner.fleet.summary import fleet_summary
+
+    try:
+        summary = fleet_summary(_fleet(db), stale_days)
+        if format is FleetFormat.JSON:
+            _write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", output)
+        else:
+            from scanner.fleet.pages import render_fleet_page
+
+            _write(render_fleet_page(summary, format.value), output)
+    except ScannerError as error:
+        _fail(error)
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Report files (JSON, or gzip JSON) or folders of them.")],
+    db: Annotated[Path | None, _fleet_db_option()] = None,
+) -> None:
+    """Load report files collected by other means (SCCM, Ansible fetch, a share) into the fleet database.
+
+    The same checks as the collector; a report already stored is skipped. Exit 1 when a file is refused.
+
+    Example: scanner ingest /srv/reports/incoming
+    """
+    from scanner.fleet.ingest import ingest_paths
+
+    try:
+        result = ingest_paths(_fleet(db), [str(f) for f in files])
+    except ScannerError as error:
+        _fail(error)
+    for path, reason in result.refused:
+        typer.echo(f"scanner: {terminal_safe(path)}: refused: {terminal_safe(reason)}", err=True)
+    typer.echo(f"{result.stored} stored, {result.duplicates} already stored, {len(result.refused)} refused")
+    raise typer.Exit(EXIT_FOUND if result.refused else EXIT_OK)
+
+
+@app.command("submit")
+def submit_command(
+    spool: Annotated[
+        bool, typer.Option("--spool", help="Send the reports waiting in the spool, oldest first.")
+    ] = False,
+    list_spool: Annotated[bool, typer.Option("--list", help="List the spooled reports and stop.")] = False,
+    retry_rejected: Annotated[
+        bool, typer.Option("--retry-rejected", help="Also resend reports the collector refused before.")
+    ] = False,
+    url: Annotated[str | None, typer.Option("--submit", help="The collector URL.")] = None,
+    token_file: Annotated[Path | None, typer.Option(dir_okay=False, help="This host's collector token.")] = None,
+    ca_cert: Annotated[Path | None, typer.Option(dir_okay=False, help="CA bundle for the collector.")] = None,
+    db: Annotated[Path | None, _db_option()] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, is_eager=True, callback=_load_config, help="Agent configuration file (YAML)."),
+    ] = None,
+) -> None:
+    """Send the reports waiting in the spool (when the collector was unreachable), oldest first.
+
+    Example: scanner submit --spool --config /etc/scanner/agent.yaml
+    """
+    try:
+        with open_store(db) as store:
+            waiting = Spool(store)
+            if list_spool:
+                rows = [
+                    [s.id, s.created, s.attempts, "rejected" if s.rejected else "pending", s.last_error or ""]
+                    for s in waiting.all()
+                ]
+                _write(
+                    (
+                        tabulate(rows, ["report", "spooled", "attempts", "state", "last error"])
+                        if rows
+                        else "The spool is empty."
+                    )
+                    + "\n"
+                )
+                return
+            if not spool:
+                raise UsageError("say --spool to send the spooled reports (or --list to see them)")
+            if url is None:
+                raise UsageError("--submit URL is needed (or 'submit:' in --config)")
+            destination = _destination(url, token_file, ca_cert)
+            from scanner.fleet.submit import Sender, flush
+
+            if retry_rejected:
+                waiting.retry_rejected()
+            delivery = flush(waiting, Sender(destination))
+    except ScannerError as error:
+        _fail(error)
+    _say_delivery(delivery, destination.url)
+    if not (delivery.sent or delivery.duplicates or delivery.error or delivery.rejected):
+        typer.echo("scanner: nothing to send", err=True)
+    raise typer.Exit(EXIT_FOUND if delivery.error or delivery.rejected else EXIT_OK)
 
 
 def main() -> None:

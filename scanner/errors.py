@@ -35,3 +35,7 @@ class ReportError(ScannerError):
 
 class StoreError(ScannerError):
     """The local store cannot be opened, is damaged, or was written by a newer scanner; starts with its path."""
+
+
+class ConfigError(PolicyError):
+    """An agent configuration file (``--config``) that cannot be read or is invalid; starts with ``file:line:``."""

@@ -30,10 +30,11 @@ class Location:
         return {"path": self.path, "line": self.line, "role": self.role}
 
 
-SkipKind = Literal["unreadable", "excluded", "filesystem", "duplicate-mount", "unsupported", "error"]
+SkipKind = Literal["unreadable", "excluded", "filesystem", "duplicate-mount", "unsupported", "error", "partial"]
 
-# Kinds that mean "we chose not to look", as opposed to "we could not look".
-CHOSEN_SKIP_KINDS: frozenset[str] = frozenset({"excluded", "filesystem", "duplicate-mount"})
+# Kinds that mean "we chose not to look", as opposed to "we could not look". ``partial``: a text file
+# read only up to the size cap we set for its kind (a 40 MB "source file" is data, not code).
+CHOSEN_SKIP_KINDS: frozenset[str] = frozenset({"excluded", "filesystem", "duplicate-mount", "partial"})
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,22 @@ so a scan read back from the store (``scanner show``) renders exactly like a fre
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scanner.audit import ScanResult
 
-SCHEMA_VERSION = "1.1.0"
-"""1.1.0: findings carry ``waiver``; an optional ``changes`` section compares with the previous scan."""
+SCHEMA_VERSION = "1.2.0"
+"""1.1.0: findings carry ``waiver``; an optional ``changes`` section compares with the previous scan.
+1.2.0: an optional ``agent`` section carries the agent's tags."""
 
 Report = dict[str, Any]
+
+
+def utc_now() -> str:
+    """A report timestamp: UTC, seconds, ``Z`` (``2026-11-29T12:35:22Z``)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def report_dict(result: ScanResult) -> Report:

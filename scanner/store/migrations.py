@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from scanner.errors import StoreError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def _scans_records_findings_coverage(db: sqlite_utils.Database) -> None:
@@ -96,10 +98,21 @@ def _file_facts(db: sqlite_utils.Database) -> None:
     )
 
 
-Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
+def _spool(db: sqlite_utils.Database) -> None:
+    db["spool"].create(  # type: ignore[union-attr]
+        {"id": str, "created": str, "body": bytes, "attempts": int, "last_error": str, "rejected": int},
+        pk="id",
+        not_null={"created", "body"},
+        defaults={"attempts": 0, "rejected": 0},
+    )
+    db["state"].create({"key": str, "value": int}, pk="key")  # type: ignore[union-attr]
+
+
+Migration = tuple[str, Callable[["sqlite_utils.Database"], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001-scans-records-findings-coverage", _scans_records_findings_coverage),
     ("0002-file-facts", _file_facts),
+    ("0003-spool", _spool),
 )
 """Append only: a released migration is never edited or reordered, its name never reused."""
 

@@ -1,0 +1,66 @@
+"""The agent configuration file (``scanner audit --config /etc/scanner/agent.yaml``).
+
+Its keys are ``scanner audit``'s own option names (``submit``, ``token_file``, ``policy``, ``paths``,
+``exclude``, ``db``...; dashes or underscores), so that every option can be set there and a CLI
+option always wins over the file. ``tags`` is a mapping (``department: finance``). Unknown keys and
+wrong types are errors with the file and line, like a policy's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scanner.errors import ConfigError
+from scanner.fsview import FileRefused, RootFS, describe_refusal
+
+CONFIG_CAP = 1 << 20
+
+
+def _scalar(node: yaml.Node, file: str, key: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise ConfigError(file, node.start_mark.line + 1, key, "expected a single value")
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_agent_config(path: Path, options: Collection[str], repeatable: Collection[str]) -> dict[str, Any]:
+    """``option name -> value`` for click's ``default_map``; ``options`` are the command's parameter names."""
+    file = str(path)
+    try:
+        raw, truncated = RootFS().read_bytes(str(path.resolve()), CONFIG_CAP)
+        if truncated:
+            raise ConfigError(file, None, None, f"larger than {CONFIG_CAP} bytes")
+        root = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, FileRefused) as error:
+        raise ConfigError(file, None, None, f"cannot read: {describe_refusal(error)}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(file, None, None, f"not UTF-8 text: {error}") from error
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        raise ConfigError(file, mark.line + 1 if mark else None, None, f"YAML syntax error: {error.problem}") from error
+    if root is None:
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(file, root.start_mark.line + 1, None, "expected a mapping of option names to values")
+    found: dict[str, Any] = {}
+    for key_node, value_node in root.value:
+        key = str(key_node.value).replace("-", "_")
+        line = key_node.start_mark.line + 1
+        if key == "tags":
+            if not isinstance(value_node, yaml.MappingNode):
+                raise ConfigError(file, line, "tags", "expected a mapping such as {department: finance}")
+            found["tag"] = [f"{k.value}={_scalar(v, file, f'tags.{k.value}')}" for k, v in value_node.value]
+            continue
+        if key not in options or key in ("config", "tag"):
+            raise ConfigError(file, line, key_node.value, f"unknown option; allowed: {', '.join(sorted(options))}")
+        if isinstance(value_node, yaml.SequenceNode):
+            if key not in repeatable:
+                raise ConfigError(file, line, key_node.value, "takes a single value, not a list")
+            found[key] = [str(_scalar(item, file, key)) for item in value_node.value]
+        else:
+            value = _scalar(value_node, file, key)
+            found[key] = [str(value)] if key in repeatable else value
+    return found

@@ -1,0 +1,95 @@
+"""The collector's storage interface: hosts and their tokens, reports, and what the fleet views read.
+
+The collector and ``scanner ingest`` only talk to this interface, so a PostgreSQL backend for large
+fleets can sit beside the SQLite one without touching them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """One host as the fleet views list it."""
+
+    host: str
+    has_token: bool
+    revoked: bool
+    last_report: str | None
+    """Id of the latest report received (by scan finish time)."""
+    last_seen: str | None
+    """When that scan finished (UTC, ISO 8601)."""
+    compliant: bool | None
+    complete: bool | None
+    violations: int
+    warnings: int
+    reports: int
+    lost_reports: int
+    """Reports the host's agent had to drop from a full spool, as it told us."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "has_token": self.has_token,
+            "revoked": self.revoked,
+            "last_report": self.last_report,
+            "last_seen": self.last_seen,
+            "compliant": self.compliant,
+            "complete": self.complete,
+            "violations": self.violations,
+            "warnings": self.warnings,
+            "reports": self.reports,
+            "lost_reports": self.lost_reports,
+            "tags": self.tags,
+        }
+
+
+class FleetStorage(ABC):
+    """Where the collector keeps hosts, tokens and reports. Implementations must be safe to call from
+    several threads and several processes (stateless collectors behind a load balancer)."""
+
+    @abstractmethod
+    def add_token(self, host: str, token_hash: str) -> None:
+        """Register ``host`` with a new token (replacing an older or revoked one)."""
+
+    @abstractmethod
+    def revoke_token(self, host: str) -> bool:
+        """Revoke the host's token; ``False`` when the host is unknown."""
+
+    @abstractmethod
+    def host_of_token(self, token_hash: str) -> str | None:
+        """The host a token (by its hash) belongs to; ``None`` for an unknown or revoked token."""
+
+    @abstractmethod
+    def store_report(self, report: dict[str, Any], received: str, dropped: int = 0) -> bool:
+        """Store a checked report; ``False`` (and nothing changed) when its id is already stored.
+
+        ``dropped``: reports the host's agent says it had to drop from a full spool since its last delivery.
+        """
+
+    @abstractmethod
+    def hosts(self) -> list[HostInfo]: ...
+
+    @abstractmethod
+    def reports(self, host: str, limit: int = 20) -> list[dict[str, Any]]:
+        """A host's most recent reports, newest first: id, finished, verdict counts."""
+
+    @abstractmethod
+    def report(self, report_id: str) -> dict[str, Any] | None:
+        """A stored report document."""
+
+    @abstractmethod
+    def latest_reports(self) -> list[dict[str, Any]]:
+        """Each host's latest report document (by scan finish time)."""
+
+    @abstractmethod
+    def compliance_by_day(self, since: str) -> list[tuple[str, int, int]]:
+        """For each day since ``since`` (YYYY-MM-DD): hosts reporting that day, and how many were compliant
+        in their last report of the day."""
+
+    @abstractmethod
+    def close(self) -> None: ...

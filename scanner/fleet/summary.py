@@ -1,0 +1,120 @@
+"""The fleet summary officials sign: how many hosts, how many compliant, what was found where.
+
+Computed from each host's latest report. A host whose latest report is older than the stale limit
+(or that never reported) is *stale*, never compliant: a silent host is not a compliant host.
+Violations are counted from unwaived findings; waivers that expire soon are listed so that they
+are renewed or their use ended on time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from scanner.fleet.storage import FleetStorage, HostInfo
+from scanner.report import utc_now
+
+STALE_AFTER_DAYS = 3
+TREND_DAYS = 56
+EXPIRING_WITHIN_DAYS = 30
+WORST_SHOWN = 10
+
+
+def _parse(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def host_state(host: HostInfo, now: datetime, stale_after: timedelta) -> str:
+    """``stale``, ``not-compliant``, ``incomplete`` or ``compliant``, in that order of precedence."""
+    if host.last_seen is None or now - _parse(host.last_seen) > stale_after:
+        return "stale"
+    if not host.compliant:
+        return "not-compliant"
+    return "compliant" if host.complete else "incomplete"
+
+
+def _worst(report: dict[str, Any], host: HostInfo) -> dict[str, Any]:
+    open_violations = [f for f in report["findings"] if f["severity"] == "violation" and not f["waived"]]
+    return {
+        "host": host.host,
+        "tags": host.tags,
+        "last_seen": host.last_seen,
+        "violations": host.violations,
+        "warnings": host.warnings,
+        "findings": [
+            {
+                "provider": f["provider"],
+                "kind": f["kind"],
+                "subject": f["subject"],
+                "location": f["location"],
+                "rule_id": f["rule_id"],
+                "evidence": f["evidence"][:2],
+                "lineage": f["lineage"],
+            }
+            for f in open_violations[:5]
+        ],
+    }
+
+
+def fleet_summary(
+    storage: FleetStorage,
+    stale_after_days: int = STALE_AFTER_DAYS,
+    trend_days: int = TREND_DAYS,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    now = now or datetime.now(timezone.utc)
+    stale_after = timedelta(days=stale_after_days)
+    hosts = storage.hosts()
+    states = {h.host: host_state(h, now, stale_after) for h in hosts}
+    latest = {r["scan"]["host"]: r for r in storage.latest_reports()}
+    by_provider: Counter[str] = Counter()
+    hosts_by_provider: dict[str, set[str]] = defaultdict(set)
+    by_kind: Counter[str] = Counter()
+    expiring: list[dict[str, Any]] = []
+    horizon = (now + timedelta(days=EXPIRING_WITHIN_DAYS)).date().isoformat()
+    for name, report in latest.items():
+        for finding in report["findings"]:
+            waiver = finding.get("waiver")
+            if finding["waived"] and waiver and waiver["expires"] <= horizon:
+                expiring.append({"host": name, "subject": finding["subject"], **waiver})
+            if finding["severity"] != "violation" or finding["waived"]:
+                continue
+            by_provider[finding["provider"] or "(none)"] += 1
+            hosts_by_provider[finding["provider"] or "(none)"].add(name)
+            by_kind[finding["kind"]] += 1
+    by_tag: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for host in hosts:
+        for key, value in host.tags.items():
+            by_tag[key][value]["hosts"] += 1
+            by_tag[key][value][states[host.host]] += 1
+    counted = Counter(states.values())
+    worst = sorted(
+        (h for h in hosts if states[h.host] == "not-compliant" and h.host in latest),
+        key=lambda h: (-h.violations, -h.warnings, h.host),
+    )[:WORST_SHOWN]
+    since = (now - timedelta(days=trend_days)).date().isoformat()
+    return {
+        "generated": utc_now(),
+        "stale_after_days": stale_after_days,
+        "hosts": {
+            "total": len(hosts),
+            "compliant": counted["compliant"],
+            "not_compliant": counted["not-compliant"],
+            "incomplete": counted["incomplete"],
+            "stale": counted["stale"],
+        },
+        "violations_by_provider": dict(by_provider.most_common()),
+        "hosts_by_provider": {p: len(h) for p, h in sorted(hosts_by_provider.items(), key=lambda kv: -len(kv[1]))},
+        "violations_by_kind": dict(by_kind.most_common()),
+        "by_tag": {
+            key: {value: dict(c) for value, c in sorted(values.items())} for key, values in sorted(by_tag.items())
+        },
+        "worst_hosts": [_worst(latest[h.host], h) for h in worst],
+        "stale_hosts": [
+            {"host": h.host, "last_seen": h.last_seen, "tags": h.tags} for h in hosts if states[h.host] == "stale"
+        ],
+        "waivers_expiring": sorted(expiring, key=lambda w: (w["expires"], w["host"])),
+        "lost_reports": sum(h.lost_reports for h in hosts),
+        "trend": [{"day": day, "hosts": total, "compliant": ok} for day, total, ok in storage.compliance_by_day(since)],
+    }
