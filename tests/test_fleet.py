@@ -324,3 +324,66 @@ def test_submit_needs_a_token_and_the_store(machine: Machine, tmp_path: Path) ->
     ):
         done = run_scanner("audit", "--root", str(machine.root), *args)
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_the_collectors_fast_validator_agrees_with_the_reference_one(report: dict[str, Any]) -> None:
+    import copy
+
+    import jsonschema
+
+    from scanner.fleet.intake import IntakeError, parse_report
+
+    schema = json.loads((Path(__file__).parents[1] / "scanner" / "schemas" / "report.schema.json").read_text())
+    reference = jsonschema.Draft202012Validator(schema)
+    mutations = [
+        lambda r: None,
+        lambda r: r["summary"].update(violations="many"),
+        lambda r: r.pop("findings"),
+        lambda r: r["findings"][0].update(severity="critical"),
+        lambda r: r["findings"][0]["location"].update(line=0),
+        lambda r: r["scan"].update(finished="yesterday"),
+        lambda r: r["scan"]["coverage"]["skipped"].append({"path": "/x", "reason": "r", "kind": "lost"}),
+        lambda r: r["inventory"][0].update(extra=1),
+        lambda r: r.update(agent={"tags": {"department": 3}}),
+        lambda r: r["findings"][0].update(waiver={"reference": "x"}),
+    ]
+    for mutate in mutations:
+        changed = copy.deepcopy(report)
+        mutate(changed)
+        expected = reference.is_valid(changed)
+        try:
+            parse_report(json.dumps(changed).encode())
+            accepted = True
+        except IntakeError:
+            accepted = False
+        assert accepted == expected, changed
+
+
+def test_concurrent_submissions_are_all_stored(report: dict[str, Any], tmp_path: Path, collector: Collector) -> None:
+    """A plain BEGIN that reads then writes fails at once under WAL when another writer got in between."""
+    import threading
+    import uuid
+
+    from scanner.fleet.submit import Destination, Sender, encode
+    from scanner.fleet.tokens import new_token, token_hash
+
+    hosts = [f"web-{n:02d}" for n in range(40)]
+    tokens = {h: new_token() for h in hosts}
+    enrol = SqliteFleetStorage(collector.db)
+    for host, token in tokens.items():
+        enrol.add_token(host, token_hash(token))
+    enrol.close()
+    answers: list[str] = []
+
+    def agent(chunk: list[str]) -> None:
+        for host in chunk:
+            made = dict(report, scan={**report["scan"], "host": host, "id": str(uuid.uuid4())})
+            answers.append(Sender(Destination(collector.url, tokens[host]), attempts=1).send(encode(made)))
+
+    threads = [threading.Thread(target=agent, args=(hosts[n::8],)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == ["stored"] * len(hosts)
+    assert len(_stored(collector.db)) == len(hosts)

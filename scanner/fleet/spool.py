@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from scanner.errors import StoreError
 from scanner.report import utc_now
 from scanner.store import Store
+from scanner.store.transactions import write_transaction
 
 MAX_SPOOLED = 500
 """Reports kept at most (a year and a half of daily audits offline)."""
@@ -42,7 +43,7 @@ class Spool:
     def add(self, report_id: str, body: bytes) -> int:
         """Keep a report (gzip JSON) until it is delivered; returns how many older ones were dropped."""
         try:
-            with self.db.atomic():
+            with write_transaction(self.db):
                 self.db.execute(
                     "insert or ignore into spool (id, created, body, attempts, rejected) values (?, ?, ?, 0, 0)",
                     [report_id, utc_now(), body],
@@ -77,7 +78,7 @@ class Spool:
     def delivered(self, report_id: str, dropped_reported: int) -> None:
         """Acknowledged by the collector: forget it, and the drops that were reported with it."""
         try:
-            with self.db.atomic():
+            with write_transaction(self.db):
                 self.db.execute("delete from spool where id = ?", [report_id])
                 self.db.execute(
                     "update state set value = max(value - ?, 0) where key = 'dropped_reports'", [dropped_reported]
@@ -87,7 +88,7 @@ class Spool:
 
     def failed(self, report_id: str, error: str, rejected: bool = False) -> None:
         try:
-            with self.db.atomic():
+            with write_transaction(self.db):
                 self.db.execute(
                     "update spool set attempts = attempts + 1, last_error = ?, rejected = ? where id = ?",
                     [error[:500], int(rejected), report_id],
@@ -98,7 +99,7 @@ class Spool:
     def retry_rejected(self) -> int:
         """Put rejected reports back in line (after the collector or its token was fixed)."""
         try:
-            with self.db.atomic():
+            with write_transaction(self.db):
                 return int(self.db.execute("update spool set rejected = 0 where rejected = 1").rowcount)
         except sqlite3.Error as error:
             raise self._guard("update") from error

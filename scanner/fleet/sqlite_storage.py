@@ -23,6 +23,7 @@ from scanner.fleet.storage import FleetStorage, HostInfo
 from scanner.report import utc_now
 from scanner.store import default_db_path
 from scanner.store.migrations import Migration, migrate
+from scanner.store.transactions import write_transaction
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -135,14 +136,14 @@ class SqliteFleetStorage(FleetStorage):
     # -- tokens -----------------------------------------------------------------------------------
     def add_token(self, host: str, token_hash: str) -> None:
         db = self._db()
-        with db.atomic():
+        with write_transaction(db):
             db["hosts"].upsert(  # type: ignore[union-attr]
                 {"host": host, "token_hash": token_hash, "token_created": utc_now(), "revoked": None}, pk="host"
             )
 
     def revoke_token(self, host: str) -> bool:
         db = self._db()
-        with db.atomic():
+        with write_transaction(db):
             changed = db.execute(
                 "update hosts set token_hash = null, revoked = ? where host = ?", [utc_now(), host]
             ).rowcount
@@ -167,7 +168,7 @@ class SqliteFleetStorage(FleetStorage):
         agent = report.get("agent") or {}
         db = self._db()
         document = gzip.compress(json.dumps(report, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
-        with db.atomic():
+        with write_transaction(db):
             if db.execute("select 1 from reports where id = ?", [scan["id"]]).fetchone():
                 return False
             db.execute("insert or ignore into hosts (host, lost_reports) values (?, 0)", [_text(scan["host"])])

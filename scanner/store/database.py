@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from scanner.changes import compare
 from scanner.errors import StoreError
 from scanner.store.migrations import migrate
+from scanner.store.transactions import write_transaction
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -133,7 +134,7 @@ class Store:
         header = {k: v for k, v in report.items() if k not in ("inventory", "findings")}
         header["scan"] = {**scan, "coverage": {k: v for k, v in scan["coverage"].items() if k != "skipped"}}
         records = [(_dumps(item), item) for item in report["inventory"]]
-        with self._errors("record the scan"), self.db.atomic():
+        with self._errors("record the scan"), write_transaction(self.db):
             self.db["scans"].insert(  # type: ignore[union-attr]
                 {
                     "id": scan["id"],

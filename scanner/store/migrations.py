@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from scanner.errors import StoreError
+from scanner.store.transactions import write_transaction
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -130,7 +131,9 @@ def migrate(db: sqlite_utils.Database, path: str, migrations: tuple[Migration, .
             f"{len(migrations)}); upgrade scanner, or choose another store with --db"
         )
     for number, (name, apply) in enumerate(migrations[version:], start=version + 1):
-        with db.atomic():
+        with write_transaction(db):
+            if schema_version(db) >= number:  # another process (a second collector) got here first
+                continue
             if number == 1:
                 db["migrations"].create({"number": int, "name": str, "applied": str}, pk="number")  # type: ignore[union-attr]
             apply(db)
