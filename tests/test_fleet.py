@@ -35,11 +35,12 @@ def _free_port() -> int:
 class Collector:
     """``scanner serve`` as a child process, started and stopped like the real service."""
 
-    def __init__(self, db: Path, *extra: str) -> None:
+    def __init__(self, db: Path, *extra: str, ca: Path | None = None) -> None:
         self.db = db
         self.extra = extra
         self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.ca = ca
+        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Collector:
@@ -49,7 +50,8 @@ class Collector:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.url + "/api/v1/health", timeout=1).json() == {"status": "ok"}:
+                health = requests.get(self.url + "/api/v1/health", timeout=1, verify=str(self.ca) if self.ca else True)
+                if health.json() == {"status": "ok"}:
                     return self
             except requests.RequestException:
                 time.sleep(0.1)
@@ -387,3 +389,25 @@ def test_concurrent_submissions_are_all_stored(report: dict[str, Any], tmp_path:
         thread.join()
     assert answers == ["stored"] * len(hosts)
     assert len(_stored(collector.db)) == len(hosts)
+
+
+def test_submission_over_https_verifies_the_collectors_certificate(machine: Machine, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    collector = Collector(tmp_path / "fleet.db", "--tls-cert", str(cert), "--tls-key", str(key), ca=cert).start()
+    try:
+        token = _token(collector.db, socket.gethostname(), tmp_path)
+        submit = ["--submit", collector.url, "--token-file", str(token)]
+        untrusted = run_scanner("audit", "--root", str(machine.root), *submit)
+        assert "TLS verification failed" in untrusted.stderr and "kept in the spool" in untrusted.stderr
+        assert _stored(collector.db) == []
+        trusted = run_scanner("submit", "--spool", *submit, "--ca-cert", str(cert))
+        assert trusted.returncode == 0 and "1 report(s) delivered" in trusted.stderr, trusted.stderr
+        assert len(_stored(collector.db)) == 1
+    finally:
+        collector.stop()
