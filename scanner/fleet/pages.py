@@ -12,18 +12,17 @@ themselves, so every one of them is escaped: a host named ``<script>`` prints as
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
 import math
-import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from scanner.report import location_text
+from scanner.reporters.markup import breakable as _breakable
+from scanner.reporters.markup import content_security_policy
+from scanner.reporters.markup import escape_html as _h
+from scanner.reporters.markup import escape_markdown as _md
 from scanner.reporters.summary import RECORD_KINDS, chain_links
-from scanner.reporters.table import terminal_safe
 
 FleetSummary = dict[str, Any]
 FORMS = ("html", "markdown")
@@ -199,22 +198,12 @@ def footer_text(summary: FleetSummary) -> str:
 # HTML (escaping as scanner.reporters.html does; its helpers are private, so the few needed are here)
 
 
-def _h(value: object) -> str:
-    """Text for HTML, control characters shown as ``\\xNN`` like every other report does."""
-    return html.escape(terminal_safe(str(value)), quote=True)
-
-
 def _rich(text: str) -> str:
     """Escaped text whose `quoted` parts (names, the way the engine writes them) become <code>."""
     parts = text.split("`")
     if len(parts) % 2 == 0:
         return _h(text)
     return "".join(f"<code>{_h(p)}</code>" if i % 2 else _h(p) for i, p in enumerate(parts))
-
-
-def _breakable(text: str) -> str:
-    """Escaped text that may wrap after a slash: a long path must not widen its table off the page."""
-    return _h(text).replace("/", "/<wbr>")
 
 
 def _tag(name: str, body: str, cls: str = "") -> str:
@@ -552,10 +541,7 @@ th.n, td.n { text-align: right; font-variant-numeric: tabular-nums; }
 footer { margin-top: 14px; padding-top: 6px; border-top: 1px solid #d0d5dd; font-size: 7.5pt; color: #667085; }
 @media print { html { background: #fff; } main { max-width: none; padding: 0; } }
 """
-_CSP = (
-    "default-src 'none'; base-uri 'none'; form-action 'none'; "
-    f"style-src 'sha256-{base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()}'"
-)
+_CSP = content_security_policy(_CSS)
 
 
 def _sections(summary: FleetSummary) -> list[tuple[str, str]]:
@@ -596,16 +582,6 @@ def render_html(summary: FleetSummary) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Markdown (escaping as scanner.reporters.markdown does; its helper is private, so it is here)
-
-_MD_SPECIAL = re.compile(r"[\\`*_{}\[\]<>#!|~@&$]|:(?=/)|(?i:(?<=www))\.")
-
-
-def _md(value: object) -> str:
-    """Text for Markdown that stays text: no HTML, no links (not even GitHub's bare-URL autolinks,
-    which need an unescaped ``:``, ``@`` or ``www.``), no emphasis, no table cell breaks."""
-    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(), terminal_safe(str(value)))
-    text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # "1." or "1)" would start a list
-    return "\\" + text if text[:1] in ("-", "+", "=") else text
 
 
 def _md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:

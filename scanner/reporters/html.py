@@ -6,14 +6,14 @@ every value read from the scanned machine is escaped, so a folder named ``<scrip
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from scanner.report import Report, location_text, verdict
 from scanner.reporters.interface import Reporter
+from scanner.reporters.markup import breakable as _breakable
+from scanner.reporters.markup import content_security_policy
+from scanner.reporters.markup import escape_html as _h
 from scanner.reporters.summary import (
     FIRST_SCAN,
     INFOS_SHOWN,
@@ -41,15 +41,9 @@ from scanner.reporters.summary import (
     waived_findings,
     waiver_of,
 )
-from scanner.reporters.table import terminal_safe
 
 # ---------------------------------------------------------------------------------------------
 # HTML
-
-
-def _h(value: object) -> str:
-    """Text for HTML, control characters shown as ``\\xNN`` like every other report does."""
-    return html.escape(terminal_safe(str(value)), quote=True)
 
 
 def _rich(text: str) -> str:
@@ -58,11 +52,6 @@ def _rich(text: str) -> str:
     if len(parts) % 2 == 0:  # an unbalanced backtick: show the text as it is
         return _h(text)
     return "".join(f"<code>{_h(p)}</code>" if i % 2 else _h(p) for i, p in enumerate(parts))
-
-
-def _breakable(text: str) -> str:
-    """Escaped text that may wrap after a slash: a long path must not widen its table off the page."""
-    return _h(text).replace("/", "/<wbr>")
 
 
 def _tag(name: str, body: str, cls: str = "") -> str:
@@ -306,10 +295,7 @@ th, td { padding: 3px 6px; border-bottom: 1px solid #eaecf0; vertical-align: top
 footer { margin-top: 14px; padding-top: 6px; border-top: 1px solid #d0d5dd; font-size: 7.5pt; color: #667085; }
 @media print { html { background: #fff; } main { max-width: none; padding: 0; } }
 """
-_CSP = (
-    "default-src 'none'; base-uri 'none'; form-action 'none'; "
-    f"style-src 'sha256-{base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()}'"
-)
+_CSP = content_security_policy(_CSS)
 
 
 class HtmlReporter(Reporter):

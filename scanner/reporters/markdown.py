@@ -6,12 +6,12 @@ cannot become a link, HTML or a table cell.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from scanner.report import Report, location_text, verdict
 from scanner.reporters.interface import Reporter
+from scanner.reporters.markup import escape_markdown as _md
 from scanner.reporters.summary import (
     FIRST_SCAN,
     INFOS_SHOWN,
@@ -39,20 +39,9 @@ from scanner.reporters.summary import (
     waived_findings,
     waiver_of,
 )
-from scanner.reporters.table import terminal_safe
 
 # ---------------------------------------------------------------------------------------------
 # Markdown
-
-_MD_SPECIAL = re.compile(r"[\\`*_{}\[\]<>#!|~@&$]|:(?=/)|(?i:(?<=www))\.")
-
-
-def _md(value: object) -> str:
-    """Text for Markdown that stays text: no HTML, no links (not even GitHub's bare-URL autolinks,
-    which need an unescaped ``:``, ``@`` or ``www.``), no emphasis, no table cell breaks."""
-    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(), terminal_safe(str(value)))
-    text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # "1." or "1)" would start a list
-    return "\\" + text if text[:1] in ("-", "+", "=") else text
 
 
 def _md_facts(facts: Iterable[tuple[str, str]]) -> list[str]:
