@@ -138,7 +138,8 @@ def _load_config(ctx: typer.Context, value: Path | None) -> Path | None:
     """``--config``: the file's values become the command's defaults, so the command line still wins."""
     if value is not None:
         params = ctx.command.params
-        names = {p.name for p in params if p.name}
+        names = {p.name: p.name for p in params if p.name}
+        names |= {o[2:].replace("-", "_"): p.name for p in params if p.name for o in p.opts if o.startswith("--")}
         repeatable = {p.name for p in params if p.name and (getattr(p, "multiple", False) or p.nargs == -1)}
         try:
             ctx.default_map = {**(ctx.default_map or {}), **load_agent_config(value, names, repeatable)}

@@ -8,7 +8,7 @@ wrong types are errors with the file and line, like a policy's.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,12 @@ def _scalar(node: yaml.Node, file: str, key: str) -> Any:
     return yaml.safe_load(yaml.serialize(node))
 
 
-def load_agent_config(path: Path, options: Collection[str], repeatable: Collection[str]) -> dict[str, Any]:
-    """``option name -> value`` for click's ``default_map``; ``options`` are the command's parameter names."""
+def load_agent_config(path: Path, options: Mapping[str, str], repeatable: Collection[str]) -> dict[str, Any]:
+    """``parameter name -> value`` for click's ``default_map``.
+
+    ``options`` maps each accepted key (an option's long name, ``hash`` for ``--hash``, or its parameter
+    name, with underscores) to the command's parameter name.
+    """
     file = str(path)
     try:
         raw, truncated = RootFS().read_bytes(str(path.resolve()), CONFIG_CAP)
@@ -47,15 +51,17 @@ def load_agent_config(path: Path, options: Collection[str], repeatable: Collecti
         raise ConfigError(file, root.start_mark.line + 1, None, "expected a mapping of option names to values")
     found: dict[str, Any] = {}
     for key_node, value_node in root.value:
-        key = str(key_node.value).replace("-", "_")
+        written = str(key_node.value).replace("-", "_")
         line = key_node.start_mark.line + 1
-        if key == "tags":
+        if written == "tags":
             if not isinstance(value_node, yaml.MappingNode):
                 raise ConfigError(file, line, "tags", "expected a mapping such as {department: finance}")
             found["tag"] = [f"{k.value}={_scalar(v, file, f'tags.{k.value}')}" for k, v in value_node.value]
             continue
-        if key not in options or key in ("config", "tag"):
-            raise ConfigError(file, line, key_node.value, f"unknown option; allowed: {', '.join(sorted(options))}")
+        allowed = sorted(k for k, name in options.items() if name not in ("config", "tag"))
+        if written not in allowed:
+            raise ConfigError(file, line, key_node.value, f"unknown option; allowed: {', '.join(allowed)}, tags")
+        key = options[written]
         if isinstance(value_node, yaml.SequenceNode):
             if key not in repeatable:
                 raise ConfigError(file, line, key_node.value, "takes a single value, not a list")
