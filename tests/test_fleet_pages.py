@@ -257,13 +257,13 @@ def test_the_trend_is_an_svg_of_the_compliant_share_per_day(page: str, markdown:
     assert desc is not None
     days = desc.group(1).split("; ")
     assert len(days) == 8, "db-01's day ten days ago, six days of history, today"
-    assert days[0].endswith(": 1 of 1 without open violations"), "db-01, ten days ago"
-    assert days[1].endswith(": 0 of 2 without open violations")
-    assert days[-2].endswith(": 1 of 2 without open violations")
+    assert days[0].endswith(": 1 of 1 compliant"), "db-01, ten days ago"
+    assert days[1].endswith(": 0 of 2 compliant")
+    assert days[-2].endswith(": 1 of 2 compliant")
     # today: web-02, web-03, the link-named host (waived) and ws-07 (incomplete, no violation); not web-01, <script>
-    assert days[-1] == f"{TODAY.date()}: 4 of 6 without open violations"
-    assert "latest: 4 of 6, 67%" in text_of(page) and "latest: 4 of 6, 67%" in markdown
-    assert f"| {TODAY.date()} | 6 | 4 | 67% | ████████ |" in markdown
+    assert days[-1] == f"{TODAY.date()}: 3 of 6 compliant"
+    assert "latest: 3 of 6, 50%" in text_of(page) and "latest: 3 of 6, 50%" in markdown
+    assert f"| {TODAY.date()} | 6 | 3 | 50% | ██████ |" in markdown
 
 
 def test_hostile_names_and_tags_are_only_text_in_the_html(page: str) -> None:

@@ -180,9 +180,9 @@ def trend_caption(points: list[tuple[date, int, int]]) -> str:
     first, last = points[0], points[-1]
     span = f"on {last[0]}" if len(points) == 1 else f"from {first[0]} to {last[0]}"
     return (
-        f"Share of the hosts that reported each day whose last report that day found no open violation, {span} "
-        f"(latest: {last[2]} of {last[1]}, {share(last[2], last[1])}). Hosts that did not report on a day are "
-        "not counted in that day (see the stale hosts), and a day's share says nothing of parts a scan could not read."
+        f"Share of the hosts that reported each day whose last report that day was compliant (no open violation, "
+        f"and the whole machine read), {span} (latest: {last[2]} of {last[1]}, {share(last[2], last[1])}). Hosts "
+        "that did not report on a day are not counted in that day (see the stale hosts)."
     )
 
 
@@ -423,11 +423,11 @@ def _html_trend(summary: FleetSummary) -> str:
     span = (points[-1][0] - first).days + 1
     slot = plot_w / span
     bar = min(slot * 0.72, 28.0)
-    desc = "; ".join(f"{day}: {ok} of {total} without open violations" for day, total, ok in points)
+    desc = "; ".join(f"{day}: {ok} of {total} compliant" for day, total, ok in points)
     parts = [
         f'<svg class="chart trend" role="img" aria-labelledby="trend-t trend-d" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}">',
-        f'<title id="trend-t">Share of reporting hosts without open violations, per day</title><desc id="trend-d">{_h(desc)}</desc>',
+        f'<title id="trend-t">Share of reporting hosts that were compliant, per day</title><desc id="trend-d">{_h(desc)}</desc>',
     ]
     for fraction in (0, 0.5, 1):
         y = top + plot_h * (1 - fraction)
@@ -675,7 +675,7 @@ def _md_trend(summary: FleetSummary) -> list[str]:
     return [
         _md(trend_caption(points)),
         "",
-        *_md_table(["Day", "Hosts reporting", "Without open violations", "Share", ""], rows),
+        *_md_table(["Day", "Hosts reporting", "Compliant", "Share", ""], rows),
     ]
 
 

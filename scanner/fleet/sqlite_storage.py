@@ -273,7 +273,7 @@ class SqliteFleetStorage(FleetStorage):
         rows = (
             self._db()
             .execute(
-                "with daily as (select host, substr(finished, 1, 10) as day, compliant, "
+                "with daily as (select host, substr(finished, 1, 10) as day, compliant and complete as compliant, "
                 "row_number() over (partition by host, substr(finished, 1, 10) order by finished desc) as n "
                 "from reports where finished >= ?) "
                 "select day, count(*), sum(compliant) from daily where n = 1 group by day order by day",

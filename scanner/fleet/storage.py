@@ -89,7 +89,7 @@ class FleetStorage(ABC):
     @abstractmethod
     def compliance_by_day(self, since: str) -> list[tuple[str, int, int]]:
         """For each day since ``since`` (YYYY-MM-DD): hosts reporting that day, and how many were compliant
-        in their last report of the day."""
+        in their last report of the day (no open violation, and the whole machine read)."""
 
     @abstractmethod
     def close(self) -> None: ...
