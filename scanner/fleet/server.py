@@ -120,5 +120,11 @@ def serve(storage: FleetStorage, host: str, port: int, tls: tuple[str, str] | No
 
     cert, key = tls if tls else (None, None)
     uvicorn.run(
-        create_app(storage, **options), host=host, port=port, log_level="info", ssl_certfile=cert, ssl_keyfile=key
+        create_app(storage, **options),
+        host=host,
+        port=port,
+        log_level="info",
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+        timeout_graceful_shutdown=10,  # a stop (systemd, a restart) must not wait on a stalled client
     )
