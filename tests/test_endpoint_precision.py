@@ -276,3 +276,19 @@ def test_small_things_people_write(machine: Machine) -> None:
     report = report_dict(run_audit(AuditOptions(root=str(machine.root)), load_policy([])))
     kimi = [r for r in report["inventory"] if r["attributes"].get("variable") == "KIMI_CODE_HOME"]
     assert kimi and kimi[0]["attributes"]["secret"] is None
+
+
+def test_a_settings_file_with_thousands_of_entries_is_recorded_in_part_and_says_so(machine: Machine) -> None:
+    from scanner.collectors.endpoints.toolconfigs import RECORDS_PER_FILE
+
+    entries = ",\n".join(f'{{"model": "deepseek-chat-{n}"}}' for n in range(RECORDS_PER_FILE * 3))
+    write(machine, "/srv/data/config.json", f"[\n{entries}\n]\n")
+    report = report_dict(run_audit(AuditOptions(root=str(machine.root)), load_policy([])))
+    assert sum(1 for item in report["inventory"] if item["kind"] == "endpoint") == RECORDS_PER_FILE
+    assert report["scan"]["coverage"]["skipped"] == [
+        {
+            "path": "/srv/data/config.json",
+            "reason": f"{RECORDS_PER_FILE * 3} settings; only the first {RECORDS_PER_FILE} recorded",
+            "kind": "partial",
+        }
+    ]

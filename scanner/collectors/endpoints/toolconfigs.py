@@ -25,6 +25,9 @@ from scanner.records import Record, Skipped
 from scanner.walk import Entry, Interest
 
 CONFIG_CAP = 4 << 20
+RECORDS_PER_FILE = 500
+"""A real tool's settings name a few dozen models and endpoints; a file with 20,000 is data or an attack,
+and recording them all would make a report of megabytes."""
 TOOLS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     (tool, re.compile(pattern), kind)
     for tool, pattern, kind in (
@@ -171,7 +174,11 @@ class ToolConfigCollector(Collector):
             litellm = name != "litellm" or (isinstance(tree, dict) and isinstance(tree.get("model_list"), list))
             tool_name = name if name and litellm else None
             lines = LineFinder(text)
-            self._records += self._settings(entry.path, tree, lines if text else None, tool_name, kind)
+            settings = self._settings(entry.path, tree, lines if text else None, tool_name, kind)
+            if len(settings) > RECORDS_PER_FILE:
+                reason = f"{len(settings)} settings; only the first {RECORDS_PER_FILE} recorded"
+                self._skipped.append(Skipped(entry.path, reason, "partial"))
+            self._records += settings[:RECORDS_PER_FILE]
 
     def _settings(self, path: str, tree: object, lines: LineFinder | None, tool: str | None, kind: str) -> list[Record]:
         """Every object in the tree that configures something, as records with their lines."""
