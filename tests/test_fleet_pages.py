@@ -9,14 +9,13 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Machine, run_scanner, write_dist_info
 from modelkit import write_gguf
-from test_summary import HOSTILE_DIR, hostile, page_errors, run_chromium, three_kinds
+from test_summary import HOSTILE_DIR, Page, hostile, page_errors, run_chromium, three_kinds
 
 from scanner.audit import AuditOptions, run_audit
 from scanner.fleet.pages import render_fleet_page
@@ -40,22 +39,6 @@ ALLOWED_TAGS = {
     *("h1", "h2", "h3", "p", "span", "strong", "small", "code", "wbr", "ul", "ol", "li"),
     *("table", "thead", "tbody", "tr", "th", "td", "svg", "desc", "rect", "text", "tspan", "circle", "path"),
 }
-
-
-class Page(HTMLParser):
-    """The tags, attributes and text of an HTML page, as a browser's tokenizer sees them."""
-
-    def __init__(self, markup: str) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
-        self.text: list[str] = []
-        self.feed(markup)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, attrs))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
 
 
 def stamp(moment: datetime) -> str:

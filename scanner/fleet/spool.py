@@ -66,6 +66,13 @@ class Spool:
         """Reports still to send, oldest first (rejected ones are not retried by themselves)."""
         return [s for s in self.all() if not s.rejected]
 
+    def waiting(self) -> int:
+        """How many reports are still to send (without reading their bodies)."""
+        try:
+            return int(self.db.execute("select count(*) from spool where rejected = 0").fetchone()[0])
+        except sqlite3.Error as error:
+            raise self._guard("read") from error
+
     def all(self) -> list[Spooled]:
         try:
             rows = self.db.execute(

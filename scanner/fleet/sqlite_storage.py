@@ -22,10 +22,9 @@ from scanner.errors import StoreError
 from scanner.fleet.storage import FleetStorage, HostInfo
 from scanner.report import utc_now
 from scanner.store import default_db_path
+from scanner.store.database import connect, query_text
 from scanner.store.migrations import Migration, migrate
 from scanner.store.transactions import write_transaction
-
-BUSY_TIMEOUT_MS = 30_000
 
 
 def default_fleet_db() -> Path:
@@ -93,18 +92,10 @@ def _initial(db: sqlite_utils.Database) -> None:
 FLEET_MIGRATIONS: tuple[Migration, ...] = (("0001-hosts-reports-findings", _initial),)
 
 
-def _text(value: Any) -> Any:
-    """Valid UTF-8 for a query column (the JSON document keeps the original)."""
-    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
-
-
 class SqliteFleetStorage(FleetStorage):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not path.exists():
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         db = self._db()
         try:
             migrate(db, str(path), FLEET_MIGRATIONS)
@@ -114,16 +105,8 @@ class SqliteFleetStorage(FleetStorage):
     def _db(self) -> sqlite_utils.Database:
         db: sqlite_utils.Database | None = getattr(self._local, "db", None)
         if db is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-                db = sqlite_utils.Database(conn)
-                db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    db.enable_wal()
-                db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at each checkpoint, never corrupt
-                db.execute("PRAGMA foreign_keys = ON")
-            except sqlite3.Error as error:
-                raise StoreError(f"{self.path}: cannot open the fleet database: {error}") from error
+            db = connect(self.path, "fleet database")
+            db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at each checkpoint, never corrupt
             self._local.db = db
         return db
 
@@ -171,11 +154,11 @@ class SqliteFleetStorage(FleetStorage):
         with write_transaction(db):
             if db.execute("select 1 from reports where id = ?", [scan["id"]]).fetchone():
                 return False
-            db.execute("insert or ignore into hosts (host, lost_reports) values (?, 0)", [_text(scan["host"])])
+            db.execute("insert or ignore into hosts (host, lost_reports) values (?, 0)", [query_text(scan["host"])])
             db["reports"].insert(  # type: ignore[union-attr]
                 {
                     "id": scan["id"],
-                    "host": _text(scan["host"]),
+                    "host": query_text(scan["host"]),
                     "received": received,
                     "started": scan["started"],
                     "finished": scan["finished"],
@@ -198,8 +181,8 @@ class SqliteFleetStorage(FleetStorage):
                         "severity": f["severity"],
                         "provider": f["provider"],
                         "kind": f["kind"],
-                        "subject": _text(f["subject"]),
-                        "path": _text(f["location"]["path"]),
+                        "subject": query_text(f["subject"]),
+                        "path": query_text(f["location"]["path"]),
                         "waived": int(f["waived"]),
                         "waiver_expires": (f.get("waiver") or {}).get("expires"),
                     }
@@ -211,7 +194,7 @@ class SqliteFleetStorage(FleetStorage):
                 "update hosts set lost_reports = lost_reports + ?, "
                 "last_report = case when last_finished is null or last_finished <= ? then ? else last_report end, "
                 "last_finished = max(coalesce(last_finished, ''), ?) where host = ?",
-                [dropped, scan["finished"], scan["id"], scan["finished"], _text(scan["host"])],
+                [dropped, scan["finished"], scan["id"], scan["finished"], query_text(scan["host"])],
             )
         return True
 

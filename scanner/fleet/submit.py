@@ -149,7 +149,7 @@ def flush(spool: Spool, sender: Sender) -> Delivery:
             break
         spool.delivered(item.id, dropped)
         (delivery.sent if status == "stored" else delivery.duplicates).append(item.id)
-    delivery.waiting = len(spool.pending())
+    delivery.waiting = spool.waiting()
     return delivery
 
 

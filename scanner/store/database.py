@@ -92,7 +92,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _column(value: str | None) -> str | None:
+def query_text(value: str | None) -> str | None:
     """A query column: valid UTF-8, lone surrogates shown as ``\\udXXX`` (the JSON keeps the original)."""
     return value.encode("utf-8", "backslashreplace").decode("utf-8") if value is not None else None
 
@@ -138,7 +138,7 @@ class Store:
             self.db["scans"].insert(  # type: ignore[union-attr]
                 {
                     "id": scan["id"],
-                    "host": _column(scan["host"]),
+                    "host": query_text(scan["host"]),
                     "scope": scope_of(report),
                     "started": scan["started"],
                     "finished": scan["finished"],
@@ -159,9 +159,9 @@ class Store:
                     {
                         "hash": digest,
                         "kind": item["kind"],
-                        "name": _column(item["name"]),
-                        "version": _column(item["version"]),
-                        "path": _column(item["location"]["path"]),
+                        "name": query_text(item["name"]),
+                        "version": query_text(item["version"]),
+                        "path": query_text(item["location"]["path"]),
                         "data": text,
                     }
                     for digest, (text, item) in zip(hashes, records, strict=True)
@@ -185,8 +185,8 @@ class Store:
                         "confidence": f["confidence"],
                         "provider": f["provider"],
                         "kind": f["kind"],
-                        "subject": _column(f["subject"]),
-                        "path": _column(f["location"]["path"]),
+                        "subject": query_text(f["subject"]),
+                        "path": query_text(f["location"]["path"]),
                         "line": f["location"]["line"],
                         "waived": int(f["waived"]),
                         "data": _dumps(f),
@@ -200,7 +200,7 @@ class Store:
                     {
                         "scan_id": scan["id"],
                         "position": n,
-                        "path": _column(skipped["path"]),
+                        "path": query_text(skipped["path"]),
                         "kind": skipped["kind"],
                         "data": _dumps(skipped),
                     }
@@ -304,24 +304,31 @@ class Store:
         }
 
 
-def open_store(path: Path | None = None) -> Store:
-    """Open (creating and upgrading as needed) the store at ``path`` or the default location."""
+def connect(path: Path, what: str) -> sqlite_utils.Database:
+    """A private (0700/0600) SQLite database in WAL mode that waits for writers; ``what`` names it in errors.
+
+    The local store and the collector's database both open this way."""
     import sqlite_utils  # a tenth of a second at start-up; only store users pay it
 
-    chosen = path or default_db_path()
-    shown = str(chosen)
     try:
-        _create_private(chosen)
-        conn = sqlite3.connect(chosen, timeout=BUSY_TIMEOUT_MS / 1000)
-        db = sqlite_utils.Database(conn)
+        _create_private(path)
+        db = sqlite_utils.Database(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000))
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
     except OSError as error:
-        raise StoreError(f"{shown}: cannot open the store: {error.strerror or error}") from error
+        raise StoreError(f"{path}: cannot open the {what}: {error.strerror or error}") from error
     except sqlite3.Error as error:
-        raise StoreError(f"{shown}: cannot open the store: {error}") from error
+        raise StoreError(f"{path}: cannot open the {what}: {error}") from error
+    return db
+
+
+def open_store(path: Path | None = None) -> Store:
+    """Open (creating and upgrading as needed) the store at ``path`` or the default location."""
+    chosen = path or default_db_path()
+    shown = str(chosen)
+    db = connect(chosen, "store")
     try:
         migrate(db, shown)
     except sqlite3.Error as error:
