@@ -7,9 +7,7 @@ message. Exit codes: 0 nothing at or above ``--fail-on``; 1 something was; 2 bad
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
@@ -27,6 +25,7 @@ from scanner.explain import Explanation, explain
 from scanner.fleet.config import load_agent_config
 from scanner.fleet.spool import Spool
 from scanner.lineage.hub import Hub
+from scanner.output import write_private
 from scanner.policy import Policy, bundled_names, load_policy
 from scanner.policy.loader import load_waivers
 from scanner.report import Report, location_text
@@ -100,19 +99,10 @@ def _write(text: str, output: Path | None = None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    temporary: str | None = None
     try:
-        with tempfile.NamedTemporaryFile("wb", dir=output.resolve().parent, delete=False) as handle:
-            temporary = handle.name
-            handle.write(data)
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # like any file the user creates, not mkstemp's 0600
-        os.replace(temporary, output)
+        write_private(output, data)
     except OSError as error:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
-        raise ReportError(f"{output}: cannot write report: {error.strerror or error}") from error
+        raise ReportError(f"{output}: cannot write: {error.strerror or error}") from error
 
 
 def exit_code(report: Report, fail_on: FailOn) -> int:
@@ -701,10 +691,13 @@ def serve(
 def token_add(
     host: Annotated[str, typer.Argument(help="The host name its reports will carry (what 'hostname' prints there).")],
     db: Annotated[Path | None, _fleet_db_option()] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the token to FILE (created 0600) instead of stdout.")
+    ] = None,
 ) -> None:
-    """Create a token for HOST (replacing any earlier one) and print it once; only its hash is stored.
+    """Create a token for HOST (replacing any earlier one) and give it once; only its hash is stored.
 
-    Example: scanner fleet token add web-01 > /secure/web-01.token
+    Example: scanner fleet token add web-01 --output /secure/web-01.token
     """
     from scanner.fleet.tokens import new_token, token_hash
 
@@ -713,9 +706,11 @@ def token_add(
         storage = _fleet(db)
         storage.add_token(host, token_hash(token))
         storage.close()
+        _write(token + "\n", output)
     except ScannerError as error:
         _fail(error)
-    typer.echo(token)
+    if output is not None:
+        typer.echo(f"token of {host} written to {output}", err=True)
 
 
 @token_app.command("revoke")

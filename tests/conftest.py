@@ -7,9 +7,10 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,13 @@ def run_scanner(*args: str, unprivileged: bool = False, cwd: Path | None = None)
     return subprocess.run(
         [*prefix, SCANNER, *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd, check=False
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _dev_null_stays_a_device() -> Iterator[None]:
+    """The scanner runs as root: no test may leave /dev/null replaced by a file (``-o`` once did)."""
+    yield
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode), "/dev/null is no longer a character device"
 
 
 @pytest.fixture(autouse=True)

@@ -234,8 +234,8 @@ def test_an_unwritable_output_is_a_clean_error_and_leaves_nothing_behind(machine
     target = tmp_path / "reports"
     target.mkdir()
     done = run_scanner("audit", "--root", str(machine.root), "-o", str(target))
-    assert done.returncode == 2 and done.stderr.startswith(f"scanner: error: {target}: cannot write report")
-    assert list(tmp_path.glob("tmp*")) == [] and list(target.iterdir()) == []
+    assert done.returncode == 2 and done.stderr == f"scanner: error: {target}: cannot write: is a directory\n"
+    assert list(tmp_path.glob(".scanner-*")) == [] and list(target.iterdir()) == []
 
 
 def test_names_cannot_inject_terminal_control_sequences(machine: Machine) -> None:
