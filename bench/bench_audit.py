@@ -156,7 +156,7 @@ def generate_sources(root: Path, files: int) -> Path:
 def policy_hosts(path: Path) -> Path:
     """The default policy's API and web hosts, one per line: ``grep -f``'s pattern file."""
     from scanner.audit import watch_list
-    from scanner.policy import load_policy
+    from scanner.policy.loader import load_policy
 
     path.write_text("\n".join(sorted(watch_list(load_policy([])).hosts)) + "\n")
     return path

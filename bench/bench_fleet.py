@@ -42,7 +42,7 @@ from scanner.fleet.spool import Spool
 from scanner.fleet.sqlite_storage import SqliteFleetStorage
 from scanner.fleet.submit import Destination, Sender, SendError, encode
 from scanner.fleet.tokens import token_hash
-from scanner.store import open_store
+from scanner.store.database import open_store
 
 HERE = Path(__file__).resolve().parent
 DEPARTMENTS = ("finance", "health", "education", "transport", "defence", "justice")

@@ -5,30 +5,31 @@ This is the library entry point the CLI calls; nothing here prints or exits.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
 
 from scanner import __version__
-from scanner.collectors import COLLECTORS
+from scanner.changes import compare
 from scanner.collectors.interface import CollectOptions, FileCache, WatchList
+from scanner.collectors.registry import COLLECTORS
 from scanner.errors import StoreError, UsageError
-from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal, printable
-from scanner.lineage import identify
+from scanner.lineage.graph import identify
 from scanner.lineage.hub import Hub
-from scanner.policy import Policy, evaluate
+from scanner.policy.engine import evaluate
+from scanner.policy.schema import Policy
 from scanner.policy.waivers import apply_waivers
 from scanner.records import Record, Skipped
 from scanner.report import Report, report_dict, utc_now
-from scanner.walk import Coverage, ProgressCallback, Walker, WalkOptions, WalkRoot
-
-if TYPE_CHECKING:
-    from scanner.store import Store
+from scanner.result import ScanInfo, ScanResult, summarize
+from scanner.store.database import Store
+from scanner.store.filecache import StoreFileCache
+from scanner.vocabulary import SkipKind
+from scanner.walk import ProgressCallback, Walker, WalkOptions, WalkRoot
 
 
 @dataclass(frozen=True)
@@ -54,53 +55,8 @@ class AuditOptions:
     """Resolve the policy's hosts and report live connections to them (``--resolve``; uses DNS)."""
     tags: tuple[tuple[str, str], ...] = ()
     """Labels for the fleet views (``--tag department=finance``), carried in the report's ``agent`` section."""
-
-
-@dataclass(frozen=True)
-class ScanInfo:
-    id: str
-    host: str
-    started: str
-    finished: str
-    scanner_version: str
-    root: str | None
-    roots: tuple[str, ...]
-    policy_mode: str
-    policy_files: tuple[dict[str, str], ...]
-    excludes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Summary:
-    violations: int
-    warnings: int
-    infos: int
-    compliant: bool
-    """No violation was found (warnings and infos are for review)."""
-    complete: bool
-    """Everything in scope could be read."""
-    by_provider: dict[str, int] = field(default_factory=dict)
-    records: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "violations": self.violations,
-            "warnings": self.warnings,
-            "infos": self.infos,
-            "compliant": self.compliant,
-            "complete": self.complete,
-            "by_provider": self.by_provider,
-            "records": self.records,
-        }
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    scan: ScanInfo
-    coverage: Coverage
-    records: tuple[Record, ...]
-    findings: tuple[Finding, ...]
-    summary: Summary
+    secret_salt: bytes | None = None
+    """The installation's salt for fingerprinting secrets (from the store); ``None``: a fresh one for this scan."""
 
 
 def _roots(fs: RootFS, paths: tuple[str, ...]) -> list[WalkRoot]:
@@ -118,27 +74,15 @@ def _roots(fs: RootFS, paths: tuple[str, ...]) -> list[WalkRoot]:
     return [WalkRoot(r) for r in dict.fromkeys(kept)]
 
 
-def summarize(findings: tuple[Finding, ...], records: tuple[Record, ...], coverage: Coverage) -> Summary:
-    active = [f for f in findings if not f.waived]
-    counts = Counter(f.severity for f in active)
-    return Summary(
-        violations=counts["violation"],
-        warnings=counts["warning"],
-        infos=counts["info"],
-        compliant=counts["violation"] == 0,
-        complete=coverage.complete,
-        by_provider=dict(sorted(Counter(f.provider or "(none)" for f in active).items())),
-        records=dict(sorted(Counter(r.kind for r in records).items())),
-    )
-
-
-def watch_list(policy: Policy) -> WatchList:
+def watch_list(policy: Policy, secret_salt: bytes | None = None) -> WatchList:
     """The policy's hosts and variables, as the search list the endpoint collectors use."""
     providers = policy.providers.values()
     api_hosts = frozenset(e.host.lower() for p in providers for e in p.endpoints)
     hosts = api_hosts | {h.host.lower() for p in providers for h in p.web_hosts}
     variables = frozenset(v.name.upper() for p in providers for v in p.env_vars)
-    return WatchList(hosts, variables, api_hosts)
+    if secret_salt is None:
+        return WatchList(hosts, variables, api_hosts)
+    return WatchList(hosts, variables, api_hosts, secret_salt)
 
 
 def run_audit(
@@ -157,7 +101,7 @@ def run_audit(
     roots = _roots(fs, options.paths)
     collect_options = CollectOptions(
         hash_weights=options.hash_weights,
-        watch=watch_list(policy),
+        watch=watch_list(policy, options.secret_salt),
         dns_logs=options.dns_logs,
         proxy_logs=options.proxy_logs,
         resolve=options.resolve,
@@ -184,14 +128,14 @@ def run_audit(
             result = collector.finish()
         except Exception as error:  # a parser bug must cost one source, not the whole audit
             reason = printable(f"{collector.id} failed: {type(error).__name__}: {error}")
-            coverage.skipped.append(Skipped(f"({collector.id})", reason, "error"))
+            coverage.skipped.append(Skipped(f"({collector.id})", reason, SkipKind.ERROR))
             continue
         records.extend(result.records)
         coverage.skipped.extend(result.skipped)
     hub = Hub() if options.online else None
     records = identify(records, hub)  # type: ignore[assignment]
     if hub is not None:
-        coverage.skipped.extend(Skipped(hub.endpoint, failure, "unreadable") for failure in hub.failures)
+        coverage.skipped.extend(Skipped(hub.endpoint, failure, SkipKind.UNREADABLE) for failure in hub.failures)
     records.sort(key=lambda r: (r.kind, r.identity, r.version or ""))
     today = datetime.now(timezone.utc).date()
     findings = tuple(apply_waivers(evaluate(records, policy), records, policy.waivers, today))
@@ -224,9 +168,9 @@ def audit(
     """One audit as a report document. With a store, the scan is recorded there (with what it learnt
     about files, so that the next scan need not parse unchanged model headers again) and compared
     with the previous scan of the same host and paths."""
-    from scanner.store.filecache import StoreFileCache
-
     cache = StoreFileCache.load(store) if store is not None else None
+    if store is not None:
+        options = dataclasses.replace(options, secret_salt=store.secret_salt())
     report = report_dict(run_audit(options, policy, progress, cache))
     if options.tags:
         report["agent"] = {"tags": dict(options.tags)}
@@ -234,9 +178,19 @@ def audit(
         return AuditOutcome(report)
     try:
         store.save(report, cache.rows())
-        changes = store.changes(report["scan"]["id"], report)
+        return AuditOutcome(with_changes(store, report))
     except StoreError as error:
         return AuditOutcome(report, error)
-    if changes is not None:
-        report["changes"] = changes
-    return AuditOutcome(report)
+
+
+def with_changes(store: Store, report: Report) -> Report:
+    """The report with its ``changes`` section: compared with the previous scan of its scope, if any."""
+    previous = store.previous(report["scan"]["id"])
+    if previous is not None:
+        report["changes"] = compare(store.load(previous), report)
+    return report
+
+
+def recorded_report(store: Store, reference: str) -> Report:
+    """A stored scan's report (by id or unique prefix), with what changed since the scan before it."""
+    return with_changes(store, store.load(store.resolve(reference)))

@@ -17,7 +17,7 @@ import typer
 from tabulate import tabulate
 
 from scanner import __version__
-from scanner.audit import AuditOptions
+from scanner.audit import AuditOptions, recorded_report
 from scanner.audit import audit as run
 from scanner.changes import compare
 from scanner.errors import ReportError, ScannerError, StoreError, UsageError
@@ -26,12 +26,13 @@ from scanner.fleet.config import load_agent_config
 from scanner.fleet.spool import Spool
 from scanner.lineage.hub import Hub
 from scanner.output import write_private
-from scanner.policy import Policy, bundled_names, load_policy
-from scanner.policy.loader import load_waivers
+from scanner.policy.loader import bundled_names, load_policy, load_waivers
+from scanner.policy.schema import Policy
 from scanner.report import Report, location_text
-from scanner.reporters import REPORTERS, Format
+from scanner.reporters.interface import Format
+from scanner.reporters.registry import REPORTERS
 from scanner.reporters.table import terminal_safe
-from scanner.store import Store, open_store
+from scanner.store.database import Store, open_store
 from scanner.walk import Coverage
 
 if TYPE_CHECKING:  # requests costs 60 ms at start-up; only --submit and 'scanner submit' need it
@@ -485,7 +486,7 @@ def show(
     """
     try:
         with open_store(db) as store:
-            report = store.report(store.resolve(scan_id))
+            report = recorded_report(store, scan_id)
         chosen = format or (Format.TABLE if output is None and sys.stdout.isatty() else Format.JSON)
         _write(REPORTERS[chosen]().render(report), output)
     except ScannerError as error:
@@ -655,7 +656,8 @@ def _fleet_db_option() -> Any:
 
 
 def _fleet(db: Path | None) -> FleetStorage:
-    from scanner.fleet.sqlite_storage import SqliteFleetStorage, default_fleet_db
+    from scanner.fleet.sqlite_storage import SqliteFleetStorage
+    from scanner.places import default_fleet_db
 
     return SqliteFleetStorage(db or default_fleet_db())
 

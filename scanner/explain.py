@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from scanner.audit import AuditOptions, run_audit
 from scanner.findings import Finding
 from scanner.fsview import RootFS
-from scanner.lineage import identify
+from scanner.lineage.graph import identify
 from scanner.lineage.hub import Hub
-from scanner.policy import Policy, evaluate
+from scanner.policy.engine import evaluate
+from scanner.policy.schema import Policy
 from scanner.records import Clue, Location, ModelRecord, Skipped
+from scanner.vocabulary import ModelStore, SkipKind
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def explain(target: str, policy: Policy, root: str | None = None, online: bool =
     named = ModelRecord(
         name=target,
         version=None,
-        store="reference",
+        store=ModelStore.REFERENCE,
         format="name only",
         files=(),
         clues=(Clue("name", target, "command line", "-"),),
@@ -52,5 +54,5 @@ def explain(target: str, policy: Policy, root: str | None = None, online: bool =
     )
     hub = Hub() if online else None
     models = tuple(r for r in identify([named], hub) if isinstance(r, ModelRecord))
-    failures = tuple(Skipped(hub.endpoint, f, "unreadable") for f in hub.failures) if hub else ()
+    failures = tuple(Skipped(hub.endpoint, f, SkipKind.UNREADABLE) for f in hub.failures) if hub else ()
     return Explanation(target, models, tuple(evaluate(models, policy)), failures)

@@ -8,15 +8,10 @@ and a fingerprint of stable fields so that two scans can be compared.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from scanner.records import Location, stable_id
-
-Severity = Literal["violation", "warning", "info"]
-Confidence = Literal["confirmed", "strong", "weak"]
-
-SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "violation": 2}
-CONFIDENCE_RANK: dict[str, int] = {"weak": 0, "strong": 1, "confirmed": 2}
+from scanner.vocabulary import Confidence, RecordKind, RuleId, Severity
 
 
 @dataclass(frozen=True)
@@ -69,13 +64,13 @@ class WaiverNote:
 class Finding:
     """One judgement about one record."""
 
-    rule_id: str
+    rule_id: RuleId
     severity: Severity
     confidence: Confidence
     provider: str | None
     """Policy provider id (``deepseek``); ``None`` for allow-list findings with no known provider."""
-    kind: str
-    """Kind of the record judged: ``package`` (later ``model``, ``endpoint``)."""
+    kind: RecordKind
+    """Kind of the record judged (``waiver`` for findings about a waiver)."""
     subject: str
     """What it is about, for humans: ``langchain-deepseek 1.1.1``."""
     location: Location
@@ -104,11 +99,11 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "rule_id": self.rule_id,
-            "severity": self.severity,
-            "confidence": self.confidence,
+            "rule_id": self.rule_id.value,
+            "severity": self.severity.value,
+            "confidence": self.confidence.value,
             "provider": self.provider,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "subject": self.subject,
             "location": {"path": self.location.path, "line": self.location.line},
             "evidence": list(self.evidence),
@@ -125,7 +120,7 @@ class Finding:
 def finding_order(finding: Finding) -> tuple[int, str, str, str, str]:
     """Reports list findings most severe first, then by provider, kind, subject and path."""
     return (
-        -SEVERITY_RANK[finding.severity],
+        -finding.severity.rank,
         finding.provider or "~",
         finding.kind,
         finding.subject,

@@ -8,9 +8,10 @@ needs a field of its own.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from scanner.vocabulary import Ecosystem, EndpointSource, EnvironmentKind, ModelStore, RecordKind, SkipKind
 
 LocationRole = Literal["primary", "supporting"]
 
@@ -30,13 +31,6 @@ class Location:
         return {"path": self.path, "line": self.line, "role": self.role}
 
 
-SkipKind = Literal["unreadable", "excluded", "filesystem", "duplicate-mount", "unsupported", "error", "partial"]
-
-# Kinds that mean "we chose not to look", as opposed to "we could not look". ``partial``: a text file
-# read only up to the size cap we set for its kind (a 40 MB "source file" is data, not code).
-CHOSEN_SKIP_KINDS: frozenset[str] = frozenset({"excluded", "filesystem", "duplicate-mount", "partial"})
-
-
 @dataclass(frozen=True)
 class Skipped:
     """A path the scan did not (fully) see, and why. Nothing is dropped silently."""
@@ -45,18 +39,15 @@ class Skipped:
     """Path as seen from inside the scanned root."""
     reason: str
     """Plain words, e.g. ``permission denied`` or ``network filesystem (nfs4)``."""
-    kind: SkipKind = "unreadable"
+    kind: SkipKind = SkipKind.UNREADABLE
     """``unreadable``/``error``/``unsupported`` make a scan incomplete; the others were chosen."""
 
     @property
     def makes_incomplete(self) -> bool:
-        return self.kind not in CHOSEN_SKIP_KINDS
+        return not self.kind.chosen
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "reason": self.reason, "kind": self.kind}
-
-
-EnvironmentKind = Literal["venv", "pipx", "conda", "user-site", "pyenv", "system", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +69,7 @@ class Record(Protocol):
     """What every inventory record offers to the policy engine and the reporters."""
 
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> RecordKind: ...
 
     @property
     def name(self) -> str: ...
@@ -101,14 +92,6 @@ class Record(Protocol):
     def attributes(self) -> dict[str, Any]: ...
 
 
-_NAME_RUNS = re.compile(r"[-_.]+")
-
-
-def normalize_package_name(name: str) -> str:
-    """PEP 503 normalised project name: ``Langchain_DeepSeek`` -> ``langchain-deepseek``."""
-    return _NAME_RUNS.sub("-", name).lower()
-
-
 def stable_id(*parts: str) -> str:
     """A short content hash of stable fields, so the same thing gets the same id in every scan."""
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -123,7 +106,7 @@ class PackageRecord:
     normalized_name: str
     """PEP 503 normalised name (lower case, runs of ``-_.`` folded to ``-``); what policies match."""
     version: str | None
-    ecosystem: Literal["pypi", "conda"]
+    ecosystem: Ecosystem
     """``pypi`` for dist-info/egg-info metadata, ``conda`` for a conda-meta record alone."""
     environment: Environment
     locations: tuple[Location, ...]
@@ -138,7 +121,7 @@ class PackageRecord:
     """Contents of the ``INSTALLER`` file (``pip``, ``uv``, ``conda``...)."""
     extra: tuple[tuple[str, str], ...] = field(default=())
     """Source-specific facts (conda channel and build, metadata format)."""
-    kind: Literal["package"] = "package"
+    kind: Literal[RecordKind.PACKAGE] = RecordKind.PACKAGE
 
     @property
     def identity(self) -> str:
@@ -218,10 +201,6 @@ class ModelFile:
         return {"path": self.path, "size": self.size, "format": self.format, "bytes_read": self.bytes_read}
 
 
-ModelStore = Literal["hf-cache", "ollama", "lmstudio", "modelscope", "directory", "file", "reference"]
-"""``reference``: not found on disk, only named (``scanner lineage deepseek-ai/DeepSeek-R1``)."""
-
-
 @dataclass(frozen=True)
 class Step:
     """One link of a lineage chain, read from files on this machine."""
@@ -272,7 +251,7 @@ class ModelRecord:
     """Its chat template (bounded), where markers of a family show."""
     leads: tuple[Lead, ...] = ()
     """Filled by the lineage stage: every name it leads to through its own and other local models' metadata."""
-    kind: Literal["model"] = "model"
+    kind: Literal[RecordKind.MODEL] = RecordKind.MODEL
 
     @property
     def identity(self) -> str:
@@ -319,22 +298,6 @@ class SecretRef:
         return {"fingerprint": self.fingerprint, "last4": self.last4, "length": self.length}
 
 
-EndpointSource = Literal[
-    "environment",
-    "process",
-    "dotenv",
-    "shell-profile",
-    "systemd-unit",
-    "tool-config",
-    "source-code",
-    "notebook",
-    "hosts-file",
-    "dns-log",
-    "proxy-log",
-    "connection",
-]
-
-
 @dataclass(frozen=True)
 class EndpointRecord:
     """A place where the machine is set up to talk to an AI service (or did talk to one)."""
@@ -363,7 +326,7 @@ class EndpointRecord:
     seen: tuple[tuple[str, str], ...] = ()
     """For logs: ``count``, ``first``, ``last``."""
     version: None = None
-    kind: Literal["endpoint"] = "endpoint"
+    kind: Literal[RecordKind.ENDPOINT] = RecordKind.ENDPOINT
 
     @property
     def identity(self) -> str:

@@ -9,10 +9,10 @@ so a scan read back from the store (``scanner show``) renders exactly like a fre
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from scanner.audit import ScanResult
+from scanner.result import ScanResult
+from scanner.vocabulary import SkipKind
 
 SCHEMA_VERSION = "1.2.0"
 """1.1.0: findings carry ``waiver``; an optional ``changes`` section compares with the previous scan.
@@ -75,6 +75,11 @@ def verdict(report: Report) -> str:
     if not summary["compliant"]:
         return "NOT COMPLIANT"
     return "COMPLIANT" if summary["complete"] else "INCOMPLETE SCAN"
+
+
+def is_gap(skipped: dict[str, Any]) -> bool:
+    """A coverage entry for what the scan could not see, as opposed to what it chose not to look at."""
+    return not SkipKind(skipped["kind"]).chosen
 
 
 def location_text(location: dict[str, Any]) -> str:

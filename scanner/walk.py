@@ -26,6 +26,7 @@ from typing import Protocol
 from scanner.fsview import FileRefused, RootFS, describe_os_error, printable
 from scanner.mounts import Mount, read_mount_table, skip_reason
 from scanner.records import Skipped
+from scanner.vocabulary import SkipKind
 
 # Relative to the machine's root: never files anyone installed, and reading some of them blocks.
 DEFAULT_SKIP_PATHS: tuple[str, ...] = ("/proc", "/sys", "/dev", "/run")
@@ -244,7 +245,7 @@ class Walker:
         try:
             st = os.stat(real)
         except OSError as error:
-            self._skip(real, describe_os_error(error), "unreadable")
+            self._skip(real, describe_os_error(error), SkipKind.UNREADABLE)
             return
         if not stat.S_ISDIR(st.st_mode):
             self.coverage.files += 1
@@ -281,7 +282,7 @@ class Walker:
                 with os.scandir(current.real_path) as listing:
                     children = list(listing)
             except OSError as error:
-                self._skip(current.real_path, describe_os_error(error), "unreadable")
+                self._skip(current.real_path, describe_os_error(error), SkipKind.UNREADABLE)
                 continue
             parent_name = os.path.basename(current.real_path)
             below = current.below
@@ -291,7 +292,7 @@ class Walker:
                 name = child.name
                 real = child.path
                 if excluded is not None and excluded(name, real):
-                    self._skip(real, "excluded by --exclude", "excluded")
+                    self._skip(real, "excluded by --exclude", SkipKind.EXCLUDED)
                     continue
                 try:
                     is_dir = child.is_dir(follow_symlinks=False)
@@ -338,7 +339,7 @@ class Walker:
     def _enter(self, parent: _Dir, child: os.DirEntry[str], real: str) -> _Dir | None:
         """The folder to walk next, or ``None`` when it must not be entered (recorded as skipped)."""
         if real in self._skip_paths:
-            self._skip(real, "pseudo filesystem path (skipped by default)", "filesystem")
+            self._skip(real, "pseudo filesystem path (skipped by default)", SkipKind.FILESYSTEM)
             return None
         mount = self._mounts.get(real)
         if mount is None:
@@ -347,25 +348,25 @@ class Walker:
                 try:
                     device = str(child.stat(follow_symlinks=False).st_dev)
                 except OSError as error:
-                    self._skip(real, describe_os_error(error), "unreadable")
+                    self._skip(real, describe_os_error(error), SkipKind.UNREADABLE)
                     return None
                 if device != parent.device:
-                    self._skip(real, "another filesystem (--one-file-system)", "filesystem")
+                    self._skip(real, "another filesystem (--one-file-system)", SkipKind.FILESYSTEM)
                     return None
             inode = child.inode()
         else:
             reason = self._mount_skip(real)
             if reason is not None:
-                self._skip(real, reason, "filesystem")
+                self._skip(real, reason, SkipKind.FILESYSTEM)
                 return None
             try:
                 inode = os.stat(real, follow_symlinks=False).st_ino  # the mounted folder, not the one under it
             except OSError as error:
-                self._skip(real, describe_os_error(error), "unreadable")
+                self._skip(real, describe_os_error(error), SkipKind.UNREADABLE)
                 return None
             device = mount.device
         if not self._first_visit(device, inode):
-            self._skip(real, "already scanned through another path (bind mount)", "duplicate-mount")
+            self._skip(real, "already scanned through another path (bind mount)", SkipKind.DUPLICATE_MOUNT)
             return None
         below = (*parent.below, child.name) if child.name in self._dispatch.below_dir else parent.below
         return _Dir(real, parent.depth + 1, device, below)
@@ -398,10 +399,10 @@ class Walker:
                 visitor.visit(entry)
             except Exception as error:  # a parser bug must cost one file, not the whole audit
                 reason = printable(f"{visitor.id} failed: {type(error).__name__}: {error}")
-                self.coverage.skipped.append(Skipped(entry.path, reason, "error"))
+                self.coverage.skipped.append(Skipped(entry.path, reason, SkipKind.ERROR))
 
-    def _skip(self, real: str, reason: str, kind: str) -> None:
-        self.coverage.skipped.append(Skipped(self.fs.to_display(real), reason, kind))  # type: ignore[arg-type]
+    def _skip(self, real: str, reason: str, kind: SkipKind) -> None:
+        self.coverage.skipped.append(Skipped(self.fs.to_display(real), reason, kind))
 
     def _report_progress(self, real: str) -> None:
         if self._progress is None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.policy import load_policy
-from scanner.policy.loader import bundled_names
+from scanner.policy.loader import bundled_names, load_policy
 from scanner.policy.schema import Policy
 
 HARMLESS = [

@@ -11,7 +11,7 @@ import typer.main
 
 from scanner.cli import app
 from scanner.policy import schema
-from scanner.policy.rules import RULES
+from scanner.vocabulary import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -10,9 +10,10 @@ import pytest
 from conftest import Machine, run_scanner
 
 from scanner.audit import AuditOptions, run_audit
-from scanner.policy import load_policy
+from scanner.policy.loader import load_policy
 from scanner.report import report_dict
-from scanner.reporters import Format
+from scanner.reporters.interface import Format
+from scanner.store.database import open_store
 
 
 def write(machine: Machine, inside: str, text: str) -> None:
@@ -64,20 +65,28 @@ def test_secrets_written_inside_urls_are_masked_everywhere(machine: Machine) -> 
     }
 
 
-def test_an_empty_salt_file_is_replaced_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A failed first write (a full disk) must not leave an empty salt that makes fingerprints guessable."""
-    from scanner.collectors.endpoints import secrets
-
-    monkeypatch.setenv("SCANNER_CACHE_DIR", str(tmp_path))
-    (tmp_path / "secret-salt").write_text("")
-    secrets._salt.cache_clear()
-    try:
-        salt = secrets._salt()
-        assert len(salt) == 32 and (tmp_path / "secret-salt").read_text() == salt.hex()
-        secrets._salt.cache_clear()
-        assert secrets._salt() == salt, "the new salt is kept for the next scans"
-    finally:
-        secrets._salt.cache_clear()
+def test_the_salt_lives_in_the_store_and_a_scan_writes_nothing_to_the_cache_folder(
+    machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An earlier scanner kept the salt in the cache folder: a good one is adopted (fingerprints stay
+    comparable across the upgrade), an empty one (a failed write) never is, and neither is rewritten."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("SCANNER_CACHE_DIR", str(cache))
+    legacy = bytes(range(32))
+    (cache / "secret-salt").write_text(legacy.hex())
+    with open_store(tmp_path / "upgraded.db") as store:
+        assert store.secret_salt() == legacy
+    (cache / "secret-salt").write_text("")
+    with open_store(tmp_path / "fresh.db") as store:
+        salt = store.secret_salt()
+        assert len(salt) == 32 and salt != legacy and store.secret_salt() == salt
+    write(machine, "/home/u/.env", "DEEPSEEK_API_KEY=sk-0123456789abcdef0123\n")
+    done = run_scanner("audit", "--root", str(machine.root), "--no-store", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    (secret,) = [i["attributes"]["secret"] for i in json.loads(done.stdout)["inventory"]]
+    assert secret["last4"] == "0123" and secret["fingerprint"].startswith("hmac-sha256:")
+    assert [p.name for p in cache.iterdir()] == ["secret-salt"] and (cache / "secret-salt").read_text() == ""
 
 
 def test_a_projects_own_config_files_count_but_not_their_type_fields(machine: Machine) -> None:

@@ -17,11 +17,13 @@ import pytest
 from conftest import Machine, run_scanner
 
 from scanner.audit import AuditOptions, run_audit, watch_list
+from scanner.audit import audit as record_audit
 from scanner.collectors.endpoints.connections import resolve_all, sockets
 from scanner.collectors.endpoints.logs import LINE_CAP, read_log
-from scanner.policy import load_policy
+from scanner.policy.loader import load_policy
 from scanner.report import report_dict
-from scanner.reporters import Format
+from scanner.reporters.interface import Format
+from scanner.store.database import open_store
 
 KEYS = {
     "deepseek": "sk-deepseekSECRET0123456789abcdef",
@@ -153,11 +155,21 @@ def test_secrets_appear_in_no_output_format(machine: Machine, tmp_path: Path) ->
     assert any(k["last4"] == KEYS["deepseek"][-4:] for k in keys)
 
 
-def test_the_same_key_gets_the_same_fingerprint_in_every_scan(machine: Machine) -> None:
+def _secrets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [i["attributes"]["secret"] for i in report["inventory"] if i["attributes"].get("secret")]
+
+
+def test_the_same_key_gets_the_same_fingerprint_in_every_scan_of_an_installation(
+    machine: Machine, tmp_path: Path
+) -> None:
     build(machine)
-    first = [i["attributes"]["secret"] for i in audit(machine)["inventory"] if i["attributes"].get("secret")]
-    second = [i["attributes"]["secret"] for i in audit(machine)["inventory"] if i["attributes"].get("secret")]
-    assert first == second
+    options, policy = AuditOptions(root=str(machine.root)), load_policy([])
+    with open_store(tmp_path / "scanner.db") as store:
+        first, second = (_secrets(record_audit(options, policy, store).report) for _ in range(2))
+    assert first and first == second
+    with open_store(tmp_path / "other.db") as store:
+        elsewhere = _secrets(record_audit(options, policy, store).report)
+    assert [s["fingerprint"] for s in elsewhere] != [s["fingerprint"] for s in first], "salted per installation"
 
 
 def test_a_running_process_with_a_banned_base_url_is_found_by_pid_and_name(tmp_path: Path) -> None:

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from scanner.policy import Policy, evaluate, load_policy
-from scanner.records import Environment, Location, PackageRecord, normalize_package_name
+from scanner.names import normalize_package_name
+from scanner.policy.engine import evaluate
+from scanner.policy.loader import load_policy
+from scanner.policy.schema import Policy
+from scanner.records import Environment, Location, PackageRecord
 
 POLICY = """\
 schema_version: 1

@@ -21,9 +21,9 @@ from scanner.audit import AuditOptions, run_audit
 from scanner.fleet.spool import Spool
 from scanner.fleet.sqlite_storage import SqliteFleetStorage
 from scanner.fleet.summary import fleet_summary
-from scanner.policy import load_policy
+from scanner.policy.loader import load_policy
 from scanner.report import report_dict
-from scanner.store import open_store
+from scanner.store.database import open_store
 
 
 def _free_port() -> int:

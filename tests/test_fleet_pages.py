@@ -21,8 +21,7 @@ from scanner.audit import AuditOptions, run_audit
 from scanner.fleet.pages import render_fleet_page
 from scanner.fleet.sqlite_storage import SqliteFleetStorage
 from scanner.fleet.summary import fleet_summary
-from scanner.policy import load_policy
-from scanner.policy.loader import load_waivers
+from scanner.policy.loader import load_policy, load_waivers
 from scanner.policy.schema import Policy
 from scanner.report import Report, report_dict
 

@@ -15,7 +15,7 @@ from conftest import Machine, run_scanner
 from modelkit import hf_cache_repo, write_gguf
 
 from scanner.audit import AuditOptions, run_audit
-from scanner.policy import load_policy
+from scanner.policy.loader import load_policy
 from scanner.report import report_dict
 
 REPOS: dict[str, dict[str, Any]] = {

@@ -26,9 +26,9 @@ from modelkit import (
 
 from scanner.audit import AuditOptions, run_audit
 from scanner.audit import audit as audit_and_record
-from scanner.policy import load_policy
+from scanner.policy.loader import load_policy
 from scanner.report import report_dict
-from scanner.store import open_store
+from scanner.store.database import open_store
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not present")
@@ -488,7 +488,7 @@ def test_hash_results_are_cached_in_the_store_until_the_file_changes(machine: Ma
 def test_live_scans_also_walk_the_model_stores_the_environment_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scanner.collectors.models import ModelCollector
+    from scanner.collectors.models.collector import ModelCollector
     from scanner.fsview import RootFS
 
     (tmp_path / "hub").mkdir()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scanner.errors import PolicyError
-from scanner.policy import load_policy
+from scanner.policy.loader import load_policy
 from scanner.policy.typed_yaml import compose, convert
 
 VALID = """\

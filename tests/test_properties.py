@@ -15,9 +15,9 @@ from scanner.collectors.metadata import parse_core_metadata, split_dist_dir_name
 from scanner.errors import PolicyError
 from scanner.fsview import FileRefused, RootFS
 from scanner.mounts import parse_mountinfo
-from scanner.policy.hosts import HostIndex
 from scanner.policy.schema import PolicyDocument
 from scanner.policy.typed_yaml import compose, convert
+from scanner.urls import HostIndex
 
 label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=8)
 

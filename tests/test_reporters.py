@@ -11,9 +11,11 @@ from conftest import Machine, write_dist_info
 from test_engine import POLICY
 
 from scanner.audit import AuditOptions, run_audit
-from scanner.policy import Policy, load_policy
+from scanner.policy.loader import load_policy
+from scanner.policy.schema import Policy
 from scanner.report import Report, report_dict
-from scanner.reporters import REPORTERS, Format
+from scanner.reporters.interface import Format
+from scanner.reporters.registry import REPORTERS
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "scanner" / "schemas" / "report.schema.json").read_text())
 

@@ -19,7 +19,7 @@ from modelkit import hf_cache_repo, model_card, write_gguf
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from scanner.policy.rules import RULES
+from scanner.vocabulary import RULES
 
 SCHEMAS = Path(__file__).parent / "schemas"
 

@@ -17,9 +17,10 @@ from modelkit import write_gguf
 
 from scanner.audit import AuditOptions, audit
 from scanner.errors import StoreError
-from scanner.policy import load_policy
-from scanner.store import open_store
-from scanner.store.migrations import MIGRATIONS, migrate
+from scanner.policy.loader import load_policy
+from scanner.sqlite import migrate
+from scanner.store.database import open_store
+from scanner.store.migrations import MIGRATIONS
 
 
 def _write(path: Path, text: str) -> None:
@@ -123,7 +124,7 @@ def test_the_store_is_private_to_its_owner(machine: Machine, tmp_path: Path) -> 
 def test_an_older_store_is_upgraded_and_keeps_its_scans(machine: Machine, tmp_path: Path) -> None:
     db_path = tmp_path / "scanner.db"
     old = sqlite_utils.Database(db_path)
-    migrate(old, str(db_path), MIGRATIONS[:1])  # as the first release left it
+    migrate(old, str(db_path), MIGRATIONS[:1], "store")  # as the first release left it
     old.close()
     with open_store(db_path) as store:  # a first scan with the old schema's tables...
         report = audit(AuditOptions(root=str(machine.root)), load_policy([]), store).report

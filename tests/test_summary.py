@@ -15,12 +15,11 @@ from conftest import Machine, write_dist_info
 from modelkit import write_gguf
 
 from scanner.audit import AuditOptions, audit, run_audit
-from scanner.policy import load_policy
-from scanner.policy.loader import load_waivers
+from scanner.policy.loader import load_policy, load_waivers
 from scanner.report import Report, report_dict
 from scanner.reporters.html import HtmlReporter
 from scanner.reporters.markdown import MarkdownReporter
-from scanner.store import open_store
+from scanner.store.database import open_store
 
 HOSTILE_DIR = '"><img src=x onerror=alert(1)>|[y]'
 HOSTILE_MODEL = "DeepSeek-R1-Distill-Qwen-7B <script>alert(1)</script> [x](http://evil) | *b* _i_ # h"

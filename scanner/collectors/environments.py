@@ -13,7 +13,8 @@ import os
 import re
 
 from scanner.fsview import FileRefused, RootFS
-from scanner.records import Environment, EnvironmentKind
+from scanner.records import Environment
+from scanner.vocabulary import EnvironmentKind
 
 SITE_DIR_NAMES = frozenset({"site-packages", "dist-packages"})
 _PYTHON_DIR = re.compile(r"^python(\d+(?:\.\d+)?)t?$")
@@ -52,23 +53,25 @@ class EnvironmentResolver:
             return self._classify(os.path.dirname(grandparent), python_dir.group(1))
         if parent_name.lower() == "lib":  # Windows layout: <prefix>\Lib\site-packages
             return self._classify(grandparent, None)
-        return Environment(path=self.fs.to_display(site_real), kind="unknown")
+        return Environment(path=self.fs.to_display(site_real), kind=EnvironmentKind.UNKNOWN)
 
     def _classify(self, prefix_real: str, python: str | None) -> Environment:
         display = self.fs.to_display(prefix_real)
         kind: EnvironmentKind
         pyvenv = os.path.join(prefix_real, "pyvenv.cfg")
         if self.fs.exists(pyvenv):
-            kind = "pipx" if "/pipx/venvs/" in display.replace(os.sep, "/") + "/" else "venv"
+            kind = (
+                EnvironmentKind.PIPX if "/pipx/venvs/" in display.replace(os.sep, "/") + "/" else EnvironmentKind.VENV
+            )
             python = python or self._pyvenv_version(pyvenv)
         elif os.path.isdir(os.path.join(prefix_real, "conda-meta")):
-            kind = "conda"
+            kind = EnvironmentKind.CONDA
         elif display.replace(os.sep, "/").endswith("/.local"):
-            kind = "user-site"
+            kind = EnvironmentKind.USER_SITE
         elif "/.pyenv/versions/" in display.replace(os.sep, "/"):
-            kind = "pyenv"
+            kind = EnvironmentKind.PYENV
         else:
-            kind = "system"
+            kind = EnvironmentKind.SYSTEM
         return Environment(path=display, kind=kind, python=python)
 
     def _pyvenv_version(self, pyvenv_real: str) -> str | None:

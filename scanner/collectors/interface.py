@@ -12,15 +12,17 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from scanner.collectors.secrets import fingerprint, new_salt
 from scanner.fsview import RootFS
-from scanner.records import Record, Skipped
+from scanner.records import Record, SecretRef, Skipped
 from scanner.walk import Entry, Interest, WalkRoot
 
 
 @dataclass(frozen=True)
 class WatchList:
     """What to look for in text: the policy's hosts and variable names, as a search list (like
-    ``grep -f``). Collectors still only report what they found; the policy engine judges it."""
+    ``grep -f``), and the salt that keeps the secrets met beside them as fingerprints only.
+    Collectors still only report what they found; the policy engine judges it."""
 
     hosts: frozenset[str] = frozenset()
     """Host names and domain suffixes (``api.deepseek.com``, ``deepseek.com``): API and web hosts."""
@@ -28,6 +30,11 @@ class WatchList:
     """Environment variable names, upper case (``DEEPSEEK_API_KEY``)."""
     api_hosts: frozenset[str] = frozenset()
     """The API endpoint hosts among ``hosts`` (``api.deepseek.com``; not the web site ``deepseek.com``)."""
+    secret_salt: bytes = field(default_factory=new_salt, repr=False)
+    """This installation's salt (kept in the store); without a store, a fresh one for this scan."""
+
+    def fingerprint(self, secret: str) -> SecretRef:
+        return fingerprint(secret, self.secret_salt)
 
     def host_is_watched(self, host: str) -> bool:
         return _under(host, self.hosts)

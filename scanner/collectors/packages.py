@@ -24,7 +24,9 @@ from scanner.collectors.environments import SITE_DIR_NAMES, EnvironmentResolver
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.collectors.metadata import CoreMetadata, parse_core_metadata, split_dist_dir_name
 from scanner.fsview import FileRefused, RootFS, describe_refusal
-from scanner.records import Location, PackageRecord, Skipped, normalize_package_name
+from scanner.names import normalize_package_name
+from scanner.records import Location, PackageRecord, Skipped
+from scanner.vocabulary import Ecosystem, SkipKind
 from scanner.walk import Entry, Interest, WalkRoot
 
 METADATA_CAP = 256 * 1024
@@ -100,9 +102,9 @@ class PythonPackageCollector(Collector):
         except (OSError, FileRefused) as error:
             where = self.fs.to_display(os.path.join(entry.real_path, *parts))
             self._skipped.append(
-                Skipped(where, f"package metadata unreadable: {describe_refusal(error)}", "unreadable")
+                Skipped(where, f"package metadata unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE)
             )
-            return None, "unreadable"
+            return None, SkipKind.UNREADABLE
         return parse_core_metadata(text), None
 
     def _visit_distribution(self, entry: Entry, parts: tuple[str, ...] | None, fmt: str) -> None:
@@ -119,7 +121,7 @@ class PythonPackageCollector(Collector):
                 name=name,
                 normalized_name=normalize_package_name(name),
                 version=(metadata.version if metadata else None) or fallback_version,
-                ecosystem="pypi",
+                ecosystem=Ecosystem.PYPI,
                 environment=self._environments.for_site_dir(os.path.dirname(entry.real_path)),
                 locations=(Location(entry.path),),
                 found_by=self.id,
@@ -147,7 +149,7 @@ class PythonPackageCollector(Collector):
             raw, truncated = self.fs.read_bytes(entry.real_path, CONDA_RECORD_CAP)
         except (OSError, FileRefused) as error:
             self._skipped.append(
-                Skipped(entry.path, f"conda record unreadable: {describe_refusal(error)}", "unreadable")
+                Skipped(entry.path, f"conda record unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE)
             )
             return
         if not truncated:
@@ -161,7 +163,7 @@ class PythonPackageCollector(Collector):
         parts = os.path.basename(entry.path)[: -len(".json")].rsplit("-", 2)
         name = _text(data.get("name")) or (parts[0] if len(parts) == 3 else None)
         if not name:
-            self._skipped.append(Skipped(entry.path, "not a conda package record", "unsupported"))
+            self._skipped.append(Skipped(entry.path, "not a conda package record", SkipKind.UNSUPPORTED))
             return
         version = _text(data.get("version")) or (parts[1] if len(parts) == 3 else None)
         extra = [("metadata_format", "conda-meta")]
@@ -177,7 +179,7 @@ class PythonPackageCollector(Collector):
                 name=name,
                 normalized_name=normalize_package_name(name),
                 version=version,
-                ecosystem="conda",
+                ecosystem=Ecosystem.CONDA,
                 environment=self._environments.for_prefix(prefix),
                 locations=(Location(entry.path),),
                 found_by=self.id,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from scanner.errors import StoreError
 from scanner.report import utc_now
-from scanner.store import Store
-from scanner.store.transactions import write_transaction
+from scanner.sqlite import write_transaction
+from scanner.store.database import Store
 
 MAX_SPOOLED = 500
 """Reports kept at most (a year and a half of daily audits offline)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -21,21 +20,11 @@ import sqlite_utils
 from scanner.errors import StoreError
 from scanner.fleet.storage import FleetStorage, HostInfo
 from scanner.report import utc_now
-from scanner.store import default_db_path
-from scanner.store.database import connect, query_text
-from scanner.store.migrations import Migration, migrate
-from scanner.store.transactions import write_transaction
-
-
-def default_fleet_db() -> Path:
-    """``$SCANNER_FLEET_DB``, else ``fleet.db`` beside the local store's default location."""
-    if os.environ.get("SCANNER_FLEET_DB"):
-        return Path(os.environ["SCANNER_FLEET_DB"])
-    return default_db_path().parent / "fleet.db"
+from scanner.sqlite import Migration, connect, migrate, query_text, write_transaction
 
 
 def _initial(db: sqlite_utils.Database) -> None:
-    db["hosts"].create(  # type: ignore[union-attr]
+    db.table("hosts").create(
         {
             "host": str,
             "token_hash": str,
@@ -48,7 +37,7 @@ def _initial(db: sqlite_utils.Database) -> None:
         pk="host",
         defaults={"lost_reports": 0},
     )
-    db["reports"].create(  # type: ignore[union-attr]
+    db.table("reports").create(
         {
             "id": str,
             "host": str,
@@ -67,10 +56,10 @@ def _initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("host", "hosts", "host")],
         not_null={"host", "finished", "document"},
     )
-    db["reports"].create_index(["host", "finished"])  # type: ignore[union-attr]
-    db["reports"].create_index(["finished"])  # type: ignore[union-attr]
-    db["hosts"].create_index(["token_hash"], unique=True)  # type: ignore[union-attr]
-    db["report_findings"].create(  # type: ignore[union-attr]
+    db.table("reports").create_index(["host", "finished"])
+    db.table("reports").create_index(["finished"])
+    db.table("hosts").create_index(["token_hash"], unique=True)
+    db.table("report_findings").create(
         {
             "report_id": str,
             "position": int,
@@ -98,7 +87,7 @@ class SqliteFleetStorage(FleetStorage):
         self._local = threading.local()
         db = self._db()
         try:
-            migrate(db, str(path), FLEET_MIGRATIONS)
+            migrate(db, str(path), FLEET_MIGRATIONS, "fleet database")
         except sqlite3.Error as error:
             raise StoreError(f"{path}: not a usable fleet database: {error}") from error
 
@@ -120,7 +109,7 @@ class SqliteFleetStorage(FleetStorage):
     def add_token(self, host: str, token_hash: str) -> None:
         db = self._db()
         with write_transaction(db):
-            db["hosts"].upsert(  # type: ignore[union-attr]
+            db.table("hosts").upsert(
                 {"host": host, "token_hash": token_hash, "token_created": utc_now(), "revoked": None}, pk="host"
             )
 
@@ -155,7 +144,7 @@ class SqliteFleetStorage(FleetStorage):
             if db.execute("select 1 from reports where id = ?", [scan["id"]]).fetchone():
                 return False
             db.execute("insert or ignore into hosts (host, lost_reports) values (?, 0)", [query_text(scan["host"])])
-            db["reports"].insert(  # type: ignore[union-attr]
+            db.table("reports").insert(
                 {
                     "id": scan["id"],
                     "host": query_text(scan["host"]),
@@ -171,7 +160,7 @@ class SqliteFleetStorage(FleetStorage):
                     "document": document,
                 }
             )
-            db["report_findings"].insert_all(  # type: ignore[union-attr]
+            db.table("report_findings").insert_all(
                 (
                     {
                         "report_id": scan["id"],

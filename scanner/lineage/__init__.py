@@ -1,5 +1,1 @@
-"""Identity and lineage of models: name normalisation and the on-machine lineage graph."""
-
-from scanner.lineage.graph import MachineIndex, identify
-
-__all__ = ["MachineIndex", "identify"]
+"""Identity and lineage of models (the *identify* stage): the on-machine lineage graph and the Hub client."""

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from scanner.lineage.hub import Hub
-from scanner.lineage.names import name_keys
+from scanner.names import name_keys
 from scanner.records import Clue, Lead, ModelRecord, Step
 
 MAX_DEPTH = 8

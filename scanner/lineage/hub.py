@@ -16,22 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner.lineage.names import string_list
-from scanner.records import normalize_package_name
+from scanner.names import normalize_package_name, string_list
+from scanner.places import default_cache_dir
 
 CACHE_MAX_AGE = 7 * 24 * 3600
 MAX_LOOKUPS = 200
 """Per scan: lineage chains are short, so this bounds network use on a machine with many models."""
 DEFAULT_ENDPOINT = "https://huggingface.co"
-
-
-def default_cache_dir() -> Path:
-    """``$SCANNER_CACHE_DIR``, else the XDG cache (``/var/cache/scanner`` for root)."""
-    if os.environ.get("SCANNER_CACHE_DIR"):
-        return Path(os.environ["SCANNER_CACHE_DIR"])
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return Path("/var/cache/scanner")
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scanner"
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,7 @@ from pathlib import Path
 import yaml
 
 from scanner.errors import PolicyError
-from scanner.findings import SEVERITY_RANK
 from scanner.fsview import FileRefused, RootFS, describe_refusal
-from scanner.policy.rules import RULES
 from scanner.policy.schema import (
     CONFIG_SHAPE_PATTERN,
     NOWHERE,
@@ -36,13 +34,13 @@ from scanner.policy.schema import (
     PolicyDocument,
     PolicyFileInfo,
     Provider,
-    Severity,
     Source,
     Waiver,
     WaiversDocument,
     Where,
 )
 from scanner.policy.typed_yaml import compose, convert
+from scanner.vocabulary import RULES, Severity
 
 POLICY_FILE_CAP = 4 * 1024 * 1024
 DEFAULT_POLICY = "default"
@@ -256,8 +254,7 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
 
 
 def _highest(severities: Iterable[Severity]) -> Severity:
-    ranked = sorted(severities, key=SEVERITY_RANK.__getitem__)
-    return ranked[-1] if ranked else "violation"
+    return max(severities, default=Severity.VIOLATION)
 
 
 def _fail(where: Where, message: str, field: str | None = None) -> None:

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from scanner.vocabulary import Severity
+
 SCHEMA_VERSION = 1
 
-Severity = Literal["violation", "warning", "info"]
 FactConfidence = Literal["verified", "secondary", "unverified"]
 SourceKind = Literal[
     "ban",

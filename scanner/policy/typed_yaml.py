@@ -15,6 +15,7 @@ import types
 import typing
 from collections.abc import Mapping
 from datetime import datetime
+from enum import Enum
 from functools import cache
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -95,6 +96,12 @@ class _Converter:
             if text not in allowed:
                 self.fail(node, path, f"expected one of {', '.join(map(str, allowed))}; got {text!r}")
             return text
+        if isinstance(tp, type) and issubclass(tp, Enum):
+            words = [member.value for member in tp]
+            text = self.scalar(node, str, path)
+            if text not in words:
+                self.fail(node, path, f"expected one of {', '.join(words)}; got {text!r}")
+            return tp(text)
         if origin is tuple:
             return self.sequence(node, get_args(tp)[0], path)
         if origin in (dict, Mapping):

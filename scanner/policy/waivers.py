@@ -14,9 +14,9 @@ from datetime import date, datetime
 from fnmatch import fnmatchcase
 
 from scanner.findings import Finding, WaiverNote, finding_order
-from scanner.policy.rules import WAIVER_EXPIRED, WAIVER_STALE
 from scanner.policy.schema import Waiver
 from scanner.records import Location, Record, stable_id
+from scanner.vocabulary import Confidence, RecordKind, RuleId, Severity
 
 
 def _note(waiver: Waiver) -> WaiverNote:
@@ -49,13 +49,15 @@ def _criteria(waiver: Waiver) -> str:
     return ", ".join(f"{key} {value}" for key, value in given if value is not None)
 
 
-def _about_waiver(waiver: Waiver, rule_id: str, severity: str, subject: str, evidence: tuple[str, ...]) -> Finding:
+def _about_waiver(
+    waiver: Waiver, rule_id: RuleId, severity: Severity, subject: str, evidence: tuple[str, ...]
+) -> Finding:
     return Finding(
         rule_id=rule_id,
-        severity=severity,  # type: ignore[arg-type]
-        confidence="confirmed",
+        severity=severity,
+        confidence=Confidence.CONFIRMED,
         provider=waiver.provider,
-        kind="waiver",
+        kind=RecordKind.WAIVER,
         subject=subject,
         location=Location(waiver.where.file, waiver.where.line or None),
         evidence=evidence,
@@ -71,7 +73,7 @@ def apply_waivers(
     """Mark what the waivers in force cover; add a finding for each expired and each unused waiver."""
     if not waivers:
         return list(findings)
-    hosts = {r.id: getattr(r, "host", None) for r in records if r.kind == "endpoint"}
+    hosts = {r.id: getattr(r, "host", None) for r in records if r.kind == RecordKind.ENDPOINT}
     expired = [w for w in waivers if _last_day(w) < today]
     in_force = [w for w in waivers if _last_day(w) >= today]
     used: set[int] = set()
@@ -87,8 +89,8 @@ def apply_waivers(
         result.append(
             _about_waiver(
                 waiver,
-                WAIVER_EXPIRED.id,
-                "warning",
+                RuleId.WAIVER_EXPIRED,
+                Severity.WARNING,
                 f"waiver {waiver.reference} expired on {waiver.expires}",
                 (
                     f"Waiver {waiver.reference} ({_criteria(waiver)}), approved by {waiver.approved_by} "
@@ -103,8 +105,8 @@ def apply_waivers(
             result.append(
                 _about_waiver(
                     waiver,
-                    WAIVER_STALE.id,
-                    "info",
+                    RuleId.WAIVER_STALE,
+                    Severity.INFO,
                     f"waiver {waiver.reference} matches nothing",
                     (
                         f"Waiver {waiver.reference} ({_criteria(waiver)}), approved by {waiver.approved_by}, "

@@ -10,7 +10,7 @@ import csv
 import io
 
 from scanner.report import Report
-from scanner.reporters.interface import Reporter
+from scanner.reporters.interface import Format, Reporter
 
 COLUMNS = (
     "scan_id",
@@ -39,7 +39,7 @@ def _cell(value: object) -> str:
 
 
 class CsvReporter(Reporter):
-    id = "csv"
+    id = Format.CSV
 
     def render(self, report: Report) -> str:
         out = io.StringIO()

@@ -14,9 +14,10 @@ from typing import Any
 from urllib.parse import quote
 
 from scanner.report import Report
-from scanner.reporters.interface import Reporter
+from scanner.reporters.interface import Format, Reporter
+from scanner.vocabulary import Severity
 
-RATINGS = {"violation": "high", "warning": "medium", "info": "info"}
+RATINGS: dict[Severity, str] = {Severity.VIOLATION: "high", Severity.WARNING: "medium", Severity.INFO: "info"}
 
 
 def _props(**values: Any) -> list[dict[str, str]]:
@@ -109,7 +110,11 @@ def _vulnerability(finding: dict[str, Any], refs: set[str]) -> dict[str, Any]:
         "id": f"{finding['rule_id']}:{finding['fingerprint']}",
         "source": {"name": "scanner policy"},
         "ratings": [
-            {"severity": RATINGS[finding["severity"]], "method": "other", "justification": finding["confidence"]}
+            {
+                "severity": RATINGS[Severity(finding["severity"])],
+                "method": "other",
+                "justification": finding["confidence"],
+            }
         ],
         "description": f"{finding['subject']} ({finding['provider'] or 'no provider'}, {finding['rule_id']})",
         "detail": "\n".join([*finding["evidence"], *finding["lineage"]]),
@@ -138,7 +143,7 @@ def _vulnerability(finding: dict[str, Any], refs: set[str]) -> dict[str, Any]:
 
 
 class CycloneDxReporter(Reporter):
-    id = "cyclonedx"
+    id = Format.CYCLONEDX
 
     def render(self, report: Report) -> str:
         scan = report["scan"]

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from scanner.report import Report, location_text, verdict
-from scanner.reporters.interface import Reporter
+from scanner.reporters.interface import Format, Reporter
 from scanner.reporters.markup import breakable as _breakable
 from scanner.reporters.markup import content_security_policy
 from scanner.reporters.markup import escape_html as _h
@@ -41,6 +41,7 @@ from scanner.reporters.summary import (
     waived_findings,
     waiver_of,
 )
+from scanner.vocabulary import Severity
 
 # ---------------------------------------------------------------------------------------------
 # HTML
@@ -83,7 +84,11 @@ _ICONS = {
     "partial": '<path d="M24 12v14M24 34v1"/>',
 }
 _VERDICT_CLASS = {"COMPLIANT": "ok", "NOT COMPLIANT": "bad", "INCOMPLETE SCAN": "partial"}
-_SEVERITY_COLOUR = {"violation": "#b42318", "warning": "#c4700b", "info": "#98a2b3"}
+SEVERITY_COLOURS: dict[Severity, str] = {
+    Severity.VIOLATION: "#b42318",
+    Severity.WARNING: "#c4700b",
+    Severity.INFO: "#98a2b3",
+}
 
 
 def _html_verdict(report: Report) -> str:
@@ -129,7 +134,7 @@ def _bar_chart(name: str, title: str, rows: list[tuple[str, Counter[str]]]) -> s
         for severity in SEVERITIES:
             width = bar_w * counts[severity] / most
             if width:
-                colour = _SEVERITY_COLOUR[severity]
+                colour = SEVERITY_COLOURS[severity]
                 parts.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{width:.1f}" height="16" fill="{colour}"/>')
             x += width
         parts.append(f'<text x="{label_w + bar_w + 6}" y="{y + 15}" class="n">{counts.total()}</text>')
@@ -141,7 +146,7 @@ def _html_charts(report: Report) -> str:
     kinds = counts_by(report, "kind")
     legend = "".join(
         f'<span><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="{c}"/></svg> {s}</span>'
-        for s, c in _SEVERITY_COLOUR.items()
+        for s, c in SEVERITY_COLOURS.items()
     )
     by_provider = _bar_chart("by-provider", "Unwaived findings by provider", providers) if providers else ""
     return (
@@ -301,7 +306,7 @@ _CSP = content_security_policy(_CSS)
 class HtmlReporter(Reporter):
     """The summary as one HTML page that needs nothing else: print it, mail it, archive it."""
 
-    id = "html"
+    id = Format.HTML
 
     def render(self, report: Report) -> str:
         sections = [

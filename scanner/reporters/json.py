@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from scanner.report import Report
-from scanner.reporters.interface import Reporter
+from scanner.reporters.interface import Format, Reporter
 
 
 class JsonReporter(Reporter):
-    id = "json"
+    id = Format.JSON
 
     def render(self, report: Report) -> str:
         # Compact on purpose: with an indent the json module falls back to its pure-Python encoder,

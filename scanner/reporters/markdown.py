@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from scanner.report import Report, location_text, verdict
-from scanner.reporters.interface import Reporter
+from scanner.reporters.interface import Format, Reporter
 from scanner.reporters.markup import escape_markdown as _md
 from scanner.reporters.summary import (
     FIRST_SCAN,
@@ -129,7 +129,7 @@ def _md_policy(report: Report) -> list[str]:
 class MarkdownReporter(Reporter):
     """The summary as Markdown, for tickets and wikis; the same sections as the HTML page."""
 
-    id = "markdown"
+    id = Format.MARKDOWN
 
     def render(self, report: Report) -> str:
         word = verdict(report)

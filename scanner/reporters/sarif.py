@@ -13,13 +13,12 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from scanner.policy.rules import RULES
-from scanner.records import CHOSEN_SKIP_KINDS
-from scanner.report import Report
-from scanner.reporters.interface import Reporter
+from scanner.report import Report, is_gap
+from scanner.reporters.interface import Format, Reporter
+from scanner.vocabulary import RULES, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-LEVELS = {"violation": "error", "warning": "warning", "info": "note"}
+LEVELS: dict[Severity, str] = {Severity.VIOLATION: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
 def _location(path: str, line: int | None = None) -> dict[str, Any]:
@@ -54,7 +53,7 @@ def _result(finding: dict[str, Any], index: dict[str, int]) -> dict[str, Any]:
     evidence = finding["evidence"]
     result: dict[str, Any] = {
         "ruleId": finding["rule_id"],
-        "level": LEVELS[finding["severity"]],
+        "level": LEVELS[Severity(finding["severity"])],
         "message": {"text": " ".join(evidence[:2])},
         "locations": [_location(finding["location"]["path"], finding["location"]["line"])],
         "partialFingerprints": {"scannerFingerprint/v1": finding["fingerprint"]},
@@ -84,13 +83,13 @@ def _result(finding: dict[str, Any], index: dict[str, int]) -> dict[str, Any]:
 
 
 class SarifReporter(Reporter):
-    id = "sarif"
+    id = Format.SARIF
 
     def render(self, report: Report) -> str:
         scan = report["scan"]
         rules = _rules()
         index = {rule["id"]: n for n, rule in enumerate(rules)}
-        gaps = [s for s in scan["coverage"]["skipped"] if s["kind"] not in CHOSEN_SKIP_KINDS]
+        gaps = [s for s in scan["coverage"]["skipped"] if is_gap(s)]
         log = {
             "$schema": SARIF_SCHEMA,
             "version": "2.1.0",

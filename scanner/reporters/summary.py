@@ -15,13 +15,14 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from scanner.records import CHOSEN_SKIP_KINDS
-from scanner.report import Report, location_text, policy_text
+from scanner.report import Report, is_gap, location_text, policy_text
+from scanner.vocabulary import INVENTORY_KINDS, Severity
 
 Finding = dict[str, Any]
 
-SEVERITIES = ("violation", "warning", "info")
-RECORD_KINDS = ("package", "model", "endpoint")
+SEVERITIES: tuple[Severity, ...] = tuple(Severity)
+"""Most severe first, as the pages list them."""
+RECORD_KINDS = INVENTORY_KINDS
 SKIPPED_SHOWN = 50
 INFOS_SHOWN = 20
 _NO_PROVIDER = "(not on the allow-list)"
@@ -175,11 +176,11 @@ def info_text(finding: Finding) -> str:
 
 
 def unreadable_paths(report: Report) -> list[dict[str, str]]:
-    return [s for s in report["scan"]["coverage"]["skipped"] if s["kind"] not in CHOSEN_SKIP_KINDS]
+    return [s for s in report["scan"]["coverage"]["skipped"] if is_gap(s)]
 
 
 def _chosen(report: Report) -> Counter[str]:
-    return Counter(s["kind"] for s in report["scan"]["coverage"]["skipped"] if s["kind"] in CHOSEN_SKIP_KINDS)
+    return Counter(s["kind"] for s in report["scan"]["coverage"]["skipped"] if not is_gap(s))
 
 
 def chosen_text(report: Report) -> str:

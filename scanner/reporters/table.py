@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from scanner.records import CHOSEN_SKIP_KINDS
-from scanner.report import Report, location_text, policy_text, verdict
-from scanner.reporters.interface import Reporter
+from scanner.report import Report, is_gap, location_text, policy_text, verdict
+from scanner.reporters.interface import Format, Reporter
 
 _SKIPPED_SHOWN = 10
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
@@ -40,7 +39,7 @@ def _changes_line(report: Report) -> str | None:
 
 
 class TableReporter(Reporter):
-    id = "table"
+    id = Format.TABLE
 
     def render(self, report: Report) -> str:
         lines = [verdict_line(report), ""]
@@ -66,8 +65,8 @@ class TableReporter(Reporter):
         if changes:
             lines.append(changes)
         coverage = report["scan"]["coverage"]
-        chosen = [s for s in coverage["skipped"] if s["kind"] in CHOSEN_SKIP_KINDS]
-        problems = [s for s in coverage["skipped"] if s["kind"] not in CHOSEN_SKIP_KINDS]
+        chosen = [s for s in coverage["skipped"] if not is_gap(s)]
+        problems = [s for s in coverage["skipped"] if is_gap(s)]
         counts = ", ".join(f"{n} {kind}(s)" for kind, n in report["summary"]["records"].items()) or "nothing"
         lines.append(
             f"Coverage: {coverage['dirs']} directories, {coverage['files']} files; found {counts}; "

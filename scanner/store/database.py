@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,33 +18,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scanner.changes import compare
+from scanner.collectors.secrets import SALT_BYTES, new_salt
 from scanner.errors import StoreError
-from scanner.store.migrations import migrate
-from scanner.store.transactions import write_transaction
+from scanner.places import default_cache_dir, default_db_path
+from scanner.sqlite import connect, migrate, query_text, write_transaction
+from scanner.store.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 FORGET_FILES_AFTER = timedelta(days=30)
 """Cached facts about a file no scan has met for this long are dropped: it is gone or out of scope."""
-BUSY_TIMEOUT_MS = 30_000
-"""A nightly audit and an admin's ``scanner history`` may meet; wait for the writer, not fail."""
 _ID_PREFIX_MIN = 4
-
-
-def default_db_path() -> Path:
-    """``$SCANNER_DB``; else ``/var/lib/scanner/scanner.db`` for root, the user's data directory otherwise."""
-    if os.environ.get("SCANNER_DB"):
-        return Path(os.environ["SCANNER_DB"])
-    if os.name == "nt":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-        return base / "scanner" / "scanner.db"
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return Path("/var/lib/scanner/scanner.db")
-    if os.uname().sysname == "Darwin":
-        return Path.home() / "Library" / "Application Support" / "scanner" / "scanner.db"
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "scanner" / "scanner.db"
+_SALT_KEY = "secret-salt"
 
 
 @dataclass(frozen=True)
@@ -92,18 +77,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def query_text(value: str | None) -> str | None:
-    """A query column: valid UTF-8, lone surrogates shown as ``\\udXXX`` (the JSON keeps the original)."""
-    return value.encode("utf-8", "backslashreplace").decode("utf-8") if value is not None else None
-
-
-def _create_private(path: Path) -> None:
-    """The store lists what is on the machine: readable by its owner only (0700 folder, 0600 file)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-
-
 class Store:
     """An open store. Use ``open_store``; close with ``close()`` or a ``with`` block."""
 
@@ -135,7 +108,7 @@ class Store:
         header["scan"] = {**scan, "coverage": {k: v for k, v in scan["coverage"].items() if k != "skipped"}}
         records = [(_dumps(item), item) for item in report["inventory"]]
         with self._errors("record the scan"), write_transaction(self.db):
-            self.db["scans"].insert(  # type: ignore[union-attr]
+            self.db.table("scans").insert(
                 {
                     "id": scan["id"],
                     "host": query_text(scan["host"]),
@@ -154,7 +127,7 @@ class Store:
                 }
             )
             hashes = [hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() for text, _ in records]
-            self.db["records"].insert_all(  # type: ignore[union-attr]
+            self.db.table("records").insert_all(
                 (
                     {
                         "hash": digest,
@@ -169,11 +142,11 @@ class Store:
                 ignore=True,
                 batch_size=500,
             )
-            self.db["scan_records"].insert_all(  # type: ignore[union-attr]
+            self.db.table("scan_records").insert_all(
                 ({"scan_id": scan["id"], "position": n, "record_hash": h} for n, h in enumerate(hashes)),
                 batch_size=2000,
             )
-            self.db["findings"].insert_all(  # type: ignore[union-attr]
+            self.db.table("findings").insert_all(
                 (
                     {
                         "scan_id": scan["id"],
@@ -195,7 +168,7 @@ class Store:
                 ),
                 batch_size=500,
             )
-            self.db["coverage"].insert_all(  # type: ignore[union-attr]
+            self.db.table("coverage").insert_all(
                 (
                     {
                         "scan_id": scan["id"],
@@ -210,7 +183,7 @@ class Store:
             )
             if file_facts:
                 rows = ({**row, "data": _dumps(row["data"])} for row in file_facts)
-                self.db["file_facts"].upsert_all(rows, pk=("device", "inode", "kind"), batch_size=500)  # type: ignore[union-attr]
+                self.db.table("file_facts").upsert_all(rows, pk=("device", "inode", "kind"), batch_size=500)
             forget = (datetime.now(timezone.utc) - FORGET_FILES_AFTER).isoformat(timespec="seconds")
             self.db.execute("delete from file_facts where seen < ?", [forget])
 
@@ -277,20 +250,23 @@ class Store:
         }
         return {**ordered, **{k: v for k, v in report.items() if k not in ordered}}
 
-    def changes(self, scan_id: str, report: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        """The ``changes`` section for a scan: compared with the previous scan of its scope, if any."""
-        previous = self.previous(scan_id)
-        if previous is None:
-            return None
-        return compare(self.load(previous), report or self.load(scan_id))
+    def secret_salt(self) -> bytes:
+        """This installation's salt for fingerprinting secrets, made on first use.
 
-    def report(self, scan_id: str) -> dict[str, Any]:
-        """A stored scan's report, with what changed since the scan before it."""
-        report = self.load(scan_id)
-        changes = self.changes(scan_id, report)
-        if changes is not None:
-            report["changes"] = changes
-        return report
+        A salt an earlier scanner kept in the cache folder is adopted, so fingerprints stay comparable
+        across the upgrade; the file itself is only read."""
+        with self._errors("read the installation's salt"):
+            row = self.db.execute("select value from installation where key = ?", [_SALT_KEY]).fetchone()
+            if row is not None:
+                return bytes.fromhex(row[0])
+            with write_transaction(self.db):
+                self.db.execute(
+                    "insert or ignore into installation (key, value) values (?, ?)",
+                    [_SALT_KEY, (_legacy_salt() or new_salt()).hex()],
+                )
+            return bytes.fromhex(
+                self.db.execute("select value from installation where key = ?", [_SALT_KEY]).fetchone()[0]
+            )
 
     def file_facts(self) -> dict[tuple[int, int, str], dict[str, Any]]:
         """Every cached per-file fact, keyed by device, inode and kind."""
@@ -304,24 +280,12 @@ class Store:
         }
 
 
-def connect(path: Path, what: str) -> sqlite_utils.Database:
-    """A private (0700/0600) SQLite database in WAL mode that waits for writers; ``what`` names it in errors.
-
-    The local store and the collector's database both open this way."""
-    import sqlite_utils  # a tenth of a second at start-up; only store users pay it
-
+def _legacy_salt() -> bytes | None:
     try:
-        _create_private(path)
-        db = sqlite_utils.Database(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000))
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            db.enable_wal()
-        db.execute("PRAGMA foreign_keys = ON")
-    except OSError as error:
-        raise StoreError(f"{path}: cannot open the {what}: {error.strerror or error}") from error
-    except sqlite3.Error as error:
-        raise StoreError(f"{path}: cannot open the {what}: {error}") from error
-    return db
+        salt = bytes.fromhex((default_cache_dir() / "secret-salt").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return salt if len(salt) == SALT_BYTES else None  # an empty or cut file is no salt
 
 
 def open_store(path: Path | None = None) -> Store:
@@ -330,7 +294,7 @@ def open_store(path: Path | None = None) -> Store:
     shown = str(chosen)
     db = connect(chosen, "store")
     try:
-        migrate(db, shown)
+        migrate(db, shown, MIGRATIONS, "store")
     except sqlite3.Error as error:
         db.close()
         raise StoreError(f"{shown}: not a usable scanner store: {error}") from error

@@ -1,27 +1,17 @@
-"""The store's schema as named, ordered migrations.
-
-``PRAGMA user_version`` holds how many migrations a database has had. Opening one applies the
-missing ones in order, each in its own transaction together with its ``migrations`` row and the
-new ``user_version``, so a database written by an older scanner upgrades and a crash half-way
-leaves it at the last complete step. A database from a newer scanner (a higher version than this
-code knows) is refused: guessing at a schema we have never seen could lose its history.
-"""
+"""The store's schema as named, ordered migrations (applied by ``scanner.sqlite.migrate``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from scanner.errors import StoreError
-from scanner.store.transactions import write_transaction
+from scanner.sqlite import Migration
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 
 def _scans_records_findings_coverage(db: sqlite_utils.Database) -> None:
-    db["scans"].create(  # type: ignore[union-attr]
+    db.table("scans").create(
         {
             "id": str,
             "host": str,
@@ -41,21 +31,21 @@ def _scans_records_findings_coverage(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"host", "scope", "started", "finished", "document"},
     )
-    db["scans"].create_index(["scope", "finished"])  # type: ignore[union-attr]
+    db.table("scans").create_index(["scope", "finished"])
     # Records are stored once by content and linked to every scan that saw them: a fleet machine
     # re-scanned nightly sees the same 10,000 packages every night.
-    db["records"].create(  # type: ignore[union-attr]
+    db.table("records").create(
         {"hash": str, "kind": str, "name": str, "version": str, "path": str, "data": str},
         pk="hash",
         not_null={"kind", "data"},
     )
-    db["scan_records"].create(  # type: ignore[union-attr]
+    db.table("scan_records").create(
         {"scan_id": str, "position": int, "record_hash": str},
         pk=("scan_id", "position"),
         foreign_keys=[("scan_id", "scans", "id"), ("record_hash", "records", "hash")],
     )
-    db["scan_records"].create_index(["record_hash"])  # type: ignore[union-attr]
-    db["findings"].create(  # type: ignore[union-attr]
+    db.table("scan_records").create_index(["record_hash"])
+    db.table("findings").create(
         {
             "scan_id": str,
             "position": int,
@@ -75,8 +65,8 @@ def _scans_records_findings_coverage(db: sqlite_utils.Database) -> None:
         pk=("scan_id", "position"),
         foreign_keys=[("scan_id", "scans", "id")],
     )
-    db["findings"].create_index(["fingerprint"])  # type: ignore[union-attr]
-    db["coverage"].create(  # type: ignore[union-attr]
+    db.table("findings").create_index(["fingerprint"])
+    db.table("coverage").create(
         {"scan_id": str, "position": int, "path": str, "kind": str, "data": str},
         pk=("scan_id", "position"),
         foreign_keys=[("scan_id", "scans", "id")],
@@ -84,7 +74,7 @@ def _scans_records_findings_coverage(db: sqlite_utils.Database) -> None:
 
 
 def _file_facts(db: sqlite_utils.Database) -> None:
-    db["file_facts"].create(  # type: ignore[union-attr]
+    db.table("file_facts").create(
         {
             "device": int,
             "inode": int,
@@ -100,43 +90,24 @@ def _file_facts(db: sqlite_utils.Database) -> None:
 
 
 def _spool(db: sqlite_utils.Database) -> None:
-    db["spool"].create(  # type: ignore[union-attr]
+    db.table("spool").create(
         {"id": str, "created": str, "body": bytes, "attempts": int, "last_error": str, "rejected": int},
         pk="id",
         not_null={"created", "body"},
         defaults={"attempts": 0, "rejected": 0},
     )
-    db["state"].create({"key": str, "value": int}, pk="key")  # type: ignore[union-attr]
+    db.table("state").create({"key": str, "value": int}, pk="key")
 
 
-Migration = tuple[str, Callable[["sqlite_utils.Database"], None]]
+def _installation(db: sqlite_utils.Database) -> None:
+    """Facts about this installation, such as the salt that secrets are fingerprinted with."""
+    db.table("installation").create({"key": str, "value": str}, pk="key")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001-scans-records-findings-coverage", _scans_records_findings_coverage),
     ("0002-file-facts", _file_facts),
     ("0003-spool", _spool),
+    ("0004-installation", _installation),
 )
 """Append only: a released migration is never edited or reordered, its name never reused."""
-
-
-def schema_version(db: sqlite_utils.Database) -> int:
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
-
-
-def migrate(db: sqlite_utils.Database, path: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
-    """Bring ``db`` up to date, or refuse a database that a newer scanner wrote."""
-    version = schema_version(db)
-    if version > len(migrations):
-        raise StoreError(
-            f"{path}: this store was written by a newer scanner (store schema {version}, this scanner knows "
-            f"{len(migrations)}); upgrade scanner, or choose another store with --db"
-        )
-    for number, (name, apply) in enumerate(migrations[version:], start=version + 1):
-        with write_transaction(db):
-            if schema_version(db) >= number:  # another process (a second collector) got here first
-                continue
-            if number == 1:
-                db["migrations"].create({"number": int, "name": str, "applied": str}, pk="number")  # type: ignore[union-attr]
-            apply(db)
-            applied = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-            db["migrations"].insert({"number": number, "name": name, "applied": applied})  # type: ignore[union-attr]
-            db.execute(f"PRAGMA user_version = {number}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from scanner.collectors.endpoints.settings import Setting
-from scanner.records import EndpointRecord, EndpointSource, Location
+from scanner.records import EndpointRecord, Location
+from scanner.vocabulary import EndpointSource
 
 PACKAGE_DIRS = frozenset({"site-packages", "dist-packages", "node_modules"})
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from scanner.collectors.endpoints.processes import PROC, read_proc, user_name
 from scanner.collectors.interface import Collector, CollectorResult
 from scanner.records import EndpointRecord, Location, Record, Skipped
+from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
 
 Resolver = Callable[[str], Iterable[str]]
@@ -158,7 +159,7 @@ class ConnectionCollector(Collector):
                 records.append(
                     EndpointRecord(
                         name=host,
-                        source="connection",
+                        source=EndpointSource.CONNECTION,
                         locations=(Location(where, None),),
                         found_by=self.id,
                         host=host,
@@ -169,8 +170,8 @@ class ConnectionCollector(Collector):
         skipped = []
         if failed:
             reason = f"--resolve: {len(failed)} host(s) did not resolve, connections to them cannot be seen: {', '.join(failed)}"
-            skipped.append(Skipped("--resolve", reason, "unreadable"))
+            skipped.append(Skipped("--resolve", reason, SkipKind.UNREADABLE))
         if unreadable and len(owners) < len({s.inode for s in found}):
             reason = f"{unreadable} process(es) unreadable: some connections are shown by user only (run as root)"
-            skipped.append(Skipped(f"{PROC}/*/fd", reason, "unreadable"))
+            skipped.append(Skipped(f"{PROC}/*/fd", reason, SkipKind.UNREADABLE))
         return CollectorResult(records=records, skipped=skipped)

@@ -16,7 +16,8 @@ from scanner.collectors.endpoints.base import record_of
 from scanner.collectors.endpoints.settings import classify_all
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal
-from scanner.records import EndpointSource, Record, Skipped
+from scanner.records import Record, Skipped
+from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
 
 TEXT_CAP = 1 << 20
@@ -37,15 +38,15 @@ def env_source_of(entry: Entry) -> EndpointSource | None:
     """Which kind of ``KEY=value`` file this is, if it is one we read."""
     name, path = entry.name, entry.path
     if name in DOTENV_NAMES:
-        return "dotenv"
+        return EndpointSource.DOTENV
     if (
         name in SHELL_NAMES
         or path == "/etc/environment"
         or (path.startswith("/etc/profile.d/") and name.endswith(".sh"))
     ):
-        return "shell-profile"
+        return EndpointSource.SHELL_PROFILE
     if name.endswith(".service") or (name.endswith(".conf") and entry.parent_name.endswith(".service.d")):
-        return "systemd-unit"
+        return EndpointSource.SYSTEMD_UNIT
     return None
 
 
@@ -120,10 +121,10 @@ class EnvFileCollector(Collector):
         try:
             text, truncated = self.fs.read_text(entry.real_path, TEXT_CAP)
         except (OSError, FileRefused) as error:
-            self._skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", "unreadable"))
+            self._skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE))
             return
         if truncated:
-            self._skipped.append(Skipped(entry.path, f"read only up to {TEXT_CAP >> 20} MiB", "partial"))
+            self._skipped.append(Skipped(entry.path, f"read only up to {TEXT_CAP >> 20} MiB", SkipKind.PARTIAL))
         for number, line in enumerate(text.splitlines(), start=1):
             if line.lstrip().startswith("#") or ("=" not in line and "set " not in line):
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import EndpointRecord, Location, Record, Skipped
+from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
 
 HOSTS_CAP = 1 << 20
@@ -25,7 +26,9 @@ class HostsFileCollector(Collector):
         try:
             text, _ = self.fs.read_text(entry.real_path, HOSTS_CAP)
         except (OSError, FileRefused) as error:
-            self._result.skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", "unreadable"))
+            self._result.skipped.append(
+                Skipped(entry.path, f"unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE)
+            )
             return
         records: list[Record] = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -36,7 +39,7 @@ class HostsFileCollector(Collector):
                     records.append(
                         EndpointRecord(
                             name=name.lower(),
-                            source="hosts-file",
+                            source=EndpointSource.HOSTS_FILE,
                             locations=(Location(entry.path, number),),
                             found_by=self.id,
                             host=name.lower(),

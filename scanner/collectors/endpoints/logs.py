@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from scanner.collectors.interface import Collector, CollectorResult, WatchList
-from scanner.policy.hosts import url_host
-from scanner.records import EndpointRecord, EndpointSource, Location, Record, Skipped
+from scanner.records import EndpointRecord, Location, Record, Skipped
+from scanner.urls import url_host
+from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
 
 LOG_CAP = 512 << 20
@@ -201,20 +202,20 @@ class LogCollector(Collector):
 
     def finish(self) -> CollectorResult:
         result = CollectorResult()
-        logs: list[tuple[str, EndpointSource]] = [(p, "dns-log") for p in self.options.dns_logs]
-        logs += [(p, "proxy-log") for p in self.options.proxy_logs]
+        logs: list[tuple[str, EndpointSource]] = [(p, EndpointSource.DNS_LOG) for p in self.options.dns_logs]
+        logs += [(p, EndpointSource.PROXY_LOG) for p in self.options.proxy_logs]
         for path, source in logs:
             try:
                 reader = read_log(path, self.options.watch)
             except OSError as error:
-                result.skipped.append(Skipped(path, f"log unreadable: {error.strerror or error}", "unreadable"))
+                result.skipped.append(Skipped(path, f"log unreadable: {error.strerror or error}", SkipKind.UNREADABLE))
                 continue
             if reader.truncated:
                 reason = f"only the first {LOG_CAP >> 20} MiB or {LOG_LINES_CAP:,} lines read; the rest was not checked"
-                result.skipped.append(Skipped(path, reason, "unsupported"))
+                result.skipped.append(Skipped(path, reason, SkipKind.UNSUPPORTED))
             if reader.malformed:
                 reason = f"{reader.malformed} of {reader.lines} line(s) in no known log format, skipped"
-                result.skipped.append(Skipped(path, reason, "unsupported"))
+                result.skipped.append(Skipped(path, reason, SkipKind.UNSUPPORTED))
             records: list[Record] = [
                 EndpointRecord(
                     name=host,

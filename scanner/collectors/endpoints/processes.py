@@ -15,6 +15,7 @@ from scanner.collectors.endpoints.base import record_of
 from scanner.collectors.endpoints.settings import classify_all
 from scanner.collectors.interface import Collector, CollectorResult
 from scanner.records import Record, Skipped
+from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
 
 ENVIRON_CAP = 1 << 20
@@ -55,7 +56,7 @@ class ProcessCollector(Collector):
                 records += record_of(
                     settings,
                     name=name,
-                    source="environment",
+                    source=EndpointSource.ENVIRONMENT,
                     path=f"{PROC}/{me}/environ",
                     line=None,
                     found_by=self.id,
@@ -85,7 +86,7 @@ class ProcessCollector(Collector):
                     records += record_of(
                         settings,
                         name=name,
-                        source="process",
+                        source=EndpointSource.PROCESS,
                         path=f"{base}/environ",
                         line=None,
                         found_by=self.id,
@@ -94,5 +95,5 @@ class ProcessCollector(Collector):
         skipped = []
         if unreadable:
             reason = f"{unreadable} process environment(s) unreadable (permission denied; run as root to see them)"
-            skipped.append(Skipped(f"{PROC}/*/environ", reason, "unreadable"))
+            skipped.append(Skipped(f"{PROC}/*/environ", reason, SkipKind.UNREADABLE))
         return CollectorResult(records=records, skipped=skipped)

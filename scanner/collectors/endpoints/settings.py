@@ -18,10 +18,9 @@ import re
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from scanner.collectors.endpoints.secrets import fingerprint
 from scanner.collectors.interface import WatchList
-from scanner.policy.hosts import split_userinfo, url_host
 from scanner.records import SecretRef
+from scanner.urls import split_userinfo, url_host
 
 _URL = re.compile(r"^(?:https?|wss?)://[^\s\"'<>]+$", re.IGNORECASE)
 _HOSTLIKE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+\.?(?::\d+)?$", re.I)
@@ -58,7 +57,7 @@ class Setting:
     """The name is one of the policy's provider variables (``DEEPSEEK_API_KEY``)."""
 
 
-def safe_url(url: str) -> tuple[str, SecretRef | None]:
+def safe_url(url: str, watch: WatchList) -> tuple[str, SecretRef | None]:
     """The URL without user info, query or fragment (``?…`` says there was a query), and a fingerprint
     of any secret it held. Query names are dropped too: ``?sk-abc…`` is a key written as a name."""
     bare, userinfo = split_userinfo(url)
@@ -68,7 +67,7 @@ def safe_url(url: str) -> tuple[str, SecretRef | None]:
         host = parts.hostname
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
-        return bare.split("?", 1)[0].split("#", 1)[0], fingerprint(password) if password else None
+        return bare.split("?", 1)[0].split("#", 1)[0], watch.fingerprint(password) if password else None
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     named = (v for k, v in pairs if _SECRET_PARAM.search(k) and v)
     bare_names = (k for k, v in pairs if not v and len(k) >= 12)  # a key on its own, no name
@@ -77,7 +76,7 @@ def safe_url(url: str) -> tuple[str, SecretRef | None]:
         return url, None
     netloc = (f"[{host}]" if host and ":" in host else host or "") + port
     cleaned = urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
-    return cleaned, fingerprint(secret) if secret else None
+    return cleaned, watch.fingerprint(secret) if secret else None
 
 
 def is_reference(value: str) -> bool:
@@ -108,7 +107,7 @@ def _classify(name: str, raw: str, watch: WatchList, provider_keys: bool) -> Set
         ai_name = bool(_AI_URL_NAME.search(name)) or watched_variable
         proxy = bool(_PROXY_NAME.search(name)) and watch.host_is_watched(host)
         if ai_name or proxy or watch.host_is_api(host):
-            url, secret = safe_url(value)
+            url, secret = safe_url(value, watch)
             return Setting(name, url=url, host=host, secret=secret)
         return None
     if _AI_URL_NAME.search(name) and _HOSTLIKE.match(value):
@@ -116,7 +115,7 @@ def _classify(name: str, raw: str, watch: WatchList, provider_keys: bool) -> Set
     if _SECRET_NAME.search(name) or (watched_variable and len(value) >= 16 and not re.search(r"[/\\\s]", value)):
         if len(value) < 8 or is_reference(value):
             return Setting(name) if watched_variable else None
-        return Setting(name, secret=fingerprint(value))
+        return Setting(name, secret=watch.fingerprint(value))
     if _MODEL_NAME.search(name) and len(value) <= 200:
         return Setting(name, model=value)
     provider_name = _PROVIDER_NAME.search(name) or (provider_keys and _TOOL_PROVIDER_NAME.match(name))

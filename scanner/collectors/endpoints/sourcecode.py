@@ -26,8 +26,9 @@ from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.endpoints.toolconfigs import NAMES as CONFIG_NAMES
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult, WatchList
 from scanner.fsview import FileRefused, RootFS, describe_refusal
-from scanner.policy.hosts import url_host
-from scanner.records import EndpointRecord, EndpointSource, Location, Record, Skipped
+from scanner.records import EndpointRecord, Location, Record, Skipped
+from scanner.urls import url_host
+from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
 
 SOURCE_CAP = 4 << 20
@@ -132,10 +133,10 @@ class SourceCodeCollector(Collector):
         try:
             data, truncated = self.fs.read_bytes(entry.real_path, cap)
         except (OSError, FileRefused) as error:
-            self._skipped.append(Skipped(path, f"source unreadable: {describe_refusal(error)}", "unreadable"))
+            self._skipped.append(Skipped(path, f"source unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE))
             return
         if truncated:  # a size we chose not to exceed: listed, but the scan is not incomplete for it
-            self._skipped.append(Skipped(path, f"source read only up to {cap >> 20} MiB", "partial"))
+            self._skipped.append(Skipped(path, f"source read only up to {cap >> 20} MiB", SkipKind.PARTIAL))
         if b"\0" in data[:1024]:
             return
         lowered = data.lower()
@@ -143,9 +144,9 @@ class SourceCodeCollector(Collector):
             return
         text = data.decode("utf-8", "replace")
         if entry.name.endswith(".ipynb"):
-            self._records += self._scan(entry.path, code_cells_only(text), "notebook")
+            self._records += self._scan(entry.path, code_cells_only(text), EndpointSource.NOTEBOOK)
         else:
-            self._records += self._scan(entry.path, text, "source-code")
+            self._records += self._scan(entry.path, text, EndpointSource.SOURCE_CODE)
 
     def _scan(self, path: str, text: str, source: EndpointSource) -> list[EndpointRecord]:
         """URLs in the whole text at once (regex over the file, not per line), each with its line."""
@@ -160,7 +161,7 @@ class SourceCodeCollector(Collector):
                 continue
             line += text.count("\n", counted, match.start())
             counted = match.start()
-            url, secret = safe_url(raw)
+            url, secret = safe_url(raw, self.options.watch)
             found.append(
                 EndpointRecord(
                     name="base URL argument" if argument else "URL literal",

@@ -22,6 +22,7 @@ from scanner.collectors.endpoints.structured import NotStructured, objects, pars
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import Record, Skipped
+from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
 
 CONFIG_CAP = 4 << 20
@@ -156,18 +157,20 @@ class ToolConfigCollector(Collector):
                 text, truncated = self.fs.read_text(entry.real_path, CONFIG_CAP)
                 if truncated:
                     reason = f"settings file larger than {CONFIG_CAP >> 20} MiB; not read"
-                    self._skipped.append(Skipped(entry.path, reason, "partial" if not tool else "unsupported"))
+                    self._skipped.append(
+                        Skipped(entry.path, reason, SkipKind.PARTIAL if not tool else SkipKind.UNSUPPORTED)
+                    )
                     return
                 tree = parse(text, kind)
                 keyed_by_provider = tool == "opencode" and entry.name == "auth.json"  # {"deepseek": {"key": ...}}
                 trees = [(tool, {"provider": tree} if keyed_by_provider else tree)]
         except (OSError, FileRefused) as error:
             reason = f"{tool or 'settings'} file unreadable: {describe_refusal(error)}"
-            self._skipped.append(Skipped(entry.path, reason, "unreadable"))
+            self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))
             return
         except NotStructured as error:
             if tool and tool != "litellm":  # any other file may be anything; a tool's own file should parse
-                self._skipped.append(Skipped(entry.path, f"{tool} settings: {error}", "unsupported"))
+                self._skipped.append(Skipped(entry.path, f"{tool} settings: {error}", SkipKind.UNSUPPORTED))
             return
         for name, tree in trees:
             # A YAML file without a model_list is no LiteLLM config: a project's own settings, as no tool's.
@@ -177,7 +180,7 @@ class ToolConfigCollector(Collector):
             settings = self._settings(entry.path, tree, lines if text else None, tool_name, kind)
             if len(settings) > RECORDS_PER_FILE:
                 reason = f"{len(settings)} settings; only the first {RECORDS_PER_FILE} recorded"
-                self._skipped.append(Skipped(entry.path, reason, "partial"))
+                self._skipped.append(Skipped(entry.path, reason, SkipKind.PARTIAL))
             self._records += settings[:RECORDS_PER_FILE]
 
     def _settings(self, path: str, tree: object, lines: LineFinder | None, tool: str | None, kind: str) -> list[Record]:
@@ -199,7 +202,7 @@ class ToolConfigCollector(Collector):
             records += record_of(
                 settings,
                 name=key_path,
-                source="tool-config",
+                source=EndpointSource.TOOL_CONFIG,
                 path=path,
                 line=line,
                 found_by=self.id,

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from scanner.lineage.names import string_list
+from scanner.names import string_list
 from scanner.records import Clue
 
 CARD_CAP = 256 * 1024

@@ -43,7 +43,8 @@ from scanner.collectors.models.weights import CACHE_KIND as WEIGHT_CACHE_KIND
 from scanner.collectors.models.weights import WEIGHT_SUFFIXES, WeightFacts, read_weight_file
 from scanner.formats import FormatError
 from scanner.fsview import FileRefused, RootFS, describe_refusal, printable
-from scanner.records import Clue, Location, ModelFile, ModelRecord, ModelStore, Record, Skipped
+from scanner.records import Clue, Location, ModelFile, ModelRecord, Record, Skipped
+from scanner.vocabulary import ModelStore, SkipKind
 from scanner.walk import Entry, Interest, WalkRoot
 
 META_NAMES = frozenset({"config.json", "adapter_config.json", "tokenizer_config.json", "README.md"})
@@ -158,13 +159,13 @@ class ModelCollector(Collector):
                     return
                 facts = self._weight_facts(handle, entry)
         except FormatError as error:
-            self._skipped.append(Skipped(entry.path, f"model file header unreadable: {error}", "unsupported"))
+            self._skipped.append(Skipped(entry.path, f"model file header unreadable: {error}", SkipKind.UNSUPPORTED))
             claimed = os.path.splitext(entry.name)[1].lstrip(".").lower() or "unknown"
             facts = WeightFacts(f"{claimed} (unreadable header)", _size_of(entry.real_path), 0)
         except (OSError, FileRefused) as error:
             if not nameless:
                 self._skipped.append(
-                    Skipped(entry.path, f"model file unreadable: {describe_refusal(error)}", "unreadable")
+                    Skipped(entry.path, f"model file unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE)
                 )
             return
         if facts is None or (nameless and facts.format not in ("gguf", "ggml", "safetensors")):
@@ -207,7 +208,7 @@ class ModelCollector(Collector):
                     if cache:
                         cache.put(DIGEST_CACHE_KIND, st, known)
         except (OSError, FileRefused) as error:
-            self._skipped.append(Skipped(entry.path, f"could not hash: {describe_refusal(error)}", "unreadable"))
+            self._skipped.append(Skipped(entry.path, f"could not hash: {describe_refusal(error)}", SkipKind.UNREADABLE))
             return
         facts.clues.append(Clue("digest", known, "sha256 (--hash)", entry.path))
 
@@ -251,7 +252,7 @@ class ModelCollector(Collector):
                 record = self._record(group)
             except Exception as error:  # one odd model must cost one entry, not the inventory
                 self._skipped.append(
-                    Skipped(group.root, printable(f"{self.id} failed: {type(error).__name__}: {error}"), "error")
+                    Skipped(group.root, printable(f"{self.id} failed: {type(error).__name__}: {error}"), SkipKind.ERROR)
                 )
                 continue
             if record is not None:
@@ -277,18 +278,18 @@ class ModelCollector(Collector):
         for weight in loose:
             if weight.facts.format.startswith(("gguf", "ggml")):
                 key = "gguf:" + _SPLIT_GGUF.sub("", weight.path)
-                group = groups.setdefault(key, _Group("file", weight.path))
+                group = groups.setdefault(key, _Group(ModelStore.FILE, weight.path))
                 group.root = min(group.root, weight.path)  # the first shard, whatever order the walk met them in
             else:
                 folder = _dirname(weight.path)
-                group = groups.setdefault(folder, _Group("directory", folder, meta_dirs=[folder]))
+                group = groups.setdefault(folder, _Group(ModelStore.DIRECTORY, folder, meta_dirs=[folder]))
             group.weights.append(weight)
         for folder in loose_meta:
             if folder not in groups and self._meta[folder].keys() & MODEL_CONFIGS:
-                groups[folder] = _Group("directory", folder, meta_dirs=[folder])
+                groups[folder] = _Group(ModelStore.DIRECTORY, folder, meta_dirs=[folder])
         for group in groups.values():
             folder = _dirname(group.root)
-            if group.store == "file" and folder not in groups:
+            if group.store == ModelStore.FILE and folder not in groups:
                 group.meta_dirs.append(folder)  # the folder's card describes the GGUFs in it
         return list(groups.values())
 
@@ -307,9 +308,9 @@ class ModelCollector(Collector):
                 manifest = load_json_object(raw, truncated)
             except (OSError, FileRefused, NotUsable) as error:
                 reason = describe_refusal(error) if not isinstance(error, NotUsable) else str(error)
-                self._skipped.append(Skipped(entry.path, f"Ollama manifest unreadable: {reason}", "unsupported"))
+                self._skipped.append(Skipped(entry.path, f"Ollama manifest unreadable: {reason}", SkipKind.UNSUPPORTED))
                 continue
-            group = _Group("ollama", entry.path, place.name, place.tag)
+            group = _Group(ModelStore.OLLAMA, entry.path, place.name, place.tag)
             group.clues.append(Clue("name", place.name, "Ollama manifest", entry.path))
             group.extra_files.append(ModelFile(entry.path, len(raw), "ollama-manifest", len(raw)))
             for media, digest, size in ollama_layers(manifest):
@@ -375,7 +376,7 @@ class ModelCollector(Collector):
                     data = load_json_object(raw, truncated)
                 except (OSError, FileRefused, NotUsable) as error:
                     reason = str(error) if isinstance(error, NotUsable) else describe_refusal(error)
-                    self._skipped.append(Skipped(path, f"model metadata unreadable: {reason}", "unreadable"))
+                    self._skipped.append(Skipped(path, f"model metadata unreadable: {reason}", SkipKind.UNREADABLE))
                     continue
                 meta.files.append(ModelFile(path, len(raw), name.removesuffix(".json").replace("_", "-"), len(raw)))
                 if name == "config.json" and is_model_config(data):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from scanner.records import ModelStore
+from scanner.vocabulary import ModelStore
 
 OLLAMA_DEFAULT_REGISTRY = "registry.ollama.ai"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -43,7 +43,7 @@ def hf_cache_place(path: str) -> StorePlace | None:
             repo_id = "/".join(part[len("models--") :].split("--", 1))
             rest = parts[index + 1 :]
             revision = rest[1] if len(rest) > 2 and rest[0] == "snapshots" else None
-            return StorePlace("hf-cache", "/".join(parts[: index + 1]), repo_id, revision)
+            return StorePlace(ModelStore.HF_CACHE, "/".join(parts[: index + 1]), repo_id, revision)
     return None
 
 
@@ -67,14 +67,14 @@ def _publisher_repo(path: str, marker: tuple[str, ...], store: ModelStore) -> St
 
 
 def lmstudio_place(path: str) -> StorePlace | None:
-    return _publisher_repo(path, (".lmstudio", "models"), "lmstudio") or _publisher_repo(
-        path, ("lm-studio", "models"), "lmstudio"
+    return _publisher_repo(path, (".lmstudio", "models"), ModelStore.LMSTUDIO) or _publisher_repo(
+        path, ("lm-studio", "models"), ModelStore.LMSTUDIO
     )
 
 
 def modelscope_place(path: str) -> StorePlace | None:
-    return _publisher_repo(path, ("modelscope", "hub", "models"), "modelscope") or _publisher_repo(
-        path, ("modelscope", "hub"), "modelscope"
+    return _publisher_repo(path, (ModelStore.MODELSCOPE, "hub", "models"), ModelStore.MODELSCOPE) or _publisher_repo(
+        path, (ModelStore.MODELSCOPE, "hub"), ModelStore.MODELSCOPE
     )
 
 

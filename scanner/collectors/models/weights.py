@@ -21,7 +21,7 @@ from scanner.formats.onnx import read_onnx
 from scanner.formats.other import identify_hdf5, identify_mlmodel, read_keras_zip
 from scanner.formats.pytorch_zip import read_torch_zip
 from scanner.formats.safetensors import read_safetensors
-from scanner.lineage.names import hf_repo_id
+from scanner.names import hf_repo_id
 from scanner.records import Clue, ClueKind
 
 CACHE_KIND = "weight-facts-1"

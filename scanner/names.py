@@ -97,3 +97,11 @@ def strip_packaging(key: str) -> str:
     """``openthinker-7b-gguf`` -> ``openthinker-7b``; ``...-qwen-7b-q4-k-m`` -> ``...-qwen-7b``."""
     model, colon, tag = key.partition(":")
     return f"{_PACKAGING.sub('', model)}{colon}{tag}" if colon else _PACKAGING.sub("", key)
+
+
+_PACKAGE_NAME_RUNS = re.compile(r"[-_.]+")
+
+
+def normalize_package_name(name: str) -> str:
+    """PEP 503 normalised project name: ``Langchain_DeepSeek`` -> ``langchain-deepseek``."""
+    return _PACKAGE_NAME_RUNS.sub("-", name).lower()

@@ -1,40 +1,27 @@
-"""Matchers: small, single-purpose tests of one record against the policy's facts.
+"""Packages: matchers for installed packages against the policy, and the package judge.
 
-Each matcher builds its index once per scan and returns ``Hit``s: the provider, the rule, the
-structured detail and one plain sentence of evidence. Judges (``policy.engine``) combine hits
-into findings. Matchers never touch the filesystem.
+A package is banned by name (``package-listed``), by who published it — its author e-mail domain,
+home page, project URLs or GitHub organisation (``package-publisher``) — or, as a heuristic that is at
+most a warning, by a name that looks like a provider's (``package-name-pattern``). In allow-list mode
+an AI package that is not approved is reported too (``package-not-allowed``).
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from scanner.findings import MatchDetail, Severity
-from scanner.policy.hosts import HostIndex, url_host
-from scanner.policy.rules import PACKAGE_LISTED, PACKAGE_NAME_PATTERN, PACKAGE_PUBLISHER, Rule
+from scanner.findings import Finding, MatchDetail
+from scanner.names import normalize_package_name
+from scanner.policy.judge import Hit, Judge, source_phrase
 from scanner.policy.schema import Fact, NamedFact, PatternFact, Policy, Provider
-from scanner.records import PackageRecord, normalize_package_name
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One matcher's positive answer."""
-
-    rule: Rule
-    provider: Provider
-    detail: MatchDetail
-    sentence: str
-    severity_cap: Severity | None = None
-    """A weak heuristic is reported at most at this severity."""
-
-
-def source_phrase(policy: Policy, fact: Fact) -> str:
-    source = policy.sources[fact.source]
-    return f"source: {source.title}, {source.date} ({policy.fact_confidence(fact)})"
+from scanner.policy.wording import ENVIRONMENT_WORDS
+from scanner.records import PackageRecord
+from scanner.urls import HostIndex, url_host
+from scanner.vocabulary import RULES, RecordKind, RuleId, Severity
 
 
 class PackageMatcher(ABC):
@@ -67,7 +54,7 @@ class PackageNameMatcher(PackageMatcher):
             note = f" ({fact.note})" if fact.note else ""
             hits.append(
                 Hit(
-                    rule=PACKAGE_LISTED,
+                    rule=RuleId.PACKAGE_LISTED,
                     provider=provider,
                     detail=MatchDetail(
                         self.id,
@@ -128,7 +115,7 @@ class PackagePublisherMatcher(PackageMatcher):
         self, provider: Provider, fact: Fact, group: str, entry: str, field: str, value: str, sentence: str
     ) -> Hit:
         return Hit(
-            rule=PACKAGE_PUBLISHER,
+            rule=RuleId.PACKAGE_PUBLISHER,
             provider=provider,
             detail=MatchDetail(self.id, field, value, f"providers[{provider.id}].{group}: {entry}", str(fact.where)),
             sentence=f"{sentence}; {source_phrase(self.policy, fact)}.",
@@ -151,7 +138,7 @@ class PackageNamePatternMatcher(PackageMatcher):
     def match(self, record: PackageRecord) -> list[Hit]:
         return [
             Hit(
-                rule=PACKAGE_NAME_PATTERN,
+                rule=RuleId.PACKAGE_NAME_PATTERN,
                 provider=provider,
                 detail=MatchDetail(
                     self.id,
@@ -164,7 +151,7 @@ class PackageNamePatternMatcher(PackageMatcher):
                     f"its name matches `{fact.pattern}`, a naming pattern {fact.where} gives for "
                     f"{provider.name} packages (a heuristic, so at most a warning)."
                 ),
-                severity_cap="warning",
+                severity_cap=Severity.WARNING,
             )
             for provider, fact, pattern in self._patterns
             if pattern.search(record.normalized_name)
@@ -187,3 +174,71 @@ def _github_org(url: str) -> str | None:
     if host and host.endswith(".github.io"):
         return host[: -len(".github.io")]
     return None
+
+
+class PackageJudge(Judge[PackageRecord]):
+    kind = RecordKind.PACKAGE
+    not_allowed = RuleId.PACKAGE_NOT_ALLOWED
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self.matchers = [cls(policy) for cls in PACKAGE_MATCHERS]
+        self._false_positives = {
+            (provider.id, normalize_package_name(fact.name)): fact
+            for provider in policy.providers.values()
+            for fact in provider.package_false_positives
+        }
+        self._ai_packages = {normalize_package_name(f.name): f for f in policy.ai_packages}
+        self._allowed_packages = {normalize_package_name(n) for n in policy.allow.packages}
+
+    def hits(self, record: PackageRecord) -> Iterable[Hit]:
+        return [
+            hit
+            for matcher in self.matchers
+            for hit in matcher.match(record)
+            if (hit.provider.id, record.normalized_name) not in self._false_positives
+        ]
+
+    def approved(self, record: PackageRecord, provider: Provider | None) -> bool:
+        return record.normalized_name in self._allowed_packages or super().approved(record, provider)
+
+    def subject(self, record: PackageRecord, best: Hit | None) -> str:
+        return f"{record.normalized_name} {record.version}" if record.version else record.normalized_name
+
+    def record_sentence(self, record: PackageRecord) -> str:
+        env = record.environment
+        version = f" {record.version}" if record.version else ""
+        where = f"{ENVIRONMENT_WORDS[env.kind]} {env.path}"
+        return f"package `{record.name}`{version} is installed in the {where} ({record.locations[0].path})."
+
+    def allowlist_sentence(self, record: PackageRecord, provider: Provider | None) -> str:
+        name = record.normalized_name
+        what = f"neither {provider.name} nor `{name}` is" if provider else f"`{name}` is not"
+        where = self.policy.allow.where
+        return f"This policy is an allow-list ({where}): AI software that is not approved is reported, and {what} approved."
+
+    def allowlist_detail(self, record: PackageRecord) -> MatchDetail:
+        where = str(self.policy.allow.where)
+        return MatchDetail(
+            "allowlist", "normalized_name", record.normalized_name, "allow.packages, allow.providers", where
+        )
+
+    def unlisted(self, record: PackageRecord) -> list[Finding]:
+        fact = self._ai_packages.get(record.normalized_name)
+        if fact is None or self.approved(record, None):
+            return []
+        listed = MatchDetail(
+            "package-name-exact",
+            "normalized_name",
+            record.normalized_name,
+            f"ai_packages: {fact.name}",
+            str(fact.where),
+        )
+        evidence = (
+            self.record_sentence(record),
+            f"{fact.where} lists `{fact.name}` as AI software; {source_phrase(self.policy, fact)}.",
+            self.allowlist_sentence(record, None),
+        )
+        rule = RULES[self.not_allowed]
+        matches = (listed, self.allowlist_detail(record))
+        return [self.finding(record, rule.id, self.policy.allow_severity, rule.confidence, None, evidence, matches)]

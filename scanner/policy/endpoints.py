@@ -1,44 +1,28 @@
-"""Matchers for endpoint records: hosts as hosts, provider fields, model ids, provider variables.
+"""Endpoints: matchers for endpoint records against the policy, and the endpoint judge.
 
 A host matches a provider's endpoint host or web host exactly or as a dot-bounded suffix
 (``deepseek-alerts.example.gov`` does not match ``deepseek.com``). A tool's ``provider`` field
 matches the provider's id or aliases; a model id matches its model-name patterns (for models routed
 through gateways such as OpenRouter); a provider's own variable set with no endpoint is a warning.
+Settings inside installed packages are library code, not use: at most info.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
 
-from scanner.findings import Confidence, MatchDetail, Severity
-from scanner.lineage.names import normalize
-from scanner.policy.hosts import HostIndex
-from scanner.policy.matchers import source_phrase
-from scanner.policy.rules import (
-    ENDPOINT_CONNECTION,
-    ENDPOINT_CONTACTED,
-    ENDPOINT_HOST,
-    ENDPOINT_MODEL,
-    ENDPOINT_PROVIDER,
-    ENDPOINT_VARIABLE,
-    Rule,
-)
+from scanner.findings import MatchDetail
+from scanner.names import normalize
+from scanner.policy.judge import Hit, Judge, source_phrase
 from scanner.policy.schema import Fact, Policy, Provider
+from scanner.policy.wording import SOURCE_WORDS
 from scanner.records import EndpointRecord
+from scanner.urls import HostIndex
+from scanner.vocabulary import EndpointSource, RecordKind, RuleId, Severity
 
-
-@dataclass(frozen=True)
-class EndpointHit:
-    rule: Rule
-    provider: Provider
-    detail: MatchDetail
-    sentence: str
-    severity_cap: Severity | None = None
-
-    @property
-    def confidence(self) -> Confidence:
-        return self.rule.confidence
+_NAMES_ONLY = frozenset({EndpointSource.DNS_LOG, EndpointSource.PROXY_LOG, EndpointSource.HOSTS_FILE})
+"""Sources that name a host without configuring it."""
 
 
 class EndpointMatchers:
@@ -63,29 +47,29 @@ class EndpointMatchers:
             for fact in provider.model_patterns:
                 self._patterns.append((provider, fact, re.compile(fact.pattern, re.IGNORECASE), fact.pattern))
 
-    def match(self, record: EndpointRecord) -> list[EndpointHit]:
+    def match(self, record: EndpointRecord) -> list[Hit]:
         return [*self._host(record), *self._provider(record), *self._model(record), *self._variable(record)]
 
-    def _host(self, record: EndpointRecord) -> list[EndpointHit]:
+    def _host(self, record: EndpointRecord) -> list[Hit]:
         if not record.host:
             return []
         hits = []
         for suffix, (provider, fact, entry) in self._hosts.lookup(record.host)[:1]:
-            contacted = record.source in ("dns-log", "proxy-log")
-            rule = ENDPOINT_CONTACTED if contacted else ENDPOINT_HOST
+            contacted = record.source in (EndpointSource.DNS_LOG, EndpointSource.PROXY_LOG)
+            rule = RuleId.ENDPOINT_CONTACTED if contacted else RuleId.ENDPOINT_HOST
             seen = dict(record.seen)
-            cap: Severity | None = "info" if record.in_package else None
+            cap = _library_cap(record)
             if contacted:
                 what = f"`{record.host}` was contacted {seen.get('count', '?')} time(s), first {seen.get('first')}, last {seen.get('last')}"
-            elif record.source == "connection":
-                rule, cap = ENDPOINT_CONNECTION, "warning"
+            elif record.source == EndpointSource.CONNECTION:
+                rule, cap = RuleId.ENDPOINT_CONNECTION, Severity.WARNING
                 what = (
                     f"a TCP connection ({seen.get('state')}) goes to {seen.get('address')}, an address `{record.host}` "
                     "resolves to now; addresses can be shared (CDNs), so this is at most a warning"
                 )
-            elif record.source == "hosts-file":
+            elif record.source == EndpointSource.HOSTS_FILE:
                 blocked = seen.get("blocked") == "yes"
-                cap = "info" if blocked else cap
+                cap = Severity.INFO if blocked else cap
                 what = f"/etc/hosts {'blocks' if blocked else 'pins'} `{record.host}` ({seen.get('address')})"
             else:
                 what = f"`{record.url or record.host}` is on {provider.name}'s host `{suffix}`"
@@ -93,10 +77,10 @@ class EndpointMatchers:
             detail = MatchDetail(
                 "endpoint-host", "host", record.host, f"providers[{provider.id}].{entry}", str(fact.where)
             )
-            hits.append(EndpointHit(rule, provider, detail, sentence, cap))
+            hits.append(Hit(rule, provider, detail, sentence, cap))
         return hits
 
-    def _provider(self, record: EndpointRecord) -> list[EndpointHit]:
+    def _provider(self, record: EndpointRecord) -> list[Hit]:
         if not record.provider_hint:
             return []
         hits = []
@@ -105,12 +89,10 @@ class EndpointMatchers:
             detail = MatchDetail(
                 "endpoint-provider", "provider_hint", record.provider_hint, f"providers[{provider.id}]", where
             )
-            hits.append(
-                EndpointHit(ENDPOINT_PROVIDER, provider, detail, sentence, "info" if record.in_package else None)
-            )
+            hits.append(Hit(RuleId.ENDPOINT_PROVIDER, provider, detail, sentence, _library_cap(record)))
         return hits
 
-    def _model(self, record: EndpointRecord) -> list[EndpointHit]:
+    def _model(self, record: EndpointRecord) -> list[Hit]:
         if not record.model:
             return []
         hits = []
@@ -127,13 +109,11 @@ class EndpointMatchers:
                     f"providers[{provider.id}].model_patterns: {text}",
                     str(fact.where),
                 )
-                hits.append(
-                    EndpointHit(ENDPOINT_MODEL, provider, detail, sentence, "info" if record.in_package else None)
-                )
+                hits.append(Hit(RuleId.ENDPOINT_MODEL, provider, detail, sentence, _library_cap(record)))
                 break
         return hits
 
-    def _variable(self, record: EndpointRecord) -> list[EndpointHit]:
+    def _variable(self, record: EndpointRecord) -> list[Hit]:
         if not record.variable:
             return []
         hits = []
@@ -145,7 +125,66 @@ class EndpointMatchers:
             detail = MatchDetail(
                 "endpoint-variable", "variable", record.variable, f"providers[{provider.id}].env_vars", str(fact.where)
             )
-            hits.append(
-                EndpointHit(ENDPOINT_VARIABLE, provider, detail, sentence, "info" if record.in_package else "warning")
-            )
+            cap = _library_cap(record) or Severity.WARNING
+            hits.append(Hit(RuleId.ENDPOINT_VARIABLE, provider, detail, sentence, cap))
         return hits
+
+
+def endpoint_subject(record: EndpointRecord, rule_id: RuleId | None = None) -> str:
+    """What the endpoint is, for humans; a key is shown only by its last four characters.
+
+    A finding made by the model or provider setting names that setting, not the URL beside it (a
+    DeepSeek model served from ``localhost`` is about the model).
+    """
+    if rule_id == RuleId.ENDPOINT_MODEL and record.model:
+        return record.model
+    if rule_id == RuleId.ENDPOINT_PROVIDER and record.provider_hint:
+        return record.provider_hint + (f" ({record.model})" if record.model else "")
+    if record.source == EndpointSource.CONNECTION:
+        who = dict(record.process).get("name", dict(record.process).get("user", "?"))
+        return f"{who} → {record.host} ({dict(record.seen).get('address')})"
+    what = record.url or record.host or record.model or record.provider_hint
+    key = f"key …{record.secret.last4}" if record.secret and record.secret.last4 else "a key" if record.secret else None
+    value = what or key or "(set)"
+    return f"{record.variable}={value}" if record.variable else value
+
+
+class EndpointJudge(Judge[EndpointRecord]):
+    """One finding per endpoint record and provider."""
+
+    kind = RecordKind.ENDPOINT
+    not_allowed = RuleId.ENDPOINT_NOT_ALLOWED
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self.matchers = EndpointMatchers(policy)
+
+    def hits(self, record: EndpointRecord) -> Iterable[Hit]:
+        return self.matchers.match(record)
+
+    def subject(self, record: EndpointRecord, best: Hit | None) -> str:
+        return endpoint_subject(record, best.rule if best else None)
+
+    def record_sentence(self, record: EndpointRecord) -> str:
+        where = record.locations[0].path + (f":{record.locations[0].line}" if record.locations[0].line else "")
+        process = dict(record.process)
+        if record.source == EndpointSource.CONNECTION:
+            owner = (
+                f"process {process['name']} (pid {process['pid']}, user {process['user']})"
+                if "pid" in process
+                else f"a process of user {process['user']} that could not be read"
+            )
+            return f"{owner} has a live TCP connection to `{record.host}` at {dict(record.seen).get('address')}."
+        who = f" (process {process['name']}, pid {process['pid']}, user {process['user']})" if process else ""
+        tool = f" ({record.tool})" if record.tool else ""
+        key = (
+            f"; an API key ending …{record.secret.last4} is set beside it"
+            if record.secret and record.secret.last4
+            else ""
+        )
+        verb = "names" if record.source in _NAMES_ONLY else "sets"
+        return f"{SOURCE_WORDS[record.source]}{tool}{who} at {where} {verb} {endpoint_subject(record)}{key}."
+
+
+def _library_cap(record: EndpointRecord) -> Severity | None:
+    return Severity.INFO if record.in_package else None

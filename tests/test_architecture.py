@@ -1,0 +1,134 @@
+"""The pipeline is visible in the imports: no cycle, and every import points down the stages.
+
+walk -> collect -> identify -> judge -> result -> store -> report, with the orchestrator, the fleet
+and the CLI on top. Every import counts wherever it sits — in a function, under ``TYPE_CHECKING`` —
+and importing ``a.b.c`` counts as importing the packages ``a.b`` and ``a`` too, because Python runs
+their ``__init__`` first; so a package's ``__init__`` holds a docstring and no imports of its own.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "scanner"
+
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("base", ("scanner", "scanner.vocabulary", "scanner.errors", "scanner.urls", "scanner.names", "scanner.places")),
+    ("data", ("scanner.records", "scanner.findings", "scanner.sqlite")),
+    ("walk", ("scanner.fsview", "scanner.mounts", "scanner.walk")),
+    ("collect", ("scanner.formats", "scanner.collectors")),
+    ("identify", ("scanner.lineage",)),
+    ("judge", ("scanner.policy",)),
+    ("result", ("scanner.result", "scanner.report", "scanner.changes")),
+    ("store", ("scanner.store",)),
+    ("report", ("scanner.reporters",)),
+    ("orchestrate", ("scanner.audit", "scanner.explain")),
+    ("fleet", ("scanner.fleet",)),
+    ("cli", ("scanner.cli", "scanner.output", "scanner.__main__")),
+)
+"""Stages, lowest first: a module may import its own stage and the stages below it, never above."""
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imported(module: str, path: Path) -> set[str]:
+    """Every ``scanner`` module this one makes Python load, parent packages included."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    loaded: set[str] = set()
+    for name in names:
+        parts = name.split(".")
+        for end in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:end])
+            if prefix in MODULES and prefix != module:
+                loaded.add(prefix)
+    return loaded
+
+
+GRAPH = {module: _imported(module, path) for module, path in MODULES.items()}
+
+
+def _stage(module: str) -> int:
+    best, rank = -1, -1
+    for number, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, rank = len(prefix), number
+    return rank
+
+
+def _cycles() -> list[list[str]]:
+    """Strongly connected components larger than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in GRAPH[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(GRAPH):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_itself_back_through_any_chain() -> None:
+    assert _cycles() == []
+
+
+def test_every_module_belongs_to_a_stage() -> None:
+    assert [m for m in MODULES if _stage(m) < 0] == []
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_point_down_the_pipeline(module: str) -> None:
+    upward = sorted(o for o in GRAPH[module] if _stage(o) > _stage(module))
+    assert upward == [], f"{module} ({LAYERS[_stage(module)][0]}) imports a later stage: {upward}"
+
+
+def test_package_inits_hold_no_imports_of_the_project() -> None:
+    """A registry or re-export in ``__init__`` would be loaded by every sibling module: a hidden cycle."""
+    assert sorted(m for m, p in MODULES.items() if p.name == "__init__.py" and GRAPH[m]) == []

@@ -1,0 +1,80 @@
+"""One vocabulary: every table keyed by a kind, store, source or severity covers all of them, and every
+registry holds exactly the implementations that declare an id."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from typing import get_args
+
+import scanner
+from scanner.collectors.interface import Collector
+from scanner.collectors.registry import COLLECTORS
+from scanner.policy.engine import JUDGES
+from scanner.policy.schema import Relation
+from scanner.policy.wording import ENVIRONMENT_WORDS, RELATION_WORDS, SOURCE_WORDS, STORE_WORDS
+from scanner.reporters.cyclonedx import RATINGS
+from scanner.reporters.html import SEVERITY_COLOURS
+from scanner.reporters.sarif import LEVELS
+from scanner.vocabulary import (
+    INVENTORY_KINDS,
+    RULES,
+    Confidence,
+    EndpointSource,
+    EnvironmentKind,
+    ModelStore,
+    RuleId,
+    Severity,
+)
+
+KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _all_modules() -> None:
+    for info in pkgutil.walk_packages(scanner.__path__, "scanner."):
+        if not info.name.startswith(("scanner.fleet.server", "scanner.cli", "scanner.__main__")):
+            importlib.import_module(info.name)
+
+
+def test_severities_and_confidences_are_ordered_by_meaning_not_by_spelling() -> None:
+    assert sorted(Severity) == [Severity.INFO, Severity.WARNING, Severity.VIOLATION]
+    assert max(Confidence) is Confidence.CONFIRMED and min(Confidence) is Confidence.WEAK
+    assert f"{Severity.VIOLATION}" == str(Severity.VIOLATION) == "violation"
+
+
+def test_wording_tables_cover_every_kind_store_and_source() -> None:
+    assert set(ENVIRONMENT_WORDS) == set(EnvironmentKind)
+    assert set(STORE_WORDS) == set(ModelStore)
+    assert set(SOURCE_WORDS) == set(EndpointSource)
+    steps = {"named", "base model", "trained on", "loaded-from"}
+    assert set(RELATION_WORDS) == set(get_args(Relation)) | steps
+
+
+def test_severity_tables_of_every_format_cover_every_severity() -> None:
+    for table in (LEVELS, RATINGS, SEVERITY_COLOURS):
+        assert set(table) == set(Severity)
+
+
+def test_every_rule_id_has_one_rule_with_a_title() -> None:
+    assert set(RULES) == set(RuleId)
+    assert all(KEBAB.fullmatch(rule.id) and rule.title for rule in RULES.values())
+
+
+def test_every_record_kind_has_a_judge() -> None:
+    assert set(JUDGES) == set(INVENTORY_KINDS)
+    assert all(judge.kind is kind for kind, judge in JUDGES.items())
+
+
+def test_every_collector_is_registered_once_under_its_own_id() -> None:
+    _all_modules()
+    defined = {cls for cls in _subclasses(Collector) if not getattr(cls, "__abstractmethods__", None)}
+    assert set(COLLECTORS.values()) == defined
+    assert all(KEBAB.fullmatch(key) and cls.id == key for key, cls in COLLECTORS.items())
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set()
+    for sub in cls.__subclasses__():
+        found |= {sub, *_subclasses(sub)}
+    return found
