@@ -8,25 +8,16 @@ under it count); anything else is taken as a model name (``deepseek-ai/DeepSeek-
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from scanner.audit import AuditOptions, run_audit
-from scanner.findings import Finding
 from scanner.fsview import RootFS
 from scanner.lineage.graph import identify
 from scanner.lineage.hub import Hub
 from scanner.policy.engine import evaluate
 from scanner.policy.schema import Policy
 from scanner.records import Clue, Location, ModelRecord, Skipped
+from scanner.result import Explanation
 from scanner.vocabulary import ModelStore, SkipKind
-
-
-@dataclass(frozen=True)
-class Explanation:
-    target: str
-    models: tuple[ModelRecord, ...]
-    findings: tuple[Finding, ...]
-    skipped: tuple[Skipped, ...]
 
 
 def _is_path(target: str, root: str | None) -> bool:

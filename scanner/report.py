@@ -71,10 +71,14 @@ def verdict(report: Report) -> str:
     A scan that could not read part of the disk cannot vouch for it, so an incomplete scan with no
     violation is not called compliant; one with violations is not compliant whatever it missed.
     """
-    summary = report["summary"]
-    if not summary["compliant"]:
+    return verdict_of(report["summary"]["compliant"], report["summary"]["complete"])
+
+
+def verdict_of(compliant: bool, complete: bool) -> str:
+    """The verdict rule, for a report or a stored scan's counts."""
+    if not compliant:
         return "NOT COMPLIANT"
-    return "COMPLIANT" if summary["complete"] else "INCOMPLETE SCAN"
+    return "COMPLIANT" if complete else "INCOMPLETE SCAN"
 
 
 def is_gap(skipped: dict[str, Any]) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.findings import Finding
-from scanner.records import Record
+from scanner.records import ModelRecord, Record, Skipped
 from scanner.vocabulary import Severity
 from scanner.walk import Coverage
 
@@ -75,3 +75,13 @@ def summarize(findings: tuple[Finding, ...], records: tuple[Record, ...], covera
         by_provider=dict(sorted(Counter(f.provider or "(none)" for f in active).items())),
         records=dict(sorted(Counter(r.kind for r in records).items())),
     )
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What ``scanner lineage`` found about one model file, folder or name."""
+
+    target: str
+    models: tuple[ModelRecord, ...]
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("report", ("scanner.reporters",)),
     ("orchestrate", ("scanner.audit", "scanner.explain")),
     ("fleet", ("scanner.fleet",)),
-    ("cli", ("scanner.cli", "scanner.output", "scanner.__main__")),
+    ("cli", ("scanner.cli", "scanner.__main__")),
 )
 """Stages, lowest first: a module may import its own stage and the stages below it, never above."""
 

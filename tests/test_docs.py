@@ -9,7 +9,7 @@ from typing import Any
 
 import typer.main
 
-from scanner.cli import app
+from scanner.cli.app import app
 from scanner.policy import schema
 from scanner.vocabulary import RULES
 

@@ -8,7 +8,7 @@ import hashlib
 import html
 import re
 
-from scanner.reporters.table import terminal_safe
+from scanner.reporters.terminal import terminal_safe
 
 _MD_SPECIAL = re.compile(r"[\\`*_{}\[\]<>#!|~@&$]|:(?=/)|(?i:(?<=www))\.")
 

@@ -6,15 +6,9 @@ from tabulate import tabulate
 
 from scanner.report import Report, is_gap, location_text, policy_text, verdict
 from scanner.reporters.interface import Format, Reporter
+from scanner.reporters.terminal import terminal_safe
 
 _SKIPPED_SHOWN = 10
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
-
-
-def terminal_safe(text: str) -> str:
-    """Control characters shown as ``\\xNN``: a scanned name must not move the cursor or recolour
-    the terminal (``ESC[2A`` could overwrite the verdict line)."""
-    return text.translate(_CONTROL)
 
 
 def verdict_line(report: Report) -> str:

@@ -1,0 +1,121 @@
+"""The agent's side of the fleet on the command line: ``--config``, where to submit, and ``scanner submit``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from tabulate import tabulate
+
+from scanner.cli.common import EXIT_FOUND, EXIT_OK, db_option, fail, write
+from scanner.errors import ScannerError, UsageError
+from scanner.fleet.config import load_agent_config
+from scanner.fleet.spool import Spool
+from scanner.store.database import open_store
+
+if TYPE_CHECKING:  # requests costs 60 ms at start-up; only --submit and 'scanner submit' need it
+    from scanner.fleet.submit import Delivery, Destination
+
+
+def load_config(ctx: typer.Context, value: Path | None) -> Path | None:
+    """``--config``: the file's values become the command's defaults, so the command line still wins."""
+    if value is not None:
+        params = ctx.command.params
+        names = {p.name: p.name for p in params if p.name}
+        names |= {o[2:].replace("-", "_"): p.name for p in params if p.name for o in p.opts if o.startswith("--")}
+        repeatable = {p.name for p in params if p.name and (getattr(p, "multiple", False) or p.nargs == -1)}
+        try:
+            ctx.default_map = {**(ctx.default_map or {}), **load_agent_config(value, names, repeatable)}
+        except ScannerError as error:
+            fail(error)
+    return value
+
+
+def destination(url: str, token_file: Path | None, ca_cert: Path | None) -> Destination:
+    from scanner.fleet.submit import Destination
+
+    if token_file is None:
+        raise UsageError("--submit needs --token-file (the token from 'scanner fleet token add HOST')")
+    try:
+        token = token_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(
+            f"--token-file {token_file}: cannot read: {getattr(error, 'strerror', None) or error}"
+        ) from error
+    if not token:
+        raise UsageError(f"--token-file {token_file}: empty")
+    if not url.startswith(("https://", "http://")):
+        raise UsageError(f"--submit {url}: expected an http(s):// URL")
+    return Destination(url, token, str(ca_cert) if ca_cert else None)
+
+
+def say_delivery(delivery: Delivery, url: str) -> None:
+    """One line on stderr for the admin or the journal; a spooled report is not an error."""
+    done = len(delivery.sent) + len(delivery.duplicates)
+    if done:
+        typer.echo(f"scanner: {done} report(s) delivered to {url}", err=True)
+    for report_id, reason in delivery.rejected:
+        typer.echo(f"scanner: report {report_id} refused by the collector and kept aside: {reason}", err=True)
+    if delivery.error:
+        typer.echo(
+            f"scanner: {delivery.error}; {delivery.waiting} report(s) kept in the spool, sent on the next run "
+            "or with 'scanner submit --spool'",
+            err=True,
+        )
+
+
+def submit(
+    spool: Annotated[
+        bool, typer.Option("--spool", help="Send the reports waiting in the spool, oldest first.")
+    ] = False,
+    list_spool: Annotated[bool, typer.Option("--list", help="List the spooled reports and stop.")] = False,
+    retry_rejected: Annotated[
+        bool, typer.Option("--retry-rejected", help="Also resend reports the collector refused before.")
+    ] = False,
+    url: Annotated[str | None, typer.Option("--submit", help="The collector URL.")] = None,
+    token_file: Annotated[Path | None, typer.Option(dir_okay=False, help="This host's collector token.")] = None,
+    ca_cert: Annotated[Path | None, typer.Option(dir_okay=False, help="CA bundle for the collector.")] = None,
+    db: Annotated[Path | None, db_option()] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, is_eager=True, callback=load_config, help="Agent configuration file (YAML)."),
+    ] = None,
+) -> None:
+    """Send the reports waiting in the spool (when the collector was unreachable), oldest first.
+
+    Example: scanner submit --spool --config /etc/scanner/agent.yaml
+    """
+    try:
+        with open_store(db) as store:
+            waiting = Spool(store)
+            if list_spool:
+                rows = [
+                    [s.id, s.created, s.attempts, "rejected" if s.rejected else "pending", s.last_error or ""]
+                    for s in waiting.all()
+                ]
+                write(
+                    (
+                        tabulate(rows, ["report", "spooled", "attempts", "state", "last error"])
+                        if rows
+                        else "The spool is empty."
+                    )
+                    + "\n"
+                )
+                return
+            if not spool:
+                raise UsageError("say --spool to send the spooled reports (or --list to see them)")
+            if url is None:
+                raise UsageError("--submit URL is needed (or 'submit:' in --config)")
+            target = destination(url, token_file, ca_cert)
+            from scanner.fleet.submit import Sender, flush
+
+            if retry_rejected:
+                waiting.retry_rejected()
+            delivery = flush(waiting, Sender(target))
+    except ScannerError as error:
+        fail(error)
+    say_delivery(delivery, target.url)
+    if not (delivery.sent or delivery.duplicates or delivery.error or delivery.rejected):
+        typer.echo("scanner: nothing to send", err=True)
+    raise typer.Exit(EXIT_FOUND if delivery.error or delivery.rejected else EXIT_OK)

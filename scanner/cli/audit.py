@@ -1,0 +1,206 @@
+"""``scanner audit``: scan the machine (or paths), judge what is found, write the report, and submit it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from scanner.audit import AuditOptions
+from scanner.audit import audit as run
+from scanner.cli.agent import destination, load_config, say_delivery
+from scanner.cli.common import EXIT_FOUND, EXIT_OK, chosen_format, db_option, fail, policy_option, write
+from scanner.errors import ScannerError, StoreError, UsageError
+from scanner.fleet.spool import Spool
+from scanner.policy.loader import load_policy, load_waivers
+from scanner.report import Report
+from scanner.reporters.interface import Format
+from scanner.reporters.registry import REPORTERS
+from scanner.reporters.terminal import terminal_safe
+from scanner.store.database import open_store
+from scanner.vocabulary import Word
+from scanner.walk import Coverage
+
+
+class FailOn(Word):
+    VIOLATION = "violation"
+    WARNING = "warning"
+    NEVER = "never"
+
+
+def progress_printer() -> Any:
+    def show(coverage: Coverage, path: str) -> None:
+        shown = terminal_safe(path if len(path) <= 60 else "..." + path[-57:])
+        sys.stderr.write(f"\r\033[Kscanning: {coverage.dirs} dirs, {coverage.files} files  {shown}")
+        sys.stderr.flush()
+
+    return show
+
+
+def exit_code(report: Report, fail_on: FailOn) -> int:
+    """Waived findings are not counted in the summary, so they never fail a run."""
+    summary = report["summary"]
+    if fail_on is FailOn.VIOLATION and summary["violations"]:
+        return EXIT_FOUND
+    if fail_on is FailOn.WARNING and (summary["violations"] or summary["warnings"]):
+        return EXIT_FOUND
+    return EXIT_OK
+
+
+def tags(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    tags = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--tag {pair!r}: expected KEY=VALUE, e.g. department=finance")
+        tags.append((key.strip(), value.strip()))
+    return tuple(tags)
+
+
+def log_option(help: str) -> Any:
+    """A log named on the command line must exist (else exit 2); one that cannot be read is a coverage gap."""
+    return typer.Option(exists=True, dir_okay=False, readable=False, help=help)
+
+
+def audit(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Paths to scan (inside --root if given). Default: the whole machine."),
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Treat DIR as the machine's / (disk image, container root); paths are reported as inside it."
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Glob to skip (repeatable): without '/' it matches a name, with '/' a path inside the root."),
+    ] = None,
+    policy: Annotated[
+        list[str] | None,
+        policy_option(),
+    ] = None,
+    format: Annotated[
+        Format | None,
+        typer.Option("--format", "-f", help="Output format. Default: table on a terminal, else json."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option(help="Exit 1 when a finding at or above this severity is found.")
+    ] = FailOn.VIOLATION,
+    include_fstype: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also walk filesystems of this type (repeatable), e.g. nfs4; pseudo and network ones are skipped."
+        ),
+    ] = None,
+    one_file_system: Annotated[
+        bool, typer.Option("--one-file-system", help="Do not cross into other mounted filesystems.")
+    ] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Show progress on stderr. Default: on a terminal."),
+    ] = None,
+    hash_weights: Annotated[
+        bool,
+        typer.Option(
+            "--hash", help="Also sha256 weight files whose digest their name does not give (reads them whole)."
+        ),
+    ] = False,
+    online: Annotated[
+        bool, typer.Option("--online", help="Follow base_model chains on the Hugging Face Hub (HF_ENDPOINT); cached.")
+    ] = False,
+    dns_log: Annotated[
+        list[Path] | None,
+        log_option("A DNS query log to read (repeatable): dnsmasq, BIND query log, Zeek dns.log; plain or gzip."),
+    ] = None,
+    proxy_log: Annotated[
+        list[Path] | None, log_option("A proxy access log to read (repeatable): squid native format; plain or gzip.")
+    ] = None,
+    resolve: Annotated[
+        bool,
+        typer.Option(
+            "--resolve", help="Resolve the policy's hosts (uses DNS) and report live TCP connections to them (Linux)."
+        ),
+    ] = False,
+    waivers: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--waivers", exists=True, dir_okay=False, help="A waivers file (repeatable): approved, dated exceptions."
+        ),
+    ] = None,
+    db: Annotated[Path | None, db_option()] = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not record this scan in the store (and use no file cache).")
+    ] = False,
+    submit: Annotated[
+        str | None,
+        typer.Option(help="Send the report to the collector at URL (spooled in the store when it cannot be sent)."),
+    ] = None,
+    token_file: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="File holding this host's collector token (for --submit).")
+    ] = None,
+    ca_cert: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="CA bundle to verify the collector with instead of the system's."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(help="A label KEY=VALUE for the fleet views (repeatable), e.g. department=finance."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            is_eager=True,
+            callback=load_config,
+            help="Agent configuration file (YAML): any of these options by name; the command line wins.",
+        ),
+    ] = None,
+) -> None:
+    """Scan the machine (or PATHS) and judge what is found against the policy.
+
+    Example: scanner audit --root /mnt/image --format json -o report.json
+    """
+    try:
+        target = destination(submit, token_file, ca_cert) if submit else None
+        if target is not None and no_store:
+            raise UsageError("--submit keeps unsent reports in the store's spool; it cannot be used with --no-store")
+        loaded = load_waivers([str(w) for w in waivers or ()], load_policy(policy or []))
+        options = AuditOptions(
+            paths=tuple(paths or ()),
+            root=str(root) if root else None,
+            excludes=tuple(exclude or ()),
+            include_fstypes=frozenset(include_fstype or ()),
+            one_file_system=one_file_system,
+            hash_weights=hash_weights,
+            online=online,
+            dns_logs=tuple(str(p) for p in dns_log or ()),
+            proxy_logs=tuple(str(p) for p in proxy_log or ()),
+            resolve=resolve,
+            tags=tags(tag or []),
+        )
+        show_progress = sys.stderr.isatty() if progress is None else progress
+        store = None if no_store else open_store(db)
+        try:
+            outcome = run(options, loaded, store, progress_printer() if show_progress else None)
+            if show_progress:
+                sys.stderr.write("\r\033[K")
+            write(REPORTERS[chosen_format(format, output)]().render(outcome.report), output)
+            if outcome.store_error is not None:
+                raise StoreError(
+                    f"{outcome.store_error} (the report above is complete; use --no-store to skip the store)"
+                )
+            if target is not None and store is not None:
+                from scanner.fleet.submit import Sender, submit_report  # requests: 60 ms, only with --submit
+
+                say_delivery(submit_report(Spool(store), Sender(target), outcome.report), target.url)
+        finally:
+            if store is not None:
+                store.close()
+    except ScannerError as error:
+        fail(error)
+    raise typer.Exit(exit_code(outcome.report, fail_on))

@@ -1,0 +1,248 @@
+"""The collector's side of the fleet on the command line: ``serve``, ``ingest`` and ``scanner fleet``.
+
+The web stack (starlette, uvicorn) and the fleet storage are imported inside the commands that need
+them: an agent install has no ``server`` extra, and its ``scanner --help`` must still work.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from tabulate import tabulate
+
+from scanner.cli.common import EXIT_FOUND, EXIT_OK, ListFormat, chosen_format, fail, write
+from scanner.errors import ScannerError, UsageError
+from scanner.reporters.interface import Format
+from scanner.reporters.registry import REPORTERS
+from scanner.reporters.terminal import terminal_safe
+from scanner.vocabulary import Word
+
+if TYPE_CHECKING:
+    from scanner.fleet.storage import FleetStorage
+
+fleet_app = typer.Typer(help="The central collector's hosts, tokens, reports and summary.", no_args_is_help=True)
+token_app = typer.Typer(help="Per-host tokens for submitting reports.", no_args_is_help=True)
+fleet_app.add_typer(token_app, name="token")
+
+
+class FleetFormat(Word):
+    JSON = "json"
+    HTML = "html"
+    MARKDOWN = "markdown"
+
+
+def _fleetdb_option() -> Any:
+    return typer.Option(
+        "--db",
+        help="The collector's database. Default: $SCANNER_FLEET_DB, else fleet.db beside the local store.",
+        dir_okay=False,
+    )
+
+
+def open_fleet(db: Path | None) -> FleetStorage:
+    from scanner.fleet.sqlite_storage import SqliteFleetStorage
+    from scanner.places import default_fleet_db
+
+    return SqliteFleetStorage(db or default_fleet_db())
+
+
+def stale_option() -> Any:
+    return typer.Option(help="A host whose latest report is older than this many days is stale (not compliant).")
+
+
+def serve(
+    db: Annotated[Path | None, _fleetdb_option()] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    tls_cert: Annotated[Path | None, typer.Option(dir_okay=False, exists=True, help="TLS certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(dir_okay=False, exists=True, help="TLS private key (PEM).")] = None,
+    burst: Annotated[int, typer.Option(help="Reports a host may send at once before the rate limit applies.")] = 60,
+    rate: Annotated[float, typer.Option(help="Reports per second a host may send after its burst.")] = 1.0,
+) -> None:
+    """Run the collector: receive reports from agents (POST /api/v1/reports) into the fleet database.
+
+    Example: scanner serve --db /var/lib/scanner/fleet.db --host 0.0.0.0 --port 8443 --tls-cert c.pem --tls-key k.pem
+    """
+    from scanner.fleet.server import RateLimiter
+    from scanner.fleet.server import serve as run_server
+
+    if (tls_cert is None) != (tls_key is None):
+        fail(UsageError("--tls-cert and --tls-key go together"))
+    try:
+        storage = open_fleet(db)
+    except ScannerError as error:
+        fail(error)
+    tls = (str(tls_cert), str(tls_key)) if tls_cert and tls_key else None
+    run_server(storage, host, port, tls, limiter=RateLimiter(burst, rate))
+
+
+@token_app.command("add")
+def token_add(
+    host: Annotated[str, typer.Argument(help="The host name its reports will carry (what 'hostname' prints there).")],
+    db: Annotated[Path | None, _fleetdb_option()] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the token to FILE (created 0600) instead of stdout.")
+    ] = None,
+) -> None:
+    """Create a token for HOST (replacing any earlier one) and give it once; only its hash is stored.
+
+    Example: scanner fleet token add web-01 --output /secure/web-01.token
+    """
+    from scanner.fleet.tokens import new_token, token_hash
+
+    token = new_token()
+    try:
+        storage = open_fleet(db)
+        storage.add_token(host, token_hash(token))
+        storage.close()
+        write(token + "\n", output)
+    except ScannerError as error:
+        fail(error)
+    if output is not None:
+        typer.echo(f"token of {host} written to {output}", err=True)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    host: Annotated[str, typer.Argument(help="The host whose token stops working.")],
+    db: Annotated[Path | None, _fleetdb_option()] = None,
+) -> None:
+    """Revoke HOST's token: its reports are refused (401) until a new token is added.
+
+    Example: scanner fleet token revoke web-01
+    """
+    try:
+        storage = open_fleet(db)
+        known = storage.revoke_token(host)
+        storage.close()
+    except ScannerError as error:
+        fail(error)
+    if not known:
+        fail(UsageError(f"no host {host!r} in the fleet database"))
+    typer.echo(f"token of {host} revoked")
+
+
+@fleet_app.command("hosts")
+def fleet_hosts(
+    db: Annotated[Path | None, _fleetdb_option()] = None,
+    stale_days: Annotated[int, stale_option()] = 3,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.TABLE,
+) -> None:
+    """List the fleet's hosts: state, last report, counts and tags.
+
+    Example: scanner fleet hosts --stale-days 7
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from scanner.fleet.summary import host_state
+
+    try:
+        storage = open_fleet(db)
+        hosts = storage.hosts()
+    except ScannerError as error:
+        fail(error)
+    now = datetime.now(timezone.utc)
+    states = [host_state(h, now, timedelta(days=stale_days)) for h in hosts]
+    if format is ListFormat.JSON:
+        write(json.dumps([{**h.to_dict(), "state": st} for h, st in zip(hosts, states, strict=True)], indent=2) + "\n")
+        return
+    rows = [
+        [
+            terminal_safe(h.host),
+            st.upper(),
+            h.last_seen or "never",
+            h.violations,
+            h.warnings,
+            h.reports,
+            "revoked" if h.revoked else ("yes" if h.has_token else "no"),
+            terminal_safe(", ".join(f"{k}={v}" for k, v in sorted(h.tags.items()))),
+        ]
+        for h, st in zip(hosts, states, strict=True)
+    ]
+    headers = ["host", "state", "last report", "violations", "warnings", "reports", "token", "tags"]
+    write((tabulate(rows, headers) if rows else "No hosts yet.") + "\n")
+
+
+@fleet_app.command("show")
+def fleet_show(
+    host: Annotated[str, typer.Argument(help="The host.")],
+    db: Annotated[Path | None, _fleetdb_option()] = None,
+    format: Annotated[
+        Format | None,
+        typer.Option("--format", "-f", help="Format of the host's latest report. Default: table on a terminal."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
+) -> None:
+    """Show a host's latest report (any format) and, in the table, its recent reports.
+
+    Example: scanner fleet show web-01 --format html -o web-01.html
+    """
+    try:
+        storage = open_fleet(db)
+        recent = storage.reports(host)
+        if not recent:
+            raise UsageError(f"no reports from host {host!r}")
+        report = storage.report(recent[0]["id"])
+        assert report is not None
+        chosen = chosen_format(format, output)
+        text = REPORTERS[chosen]().render(report)
+        if chosen is Format.TABLE:
+            rows = [[r["id"][:8], r["finished"], r["received"], r["violations"], r["warnings"]] for r in recent]
+            text += (
+                "\nRecent reports:\n"
+                + tabulate(rows, ["report", "finished", "received", "violations", "warnings"])
+                + "\n"
+            )
+        write(text, output)
+    except ScannerError as error:
+        fail(error)
+
+
+@fleet_app.command("summary")
+def fleet_summary(
+    db: Annotated[Path | None, _fleetdb_option()] = None,
+    stale_days: Annotated[int, stale_option()] = 3,
+    format: Annotated[FleetFormat, typer.Option("--format", "-f", help="Output format.")] = FleetFormat.JSON,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
+) -> None:
+    """The fleet summary for officials: compliance, violations by provider, kind and tag, worst and stale hosts.
+
+    Example: scanner fleet summary --format html -o fleet.html
+    """
+    from scanner.fleet.summary import fleet_summary
+
+    try:
+        summary = fleet_summary(open_fleet(db), stale_days)
+        if format is FleetFormat.JSON:
+            write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", output)
+        else:
+            from scanner.fleet.pages import render_fleet_page
+
+            write(render_fleet_page(summary, format.value), output)
+    except ScannerError as error:
+        fail(error)
+
+
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Report files (JSON, or gzip JSON) or folders of them.")],
+    db: Annotated[Path | None, _fleetdb_option()] = None,
+) -> None:
+    """Load report files collected by other means (SCCM, Ansible fetch, a share) into the fleet database.
+
+    The same checks as the collector; a report already stored is skipped. Exit 1 when a file is refused.
+
+    Example: scanner ingest /srv/reports/incoming
+    """
+    from scanner.fleet.ingest import ingest_paths
+
+    try:
+        result = ingest_paths(open_fleet(db), [str(f) for f in files])
+    except ScannerError as error:
+        fail(error)
+    for path, reason in result.refused:
+        typer.echo(f"scanner: {terminal_safe(path)}: refused: {terminal_safe(reason)}", err=True)
+    typer.echo(f"{result.stored} stored, {result.duplicates} already stored, {len(result.refused)} refused")
+    raise typer.Exit(EXIT_FOUND if result.refused else EXIT_OK)
