@@ -16,7 +16,18 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "scanner"
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("scanner", "scanner.vocabulary", "scanner.errors", "scanner.urls", "scanner.names", "scanner.places")),
+    (
+        "base",
+        (
+            "scanner",
+            "scanner.vocabulary",
+            "scanner.errors",
+            "scanner.urls",
+            "scanner.names",
+            "scanner.places",
+            "scanner.ecosystems",
+        ),
+    ),
     ("data", ("scanner.records", "scanner.findings", "scanner.sqlite")),
     ("walk", ("scanner.fsview", "scanner.mounts", "scanner.walk")),
     ("collect", ("scanner.formats", "scanner.collectors")),

@@ -85,6 +85,7 @@ def _schema_keys() -> set[str]:
         schema.Lineage,
         schema.Allow,
         schema.NamedFact,
+        schema.PackageFact,
         schema.HostFact,
         schema.EndpointFact,
         schema.PatternFact,

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from scanner.names import normalize_package_name
+from scanner.ecosystems import ECOSYSTEMS
+from scanner.errors import PolicyError
 from scanner.policy.engine import evaluate
 from scanner.policy.loader import load_policy
 from scanner.policy.schema import Policy
 from scanner.records import Environment, Location, PackageRecord
+from scanner.vocabulary import Ecosystem, EnvironmentKind
 
 POLICY = """\
 schema_version: 1
@@ -53,6 +55,7 @@ providers:
     sources: [cable]
     packages:
       - {name: zhipuai, source: pypi}
+      - {name: zhipu-cli, ecosystem: conda, source: pypi}
   - id: openai
     name: OpenAI
     packages:
@@ -69,13 +72,15 @@ def policy(tmp_path: Path) -> Policy:
     return load_policy([str(path)])
 
 
-def package(name: str, version: str = "1.0", env: str = "/opt/venv", **fields: object) -> PackageRecord:
+def package(
+    name: str, version: str = "1.0", env: str = "/opt/venv", ecosystem: Ecosystem = Ecosystem.PYPI, **fields: object
+) -> PackageRecord:
     return PackageRecord(
         name=name,
-        normalized_name=normalize_package_name(name),
+        normalized_name=ECOSYSTEMS[ecosystem].normalize(name),
         version=version,
-        ecosystem="pypi",
-        environment=Environment(env, "venv", "3.11"),
+        ecosystem=ecosystem,
+        environment=Environment(env, EnvironmentKind.VENV, "3.11"),
         locations=(Location(f"{env}/lib/python3.11/site-packages/{name}-{version}.dist-info"),),
         found_by="python-package-collector",
         **fields,  # type: ignore[arg-type]
@@ -262,3 +267,29 @@ def test_approving_more_in_a_second_file_does_not_raise_the_allowlist_severity(t
     assert policy.allow_severity == "warning"
     (finding,) = evaluate([package("litellm")], policy)
     assert (finding.rule_id, finding.severity, finding.provider) == ("package-not-allowed", "warning", None)
+
+
+def test_a_pypi_entry_covers_the_conda_package_of_its_name_and_a_conda_entry_only_conda(policy: Policy) -> None:
+    found = {
+        (record.ecosystem.value, record.name): [f.rule_id.value for f in evaluate([record], policy)]
+        for record in (
+            package("langchain-deepseek", ecosystem=Ecosystem.CONDA),
+            package("zhipu-cli", ecosystem=Ecosystem.CONDA),
+            package("zhipu-cli", ecosystem=Ecosystem.PYPI),
+        )
+    }
+    assert found == {
+        ("conda", "langchain-deepseek"): ["package-listed"],
+        ("conda", "zhipu-cli"): ["package-listed"],
+        ("pypi", "zhipu-cli"): [],
+    }
+
+
+def test_an_unknown_ecosystem_in_a_policy_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(POLICY.replace("{name: zhipu-cli, ecosystem: conda,", "{name: zhipu-cli, ecosystem: cargo,"))
+    with pytest.raises(PolicyError) as caught:
+        load_policy([str(path)])
+    assert str(caught.value) == (
+        f"{path}:40: providers[2].packages[1].ecosystem: expected one of pypi, conda; got 'cargo'"
+    )

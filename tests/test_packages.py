@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import Machine, write_conda_record, write_dist_info
 
-from scanner.collectors.metadata import parse_core_metadata
-from scanner.collectors.packages import PythonPackageCollector
+from scanner.collectors.packages.collector import PythonPackageCollector
+from scanner.collectors.packages.metadata import parse_core_metadata
 from scanner.fsview import RootFS
 from scanner.records import PackageRecord
 from scanner.walk import Walker, WalkOptions, WalkRoot

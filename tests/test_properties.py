@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner.collectors.metadata import parse_core_metadata, split_dist_dir_name
+from scanner.collectors.packages.metadata import parse_core_metadata, split_dist_dir_name
 from scanner.errors import PolicyError
 from scanner.fsview import FileRefused, RootFS
 from scanner.mounts import parse_mountinfo

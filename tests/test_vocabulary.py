@@ -11,6 +11,7 @@ from typing import get_args
 import scanner
 from scanner.collectors.interface import Collector
 from scanner.collectors.registry import COLLECTORS
+from scanner.ecosystems import ECOSYSTEMS
 from scanner.policy.engine import JUDGES
 from scanner.policy.schema import Relation
 from scanner.policy.wording import ENVIRONMENT_WORDS, RELATION_WORDS, SOURCE_WORDS, STORE_WORDS
@@ -21,6 +22,7 @@ from scanner.vocabulary import (
     INVENTORY_KINDS,
     RULES,
     Confidence,
+    Ecosystem,
     EndpointSource,
     EnvironmentKind,
     ModelStore,
@@ -78,3 +80,11 @@ def _subclasses(cls: type) -> set[type]:
     for sub in cls.__subclasses__():
         found |= {sub, *_subclasses(sub)}
     return found
+
+
+def test_every_ecosystem_has_its_rules_and_writes_package_urls_by_the_purl_spec() -> None:
+    assert set(ECOSYSTEMS) == set(Ecosystem)
+    assert all(rules.id is eco and eco in rules.answers_to for eco, rules in ECOSYSTEMS.items())
+    assert ECOSYSTEMS[Ecosystem.PYPI].purl("LangChain_DeepSeek", "1.1.1") == "pkg:pypi/langchain-deepseek@1.1.1"
+    assert ECOSYSTEMS[Ecosystem.CONDA].purl("python_abi", "3.11") == "pkg:conda/python_abi@3.11"
+    assert ECOSYSTEMS[Ecosystem.PYPI].purl("x", "1.0+local/1") == "pkg:pypi/x@1.0%2Blocal%2F1"

@@ -15,7 +15,7 @@ from scanner.collectors.endpoints.sourcecode import SourceCodeCollector
 from scanner.collectors.endpoints.toolconfigs import ToolConfigCollector
 from scanner.collectors.interface import Collector
 from scanner.collectors.models.collector import ModelCollector
-from scanner.collectors.packages import PythonPackageCollector
+from scanner.collectors.packages.collector import PythonPackageCollector
 
 COLLECTORS: dict[str, type[Collector]] = {
     collector.id: collector

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from scanner.ecosystems import ECOSYSTEMS
 from scanner.errors import PolicyError
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.policy.schema import (
@@ -29,7 +30,7 @@ from scanner.policy.schema import (
     Fact,
     Fingerprint,
     Lineage,
-    NamedFact,
+    PackageFact,
     Policy,
     PolicyDocument,
     PolicyFileInfo,
@@ -204,7 +205,7 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
     lineages = []
     fingerprints: list[Fingerprint] = []
     digests: list[Digest] = []
-    ai_packages: list[NamedFact] = []
+    ai_packages: list[PackageFact] = []
     allow_docs = [d.allow for d in documents if d.allow is not None]
     for document in documents:
         for source_id, source in document.sources.items():
@@ -302,9 +303,9 @@ def _check_references(policy: Policy, documents: list[PolicyDocument]) -> None:
             need_source(source_id, provider.where, f"{provider.where.field}.sources[{index}]")
         for fact in _facts(provider):
             need_source(fact.source, fact.where, f"{fact.where.field}.source")
-        listed = {p.name.lower() for p in provider.packages}
+        listed = {(p.ecosystem, ECOSYSTEMS[p.ecosystem].normalize(p.name)) for p in provider.packages}
         for fact in provider.package_false_positives:
-            if fact.name.lower() in listed:
+            if (fact.ecosystem, ECOSYSTEMS[fact.ecosystem].normalize(fact.name)) in listed:
                 _fail(fact.where, f"{fact.name!r} is both a package and a false positive of {provider.id!r}")
     carriers: tuple[Lineage | Fingerprint | Digest, ...] = (*policy.lineages, *policy.fingerprints, *policy.digests)
     for fact in carriers:

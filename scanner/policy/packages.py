@@ -11,17 +11,20 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
+from scanner.ecosystems import ECOSYSTEMS
 from scanner.findings import Finding, MatchDetail
 from scanner.names import normalize_package_name
 from scanner.policy.judge import Hit, Judge, source_phrase
-from scanner.policy.schema import Fact, NamedFact, PatternFact, Policy, Provider
+from scanner.policy.schema import Fact, NamedFact, PackageFact, PatternFact, Policy, Provider
 from scanner.policy.wording import ENVIRONMENT_WORDS
 from scanner.records import PackageRecord
 from scanner.urls import HostIndex, url_host
-from scanner.vocabulary import RULES, RecordKind, RuleId, Severity
+from scanner.vocabulary import RULES, Ecosystem, RecordKind, RuleId, Severity
+
+V = TypeVar("V")
 
 
 class PackageMatcher(ABC):
@@ -36,6 +39,22 @@ class PackageMatcher(ABC):
     def match(self, record: PackageRecord) -> list[Hit]: ...
 
 
+class PackageIndex(Generic[V]):
+    """Policy package entries by ecosystem and normalised name, looked up by a record: a record finds the
+    entries of every ecosystem it answers to (a conda package finds PyPI entries of its name)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Ecosystem, str], list[V]] = {}
+
+    def add(self, fact: PackageFact, value: V) -> None:
+        key = (fact.ecosystem, ECOSYSTEMS[fact.ecosystem].normalize(fact.name))
+        self._entries.setdefault(key, []).append(value)
+
+    def lookup(self, record: PackageRecord) -> list[V]:
+        rules = ECOSYSTEMS[record.ecosystem]
+        return [v for eco in sorted(rules.answers_to) for v in self._entries.get((eco, record.normalized_name), [])]
+
+
 class PackageNameMatcher(PackageMatcher):
     """The package's normalised name is listed under a provider."""
 
@@ -43,14 +62,14 @@ class PackageNameMatcher(PackageMatcher):
 
     def __init__(self, policy: Policy) -> None:
         super().__init__(policy)
-        self._index: dict[str, list[tuple[Provider, NamedFact]]] = {}
+        self._index: PackageIndex[tuple[Provider, PackageFact]] = PackageIndex()
         for provider in policy.providers.values():
             for fact in provider.packages:
-                self._index.setdefault(normalize_package_name(fact.name), []).append((provider, fact))
+                self._index.add(fact, (provider, fact))
 
     def match(self, record: PackageRecord) -> list[Hit]:
         hits = []
-        for provider, fact in self._index.get(record.normalized_name, []):
+        for provider, fact in self._index.lookup(record):
             note = f" ({fact.note})" if fact.note else ""
             hits.append(
                 Hit(
@@ -183,20 +202,19 @@ class PackageJudge(Judge[PackageRecord]):
     def __init__(self, policy: Policy) -> None:
         super().__init__(policy)
         self.matchers = [cls(policy) for cls in PACKAGE_MATCHERS]
-        self._false_positives = {
-            (provider.id, normalize_package_name(fact.name)): fact
-            for provider in policy.providers.values()
-            for fact in provider.package_false_positives
-        }
-        self._ai_packages = {normalize_package_name(f.name): f for f in policy.ai_packages}
+        self._false_positives: PackageIndex[str] = PackageIndex()
+        for provider in policy.providers.values():
+            for fact in provider.package_false_positives:
+                self._false_positives.add(fact, provider.id)
+        self._ai_packages: PackageIndex[PackageFact] = PackageIndex()
+        for fact in policy.ai_packages:
+            self._ai_packages.add(fact, fact)
         self._allowed_packages = {normalize_package_name(n) for n in policy.allow.packages}
 
     def hits(self, record: PackageRecord) -> Iterable[Hit]:
+        false_positives = set(self._false_positives.lookup(record))
         return [
-            hit
-            for matcher in self.matchers
-            for hit in matcher.match(record)
-            if (hit.provider.id, record.normalized_name) not in self._false_positives
+            hit for matcher in self.matchers for hit in matcher.match(record) if hit.provider.id not in false_positives
         ]
 
     def approved(self, record: PackageRecord, provider: Provider | None) -> bool:
@@ -224,9 +242,10 @@ class PackageJudge(Judge[PackageRecord]):
         )
 
     def unlisted(self, record: PackageRecord) -> list[Finding]:
-        fact = self._ai_packages.get(record.normalized_name)
-        if fact is None or self.approved(record, None):
+        facts = self._ai_packages.lookup(record)
+        if not facts or self.approved(record, None):
             return []
+        fact = facts[0]
         listed = MatchDetail(
             "package-name-exact",
             "normalized_name",

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from scanner.vocabulary import Severity
+from scanner.vocabulary import Ecosystem, Severity
 
 SCHEMA_VERSION = 1
 
@@ -107,6 +107,13 @@ class NamedFact(Fact):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PackageFact(NamedFact):
+    """A package name in one ecosystem; PyPI entries also cover the conda packages of the same name."""
+
+    ecosystem: Ecosystem = Ecosystem.PYPI
+
+
+@dataclass(frozen=True, kw_only=True)
 class HostFact(Fact):
     """A DNS name; it also covers its sub-domains (``deepseek.com`` covers ``chat.deepseek.com``)."""
 
@@ -168,8 +175,8 @@ class Provider:
     """One plain sentence saying why, shown in every finding. Required with ``severity``."""
     sources: tuple[str, ...] = ()
     """Ids of the sources behind the severity. Required with ``severity``."""
-    packages: tuple[NamedFact, ...] = ()
-    package_false_positives: tuple[NamedFact, ...] = ()
+    packages: tuple[PackageFact, ...] = ()
+    package_false_positives: tuple[PackageFact, ...] = ()
     package_name_patterns: tuple[PatternFact, ...] = ()
     endpoints: tuple[EndpointFact, ...] = ()
     web_hosts: tuple[HostFact, ...] = ()
@@ -273,7 +280,7 @@ class PolicyDocument:
     fingerprints: tuple[Fingerprint, ...] = ()
     lineages: tuple[Lineage, ...] = ()
     digests: tuple[Digest, ...] = ()
-    ai_packages: tuple[NamedFact, ...] = ()
+    ai_packages: tuple[PackageFact, ...] = ()
     """Packages that are AI software without belonging to one provider (for allow-list mode)."""
     allow: Allow | None = None
     waivers: tuple[Waiver, ...] = ()
@@ -303,7 +310,7 @@ class Policy:
     fingerprints: tuple[Fingerprint, ...]
     lineages: tuple[Lineage, ...]
     digests: tuple[Digest, ...]
-    ai_packages: tuple[NamedFact, ...]
+    ai_packages: tuple[PackageFact, ...]
     mode: Mode
     allow: Allow
     allow_severity: Severity

@@ -13,9 +13,10 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from scanner.ecosystems import ECOSYSTEMS
 from scanner.report import Report
 from scanner.reporters.interface import Format, Reporter
-from scanner.vocabulary import Severity
+from scanner.vocabulary import Ecosystem, Severity
 
 RATINGS: dict[Severity, str] = {Severity.VIOLATION: "high", Severity.WARNING: "medium", Severity.INFO: "info"}
 
@@ -35,8 +36,7 @@ def _package(item: dict[str, Any]) -> dict[str, Any]:
     component: dict[str, Any] = {"type": "library", "bom-ref": _ref(item), "name": item["name"]}
     if item["version"]:
         component["version"] = item["version"]
-        name = quote(attrs["normalized_name"] if attrs["ecosystem"] == "pypi" else item["name"], safe="")
-        component["purl"] = f"pkg:{attrs['ecosystem']}/{name}@{quote(item['version'], safe='')}"
+        component["purl"] = ECOSYSTEMS[Ecosystem(attrs["ecosystem"])].purl(item["name"], item["version"])
     if attrs.get("summary"):
         component["description"] = attrs["summary"]
     component["properties"] = _props(

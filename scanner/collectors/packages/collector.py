@@ -20,11 +20,11 @@ import site
 import sys
 from dataclasses import replace
 
-from scanner.collectors.environments import SITE_DIR_NAMES, EnvironmentResolver
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
-from scanner.collectors.metadata import CoreMetadata, parse_core_metadata, split_dist_dir_name
+from scanner.collectors.packages.environments import SITE_DIR_NAMES, EnvironmentResolver
+from scanner.collectors.packages.metadata import CoreMetadata, parse_core_metadata, split_dist_dir_name
+from scanner.ecosystems import ECOSYSTEMS
 from scanner.fsview import FileRefused, RootFS, describe_refusal
-from scanner.names import normalize_package_name
 from scanner.records import Location, PackageRecord, Skipped
 from scanner.vocabulary import Ecosystem, SkipKind
 from scanner.walk import Entry, Interest, WalkRoot
@@ -119,7 +119,7 @@ class PythonPackageCollector(Collector):
         self._records.append(
             PackageRecord(
                 name=name,
-                normalized_name=normalize_package_name(name),
+                normalized_name=ECOSYSTEMS[Ecosystem.PYPI].normalize(name),
                 version=(metadata.version if metadata else None) or fallback_version,
                 ecosystem=Ecosystem.PYPI,
                 environment=self._environments.for_site_dir(os.path.dirname(entry.real_path)),
@@ -177,7 +177,7 @@ class PythonPackageCollector(Collector):
         self._records.append(
             PackageRecord(
                 name=name,
-                normalized_name=normalize_package_name(name),
+                normalized_name=ECOSYSTEMS[Ecosystem.CONDA].normalize(name),
                 version=version,
                 ecosystem=Ecosystem.CONDA,
                 environment=self._environments.for_prefix(prefix),
@@ -200,11 +200,11 @@ def _merge_conda_duplicates(records: list[PackageRecord]) -> list[PackageRecord]
     pypi_index: dict[tuple[str, str], int] = {}
     merged: list[PackageRecord] = []
     for record in records:
-        if record.ecosystem == "pypi":
+        if record.ecosystem is Ecosystem.PYPI:
             pypi_index.setdefault((record.environment.path, record.normalized_name), len(merged))
             merged.append(record)
     for record in records:
-        if record.ecosystem != "conda":
+        if record.ecosystem is not Ecosystem.CONDA:
             continue
         position = pypi_index.get((record.environment.path, record.normalized_name))
         if position is None:

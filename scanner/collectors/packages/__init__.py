@@ -1,0 +1,1 @@
+"""The package inventory: installed packages in every environment (dist-info, egg-info, conda-meta)."""

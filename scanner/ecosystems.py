@@ -1,0 +1,56 @@
+"""Package ecosystems as one table: how each names its packages, which policy entries it answers to,
+and how its package URLs (purl) are written.
+
+Every stage reads this table — the collectors normalise names with it, the policy matches with it and
+CycloneDX writes purls with it — so a new ecosystem (npm next) is a row here, a member of
+``vocabulary.Ecosystem``, its collector and a test, never an ``if`` in three modules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from scanner.names import normalize_package_name
+from scanner.vocabulary import Ecosystem
+
+
+@dataclass(frozen=True)
+class EcosystemRules:
+    id: Ecosystem
+    normalize: Callable[[str], str]
+    """The name two spellings of one package share (PEP 503 for Python: ``Langchain_DeepSeek`` ->
+    ``langchain-deepseek``); policies and records are compared by it."""
+    answers_to: frozenset[Ecosystem]
+    """The policy ``packages:`` ecosystems whose entries match a record of this ecosystem."""
+    purl_type: str
+    """The package-url type (https://github.com/package-url/purl-spec)."""
+    purl_normalized: bool
+    """The purl uses the normalised name (PyPI's rule) rather than the name as written."""
+
+    def purl(self, name: str, version: str | None) -> str:
+        shown = self.normalize(name) if self.purl_normalized else name
+        at = f"@{_quote(version)}" if version else ""
+        return f"pkg:{self.purl_type}/{_quote(shown)}{at}"
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._~-]")
+
+
+def _quote(text: str) -> str:
+    """Percent-encoding as purl wants it: everything but unreserved characters."""
+    return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8", "surrogatepass")), text)
+
+
+ECOSYSTEMS: dict[Ecosystem, EcosystemRules] = {
+    rules.id: rules
+    for rules in (
+        EcosystemRules(Ecosystem.PYPI, normalize_package_name, frozenset({Ecosystem.PYPI}), "pypi", True),
+        # conda-forge publishes PyPI projects under their PyPI names, so a PyPI entry covers its conda
+        # package too; conda names are compared the same way.
+        EcosystemRules(
+            Ecosystem.CONDA, normalize_package_name, frozenset({Ecosystem.CONDA, Ecosystem.PYPI}), "conda", False
+        ),
+    )
+}
