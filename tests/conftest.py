@@ -14,6 +14,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from scanner.cli.app import app
 
 SCANNER = shutil.which("scanner", path=os.path.dirname(sys.executable)) or shutil.which("scanner")
 
@@ -134,14 +137,32 @@ def drop_dac_prefix() -> list[str]:
     return [setpriv, "--bounding-set", caps, "--inh-caps", caps]
 
 
-def run_scanner(*args: str, unprivileged: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``scanner`` console script, the way users do."""
-    assert SCANNER, "the scanner console script is not installed (pip install -e '.[test]')"
-    prefix = drop_dac_prefix() if unprivileged else []
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [*prefix, SCANNER, *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd, check=False
-    )
+def run_scanner(
+    *args: str, unprivileged: bool = False, cwd: Path | None = None, process: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``scanner ARGS`` as users do and return what it printed and its exit code.
+
+    In process by default (Typer's ``CliRunner``: the same app, parser and exit codes, without the
+    half-second start of a new interpreter); as the installed console script when the test needs a
+    real process (``process=True``) or dropped privileges (``unprivileged``).
+    """
+    if unprivileged or process:
+        assert SCANNER, "the scanner console script is not installed (pip install -e '.[test]')"
+        prefix = drop_dac_prefix() if unprivileged else []
+        env = {**os.environ, "COLUMNS": "200"}
+        return subprocess.run(
+            [*prefix, SCANNER, *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd, check=False
+        )
+    before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"}, catch_exceptions=True)
+    finally:
+        os.chdir(before)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a crash is a test failure with its traceback, not an exit code
+    return subprocess.CompletedProcess(["scanner", *args], result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture(autouse=True, scope="session")

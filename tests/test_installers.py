@@ -36,6 +36,8 @@ from packaging.utils import canonicalize_name
 
 from scanner import __version__
 
+pytestmark = pytest.mark.slow  # each test installs a venv or runs an installer script
+
 ROOT = Path(__file__).resolve().parents[1]
 INSTALLERS = ROOT / "installers"
 LINUX = INSTALLERS / "linux"

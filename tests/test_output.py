@@ -54,7 +54,7 @@ def test_dev_null_and_dev_stdout_are_written_through(machine: Machine) -> None:
     assert (done.returncode, done.stdout) == (1, "")
     after = os.lstat("/dev/null")
     assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
-    done = run_scanner("audit", "--root", str(machine.root), "-f", "json", "-o", "/dev/stdout")
+    done = run_scanner("audit", "--root", str(machine.root), "-f", "json", "-o", "/dev/stdout", process=True)
     assert done.returncode == 1 and json.loads(done.stdout)["summary"]["violations"] == 1
 
 

@@ -160,6 +160,7 @@ def test_a_damaged_store_is_a_clear_error_but_the_report_is_still_written(machin
     assert isinstance(outcome.store_error, StoreError) and "disk is full" in str(outcome.store_error)
 
 
+@pytest.mark.slow
 def test_a_scan_killed_mid_write_leaves_earlier_scans_intact(machine: Machine, tmp_path: Path) -> None:
     """SIGKILL at many points of a scan whose recording takes a while: the store always opens, passes
     an integrity check, and holds every earlier scan whole; a scan is either all there or absent."""

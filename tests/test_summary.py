@@ -255,6 +255,7 @@ def page_errors(stderr: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_chromium_renders_the_page_without_errors(machine: Machine, tmp_path: Path) -> None:
     hostile(machine)
     page = tmp_path / "summary.html"
@@ -266,6 +267,7 @@ def test_chromium_renders_the_page_without_errors(machine: Machine, tmp_path: Pa
     assert {tag for tag, _ in Page(done.stdout).tags} <= ALLOWED_TAGS, "the browser built no element from a name"
 
 
+@pytest.mark.slow
 def test_chromium_prints_the_page(machine: Machine, tmp_path: Path) -> None:
     three_kinds(machine)
     page, pdf = tmp_path / "summary.html", tmp_path / "summary.pdf"
