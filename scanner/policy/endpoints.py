@@ -10,11 +10,10 @@ Settings inside installed packages are library code, not use: at most info.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from scanner.findings import MatchDetail
 from scanner.names import normalize
-from scanner.policy.judge import Hit, Judge, source_phrase
+from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
 from scanner.policy.schema import Fact, Policy, Provider
 from scanner.policy.wording import SOURCE_WORDS
 from scanner.records import EndpointRecord
@@ -25,11 +24,14 @@ _NAMES_ONLY = frozenset({EndpointSource.DNS_LOG, EndpointSource.PROXY_LOG, Endpo
 """Sources that name a host without configuring it."""
 
 
-class EndpointMatchers:
-    """All endpoint tests, with their indexes built once per scan."""
+class EndpointMatcher(Matcher[EndpointRecord]):
+    """All endpoint tests (host, provider setting, model id, provider variable), sharing indexes built once
+    per scan; each names its own test in the match detail."""
+
+    id = "endpoint"
 
     def __init__(self, policy: Policy) -> None:
-        self.policy = policy
+        super().__init__(policy)
         self._hosts: HostIndex[tuple[Provider, Fact, str]] = HostIndex()
         self._aliases: dict[str, list[tuple[Provider, str]]] = {}
         self._variables: dict[str, list[tuple[Provider, Fact]]] = {}
@@ -153,14 +155,8 @@ class EndpointJudge(Judge[EndpointRecord]):
     """One finding per endpoint record and provider."""
 
     kind = RecordKind.ENDPOINT
+    matchers = (EndpointMatcher,)
     not_allowed = RuleId.ENDPOINT_NOT_ALLOWED
-
-    def __init__(self, policy: Policy) -> None:
-        super().__init__(policy)
-        self.matchers = EndpointMatchers(policy)
-
-    def hits(self, record: EndpointRecord) -> Iterable[Hit]:
-        return self.matchers.match(record)
 
     def subject(self, record: EndpointRecord, best: Hit | None) -> str:
         return endpoint_subject(record, best.rule if best else None)

@@ -59,10 +59,24 @@ def provider_sentence(policy: Policy, provider: Provider) -> str:
     return f"{rating}: {provider.reason.strip()} Sources: {titles}{more}."
 
 
+class Matcher(ABC, Generic[R]):
+    """One small test of a record against the policy's facts; its indexes are built once per scan."""
+
+    id: ClassVar[str]
+    """Kebab-case id shown in each hit's match detail."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    @abstractmethod
+    def match(self, record: R) -> list[Hit]: ...
+
+
 class Judge(ABC, Generic[R]):
     """Judges records of one kind: its matchers find hits, the shared rules make findings."""
 
     kind: ClassVar[RecordKind]
+    matchers: ClassVar[tuple[type[Matcher[R]], ...]]
     not_allowed: ClassVar[RuleId]
     """The rule of allow-list findings (a provider or item that is not approved)."""
 
@@ -70,11 +84,12 @@ class Judge(ABC, Generic[R]):
         self.policy = policy
         self.allowlist = policy.mode == "allowlist"
         self.allowed_providers = frozenset(policy.allow.providers)
+        self._matchers = [cls(policy) for cls in self.matchers]
 
     # -- what each kind says ----------------------------------------------------------------------
-    @abstractmethod
     def hits(self, record: R) -> Iterable[Hit]:
-        """Every matcher's hits, false positives already dropped."""
+        """Every matcher's hits."""
+        return [hit for matcher in self._matchers for hit in matcher.match(record)]
 
     @abstractmethod
     def record_sentence(self, record: R) -> str:

@@ -11,13 +11,11 @@ step its files declare, each step the policy knows, and the provider.
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from collections.abc import Sequence
 
 from scanner.findings import Finding, MatchDetail
 from scanner.names import contains_name, name_keys, normalize, strip_packaging
-from scanner.policy.judge import Hit, Judge, source_phrase
+from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
 from scanner.policy.schema import Digest, Fingerprint, Lineage, Policy, Provider
 from scanner.policy.wording import RELATION_WORDS, STORE_WORDS
 from scanner.records import Lead, ModelRecord
@@ -61,17 +59,7 @@ def lead_chain(model: ModelRecord, lead: Lead) -> list[str]:
     return lines
 
 
-class ModelMatcher(ABC):
-    id: ClassVar[str]
-
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-
-    @abstractmethod
-    def match(self, model: ModelRecord) -> list[Hit]: ...
-
-
-class LineageMatcher(ModelMatcher):
+class LineageMatcher(Matcher[ModelRecord]):
     """A lead is a model or dataset the policy knows to carry a provider's lineage."""
 
     id = "model-lineage"
@@ -116,7 +104,8 @@ class LineageMatcher(ModelMatcher):
                 lines += self.policy_chain(nested, seen | {lineage.id})
         return lines
 
-    def match(self, model: ModelRecord) -> list[Hit]:
+    def match(self, record: ModelRecord) -> list[Hit]:
+        model = record
         hits: list[Hit] = []
         for lead in model.leads:
             for lineage in self.lineages_of(lead.name):
@@ -136,7 +125,7 @@ class LineageMatcher(ModelMatcher):
         return hits
 
 
-class PublisherMatcher(ModelMatcher):
+class PublisherMatcher(Matcher[ModelRecord]):
     """A lead is published under a provider's Hugging Face or ModelScope organisation, or is one of its Ollama models."""
 
     id = "model-publisher"
@@ -152,7 +141,8 @@ class PublisherMatcher(ModelMatcher):
             for fact in provider.ollama_names:
                 self._ollama.setdefault(normalize(fact.name), []).append((provider, str(fact.where)))
 
-    def match(self, model: ModelRecord) -> list[Hit]:
+    def match(self, record: ModelRecord) -> list[Hit]:
+        model = record
         hits: list[Hit] = []
         for lead in model.leads:
             for key in name_keys(lead.name):
@@ -172,12 +162,13 @@ class PublisherMatcher(ModelMatcher):
         return lead_hit(RuleId.MODEL_PUBLISHER, provider, detail, sentence, chain, lead)
 
 
-class FingerprintMatcher(ModelMatcher):
+class FingerprintMatcher(Matcher[ModelRecord]):
     """The model's own tokenizer, chat template, architecture or config carries a provider's fingerprint."""
 
     id = "model-fingerprint"
 
-    def match(self, model: ModelRecord) -> list[Hit]:
+    def match(self, record: ModelRecord) -> list[Hit]:
+        model = record
         pre = {c.value for c in model.clues_of("gguf-pre")}
         specials = set(model.special_tokens)
         architectures = {
@@ -239,7 +230,7 @@ class FingerprintMatcher(ModelMatcher):
         return Hit(RuleId.MODEL_FINGERPRINT, provider, detail, sentence, cap, weak=weak, chain=chain)
 
 
-class DigestMatcher(ModelMatcher):
+class DigestMatcher(Matcher[ModelRecord]):
     """One of the model's files has the sha256 of a file the policy knows was published by a provider."""
 
     id = "model-digest"
@@ -250,7 +241,8 @@ class DigestMatcher(ModelMatcher):
         for digest in policy.digests:
             self._digests.setdefault(digest.sha256, []).append(digest)
 
-    def match(self, model: ModelRecord) -> list[Hit]:
+    def match(self, record: ModelRecord) -> list[Hit]:
+        model = record
         hits: list[Hit] = []
         for clue in model.clues_of("digest"):
             for digest in self._digests.get(clue.value, []):
@@ -269,7 +261,7 @@ class DigestMatcher(ModelMatcher):
         return hits
 
 
-class NamePatternMatcher(ModelMatcher):
+class NamePatternMatcher(Matcher[ModelRecord]):
     """Heuristic: a lead's name matches a provider's model-name pattern."""
 
     id = "model-name-pattern"
@@ -282,7 +274,8 @@ class NamePatternMatcher(ModelMatcher):
             for fact in provider.model_patterns
         ]
 
-    def match(self, model: ModelRecord) -> list[Hit]:
+    def match(self, record: ModelRecord) -> list[Hit]:
+        model = record
         hits: list[Hit] = []
         for lead in model.leads:
             for provider, fact, pattern in self._patterns:
@@ -305,15 +298,6 @@ class NamePatternMatcher(ModelMatcher):
         return hits
 
 
-MODEL_MATCHERS: tuple[type[ModelMatcher], ...] = (
-    DigestMatcher,
-    LineageMatcher,
-    PublisherMatcher,
-    FingerprintMatcher,
-    NamePatternMatcher,
-)
-
-
 def _size(n: int) -> str:
     value, unit = float(n), "bytes"
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
@@ -327,15 +311,12 @@ class ModelJudge(Judge[ModelRecord]):
     """One finding per model and provider: the strongest evidence, with its lineage chain."""
 
     kind = RecordKind.MODEL
+    matchers = (DigestMatcher, LineageMatcher, PublisherMatcher, FingerprintMatcher, NamePatternMatcher)
     not_allowed = RuleId.MODEL_NOT_ALLOWED
 
     def __init__(self, policy: Policy) -> None:
         super().__init__(policy)
-        self.matchers = [cls(policy) for cls in MODEL_MATCHERS]
         self._allowed_models = [re.compile(p, re.IGNORECASE) for p in policy.allow.models]
-
-    def hits(self, record: ModelRecord) -> Iterable[Hit]:
-        return [hit for matcher in self.matchers for hit in matcher.match(record)]
 
     def approved(self, record: ModelRecord, provider: Provider | None) -> bool:
         if super().approved(record, provider):

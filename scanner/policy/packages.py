@@ -9,15 +9,14 @@ an AI package that is not approved is reported too (``package-not-allowed``).
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import ClassVar, Generic, TypeVar
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from scanner.ecosystems import ECOSYSTEMS
 from scanner.findings import Finding, MatchDetail
 from scanner.names import normalize_package_name
-from scanner.policy.judge import Hit, Judge, source_phrase
+from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
 from scanner.policy.schema import Fact, NamedFact, PackageFact, PatternFact, Policy, Provider
 from scanner.policy.wording import ENVIRONMENT_WORDS
 from scanner.records import PackageRecord
@@ -27,16 +26,23 @@ from scanner.vocabulary import RULES, Ecosystem, RecordKind, RuleId, Severity
 V = TypeVar("V")
 
 
-class PackageMatcher(ABC):
+class PackageMatcher(Matcher[PackageRecord]):
     """Tests an installed package against the policy."""
 
-    id: ClassVar[str]
-
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-
-    @abstractmethod
-    def match(self, record: PackageRecord) -> list[Hit]: ...
+    def hit(
+        self,
+        rule: RuleId,
+        provider: Provider,
+        fact: Fact,
+        entry: str,
+        field: str,
+        value: str,
+        sentence: str,
+        cap: Severity | None = None,
+    ) -> Hit:
+        """A hit whose detail names the record field, the policy entry (``group: item``) and its line."""
+        detail = MatchDetail(self.id, field, value, f"providers[{provider.id}].{entry}", str(fact.where))
+        return Hit(rule, provider, detail, sentence, cap)
 
 
 class PackageIndex(Generic[V]):
@@ -71,21 +77,14 @@ class PackageNameMatcher(PackageMatcher):
         hits = []
         for provider, fact in self._index.lookup(record):
             note = f" ({fact.note})" if fact.note else ""
+            sentence = (
+                f"{fact.where} lists `{fact.name}` as a package of {provider.name}{note}; "
+                f"{source_phrase(self.policy, fact)}."
+            )
+            entry = f"packages: {fact.name}"
             hits.append(
-                Hit(
-                    rule=RuleId.PACKAGE_LISTED,
-                    provider=provider,
-                    detail=MatchDetail(
-                        self.id,
-                        "normalized_name",
-                        record.normalized_name,
-                        f"providers[{provider.id}].packages: {fact.name}",
-                        str(fact.where),
-                    ),
-                    sentence=(
-                        f"{fact.where} lists `{fact.name}` as a package of {provider.name}{note}; "
-                        f"{source_phrase(self.policy, fact)}."
-                    ),
+                self.hit(
+                    RuleId.PACKAGE_LISTED, provider, fact, entry, "normalized_name", record.normalized_name, sentence
                 )
             )
         return hits
@@ -113,32 +112,29 @@ class PackagePublisherMatcher(PackageMatcher):
         for domain in record.author_email_domains:
             for _, (provider, fact, host) in self._hosts.lookup(domain)[:1]:
                 sentence = f"its author e-mail domain `{domain}` is a {provider.name} domain ({host}, {fact.where})"
-                hits.append(self._hit(provider, fact, "web_hosts", host, "author_email_domains", domain, sentence))
+                hits.append(
+                    self._publisher(provider, fact, f"web_hosts: {host}", "author_email_domains", domain, sentence)
+                )
         for url in record.urls:
             url_hostname = url_host(url)
             if not url_hostname:
                 continue
             for _, (provider, fact, known) in self._hosts.lookup(url_hostname)[:1]:
                 sentence = f"its project URL {url} is on {provider.name}'s host {known} ({fact.where})"
-                hits.append(self._hit(provider, fact, "web_hosts", known, "project_urls", url, sentence))
+                hits.append(self._publisher(provider, fact, f"web_hosts: {known}", "project_urls", url, sentence))
             org = _github_org(url)
             for provider, org_fact in self._orgs.get(org or "", []):
                 sentence = (
                     f"its project URL {url} is in {provider.name}'s GitHub organisation "
                     f"`{org_fact.name}` ({org_fact.where})"
                 )
-                hits.append(self._hit(provider, org_fact, "github_orgs", org_fact.name, "project_urls", url, sentence))
+                entry = f"github_orgs: {org_fact.name}"
+                hits.append(self._publisher(provider, org_fact, entry, "project_urls", url, sentence))
         return hits
 
-    def _hit(
-        self, provider: Provider, fact: Fact, group: str, entry: str, field: str, value: str, sentence: str
-    ) -> Hit:
-        return Hit(
-            rule=RuleId.PACKAGE_PUBLISHER,
-            provider=provider,
-            detail=MatchDetail(self.id, field, value, f"providers[{provider.id}].{group}: {entry}", str(fact.where)),
-            sentence=f"{sentence}; {source_phrase(self.policy, fact)}.",
-        )
+    def _publisher(self, provider: Provider, fact: Fact, entry: str, field: str, value: str, sentence: str) -> Hit:
+        sentence = f"{sentence}; {source_phrase(self.policy, fact)}."
+        return self.hit(RuleId.PACKAGE_PUBLISHER, provider, fact, entry, field, value, sentence)
 
 
 class PackageNamePatternMatcher(PackageMatcher):
@@ -155,33 +151,22 @@ class PackageNamePatternMatcher(PackageMatcher):
         ]
 
     def match(self, record: PackageRecord) -> list[Hit]:
+        name = record.normalized_name
         return [
-            Hit(
-                rule=RuleId.PACKAGE_NAME_PATTERN,
-                provider=provider,
-                detail=MatchDetail(
-                    self.id,
-                    "normalized_name",
-                    record.normalized_name,
-                    f"providers[{provider.id}].package_name_patterns: {fact.pattern}",
-                    str(fact.where),
-                ),
-                sentence=(
-                    f"its name matches `{fact.pattern}`, a naming pattern {fact.where} gives for "
-                    f"{provider.name} packages (a heuristic, so at most a warning)."
-                ),
-                severity_cap=Severity.WARNING,
+            self.hit(
+                RuleId.PACKAGE_NAME_PATTERN,
+                provider,
+                fact,
+                f"package_name_patterns: {fact.pattern}",
+                "normalized_name",
+                name,
+                f"its name matches `{fact.pattern}`, a naming pattern {fact.where} gives for "
+                f"{provider.name} packages (a heuristic, so at most a warning).",
+                Severity.WARNING,
             )
             for provider, fact, pattern in self._patterns
-            if pattern.search(record.normalized_name)
+            if pattern.search(name)
         ]
-
-
-PACKAGE_MATCHERS: tuple[type[PackageMatcher], ...] = (
-    PackageNameMatcher,
-    PackagePublisherMatcher,
-    PackageNamePatternMatcher,
-)
 
 
 def _github_org(url: str) -> str | None:
@@ -197,11 +182,11 @@ def _github_org(url: str) -> str | None:
 
 class PackageJudge(Judge[PackageRecord]):
     kind = RecordKind.PACKAGE
+    matchers = (PackageNameMatcher, PackagePublisherMatcher, PackageNamePatternMatcher)
     not_allowed = RuleId.PACKAGE_NOT_ALLOWED
 
     def __init__(self, policy: Policy) -> None:
         super().__init__(policy)
-        self.matchers = [cls(policy) for cls in PACKAGE_MATCHERS]
         self._false_positives: PackageIndex[str] = PackageIndex()
         for provider in policy.providers.values():
             for fact in provider.package_false_positives:
@@ -213,9 +198,7 @@ class PackageJudge(Judge[PackageRecord]):
 
     def hits(self, record: PackageRecord) -> Iterable[Hit]:
         false_positives = set(self._false_positives.lookup(record))
-        return [
-            hit for matcher in self.matchers for hit in matcher.match(record) if hit.provider.id not in false_positives
-        ]
+        return [hit for hit in super().hits(record) if hit.provider.id not in false_positives]
 
     def approved(self, record: PackageRecord, provider: Provider | None) -> bool:
         return record.normalized_name in self._allowed_packages or super().approved(record, provider)
