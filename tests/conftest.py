@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -126,13 +128,32 @@ def machine(tmp_path: Path) -> Machine:
     return Machine(root)
 
 
+def require(part: str, present: object) -> None:
+    """A test that needs a part of the machine (Chromium, shellcheck, setpriv...) skips without it on a
+    developer's machine, but fails under ``CI=true``: ``.ci/run`` installs every part, so a skip there
+    would hide a test that never ran."""
+    if present:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{part} is needed and CI=true: .ci/run should have installed it")
+    pytest.skip(f"{part} is not installed")
+
+
+def require_module(name: str) -> Any:
+    """``pytest.importorskip`` that fails instead of skipping under ``CI=true`` (see ``require``)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        require(f"the Python module {name}", False)
+
+
 def drop_dac_prefix() -> list[str]:
     """Root reads everything; to see 'permission denied' as root, drop the override capabilities."""
     if os.geteuid() != 0:
         return []
     setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: cannot make a directory unreadable")
+    require("setpriv (to read as root without the override capabilities)", setpriv)
+    assert setpriv is not None
     caps = "-dac_override,-dac_read_search"
     return [setpriv, "--bounding-set", caps, "--inh-caps", caps]
 

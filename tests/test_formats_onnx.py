@@ -7,6 +7,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from conftest import require_module
 from formats_support import CountingFile, field_bytes, field_varint, varint, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -156,8 +157,8 @@ def test_corrupted_models_only_ever_raise_format_error(tmp_path: Path, data: st.
 
 
 def test_a_real_model_from_onnx_helper_agrees_with_onnx(tmp_path: Path) -> None:
-    onnx = pytest.importorskip("onnx")
-    numpy = pytest.importorskip("numpy")
+    onnx = require_module("onnx")
+    numpy = require_module("numpy")
     from onnx import TensorProto, helper, numpy_helper
 
     weight = numpy_helper.from_array(numpy.zeros((64, 64), dtype=numpy.float32), name="W")

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import require
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -243,8 +244,8 @@ def test_build_wheelhouse_packs_the_scanner_wheel_and_every_runtime_dependency(w
 
 @pytest.fixture()
 def systemd_analyze() -> str:
-    if SYSTEMD_ANALYZE is None:
-        pytest.skip("systemd-analyze is not installed")
+    require("systemd-analyze", SYSTEMD_ANALYZE)
+    assert SYSTEMD_ANALYZE is not None
     return SYSTEMD_ANALYZE
 
 
@@ -355,16 +356,17 @@ def test_windows_task_runs_the_audit_daily_as_system_at_low_priority() -> None:
     assert "$DefaultDataDir = 'C:\\ProgramData\\scanner'" in script
 
 
-def test_shell_scripts_parse_in_sh_and_bash_and_pass_shellcheck_when_present() -> None:
+def test_shell_scripts_parse_in_sh_and_bash_and_pass_shellcheck() -> None:
     scripts = sorted(INSTALLERS.rglob("*.sh"))
     assert len(scripts) == 4
     for script in scripts:
         for shell in ("sh", "bash"):
             _ok(_run([shell, "-n", script]))
     shellcheck = shutil.which("shellcheck")
-    if shellcheck:
-        # lib/common.sh is checked through the scripts that source it (-x), where its variables are used.
-        _ok(_run([shellcheck, "-x", "-s", "sh", *(s for s in scripts if s.parent.name != "lib")], cwd=INSTALLERS))
+    require("shellcheck", shellcheck)
+    assert shellcheck is not None
+    # lib/common.sh is checked through the scripts that source it (-x), where its variables are used.
+    _ok(_run([shellcheck, "-x", "-s", "sh", *(s for s in scripts if s.parent.name != "lib")], cwd=INSTALLERS))
 
 
 # --- installers/linux/install.sh ------------------------------------------------------------------
@@ -591,8 +593,7 @@ def test_macos_install_stages_the_launch_daemon_offline_from_a_wheel_and_uninsta
 @pytest.fixture()
 def ansible_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Ansible kept to tmp_path: no ~/.ansible, no ansible.cfg from the machine."""
-    if ANSIBLE_PLAYBOOK is None:
-        pytest.skip("ansible-playbook is not installed (pip install ansible-core)")
+    require("ansible-playbook (pip install ansible-core)", ANSIBLE_PLAYBOOK)
     home = tmp_path / "ansible-home"
     home.mkdir()
     config = home / "ansible.cfg"
