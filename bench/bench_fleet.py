@@ -6,7 +6,7 @@ threads), to ``scanner serve`` started as its own process. The reports are real:
 made by running ``scanner audit`` on generated machines (400 installed packages each, one of them
 with a DeepSeek endpoint in a ``.env``), then given each host's id, name, times and department.
 Half-way through, the collector is stopped (SIGTERM) and started again a few seconds later; agents
-that cannot reach it keep their reports in the real on-disk spool (``scanner.fleet.spool``, one
+that cannot reach it keep their reports in the real on-disk spool (``scanner.fleet.agent.spool``, one
 store per agent thread) and flush it at the end, as ``scanner submit --spool`` would. The run then
 checks that the collector stored exactly as many reports as were sent, and prints accepted reports
 per second, latency percentiles of accepted requests, and the database size.
@@ -38,10 +38,10 @@ from typing import Any
 
 import requests
 
-from scanner.fleet.spool import Spool
-from scanner.fleet.sqlite_storage import SqliteFleetStorage
-from scanner.fleet.submit import Destination, Sender, SendError, encode
-from scanner.fleet.tokens import token_hash
+from scanner.fleet.agent.spool import Spool
+from scanner.fleet.agent.submit import Destination, Sender, SendError, encode
+from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
+from scanner.fleet.collector.tokens import token_hash
 from scanner.store.database import open_store
 
 HERE = Path(__file__).resolve().parent

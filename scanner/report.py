@@ -19,6 +19,9 @@ SCHEMA_VERSION = "1.2.0"
 1.2.0: an optional ``agent`` section carries the agent's tags."""
 
 Report = dict[str, Any]
+FleetSummary = dict[str, Any]
+"""The fleet summary document: made by the collector from its hosts' latest reports
+(``scanner.fleet.collector.summary``), written as JSON or rendered by the fleet reporters."""
 
 
 def utc_now() -> str:

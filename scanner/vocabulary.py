@@ -1,4 +1,5 @@
-"""The project's words, defined once: severities, confidences, rule ids, record kinds, sources and stores.
+"""The project's words, defined once: severities, confidences, rule ids, record kinds, sources, stores
+and the states of fleet hosts.
 
 Every table keyed by one of these enums (wording, SARIF levels, CycloneDX ratings, colours) is typed
 by the enum and tested to be exhaustive, so a new member fails a test rather than a scan. Members are
@@ -208,3 +209,13 @@ class SkipKind(Word):
 
 
 _CHOSEN = frozenset({SkipKind.EXCLUDED, SkipKind.FILESYSTEM, SkipKind.DUPLICATE_MOUNT, SkipKind.PARTIAL})
+
+
+class HostState(Word):
+    """Where a fleet host stands, judged from its latest report; declared in the order the fleet views list
+    them. A host with no recent report is ``stale``, never compliant: a silent host is not a compliant host."""
+
+    COMPLIANT = "compliant"
+    NOT_COMPLIANT = "not-compliant"
+    INCOMPLETE = "incomplete"
+    STALE = "stale"

@@ -4,11 +4,14 @@ walk -> collect -> identify -> judge -> result -> store -> report, with the orch
 and the CLI on top. Every import counts wherever it sits — in a function, under ``TYPE_CHECKING`` —
 and importing ``a.b.c`` counts as importing the packages ``a.b`` and ``a`` too, because Python runs
 their ``__init__`` first; so a package's ``__init__`` holds a docstring and no imports of its own.
+The fleet's two sides, the agent and the collector, share a stage and never import each other.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,10 +40,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("store", ("scanner.store",)),
     ("report", ("scanner.reporters",)),
     ("orchestrate", ("scanner.audit", "scanner.explain")),
-    ("fleet", ("scanner.fleet",)),
+    ("fleet", ("scanner.fleet", "scanner.fleet.agent", "scanner.fleet.collector")),
     ("cli", ("scanner.cli", "scanner.__main__")),
 )
 """Stages, lowest first: a module may import its own stage and the stages below it, never above."""
+FLEET_SIDES = ("scanner.fleet.agent", "scanner.fleet.collector")
+"""Installed apart (an agent on every machine, one collector), so neither may need the other."""
 
 
 def _modules() -> dict[str, Path]:
@@ -143,3 +148,49 @@ def test_imports_point_down_the_pipeline(module: str) -> None:
 def test_package_inits_hold_no_imports_of_the_project() -> None:
     """A registry or re-export in ``__init__`` would be loaded by every sibling module: a hidden cycle."""
     assert sorted(m for m, p in MODULES.items() if p.name == "__init__.py" and GRAPH[m]) == []
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+@pytest.mark.parametrize("side", FLEET_SIDES)
+def test_the_fleet_sides_never_import_each_other(side: str) -> None:
+    others = [s for s in FLEET_SIDES if s != side]
+    crossing = sorted(
+        f"{m} -> {o}" for m in MODULES if _within(m, side) for o in GRAPH[m] if any(_within(o, x) for x in others)
+    )
+    assert crossing == []
+
+
+def test_every_fleet_module_is_on_one_side() -> None:
+    """The ``scanner.fleet`` package itself holds only its docstring; every module is the agent's or the collector's."""
+    loose = [m for m in MODULES if _within(m, "scanner.fleet") and m != "scanner.fleet"]
+    assert [m for m in loose if not any(_within(m, side) for side in FLEET_SIDES)] == []
+
+
+_AGENT_INSTALL = """
+import sys
+
+class NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {"starlette", "uvicorn", "fastjsonschema"}:
+            raise ImportError(f"No module named {name!r} (an agent installed without the server extra)")
+        return None
+
+sys.meta_path.insert(0, NotInstalled())
+from scanner.cli.app import app
+try:
+    app(["--help"])
+except SystemExit as done:
+    assert done.code == 0, done.code
+heavy = sorted(m for m in sys.modules if m.partition(".")[0] in {"requests", "starlette", "uvicorn"})
+assert heavy == [], heavy
+"""
+
+
+def test_an_agent_install_without_the_server_extra_starts_without_the_web_stack_or_requests() -> None:
+    """``requests`` costs 60 ms at start-up and only sending needs it; the collector's web stack is
+    not installed on agents at all: both are imported by the commands that use them, never at start."""
+    done = subprocess.run([sys.executable, "-c", _AGENT_INSTALL], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

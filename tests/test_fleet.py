@@ -18,9 +18,9 @@ import requests
 from conftest import SCANNER, Machine, run_scanner
 
 from scanner.audit import AuditOptions, run_audit
-from scanner.fleet.spool import Spool
-from scanner.fleet.sqlite_storage import SqliteFleetStorage
-from scanner.fleet.summary import fleet_summary
+from scanner.fleet.agent.spool import Spool
+from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
+from scanner.fleet.collector.summary import fleet_summary
 from scanner.policy.loader import load_policy
 from scanner.report import report_dict
 from scanner.store.database import open_store
@@ -228,7 +228,7 @@ def test_each_host_is_rate_limited(report: dict[str, Any], tmp_path: Path) -> No
 def test_a_full_spool_drops_the_oldest_and_the_collector_learns_how_many(
     report: dict[str, Any], tmp_path: Path, collector: Collector
 ) -> None:
-    from scanner.fleet.submit import Destination, Sender, encode, flush
+    from scanner.fleet.agent.submit import Destination, Sender, encode, flush
 
     token = _token(collector.db, "web-01", tmp_path).read_text().strip()
     with open_store(tmp_path / "agent.db") as store:
@@ -337,7 +337,7 @@ def test_the_collectors_fast_validator_agrees_with_the_reference_one(report: dic
 
     import jsonschema
 
-    from scanner.fleet.intake import IntakeError, parse_report
+    from scanner.fleet.collector.intake import IntakeError, parse_report
 
     schema = json.loads((Path(__file__).parents[1] / "scanner" / "schemas" / "report.schema.json").read_text())
     reference = jsonschema.Draft202012Validator(schema)
@@ -370,8 +370,8 @@ def test_concurrent_submissions_are_all_stored(report: dict[str, Any], tmp_path:
     import threading
     import uuid
 
-    from scanner.fleet.submit import Destination, Sender, encode
-    from scanner.fleet.tokens import new_token, token_hash
+    from scanner.fleet.agent.submit import Destination, Sender, encode
+    from scanner.fleet.collector.tokens import new_token, token_hash
 
     hosts = [f"web-{n:02d}" for n in range(40)]
     tokens = {h: new_token() for h in hosts}

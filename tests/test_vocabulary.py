@@ -6,7 +6,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from typing import get_args
+from enum import Enum
+from typing import Any, get_args
+
+import pytest
 
 import scanner
 from scanner.collectors.interface import Collector
@@ -15,8 +18,13 @@ from scanner.ecosystems import ECOSYSTEMS
 from scanner.policy.engine import JUDGES
 from scanner.policy.schema import Relation
 from scanner.policy.wording import ENVIRONMENT_WORDS, RELATION_WORDS, SOURCE_WORDS, STORE_WORDS
+from scanner.reporters import fleet_html, fleet_markdown
 from scanner.reporters.cyclonedx import RATINGS
+from scanner.reporters.fleet_html import STATE_COLOURS
+from scanner.reporters.fleet_summary import STATE_LABELS, Section
 from scanner.reporters.html import SEVERITY_COLOURS
+from scanner.reporters.interface import FleetFormat, FleetReporter, Format, Reporter
+from scanner.reporters.registry import FLEET_REPORTERS, REPORTERS
 from scanner.reporters.sarif import LEVELS
 from scanner.vocabulary import (
     INVENTORY_KINDS,
@@ -25,6 +33,7 @@ from scanner.vocabulary import (
     Ecosystem,
     EndpointSource,
     EnvironmentKind,
+    HostState,
     ModelStore,
     RuleId,
     Severity,
@@ -35,7 +44,7 @@ KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 def _all_modules() -> None:
     for info in pkgutil.walk_packages(scanner.__path__, "scanner."):
-        if not info.name.startswith(("scanner.fleet.server", "scanner.cli", "scanner.__main__")):
+        if not info.name.startswith(("scanner.fleet.collector.server", "scanner.cli", "scanner.__main__")):
             importlib.import_module(info.name)
 
 
@@ -58,6 +67,15 @@ def test_severity_tables_of_every_format_cover_every_severity() -> None:
         assert set(table) == set(Severity)
 
 
+def test_host_state_tables_of_the_fleet_pages_cover_every_state() -> None:
+    for table in (STATE_LABELS, STATE_COLOURS):
+        assert set(table) == set(HostState)
+
+
+def test_both_forms_of_the_fleet_page_render_every_section() -> None:
+    assert set(fleet_html.BODIES) == set(fleet_markdown.BODIES) == set(Section)
+
+
 def test_every_rule_id_has_one_rule_with_a_title() -> None:
     assert set(RULES) == set(RuleId)
     assert all(KEBAB.fullmatch(rule.id) and rule.title for rule in RULES.values())
@@ -73,6 +91,22 @@ def test_every_collector_is_registered_once_under_its_own_id() -> None:
     defined = {cls for cls in _subclasses(Collector) if not getattr(cls, "__abstractmethods__", None)}
     assert set(COLLECTORS.values()) == defined
     assert all(KEBAB.fullmatch(key) and cls.id == key for key, cls in COLLECTORS.items())
+
+
+@pytest.mark.parametrize(
+    ("registry", "formats", "interface"),
+    [(REPORTERS, Format, Reporter), (FLEET_REPORTERS, FleetFormat, FleetReporter)],
+    ids=["reporters", "fleet-reporters"],
+)
+def test_every_format_has_exactly_one_reporter_registered_under_its_own_id(
+    registry: dict[Any, type], formats: type[Enum], interface: type
+) -> None:
+    _all_modules()
+    defined = {cls for cls in _subclasses(interface) if not getattr(cls, "__abstractmethods__", None)}
+    assert set(registry) == set(formats), "every member has a reporter"
+    assert set(registry.values()) == defined, "every reporter is registered"
+    assert len(defined) == len(formats), "no two reporters declare the same format"
+    assert all(cls.id is key for key, cls in registry.items())
 
 
 def _subclasses(cls: type) -> set[type]:

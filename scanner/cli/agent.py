@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from tabulate import tabulate
 
 from scanner.cli.common import EXIT_FOUND, EXIT_OK, db_option, fail, write
 from scanner.errors import ScannerError, UsageError
-from scanner.fleet.config import load_agent_config
-from scanner.fleet.spool import Spool
+from scanner.fleet.agent.config import load_agent_config
+from scanner.fleet.agent.spool import Spool
+from scanner.reporters.terminal import spool_table
 from scanner.store.database import open_store
 
 if TYPE_CHECKING:  # requests costs 60 ms at start-up; only --submit and 'scanner submit' need it
-    from scanner.fleet.submit import Delivery, Destination
+    from scanner.fleet.agent.submit import Delivery, Destination
 
 
 def load_config(ctx: typer.Context, value: Path | None) -> Path | None:
@@ -33,7 +33,7 @@ def load_config(ctx: typer.Context, value: Path | None) -> Path | None:
 
 
 def destination(url: str, token_file: Path | None, ca_cert: Path | None) -> Destination:
-    from scanner.fleet.submit import Destination
+    from scanner.fleet.agent.submit import Destination
 
     if token_file is None:
         raise UsageError("--submit needs --token-file (the token from 'scanner fleet token add HOST')")
@@ -90,25 +90,14 @@ def submit(
         with open_store(db) as store:
             waiting = Spool(store)
             if list_spool:
-                rows = [
-                    [s.id, s.created, s.attempts, "rejected" if s.rejected else "pending", s.last_error or ""]
-                    for s in waiting.all()
-                ]
-                write(
-                    (
-                        tabulate(rows, ["report", "spooled", "attempts", "state", "last error"])
-                        if rows
-                        else "The spool is empty."
-                    )
-                    + "\n"
-                )
+                write(spool_table(waiting.all()))
                 return
             if not spool:
                 raise UsageError("say --spool to send the spooled reports (or --list to see them)")
             if url is None:
                 raise UsageError("--submit URL is needed (or 'submit:' in --config)")
             target = destination(url, token_file, ca_cert)
-            from scanner.fleet.submit import Sender, flush
+            from scanner.fleet.agent.submit import Sender, flush
 
             if retry_rejected:
                 waiting.retry_rejected()

@@ -13,7 +13,7 @@ from scanner.audit import audit as run
 from scanner.cli.agent import destination, load_config, say_delivery
 from scanner.cli.common import EXIT_FOUND, EXIT_OK, chosen_format, db_option, fail, policy_option, write
 from scanner.errors import ScannerError, StoreError, UsageError
-from scanner.fleet.spool import Spool
+from scanner.fleet.agent.spool import Spool
 from scanner.policy.loader import load_policy, load_waivers
 from scanner.report import Report
 from scanner.reporters.interface import Format
@@ -195,7 +195,7 @@ def audit(
                     f"{outcome.store_error} (the report above is complete; use --no-store to skip the store)"
                 )
             if target is not None and store is not None:
-                from scanner.fleet.submit import Sender, submit_report  # requests: 60 ms, only with --submit
+                from scanner.fleet.agent.submit import Sender, submit_report  # requests: 60 ms, only with --submit
 
                 say_delivery(submit_report(Spool(store), Sender(target), outcome.report), target.url)
         finally:

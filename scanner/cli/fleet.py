@@ -1,7 +1,8 @@
 """The collector's side of the fleet on the command line: ``serve``, ``ingest`` and ``scanner fleet``.
 
-The web stack (starlette, uvicorn) and the fleet storage are imported inside the commands that need
-them: an agent install has no ``server`` extra, and its ``scanner --help`` must still work.
+The collector's side (``scanner.fleet.collector``: the web stack, starlette and uvicorn, and the
+fleet storage) is imported inside the commands that need it: an agent install has no ``server``
+extra, and its ``scanner --help`` must still work. Every command closes the storage it opens.
 """
 
 from __future__ import annotations
@@ -11,27 +12,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from tabulate import tabulate
 
 from scanner.cli.common import EXIT_FOUND, EXIT_OK, ListFormat, chosen_format, fail, write
 from scanner.errors import ScannerError, UsageError
-from scanner.reporters.interface import Format
-from scanner.reporters.registry import REPORTERS
-from scanner.reporters.terminal import terminal_safe
-from scanner.vocabulary import Word
+from scanner.reporters.interface import FleetFormat, Format
+from scanner.reporters.registry import FLEET_REPORTERS, REPORTERS
+from scanner.reporters.terminal import fleet_hosts_table, recent_reports_table, terminal_safe
 
 if TYPE_CHECKING:
-    from scanner.fleet.storage import FleetStorage
+    from scanner.fleet.collector.storage import FleetStorage
 
 fleet_app = typer.Typer(help="The central collector's hosts, tokens, reports and summary.", no_args_is_help=True)
 token_app = typer.Typer(help="Per-host tokens for submitting reports.", no_args_is_help=True)
 fleet_app.add_typer(token_app, name="token")
-
-
-class FleetFormat(Word):
-    JSON = "json"
-    HTML = "html"
-    MARKDOWN = "markdown"
 
 
 def _fleetdb_option() -> Any:
@@ -43,7 +36,8 @@ def _fleetdb_option() -> Any:
 
 
 def open_fleet(db: Path | None) -> FleetStorage:
-    from scanner.fleet.sqlite_storage import SqliteFleetStorage
+    """The collector's storage, to be used in a ``with`` block so that it is closed."""
+    from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
     from scanner.places import default_fleet_db
 
     return SqliteFleetStorage(db or default_fleet_db())
@@ -66,8 +60,8 @@ def serve(
 
     Example: scanner serve --db /var/lib/scanner/fleet.db --host 0.0.0.0 --port 8443 --tls-cert c.pem --tls-key k.pem
     """
-    from scanner.fleet.server import RateLimiter
-    from scanner.fleet.server import serve as run_server
+    from scanner.fleet.collector.server import RateLimiter
+    from scanner.fleet.collector.server import serve as run_server
 
     if (tls_cert is None) != (tls_key is None):
         fail(UsageError("--tls-cert and --tls-key go together"))
@@ -76,7 +70,8 @@ def serve(
     except ScannerError as error:
         fail(error)
     tls = (str(tls_cert), str(tls_key)) if tls_cert and tls_key else None
-    run_server(storage, host, port, tls, limiter=RateLimiter(burst, rate))
+    with storage:
+        run_server(storage, host, port, tls, limiter=RateLimiter(burst, rate))
 
 
 @token_app.command("add")
@@ -91,13 +86,12 @@ def token_add(
 
     Example: scanner fleet token add web-01 --output /secure/web-01.token
     """
-    from scanner.fleet.tokens import new_token, token_hash
+    from scanner.fleet.collector.tokens import new_token, token_hash
 
     token = new_token()
     try:
-        storage = open_fleet(db)
-        storage.add_token(host, token_hash(token))
-        storage.close()
+        with open_fleet(db) as storage:
+            storage.add_token(host, token_hash(token))
         write(token + "\n", output)
     except ScannerError as error:
         fail(error)
@@ -115,9 +109,8 @@ def token_revoke(
     Example: scanner fleet token revoke web-01
     """
     try:
-        storage = open_fleet(db)
-        known = storage.revoke_token(host)
-        storage.close()
+        with open_fleet(db) as storage:
+            known = storage.revoke_token(host)
     except ScannerError as error:
         fail(error)
     if not known:
@@ -137,33 +130,16 @@ def fleet_hosts(
     """
     from datetime import datetime, timedelta, timezone
 
-    from scanner.fleet.summary import host_state
+    from scanner.fleet.collector.summary import host_state
 
     try:
-        storage = open_fleet(db)
-        hosts = storage.hosts()
+        with open_fleet(db) as storage:
+            hosts = storage.hosts()
     except ScannerError as error:
         fail(error)
     now = datetime.now(timezone.utc)
-    states = [host_state(h, now, timedelta(days=stale_days)) for h in hosts]
-    if format is ListFormat.JSON:
-        write(json.dumps([{**h.to_dict(), "state": st} for h, st in zip(hosts, states, strict=True)], indent=2) + "\n")
-        return
-    rows = [
-        [
-            terminal_safe(h.host),
-            st.upper(),
-            h.last_seen or "never",
-            h.violations,
-            h.warnings,
-            h.reports,
-            "revoked" if h.revoked else ("yes" if h.has_token else "no"),
-            terminal_safe(", ".join(f"{k}={v}" for k, v in sorted(h.tags.items()))),
-        ]
-        for h, st in zip(hosts, states, strict=True)
-    ]
-    headers = ["host", "state", "last report", "violations", "warnings", "reports", "token", "tags"]
-    write((tabulate(rows, headers) if rows else "No hosts yet.") + "\n")
+    listed = [{**h.to_dict(), "state": host_state(h, now, timedelta(days=stale_days))} for h in hosts]
+    write(json.dumps(listed, indent=2) + "\n" if format is ListFormat.JSON else fleet_hosts_table(listed))
 
 
 @fleet_app.command("show")
@@ -181,21 +157,16 @@ def fleet_show(
     Example: scanner fleet show web-01 --format html -o web-01.html
     """
     try:
-        storage = open_fleet(db)
-        recent = storage.reports(host)
-        if not recent:
-            raise UsageError(f"no reports from host {host!r}")
-        report = storage.report(recent[0]["id"])
+        with open_fleet(db) as storage:
+            recent = storage.reports(host)
+            if not recent:
+                raise UsageError(f"no reports from host {host!r}")
+            report = storage.report(recent[0]["id"])
         assert report is not None
         chosen = chosen_format(format, output)
         text = REPORTERS[chosen]().render(report)
         if chosen is Format.TABLE:
-            rows = [[r["id"][:8], r["finished"], r["received"], r["violations"], r["warnings"]] for r in recent]
-            text += (
-                "\nRecent reports:\n"
-                + tabulate(rows, ["report", "finished", "received", "violations", "warnings"])
-                + "\n"
-            )
+            text += recent_reports_table(recent)
         write(text, output)
     except ScannerError as error:
         fail(error)
@@ -212,16 +183,12 @@ def fleet_summary(
 
     Example: scanner fleet summary --format html -o fleet.html
     """
-    from scanner.fleet.summary import fleet_summary
+    from scanner.fleet.collector.summary import fleet_summary
 
     try:
-        summary = fleet_summary(open_fleet(db), stale_days)
-        if format is FleetFormat.JSON:
-            write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", output)
-        else:
-            from scanner.fleet.pages import render_fleet_page
-
-            write(render_fleet_page(summary, format.value), output)
+        with open_fleet(db) as storage:
+            summary = fleet_summary(storage, stale_days)
+        write(FLEET_REPORTERS[format]().render(summary), output)
     except ScannerError as error:
         fail(error)
 
@@ -236,10 +203,11 @@ def ingest(
 
     Example: scanner ingest /srv/reports/incoming
     """
-    from scanner.fleet.ingest import ingest_paths
+    from scanner.fleet.collector.ingest import ingest_paths
 
     try:
-        result = ingest_paths(open_fleet(db), [str(f) for f in files])
+        with open_fleet(db) as storage:
+            result = ingest_paths(storage, [str(f) for f in files])
     except ScannerError as error:
         fail(error)
     for path, reason in result.refused:

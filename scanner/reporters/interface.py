@@ -1,11 +1,15 @@
-"""The reporter interface: a report document in, the text of one output format out."""
+"""The reporter interfaces: a document in, the text of one output format out.
+
+``Reporter`` renders a scan's report (``scanner audit --format``); ``FleetReporter`` renders the
+fleet summary document (``scanner fleet summary --format``).
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from scanner.report import Report
+from scanner.report import FleetSummary, Report
 from scanner.vocabulary import Word
 
 
@@ -28,3 +32,21 @@ class Reporter(ABC):
 
     @abstractmethod
     def render(self, report: Report) -> str: ...
+
+
+class FleetFormat(Word):
+    """Every ``scanner fleet summary --format`` value; ``registry.FLEET_REPORTERS`` has one reporter per member."""
+
+    JSON = "json"
+    HTML = "html"
+    MARKDOWN = "markdown"
+
+
+class FleetReporter(ABC):
+    """Renders the fleet summary document (``scanner.report.FleetSummary``), which the collector builds;
+    so a reporter never needs the collector, and the page can be made again from a saved summary."""
+
+    id: ClassVar[FleetFormat]
+
+    @abstractmethod
+    def render(self, summary: FleetSummary) -> str: ...

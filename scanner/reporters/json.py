@@ -1,11 +1,11 @@
-"""The JSON report: the report document itself (``scanner.report``), compact."""
+"""The JSON documents: a scan's report (``scanner.report``), compact, and the fleet summary, indented."""
 
 from __future__ import annotations
 
 import json
 
-from scanner.report import Report
-from scanner.reporters.interface import Format, Reporter
+from scanner.report import FleetSummary, Report
+from scanner.reporters.interface import FleetFormat, FleetReporter, Format, Reporter
 
 
 class JsonReporter(Reporter):
@@ -15,3 +15,11 @@ class JsonReporter(Reporter):
         # Compact on purpose: with an indent the json module falls back to its pure-Python encoder,
         # which took longer than the walk on a package-heavy machine. `jq .` pretty-prints.
         return json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+class FleetJsonReporter(FleetReporter):
+    id = FleetFormat.JSON
+
+    def render(self, summary: FleetSummary) -> str:
+        # Indented: the summary is a few KiB of counts whatever the fleet's size, and people read it.
+        return json.dumps(summary, indent=2, ensure_ascii=False) + "\n"

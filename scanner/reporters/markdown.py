@@ -7,11 +7,12 @@ cannot become a link, HTML or a table cell.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from scanner.report import Report, location_text, verdict
 from scanner.reporters.interface import Format, Reporter
 from scanner.reporters.markup import escape_markdown as _md
+from scanner.reporters.markup import markdown_bar, markdown_table
 from scanner.reporters.summary import (
     FIRST_SCAN,
     INFOS_SHOWN,
@@ -40,23 +41,15 @@ from scanner.reporters.summary import (
     waiver_of,
 )
 
-# ---------------------------------------------------------------------------------------------
-# Markdown
-
 
 def _md_facts(facts: Iterable[tuple[str, str]]) -> list[str]:
     return [f"- **{_md(k)}:** {_md(v)}" for k, v in facts]
 
 
-def _md_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(_md(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    return [*lines, *("| " + " | ".join(_md(c) for c in row) + " |" for row in rows), ""]
-
-
 def _md_bars(rows: list[tuple[str, Counter[str]]], label: str) -> list[str]:
     most = max([c.total() for _, c in rows] + [1])
-    table = [[name, *(str(c[s]) for s in SEVERITIES), "█" * round(12 * c.total() / most)] for name, c in rows]
-    return _md_table([label, "Violations", "Warnings", "Info", ""], table)
+    table = [[name, *(str(c[s]) for s in SEVERITIES), markdown_bar(c.total(), most)] for name, c in rows]
+    return markdown_table([label, "Violations", "Warnings", "Info", ""], table)
 
 
 def _md_finding(finding: Finding, reasons: dict[str, str]) -> list[str]:
@@ -89,7 +82,7 @@ def _md_waivers(report: Report) -> list[str]:
         [f["subject"], location_text(f["location"]), *(waiver_of(f)[k] for k in keys)] for f in waived_findings(report)
     ]
     headers = ["Finding", "Location", "Reference", "Approved by", "Reason", "Expires"]
-    lines = _md_table(headers, rows) if rows else ["No finding is waived.", ""]
+    lines = markdown_table(headers, rows) if rows else ["No finding is waived.", ""]
     for rule, title in (("waiver-expired", "Expired waivers"), ("waiver-stale", "Stale waivers")):
         notes = about_waivers(report, rule)
         if notes:
@@ -101,7 +94,7 @@ def _md_waivers(report: Report) -> list[str]:
 def _md_skipped(report: Report) -> list[str]:
     unreadable = unreadable_paths(report)
     rows = [[s["path"], s["reason"], s["kind"]] for s in unreadable[:SKIPPED_SHOWN]]
-    lines = _md_table(["Path", "Reason", "Kind"], rows) if rows else ["Every path in scope could be read.", ""]
+    lines = markdown_table(["Path", "Reason", "Kind"], rows) if rows else ["Every path in scope could be read.", ""]
     if len(unreadable) > SKIPPED_SHOWN:
         lines += [f"and {len(unreadable) - SKIPPED_SHOWN} more (the JSON report lists them all).", ""]
     return [*lines, _md(chosen_text(report)), ""]
@@ -115,7 +108,9 @@ def _md_changes(report: Report) -> list[str]:
     for key, title in (("new", "New since the previous scan"), ("resolved", "Resolved since the previous scan")):
         if changes[key]:
             lines += [f"### {title} ({len(changes[key])})", ""]
-            lines += _md_table(["Severity", "Provider", "Subject", "Location"], [brief_row(b) for b in changes[key]])
+            lines += markdown_table(
+                ["Severity", "Provider", "Subject", "Location"], [brief_row(b) for b in changes[key]]
+            )
     return lines
 
 
@@ -158,7 +153,7 @@ class MarkdownReporter(Reporter):
             "",
             f"**{word}.** {_md(verdict_meaning(report))}",
             "",
-            *_md_table([label for label, _ in tally], [[str(n) for _, n in tally]]),
+            *markdown_table([label for label, _ in tally], [[str(n) for _, n in tally]]),
         ]
         for number, (title, content) in enumerate(sections, 1):
             lines += [f"## {number}. {title}", "", *content]

@@ -149,18 +149,21 @@ def counts_by(report: Report, key: str) -> list[tuple[str, Counter[str]]]:
     return sorted(counts.items(), key=lambda item: (-item[1].total(), item[0]))
 
 
-def sentence_fields(finding: Finding) -> dict[str, str]:
-    """The parts of the plain sentence that describes a finding (see ``SENTENCE``)."""
+def relation_text(finding: Finding) -> str:
+    """How a finding's subject relates to its provider, as its sentence says it (the fleet page's too)."""
     provider = finding["provider"]
     if provider is None:
-        relation = "is not on the policy's allow-list"
-    else:
-        relation = f"{'points to' if finding['kind'] == 'endpoint' else 'is attributed to'} provider {provider}"
+        return "is not on the policy's allow-list"
+    return f"{'points to' if finding['kind'] == 'endpoint' else 'is attributed to'} provider {provider}"
+
+
+def sentence_fields(finding: Finding) -> dict[str, str]:
+    """The parts of the plain sentence that describes a finding (see ``SENTENCE``)."""
     return {
         "kind": finding["kind"].capitalize(),
         "subject": finding["subject"],
         "location": location_text(finding["location"]),
-        "relation": relation,
+        "relation": relation_text(finding),
         "rule": finding["rule_id"],
         "confidence": finding["confidence"],
     }

@@ -2,11 +2,14 @@
 
 Each takes library objects or report documents and returns text; the CLI writes it. Anything read
 from a scanned machine goes through ``terminal_safe`` so a hostile name cannot move the cursor.
+The fleet's listings take documents, or a protocol the agent's records meet: the reporters sit
+below the fleet and never import it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from tabulate import tabulate
 
@@ -124,3 +127,50 @@ def policy_summary(loaded: Policy) -> str:
             f"{', '.join(loaded.allow.providers) or '-'} / {len(loaded.allow.packages)} package(s)",
         ]
     )
+
+
+def fleet_hosts_table(hosts: list[dict[str, Any]]) -> str:
+    """The hosts as ``scanner fleet hosts --format json`` lists them (each with its ``state``), as a table;
+    names and tags were sent by the hosts, so they are made safe."""
+    rows = [
+        [
+            terminal_safe(h["host"]),
+            h["state"].upper(),
+            h["last_seen"] or "never",
+            h["violations"],
+            h["warnings"],
+            h["reports"],
+            "revoked" if h["revoked"] else ("yes" if h["has_token"] else "no"),
+            terminal_safe(", ".join(f"{k}={v}" for k, v in sorted(h["tags"].items()))),
+        ]
+        for h in hosts
+    ]
+    headers = ["host", "state", "last report", "violations", "warnings", "reports", "token", "tags"]
+    return (tabulate(rows, headers) if rows else "No hosts yet.") + "\n"
+
+
+def recent_reports_table(recent: list[dict[str, Any]]) -> str:
+    """A host's recent reports (the collector's storage rows), newest first, under its latest report."""
+    rows = [[r["id"][:8], r["finished"], r["received"], r["violations"], r["warnings"]] for r in recent]
+    return "\nRecent reports:\n" + tabulate(rows, ["report", "finished", "received", "violations", "warnings"]) + "\n"
+
+
+class SpooledReport(Protocol):
+    """A report waiting in the agent's spool (the agent's ``Spooled`` is one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def created(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def rejected(self) -> bool: ...
+    @property
+    def last_error(self) -> str | None: ...
+
+
+def spool_table(spooled: Sequence[SpooledReport]) -> str:
+    rows = [[s.id, s.created, s.attempts, "rejected" if s.rejected else "pending", s.last_error or ""] for s in spooled]
+    headers = ["report", "spooled", "attempts", "state", "last error"]
+    return (tabulate(rows, headers) if rows else "The spool is empty.") + "\n"

@@ -23,9 +23,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from scanner.errors import StoreError
-from scanner.fleet.intake import MAX_BODY, IntakeError, read_report
-from scanner.fleet.storage import FleetStorage
-from scanner.fleet.tokens import token_hash
+from scanner.fleet.collector.intake import MAX_BODY, IntakeError, read_report
+from scanner.fleet.collector.storage import FleetStorage
+from scanner.fleet.collector.tokens import token_hash
 from scanner.report import utc_now
 
 

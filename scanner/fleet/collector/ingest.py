@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 
 from scanner.errors import StoreError
-from scanner.fleet.intake import MAX_BODY, IntakeError, read_report
-from scanner.fleet.storage import FleetStorage
+from scanner.fleet.collector.intake import MAX_BODY, IntakeError, read_report
+from scanner.fleet.collector.storage import FleetStorage
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.report import utc_now
 

@@ -93,3 +93,9 @@ class FleetStorage(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def __enter__(self) -> FleetStorage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

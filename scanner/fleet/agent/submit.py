@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from scanner import __version__
-from scanner.fleet.spool import Spool
+from scanner.fleet.agent.spool import Spool
 
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 PERMANENT = frozenset({400, 404, 405, 411, 413, 415, 422})

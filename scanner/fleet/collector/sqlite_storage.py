@@ -18,7 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from scanner.errors import StoreError
-from scanner.fleet.storage import FleetStorage, HostInfo
+from scanner.fleet.collector.storage import FleetStorage, HostInfo
 from scanner.report import utc_now
 from scanner.sqlite import Migration, connect, migrate, query_text, write_transaction
 

@@ -1,6 +1,7 @@
-"""The fleet summary officials sign: how many hosts, how many compliant, what was found where.
+"""The fleet summary document officials sign: how many hosts, how many compliant, what was found where.
 
-Computed from each host's latest report. A host whose latest report is older than the stale limit
+Computed from each host's latest report, as a plain document (``scanner.report.FleetSummary``) that
+``scanner fleet summary`` writes as JSON or hands to the fleet reporters for its HTML and Markdown pages. A host whose latest report is older than the stale limit
 (or that never reported) is *stale*, never compliant: a silent host is not a compliant host.
 Violations are counted from unwaived findings; waivers that expire soon are listed so that they
 are renewed or their use ended on time.
@@ -12,8 +13,9 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from scanner.fleet.storage import FleetStorage, HostInfo
-from scanner.report import utc_now
+from scanner.fleet.collector.storage import FleetStorage, HostInfo
+from scanner.report import FleetSummary, utc_now
+from scanner.vocabulary import HostState
 
 STALE_AFTER_DAYS = 3
 TREND_DAYS = 56
@@ -25,13 +27,13 @@ def _parse(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
-def host_state(host: HostInfo, now: datetime, stale_after: timedelta) -> str:
+def host_state(host: HostInfo, now: datetime, stale_after: timedelta) -> HostState:
     """``stale``, ``not-compliant``, ``incomplete`` or ``compliant``, in that order of precedence."""
     if host.last_seen is None or now - _parse(host.last_seen) > stale_after:
-        return "stale"
+        return HostState.STALE
     if not host.compliant:
-        return "not-compliant"
-    return "compliant" if host.complete else "incomplete"
+        return HostState.NOT_COMPLIANT
+    return HostState.COMPLIANT if host.complete else HostState.INCOMPLETE
 
 
 def _worst(report: dict[str, Any], host: HostInfo) -> dict[str, Any]:
@@ -62,7 +64,7 @@ def fleet_summary(
     stale_after_days: int = STALE_AFTER_DAYS,
     trend_days: int = TREND_DAYS,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> FleetSummary:
     now = now or datetime.now(timezone.utc)
     stale_after = timedelta(days=stale_after_days)
     hosts = storage.hosts()
@@ -90,7 +92,7 @@ def fleet_summary(
             by_tag[key][value][states[host.host]] += 1
     counted = Counter(states.values())
     worst = sorted(
-        (h for h in hosts if states[h.host] == "not-compliant" and h.host in latest),
+        (h for h in hosts if states[h.host] is HostState.NOT_COMPLIANT and h.host in latest),
         key=lambda h: (-h.violations, -h.warnings, h.host),
     )[:WORST_SHOWN]
     since = (now - timedelta(days=trend_days)).date().isoformat()
@@ -99,10 +101,10 @@ def fleet_summary(
         "stale_after_days": stale_after_days,
         "hosts": {
             "total": len(hosts),
-            "compliant": counted["compliant"],
-            "not_compliant": counted["not-compliant"],
-            "incomplete": counted["incomplete"],
-            "stale": counted["stale"],
+            "compliant": counted[HostState.COMPLIANT],
+            "not_compliant": counted[HostState.NOT_COMPLIANT],
+            "incomplete": counted[HostState.INCOMPLETE],
+            "stale": counted[HostState.STALE],
         },
         "violations_by_provider": dict(by_provider.most_common()),
         "hosts_by_provider": {p: len(h) for p, h in sorted(hosts_by_provider.items(), key=lambda kv: -len(kv[1]))},
@@ -112,7 +114,9 @@ def fleet_summary(
         },
         "worst_hosts": [_worst(latest[h.host], h) for h in worst],
         "stale_hosts": [
-            {"host": h.host, "last_seen": h.last_seen, "tags": h.tags} for h in hosts if states[h.host] == "stale"
+            {"host": h.host, "last_seen": h.last_seen, "tags": h.tags}
+            for h in hosts
+            if states[h.host] is HostState.STALE
         ],
         "waivers_expiring": sorted(expiring, key=lambda w: (w["expires"], w["host"])),
         "lost_reports": sum(h.lost_reports for h in hosts),
