@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+import pickle
+import struct
+import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gguf
 import numpy as np
+from formats_support import field_bytes, field_varint
 from safetensors.numpy import save_file
 
 DEEPSEEK_SPECIALS = ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"]
@@ -150,3 +154,88 @@ def ollama_store(models: Path, blobs: dict[str, bytes], manifests: dict[str, dic
         }
         write_json(models / "manifests" / "registry.ollama.ai" / "library" / model / tag, manifest)
     return digests
+
+
+# One small real file per weight format, keyed by the format's id in the table; the table test checks
+# that every row has one, so adding a format means adding its builder here.
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _zip(path: Path, members: dict[str, bytes | str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def write_ggml(path: Path) -> Path:
+    """A legacy llama.cpp header: the 'ggml' magic as a little-endian uint32, then the vocabulary size."""
+    return _write(path, struct.pack("<II", 0x67676D6C, 32000) + bytes(64))
+
+
+def write_keras(path: Path) -> Path:
+    """A Keras v3 archive: ``config.json``, ``metadata.json`` and the weights member."""
+    config = {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "layers": []}}
+    return _zip(
+        path,
+        {
+            "config.json": json.dumps(config),
+            "metadata.json": json.dumps({"keras_version": "3.6.0"}),
+            "model.weights.h5": b"\x89HDF\r\n\x1a\n" + bytes(64),
+        },
+    )
+
+
+def write_torch_zip(path: Path) -> Path:
+    """The member layout ``torch.save`` writes since 1.6 (the pickle is only listed, never loaded)."""
+    return _zip(
+        path, {"archive/data.pkl": pickle.dumps({}, protocol=2), "archive/version": "3\n", "archive/data/0": bytes(64)}
+    )
+
+
+def write_keras_hdf5(path: Path) -> Path:
+    """An HDF5 superblock followed by the attribute name Keras writes."""
+    return _write(path, b"\x89HDF\r\n\x1a\n\x00" + bytes(55) + b"keras_version" + bytes(64))
+
+
+def write_tflite(path: Path) -> Path:
+    """A flatbuffer with the ``TFL3`` identifier after its root offset (the reader looks no further)."""
+    return _write(path, struct.pack("<I", 16) + b"TFL3" + bytes(56))
+
+
+def write_legacy_torch(path: Path) -> Path:
+    """What ``torch.save`` wrote first before 1.6: its pickled magic number, then the protocol version."""
+    return _write(path, pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + pickle.dumps(1001, protocol=2))
+
+
+def write_onnx(path: Path) -> Path:
+    """A ModelProto: IR version, producer, a named graph and a ``model_name`` metadata property."""
+    graph = field_bytes(2, "main_graph")
+    metadata = field_bytes(14, field_bytes(1, "model_name") + field_bytes(2, "tiny"))
+    return _write(path, field_varint(1, 9) + field_bytes(2, "pytorch") + field_bytes(7, graph) + metadata)
+
+
+def write_coreml(path: Path) -> Path:
+    """A Core ML ``Model``: specification version, a description and an ML program body."""
+    description = field_bytes(100, field_bytes(3, "Someone"))
+    return _write(path, field_varint(1, 6) + field_bytes(2, description) + field_bytes(502, b"\x0a\x00"))
+
+
+WEIGHT_SAMPLES: dict[str, Callable[[Path], Path]] = {
+    "gguf": write_gguf,
+    "ggml": write_ggml,
+    "keras": write_keras,
+    "pytorch-zip": write_torch_zip,
+    "keras-hdf5": write_keras_hdf5,
+    "tflite": write_tflite,
+    "safetensors": write_safetensors,
+    "pytorch-pickle": write_legacy_torch,
+    "onnx": write_onnx,
+    "coreml": write_coreml,
+}

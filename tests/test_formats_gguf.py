@@ -13,7 +13,7 @@ from formats_support import CORPUS, CountingFile, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner.formats import FormatError
+from scanner.formats.errors import FormatError
 from scanner.formats.gguf import DEFAULT_KEEP, MAX_SPECIAL_TOKENS, GGUFHeader, read_gguf, special_tokens
 from scanner.fsview import RootFS
 

@@ -12,7 +12,7 @@ from formats_support import CountingFile, field_bytes, field_varint, varint, wri
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner.formats import FormatError
+from scanner.formats.errors import FormatError
 from scanner.formats.onnx import MAX_DOC_STRING, OnnxHeader, read_onnx
 from scanner.fsview import RootFS
 

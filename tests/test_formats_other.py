@@ -15,8 +15,11 @@ from formats_support import CountingFile, field_bytes, field_varint, varint, wri
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner.formats import FormatError, sniff
+from scanner.collectors.models.weights import sniff
+from scanner.formats.errors import FormatError
 from scanner.formats.other import (
+    HDF5_MAGIC,
+    TFLITE_MAGIC,
     Hdf5Header,
     KerasArchive,
     MlModelHeader,
@@ -42,7 +45,7 @@ def test_hdf5_at_the_start_with_keras_attributes(tmp_path: Path) -> None:
     path = write(
         tmp_path / "model.h5", HDF5_SIGNATURE + b"\x00" + b"\0" * 200 + b"keras_version\x003.6.0" + b"\0" * 100
     )
-    assert sniff(path.read_bytes()[:16]) == "hdf5"
+    assert sniff(path.read_bytes()[:16]) is HDF5_MAGIC
     with RootFS(None).open_regular(str(path)) as f:
         header = identify_hdf5(f, path.stat().st_size)
     assert header == Hdf5Header(0, 0, True, header.bytes_read)
@@ -225,7 +228,7 @@ def parse_tflite(path: Path) -> TfliteHeader:
 
 def test_a_tflite_root_table_is_read(tmp_path: Path) -> None:
     path = tflite_file(tmp_path / "m.tflite", names=("min_runtime_version", "TFLITE_METADATA"))
-    assert sniff(path.read_bytes()[:16]) == "tflite"
+    assert sniff(path.read_bytes()[:16]) is TFLITE_MAGIC
     header = parse_tflite(path)
     assert header.version == 3
     assert header.description == "MLIR Converted."

@@ -12,8 +12,10 @@ from formats_support import CountingFile, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner.formats import FormatError, sniff
+from scanner.collectors.models.weights import sniff
+from scanner.formats.errors import FormatError
 from scanner.formats.pytorch_zip import (
+    ZIP_MAGIC,
     TorchZip,
     read_central_directory,
     read_torch_zip,
@@ -62,7 +64,7 @@ def _end_record(data: bytes) -> tuple[int, int, int, int]:
 
 def test_a_torch_checkpoint_is_recognised_from_its_listing(tmp_path: Path) -> None:
     path = torch_zip(tmp_path / "model.pt")
-    assert sniff(path.read_bytes()[:16]) == "zip"
+    assert sniff(path.read_bytes()[:16]) is ZIP_MAGIC
     result = parse(path)
     assert result.is_pytorch
     assert result.archive_name == "archive"

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from scanner.formats import FormatError, sniff
-from scanner.formats.safetensors import MAX_PARAMETERS, SafetensorsHeader, read_safetensors
+from scanner.collectors.models.weights import sniff
+from scanner.formats.errors import FormatError
+from scanner.formats.safetensors import MAX_PARAMETERS, SAFETENSORS_MAGIC, SafetensorsHeader, read_safetensors
 from scanner.fsview import RootFS
 
 
@@ -48,7 +49,7 @@ def test_files_written_by_the_reference_library(tmp_path: Path) -> None:
     }
     metadata = {"format": "pt", "base_model": "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"}
     save_file(tensors, str(path), metadata=metadata)
-    assert sniff(path.read_bytes()[:16]) == "safetensors"
+    assert sniff(path.read_bytes()[:16]) is SAFETENSORS_MAGIC
     header = parse(path)
     with safe_open(str(path), "np") as reference:
         assert header.metadata == reference.metadata() == metadata

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from typing import Any, BinaryIO
 
-from scanner.formats import FormatError
+from scanner.formats.errors import FormatError
 
 CHUNK = 64 * 1024
 """Read-ahead size: big enough to make syscalls rare, small enough that over-reading costs nothing."""

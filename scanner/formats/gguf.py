@@ -12,8 +12,9 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from scanner.formats import FormatError
 from scanner.formats.cursor import Cursor, describe_size
+from scanner.formats.errors import FormatError
+from scanner.formats.magic import Magic
 
 DEFAULT_KEEP: frozenset[str] = frozenset(
     {"tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "general.tags", "general.languages"}
@@ -58,6 +59,25 @@ _TYPE_NAMES = (
 _FIXED_CODES = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
 _FIXED_SIZES = {type_id: struct.calcsize("<" + code) for type_id, code in _FIXED_CODES.items()}
 _MAX_NESTING = 2
+_GGUF = b"GGUF"
+# Legacy llama.cpp / whisper.cpp files start with a uint32 magic written in the machine's byte order.
+# On the little-endian machines that wrote nearly all of them, 0x67676d6c ('ggml') is on disk as b"lmgg".
+_GGML_LITTLE_ENDIAN = frozenset({b"lmgg", b"fmgg", b"tjgg"})
+# The same magics written big-endian read as ASCII words that could also begin a text file, so they
+# only count when binary data (a NUL byte in the version / vocabulary-size field) follows.
+_GGML_BIG_ENDIAN = frozenset({b"ggml", b"ggmf", b"ggjt"})
+
+
+def _is_ggml(head: bytes) -> bool:
+    magic = head[:4]
+    return magic in _GGML_LITTLE_ENDIAN or (magic in _GGML_BIG_ENDIAN and b"\x00" in head[4:8])
+
+
+GGUF_MAGIC = Magic("gguf", lambda head: head.startswith(_GGUF), certain=True)
+"""The four ASCII bytes every GGUF file starts with: distinctive enough that a broken header behind them is
+reported, whatever the file is called."""
+GGML_MAGIC = Magic("ggml", _is_ggml)
+"""The GGML / GGMF / GGJT files GGUF replaced: recognised by their magic, their header is not read."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +136,7 @@ def read_gguf(
     """
     cursor = Cursor(f, size, limit=24)  # the fixed header; widened to the key-value block below
     magic = cursor.read(4) if size >= 4 else b""
-    if magic != b"GGUF":
+    if magic != _GGUF:
         raise FormatError("not a GGUF file: it does not start with the bytes 'GGUF'")
     (raw_version,) = cursor.unpack(struct.Struct("<I"))
     (swapped_version,) = struct.unpack(">I", struct.pack("<I", raw_version))

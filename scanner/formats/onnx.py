@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from scanner.formats import FormatError
 from scanner.formats.cursor import Cursor
+from scanner.formats.errors import FormatError
 from scanner.formats.protobuf import Field, ProtoReader, as_int64, string_map_entry
 
 _MIB = 1 << 20

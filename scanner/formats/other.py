@@ -12,8 +12,9 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from scanner.formats import FormatError
 from scanner.formats.cursor import Cursor
+from scanner.formats.errors import FormatError
+from scanner.formats.magic import Magic
 from scanner.formats.protobuf import Field, ProtoReader, string_map_entry
 from scanner.formats.pytorch_zip import ZipEntry, read_central_directory, read_member
 
@@ -27,6 +28,12 @@ MAX_NAMES = 256
 _MAX_JSON_NODES = 200_000
 _TFLITE_MAX_METADATA = 64
 _TFLITE_MAX_STRING = 64 * _KIB
+_TFLITE_IDENTIFIER = b"TFL3"
+
+HDF5_MAGIC = Magic("hdf5", lambda head: head.startswith(_HDF5_SIGNATURE))
+"""An HDF5 superblock at byte 0 (files with a user block before it are not sniffed)."""
+TFLITE_MAGIC = Magic("tflite", lambda head: head[4:8] == _TFLITE_IDENTIFIER)
+"""The flatbuffer file identifier, after the root table offset."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,7 @@ def identify_tflite(f: BinaryIO, size: int) -> TfliteHeader:
     if size < 8:
         raise FormatError("not a TFLite file: too short")
     root, identifier = struct.unpack("<I4s", cursor.read(8))
-    if identifier != b"TFL3":
+    if identifier != _TFLITE_IDENTIFIER:
         raise FormatError("not a TFLite file: no TFL3 identifier at byte 4")
     flat = _Flatbuffer(cursor)
     table = flat.table(root, "the root table")

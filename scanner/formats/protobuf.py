@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from scanner.formats import FormatError
 from scanner.formats.cursor import Cursor, describe_size
+from scanner.formats.errors import FormatError
 
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
 _MAX_VARINT_BYTES = 10

@@ -15,8 +15,9 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from scanner.formats import FormatError
 from scanner.formats.cursor import Cursor, describe_size
+from scanner.formats.errors import FormatError
+from scanner.formats.magic import Magic
 
 _MIB = 1 << 20
 _EOCD = struct.Struct("<4sHHHHIIH")
@@ -34,6 +35,9 @@ _UTF8_NAMES = 0x800
 _ENCRYPTED = 0x1
 _STORED, _DEFLATED = 0, 8
 _TORCH_PICKLE = re.compile(r"([^/]+)/data\.pkl")
+
+ZIP_MAGIC = Magic("zip", lambda head: head.startswith(_LOCAL_SIGNATURE))
+"""A zip's first local header: PyTorch checkpoints and Keras v3 archives alike (an empty zip has none)."""
 
 
 @dataclass(frozen=True)
@@ -265,9 +269,3 @@ def read_torch_zip(f: BinaryIO, size: int, max_entries: int = 100_000, max_centr
         has_pickle=any(name.endswith((".pkl", ".pickle")) for name in names),
         bytes_read=directory.bytes_read,
     )
-
-
-# Protocol 0/1 pickles are ASCII. They open with MARK + a memoised dict/list/tuple, a GLOBAL
-# (module line, name line) followed by a memo PUT or MARK, or (legacy torch.save) a pickled long.
-_TEXT_PICKLE = re.compile(r"\A(\((dp|lp|tp)0\n|c[\w.]+\n\w+\n(p0\n|\()|L\d+L?\n)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")

@@ -14,12 +14,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from scanner.formats import FormatError
 from scanner.formats.cursor import Cursor, describe_size
+from scanner.formats.errors import FormatError
+from scanner.formats.magic import Magic
 from scanner.fsview import printable
 
 _MIB = 1 << 20
 _LENGTH = struct.Struct("<Q")
+MAX_HEADER = 100 * _MIB
+"""The JSON header cap (the reference implementation refuses more than 100 MB too)."""
 MAX_PARAMETERS = 1 << 62
 """Parameter counts are clamped here: a hostile shape could otherwise build an integer of any size."""
 MAX_DIMENSIONS = 64
@@ -67,10 +70,10 @@ class SafetensorsHeader:
     """Bytes actually read from the file (8 + the header length)."""
 
 
-def read_safetensors(f: BinaryIO, size: int, max_header: int = 100 * _MIB) -> SafetensorsHeader:
+def read_safetensors(f: BinaryIO, size: int, max_header: int = MAX_HEADER) -> SafetensorsHeader:
     """Parse the JSON header of a safetensors file ``f`` of ``size`` bytes.
 
-    ``max_header`` caps the JSON header (the reference implementation refuses more than 100 MB too).
+    ``max_header`` caps the JSON header.
     Raises ``FormatError`` when the header is malformed or describes data the file does not hold.
     """
     cursor = Cursor(f, size, max_read=8 + max_header, chunk=8)  # read exactly the length, then the header
@@ -111,6 +114,17 @@ def read_safetensors(f: BinaryIO, size: int, max_header: int = 100 * _MIB) -> Sa
         parameter_count=parameters,
         bytes_read=cursor.bytes_read,
     )
+
+
+def _is_safetensors(head: bytes) -> bool:
+    """A plausible header length, then the ``{`` that opens the JSON header."""
+    if len(head) < _LENGTH.size + 1:
+        return False
+    (length,) = _LENGTH.unpack_from(head)
+    return 2 <= length <= MAX_HEADER and head[_LENGTH.size] == ord("{")
+
+
+SAFETENSORS_MAGIC = Magic("safetensors", _is_safetensors)
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
