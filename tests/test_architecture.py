@@ -194,3 +194,9 @@ def test_an_agent_install_without_the_server_extra_starts_without_the_web_stack_
     not installed on agents at all: both are imported by the commands that use them, never at start."""
     done = subprocess.run([sys.executable, "-c", _AGENT_INSTALL], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_no_module_is_longer_than_600_lines() -> None:
+    """Small modules with one job: a module past 600 lines holds more than one idea."""
+    long = {m: n for m, p in MODULES.items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600}
+    assert long == {}
