@@ -1,9 +1,9 @@
 """Package ecosystems as one table: how each names its packages, which policy entries it answers to,
 and how its package URLs (purl) are written.
 
-Every stage reads this table — the collectors normalise names with it, the policy matches with it and
-CycloneDX writes purls with it — so a new ecosystem (npm next) is a row here, a member of
-``vocabulary.Ecosystem``, its collector and a test, never an ``if`` in three modules.
+Every stage reads this module — the collectors normalise names with it, the policy matches with it and
+CycloneDX writes purls with it — so a new ecosystem (npm next) is a member, a row and its environment
+kinds here, its collector, a registry line and a test: never an ``if`` in three modules.
 """
 
 from __future__ import annotations
@@ -13,7 +13,38 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scanner.names import normalize_package_name
-from scanner.vocabulary import Ecosystem
+from scanner.vocabulary import Word
+
+
+class Ecosystem(Word):
+    """Where a package comes from. Each has its own name rules (``scanner.names.normalize_package``)."""
+
+    PYPI = "pypi"
+    CONDA = "conda"
+
+
+class EnvironmentKind(Word):
+    """How an install prefix was recognised (``pyvenv.cfg`` -> venv, ``conda-meta/`` -> conda, ...)."""
+
+    VENV = "venv"
+    PIPX = "pipx"
+    CONDA = "conda"
+    USER_SITE = "user-site"
+    PYENV = "pyenv"
+    SYSTEM = "system"
+    UNKNOWN = "unknown"
+
+
+ENVIRONMENT_WORDS: dict[EnvironmentKind, str] = {
+    EnvironmentKind.VENV: "virtual environment",
+    EnvironmentKind.PIPX: "pipx environment",
+    EnvironmentKind.CONDA: "conda environment",
+    EnvironmentKind.USER_SITE: "user site-packages",
+    EnvironmentKind.PYENV: "pyenv interpreter",
+    EnvironmentKind.SYSTEM: "system Python",
+    EnvironmentKind.UNKNOWN: "Python environment",
+}
+"""How a finding says where a package is installed."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from scanner.vocabulary import Ecosystem, EndpointSource, EnvironmentKind, ModelStore, RecordKind, SkipKind
+from scanner.ecosystems import Ecosystem, EnvironmentKind
+from scanner.vocabulary import EndpointSource, ModelStore, RecordKind, SkipKind
 
 LocationRole = Literal["primary", "supporting"]
 

@@ -142,25 +142,6 @@ INVENTORY_KINDS: tuple[RecordKind, ...] = (RecordKind.PACKAGE, RecordKind.MODEL,
 """The kinds an inventory record can have, in the order reports list them."""
 
 
-class Ecosystem(Word):
-    """Where a package comes from. Each has its own name rules (``scanner.names.normalize_package``)."""
-
-    PYPI = "pypi"
-    CONDA = "conda"
-
-
-class EnvironmentKind(Word):
-    """How an install prefix was recognised (``pyvenv.cfg`` -> venv, ``conda-meta/`` -> conda, ...)."""
-
-    VENV = "venv"
-    PIPX = "pipx"
-    CONDA = "conda"
-    USER_SITE = "user-site"
-    PYENV = "pyenv"
-    SYSTEM = "system"
-    UNKNOWN = "unknown"
-
-
 class ModelStore(Word):
     """Where a model was found: a tool's store, a plain folder or file, or only named (``reference``)."""
 
@@ -171,6 +152,18 @@ class ModelStore(Word):
     DIRECTORY = "directory"
     FILE = "file"
     REFERENCE = "reference"
+
+
+STORE_WORDS: dict[ModelStore, str] = {
+    ModelStore.HF_CACHE: "in a Hugging Face cache",
+    ModelStore.OLLAMA: "in an Ollama store",
+    ModelStore.LMSTUDIO: "in LM Studio's models",
+    ModelStore.MODELSCOPE: "in a ModelScope cache",
+    ModelStore.DIRECTORY: "as a model folder",
+    ModelStore.FILE: "as a model file",
+    ModelStore.REFERENCE: "only as a name given to the scanner",
+}
+"""How a finding says where a model is."""
 
 
 class EndpointSource(Word):
@@ -188,6 +181,23 @@ class EndpointSource(Word):
     DNS_LOG = "dns-log"
     PROXY_LOG = "proxy-log"
     CONNECTION = "connection"
+
+
+SOURCE_WORDS: dict[EndpointSource, str] = {
+    EndpointSource.ENVIRONMENT: "the scanner's own environment",
+    EndpointSource.PROCESS: "a running process's environment",
+    EndpointSource.DOTENV: "a .env file",
+    EndpointSource.SHELL_PROFILE: "a shell start-up file",
+    EndpointSource.SYSTEMD_UNIT: "a systemd unit",
+    EndpointSource.TOOL_CONFIG: "an AI tool's settings",
+    EndpointSource.SOURCE_CODE: "source code",
+    EndpointSource.NOTEBOOK: "a notebook",
+    EndpointSource.HOSTS_FILE: "the hosts file",
+    EndpointSource.DNS_LOG: "a DNS log",
+    EndpointSource.PROXY_LOG: "a proxy log",
+    EndpointSource.CONNECTION: "a live connection",
+}
+"""How a finding says where an endpoint setting was seen."""
 
 
 class SkipKind(Word):

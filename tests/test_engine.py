@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from scanner.ecosystems import ECOSYSTEMS
+from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.errors import PolicyError
 from scanner.policy.engine import evaluate
 from scanner.policy.loader import load_policy
 from scanner.policy.schema import Policy
 from scanner.records import Environment, Location, PackageRecord
-from scanner.vocabulary import Ecosystem, EnvironmentKind
 
 POLICY = """\
 schema_version: 1

@@ -14,10 +14,10 @@ import pytest
 import scanner
 from scanner.collectors.interface import Collector
 from scanner.collectors.registry import COLLECTORS
-from scanner.ecosystems import ECOSYSTEMS
+from scanner.ecosystems import ECOSYSTEMS, ENVIRONMENT_WORDS, Ecosystem, EnvironmentKind
 from scanner.policy.engine import JUDGES
 from scanner.policy.schema import Relation
-from scanner.policy.wording import ENVIRONMENT_WORDS, RELATION_WORDS, SOURCE_WORDS, STORE_WORDS
+from scanner.policy.wording import RELATION_WORDS
 from scanner.reporters import fleet_html, fleet_markdown
 from scanner.reporters.cyclonedx import RATINGS
 from scanner.reporters.fleet_html import STATE_COLOURS
@@ -29,10 +29,10 @@ from scanner.reporters.sarif import LEVELS
 from scanner.vocabulary import (
     INVENTORY_KINDS,
     RULES,
+    SOURCE_WORDS,
+    STORE_WORDS,
     Confidence,
-    Ecosystem,
     EndpointSource,
-    EnvironmentKind,
     HostState,
     ModelStore,
     RuleId,

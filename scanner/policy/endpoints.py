@@ -15,10 +15,9 @@ from scanner.findings import MatchDetail
 from scanner.names import normalize
 from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
 from scanner.policy.schema import Fact, Policy, Provider
-from scanner.policy.wording import SOURCE_WORDS
 from scanner.records import EndpointRecord
 from scanner.urls import HostIndex
-from scanner.vocabulary import EndpointSource, RecordKind, RuleId, Severity
+from scanner.vocabulary import SOURCE_WORDS, EndpointSource, RecordKind, RuleId, Severity
 
 _NAMES_ONLY = frozenset({EndpointSource.DNS_LOG, EndpointSource.PROXY_LOG, EndpointSource.HOSTS_FILE})
 """Sources that name a host without configuring it."""

@@ -17,9 +17,9 @@ from scanner.findings import Finding, MatchDetail
 from scanner.names import contains_name, name_keys, normalize, strip_packaging
 from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
 from scanner.policy.schema import Digest, Fingerprint, Lineage, Policy, Provider
-from scanner.policy.wording import RELATION_WORDS, STORE_WORDS
+from scanner.policy.wording import RELATION_WORDS
 from scanner.records import Lead, ModelRecord
-from scanner.vocabulary import RULES, RecordKind, RuleId, Severity
+from scanner.vocabulary import RULES, STORE_WORDS, RecordKind, RuleId, Severity
 
 _MIN_CONTAINED = 3
 """A lineage name is also found inside a longer name (``...-7b-q4-k-m``) only when it has at least

@@ -13,15 +13,14 @@ from collections.abc import Iterable
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
-from scanner.ecosystems import ECOSYSTEMS
+from scanner.ecosystems import ECOSYSTEMS, ENVIRONMENT_WORDS, Ecosystem
 from scanner.findings import Finding, MatchDetail
 from scanner.names import normalize_package_name
 from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
 from scanner.policy.schema import Fact, NamedFact, PackageFact, PatternFact, Policy, Provider
-from scanner.policy.wording import ENVIRONMENT_WORDS
 from scanner.records import PackageRecord
 from scanner.urls import HostIndex, url_host
-from scanner.vocabulary import RULES, Ecosystem, RecordKind, RuleId, Severity
+from scanner.vocabulary import RULES, RecordKind, RuleId, Severity
 
 V = TypeVar("V")
 

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from scanner.vocabulary import Ecosystem, Severity
+from scanner.ecosystems import Ecosystem
+from scanner.vocabulary import Severity
 
 SCHEMA_VERSION = 1
 

@@ -1,47 +1,10 @@
-"""The words findings use for the vocabulary's kinds, stores, sources and relations.
+"""The words a lineage chain uses for each relation between a model and what it comes from.
 
-Each table is keyed by its enum and a test checks it is exhaustive, so a new environment kind, model
-store or endpoint source fails a test instead of raising ``KeyError`` inside ``evaluate()``.
+The words for environment kinds live with the ecosystems (``scanner.ecosystems``), those for model
+stores and endpoint sources with their enums (``scanner.vocabulary``); every table is tested exhaustive.
 """
 
 from __future__ import annotations
-
-from scanner.vocabulary import EndpointSource, EnvironmentKind, ModelStore
-
-ENVIRONMENT_WORDS: dict[EnvironmentKind, str] = {
-    EnvironmentKind.VENV: "virtual environment",
-    EnvironmentKind.PIPX: "pipx environment",
-    EnvironmentKind.CONDA: "conda environment",
-    EnvironmentKind.USER_SITE: "user site-packages",
-    EnvironmentKind.PYENV: "pyenv interpreter",
-    EnvironmentKind.SYSTEM: "system Python",
-    EnvironmentKind.UNKNOWN: "Python environment",
-}
-
-STORE_WORDS: dict[ModelStore, str] = {
-    ModelStore.HF_CACHE: "in a Hugging Face cache",
-    ModelStore.OLLAMA: "in an Ollama store",
-    ModelStore.LMSTUDIO: "in LM Studio's models",
-    ModelStore.MODELSCOPE: "in a ModelScope cache",
-    ModelStore.DIRECTORY: "as a model folder",
-    ModelStore.FILE: "as a model file",
-    ModelStore.REFERENCE: "only as a name given to the scanner",
-}
-
-SOURCE_WORDS: dict[EndpointSource, str] = {
-    EndpointSource.ENVIRONMENT: "the scanner's own environment",
-    EndpointSource.PROCESS: "a running process's environment",
-    EndpointSource.DOTENV: "a .env file",
-    EndpointSource.SHELL_PROFILE: "a shell start-up file",
-    EndpointSource.SYSTEMD_UNIT: "a systemd unit",
-    EndpointSource.TOOL_CONFIG: "an AI tool's settings",
-    EndpointSource.SOURCE_CODE: "source code",
-    EndpointSource.NOTEBOOK: "a notebook",
-    EndpointSource.HOSTS_FILE: "the hosts file",
-    EndpointSource.DNS_LOG: "a DNS log",
-    EndpointSource.PROXY_LOG: "a proxy log",
-    EndpointSource.CONNECTION: "a live connection",
-}
 
 RELATION_WORDS: dict[str, str] = {
     "named": "named",

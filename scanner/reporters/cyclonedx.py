@@ -13,10 +13,10 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from scanner.ecosystems import ECOSYSTEMS
+from scanner.ecosystems import ECOSYSTEMS, Ecosystem
 from scanner.report import Report
 from scanner.reporters.interface import Format, Reporter
-from scanner.vocabulary import Ecosystem, Severity
+from scanner.vocabulary import Severity
 
 RATINGS: dict[Severity, str] = {Severity.VIOLATION: "high", Severity.WARNING: "medium", Severity.INFO: "info"}
 

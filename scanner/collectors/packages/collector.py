@@ -23,10 +23,10 @@ from dataclasses import replace
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.collectors.packages.environments import SITE_DIR_NAMES, EnvironmentResolver
 from scanner.collectors.packages.metadata import CoreMetadata, parse_core_metadata, split_dist_dir_name
-from scanner.ecosystems import ECOSYSTEMS
+from scanner.ecosystems import ECOSYSTEMS, Ecosystem
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import Location, PackageRecord, Skipped
-from scanner.vocabulary import Ecosystem, SkipKind
+from scanner.vocabulary import SkipKind
 from scanner.walk import Entry, Interest, WalkRoot
 
 METADATA_CAP = 256 * 1024

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import re
 
+from scanner.ecosystems import EnvironmentKind
 from scanner.fsview import FileRefused, RootFS
 from scanner.records import Environment
-from scanner.vocabulary import EnvironmentKind
 
 SITE_DIR_NAMES = frozenset({"site-packages", "dist-packages"})
 _PYTHON_DIR = re.compile(r"^python(\d+(?:\.\d+)?)t?$")
