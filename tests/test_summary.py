@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import Machine, write_dist_info
+from conftest import Machine, require, write_dist_info
 from modelkit import write_gguf
 
 from scanner.audit import AuditOptions, audit, run_audit
@@ -231,8 +231,8 @@ def test_infos_are_listed_and_allow_list_findings_say_so(machine: Machine) -> No
 
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.skip("Chromium is not installed")
+    require("Chromium", found)
+    assert found is not None
     return found
 
 
