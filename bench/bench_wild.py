@@ -4,7 +4,8 @@
 The set is ``tests/wild/MANIFEST.yaml``: one entry per case, each naming where on a machine its
 files sit (``files``, relative to ``/``), where they came from (``source``) and how to get them
 again (``extract``: a git snapshot path at a commit, optionally cut to a line range and with real
-secrets replaced by placeholders; or a member of a package downloaded from PyPI or npm), with the
+secrets replaced by placeholders (``replace``: exact strings; ``redact``: a regex whose
+every letter and digit becomes ``X``); or a member of a package downloaded from PyPI or npm), with the
 sha256 of the result. The files themselves live under ``tests/wild/cases/<id>/`` and are not
 committed (they are third-party material): ``--materialize`` rebuilds them from the snapshots in
 ``--mirror`` (as the ``fetch`` tool leaves them, ``<mirror>/<owner>+<name>/repo``) and from the
@@ -35,6 +36,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +73,10 @@ def _cut(data: bytes, spec: dict) -> bytes:
         data = b"".join(kept)
         if data and not data.endswith(b"\n"):
             data += b"\n"
+    for pattern in spec.get("redact") or []:  # secrets: every letter or digit of a match becomes X
+        data, count = re.subn(pattern.encode(), lambda m: re.sub(rb"[A-Za-z0-9]", b"X", m.group(0)), data)
+        if not count:
+            raise ValueError(f"redact: {pattern!r} matched nothing")
     for old, new in spec.get("replace") or []:
         if old.encode() not in data:
             raise ValueError(f"replace: {old!r} not found")
