@@ -144,6 +144,11 @@ def extract_bytes(spec: dict, mirror: Path) -> bytes:
         data = _from_pypi(spec)
     elif "npm" in spec:
         data = _from_npm(spec)
+    elif "index" in spec:  # a repository with no snapshot to fetch: only its indexed text exists
+        raise FileNotFoundError(
+            f"{spec['index']}:{spec['path']}@{spec['ref']} has no git snapshot; copy it from the code index "
+            "(read_file) and check the sha256"
+        )
     else:
         raise ValueError(f"extract has no source: {spec}")
     return _cut(data, spec)
