@@ -33,7 +33,6 @@ import argparse
 import concurrent.futures
 import fnmatch
 import hashlib
-import io
 import json
 import os
 import re
@@ -164,7 +163,7 @@ def materialize(case: dict, mirror: Path, force: bool = False) -> list[str]:
         else:
             try:
                 data = extract_bytes(spec, mirror)
-            except Exception as exc:  # noqa: BLE001 - reported, the run goes on
+            except Exception as exc:
                 problems.append(f"{spec['file']}: {exc}")
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -216,8 +215,10 @@ def judge(case: dict, report: dict) -> dict:
         best = max((f["severity"] for f in hits), key=RANK.__getitem__, default=None)
         result["ok"] = bool(hits)
         result["severity"] = best
-        others = sorted({f"{f.get('kind')}/{f.get('provider')}/{f['severity']}" for f in raised} - {
-            f"{case['kind']}/{case['provider']}/{s}" for s in RAISED})
+        others = sorted(
+            {f"{f.get('kind')}/{f.get('provider')}/{f['severity']}" for f in raised}
+            - {f"{case['kind']}/{case['provider']}/{s}" for s in RAISED}
+        )
         result["other_raised"] = others
     elif label == "mention":
         bad = [f for f in raised if f.get("provider") == case["provider"]]
@@ -341,8 +342,10 @@ def main() -> int:
             return 0
         for f in r.pop("findings"):
             loc = f.get("location") or {}
-            print(f"- {f['severity']:<9} {f.get('kind')}/{f.get('provider')} {f.get('rule_id')} "
-                  f"{loc.get('path')}:{loc.get('line')}  {f.get('subject')}")
+            print(
+                f"- {f['severity']:<9} {f.get('kind')}/{f.get('provider')} {f.get('rule_id')} "
+                f"{loc.get('path')}:{loc.get('line')}  {f.get('subject')}"
+            )
             for line in f.get("evidence", [])[:2]:
                 print(f"    {line[:300]}")
         print(json.dumps(r, indent=2))
