@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from scanner import __version__
 from scanner.changes import compare
+from scanner.collectors.endpoints.merge import prefer_structured
 from scanner.collectors.interface import CollectOptions, FileCache, WatchList
 from scanner.collectors.registry import COLLECTORS
 from scanner.errors import StoreError, UsageError
@@ -75,14 +76,18 @@ def _roots(fs: RootFS, paths: tuple[str, ...]) -> list[WalkRoot]:
 
 
 def watch_list(policy: Policy, secret_salt: bytes | None = None) -> WatchList:
-    """The policy's hosts and variables, as the search list the endpoint collectors use."""
-    providers = policy.providers.values()
+    """The policy's identities of every provider, as the search list the endpoint collectors use."""
+    providers = list(policy.providers.values())
     api_hosts = frozenset(e.host.lower() for p in providers for e in p.endpoints)
-    hosts = api_hosts | {h.host.lower() for p in providers for h in p.web_hosts}
-    variables = frozenset(v.name.upper() for p in providers for v in p.env_vars)
-    if secret_salt is None:
-        return WatchList(hosts, variables, api_hosts)
-    return WatchList(hosts, variables, api_hosts, secret_salt)
+    watch = WatchList(
+        hosts=api_hosts | {h.host.lower() for p in providers for h in p.web_hosts},
+        variables=frozenset(v.name.upper() for p in providers for v in p.env_vars),
+        api_hosts=api_hosts,
+        model_patterns=tuple(dict.fromkeys(f.pattern for p in providers for f in p.model_patterns)),
+        sdk_names=frozenset(f.name.lower() for p in providers for f in p.sdk_names),
+        aliases=frozenset(a.lower() for p in providers for a in (p.id, *(f.name for f in p.aliases))),
+    )
+    return watch if secret_salt is None else dataclasses.replace(watch, secret_salt=secret_salt)
 
 
 def run_audit(
@@ -132,6 +137,7 @@ def run_audit(
             continue
         records.extend(result.records)
         coverage.skipped.extend(result.skipped)
+    records = prefer_structured(records)
     hub = Hub() if options.online else None
     records = identify(records, hub)  # type: ignore[assignment]
     if hub is not None:

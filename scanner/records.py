@@ -326,6 +326,13 @@ class EndpointRecord:
     """For a running process: ``pid``, ``name``, ``user``."""
     seen: tuple[tuple[str, str], ...] = ()
     """For logs: ``count``, ``first``, ``last``."""
+    sdk: str | None = None
+    """An SDK class, function, module or configuration prefix written in code that selects a provider's
+    client (``ChatDeepSeek``, ``@ai-sdk/deepseek``, ``spring.ai.deepseek``)."""
+    context: str | None = None
+    """How the text writes it, in plain words (``a command line``, ``a string literal``, ``a comment``)."""
+    mention: bool = False
+    """Only named, not used: in a comment or a block rule. A mention is at most info."""
     version: None = None
     kind: Literal[RecordKind.ENDPOINT] = RecordKind.ENDPOINT
 
@@ -333,7 +340,8 @@ class EndpointRecord:
     def identity(self) -> str:
         """Stable across scans: where, what and which host; not the line (code moves)."""
         what = self.variable or self.name
-        return f"endpoint:{self.source}:{self.locations[0].path}:{what}:{self.host or self.provider_hint or self.model or ''}"
+        about = self.host or self.provider_hint or self.model or self.sdk or ""
+        return f"endpoint:{self.source}:{self.locations[0].path}:{what}:{about}"
 
     @property
     def id(self) -> str:
@@ -352,6 +360,9 @@ class EndpointRecord:
             "in_package": self.in_package,
             "process": dict(self.process),
             "seen": dict(self.seen),
+            "sdk": self.sdk,
+            "context": self.context,
+            "mention": self.mention,
             "found_by": self.found_by,
             "locations": [loc.to_dict() for loc in self.locations],
         }

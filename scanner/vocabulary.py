@@ -86,6 +86,7 @@ class RuleId(Word):
     ENDPOINT_PROVIDER = "endpoint-provider"
     ENDPOINT_MODEL = "endpoint-model"
     ENDPOINT_VARIABLE = "endpoint-variable"
+    ENDPOINT_SDK = "endpoint-sdk"
     ENDPOINT_CONTACTED = "endpoint-contacted"
     ENDPOINT_CONNECTION = "endpoint-connection"
     ENDPOINT_NOT_ALLOWED = "endpoint-not-allowed"
@@ -120,6 +121,7 @@ RULES: dict[RuleId, Rule] = _rules(
     (RuleId.ENDPOINT_PROVIDER, "AI tool set to a provider", Confidence.CONFIRMED),
     (RuleId.ENDPOINT_MODEL, "AI client set to a provider's model", Confidence.STRONG),
     (RuleId.ENDPOINT_VARIABLE, "A provider's variable is set", Confidence.STRONG),
+    (RuleId.ENDPOINT_SDK, "Code uses a provider's SDK", Confidence.STRONG),
     (RuleId.ENDPOINT_CONTACTED, "A provider's host was contacted", Confidence.CONFIRMED),
     (RuleId.ENDPOINT_CONNECTION, "A live connection to an address of a provider's host", Confidence.STRONG),
     (RuleId.ENDPOINT_NOT_ALLOWED, "AI endpoint of a provider not on the allow-list", Confidence.CONFIRMED),
@@ -176,6 +178,7 @@ class EndpointSource(Word):
     SYSTEMD_UNIT = "systemd-unit"
     TOOL_CONFIG = "tool-config"
     SOURCE_CODE = "source-code"
+    CONFIG_FILE = "config-file"
     NOTEBOOK = "notebook"
     HOSTS_FILE = "hosts-file"
     DNS_LOG = "dns-log"
@@ -191,6 +194,7 @@ SOURCE_WORDS: dict[EndpointSource, str] = {
     EndpointSource.SYSTEMD_UNIT: "a systemd unit",
     EndpointSource.TOOL_CONFIG: "an AI tool's settings",
     EndpointSource.SOURCE_CODE: "source code",
+    EndpointSource.CONFIG_FILE: "a configuration file",
     EndpointSource.NOTEBOOK: "a notebook",
     EndpointSource.HOSTS_FILE: "the hosts file",
     EndpointSource.DNS_LOG: "a DNS log",

@@ -62,6 +62,8 @@ class Interest:
     """Every file anywhere below a folder of this name (``manifests`` of an Ollama store)."""
     extensionless_files: bool = False
     """Every file whose name has no extension (a renamed GGUF, a blob); collectors sniff them."""
+    every_file: bool = False
+    """Every file (the text scan, which passes over binary formats by name and sniffs the rest)."""
 
 
 class Visitor(Protocol):
@@ -136,6 +138,7 @@ class _Dispatch:
         self.in_dir: dict[str, list[Visitor]] = {}
         self.below_dir: dict[str, list[Visitor]] = {}
         self.extensionless: list[Visitor] = [v for v in visitors if v.interest.extensionless_files]
+        self.every: list[Visitor] = [v for v in visitors if v.interest.every_file]
         for visitor in visitors:
             interest = visitor.interest
             for table, keys in (
@@ -164,6 +167,7 @@ class _Dispatch:
             found += self.below_dir[folder]
         if not suffix:
             found += self.extensionless
+        found += self.every
         return list(dict.fromkeys(found))  # one visit per collector, however many reasons it has
 
 
@@ -274,6 +278,7 @@ class Walker:
         by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
         excluded = self._excluded if self.options.excludes else None
         extensionless = bool(dispatch.extensionless)
+        every = bool(dispatch.every)
         while stack:
             current = stack.pop()
             coverage.dirs += 1
@@ -303,7 +308,8 @@ class Walker:
                 if not is_dir:
                     coverage.files += 1
                     if (
-                        wanted_here
+                        every
+                        or wanted_here
                         or name in by_name
                         or (suffix and (suffix.lower() in by_suffix or suffix in by_dir_suffix))
                         or (not suffix and extensionless)

@@ -293,14 +293,12 @@ def test_unreadable_source_files_are_coverage_gaps(machine: Machine) -> None:
 
 
 def test_a_source_file_past_its_size_cap_is_listed_as_partly_read(machine: Machine) -> None:
-    from scanner.collectors.endpoints.sourcecode import SOURCE_CAP
+    from scanner.collectors.endpoints.text import CODE_CAP
 
-    write(
-        machine, "/home/alice/app/big.py", "# " + "x" * SOURCE_CAP + '\nOpenAI(base_url="https://api.deepseek.com")\n'
-    )
+    write(machine, "/home/alice/app/big.py", "# " + "x" * CODE_CAP + '\nOpenAI(base_url="https://api.deepseek.com")\n')
     report = audit(machine)
     assert report["scan"]["coverage"]["skipped"] == [
-        {"path": "/home/alice/app/big.py", "reason": "source read only up to 4 MiB", "kind": "partial"}
+        {"path": "/home/alice/app/big.py", "reason": "text read only up to 4 MiB", "kind": "partial"}
     ]
     assert report["summary"]["complete"] is True, "a size cap we chose does not make the scan incomplete"
 

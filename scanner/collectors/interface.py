@@ -20,9 +20,10 @@ from scanner.walk import Entry, Interest, WalkRoot
 
 @dataclass(frozen=True)
 class WatchList:
-    """What to look for in text: the policy's hosts and variable names, as a search list (like
-    ``grep -f``), and the salt that keeps the secrets met beside them as fingerprints only.
-    Collectors still only report what they found; the policy engine judges it."""
+    """What to look for in text: the policy's identities of each provider — hosts, variable names, model
+    id patterns, SDK names and the names tools give the provider — as a search list (like ``grep -f``),
+    and the salt that keeps the secrets met beside them as fingerprints only. Collectors still only
+    report what they found and how it is written; the policy engine judges it."""
 
     hosts: frozenset[str] = frozenset()
     """Host names and domain suffixes (``api.deepseek.com``, ``deepseek.com``): API and web hosts."""
@@ -30,6 +31,13 @@ class WatchList:
     """Environment variable names, upper case (``DEEPSEEK_API_KEY``)."""
     api_hosts: frozenset[str] = frozenset()
     """The API endpoint hosts among ``hosts`` (``api.deepseek.com``; not the web site ``deepseek.com``)."""
+    model_patterns: tuple[str, ...] = ()
+    """Regular expressions (matched case-insensitively) of the providers' model ids, as gateways and
+    clouds write them (``deepseek-ai/DeepSeek-R1``, ``us.deepseek.r1-v1:0``, ``moonshotai/kimi-k2``)."""
+    sdk_names: frozenset[str] = frozenset()
+    """Lower-case identifiers that select a provider's client in code (``chatdeepseek``, ``@ai-sdk/deepseek``)."""
+    aliases: frozenset[str] = frozenset()
+    """Lower-case provider ids and the names tools give them (``deepseek``, ``moonshotai``, ``minimax-cn``)."""
     secret_salt: bytes = field(default_factory=new_salt, repr=False)
     """This installation's salt (kept in the store); without a store, a fresh one for this scan."""
 

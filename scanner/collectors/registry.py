@@ -11,7 +11,7 @@ from scanner.collectors.endpoints.envfiles import EnvFileCollector
 from scanner.collectors.endpoints.hostsfile import HostsFileCollector
 from scanner.collectors.endpoints.logs import LogCollector
 from scanner.collectors.endpoints.processes import ProcessCollector
-from scanner.collectors.endpoints.sourcecode import SourceCodeCollector
+from scanner.collectors.endpoints.text import TextCollector
 from scanner.collectors.endpoints.toolconfigs import ToolConfigCollector
 from scanner.collectors.interface import Collector
 from scanner.collectors.models.collector import ModelCollector
@@ -25,7 +25,7 @@ COLLECTORS: dict[str, type[Collector]] = {
         EnvFileCollector,
         ProcessCollector,
         ToolConfigCollector,
-        SourceCodeCollector,
+        TextCollector,
         HostsFileCollector,
         LogCollector,
         ConnectionCollector,

@@ -10,11 +10,12 @@ Settings inside installed packages are library code, not use: at most info.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from scanner.findings import MatchDetail
 from scanner.names import normalize
 from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
-from scanner.policy.schema import Fact, Policy, Provider
+from scanner.policy.schema import Fact, NamedFact, Policy, Provider
 from scanner.records import EndpointRecord
 from scanner.urls import HostIndex
 from scanner.vocabulary import SOURCE_WORDS, EndpointSource, RecordKind, RuleId, Severity
@@ -35,7 +36,10 @@ class EndpointMatcher(Matcher[EndpointRecord]):
         self._aliases: dict[str, list[tuple[Provider, str]]] = {}
         self._variables: dict[str, list[tuple[Provider, Fact]]] = {}
         self._patterns: list[tuple[Provider, Fact, re.Pattern[str], str]] = []
+        self._sdk: dict[str, list[tuple[Provider, NamedFact]]] = {}
         for provider in policy.providers.values():
+            for sdk in provider.sdk_names:
+                self._sdk.setdefault(sdk.name.lower(), []).append((provider, sdk))
             for endpoint in provider.endpoints:
                 self._hosts.add(endpoint.host, (provider, endpoint, f"endpoints: {endpoint.host}"))
             for web in provider.web_hosts:
@@ -49,7 +53,28 @@ class EndpointMatcher(Matcher[EndpointRecord]):
                 self._patterns.append((provider, fact, re.compile(fact.pattern, re.IGNORECASE), fact.pattern))
 
     def match(self, record: EndpointRecord) -> list[Hit]:
-        return [*self._host(record), *self._provider(record), *self._model(record), *self._variable(record)]
+        hits = [*self._host(record), *self._provider(record), *self._model(record), *self._variable(record)]
+        hits += self._sdk_name(record)
+        if record.mention:  # named in a comment or a block rule: not use, so at most info
+            words = f"; it is only mentioned there ({record.context}), so it is at most info"
+            return [replace(h, severity_cap=Severity.INFO, sentence=h.sentence[:-1] + words + ".") for h in hits]
+        return hits
+
+    def _sdk_name(self, record: EndpointRecord) -> list[Hit]:
+        if not record.sdk:
+            return []
+        hits = []
+        for provider, fact in self._sdk.get(record.sdk.lower(), []):
+            note = f" ({fact.note})" if fact.note else ""
+            sentence = (
+                f"`{record.sdk}` is an SDK name that selects {provider.name}'s client{note} ({fact.where}; "
+                f"{source_phrase(self.policy, fact)})."
+            )
+            detail = MatchDetail(
+                "endpoint-sdk", "sdk", record.sdk, f"providers[{provider.id}].sdk_names: {fact.name}", str(fact.where)
+            )
+            hits.append(Hit(RuleId.ENDPOINT_SDK, provider, detail, sentence, _library_cap(record)))
+        return hits
 
     def _host(self, record: EndpointRecord) -> list[Hit]:
         if not record.host:

@@ -184,6 +184,11 @@ class Provider:
     env_vars: tuple[NamedFact, ...] = ()
     aliases: tuple[NamedFact, ...] = ()
     """Names AI tools use for the provider in their settings (``provider: deepseek``, ``minimax-cn``)."""
+    sdk_names: tuple[NamedFact, ...] = ()
+    """Identifiers that select the provider's client in code or configuration: SDK classes and functions
+    (``ChatDeepSeek``, ``createDeepSeek``), modules and import paths (``@ai-sdk/deepseek``), configuration
+    prefixes (``spring.ai.deepseek``). Compared case-insensitively, as a whole identifier or a dotted or
+    slashed part of one."""
     hf_orgs: tuple[NamedFact, ...] = ()
     modelscope_orgs: tuple[NamedFact, ...] = ()
     github_orgs: tuple[NamedFact, ...] = ()

@@ -1,0 +1,204 @@
+"""The providers' identities as they are written in any text: one fast pass, then the words around them.
+
+The watch list (built from the policy) gives every identity of every provider: API and web hosts,
+variable names, model id patterns (direct, gateway and cloud ids), SDK names and the names tools give
+the provider. ``Identities`` compiles them once per scan:
+
+* the **needles**: the literal core of every identity, lower-cased and deduplicated (``deepseek``,
+  ``kimi``, ``minimax``...). A file none of them occurs in is done after one C-speed search each;
+* the **tokens** of a line that holds a needle: runs of the characters identifiers, ids, paths and
+  module names are written with (``deepseek-ai/DeepSeek-R1``, ``us.deepseek.r1-v1:0``,
+  ``@ai-sdk/deepseek``, ``process.env.DEEPSEEK_API_KEY``), each tested as a variable, an SDK name, a
+  model id, a host, or — only where a setting or a quoted literal holds it alone — a provider name.
+
+It finds what a line names; ``context`` decides whether the line uses it or only mentions it, and the
+policy engine decides whether it is banned.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+if sys.version_info >= (3, 11):  # the regular expression parser: sre_parse up to 3.10, private (the same) since
+    from re import _constants, _parser
+else:
+    import sre_constants as _constants
+    import sre_parse as _parser
+
+from scanner.collectors.interface import WatchList
+
+_TOKEN = re.compile(r"[A-Za-z0-9_@$][A-Za-z0-9_.:/@+~$-]*")
+_SEGMENT = re.compile(r"[A-Za-z0-9_]+")
+_DEFAULTED = re.compile(r":[-=+?]")
+_FILE_NAME = re.compile(
+    r"\.(?:py|js|mjs|ts|tsx|jsx|go|rs|java|kt|cs|rb|php|sh|ps1|lua|json|ya?ml|toml|ini|cfg|conf|md|txt|rst|html?|css|"
+    r"xml|lock|log|csv|sql|ipynb|rsc)$"
+)
+"""A token that names a file of code, configuration or text is a path (``algorithms/minimax/search.py``),
+not a model id; a weight file (``deepseek-r1-q4.gguf``) is not excluded."""
+_HIDDEN = re.compile(r"/\.[^/]*")
+"""A hidden folder in a path (``~/.kimi-code``) is a tool's own folder, not a model."""
+_HOST_IN = re.compile(r"^(?:[^@/]*@)?([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::\w*)?(?:/.*)?$")
+"""A token that is a host, with user info, a port or a path around it (``@api.deepseek.com:3128/v1``)."""
+_CONSTANT = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+"""``DEEPSEEK_SPECIALS``: a constant's name in code, not a model id (variables are tested before)."""
+_SELECTOR_KEY = re.compile(
+    r"(?:^|[\s{,(\"'])[\"']?[\w.-]*(?:provider|vendor|backend|platform|llm|engine)[\"']?\s*[:=]\s*[\"'`]?$|"
+    r"--(?:provider|llm|backend|platform|engine)[= ]\s*[\"']?$",
+    re.IGNORECASE,
+)
+"""What precedes a bare provider name that selects it: ``provider: ``, ``"llm_provider"=``, ``--provider ``."""
+BASE_KEYWORDS = (b"base_url", b"api_base", b"baseurl", b"apibase", b"base-url", b"api-base")
+"""Words of a base-URL argument, whatever its host (a self-hosted server is configured with one too)."""
+
+
+@dataclass(frozen=True)
+class Named:
+    """One identity a line names, and where."""
+
+    kind: str
+    """``variable``, ``sdk``, ``model``, ``host`` or ``provider``."""
+    value: str
+    column: int
+
+
+def literal_cores(pattern: str) -> list[str]:
+    """Lower-case strings one of which every match of the pattern contains (its literal core, or the
+    cores of its alternatives): ``(^|[/.:])(moonshot-v1|kimi[-_. ])`` gives ``moonshot-v1`` and ``kimi``.
+    Empty when the pattern has no literal that every match must contain."""
+    try:
+        parsed = _parser.parse(pattern, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError):
+        return []
+    return _needed(list(parsed.data)) or []
+
+
+def _needed(items: list[tuple[Any, Any]]) -> list[str] | None:
+    """For a parsed sequence, the best set of strings one of which every match contains."""
+    candidates: list[list[str]] = []
+    run = ""
+    for op, value in items:
+        if op is _constants.LITERAL:
+            run += chr(value).lower()
+            continue
+        if run:
+            candidates.append([run])
+            run = ""
+        if op is _constants.SUBPATTERN:
+            inner = _needed(list(value[-1]))
+        elif op is _constants.BRANCH:
+            alternatives = [_needed(list(branch)) for branch in value[1]]
+            inner = None if any(a is None for a in alternatives) else [n for a in alternatives if a for n in a]
+        elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT) and value[0] >= 1:
+            inner = _needed(list(value[2]))
+        else:
+            inner = None
+        if inner:
+            candidates.append(inner)
+    if run:
+        candidates.append([run])
+    return max(candidates, key=lambda c: min(map(len, c)), default=None)
+
+
+class Identities:
+    """The watch list compiled for text: needles for the prefilter, and the tests of each token."""
+
+    def __init__(self, watch: WatchList) -> None:
+        self.watch = watch
+        self._models = (
+            re.compile("|".join(f"(?:{p})" for p in watch.model_patterns), re.IGNORECASE)
+            if watch.model_patterns
+            else None
+        )
+        self._sdk = (
+            re.compile(
+                r"(?<![a-z0-9])(?:"
+                + "|".join(sorted(map(re.escape, watch.sdk_names), key=len, reverse=True))
+                + r")(?![a-z0-9])"
+            )
+            if watch.sdk_names
+            else None
+        )
+        words = {*watch.aliases, *(v.lower() for v in watch.variables), *watch.sdk_names}
+        words |= {max(host.split("."), key=len) for host in watch.api_hosts}
+        words |= {core for pattern in watch.model_patterns for core in literal_cores(pattern) if len(core) >= 3}
+        kept = sorted(w for w in words if not any(other in w and other != w for other in words))
+        self.needles: tuple[bytes, ...] = (*BASE_KEYWORDS, *(w.encode() for w in kept))
+        self._line_needles = tuple(w for w in kept)
+
+    def interesting(self, lowered: bytes) -> bool:
+        return any(needle in lowered for needle in self.needles)
+
+    def line_is_interesting(self, lowered: str) -> bool:
+        return any(needle in lowered for needle in self._line_needles)
+
+    def named(self, line: str, skip: list[tuple[int, int]]) -> Iterator[Named]:
+        """Every identity the line names outside the ``skip`` spans (its URLs, read as URLs)."""
+        for match in _TOKEN.finditer(line):
+            start, token = match.start(), match.group(0).rstrip(".:/-+")
+            if any(a <= start < b for a, b in skip) or len(token) < 3:
+                continue
+            found = self._classify(token, line, start)
+            if found is not None:
+                yield Named(found[0], found[1], start)
+
+    def _classify(self, token: str, line: str, start: int) -> tuple[str, str] | None:
+        lower = token.lower()
+        for segment in _SEGMENT.findall(token):
+            if segment.upper() in self.watch.variables:
+                return "variable", segment.upper()
+        if self._sdk is not None:
+            sdk = self._sdk.search(lower)
+            if sdk:
+                return "sdk", token[sdk.start() : sdk.end()]
+        host = _HOST_IN.match(lower)
+        if host and self.watch.host_is_watched(host.group(1)):
+            # A host (with a port, a path or user info around it) is a host, never a model id. A bare API
+            # host configures an endpoint as the value of a setting or a flag (``Host api.x``, ``api_host:
+            # api.x``); in a list of hosts it is an entry of an allow or block list, and an e-mail address
+            # or a web host names the company, not an endpoint.
+            name = host.group(1)
+            if "@" not in lower and self.watch.host_is_api(name) and _valued(line, start, len(token)):
+                return "host", name
+            return None
+        if lower in self.watch.aliases:  # a provider's bare name is a word (a label, a folder) unless it selects
+            return ("provider", token) if _selects(line, start, len(token)) else None
+        if (
+            self._models is not None
+            and not _FILE_NAME.search(lower)
+            and not _CONSTANT.match(token)
+            and "@" not in token[1:]
+        ):
+            for part in _DEFAULTED.split(token):  # ${MODEL:-deepseek-ai/DeepSeek-R1}: the default is the id
+                if self._models.search(_HIDDEN.sub("", part)):
+                    return "model", part
+        return None
+
+
+def _whole(name: str) -> str:
+    """A pattern for an identifier as a whole part of a longer one: ``chatdeepseek`` is not inside
+    ``mychatdeepseeker``, but ``@ai-sdk/deepseek`` is inside ``@ai-sdk/deepseek/dist``."""
+    head = r"(?<![a-z0-9])" if name[:1].isalnum() else ""
+    tail = r"(?![a-z0-9])" if name[-1:].isalnum() else ""
+    return f"{head}{re.escape(name)}{tail}"
+
+
+_VALUE_OF = re.compile(r"(?:[\w.-]+[\"']?\s*[:=]|--?[\w-]+[= ]|^\s*[A-Za-z][\w-]*\s)\s*[\"'`]?$")
+
+
+def _valued(line: str, start: int, length: int) -> bool:
+    """The token is the single value of a setting, a flag or a directive on this line."""
+    before, after = line[:start], line[start + length :]
+    return bool(_VALUE_OF.search(before)) and (not after.strip() or after.lstrip()[:1] in ",;)}]#\"'")
+
+
+def _selects(line: str, start: int, length: int) -> bool:
+    """A bare provider name selects the provider only as the whole value of a provider-like setting or
+    flag (``provider: deepseek``, ``model_provider="deepseek"``, ``--provider deepseek``): alone it is a
+    word (a label, a comment, a folder)."""
+    before, after = line[:start], line[start + length :]
+    return bool(_SELECTOR_KEY.search(before)) and (not after.strip() or after.lstrip()[:1] in ",;)}]#\"'")
