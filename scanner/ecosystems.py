@@ -21,6 +21,7 @@ class Ecosystem(Word):
 
     PYPI = "pypi"
     CONDA = "conda"
+    NPM = "npm"
 
 
 class EnvironmentKind(Word):
@@ -33,6 +34,9 @@ class EnvironmentKind(Word):
     PYENV = "pyenv"
     SYSTEM = "system"
     UNKNOWN = "unknown"
+    NODE_PROJECT = "node-project"
+    NODE_GLOBAL = "node-global"
+    NPX_CACHE = "npx-cache"
 
 
 ENVIRONMENT_WORDS: dict[EnvironmentKind, str] = {
@@ -43,6 +47,9 @@ ENVIRONMENT_WORDS: dict[EnvironmentKind, str] = {
     EnvironmentKind.PYENV: "pyenv interpreter",
     EnvironmentKind.SYSTEM: "system Python",
     EnvironmentKind.UNKNOWN: "Python environment",
+    EnvironmentKind.NODE_PROJECT: "Node project",
+    EnvironmentKind.NODE_GLOBAL: "global Node prefix",
+    EnvironmentKind.NPX_CACHE: "npx cache",
 }
 """How a finding says where a package is installed."""
 
@@ -63,7 +70,8 @@ class EcosystemRules:
     def purl(self, name: str, version: str | None) -> str:
         shown = self.normalize(name) if self.purl_normalized else name
         at = f"@{_quote(version)}" if version else ""
-        return f"pkg:{self.purl_type}/{_quote(shown)}{at}"
+        # An npm scope is the purl's namespace: pkg:npm/%40ai-sdk/deepseek (the "/" stays a separator).
+        return f"pkg:{self.purl_type}/{'/'.join(_quote(part) for part in shown.split('/', 1))}{at}"
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._~-]")
@@ -83,5 +91,7 @@ ECOSYSTEMS: dict[Ecosystem, EcosystemRules] = {
         EcosystemRules(
             Ecosystem.CONDA, normalize_package_name, frozenset({Ecosystem.CONDA, Ecosystem.PYPI}), "conda", False
         ),
+        # npm names are lower case by the registry's rule (scoped ones keep their @scope/).
+        EcosystemRules(Ecosystem.NPM, str.lower, frozenset({Ecosystem.NPM}), "npm", True),
     )
 }

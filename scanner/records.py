@@ -100,12 +100,14 @@ def stable_id(*parts: str) -> str:
 
 @dataclass(frozen=True)
 class PackageRecord:
-    """An installed package: a ``*.dist-info``/``*.egg-info`` folder or a ``conda-meta`` record."""
+    """An installed package: a ``*.dist-info``/``*.egg-info`` folder, a ``conda-meta`` record, or the
+    ``package.json`` of a package in a ``node_modules`` tree."""
 
     name: str
     """Name as the metadata declares it."""
     normalized_name: str
-    """PEP 503 normalised name (lower case, runs of ``-_.`` folded to ``-``); what policies match."""
+    """The name by its ecosystem's rules (PEP 503 for Python: lower case, runs of ``-_.`` folded to ``-``);
+    what policies match."""
     version: str | None
     ecosystem: Ecosystem
     """``pypi`` for dist-info/egg-info metadata, ``conda`` for a conda-meta record alone."""
@@ -127,7 +129,8 @@ class PackageRecord:
     @property
     def identity(self) -> str:
         """Stable identity: ecosystem-independent name within one environment."""
-        return f"package:{self.normalized_name}@{self.environment.path}"
+        python = self.ecosystem in (Ecosystem.PYPI, Ecosystem.CONDA)  # one record for both, as before npm
+        return f"package:{'' if python else f'{self.ecosystem}:'}{self.normalized_name}@{self.environment.path}"
 
     @property
     def id(self) -> str:
@@ -256,7 +259,9 @@ class ModelRecord:
 
     @property
     def identity(self) -> str:
-        return f"model:{self.locations[0].path}"
+        """Its place; a model only named in a file is that name in that file (a recipe names several)."""
+        named = f"#{self.name}" if self.store is ModelStore.NAMED else ""
+        return f"model:{self.locations[0].path}{named}"
 
     @property
     def id(self) -> str:

@@ -75,6 +75,7 @@ class RuleId(Word):
     PACKAGE_LISTED = "package-listed"
     PACKAGE_PUBLISHER = "package-publisher"
     PACKAGE_NAME_PATTERN = "package-name-pattern"
+    PACKAGE_DESCRIBED = "package-described"
     PACKAGE_NOT_ALLOWED = "package-not-allowed"
     MODEL_DIGEST = "model-digest"
     MODEL_LINEAGE = "model-lineage"
@@ -110,6 +111,7 @@ RULES: dict[RuleId, Rule] = _rules(
     (RuleId.PACKAGE_LISTED, "Package listed under a provider", Confidence.CONFIRMED),
     (RuleId.PACKAGE_PUBLISHER, "Package published by a provider", Confidence.STRONG),
     (RuleId.PACKAGE_NAME_PATTERN, "Package name suggests a provider", Confidence.WEAK),
+    (RuleId.PACKAGE_DESCRIBED, "Package describes itself as a provider's AI client", Confidence.WEAK),
     (RuleId.PACKAGE_NOT_ALLOWED, "AI package not on the allow-list", Confidence.CONFIRMED),
     (RuleId.MODEL_DIGEST, "Model file with a published digest", Confidence.CONFIRMED),
     (RuleId.MODEL_LINEAGE, "Model of a known lineage", Confidence.CONFIRMED),
@@ -154,6 +156,8 @@ class ModelStore(Word):
     DIRECTORY = "directory"
     FILE = "file"
     REFERENCE = "reference"
+    NAMED = "named"
+    """Named in a file of code or configuration (a training recipe's dataset, a served model), not found."""
 
 
 STORE_WORDS: dict[ModelStore, str] = {
@@ -164,6 +168,7 @@ STORE_WORDS: dict[ModelStore, str] = {
     ModelStore.DIRECTORY: "as a model folder",
     ModelStore.FILE: "as a model file",
     ModelStore.REFERENCE: "only as a name given to the scanner",
+    ModelStore.NAMED: "as a name in a file of code or configuration",
 }
 """How a finding says where a model is."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import Machine, write_conda_record, write_dist_info
+from conftest import Machine, run_scanner, write_conda_record, write_dist_info
 
 from scanner.collectors.packages.collector import PythonPackageCollector
 from scanner.collectors.packages.metadata import parse_core_metadata
@@ -300,3 +301,21 @@ def test_one_version_in_two_metadata_layouts_gives_two_distinct_records(machine:
     (site / "dup-1.0-py3.11.egg-info").write_text("Metadata-Version: 1.1\nName: dup\nVersion: 1.0\n")
     records = collect(machine.root)[0]
     assert len(records) == 2 and records[0].id != records[1].id
+
+
+def test_a_rebranded_client_is_known_by_what_its_metadata_says(machine: Machine) -> None:
+    """A republish of Kimi's CLI under another name, a client whose summary says what it is, and a
+    package whose author writes from the provider's API domain; the minimax algorithm stays clean."""
+    site = machine.venv("/opt/venv")
+    write_dist_info(site, "bhu-cli", "1.49.0", summary="Kimi Code CLI is your next CLI agent.")
+    write_dist_info(site, "parrot-moonshot", "0.4.4", summary="Moonshot AI (Kimi) LLM client for AI-Parrot")
+    write_dist_info(site, "coding-plan-mcp", "0.0.5", summary="MCP server", author_email="Roy <roy@minimax.chat>")
+    write_dist_info(site, "chess-minimax", "0.1.8", summary="A pure Python chess AI (minimax algorithm)")
+    write_dist_info(site, "moonshot-eval", "0.7.6", summary="AI Verify advances Gen AI testing with Project Moonshot.")
+    done = run_scanner("audit", "--root", str(machine.root), "-f", "json")
+    found = {(f["subject"], f["provider"], f["rule_id"], f["severity"]) for f in json.loads(done.stdout)["findings"]}
+    assert found == {
+        ("bhu-cli 1.49.0", "moonshot", "package-described", "warning"),
+        ("parrot-moonshot 0.4.4", "moonshot", "package-described", "warning"),
+        ("coding-plan-mcp 0.0.5", "minimax", "package-publisher", "violation"),
+    }

@@ -243,3 +243,30 @@ def test_a_file_that_names_a_provider_endlessly_is_recorded_in_part_and_says_so(
 )
 def test_the_prefilter_needle_of_a_pattern_is_a_literal_every_match_contains(pattern: str, cores: list[str]) -> None:
     assert literal_cores(pattern) == cores
+
+
+def test_a_recipe_that_trains_on_data_distilled_from_a_provider_names_its_lineage(machine: Machine) -> None:
+    write(
+        machine,
+        "/home/u/open-r1/recipes/sft.yaml",
+        "model_name_or_path: Qwen/Qwen2.5-7B\ndataset_name: open-r1/Mixture-of-Thoughts\n",
+    )
+    write(
+        machine,
+        "/home/u/train.py",
+        'from datasets import load_dataset\nds = load_dataset("bespokelabs/Bespoke-Stratos-17k")\n',
+    )
+    write(
+        machine,
+        "/home/u/old.yaml",
+        "# dataset_name: open-r1/Mixture-of-Thoughts\ndataset_name: HuggingFaceH4/ultrachat_200k\n",
+    )
+    findings = [f for f in report(machine)["findings"] if f["kind"] == "model"]
+    assert {(f["location"]["path"], f["location"]["line"], f["provider"], f["rule_id"]) for f in findings} == {
+        ("/home/u/open-r1/recipes/sft.yaml", 2, "deepseek", "model-lineage"),
+        ("/home/u/train.py", 2, "deepseek", "model-lineage"),
+    }
+    (recipe,) = [f for f in findings if f["location"]["path"].endswith("sft.yaml")]
+    assert (
+        "teacher-outputs" in " ".join(recipe["evidence"]) and recipe["lineage"][-1] == "→ provider deepseek (DeepSeek)"
+    )

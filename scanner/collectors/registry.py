@@ -16,11 +16,13 @@ from scanner.collectors.endpoints.toolconfigs import ToolConfigCollector
 from scanner.collectors.interface import Collector
 from scanner.collectors.models.collector import ModelCollector
 from scanner.collectors.packages.collector import PythonPackageCollector
+from scanner.collectors.packages.npm import NodePackageCollector
 
 COLLECTORS: dict[str, type[Collector]] = {
     collector.id: collector
     for collector in (
         PythonPackageCollector,
+        NodePackageCollector,
         ModelCollector,
         EnvFileCollector,
         ProcessCollector,

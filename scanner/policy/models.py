@@ -19,7 +19,7 @@ from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
 from scanner.policy.schema import Digest, Fingerprint, Lineage, Policy, Provider
 from scanner.policy.wording import RELATION_WORDS
 from scanner.records import Lead, ModelRecord
-from scanner.vocabulary import RULES, STORE_WORDS, RecordKind, RuleId, Severity
+from scanner.vocabulary import RULES, STORE_WORDS, ModelStore, RecordKind, RuleId, Severity
 
 _MIN_CONTAINED = 3
 """A lineage name is also found inside a longer name (``...-7b-q4-k-m``) only when it has at least
@@ -324,6 +324,9 @@ class ModelJudge(Judge[ModelRecord]):
         return any(p.search(lead.name) for p in self._allowed_models for lead in record.leads)
 
     def record_sentence(self, record: ModelRecord) -> str:
+        if record.store is ModelStore.NAMED:
+            where = record.locations[0]
+            return f"`{record.name}` is named at {where.path}:{where.line}, in code or configuration that uses it."
         size = sum(f.size for f in record.files)
         files = f"{len(record.files)} file(s), {_size(size)}"
         return (

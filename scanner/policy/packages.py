@@ -97,19 +97,25 @@ class PackagePublisherMatcher(PackageMatcher):
     def __init__(self, policy: Policy) -> None:
         super().__init__(policy)
         self._hosts: HostIndex[tuple[Provider, Fact, str]] = HostIndex()
+        self._domains: HostIndex[tuple[Provider, Fact, str]] = HostIndex()
         self._orgs: dict[str, list[tuple[Provider, NamedFact]]] = {}
         for provider in policy.providers.values():
             for fact in provider.web_hosts:
                 self._hosts.add(fact.host, (provider, fact, fact.host))
             for endpoint in provider.endpoints:
                 self._hosts.add(endpoint.host, (provider, endpoint, endpoint.host))
+            for endpoint in provider.endpoints:
+                # The company's mail is on its API host's domain (zhengyu@minimax.chat, api.minimax.chat).
+                labels = endpoint.host.split(".")
+                if len(labels) >= 3:
+                    self._domains.add(".".join(labels[1:]), (provider, endpoint, endpoint.host))
             for org in provider.github_orgs:
                 self._orgs.setdefault(org.name.lower(), []).append((provider, org))
 
     def match(self, record: PackageRecord) -> list[Hit]:
         hits: list[Hit] = []
         for domain in record.author_email_domains:
-            for _, (provider, fact, host) in self._hosts.lookup(domain)[:1]:
+            for _, (provider, fact, host) in (self._hosts.lookup(domain) or self._domains.lookup(domain))[:1]:
                 sentence = f"its author e-mail domain `{domain}` is a {provider.name} domain ({host}, {fact.where})"
                 hits.append(
                     self._publisher(provider, fact, f"web_hosts: {host}", "author_email_domains", domain, sentence)
@@ -150,6 +156,8 @@ class PackageNamePatternMatcher(PackageMatcher):
         ]
 
     def match(self, record: PackageRecord) -> list[Hit]:
+        if Ecosystem.PYPI not in ECOSYSTEMS[record.ecosystem].answers_to:
+            return []  # the patterns were drawn from PyPI's names; npm's kimi is a tweening library
         name = record.normalized_name
         return [
             self.hit(
@@ -179,9 +187,52 @@ def _github_org(url: str) -> str | None:
     return None
 
 
+_AI_WORDS = re.compile(
+    r"\b(?:AI|LLMs?|model|models|chat|chatbot|agent|agents|assistant|MCP|Model Context Protocol|coding|"
+    r"completions?|embeddings?|inference|reasoning)\b",
+    re.IGNORECASE,
+)
+
+
+class PackageDescriptionMatcher(PackageMatcher):
+    """Heuristic: the package's summary names the provider or one of its products beside an AI word
+    (``Moonshot AI (Kimi) LLM client``): a republished or rebranded client says what it is even when
+    its name does not. Product names are compared as written (``MiniMax``, not the ``minimax``
+    algorithm), and the AI word must be another word than the name itself. At most a warning."""
+
+    id = "package-description"
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self._names = [
+            (provider, fact, re.compile(rf"(?<![\w-]){re.escape(fact.name)}(?![\w-])"))
+            for provider in policy.providers.values()
+            for fact in provider.product_names
+        ]
+
+    def match(self, record: PackageRecord) -> list[Hit]:
+        summary = record.summary or ""
+        hits = []
+        for provider, fact, pattern in self._names:
+            named = pattern.search(summary)
+            if named is None or not _AI_WORDS.search(pattern.sub(" ", summary)):
+                continue
+            sentence = (
+                f"its summary {summary!r} names {fact.name} as an AI product ({fact.where}; "
+                f"{source_phrase(self.policy, fact)}): a hint, so at most a warning."
+            )
+            entry = f"product_names: {fact.name}"
+            hits.append(
+                self.hit(
+                    RuleId.PACKAGE_DESCRIBED, provider, fact, entry, "summary", summary, sentence, Severity.WARNING
+                )
+            )
+        return hits
+
+
 class PackageJudge(Judge[PackageRecord]):
     kind = RecordKind.PACKAGE
-    matchers = (PackageNameMatcher, PackagePublisherMatcher, PackageNamePatternMatcher)
+    matchers = (PackageNameMatcher, PackagePublisherMatcher, PackageNamePatternMatcher, PackageDescriptionMatcher)
     not_allowed = RuleId.PACKAGE_NOT_ALLOWED
 
     def __init__(self, policy: Policy) -> None:

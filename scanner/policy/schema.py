@@ -184,6 +184,10 @@ class Provider:
     env_vars: tuple[NamedFact, ...] = ()
     aliases: tuple[NamedFact, ...] = ()
     """Names AI tools use for the provider in their settings (``provider: deepseek``, ``minimax-cn``)."""
+    product_names: tuple[NamedFact, ...] = ()
+    """How the provider and its products are written in prose (``DeepSeek``, ``Moonshot AI``, ``Kimi``),
+    compared case-sensitively as whole words: a package whose summary names one beside an AI word
+    (``Kimi Code CLI is your next CLI agent``) is reported as a weak hint."""
     sdk_names: tuple[NamedFact, ...] = ()
     """Identifiers that select the provider's client in code or configuration: SDK classes and functions
     (``ChatDeepSeek``, ``createDeepSeek``), modules and import paths (``@ai-sdk/deepseek``), configuration

@@ -126,6 +126,12 @@ class Identities:
         words = {*watch.aliases, *(v.lower() for v in watch.variables), *watch.sdk_names}
         words |= {max(host.split("."), key=len) for host in watch.api_hosts}
         words |= {core for pattern in watch.model_patterns for core in literal_cores(pattern) if len(core) >= 3}
+        # A lineage name no other needle covers is found by its organisation (``open-r1/``): few needles,
+        # each a pass over every file, matter more than the lines they let through.
+        covered = [w for w in words if len(w) >= 4]
+        for name in watch.lineage_names:
+            if not any(w in name for w in covered):
+                words.add(name.split("/")[0] + "/" if "/" in name else name)
         kept = sorted(w for w in words if not any(other in w and other != w for other in words))
         self.needles: tuple[bytes, ...] = (*BASE_KEYWORDS, *(w.encode() for w in kept))
         self._line_needles = tuple(w for w in kept)
@@ -176,6 +182,8 @@ class Identities:
             for part in _DEFAULTED.split(token):  # ${MODEL:-deepseek-ai/DeepSeek-R1}: the default is the id
                 if self._models.search(_HIDDEN.sub("", part)):
                     return "model", part
+        if lower in self.watch.lineage_names:
+            return "lineage", token
         return None
 
 

@@ -38,9 +38,9 @@ from scanner.collectors.endpoints.merge import TEXT_COLLECTOR
 from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal
-from scanner.records import EndpointRecord, Location, Record, Skipped
+from scanner.records import Clue, EndpointRecord, Location, ModelRecord, Record, Skipped
 from scanner.urls import url_host
-from scanner.vocabulary import EndpointSource, SkipKind
+from scanner.vocabulary import EndpointSource, ModelStore, SkipKind
 from scanner.walk import Entry, Interest
 
 TEXT_CAP = 1 << 20
@@ -106,6 +106,7 @@ _LABELS = {
     "model": "model id",
     "host": "API host",
     "provider": "provider name",
+    "lineage": "model or dataset name",
 }
 
 
@@ -221,7 +222,7 @@ class TextCollector(Collector):
 
     def _scan(self, entry: Entry, text: str, source: EndpointSource) -> None:
         block_list = is_block_list(entry.name)
-        found: list[EndpointRecord] = []
+        found: list[Record] = []
         lines = text.split("\n")
         for index, line in enumerate(lines):
             lowered = line.lower()
@@ -239,9 +240,9 @@ class TextCollector(Collector):
 
     def _line(
         self, entry: Entry, line: str, number: int, source: EndpointSource, block_list: bool, enclosing: str
-    ) -> list[EndpointRecord]:
+    ) -> list[Record]:
         watch = self.options.watch
-        records: list[EndpointRecord] = []
+        records: list[Record] = []
         spans: list[tuple[int, int]] = []
 
         def record(name: str, column: int, **fields: Any) -> None:
@@ -272,9 +273,25 @@ class TextCollector(Collector):
                 record(label, named.column, host=named.value)
             elif named.kind == "model":
                 record(label, named.column, model=named.value)
+            elif named.kind == "lineage":
+                if mention_of(line, named.column, entry.name, block_list, enclosing) is None:
+                    records.append(self._named_model(entry.path, number, named.value))
             else:
                 record(label, named.column, provider_hint=named.value)
         return records
+
+    def _named_model(self, path: str, line: int, name: str) -> ModelRecord:
+        """A model or dataset of a known lineage, named where it is used (served, trained on)."""
+        return ModelRecord(
+            name=name,
+            version=None,
+            store=ModelStore.NAMED,
+            format="name",
+            files=(),
+            clues=(Clue("name", name, "named in a file", path),),
+            locations=(Location(path, line),),
+            found_by=self.id,
+        )
 
     def finish(self) -> CollectorResult:
         return CollectorResult(records=self._records, skipped=self._skipped)
