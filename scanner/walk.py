@@ -62,8 +62,10 @@ class Interest:
     """Every file anywhere below a folder of this name (``manifests`` of an Ollama store)."""
     extensionless_files: bool = False
     """Every file whose name has no extension (a renamed GGUF, a blob); collectors sniff them."""
-    every_file: bool = False
-    """Every file (the text scan, which passes over binary formats by name and sniffs the rest)."""
+    every_file_in: Callable[[str], bool] | None = None
+    """Every file directly in a folder this accepts (given the folder's path as seen inside the root): the
+    text scan reads every file people wrote, and leaves installed and system trees out by folder, once
+    per folder rather than once per file."""
 
 
 class Visitor(Protocol):
@@ -138,7 +140,9 @@ class _Dispatch:
         self.in_dir: dict[str, list[Visitor]] = {}
         self.below_dir: dict[str, list[Visitor]] = {}
         self.extensionless: list[Visitor] = [v for v in visitors if v.interest.extensionless_files]
-        self.every: list[Visitor] = [v for v in visitors if v.interest.every_file]
+        self.every: list[tuple[Visitor, Callable[[str], bool]]] = [
+            (v, v.interest.every_file_in) for v in visitors if v.interest.every_file_in is not None
+        ]
         for visitor in visitors:
             interest = visitor.interest
             for table, keys in (
@@ -159,7 +163,9 @@ class _Dispatch:
     def for_dir(self, name: str) -> list[Visitor]:
         return self.dir_suffix.get(self._suffix(name), []) if self.dir_suffix else []
 
-    def for_file(self, name: str, parent_name: str, below: tuple[str, ...]) -> list[Visitor]:
+    def for_file(
+        self, name: str, parent_name: str, below: tuple[str, ...], every: Sequence[Visitor] = ()
+    ) -> list[Visitor]:
         suffix = self._suffix(name)
         found = [*self.file_suffix.get(suffix.lower(), []), *self.file_name.get(name, [])]
         found += self.in_dir.get(parent_name, [])
@@ -167,7 +173,7 @@ class _Dispatch:
             found += self.below_dir[folder]
         if not suffix:
             found += self.extensionless
-        found += self.every
+        found += every
         return list(dict.fromkeys(found))  # one visit per collector, however many reasons it has
 
 
@@ -253,7 +259,9 @@ class Walker:
             return
         if not stat.S_ISDIR(st.st_mode):
             self.coverage.files += 1
-            self._file(real, os.path.basename(real), os.path.basename(os.path.dirname(real)), False, ())
+            folder = self.fs.to_display(os.path.dirname(real))
+            every = [visitor for visitor, accepts in self._dispatch.every if accepts(folder)]
+            self._file(real, os.path.basename(real), os.path.basename(os.path.dirname(real)), False, (), every)
             return
         mount = self._mount_of(real)
         device = mount.device if mount else str(st.st_dev)
@@ -278,11 +286,12 @@ class Walker:
         by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
         excluded = self._excluded if self.options.excludes else None
         extensionless = bool(dispatch.extensionless)
-        every = bool(dispatch.every)
         while stack:
             current = stack.pop()
             coverage.dirs += 1
             self._report_progress(current.real_path)
+            folder = fs.to_display(current.real_path) if dispatch.every else ""
+            every = [visitor for visitor, accepts in dispatch.every if accepts(folder)]
             try:
                 with os.scandir(current.real_path) as listing:
                     children = list(listing)
@@ -314,7 +323,7 @@ class Walker:
                         or (suffix and (suffix.lower() in by_suffix or suffix in by_dir_suffix))
                         or (not suffix and extensionless)
                     ):
-                        self._file(real, name, parent_name, child.is_symlink(), below)
+                        self._file(real, name, parent_name, child.is_symlink(), below, every)
                     continue
                 if suffix in by_dir_suffix:
                     self._hand_over(Entry(real, fs.to_display(real), name, True, parent_name), by_dir_suffix[suffix])
@@ -324,7 +333,9 @@ class Walker:
                 if nxt is not None:
                     stack.append(nxt)
 
-    def _file(self, real: str, name: str, parent_name: str, is_link: bool, below: tuple[str, ...]) -> None:
+    def _file(
+        self, real: str, name: str, parent_name: str, is_link: bool, below: tuple[str, ...], every: Sequence[Visitor]
+    ) -> None:
         """Hand a non-folder entry over; a symlink to a package-like folder is handed over as a folder."""
         dispatch = self._dispatch
         if is_link and dispatch.dir_suffix:
@@ -332,7 +343,7 @@ class Walker:
             if visitors and self._links_to_dir(real):
                 self._hand_over(Entry(real, self.fs.to_display(real), name, True, parent_name), visitors)
                 return
-        visitors = dispatch.for_file(name, parent_name, below)
+        visitors = dispatch.for_file(name, parent_name, below, every)
         if visitors:
             self._hand_over(Entry(real, self.fs.to_display(real), name, False, parent_name), visitors)
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Machine
+from conftest import Machine, require_module
 
 from scanner.audit import AuditOptions, run_audit
 from scanner.collectors.endpoints.identities import literal_cores
@@ -270,3 +270,16 @@ def test_a_recipe_that_trains_on_data_distilled_from_a_provider_names_its_lineag
     assert (
         "teacher-outputs" in " ".join(recipe["evidence"]) and recipe["lineage"][-1] == "→ provider deepseek (DeepSeek)"
     )
+
+
+@pytest.mark.parametrize("accelerated", [True, False], ids=["re2", "pure-python"])
+def test_the_accelerated_search_and_its_fallback_give_the_same_answers(accelerated: bool) -> None:
+    from scanner.collectors.endpoints.identities import NeedleSearch
+
+    search = NeedleSearch(("deepseek", "kimi", "open-r1/"), accelerated=accelerated)
+    if accelerated:
+        require_module("re2")
+        assert search.accelerated
+    text = "Ünïcode first\nuse DeepSeek and KIMI-k2 here\nnothing\nOpen-R1/Mixture and deepseekdeepseek\n"
+    assert search.occurs(text.encode()) and not search.occurs(b"nothing at all")
+    assert search.offsets(text) == [18, 31, 52, 72, 80]

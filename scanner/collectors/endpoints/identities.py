@@ -17,6 +17,7 @@ policy engine decides whether it is banned.
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 from collections.abc import Iterator
@@ -52,8 +53,6 @@ _SELECTOR_KEY = re.compile(
     re.IGNORECASE,
 )
 """What precedes a bare provider name that selects it: ``provider: ``, ``"llm_provider"=``, ``--provider ``."""
-BASE_KEYWORDS = (b"base_url", b"api_base", b"baseurl", b"apibase", b"base-url", b"api-base")
-"""Words of a base-URL argument, whatever its host (a self-hosted server is configured with one too)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +103,56 @@ def _needed(items: list[tuple[Any, Any]]) -> list[str] | None:
     return max(candidates, key=lambda c: min(map(len, c)), default=None)
 
 
+class NeedleSearch:
+    """Where any of a few lower-case needles occurs in a text, case-insensitively: one pass.
+
+    With ``google-re2`` installed (optional: ``pip install google-re2``) the needles are one automaton
+    that reads the text once, about ten times faster than the fallback, which searches the lower-cased
+    text once per needle at C speed (``str.find``). Both give the same answers (tested)."""
+
+    def __init__(self, needles: tuple[str, ...], accelerated: bool = True) -> None:
+        self.needles = needles
+        self._bytes = tuple(n.encode() for n in needles)
+        self._re2: Any = _re2_pattern(needles) if accelerated and needles else None
+        self._re2_bytes: Any = _re2_pattern(self._bytes) if self._re2 is not None else None
+
+    @property
+    def accelerated(self) -> bool:
+        return self._re2 is not None
+
+    def occurs(self, data: bytes) -> bool:
+        """Whether a file's raw bytes hold a needle: decided before any decoding."""
+        if self._re2_bytes is not None:
+            return self._re2_bytes.search(data) is not None
+        lowered = data.lower()
+        return any(needle in lowered for needle in self._bytes)
+
+    def offsets(self, text: str) -> list[int]:
+        """The start of every occurrence, in order (overlaps and repeats included once per place)."""
+        if self._re2 is not None:
+            return [match.start() for match in self._re2.finditer(text)]
+        lowered = text.lower()
+        found: set[int] = set()
+        for needle in self.needles:
+            at = lowered.find(needle)
+            while at >= 0:
+                found.add(at)
+                at = lowered.find(needle, at + 1)
+        return sorted(found)
+
+
+def _re2_pattern(needles: tuple[str, ...] | tuple[bytes, ...]) -> Any:
+    try:
+        re2 = importlib.import_module("re2")  # the optional accelerator (the "fast" extra)
+    except ImportError:
+        return None
+    options = re2.Options()
+    options.case_sensitive = False
+    if needles and isinstance(needles[0], bytes):
+        return re2.compile(b"|".join(re.escape(n) for n in needles if isinstance(n, bytes)), options)
+    return re2.compile("|".join(re.escape(n) for n in needles if isinstance(n, str)), options)
+
+
 class Identities:
     """The watch list compiled for text: needles for the prefilter, and the tests of each token."""
 
@@ -133,14 +182,7 @@ class Identities:
             if not any(w in name for w in covered):
                 words.add(name.split("/")[0] + "/" if "/" in name else name)
         kept = sorted(w for w in words if not any(other in w and other != w for other in words))
-        self.needles: tuple[bytes, ...] = (*BASE_KEYWORDS, *(w.encode() for w in kept))
-        self._line_needles = tuple(w for w in kept)
-
-    def interesting(self, lowered: bytes) -> bool:
-        return any(needle in lowered for needle in self.needles)
-
-    def line_is_interesting(self, lowered: str) -> bool:
-        return any(needle in lowered for needle in self._line_needles)
+        self.search = NeedleSearch(tuple(kept))
 
     def named(self, line: str, skip: list[tuple[int, int]]) -> Iterator[Named]:
         """Every identity the line names outside the ``skip`` spans (its URLs, read as URLs)."""

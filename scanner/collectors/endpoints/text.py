@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Any
 
 from scanner.collectors.endpoints.base import PACKAGE_DIRS
@@ -158,8 +160,10 @@ def _suffix(name: str) -> str:
     return name[dot:].lower() if dot > 0 else ""
 
 
-def written_here(path: str) -> bool:
-    """Code and configuration people wrote on this machine, as opposed to installed or system trees."""
+def written_here(folder: str) -> bool:
+    """A folder of code and configuration people wrote on this machine, as opposed to installed or system
+    trees: asked once per folder by the walk."""
+    path = folder.rstrip("/") + "/"
     if path.startswith(SYSTEM_PREFIXES) or _INTERPRETER_LIB.search(path) or any(t in path for t in TOOLCHAIN_DIRS):
         return False
     return not SKIP_DIRS & set(path.split("/"))
@@ -169,7 +173,7 @@ class TextCollector(Collector):
     """Providers' identities written in any text file outside installed trees, use told from mention."""
 
     id = TEXT_COLLECTOR
-    interest = Interest(every_file=True)
+    interest = Interest(every_file_in=written_here)
 
     def __init__(self, fs: RootFS, options: CollectOptions | None = None) -> None:
         super().__init__(fs, options)
@@ -178,15 +182,13 @@ class TextCollector(Collector):
         self._identities = Identities(self.options.watch)
 
     def visit(self, entry: Entry) -> None:
-        name, path = entry.name, entry.path
+        name = entry.name
         suffix = _suffix(name)
         if suffix in BINARY_SUFFIXES or is_prose(name) or is_ignore_list(name):
             return  # not text, or prose and ignore lists: they name things without using them
-        if not written_here(path):
-            return
         cap = NOTEBOOK_CAP if suffix == ".ipynb" else CODE_CAP if suffix in CODE_SUFFIXES else TEXT_CAP
         data = self._read(entry, cap)
-        if data is None or not self._identities.interesting(data.lower()) or scanners_own(name, data):
+        if data is None or not self._identities.search.occurs(data) or scanners_own(name, data):
             return
         if name in MODEL_METADATA and (name == "tokenizer.json" or _MODEL_KEYS.search(data[: SNIFF_BYTES * 4])):
             return  # a model's own metadata: the model inventory's to judge, with its lineage
@@ -221,15 +223,15 @@ class TextCollector(Collector):
         return data
 
     def _scan(self, entry: Entry, text: str, source: EndpointSource) -> None:
+        """Only the lines that hold a needle are looked at: found in one pass over the whole text."""
         block_list = is_block_list(entry.name)
         found: list[Record] = []
         lines = text.split("\n")
-        for index, line in enumerate(lines):
-            lowered = line.lower()
-            if not self._identities.line_is_interesting(lowered):
-                continue
-            enclosing = enclosing_line(lines, index)
-            for record in self._line(entry, line, index + 1, source, block_list, enclosing):
+        starts = list(accumulate((len(line) + 1 for line in lines), initial=0))
+        wanted = dict.fromkeys(bisect_right(starts, at) - 1 for at in self._identities.search.offsets(text))
+        for index in wanted:
+            line = lines[index]
+            for record in self._line(entry, line, index + 1, source, block_list, enclosing_line(lines, index)):
                 if len(found) == RECORDS_PER_FILE:
                     reason = f"only the first {RECORDS_PER_FILE} provider identities in this file are recorded"
                     self._skipped.append(Skipped(entry.path, reason, SkipKind.PARTIAL))
