@@ -79,12 +79,15 @@ def watch_list(policy: Policy, secret_salt: bytes | None = None) -> WatchList:
     """The policy's identities of every provider, as the search list the endpoint collectors use."""
     providers = list(policy.providers.values())
     api_hosts = frozenset(e.host.lower() for p in providers for e in p.endpoints)
+    models = {f.name.lower() for p in providers for f in p.ollama_names}
     watch = WatchList(
         hosts=api_hosts | {h.host.lower() for p in providers for h in p.web_hosts},
         variables=frozenset(v.name.upper() for p in providers for v in p.env_vars),
         api_hosts=api_hosts,
         model_patterns=tuple(dict.fromkeys(f.pattern for p in providers for f in p.model_patterns)),
         sdk_names=frozenset(f.name.lower() for p in providers for f in p.sdk_names),
+        # A package named like a model (PyPI's `deepseek-r1`) is, in text, the Ollama model far more often.
+        package_names=frozenset(f.name.lower() for p in providers for f in p.packages) - models,
         aliases=frozenset(a.lower() for p in providers for a in (p.id, *(f.name for f in p.aliases))),
         lineage_names=frozenset(n.lower() for lineage in policy.lineages for n in lineage.names if " " not in n),
     )

@@ -333,7 +333,8 @@ class EndpointRecord:
     """For logs: ``count``, ``first``, ``last``."""
     sdk: str | None = None
     """An SDK class, function, module or configuration prefix written in code that selects a provider's
-    client (``ChatDeepSeek``, ``@ai-sdk/deepseek``, ``spring.ai.deepseek``)."""
+    client (``ChatDeepSeek``, ``spring.ai.deepseek``), or a provider's package a command or a dependency
+    list names (``uvx minimax-mcp``)."""
     context: str | None = None
     """How the text writes it, in plain words (``a command line``, ``a string literal``, ``a comment``)."""
     mention: bool = False

@@ -283,3 +283,26 @@ def test_the_accelerated_search_and_its_fallback_give_the_same_answers(accelerat
     text = "Ünïcode first\nuse DeepSeek and KIMI-k2 here\nnothing\nOpen-R1/Mixture and deepseekdeepseek\n"
     assert search.occurs(text.encode()) and not search.occurs(b"nothing at all")
     assert search.offsets(text) == [18, 31, 52, 72, 80]
+
+
+def test_a_settings_block_named_after_a_provider_and_a_package_a_command_runs_are_use(machine: Machine) -> None:
+    """Tools nobody catalogued: an INI section, a TOML table or a JSON or YAML key named after the
+    provider that sets a key, a model or a command; an MCP client starting the provider's server."""
+    write(machine, "/home/u/.aicommit2", "[DEEPSEEK]\napi_key = sk-0123456789abcdef0123\n\n[OPENAI]\nkey = x\n")
+    write(machine, "/home/u/.config/tool/config.toml", '[providers.moonshot]\nmodel = "some-model"\n')
+    write(
+        machine,
+        "/home/u/.cursor/mcp.json",
+        json.dumps({"mcpServers": {"minimax": {"command": "uvx", "args": ["minimax-mcp"]}}}, indent=2),
+    )
+    write(machine, "/home/u/setup.sh", "pip install langchain-deepseek==1.1.1\nnpx -y @deepseek-ai/dsh@latest\n")
+    write(machine, "/home/u/game.yaml", "players:\n  kimi:\n    score: 3\n")  # a name, no AI setting
+    found = judged(machine)
+    assert {k: v[:2] for k, v in found.items()} == {
+        ("/home/u/.aicommit2", 1): ("deepseek", "endpoint-provider"),
+        ("/home/u/.config/tool/config.toml", 1): ("moonshot", "endpoint-provider"),
+        ("/home/u/.cursor/mcp.json", 3): ("minimax", "endpoint-provider"),
+        ("/home/u/.cursor/mcp.json", 6): ("minimax", "endpoint-sdk"),  # json.dumps puts args on two lines
+        ("/home/u/setup.sh", 1): ("deepseek", "endpoint-sdk"),
+        ("/home/u/setup.sh", 2): ("deepseek", "endpoint-sdk"),
+    }

@@ -36,6 +36,9 @@ class WatchList:
     clouds write them (``deepseek-ai/DeepSeek-R1``, ``us.deepseek.r1-v1:0``, ``moonshotai/kimi-k2``)."""
     sdk_names: frozenset[str] = frozenset()
     """Lower-case identifiers that select a provider's client in code (``chatdeepseek``, ``@ai-sdk/deepseek``)."""
+    package_names: frozenset[str] = frozenset()
+    """Lower-case names of the providers' packages (``langchain-deepseek``, ``@deepseek-ai/dsh``): a command
+    or a dependency list that names one installs or runs it (``uvx minimax-mcp``, ``npx @deepseek-ai/dsh``)."""
     lineage_names: frozenset[str] = frozenset()
     """Lower-case names of the models and datasets the policy knows to carry a provider's lineage
     (``open-r1/mixture-of-thoughts``, ``open-thoughts/openthinker-7b``): named in a recipe, they are used."""

@@ -38,7 +38,7 @@ class EndpointMatcher(Matcher[EndpointRecord]):
         self._patterns: list[tuple[Provider, Fact, re.Pattern[str], str]] = []
         self._sdk: dict[str, list[tuple[Provider, NamedFact]]] = {}
         for provider in policy.providers.values():
-            for sdk in provider.sdk_names:
+            for sdk in (*provider.sdk_names, *provider.packages):  # `pip install`, `uvx`, `npx` name packages
                 self._sdk.setdefault(sdk.name.lower(), []).append((provider, sdk))
             for endpoint in provider.endpoints:
                 self._hosts.add(endpoint.host, (provider, endpoint, f"endpoints: {endpoint.host}"))
@@ -66,9 +66,9 @@ class EndpointMatcher(Matcher[EndpointRecord]):
         hits = []
         for provider, fact in self._sdk.get(record.sdk.lower(), []):
             note = f" ({fact.note})" if fact.note else ""
+            what = "a package" if fact in provider.packages else "an SDK name that selects the client"
             sentence = (
-                f"`{record.sdk}` is an SDK name that selects {provider.name}'s client{note} ({fact.where}; "
-                f"{source_phrase(self.policy, fact)})."
+                f"`{record.sdk}` is {what} of {provider.name}{note} ({fact.where}; {source_phrase(self.policy, fact)})."
             )
             detail = MatchDetail(
                 "endpoint-sdk", "sdk", record.sdk, f"providers[{provider.id}].sdk_names: {fact.name}", str(fact.where)
@@ -164,12 +164,14 @@ def endpoint_subject(record: EndpointRecord, rule_id: RuleId | None = None) -> s
     """
     if rule_id == RuleId.ENDPOINT_MODEL and record.model:
         return record.model
+    if rule_id == RuleId.ENDPOINT_SDK and record.sdk:
+        return record.sdk
     if rule_id == RuleId.ENDPOINT_PROVIDER and record.provider_hint:
         return record.provider_hint + (f" ({record.model})" if record.model else "")
     if record.source == EndpointSource.CONNECTION:
         who = dict(record.process).get("name", dict(record.process).get("user", "?"))
         return f"{who} → {record.host} ({dict(record.seen).get('address')})"
-    what = record.url or record.host or record.model or record.provider_hint
+    what = record.url or record.host or record.model or record.provider_hint or record.sdk
     key = f"key …{record.secret.last4}" if record.secret and record.secret.last4 else "a key" if record.secret else None
     value = what or key or "(set)"
     return f"{record.variable}={value}" if record.variable else value

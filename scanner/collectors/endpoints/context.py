@@ -185,6 +185,30 @@ def enclosing_line(lines: list[str], index: int, limit: int = 64) -> str:
     return ""
 
 
+_CONFIGURES = re.compile(
+    r"^\s*[\"']?[\w.-]*(?:api[_-]?key|apikey|token|secret|base[_-]?url|api[_-]?base|endpoint|host|model|command|args)"
+    r"[\"']?\s*[:=]",
+    re.IGNORECASE,
+)
+
+
+def block_configures(lines: list[str], index: int, limit: int = 30) -> bool:
+    """The block opened at ``index`` (an INI or TOML section, a YAML or JSON key) sets a key, an endpoint,
+    a model or a command: a settings block for the service it is named after, not a mere label."""
+    opener = lines[index]
+    indent = len(opener) - len(opener.lstrip())
+    header = opener.lstrip().startswith("[")
+    for line in lines[index + 1 : index + 1 + limit]:
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if (header and stripped.startswith("[")) or (not header and len(line) - len(line.lstrip()) <= indent):
+            return False
+        if _CONFIGURES.match(line):
+            return True
+    return False
+
+
 def use_words(line: str, column: int) -> str:
     """How a line of use writes it, for the evidence an official reads."""
     if _COMMAND.match(line):

@@ -35,6 +35,8 @@ from scanner.collectors.interface import WatchList
 _TOKEN = re.compile(r"[A-Za-z0-9_@$][A-Za-z0-9_.:/@+~$-]*")
 _SEGMENT = re.compile(r"[A-Za-z0-9_]+")
 _DEFAULTED = re.compile(r":[-=+?]")
+_VERSIONED = re.compile(r"(?<=.)@[^/]*$|\[[\w,.-]*\]$")
+"""A package named with its version or extras (``@deepseek-ai/dsh@latest``, ``minimax-mcp[cli]``)."""
 _FILE_NAME = re.compile(
     r"\.(?:py|js|mjs|ts|tsx|jsx|go|rs|java|kt|cs|rb|php|sh|ps1|lua|json|ya?ml|toml|ini|cfg|conf|md|txt|rst|html?|css|"
     r"xml|lock|log|csv|sql|ipynb|rsc)$"
@@ -172,7 +174,7 @@ class Identities:
             if watch.sdk_names
             else None
         )
-        words = {*watch.aliases, *(v.lower() for v in watch.variables), *watch.sdk_names}
+        words = {*watch.aliases, *(v.lower() for v in watch.variables), *watch.sdk_names, *watch.package_names}
         words |= {max(host.split("."), key=len) for host in watch.api_hosts}
         words |= {core for pattern in watch.model_patterns for core in literal_cores(pattern) if len(core) >= 3}
         # A lineage name no other needle covers is found by its organisation (``open-r1/``): few needles,
@@ -213,8 +215,13 @@ class Identities:
             if "@" not in lower and self.watch.host_is_api(name) and _valued(line, start, len(token)):
                 return "host", name
             return None
+        package = _VERSIONED.sub("", lower)
+        if package in self.watch.package_names and package not in self.watch.aliases:
+            return "package", token[: len(package)]
         if lower in self.watch.aliases:  # a provider's bare name is a word (a label, a folder) unless it selects
-            return ("provider", token) if _selects(line, start, len(token)) else None
+            if _selects(line, start, len(token)):
+                return "provider", token
+            return ("section", token) if _SECTION.match(line) and _names_section(line, token) else None
         if (
             self._models is not None
             and not _FILE_NAME.search(lower)
@@ -244,6 +251,19 @@ def _valued(line: str, start: int, length: int) -> bool:
     """The token is the single value of a setting, a flag or a directive on this line."""
     before, after = line[:start], line[start + length :]
     return bool(_VALUE_OF.search(before)) and (not after.strip() or after.lstrip()[:1] in ",;)}]#\"'")
+
+
+_SECTION = re.compile(r"^\s*(?:\[[\w.\"'-]+\]|[\"']?[\w.-]+[\"']?\s*[:=]\s*[{(\[]?)\s*(?:#.*)?$")
+"""A line that opens a block: ``[deepseek]``, ``[providers.deepseek]``, ``deepseek:``, ``"minimax": {``."""
+
+
+def _names_section(line: str, token: str) -> bool:
+    """The provider's name is the block's own name (the key, or the last part of a dotted header)."""
+    stripped = line.strip()
+    key = (
+        stripped[1 : stripped.find("]")] if stripped.startswith("[") else re.split(r"\s*[:=]", stripped, maxsplit=1)[0]
+    )
+    return key.strip("\"' ").split(".")[-1].strip("\"'").lower() == token.lower()
 
 
 def _selects(line: str, start: int, length: int) -> bool:

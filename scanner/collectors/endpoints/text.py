@@ -28,6 +28,7 @@ from typing import Any
 
 from scanner.collectors.endpoints.base import PACKAGE_DIRS
 from scanner.collectors.endpoints.context import (
+    block_configures,
     enclosing_line,
     is_block_list,
     is_ignore_list,
@@ -109,6 +110,8 @@ _LABELS = {
     "host": "API host",
     "provider": "provider name",
     "lineage": "model or dataset name",
+    "package": "package name",
+    "section": "settings block named after the provider",
 }
 
 
@@ -230,8 +233,7 @@ class TextCollector(Collector):
         starts = list(accumulate((len(line) + 1 for line in lines), initial=0))
         wanted = dict.fromkeys(bisect_right(starts, at) - 1 for at in self._identities.search.offsets(text))
         for index in wanted:
-            line = lines[index]
-            for record in self._line(entry, line, index + 1, source, block_list, enclosing_line(lines, index)):
+            for record in self._line(entry, lines, index, source, block_list, enclosing_line(lines, index)):
                 if len(found) == RECORDS_PER_FILE:
                     reason = f"only the first {RECORDS_PER_FILE} provider identities in this file are recorded"
                     self._skipped.append(Skipped(entry.path, reason, SkipKind.PARTIAL))
@@ -241,8 +243,9 @@ class TextCollector(Collector):
         self._records += found
 
     def _line(
-        self, entry: Entry, line: str, number: int, source: EndpointSource, block_list: bool, enclosing: str
+        self, entry: Entry, lines: list[str], index: int, source: EndpointSource, block_list: bool, enclosing: str
     ) -> list[Record]:
+        line, number = lines[index], index + 1
         watch = self.options.watch
         records: list[Record] = []
         spans: list[tuple[int, int]] = []
@@ -269,12 +272,15 @@ class TextCollector(Collector):
             label = _LABELS[named.kind]
             if named.kind == "variable":
                 record(label, named.column, variable=named.value)
-            elif named.kind == "sdk":
+            elif named.kind in ("sdk", "package"):
                 record(label, named.column, sdk=named.value)
             elif named.kind == "host":
                 record(label, named.column, host=named.value)
             elif named.kind == "model":
                 record(label, named.column, model=named.value)
+            elif named.kind == "section":
+                if block_configures(lines, index):  # [deepseek] / "minimax": { ... api_key, command, model
+                    record(label, named.column, provider_hint=named.value)
             elif named.kind == "lineage":
                 if mention_of(line, named.column, entry.name, block_list, enclosing) is None:
                     records.append(self._named_model(entry.path, number, named.value))
