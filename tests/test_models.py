@@ -583,3 +583,64 @@ def test_every_snapshot_and_tokenizer_of_a_repo_counts(machine: Machine) -> None
     )
     (finding,) = audit(machine.root)["findings"]
     assert finding["rule_id"] == "model-fingerprint" and finding["provider"] == "deepseek"
+
+
+def test_a_multimodal_model_is_attributed_by_its_own_architecture_and_else_by_its_nested_tower(
+    machine: Machine,
+) -> None:
+    """Kimi-VL nests a deepseek_v2 text tower: it is Moonshot's, not DeepSeek's. A config whose own type
+    says nothing known is judged by its nested language model (a wrapper around Kimi-K2)."""
+    write_json(
+        machine.path("/srv/models/Kimi-VL-A3B/config.json"),
+        {
+            "architectures": ["KimiVLForConditionalGeneration"],
+            "model_type": "kimi_vl",
+            "text_config": {"model_type": "deepseek_v2"},
+        },
+    )
+    write_json(
+        machine.path("/srv/models/wrapper/config.json"),
+        {"architectures": ["WrapperForCausalLM"], "model_type": "wrapper", "llm_config": {"model_type": "kimi_k2"}},
+    )
+    report = audit(machine.root)
+    found = {(f["location"]["path"], f["provider"], f["severity"]) for f in report["findings"]}
+    assert found == {
+        ("/srv/models/Kimi-VL-A3B", "moonshot", "violation"),
+        ("/srv/models/wrapper", "moonshot", "violation"),
+    }
+
+
+def test_a_mergekit_merge_carries_the_lineage_of_the_models_it_was_merged_from(machine: Machine) -> None:
+    folder = machine.path("/srv/models/merged-8b")
+    write_json(folder / "config.json", {"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    (folder / "mergekit_config.yml").write_text(
+        "merge_method: slerp\nbase_model: meta-llama/Llama-3.1-8B-Instruct\nslices:\n  - sources:\n"
+        "      - model: meta-llama/Llama-3.1-8B-Instruct\n        layer_range: [0, 32]\n"
+        "      - model: deepseek-ai/DeepSeek-R1-Distill-Llama-8B\n        layer_range: [0, 32]\n"
+    )
+    (finding,) = findings_at(audit(machine.root), "/srv/models/merged-8b")
+    assert (finding["provider"], finding["rule_id"], finding["severity"]) == ("deepseek", "model-lineage", "violation")
+    assert "→ merged from `deepseek-ai/DeepSeek-R1-Distill-Llama-8B`" in finding["lineage"][1]
+
+
+def test_a_dataset_in_the_hugging_face_cache_carries_the_lineage_of_the_model_that_generated_it(
+    machine: Machine,
+) -> None:
+    snapshot = machine.path("/home/u/.cache/huggingface/hub/datasets--open-r1--Mixture-of-Thoughts/snapshots/abc123")
+    snapshot.mkdir(parents=True)
+    (snapshot / "README.md").write_text(
+        "---\nlicense: apache-2.0\ntask_categories: [text-generation]\n---\n# Mixture-of-Thoughts\n"
+    )
+    other = machine.path("/home/u/.cache/huggingface/hub/datasets--HuggingFaceH4--ultrachat_200k/snapshots/def456")
+    other.mkdir(parents=True)
+    (other / "README.md").write_text("---\nlicense: mit\n---\n# UltraChat 200k\n")
+    report = audit(machine.root)
+    datasets = {i["name"]: i["attributes"]["format"] for i in report["inventory"] if i["kind"] == "model"}
+    assert datasets == {"open-r1/Mixture-of-Thoughts": "dataset", "HuggingFaceH4/ultrachat_200k": "dataset"}
+    (finding,) = report["findings"]
+    assert (finding["subject"], finding["provider"], finding["rule_id"]) == (
+        "open-r1/Mixture-of-Thoughts",
+        "deepseek",
+        "model-lineage",
+    )
+    assert finding["evidence"][0].startswith("dataset `open-r1/Mixture-of-Thoughts` (dataset")

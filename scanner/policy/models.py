@@ -171,19 +171,23 @@ class FingerprintMatcher(Matcher[ModelRecord]):
         model = record
         pre = {c.value for c in model.clues_of("gguf-pre")}
         specials = set(model.special_tokens)
-        architectures = {
-            (c.value, "gguf" if c.field == "general.architecture" else "transformers")
-            for c in model.clues_of("architecture")
-        }
+        own = [c for c in model.clues_of("architecture") if "." not in c.field or c.field.startswith("general.")]
+        nested = [c for c in model.clues_of("architecture") if c not in own]
         config = {c.value for c in model.clues_of("config")}
         hits: list[Hit] = []
-        for fingerprint in self.policy.fingerprints:
-            seen = self._seen(fingerprint, pre, specials, model.chat_template or "", architectures, config)
-            if seen is None:
-                continue
-            for provider_id in fingerprint.providers:
-                hits.append(self._hit(model, fingerprint, self.policy.providers[provider_id], seen))
-        return hits
+        # A model is attributed by its own architecture; a nested tower (Kimi-VL's text_config is
+        # deepseek_v2) speaks only when the top level says nothing the policy knows.
+        for clues in (own, nested):
+            architectures = {(c.value, "gguf" if c.field == "general.architecture" else "transformers") for c in clues}
+            for fingerprint in self.policy.fingerprints:
+                seen = self._seen(fingerprint, pre, specials, model.chat_template or "", architectures, config)
+                if seen is None:
+                    continue
+                for provider_id in fingerprint.providers:
+                    hits.append(self._hit(model, fingerprint, self.policy.providers[provider_id], seen))
+            if any(h.rule is RuleId.MODEL_FINGERPRINT and h.detail.field == "architecture" for h in hits):
+                break
+        return list(dict.fromkeys(hits))
 
     @staticmethod
     def _seen(
@@ -329,8 +333,9 @@ class ModelJudge(Judge[ModelRecord]):
             return f"`{record.name}` is named at {where.path}:{where.line}, in code or configuration that uses it."
         size = sum(f.size for f in record.files)
         files = f"{len(record.files)} file(s), {_size(size)}"
+        what = "dataset" if record.format == "dataset" else "model"
         return (
-            f"model `{record.name}` ({record.format}, {files}) is present {STORE_WORDS[record.store]} at "
+            f"{what} `{record.name}` ({record.format}, {files}) is present {STORE_WORDS[record.store]} at "
             f"{record.locations[0].path}."
         )
 

@@ -97,9 +97,11 @@ _JSON_LITERAL = re.compile(r'^\s*"((?:[^"\\]|\\.)*)",?\s*$')
 _REPORT_FILE = re.compile(rb'^\s*\{\s*"schema_version"\s*:\s*"[\d.]+"\s*,\s*"scan"\s*:')
 MODEL_METADATA = frozenset(
     {"config.json", "adapter_config.json", "tokenizer_config.json", "generation_config.json", "preprocessor_config.json",
-     "special_tokens_map.json", "tokenizer.json", "processor_config.json", "chat_template.json"}
+     "special_tokens_map.json", "tokenizer.json", "processor_config.json", "chat_template.json", "mergekit_config.yml",
+     "mergekit_config.yaml"}
 )  # fmt: skip
 """The metadata files of a model folder: the model inventory reads them for lineage and identity."""
+_ALWAYS_MODEL_METADATA = frozenset({"tokenizer.json", "mergekit_config.yml", "mergekit_config.yaml"})
 _MODEL_KEYS = re.compile(
     rb'"(?:model_type|architectures|peft_type|base_model_name_or_path|tokenizer_class|added_tokens_decoder)"\s*:'
 )

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from scanner.collectors.models.cards import (
     CARD_CAP,
     CHAT_TEMPLATE_CAP,
+    MERGEKIT_NAMES,
     NotUsable,
     adapter_clues,
     card_clues,
     config_clues,
     is_model_config,
     load_json_object,
+    mergekit_clues,
     tokenizer_facts,
 )
 from scanner.collectors.models.grouping import ModelGroup
@@ -74,7 +76,7 @@ def model_record(group: ModelGroup, inventory: Inventory, found_by: str) -> Mode
         version=group.version
         or next((w.facts.version for w in sorted(group.weights, key=lambda w: w.path) if w.facts.version), None),
         store=group.store,
-        format="+".join(formats) or "config-only",
+        format="+".join(formats) or ("dataset" if group.dataset else "config-only"),
         files=tuple(sorted(set(files), key=lambda f: f.path)),
         clues=tuple(dict.fromkeys(clues)),
         locations=(Location(group.root),),
@@ -115,6 +117,11 @@ def _read_meta(group: ModelGroup, inventory: Inventory) -> _Meta:
                     text, _ = fs.read_text(real, CARD_CAP)
                     meta.clues += card_clues(text, path)
                     meta.files.append(ModelFile(path, len(text), "model-card", len(text)))
+                    continue
+                if name in MERGEKIT_NAMES:
+                    text, _ = fs.read_text(real, CARD_CAP)
+                    meta.clues += mergekit_clues(text, path)
+                    meta.files.append(ModelFile(path, len(text), "mergekit-config", len(text)))
                     continue
                 raw, truncated = fs.read_bytes(real, META_CAPS[name])
                 data = load_json_object(raw, truncated)

@@ -47,6 +47,10 @@ def is_model_config(config: dict[str, Any]) -> bool:
     return isinstance(config.get("model_type"), str) or isinstance(config.get("architectures"), list)
 
 
+SUB_CONFIGS = ("text_config", "language_config", "llm_config", "thinker_config", "vision_config")
+"""Where multimodal configs nest their towers (Kimi-VL's text_config, DeepSeek-VL2's language_config)."""
+
+
 def config_clues(config: dict[str, Any], path: str) -> list[Clue]:
     clues: list[Clue] = []
     name = config.get("_name_or_path")  # what transformers loaded it from: the base of a fine-tune
@@ -59,6 +63,16 @@ def config_clues(config: dict[str, Any], path: str) -> list[Clue]:
     for arch in architectures if isinstance(architectures, list) else []:
         if isinstance(arch, str):
             clues.append(Clue("architecture", arch, "architectures", path))
+    for part in SUB_CONFIGS:  # a multimodal model's language model sits in a nested config
+        nested = config.get(part)
+        if isinstance(nested, dict):
+            kind = nested.get("model_type")
+            if isinstance(kind, str):
+                clues.append(Clue("architecture", kind, f"{part}.model_type", path))
+            nested_archs = nested.get("architectures")
+            for arch in nested_archs if isinstance(nested_archs, list) else []:
+                if isinstance(arch, str):
+                    clues.append(Clue("architecture", arch, f"{part}.architectures", path))
     for key, value in list(config.items())[:CONFIG_KEYS_CAP]:
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, (str, int, float, bool)) and len(str(item)) <= 200:
@@ -141,6 +155,35 @@ def card_clues(text: str, path: str) -> list[Clue]:
     if title:
         clues.append(Clue("name", title, "title", path))
     return clues
+
+
+MERGEKIT_NAMES = frozenset({"mergekit_config.yml", "mergekit_config.yaml"})
+_MERGE_NODES = 10_000
+"""A merge names a few models; a file that needs more nodes to read is not a mergekit config we can trust."""
+
+
+def mergekit_clues(text: str, path: str) -> list[Clue]:
+    """The models a mergekit merge was made from (``models[].model``, ``slices[].sources[].model``,
+    ``base_model``): each is a base model of the merge, with the relation ``merge``."""
+    try:
+        loaded = yaml.safe_load(text[:FRONT_MATTER_CAP])
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return []
+    found: list[str] = []
+    stack: list[object] = [loaded]
+    budget = _MERGE_NODES
+    while stack and budget > 0:  # shared (aliased) nodes are visited again: the budget bounds the walk
+        node = stack.pop()
+        budget -= 1
+        if isinstance(node, dict):
+            for key in ("model", "base_model"):
+                value = node.get(key)
+                if isinstance(value, str) and value.strip():
+                    found.append(value.strip())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return [Clue("base-model", name, "mergekit_config", path, "merge") for name in dict.fromkeys(found)]
 
 
 def _title(text: str) -> str | None:

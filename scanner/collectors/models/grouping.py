@@ -46,6 +46,8 @@ class ModelGroup:
     clues: list[Clue] = field(default_factory=list)
     extra_files: list[ModelFile] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
+    dataset: bool = False
+    """A dataset repo, not a model: what a model was trained on."""
 
 
 def group_models(inventory: Inventory) -> list[ModelGroup]:
@@ -73,7 +75,7 @@ def group_models(inventory: Inventory) -> list[ModelGroup]:
             by_store[place.root] = _store_group(place)
         by_store[place.root].weights.append(weight)
     for root, (place, folders) in stores.items():  # a repo downloaded without weights is still a model
-        if root not in by_store and any(inventory.meta[f].keys() & MODEL_CONFIGS for f in folders):
+        if root not in by_store and (place.dataset or any(inventory.meta[f].keys() & MODEL_CONFIGS for f in folders)):
             by_store[root] = _store_group(place)
     for root, group in by_store.items():
         folders = stores[root][1] if root in stores else []
@@ -90,7 +92,7 @@ def _store_place(path: str) -> StorePlace | None:
 
 
 def _store_group(place: StorePlace) -> ModelGroup:
-    group = ModelGroup(place.store, place.root, place.name, place.revision)
+    group = ModelGroup(place.store, place.root, place.name, place.revision, dataset=place.dataset)
     group.clues.append(Clue("name", place.name, f"{place.store} folder", place.root))
     return group
 

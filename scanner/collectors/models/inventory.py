@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from scanner.collectors.interface import CollectOptions
+from scanner.collectors.models.cards import MERGEKIT_NAMES
 from scanner.collectors.models.stores import (
     hf_cache_bookkeeping,
     hf_cache_place,
@@ -36,7 +37,7 @@ from scanner.records import Clue, Skipped
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry
 
-META_NAMES = frozenset({"config.json", "adapter_config.json", "tokenizer_config.json", "README.md"})
+META_NAMES = frozenset({"config.json", "adapter_config.json", "tokenizer_config.json", "README.md"}) | MERGEKIT_NAMES
 MODEL_CONFIGS = frozenset({"config.json", "adapter_config.json"})
 """A folder with one of these (and a transformers config in it) is a model even without weights."""
 SNIFF_MIN_SIZE = 1 << 20

@@ -30,6 +30,8 @@ class StorePlace:
     name: str
     """The repo id or ``publisher/repo`` the layout gives."""
     revision: str | None = None
+    dataset: bool = False
+    """A Hugging Face dataset repo (``datasets--org--name``): training data, judged by its lineage."""
 
 
 def _parts(path: str) -> list[str]:
@@ -39,11 +41,13 @@ def _parts(path: str) -> list[str]:
 def hf_cache_place(path: str) -> StorePlace | None:
     parts = _parts(path)
     for index, part in enumerate(parts[:-1]):
-        if part.startswith("models--") and len(part) > len("models--"):
-            repo_id = "/".join(part[len("models--") :].split("--", 1))
+        prefix = "models--" if part.startswith("models--") else "datasets--" if part.startswith("datasets--") else ""
+        if prefix and len(part) > len(prefix):
+            repo_id = "/".join(part[len(prefix) :].split("--", 1))
             rest = parts[index + 1 :]
             revision = rest[1] if len(rest) > 2 and rest[0] == "snapshots" else None
-            return StorePlace(ModelStore.HF_CACHE, "/".join(parts[: index + 1]), repo_id, revision)
+            root = "/".join(parts[: index + 1])
+            return StorePlace(ModelStore.HF_CACHE, root, repo_id, revision, dataset=prefix == "datasets--")
     return None
 
 
@@ -51,7 +55,9 @@ def hf_cache_bookkeeping(path: str) -> bool:
     """Blobs, refs and locks of an HF cache: reached through the snapshot links, never models themselves."""
     parts = _parts(path)
     return any(
-        p.startswith("models--") and i + 1 < len(parts) and parts[i + 1] in ("blobs", "refs", ".no_exist")
+        p.startswith(("models--", "datasets--"))
+        and i + 1 < len(parts)
+        and parts[i + 1] in ("blobs", "refs", ".no_exist")
         for i, p in enumerate(parts)
     )
 
