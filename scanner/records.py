@@ -122,6 +122,8 @@ class PackageRecord:
     """Lower-case domains of the author and maintainer e-mail addresses."""
     installer: str | None = None
     """Contents of the ``INSTALLER`` file (``pip``, ``uv``, ``conda``...)."""
+    requires: tuple[str, ...] = ()
+    """Names of the packages it depends on (``Requires-Dist``, ``dependencies``), as written."""
     extra: tuple[tuple[str, str], ...] = field(default=())
     """Source-specific facts (conda channel and build, metadata format)."""
     kind: Literal[RecordKind.PACKAGE] = RecordKind.PACKAGE
@@ -152,6 +154,7 @@ class PackageRecord:
             "project_urls": [{"label": label, "url": url} for label, url in self.project_urls],
             "author_email_domains": list(self.author_email_domains),
             "installer": self.installer,
+            "requires": list(self.requires),
             "environment": self.environment.to_dict(),
             "found_by": self.found_by,
             "locations": [loc.to_dict() for loc in self.locations],

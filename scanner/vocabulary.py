@@ -76,6 +76,7 @@ class RuleId(Word):
     PACKAGE_PUBLISHER = "package-publisher"
     PACKAGE_NAME_PATTERN = "package-name-pattern"
     PACKAGE_DESCRIBED = "package-described"
+    PACKAGE_DEPENDS = "package-depends"
     PACKAGE_NOT_ALLOWED = "package-not-allowed"
     MODEL_DIGEST = "model-digest"
     MODEL_LINEAGE = "model-lineage"
@@ -112,6 +113,7 @@ RULES: dict[RuleId, Rule] = _rules(
     (RuleId.PACKAGE_PUBLISHER, "Package published by a provider", Confidence.STRONG),
     (RuleId.PACKAGE_NAME_PATTERN, "Package name suggests a provider", Confidence.WEAK),
     (RuleId.PACKAGE_DESCRIBED, "Package describes itself as a provider's AI client", Confidence.WEAK),
+    (RuleId.PACKAGE_DEPENDS, "Package depends on a provider's package", Confidence.WEAK),
     (RuleId.PACKAGE_NOT_ALLOWED, "AI package not on the allow-list", Confidence.CONFIRMED),
     (RuleId.MODEL_DIGEST, "Model file with a published digest", Confidence.CONFIRMED),
     (RuleId.MODEL_LINEAGE, "Model of a known lineage", Confidence.CONFIRMED),

@@ -39,6 +39,7 @@ def write_dist_info(
     project_urls: Iterable[tuple[str, str]] = (),
     installer: str | None = "pip",
     metadata_version: str = "2.1",
+    requires: Iterable[str] = (),
 ) -> Path:
     """A dist-info folder laid out the way pip installs one (METADATA, WHEEL, INSTALLER, RECORD)."""
     folder = site / f"{name.replace('-', '_')}-{version}.dist-info"
@@ -51,6 +52,7 @@ def write_dist_info(
     if author_email:
         headers.append(f"Author-email: {author_email}")
     headers += [f"Project-URL: {label}, {url}" for label, url in project_urls]
+    headers += [f"Requires-Dist: {requirement}" for requirement in requires]
     headers += ["License: MIT", "Requires-Python: >=3.9", "Description-Content-Type: text/markdown"]
     (folder / "METADATA").write_text("\n".join(headers) + f"\n\n# {name}\n\nLong description.\n", encoding="utf-8")
     (folder / "WHEEL").write_text(

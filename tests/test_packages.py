@@ -304,18 +304,21 @@ def test_one_version_in_two_metadata_layouts_gives_two_distinct_records(machine:
 
 
 def test_a_rebranded_client_is_known_by_what_its_metadata_says(machine: Machine) -> None:
-    """A republish of Kimi's CLI under another name, a client whose summary says what it is, and a
-    package whose author writes from the provider's API domain; the minimax algorithm stays clean."""
+    """A republish of Kimi's CLI under another name, a client whose summary says what it is, a package
+    whose author writes from the provider's API domain, and a wrapper that needs the provider's SDK;
+    the minimax algorithm and AI Verify's Project Moonshot stay clean."""
     site = machine.venv("/opt/venv")
     write_dist_info(site, "bhu-cli", "1.49.0", summary="Kimi Code CLI is your next CLI agent.")
     write_dist_info(site, "parrot-moonshot", "0.4.4", summary="Moonshot AI (Kimi) LLM client for AI-Parrot")
     write_dist_info(site, "coding-plan-mcp", "0.0.5", summary="MCP server", author_email="Roy <roy@minimax.chat>")
     write_dist_info(site, "chess-minimax", "0.1.8", summary="A pure Python chess AI (minimax algorithm)")
     write_dist_info(site, "moonshot-eval", "0.7.6", summary="AI Verify advances Gen AI testing with Project Moonshot.")
+    write_dist_info(site, "ds-wrapper", "0.1", requires=["langchain-deepseek>=1.0; extra == 'ai'", "requests"])
     done = run_scanner("audit", "--root", str(machine.root), "-f", "json")
     found = {(f["subject"], f["provider"], f["rule_id"], f["severity"]) for f in json.loads(done.stdout)["findings"]}
     assert found == {
         ("bhu-cli 1.49.0", "moonshot", "package-described", "warning"),
         ("parrot-moonshot 0.4.4", "moonshot", "package-described", "warning"),
         ("coding-plan-mcp 0.0.5", "minimax", "package-publisher", "violation"),
+        ("ds-wrapper 0.1", "deepseek", "package-depends", "warning"),
     }

@@ -230,9 +230,56 @@ class PackageDescriptionMatcher(PackageMatcher):
         return hits
 
 
+class PackageDependencyMatcher(PackageMatcher):
+    """Heuristic: the package needs one of a provider's packages (a wrapper around its SDK, a tool built
+    on its client). The needed package, when installed, is a finding of its own; this one says why a
+    package with another name brings it in. At most a warning."""
+
+    id = "package-dependency"
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self._listed: dict[tuple[Ecosystem, str], list[tuple[Provider, PackageFact]]] = {}
+        for provider in policy.providers.values():
+            for fact in provider.packages:
+                key = (fact.ecosystem, ECOSYSTEMS[fact.ecosystem].normalize(fact.name))
+                self._listed.setdefault(key, []).append((provider, fact))
+
+    def match(self, record: PackageRecord) -> list[Hit]:
+        rules = ECOSYSTEMS[record.ecosystem]
+        hits = []
+        for needed in record.requires:
+            for ecosystem in sorted(rules.answers_to):
+                for provider, fact in self._listed.get((ecosystem, ECOSYSTEMS[ecosystem].normalize(needed)), []):
+                    sentence = (
+                        f"it depends on `{needed}`, which {fact.where} lists as a package of {provider.name}; "
+                        f"{source_phrase(self.policy, fact)} (a hint, so at most a warning)."
+                    )
+                    entry = f"packages: {fact.name}"
+                    hits.append(
+                        self.hit(
+                            RuleId.PACKAGE_DEPENDS,
+                            provider,
+                            fact,
+                            entry,
+                            "requires",
+                            needed,
+                            sentence,
+                            Severity.WARNING,
+                        )
+                    )
+        return hits
+
+
 class PackageJudge(Judge[PackageRecord]):
     kind = RecordKind.PACKAGE
-    matchers = (PackageNameMatcher, PackagePublisherMatcher, PackageNamePatternMatcher, PackageDescriptionMatcher)
+    matchers = (
+        PackageNameMatcher,
+        PackagePublisherMatcher,
+        PackageNamePatternMatcher,
+        PackageDescriptionMatcher,
+        PackageDependencyMatcher,
+    )
     not_allowed = RuleId.PACKAGE_NOT_ALLOWED
 
     def __init__(self, policy: Policy) -> None:

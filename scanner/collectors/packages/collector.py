@@ -130,6 +130,7 @@ class PythonPackageCollector(Collector):
                 project_urls=metadata.project_urls if metadata else (),
                 author_email_domains=metadata.author_email_domains if metadata else (),
                 installer=self._read_installer(entry) if fmt == "dist-info" else None,
+                requires=metadata.requires if metadata else (),
                 extra=tuple(extra),
             )
         )

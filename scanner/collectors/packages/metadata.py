@@ -25,6 +25,8 @@ class CoreMetadata:
     project_urls: tuple[tuple[str, str], ...]
     author_email_domains: tuple[str, ...]
     metadata_version: str | None
+    requires: tuple[str, ...] = ()
+    """The distributions it needs (``Requires-Dist``), names only, extras and markers dropped."""
 
 
 def _clean(value: str | None) -> str | None:
@@ -41,7 +43,7 @@ def _email_domains(values: list[str]) -> tuple[str, ...]:
 
 _WANTED = frozenset(
     {"metadata-version", "name", "version", "summary", "home-page", "project-url"}
-    | {"author", "author-email", "maintainer", "maintainer-email"}
+    | {"author", "author-email", "maintainer", "maintainer-email", "requires-dist"}
 )
 
 
@@ -67,6 +69,10 @@ def parse_headers(text: str, wanted: frozenset[str] = _WANTED) -> dict[str, list
         current = [value.strip()]
         pieces.setdefault(key, []).append(current)
     return {key: [" ".join(p for p in parts if p) for parts in values] for key, values in pieces.items()}
+
+
+_REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""The name at the start of a requirement (``langchain-deepseek>=1.0; extra == 'ai'``)."""
 
 
 def parse_core_metadata(text: str) -> CoreMetadata:
@@ -95,6 +101,9 @@ def parse_core_metadata(text: str) -> CoreMetadata:
         project_urls=tuple(urls),
         author_email_domains=_email_domains(emails),
         metadata_version=_clean(first("Metadata-Version")),
+        requires=tuple(
+            dict.fromkeys(m.group(0) for r in all_of("Requires-Dist")[:500] if (m := _REQUIREMENT.match(r.strip())))
+        ),
     )
 
 

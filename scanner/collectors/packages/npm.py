@@ -68,6 +68,11 @@ def _email_domains(manifest: dict[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(domains))
 
 
+def _dependencies(manifest: dict[str, Any]) -> list[str]:
+    found = manifest.get("dependencies")
+    return [name for name in found if isinstance(name, str)][:500] if isinstance(found, dict) else []
+
+
 class NodePackageCollector(Collector):
     """Finds installed npm packages in every ``node_modules`` tree."""
 
@@ -113,6 +118,7 @@ class NodePackageCollector(Collector):
                 project_urls=tuple((label, url) for label, url in urls if url),
                 author_email_domains=_email_domains(manifest),
                 installer="npm",
+                requires=tuple(_dependencies(manifest)),
                 extra=(("metadata_format", "package.json"),),
             )
         )
