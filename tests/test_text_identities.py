@@ -306,3 +306,14 @@ def test_a_settings_block_named_after_a_provider_and_a_package_a_command_runs_ar
         ("/home/u/setup.sh", 1): ("deepseek", "endpoint-sdk"),
         ("/home/u/setup.sh", 2): ("deepseek", "endpoint-sdk"),
     }
+
+
+def test_a_hostile_file_of_endless_lines_costs_linear_time(machine: Machine) -> None:
+    """A minified line of megabytes full of quotes, comment markers and words next to a provider's name
+    is judged within a window around each name, so the scan ends (quadratic work here took hours) and
+    still finds the use at the end."""
+    noise = ("a" * 2000 + ' "q" # x // y | ') * 1500
+    write(machine, "/srv/app/bundle.js", noise + 'fetch("https://api.deepseek.com/v1")\n')
+    write(machine, "/srv/app/words.yaml", "k: " + "w" * 3_000_000 + " deepseek-chat\n")
+    found = judged(machine)
+    assert found[("/srv/app/bundle.js", 1)][:2] == ("deepseek", "endpoint-host")

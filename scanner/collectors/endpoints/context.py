@@ -21,6 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+WINDOW = 256
+"""What is around a name is read within this many characters either side (see ``mention_of``)."""
+
 PROSE_SUFFIXES = frozenset(
     {
         ".md",
@@ -126,31 +129,49 @@ def _family(name: str) -> tuple[bool, bool]:
     return suffix in _HASH_FAMILY or lower in _HASH_NAMES or lower.startswith(".env"), suffix in _SLASH_FAMILY
 
 
-def _outside_quotes(line: str, end: int) -> bool:
-    return line.count('"', 0, end) % 2 == 0 and line.count("'", 0, end) % 2 == 0 and line.count("`", 0, end) % 2 == 0
+_MARKERS: dict[tuple[bool, bool], re.Pattern[str] | None] = {
+    (False, False): None,
+    (True, False): re.compile(r"[\"'`]|(?:^|(?<=\s))#"),
+    (False, True): re.compile(r"[\"'`]|(?<![:/\\])//"),
+    (True, True): re.compile(r"[\"'`]|(?:^|(?<=\s))#|(?<![:/\\])//"),
+}
+"""Quotes and the inline comment markers of a language family, in the order a line holds them."""
 
 
 def comment_start(line: str, name: str) -> int | None:
-    """Where the comment of this line begins (0 for a comment line), or ``None``."""
+    """Where the comment of this line begins (0 for a comment line), or ``None``: the first inline comment
+    marker of the language that is outside quotes, found in one pass over quotes and markers."""
     if _LEADERS.match(line):
         return 0
     hash_family, slash_family = _family(name)
-    if hash_family:
-        for match in re.finditer(r"(?:^|\s)#", line):
-            if _outside_quotes(line, match.start()):
-                return match.start()
-    if slash_family:
-        for match in re.finditer(r"(?<![:/\\])//", line):
-            if _outside_quotes(line, match.start()):
-                return match.start()
+    markers = _MARKERS[(hash_family, slash_family)]
+    if markers is None:
+        return None
+    open_quote = ""
+    for match in markers.finditer(line):
+        token = match.group(0)
+        if token in ("'", '"', "`"):
+            open_quote = "" if open_quote == token else open_quote or token
+        elif not open_quote:
+            return match.start()
     return None
 
 
 def mention_of(line: str, column: int, name: str, block_list: bool, enclosing: str = "") -> Mention | None:
     """Why the text at ``column`` of ``line`` is only a mention, or ``None`` when it is use. ``enclosing`` is
-    the line that opens the list or block the line sits in (``denied_models:`` above ``- deepseek-chat``)."""
+    the line that opens the list or block the line sits in (``denied_models:`` above ``- deepseek-chat``).
+
+    Read within ``WINDOW`` characters either side of the column (and of the enclosing line's start): the
+    syntax that makes a mention is near what it names, and every test stays linear on a huge line."""
+    comment_line = bool(_LEADERS.match(line))
+    if len(line) > 2 * WINDOW:
+        cut = max(0, column - WINDOW)
+        line, column = line[cut : column + WINDOW], column - cut
+    enclosing = enclosing[: 2 * WINDOW]
     if block_list or _BLOCK_WORDS.search(line) or _BLOCK_WORDS.search(enclosing):
         return BLOCK_RULE
+    if comment_line:
+        return COMMENT
     opener = _SETTING.match(enclosing.strip(" \t-,{"))
     if opener and _EXCLUDING_KEY.search(opener.group(1)):
         return EXCLUSION
@@ -211,6 +232,9 @@ def block_configures(lines: list[str], index: int, limit: int = 30) -> bool:
 
 def use_words(line: str, column: int) -> str:
     """How a line of use writes it, for the evidence an official reads."""
+    if len(line) > 2 * WINDOW:
+        start = max(0, column - WINDOW)
+        line, column = line[start : column + WINDOW], column - start
     if _COMMAND.match(line):
         return "a command line"
     before = line[:column].rstrip()

@@ -34,6 +34,9 @@ from scanner.collectors.interface import WatchList
 
 _TOKEN = re.compile(r"[A-Za-z0-9_@$][A-Za-z0-9_.:/@+~$-]*")
 _SEGMENT = re.compile(r"[A-Za-z0-9_]+")
+WINDOW = 256
+"""What is around a name is read within this many characters either side: a setting's key, a flag, a
+quote are near it, and a minified line of megabytes costs no more than a short one."""
 _DEFAULTED = re.compile(r":[-=+?]")
 _VERSIONED = re.compile(r"(?<=.)@[^/]*$|\[[\w,.-]*\]$")
 """A package named with its version or extras (``@deepseek-ai/dsh@latest``, ``minimax-mcp[cli]``)."""
@@ -249,7 +252,7 @@ _VALUE_OF = re.compile(r"(?:[\w.-]+[\"']?\s*[:=]|--?[\w-]+[= ]|^\s*[A-Za-z][\w-]
 
 def _valued(line: str, start: int, length: int) -> bool:
     """The token is the single value of a setting, a flag or a directive on this line."""
-    before, after = line[:start], line[start + length :]
+    before, after = line[max(0, start - WINDOW) : start], line[start + length : start + length + WINDOW]
     return bool(_VALUE_OF.search(before)) and (not after.strip() or after.lstrip()[:1] in ",;)}]#\"'")
 
 
@@ -270,5 +273,5 @@ def _selects(line: str, start: int, length: int) -> bool:
     """A bare provider name selects the provider only as the whole value of a provider-like setting or
     flag (``provider: deepseek``, ``model_provider="deepseek"``, ``--provider deepseek``): alone it is a
     word (a label, a comment, a folder)."""
-    before, after = line[:start], line[start + length :]
+    before, after = line[max(0, start - WINDOW) : start], line[start + length : start + length + WINDOW]
     return bool(_SELECTOR_KEY.search(before)) and (not after.strip() or after.lstrip()[:1] in ",;)}]#\"'")
