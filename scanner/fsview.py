@@ -9,6 +9,7 @@ bounded and refuse anything that is not a regular file: a FIFO, socket or device
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 from typing import BinaryIO
@@ -26,6 +27,15 @@ _MAX_SYMLINKS = 40
 
 class FileRefused(Exception):
     """A path we will not read, with the reason in plain words."""
+
+
+class SpecialFile(FileRefused):
+    """A FIFO, socket or device: never opened, and it holds no text at rest (nothing for a scan to miss
+    in it the way a file could hide a setting)."""
+
+
+NULL_DEVICE = "/dev/null"
+"""What a link to it holds is nothing: systemd masks a unit that way, people point ``~/.bash_history`` at it."""
 
 
 def describe_os_error(error: OSError) -> str:
@@ -142,10 +152,12 @@ class RootFS:
         path = real_path
         st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode):
+            if os.readlink(path) == NULL_DEVICE:
+                return io.BytesIO(b"")  # a masked unit: empty by design, not a gap
             path = self.resolve(path)
             st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode):
-            raise FileRefused(f"not a regular file ({_file_type(st.st_mode)})")
+            raise SpecialFile(f"not a regular file ({_file_type(st.st_mode)})")
         fd = os.open(path, _OPEN_FLAGS)
         if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between lstat and open
             os.close(fd)

@@ -221,6 +221,8 @@ class SkipKind(Word):
     FILESYSTEM = "filesystem"
     DUPLICATE_MOUNT = "duplicate-mount"
     PARTIAL = "partial"
+    SPECIAL = "special-file"
+    """A FIFO, socket or device where the text scan met it: never opened, and it holds no text at rest."""
     """A text file read only up to the size cap we set for its kind (a 40 MB "source file" is data, not code)."""
 
     @property
@@ -229,7 +231,9 @@ class SkipKind(Word):
         return self in _CHOSEN
 
 
-_CHOSEN = frozenset({SkipKind.EXCLUDED, SkipKind.FILESYSTEM, SkipKind.DUPLICATE_MOUNT, SkipKind.PARTIAL})
+_CHOSEN = frozenset(
+    {SkipKind.EXCLUDED, SkipKind.FILESYSTEM, SkipKind.DUPLICATE_MOUNT, SkipKind.PARTIAL, SkipKind.SPECIAL}
+)
 
 
 class HostState(Word):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import drop_dac_prefix
+from conftest import Machine, drop_dac_prefix, run_scanner
 
 from scanner.fsview import RootFS
 from scanner.mounts import Mount, parse_mountinfo, skip_reason
@@ -334,3 +334,26 @@ def test_files_below_a_named_folder_and_files_without_extension_are_handed_over(
         "/ollama/manifests/registry.ollama.ai/library/deepseek-r1/notes.txt",
         "/srv/assistant",
     ]
+
+
+def test_masked_units_and_sockets_among_peoples_files_leave_the_scan_complete(machine: Machine) -> None:
+    """systemd masks a unit by linking it to /dev/null: an empty file, not an unreadable one. A socket or
+    FIFO among people's files holds no text at rest: listed, but no gap."""
+    for unit in ("/etc/systemd/system/apt-daily.service", "/usr/lib/systemd/system/ctrl-alt-del.target"):
+        machine.path(unit).parent.mkdir(parents=True, exist_ok=True)
+        machine.path(unit).symlink_to("/dev/null")
+    machine.path("/home/u").mkdir(parents=True)
+    machine.path("/home/u/.bash_history").symlink_to("/dev/null")
+    os.mkfifo(machine.path("/home/u/pipe"))
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(machine.path("/home/u/agent.sock")))
+    try:
+        done = run_scanner("audit", "--root", str(machine.root), "-f", "json")
+    finally:
+        server.close()
+    report = json.loads(done.stdout)
+    assert report["summary"]["complete"] is True, report["scan"]["coverage"]["skipped"]
+    assert {(s["path"], s["kind"]) for s in report["scan"]["coverage"]["skipped"]} == {
+        ("/home/u/pipe", "special-file"),
+        ("/home/u/agent.sock", "special-file"),
+    }

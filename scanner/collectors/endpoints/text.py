@@ -40,7 +40,7 @@ from scanner.collectors.endpoints.identities import Identities
 from scanner.collectors.endpoints.merge import TEXT_COLLECTOR
 from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, SpecialFile, describe_refusal
 from scanner.records import Clue, EndpointRecord, Location, ModelRecord, Record, Skipped
 from scanner.urls import url_host
 from scanner.vocabulary import EndpointSource, ModelStore, SkipKind
@@ -217,6 +217,9 @@ class TextCollector(Collector):
                 if b"\0" in head:
                     return None
                 rest = handle.read(cap - len(head) + 1) if len(head) == SNIFF_BYTES else b""
+        except SpecialFile as error:  # a socket or FIFO among people's files holds no text at rest
+            self._skipped.append(Skipped(entry.path, describe_refusal(error), SkipKind.SPECIAL))
+            return None
         except (OSError, FileRefused) as error:
             reason = f"text unreadable: {describe_refusal(error)}"
             self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))
