@@ -8,8 +8,10 @@ under it count); anything else is taken as a model name (``deepseek-ai/DeepSeek-
 from __future__ import annotations
 
 import os
+import re
 
 from scanner.audit import AuditOptions, run_audit
+from scanner.errors import UsageError
 from scanner.fsview import RootFS
 from scanner.lineage.graph import identify
 from scanner.lineage.hub import Hub
@@ -27,12 +29,21 @@ def _is_path(target: str, root: str | None) -> bool:
     return os.path.lexists(fs.to_real(os.path.normpath("/" + target.lstrip("/"))))
 
 
+_PATH_LIKE = re.compile(r"^(?:[/\\~]|\.\.?(?:[/\\]|$)|[A-Za-z]:[/\\])|\\")
+"""Absolute, home-relative, dot-relative and Windows paths: no model name is written like that
+(``deepseek-ai/DeepSeek-R1`` and ``deepseek-r1:7b`` are not)."""
+
+
 def explain(target: str, policy: Policy, root: str | None = None, online: bool = False) -> Explanation:
+    """Raises ``UsageError`` for a path that does not exist: a mistyped path must not read as a clean model."""
     if _is_path(target, root):
         result = run_audit(AuditOptions(paths=(target,), root=root, online=online), policy)
         models = tuple(r for r in result.records if isinstance(r, ModelRecord))
         findings = tuple(f for f in result.findings if f.kind == "model")
         return Explanation(target, models, findings, tuple(result.coverage.skipped))
+    if _PATH_LIKE.search(target):
+        where = f" under --root {root}" if root else ""
+        raise UsageError(f"{target}: no such file or folder{where} (a model name is written like deepseek-r1:7b)")
     named = ModelRecord(
         name=target,
         version=None,

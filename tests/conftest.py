@@ -161,18 +161,23 @@ def drop_dac_prefix() -> list[str]:
 
 
 def run_scanner(
-    *args: str, unprivileged: bool = False, cwd: Path | None = None, process: bool = False
+    *args: str,
+    unprivileged: bool = False,
+    cwd: Path | None = None,
+    process: bool = False,
+    columns: int = 200,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``scanner ARGS`` as users do and return what it printed and its exit code.
 
     In process by default (Typer's ``CliRunner``: the same app, parser and exit codes, without the
     half-second start of a new interpreter); as the installed console script when the test needs a
-    real process (``process=True``) or dropped privileges (``unprivileged``).
+    real process (``process=True``) or dropped privileges (``unprivileged``). ``columns`` is the width
+    of the terminal it is given (``COLUMNS``).
     """
     if unprivileged or process:
         assert SCANNER, "the scanner console script is not installed (pip install -e '.[test]')"
         prefix = drop_dac_prefix() if unprivileged else []
-        env = {**os.environ, "COLUMNS": "200"}
+        env = {**os.environ, "COLUMNS": str(columns)}
         return subprocess.run(
             [*prefix, SCANNER, *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd, check=False
         )
@@ -180,7 +185,7 @@ def run_scanner(
     try:
         if cwd is not None:
             os.chdir(cwd)
-        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"}, catch_exceptions=True)
+        result = CliRunner().invoke(app, list(args), env={"COLUMNS": str(columns)}, catch_exceptions=True)
     finally:
         os.chdir(before)
     if result.exception is not None and not isinstance(result.exception, SystemExit):

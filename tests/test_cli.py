@@ -109,12 +109,13 @@ def test_the_same_machine_without_them_is_compliant(machine: Machine) -> None:
     assert {"openai", "anthropic", "transformers", "minimax", "litellm", "python"} <= names
 
 
-def test_table_is_the_default_on_a_terminal_and_json_when_piped(machine: Machine) -> None:
+def test_table_is_the_default_even_when_piped_so_grep_counts_what_a_person_sees(machine: Machine) -> None:
     build_machine(machine, banned=True)
-    piped = run_scanner("audit", "--root", str(machine.root))
-    assert json.loads(piped.stdout)["summary"]["violations"] == 3
-    table = run_scanner("audit", "--root", str(machine.root), "--format", "table")
-    assert table.stdout.startswith("NOT COMPLIANT: 3 violation(s)")
+    piped = run_scanner("audit", "--root", str(machine.root), process=True)
+    assert piped.stdout.startswith("NOT COMPLIANT: 3 violations")
+    assert sum("VIOLATION" in line for line in piped.stdout.splitlines()) == 3
+    as_json = run_scanner("audit", "--root", str(machine.root), "--format", "json")
+    assert json.loads(as_json.stdout)["summary"]["violations"] == 3
 
 
 def test_fail_on_decides_the_exit_code(machine: Machine) -> None:

@@ -537,7 +537,7 @@ def test_files_that_only_look_like_models_are_not_models(machine: Machine) -> No
         ("deepseek-r1:7b-qwen-distill-q4_K_M", "r1-distill-qwen-7b"),
         ("Light-R1-32B-DS-Q4_K_M", "light-r1-ds"),
         ("DeepSeek R1 Distill Qwen 1.5B", "r1-distill-qwen-1.5b"),
-        ("D:/models/deepseek-ai/DeepSeek-R1-Distill-Llama-70B", "r1-distill-llama-70b"),
+        ("models/deepseek-ai/DeepSeek-R1-Distill-Llama-70B", "r1-distill-llama-70b"),
         ("https://huggingface.co/datasets/open-r1/OpenR1-Math-220k", "openr1-math-220k"),
     ],
 )

@@ -16,6 +16,7 @@ from scanner.policy.schema import Policy
 from scanner.report import Report, report_dict
 from scanner.reporters.interface import Format
 from scanner.reporters.registry import REPORTERS
+from scanner.reporters.table import TableReporter, TableView
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "scanner" / "schemas" / "report.schema.json").read_text())
 
@@ -67,11 +68,13 @@ def test_schema_rejects_a_report_that_drifts_from_the_contract(result: Report) -
         jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
-def test_table_starts_with_the_verdict_and_ends_with_the_coverage(result: Report) -> None:
+def test_table_starts_and_ends_with_the_verdict_and_wide_adds_the_rule(result: Report) -> None:
     text = REPORTERS[Format.TABLE]().render(result)
     lines = text.splitlines()
-    assert lines[0] == "NOT COMPLIANT: 1 violation(s), 1 warning(s), 0 info (policy: test 1)"
-    assert "VIOLATION" in text and "langchain-deepseek 1.1.1" in text and "package-listed (confirmed)" in text
-    assert lines[-1] == (
+    assert lines[0] == lines[-1] == "NOT COMPLIANT: 1 violation, 1 warning, 0 info; policy test 1"
+    assert "VIOLATION" in text and "langchain-deepseek 1.1.1" in text and "package-listed" not in text
+    assert lines[-2] == (
         "Coverage: 10 directories, 13 files; found 3 package(s); 0 path(s) unreadable, 1 skipped by choice."
     )
+    wide = TableReporter(TableView(wide=True)).render(result)
+    assert "package-listed (confirmed)" in wide

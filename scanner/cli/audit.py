@@ -11,13 +11,24 @@ import typer
 from scanner.audit import AuditOptions
 from scanner.audit import audit as run
 from scanner.cli.agent import destination, load_config, say_delivery
-from scanner.cli.common import EXIT_FOUND, EXIT_OK, chosen_format, db_option, fail, policy_option, write
+from scanner.cli.common import (
+    EXIT_FOUND,
+    EXIT_OK,
+    all_option,
+    chosen_format,
+    db_option,
+    fail,
+    policy_option,
+    reporter_for,
+    wide_option,
+    write,
+)
 from scanner.errors import ScannerError, StoreError, UsageError
 from scanner.fleet.agent.spool import Spool
 from scanner.policy.loader import load_policy, load_waivers
 from scanner.report import Report
 from scanner.reporters.interface import Format
-from scanner.reporters.registry import REPORTERS
+from scanner.reporters.table import verdict_line
 from scanner.reporters.terminal import terminal_safe
 from scanner.store.database import open_store
 from scanner.vocabulary import Word
@@ -85,9 +96,11 @@ def audit(
     ] = None,
     format: Annotated[
         Format | None,
-        typer.Option("--format", "-f", help="Output format. Default: table on a terminal, else json."),
+        typer.Option("--format", "-f", help="Output format. Default: what the -o file's suffix names, else the table."),
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")] = None,
+    wide: Annotated[bool, wide_option()] = False,
+    everything: Annotated[bool, all_option()] = False,
     fail_on: Annotated[
         FailOn, typer.Option(help="Exit 1 when a finding at or above this severity is found.")
     ] = FailOn.VIOLATION,
@@ -160,6 +173,9 @@ def audit(
             help="Agent configuration file (YAML): any of these options by name; the command line wins.",
         ),
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the verdict line (with -o: print nothing).")
+    ] = False,
 ) -> None:
     """Scan the machine (or PATHS) and judge what is found against the policy.
 
@@ -189,7 +205,12 @@ def audit(
             outcome = run(options, loaded, store, progress_printer() if show_progress else None)
             if show_progress:
                 sys.stderr.write("\r\033[K")
-            write(REPORTERS[chosen_format(format, output)]().render(outcome.report), output)
+            if quiet and output is None:
+                write(verdict_line(outcome.report) + "\n")
+            else:
+                write(reporter_for(chosen_format(format, output), wide, everything).render(outcome.report), output)
+            if output is not None and not quiet:  # the report went to a file: the verdict still reaches a person
+                typer.echo(terminal_safe(verdict_line(outcome.report)), err=True)
             if outcome.store_error is not None:
                 raise StoreError(
                     f"{outcome.store_error} (the report above is complete; use --no-store to skip the store)"

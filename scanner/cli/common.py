@@ -6,6 +6,8 @@ at or above ``--fail-on``; 1 something was; 2 bad input or usage.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -14,7 +16,9 @@ import typer
 
 from scanner.cli.output import write_private
 from scanner.errors import ReportError, ScannerError
-from scanner.reporters.interface import Format
+from scanner.reporters.interface import Format, Reporter
+from scanner.reporters.registry import REPORTERS
+from scanner.reporters.table import TableReporter, TableView
 from scanner.vocabulary import Word
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -47,9 +51,48 @@ def write(text: str, output: Path | None = None) -> None:
         raise ReportError(f"{output}: cannot write: {error.strerror or error}") from error
 
 
+SUFFIX_FORMATS: tuple[tuple[str, Format], ...] = (
+    (".cdx.json", Format.CYCLONEDX),
+    (".json", Format.JSON),
+    (".sarif", Format.SARIF),
+    (".html", Format.HTML),
+    (".htm", Format.HTML),
+    (".md", Format.MARKDOWN),
+    (".csv", Format.CSV),
+)
+"""The format an ``-o`` file's name asks for, longest suffix first (``report.cdx.json`` is CycloneDX)."""
+
+
 def chosen_format(given: Format | None, output: Path | None) -> Format:
-    """``--format`` as given; else the table on a terminal and JSON everywhere else."""
-    return given or (Format.TABLE if output is None and sys.stdout.isatty() else Format.JSON)
+    """``--format`` as given; else what the ``-o`` file's name says; else the table, wherever it goes (as
+    grype, trivy and pip-audit do: ``scanner audit | grep VIOLATION`` counts what a person would see)."""
+    if given is not None:
+        return given
+    name = output.name.lower() if output is not None else ""
+    return next((fmt for suffix, fmt in SUFFIX_FORMATS if name.endswith(suffix)), Format.TABLE)
+
+
+def reporter_for(chosen: Format, wide: bool = False, everything: bool = False) -> Reporter:
+    """The reporter of ``chosen``; the table fits the terminal it is printed on (``COLUMNS`` when set),
+    and has no width limit in a pipe or a file, where nothing wraps it."""
+    if chosen is not Format.TABLE:
+        return REPORTERS[chosen]()
+    return TableReporter(TableView(terminal_width(), wide, everything))
+
+
+def terminal_width() -> int | None:
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def wide_option() -> Any:
+    return typer.Option("--wide", help="Table: add the rule and the explanation of each finding (wrapped).")
+
+
+def all_option() -> Any:
+    return typer.Option("--all", help="Table: list every finding (more than 50 are grouped by folder otherwise).")
 
 
 def db_option() -> Any:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scanner.cli.common import EXIT_FOUND, EXIT_OK, ListFormat, chosen_format, fail, write
+from scanner.cli.common import EXIT_FOUND, EXIT_OK, ListFormat, chosen_format, fail, reporter_for, write
 from scanner.errors import ScannerError, UsageError
 from scanner.reporters.interface import FleetFormat, Format
-from scanner.reporters.registry import FLEET_REPORTERS, REPORTERS
+from scanner.reporters.registry import FLEET_REPORTERS
 from scanner.reporters.terminal import fleet_hosts_table, recent_reports_table, terminal_safe
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def fleet_show(
             report = storage.report(recent[0]["id"])
         assert report is not None
         chosen = chosen_format(format, output)
-        text = REPORTERS[chosen]().render(report)
+        text = reporter_for(chosen).render(report)
         if chosen is Format.TABLE:
             text += recent_reports_table(recent)
         write(text, output)

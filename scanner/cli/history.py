@@ -10,10 +10,9 @@ import typer
 
 from scanner.audit import recorded_report
 from scanner.changes import compare
-from scanner.cli.common import ListFormat, chosen_format, db_option, fail, write
+from scanner.cli.common import ListFormat, all_option, chosen_format, db_option, fail, reporter_for, wide_option, write
 from scanner.errors import ScannerError, StoreError
 from scanner.reporters.interface import Format
-from scanner.reporters.registry import REPORTERS
 from scanner.reporters.terminal import diff_text, history_table
 from scanner.store.database import Store, open_store
 
@@ -86,9 +85,11 @@ def show(
     db: Annotated[Path | None, db_option()] = None,
     format: Annotated[
         Format | None,
-        typer.Option("--format", "-f", help="Output format. Default: table on a terminal, else json."),
+        typer.Option("--format", "-f", help="Output format. Default: what the -o file's suffix names, else the table."),
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")] = None,
+    wide: Annotated[bool, wide_option()] = False,
+    everything: Annotated[bool, all_option()] = False,
 ) -> None:
     """Render a recorded scan again, in any output format, with what changed since the scan before it.
 
@@ -97,6 +98,6 @@ def show(
     try:
         with open_store(db) as store:
             report = recorded_report(store, scan_id)
-        write(REPORTERS[chosen_format(format, output)]().render(report), output)
+        write(reporter_for(chosen_format(format, output), wide, everything).render(report), output)
     except ScannerError as error:
         fail(error)
