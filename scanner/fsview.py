@@ -30,8 +30,8 @@ class FileRefused(Exception):
 
 
 class SpecialFile(FileRefused):
-    """A FIFO, socket or device: never opened, and it holds no text at rest (nothing for a scan to miss
-    in it the way a file could hide a setting)."""
+    """A FIFO, socket or device, or a link to nothing: never opened, and it holds no text at rest (nothing
+    for a scan to miss in it the way a file could hide a setting)."""
 
 
 NULL_DEVICE = "/dev/null"
@@ -155,7 +155,10 @@ class RootFS:
             if os.readlink(path) == NULL_DEVICE:
                 return io.BytesIO(b"")  # a masked unit: empty by design, not a gap
             path = self.resolve(path)
-            st = os.lstat(path)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                raise SpecialFile("a link to nothing") from None  # a build's stale ``result`` link
         if not stat.S_ISREG(st.st_mode):
             raise SpecialFile(f"not a regular file ({_file_type(st.st_mode)})")
         fd = os.open(path, _OPEN_FLAGS)

@@ -221,9 +221,10 @@ class SkipKind(Word):
     FILESYSTEM = "filesystem"
     DUPLICATE_MOUNT = "duplicate-mount"
     PARTIAL = "partial"
+    """A text file read only up to the size cap we set for its kind (a 40 MB "source file" is data, not code),
+    where what was not read names no provider or the part read already holds its use."""
     SPECIAL = "special-file"
-    """A FIFO, socket or device where the text scan met it: never opened, and it holds no text at rest."""
-    """A text file read only up to the size cap we set for its kind (a 40 MB "source file" is data, not code)."""
+    """A FIFO, socket, device or link to nothing where the text scan met it: never opened, it holds no text."""
 
     @property
     def chosen(self) -> bool:

@@ -292,15 +292,21 @@ def test_unreadable_source_files_are_coverage_gaps(machine: Machine) -> None:
     assert [s["path"] for s in report["scan"]["coverage"]["skipped"]] == ["/home/alice/app/client.py"]
 
 
-def test_a_source_file_past_its_size_cap_is_listed_as_partly_read(machine: Machine) -> None:
+def test_a_provider_named_past_a_files_size_cap_is_a_coverage_gap_and_padding_alone_is_not(machine: Machine) -> None:
     from scanner.collectors.endpoints.text import CODE_CAP
 
-    write(machine, "/home/alice/app/big.py", "# " + "x" * CODE_CAP + '\nOpenAI(base_url="https://api.deepseek.com")\n')
+    padding = "# " + "x" * CODE_CAP + "\n"
+    write(machine, "/home/alice/app/big.py", padding + 'OpenAI(base_url="https://api.deepseek.com")\n')
+    write(machine, "/home/alice/app/long.py", padding + 'OpenAI(base_url="https://api.openai.com/v1")\n')
     report = audit(machine)
     assert report["scan"]["coverage"]["skipped"] == [
-        {"path": "/home/alice/app/big.py", "reason": "text read only up to 4 MiB", "kind": "partial"}
+        {
+            "path": "/home/alice/app/big.py",
+            "reason": "names a provider past the first 4 MiB, which is all that was read of it",
+            "kind": "unreadable",
+        }
     ]
-    assert report["summary"]["complete"] is True, "a size cap we chose does not make the scan incomplete"
+    assert report["summary"]["complete"] is False, "padding must not hide a setting behind a size cap"
 
 
 def test_a_log_of_one_endless_line_stops_at_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -313,7 +313,10 @@ def test_a_rebranded_client_is_known_by_what_its_metadata_says(machine: Machine)
     write_dist_info(site, "coding-plan-mcp", "0.0.5", summary="MCP server", author_email="Roy <roy@minimax.chat>")
     write_dist_info(site, "chess-minimax", "0.1.8", summary="A pure Python chess AI (minimax algorithm)")
     write_dist_info(site, "moonshot-eval", "0.7.6", summary="AI Verify advances Gen AI testing with Project Moonshot.")
-    write_dist_info(site, "ds-wrapper", "0.1", requires=["langchain-deepseek>=1.0; extra == 'ai'", "requests"])
+    write_dist_info(site, "ds-wrapper", "0.1", requires=["langchain-deepseek>=1.0", "requests"])
+    write_dist_info(site, "langchain", "0.3.27", requires=["langchain-deepseek; extra == 'deepseek'"])
+    write_dist_info(site, "tictactoe-ai", "1.0", summary="Tic-tac-toe AI using the MiniMax algorithm")
+    write_dist_info(site, "f1-stats", "1.0", summary="Race data model for Kimi Antonelli and other drivers")
     done = run_scanner("audit", "--root", str(machine.root), "-f", "json")
     found = {(f["subject"], f["provider"], f["rule_id"], f["severity"]) for f in json.loads(done.stdout)["findings"]}
     assert found == {

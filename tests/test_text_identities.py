@@ -225,7 +225,7 @@ def test_a_file_that_names_a_provider_endlessly_is_recorded_in_part_and_says_so(
     assert result["scan"]["coverage"]["skipped"] == [
         {
             "path": "/srv/data/run.sh",
-            "reason": f"only the first {RECORDS_PER_FILE} provider identities in this file are recorded",
+            "reason": f"only the first {RECORDS_PER_FILE} uses of provider identities in this file are recorded",
             "kind": "partial",
         }
     ]

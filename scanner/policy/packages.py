@@ -194,11 +194,26 @@ _AI_WORDS = re.compile(
 )
 
 
+_NEIGHBOUR_AI = frozenset(
+    {"ai", "llm", "llms", "api", "sdk", "cli", "mcp", "chat", "chatbot", "agent", "agents", "assistant", "coding",
+     "code", "model", "models"}
+)  # fmt: skip
+
+
+def _beside_ai(summary: str, start: int, end: int) -> bool:
+    """The word right before or after the name is an AI word (``MiniMax API``, ``Moonshot AI (Kimi) LLM``)."""
+    before = summary[max(0, start - 60) : start].replace("(", " ").replace(")", " ").split()
+    after = summary[end : end + 60].replace("(", " ").replace(")", " ").split()
+    return any(word.strip(",.;:!?").lower() in _NEIGHBOUR_AI for word in before[-1:] + after[:1])
+
+
 class PackageDescriptionMatcher(PackageMatcher):
     """Heuristic: the package's summary names the provider or one of its products beside an AI word
     (``Moonshot AI (Kimi) LLM client``): a republished or rebranded client says what it is even when
     its name does not. Product names are compared as written (``MiniMax``, not the ``minimax``
-    algorithm), and the AI word must be another word than the name itself. At most a warning."""
+    algorithm), the AI word must be another word than the name itself, and a name that is also an
+    ordinary word (``common_word``: "the MiniMax algorithm", "Kimi Antonelli") counts only right
+    beside one. At most a warning."""
 
     id = "package-description"
 
@@ -215,7 +230,12 @@ class PackageDescriptionMatcher(PackageMatcher):
         hits = []
         for provider, fact, pattern in self._names:
             named = pattern.search(summary)
-            if named is None or not _AI_WORDS.search(pattern.sub(" ", summary)):
+            if named is None:
+                continue
+            if fact.common_word:
+                if not any(_beside_ai(summary, m.start(), m.end()) for m in pattern.finditer(summary[:4096])):
+                    continue
+            elif not _AI_WORDS.search(pattern.sub(" ", summary)):
                 continue
             sentence = (
                 f"its summary {summary!r} names {fact.name} as an AI product ({fact.where}; "

@@ -108,6 +108,15 @@ class NamedFact(Fact):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProductNameFact(NamedFact):
+    """How the provider or a product is written in prose (``DeepSeek``, ``Kimi``)."""
+
+    common_word: bool = False
+    """Also an ordinary word or a person's name (``MiniMax``, the game-tree algorithm; ``Kimi``, a given
+    name): it counts only right beside an AI word (``MiniMax API``), not anywhere in the sentence."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class PackageFact(NamedFact):
     """A package name in one ecosystem; PyPI entries also cover the conda packages of the same name."""
 
@@ -184,7 +193,7 @@ class Provider:
     env_vars: tuple[NamedFact, ...] = ()
     aliases: tuple[NamedFact, ...] = ()
     """Names AI tools use for the provider in their settings (``provider: deepseek``, ``minimax-cn``)."""
-    product_names: tuple[NamedFact, ...] = ()
+    product_names: tuple[ProductNameFact, ...] = ()
     """How the provider and its products are written in prose (``DeepSeek``, ``Moonshot AI``, ``Kimi``),
     compared case-sensitively as whole words: a package whose summary names one beside an AI word
     (``Kimi Code CLI is your next CLI agent``) is reported as a weak hint."""

@@ -9,9 +9,14 @@ and the line's syntax alone, for every language at once:
 * a **comment** — a line that starts with a comment leader (``#``, ``//``, ``/*``, ``*``, ``-- ``,
   ``;``, ``REM``, ``<!--``), or the part of a line after an inline one where the language has it — is
   a mention;
-* a **block rule** — a line that denies, blocks, disallows or sinkholes (``deny``, ``Disallow:``,
-  ``return 403``, ``0.0.0.0 host``, ``||host^``), or any line of a file that is a block list by its
-  name (``blocklist.txt``, ``robots.txt``) — is a mention;
+* a **block rule** — a line of configuration that denies, blocks, disallows or sinkholes (``deny``,
+  ``Disallow:``, ``return 403``, ``0.0.0.0 host``, ``||host^``), or any line of a file that is a block
+  list by its name (``blocklist.txt``, ``robots.txt``) or a detection rule by its language (Suricata,
+  YARA, Rego) — is a mention;
+* a value of a key that leaves out or looks for (``banned_models``, ``thinkIgnore``, ``URLBlocklist``,
+  ``CommandLine|contains``), or of the key whose block holds the line, is a mention;
+* a **sentence** — help text, a message, a description: a quoted string (or, outside code, a value)
+  with words of sentences around the name — is a mention;
 * everything else in code and configuration is use, and the line's shape names how (a command line,
   a configuration value, a string literal).
 """
@@ -40,12 +45,18 @@ PROSE_SUFFIXES = frozenset(
         ".rtf",
         ".csv",
         ".tsv",
+        ".eml",
+        ".mbox",
     }
 )
-"""Documents and data tables: they name things for people to read, they do not configure a program."""
+"""Documents, data tables and messages: they name things for people to read or for a program to count,
+they do not configure a program. (Records such as ``requests.jsonl`` are read: a request log is use.)"""
 PROSE_STEMS = ("readme", "changelog", "changes", "license", "licence", "notice", "authors", "contributing", "history")
-DEPENDENCY_TEXT = re.compile(r"^(?:requirements|constraints)[\w.-]*\.(?:txt|in)$", re.IGNORECASE)
-"""Plain-text files that are configuration, not prose (pip's requirements files)."""
+CONFIG_TEXT = re.compile(
+    r"^(?:[\w.-]*[-_.])?(?:requirements|constraints)(?:[-_.][\w.-]*)?\.(?:txt|in)$|^cmakelists\.txt$", re.IGNORECASE
+)
+"""Plain-text files that are configuration or code, not prose: pip's requirements files
+(``dev-requirements.txt``, ``requirements-gpu.in``), CMake's lists."""
 _HASH_FAMILY = frozenset(
     {".py", ".pyw", ".sh", ".bash", ".zsh", ".fish", ".ksh", ".rb", ".pl", ".pm", ".r", ".yaml", ".yml", ".toml",
      ".conf", ".cfg", ".ini", ".properties", ".nix", ".tf", ".tfvars", ".hcl", ".ps1", ".psm1", ".psd1", ".mk",
@@ -63,16 +74,33 @@ _SLASH_FAMILY = frozenset(
 )  # fmt: skip
 """Languages where ``//`` starts a comment anywhere on a line (outside quotes and ``://``)."""
 _LEADERS = re.compile(
-    r"^\s*(?:#(?!!|\{|(?:define|include|if|ifdef|ifndef|pragma|import|region)\b)|//|/\*|\*(?!\*)|-- |--$|;|REM\s|::|<!--)",
+    r"^\s*(?:#(?!!|\{|(?:define|include|if|ifdef|ifndef|pragma|import|region)\b)|//|/\*|\*(?!\*)|-- |--$|"
+    r";(?![(\[`])|REM\s|::(?=\s|$)|<!--)",
     re.IGNORECASE,
 )
-"""A line that is a comment in whatever language it is (not a shebang, a template or a C preprocessor line)."""
+"""A line that is a comment in whatever language it is (not a shebang, a template or a C preprocessor line;
+not JavaScript's ``;(`` or C++'s ``::name``)."""
 _BLOCK_WORDS = re.compile(
-    r"\b(?:deny|denied|block(?:ed|list|ing)?|blacklist(?:ed)?|disallow(?:ed)?|reject(?:ed)?|sinkhole|"
-    r"forbid(?:den)?|ban(?:ned)?|drop|abort)\b|\b(?:return|respond)\s+4\d\d\b|^\s*(?:0\.0\.0\.0|127\.0\.0\.1|::1?)\s|^\s*\|\|",
+    r"(?<![\w.$/-])(?:deny|denied|block(?:ed|list|ing)?|blacklist(?:ed)?|disallow(?:ed)?|reject(?:ed)?|sinkhole|"
+    r"forbid(?:den)?|ban(?:ned)?|drop|abort)(?![\w-])|\b(?:return|respond)\s+4\d\d\b|"
+    r"^\s*(?:0\.0\.0\.0|127\.0\.0\.1|::1?)\s|^\s*\|\|",
     re.IGNORECASE,
 )
-_BLOCK_FILE = re.compile(r"block|deny|blacklist|banned|robots\.txt|adblock", re.IGNORECASE)
+"""A directive that refuses (``deny``, ``Disallow:``, ``return 403``, ``0.0.0.0 host``, ``||host^``), as a
+word of its own: not a flag (``--block-size``), a name (``drop_in``) or a path."""
+IDENTIFIER_LANGUAGES = frozenset(
+    {".py", ".pyw", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts", ".go", ".java", ".kt", ".kts",
+     ".cs", ".rs", ".rb", ".php", ".swift", ".scala", ".c", ".cc", ".cpp", ".cxx", ".h", ".hpp", ".lua", ".r",
+     ".jl", ".dart", ".vue", ".svelte", ".groovy"}
+)  # fmt: skip
+"""Programming languages, where ``block``, ``reject`` or ``drop`` are names (``for block in chunks``,
+``(resolve, reject) =>``), never directives; there a block list is a variable's name (``BLOCKED_HOSTS``)."""
+_BLOCK_NAME_WORDS = frozenset(
+    {"block", "blocked", "blocklist", "blocklists", "deny", "denylist", "blacklist", "banned", "adblock"}
+)
+_RULE_SUFFIXES = frozenset({".rules", ".yar", ".yara", ".rego"})
+"""Detection and policy rule languages (Suricata and Snort, YARA, Open Policy Agent): they name what to
+catch or refuse."""
 _COMMAND = re.compile(
     r"^\s*(?:RUN|CMD|ENTRYPOINT|ExecStart\w*=|command:|args:|-\s+--?\w|--?\w)|\s(?:serve|run|pull|download)\s",
     re.IGNORECASE,
@@ -91,20 +119,37 @@ COMMENT = Mention("a comment")
 BLOCK_RULE = Mention("a block rule")
 NAME_LIST = Mention("a list of names to match")
 EXCLUSION = Mention("a setting that excludes it")
-_ALTERNATION = re.compile(r"[\w.@/-]+(?:\\?\s*\|\s*[\w.@/ -]+){4,}")
-"""Five or more names joined by ``|``: a pattern that matches many things (a user-agent filter, a
-tokenizer's token list), not a setting of one."""
-_SETTING = re.compile(r"[\"']?([A-Za-z_][\w.-]*)[\"']?\s*[:=]\s*[\"'`\[(]?[^:=]*$")
-_EXCLUDING_KEY = re.compile(
-    r"ignore|exclude|skip|block|deny|disable|hide|filter|except|unsupported|deprecated|legacy", re.I
-)
-"""Keys whose values are what a program leaves out (``thinkIgnore: qwen3,deepseek-r1``)."""
+RULE = Mention("a detection or policy rule")
+SENTENCE = Mention("a sentence (a message, help or a description)")
+_ALTERNATION = re.compile(r"[\w.@/-]+(?:\\?\|[\w.@/-]+){4,}")
+"""Five or more names joined by ``|`` (no spaces: a pipeline of commands is not one): a pattern that
+matches many things (a user-agent filter, a tokenizer's token list), not a setting of one."""
+_SETTING = re.compile(r"[\"']?([A-Za-z_][\w.|-]*)[\"']?\s*:?[:=]\s*[\"'`\[({]?(?:[^:=]|:(?=//))*$")
+"""A key and the start of its value (which may hold URLs): ``"URLBlocklist": ["https://…", ``."""
+_KEY_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_EXCLUDING_WORDS = frozenset(
+    {"ignore", "ignored", "ignores", "exclude", "excluded", "excludes", "exclusion", "exclusions", "skip", "skipped",
+     "skips", "blocked", "blocklist", "blacklist", "blacklisted", "denylist", "deny", "denied", "disable", "disabled",
+     "disallow", "disallowed", "hide", "hidden", "except", "exceptions", "unsupported", "deprecated", "ban", "banned",
+     "bans", "banlist", "forbid", "forbidden", "prohibit", "prohibited", "reject", "rejected", "detect", "detection",
+     "detections", "selection", "condition", "contains", "startswith", "endswith"}
+)  # fmt: skip
+"""Words of keys whose values are what a program leaves out or looks for (``thinkIgnore``, ``banned_models``,
+``URLBlocklist``, Sigma's ``CommandLine|contains``, Falco's ``condition``); a key is split into words
+(``_``, ``-``, ``.``, camel case), so ``filtered_llm`` or ``content-filter`` are not among them."""
+_FUNCTION_WORDS = frozenset(
+    {"the", "a", "an", "and", "or", "of", "for", "with", "to", "in", "on", "is", "are", "was", "were", "be", "not",
+     "such", "as", "e.g", "eg", "i.e", "ie", "vs", "versus", "than", "this", "that", "these", "those", "which", "when",
+     "but", "by", "from", "like", "example", "instead", "any", "you", "we", "your", "our", "it", "its", "can",
+     "should", "will", "may", "here", "there", "only"}
+)  # fmt: skip
+"""Words of sentences, not of commands or values: two of them around a name make it a sentence."""
 
 
-def is_prose(name: str) -> bool:
+def is_prose(name: str, path: str = "") -> bool:
     """A document for people to read, not code or configuration a program reads."""
     lower = name.lower()
-    if DEPENDENCY_TEXT.match(lower):
+    if CONFIG_TEXT.match(lower) or "/requirements/" in path:
         return False
     dot = lower.rfind(".")
     suffix, stem = (lower[dot:], lower[:dot]) if dot > 0 else ("", lower)
@@ -117,8 +162,18 @@ def is_ignore_list(name: str) -> bool:
 
 
 def is_block_list(name: str) -> bool:
-    """A file that lists what to refuse (``blocklist.txt``, ``robots.txt``, ``deny-ai.conf``)."""
-    return bool(_BLOCK_FILE.search(name))
+    """A file that lists what to refuse (``blocklist.txt``, ``robots.txt``, ``deny-ai.conf``), by a word of
+    its name; never a program (``CodeBlock.tsx``, ``blockchain_agent.py``)."""
+    lower = name.lower()
+    dot = lower.rfind(".")
+    if dot > 0 and lower[dot:] in IDENTIFIER_LANGUAGES:
+        return False
+    return lower == "robots.txt" or any(w.lower() in _BLOCK_NAME_WORDS for w in _KEY_WORDS.findall(name))
+
+
+def is_rule_file(name: str) -> bool:
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in _RULE_SUFFIXES
 
 
 def _family(name: str) -> tuple[bool, bool]:
@@ -157,33 +212,134 @@ def comment_start(line: str, name: str) -> int | None:
     return None
 
 
-def mention_of(line: str, column: int, name: str, block_list: bool, enclosing: str = "") -> Mention | None:
+def mention_of(
+    line: str, column: int, name: str, block_list: bool, enclosing: str = "", commented: bool = False
+) -> Mention | None:
     """Why the text at ``column`` of ``line`` is only a mention, or ``None`` when it is use. ``enclosing`` is
-    the line that opens the list or block the line sits in (``denied_models:`` above ``- deepseek-chat``).
+    the line that opens the list or block the line sits in (``denied_models:`` above ``- deepseek-chat``);
+    ``commented``: the line is inside a block comment or a docstring.
 
     Read within ``WINDOW`` characters either side of the column (and of the enclosing line's start): the
     syntax that makes a mention is near what it names, and every test stays linear on a huge line."""
-    comment_line = bool(_LEADERS.match(line))
+    if block_list:
+        return BLOCK_RULE
+    if is_rule_file(name):
+        return RULE
+    if commented or _LEADERS.match(line):
+        return COMMENT
     if len(line) > 2 * WINDOW:
         cut = max(0, column - WINDOW)
         line, column = line[cut : column + WINDOW], column - cut
-    enclosing = enclosing[: 2 * WINDOW]
-    if block_list or _BLOCK_WORDS.search(line) or _BLOCK_WORDS.search(enclosing):
-        return BLOCK_RULE
-    if comment_line:
-        return COMMENT
-    opener = _SETTING.match(enclosing.strip(" \t-,{"))
-    if opener and _EXCLUDING_KEY.search(opener.group(1)):
-        return EXCLUSION
     start = comment_start(line, name)
     if start is not None and column >= start:
         return COMMENT
-    if any(m.start() <= column < m.end() for m in _ALTERNATION.finditer(line)):
+    code = line[:start] if start is not None else line
+    if not _in_language(name, IDENTIFIER_LANGUAGES) and _BLOCK_WORDS.search(code):
+        return BLOCK_RULE
+    opener = _SETTING.match(enclosing[: 2 * WINDOW].strip(" \t-,{"))
+    if opener and _excluding(opener.group(1)):
+        return EXCLUSION
+    if any(m.start() <= column < m.end() for m in _ALTERNATION.finditer(code)):
         return NAME_LIST
     setting = _SETTING.match(line[:column].lstrip(" \t-,{"))
-    if setting and _EXCLUDING_KEY.search(setting.group(1)):
+    if setting and _excluding(setting.group(1)):
         return EXCLUSION
+    if _in_sentence(code, column, prose_values=not _in_language(name, IDENTIFIER_LANGUAGES | _SHELLS)):
+        return SENTENCE
     return None
+
+
+_SHELLS = frozenset({".sh", ".bash", ".zsh", ".fish", ".ksh", ".ps1", ".psm1", ".bat", ".cmd"})
+
+
+def _in_language(name: str, suffixes: frozenset[str]) -> bool:
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in suffixes
+
+
+def _excluding(key: str) -> bool:
+    return any(word.lower() in _EXCLUDING_WORDS for word in _KEY_WORDS.findall(key))
+
+
+def _in_sentence(code: str, column: int, prose_values: bool) -> bool:
+    """The name sits in a sentence: the quoted string around it (help text, a message, a description),
+    or — outside code, where keywords are no words of a sentence — the unquoted text around it, holds
+    two function words (``e.g.``, ``or``, ``such as``, ``the``)."""
+    quoted = _quoted_around(code, column)
+    if quoted is None:
+        if not prose_values:
+            return False
+        phrase = _QUOTED.sub(" ", code)
+    else:
+        phrase = quoted
+    words = {w.strip(",.;:!?()[]\"'").lower() for w in phrase.split()}
+    return len(words & _FUNCTION_WORDS) >= 2
+
+
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|`[^`]*`")
+
+
+def _quoted_around(code: str, column: int) -> str | None:
+    """The text of the quoted string that holds ``column``, or ``None`` when it is not inside quotes."""
+    for match in _QUOTED.finditer(code):
+        if match.start() < column < match.end():
+            return match.group(0)[1:-1]
+        if match.start() > column:
+            break
+    return None
+
+
+_DOCSTRING = re.compile(r"^\s*[rRuUbBfF]{0,2}(\"\"\"|\'\'\')")
+_PYTHON = frozenset({".py", ".pyw", ".pyi"})
+
+
+def block_commented(lines: list[str], name: str, last: int) -> set[int]:
+    """The lines (up to ``last``) inside a block comment of the C family (``/*`` at the start of a line to
+    ``*/``) or a Python docstring (a triple-quoted string that starts a statement): one pass."""
+    slash, python = _in_language(name, _SLASH_FAMILY | {".css", ".scss", ".less"}), _in_language(name, _PYTHON)
+    inside: set[int] = set()
+    if not (slash or python):
+        return inside
+    closer, comment = "", False
+    for index, line in enumerate(lines[: last + 1]):
+        if closer:
+            if comment:
+                inside.add(index)
+            if closer in line:
+                closer = ""
+            continue
+        stripped = line.lstrip()
+        if slash and stripped.startswith("/*") and "*/" not in stripped[2:]:
+            closer, comment = "*/", True
+        elif python:
+            docstring = _DOCSTRING.match(line)
+            if docstring:
+                inside.add(index)
+            for quote in ('"""', "'''"):
+                if line.count(quote) % 2 == 1:  # a string that goes on: a docstring, or data (PROMPT = """)
+                    closer, comment = quote, docstring is not None
+                    break
+    return inside
+
+
+_SCRIPT_OPEN = re.compile(r"<script\b", re.IGNORECASE)
+_SCRIPT_CLOSE = re.compile(r"</script\s*>", re.IGNORECASE)
+
+
+def script_lines_only(text: str) -> str:
+    """A web page's text with every line outside its ``<script>`` elements blanked (line numbers kept):
+    the page's words are prose, its scripts are code."""
+    kept: list[str] = []
+    inside = False
+    for line in text.split("\n"):
+        opens = _SCRIPT_OPEN.search(line) is not None
+        closes = _SCRIPT_CLOSE.search(line) is not None
+        kept.append(line if inside or opens else "")
+        if opens and not closes:
+            inside = True
+        elif closes:
+            inside = False
+    return "\n".join(kept)
 
 
 _OPENER = re.compile(r"[:=\[{(]\s*$")

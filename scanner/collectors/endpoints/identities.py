@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,18 +35,28 @@ from scanner.collectors.interface import WatchList
 
 _TOKEN = re.compile(r"[A-Za-z0-9_@$][A-Za-z0-9_.:/@+~$-]*")
 _SEGMENT = re.compile(r"[A-Za-z0-9_]+")
+LONGEST_TOKEN = 200
+"""No model id, package, host or variable is longer; a longer run is data (base64, a digest, a minified
+blob), and each test of a token stays cheap."""
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{20,}")
 WINDOW = 256
 """What is around a name is read within this many characters either side: a setting's key, a flag, a
 quote are near it, and a minified line of megabytes costs no more than a short one."""
 _DEFAULTED = re.compile(r":[-=+?]")
-_VERSIONED = re.compile(r"(?<=.)@[^/]*$|\[[\w,.-]*\]$")
+_VERSIONED = re.compile(r"(?<=.)@[^/@]*$")
 """A package named with its version or extras (``@deepseek-ai/dsh@latest``, ``minimax-mcp[cli]``)."""
 _FILE_NAME = re.compile(
     r"\.(?:py|js|mjs|ts|tsx|jsx|go|rs|java|kt|cs|rb|php|sh|ps1|lua|json|ya?ml|toml|ini|cfg|conf|md|txt|rst|html?|css|"
-    r"xml|lock|log|csv|sql|ipynb|rsc)$"
+    r"xml|lock|log|csv|sql|ipynb|rsc|pdf|docx?|pptx?|xlsx?|odt|epub|svg|png|jpe?g|gif|webp|ico|mp[34]|"
+    r"tar|gz|tgz|zip|bz2|xz|zst|7z|rar|deb|rpm|appimage|dmg|exe|msi|iso|whl|jar)$"
 )
-"""A token that names a file of code, configuration or text is a path (``algorithms/minimax/search.py``),
-not a model id; a weight file (``deepseek-r1-q4.gguf``) is not excluded."""
+"""A token that names a file of code, configuration, text, a document, an image, an archive or an
+installer is a path (``algorithms/minimax/search.py``, ``DeepSeek-V3-Technical-Report.pdf``,
+``janus-1.2.4.tar.gz``), not a model id; a weight file (``deepseek-r1-q4.gguf``) is not excluded."""
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_CAMEL = re.compile(r"[a-z][A-Z]")
+"""``use_deepseek``, ``deepseekLogo``, ``AI_Client_DeepSeek``: a name in code (a variable, a function, a
+class), written with ``_`` or camel case; model ids are written with ``-``, ``.``, ``/`` or ``:``."""
 _HIDDEN = re.compile(r"/\.[^/]*")
 """A hidden folder in a path (``~/.kimi-code``) is a tool's own folder, not a model."""
 _HOST_IN = re.compile(r"^(?:[^@/]*@)?([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::\w*)?(?:/.*)?$")
@@ -65,9 +76,11 @@ class Named:
     """One identity a line names, and where."""
 
     kind: str
-    """``variable``, ``sdk``, ``model``, ``host`` or ``provider``."""
+    """``variable``, ``sdk``, ``package``, ``model``, ``host``, ``provider``, ``section``, ``lineage`` or ``key``."""
     value: str
     column: int
+    secret: str | None = None
+    """A credential written onto the name (``deepseek:sk-…``): to be fingerprinted, never kept."""
 
 
 def literal_cores(pattern: str) -> list[str]:
@@ -137,6 +150,8 @@ class NeedleSearch:
         if self._re2 is not None:
             return [match.start() for match in self._re2.finditer(text)]
         lowered = text.lower()
+        if len(lowered) != len(text):  # "İ" lowers to two characters: offsets would drift
+            lowered = text.translate(_ASCII_LOWER)
         found: set[int] = set()
         for needle in self.needles:
             at = lowered.find(needle)
@@ -144,6 +159,9 @@ class NeedleSearch:
                 found.add(at)
                 at = lowered.find(needle, at + 1)
         return sorted(found)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _re2_pattern(needles: tuple[str, ...] | tuple[bytes, ...]) -> Any:
@@ -190,14 +208,28 @@ class Identities:
         self.search = NeedleSearch(tuple(kept))
 
     def named(self, line: str, skip: list[tuple[int, int]]) -> Iterator[Named]:
-        """Every identity the line names outside the ``skip`` spans (its URLs, read as URLs)."""
+        """Every identity the line names outside the ``skip`` spans (its URLs, read as URLs, in order)."""
+        starts = [a for a, _ in skip]
         for match in _TOKEN.finditer(line):
-            start, token = match.start(), match.group(0).rstrip(".:/-+")
-            if any(a <= start < b for a, b in skip) or len(token) < 3:
+            start = match.start()
+            inside = bisect_right(starts, start) - 1
+            if len(match.group(0)) > LONGEST_TOKEN or (inside >= 0 and start < skip[inside][1]):
+                continue
+            token, secret = _without_secret(match.group(0).rstrip(".:/-+"))
+            if len(token) < 3:
                 continue
             found = self._classify(token, line, start)
+            if found is None and secret is not None:
+                found = self._keyed(token)
             if found is not None:
-                yield Named(found[0], found[1], start)
+                yield Named(found[0], found[1], start, secret)
+
+    def _keyed(self, token: str) -> tuple[str, str] | None:
+        """A credential written onto a name holding the provider's name (``deepseek_token:sk-…``,
+        ``--key deepseek:sk-…``): the provider's key, configured."""
+        words = _alias_words(token)
+        alias = next((a for a in sorted(self.watch.aliases) if a in words), None)
+        return ("key", alias) if alias else None
 
     def _classify(self, token: str, line: str, start: int) -> tuple[str, str] | None:
         lower = token.lower()
@@ -224,12 +256,14 @@ class Identities:
         if lower in self.watch.aliases:  # a provider's bare name is a word (a label, a folder) unless it selects
             if _selects(line, start, len(token)):
                 return "provider", token
-            return ("section", token) if _SECTION.match(line) and _names_section(line, token) else None
+            short = len(line) <= WINDOW  # a line that opens a block is short
+            return ("section", token) if short and _SECTION.match(line) and _names_section(line, token) else None
         if (
             self._models is not None
             and not _FILE_NAME.search(lower)
             and not _CONSTANT.match(token)
             and "@" not in token[1:]
+            and not (_IDENTIFIER.fullmatch(token) and ("_" in token or _CAMEL.search(token)))
         ):
             for part in _DEFAULTED.split(token):  # ${MODEL:-deepseek-ai/DeepSeek-R1}: the default is the id
                 if self._models.search(_HIDDEN.sub("", part)):
@@ -239,12 +273,19 @@ class Identities:
         return None
 
 
-def _whole(name: str) -> str:
-    """A pattern for an identifier as a whole part of a longer one: ``chatdeepseek`` is not inside
-    ``mychatdeepseeker``, but ``@ai-sdk/deepseek`` is inside ``@ai-sdk/deepseek/dist``."""
-    head = r"(?<![a-z0-9])" if name[:1].isalnum() else ""
-    tail = r"(?![a-z0-9])" if name[-1:].isalnum() else ""
-    return f"{head}{re.escape(name)}{tail}"
+def _alias_words(token: str) -> set[str]:
+    return {word.lower() for word in _SEGMENT.findall(token.replace("_", " "))}
+
+
+def _without_secret(token: str) -> tuple[str, str | None]:
+    """The token cut before a credential written onto it (``app.deepseek.key:sk-7f3a…``, ``sha256:abab…``):
+    a part of 20 or more letters and digits, four of them digits at least, is a key or a digest, never
+    part of a name (``DeepSeek-R1-Distill-Qwen-32B`` has no such run)."""
+    parts = token.split(":")
+    for index, part in enumerate(parts):
+        if any(sum(c.isdigit() for c in run) >= 4 for run in _ALNUM_RUN.findall(part)):
+            return ":".join(parts[:index]).rstrip(".:/-+"), part
+    return token, None
 
 
 _VALUE_OF = re.compile(r"(?:[\w.-]+[\"']?\s*[:=]|--?[\w-]+[= ]|^\s*[A-Za-z][\w-]*\s)\s*[\"'`]?$")

@@ -4,7 +4,8 @@ The text scan reads every file, settings files included, so that what no structu
 still found (an unknown tool's ``config.json``, a ``Description=`` line of a unit). Where a structured
 reader (tool settings, ``.env`` and unit files) recorded something in a file, its records say more
 (the key beside it, the tool, the setting's name), so the text scan's record is dropped when it repeats
-one of them: the same host, model, provider, SDK or variable, or anything on the same line. A variable a
+one of them: the same host, model, provider, SDK or variable (another name on the same line is its own
+record: a one-line JSON file holds a whole configuration). A variable a
 settings object refers to (``api_key: os.environ/MINIMAX_API_KEY``) is part of the object its reader
 recorded, so in a file a structured reader understood, the text scan's variables are dropped too.
 """
@@ -21,10 +22,7 @@ TEXT_COLLECTOR = "text-collector"
 def _keys(record: EndpointRecord) -> set[tuple[str, str]]:
     path = record.locations[0].path
     named = (record.host, record.model, record.provider_hint, record.sdk, record.variable)
-    keys = {(path, value.lower()) for value in named if value}
-    if record.locations[0].line is not None:
-        keys.add((path, f"line {record.locations[0].line}"))
-    return keys
+    return {(path, value.lower()) for value in named if value}
 
 
 def prefer_structured(records: Iterable[Record]) -> list[Record]:

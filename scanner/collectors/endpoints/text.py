@@ -22,21 +22,26 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
 from itertools import accumulate
-from typing import Any
+from typing import Any, BinaryIO
 
 from scanner.collectors.endpoints.base import PACKAGE_DIRS
 from scanner.collectors.endpoints.context import (
+    block_commented,
     block_configures,
     enclosing_line,
     is_block_list,
     is_ignore_list,
     is_prose,
     mention_of,
+    script_lines_only,
     use_words,
 )
-from scanner.collectors.endpoints.identities import Identities
+from scanner.collectors.endpoints.identities import WINDOW, Identities
 from scanner.collectors.endpoints.merge import TEXT_COLLECTOR
 from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
@@ -50,10 +55,18 @@ TEXT_CAP = 1 << 20
 CODE_CAP = 4 << 20
 NOTEBOOK_CAP = 32 << 20
 """Notebooks carry their outputs (images, tables): the code cells may come after megabytes of them."""
+SEARCH_CAP = 64 << 20
+"""Past its read cap, a file is still searched for the providers' names (a C-speed pass in chunks) up to
+this size: a name there is a coverage gap, since padding must not hide a setting."""
+CHUNK = 1 << 20
 SNIFF_BYTES = 4096
 """A text file has no NUL byte in its first block; a binary one nearly always has one."""
 RECORDS_PER_FILE = 200
 """A real file names a provider a few dozen times at most; more is data (a log, a dump) or an attack."""
+MENTIONS_PER_FILE = 50
+"""Mentions recorded per file (each is info at most); more are counted in the uses' budget of work only."""
+NAMES_PER_FILE = 5000
+"""Names examined per file: the work on a file that names providers endlessly stays bounded."""
 CODE_SUFFIXES = frozenset(
     {".py", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".go", ".java", ".kt", ".kts", ".cs", ".rs", ".rb",
      ".php", ".swift", ".scala", ".c", ".cc", ".cpp", ".h", ".hpp", ".sh", ".ps1", ".lua", ".r", ".jl", ".dart"}
@@ -75,7 +88,20 @@ BINARY_SUFFIXES = frozenset(
      ".onnx", ".h5", ".hdf5", ".tflite", ".keras", ".mlmodel", ".npy", ".npz", ".pkl", ".pickle", ".parquet",
      ".arrow", ".feather", ".pack", ".idx", ".sig", ".gpg", ".der", ".p12", ".pfx", ".jks", ".ipynb_checkpoints"}
 )  # fmt: skip
-SKIP_DIRS = PACKAGE_DIRS | {".git", ".hg", ".svn", "__pycache__", ".cache", ".tox", ".mypy_cache", ".pytest_cache"}
+SKIP_DIRS = PACKAGE_DIRS | {
+    ".git", ".hg", ".svn", "__pycache__", ".cache", "cache", "caches", "Cache", ".tox", ".mypy_cache", ".pytest_cache",
+}  # fmt: skip
+"""Version control, and caches: what a program downloaded or derived (a model price list, a catalogue)."""
+_KEPT_UNDER_SKIPPED = ("/.git/hooks/",)
+"""Scripts people write inside a skipped folder (a commit hook that asks a model for a message)."""
+_INSTALLED = re.compile(
+    r"/\.[\w.-]+/extensions/|/Extensions/|/resources/app(?:\.asar\.unpacked)?/|"
+    r"/(?:\.thunderbird|\.icedove|ImapMail|Maildir|\.maildir)/"
+)
+"""Editor and browser extensions and Electron applications (installed software, inventoried as such), and
+mail stores (messages people received)."""
+_MAILDIR_MESSAGE = re.compile(r"/(?:cur|new|tmp)/\d{9,}\.[^/]+$")
+"""A message of a Maildir (``cur/1700000000.M1P2.host:2,S``), wherever the mail folder is."""
 TOOLCHAIN_DIRS = (
     "/.cargo/registry/", "/.cargo/git/", "/.rustup/", "/.m2/repository/", "/.gradle/caches/", "/.gradle/wrapper/",
     "/.npm/", "/.nvm/", "/.pyenv/versions/", "/go/pkg/mod/", "/.local/share/pnpm/", "/.yarn/cache/", "/.bun/install/",
@@ -83,6 +109,8 @@ TOOLCHAIN_DIRS = (
 """Installed toolchains and their package caches: code that came from a registry, not code people wrote."""
 SYSTEM_PREFIXES = ("/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/boot/", "/snap/", "/var/lib/")
 """Code that came with the operating system, not code people wrote."""
+ADMIN_PREFIXES = ("/usr/local/bin/", "/usr/local/sbin/", "/usr/local/etc/")
+"""Inside ``/usr``, where administrators put their own scripts and settings."""
 _INTERPRETER_LIB = re.compile(r"/lib(?:64)?/python\d+\.\d+/")
 """A Python installation's standard library (pyenv, conda, venvs): installed, not written."""
 _URL = re.compile(r"(?:https?|wss?)://[^\s\"'`<>)\]\\,}|;]+", re.IGNORECASE)
@@ -101,10 +129,14 @@ MODEL_METADATA = frozenset(
      "mergekit_config.yaml"}
 )  # fmt: skip
 """The metadata files of a model folder: the model inventory reads them for lineage and identity."""
-_ALWAYS_MODEL_METADATA = frozenset({"tokenizer.json", "mergekit_config.yml", "mergekit_config.yaml"})
 _MODEL_KEYS = re.compile(
-    rb'"(?:model_type|architectures|peft_type|base_model_name_or_path|tokenizer_class|added_tokens_decoder)"\s*:'
+    rb'"(?:model_type|architectures|peft_type|base_model_name_or_path|tokenizer_class|added_tokens_decoder|'
+    rb'added_tokens|normalizer)"\s*:|^(?:models|slices|merge_method|base_model):',
+    re.MULTILINE,
 )
+_JUDGED_AS_MODELS = frozenset({"model", "lineage", "provider", "section"})
+"""What a model's metadata names about the model: the model inventory judges it, with its lineage. An
+endpoint, a key variable or an SDK written into the same file is still read here."""
 _LABELS = {
     "variable": "provider variable",
     "sdk": "SDK name",
@@ -114,6 +146,7 @@ _LABELS = {
     "lineage": "model or dataset name",
     "package": "package name",
     "section": "settings block named after the provider",
+    "key": "key written with the provider's name",
 }
 
 
@@ -129,7 +162,8 @@ def scanners_own(name: str, data: bytes) -> bool:
 
 def code_cells_only(text: str) -> str:
     """A notebook's text with every line that is not code-cell source blanked (line numbers kept):
-    Markdown cells are prose and outputs are what a run printed, not what the notebook calls."""
+    Markdown cells are prose and outputs are what a run printed, not what the notebook calls. A notebook
+    written on one line (minified) is read as its code cells' source, one line per source line."""
     try:
         notebook = json.loads(text)
         cells = notebook.get("cells") if isinstance(notebook, dict) else None
@@ -144,7 +178,7 @@ def code_cells_only(text: str) -> str:
         literal = _JSON_LITERAL.match(line)
         if literal:
             by_literal.setdefault(literal.group(1), []).append(number)
-    cursor = 0
+    cursor, unplaced = 0, []
     for cell in cells:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -153,11 +187,20 @@ def code_cells_only(text: str) -> str:
             if not piece.strip():
                 continue
             forms = {json.dumps(piece)[1:-1], json.dumps(piece, ensure_ascii=False)[1:-1]}
-            places = [n for f in forms for n in by_literal.get(f, ()) if n >= cursor]
-            if places:
-                found = min(places)
+            places = [_first_at_or_after(by_literal.get(f, []), cursor) for f in forms]
+            found = min((n for n in places if n is not None), default=None)
+            if found is None:
+                unplaced.append(piece)
+            else:
                 kept[found], cursor = lines[found], found
+    if unplaced and not any(kept):
+        return "".join(unplaced)
     return "\n".join(kept)
+
+
+def _first_at_or_after(numbers: list[int], cursor: int) -> int | None:
+    at = bisect_left(numbers, cursor)
+    return numbers[at] if at < len(numbers) else None
 
 
 def _suffix(name: str) -> str:
@@ -169,9 +212,34 @@ def written_here(folder: str) -> bool:
     """A folder of code and configuration people wrote on this machine, as opposed to installed or system
     trees: asked once per folder by the walk."""
     path = folder.rstrip("/") + "/"
+    if path.startswith(ADMIN_PREFIXES) or any(kept in path for kept in _KEPT_UNDER_SKIPPED):
+        return True
     if path.startswith(SYSTEM_PREFIXES) or _INTERPRETER_LIB.search(path) or any(t in path for t in TOOLCHAIN_DIRS):
         return False
-    return not SKIP_DIRS & set(path.split("/"))
+    return not (SKIP_DIRS & set(path.split("/")) or _INSTALLED.search(path))
+
+
+class _Rest(Enum):
+    """What lies past a file's read cap."""
+
+    NONE = "none"
+    CLEAN = "clean"
+    """More text, searched: no provider named in it."""
+    NAMES = "names"
+    UNSEARCHED = "unsearched"
+    """More than ``SEARCH_CAP``: the rest was not searched."""
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A line that names a provider, with what around it decides use or mention."""
+
+    lines: list[str]
+    index: int
+    enclosing: str
+    block_list: bool
+    commented: bool
+    """Inside a block comment or a docstring."""
 
 
 class TextCollector(Collector):
@@ -189,19 +257,35 @@ class TextCollector(Collector):
     def visit(self, entry: Entry) -> None:
         name = entry.name
         suffix = _suffix(name)
-        if suffix in BINARY_SUFFIXES or is_prose(name) or is_ignore_list(name):
-            return  # not text, or prose and ignore lists: they name things without using them
+        if suffix in BINARY_SUFFIXES or is_ignore_list(name) or _MAILDIR_MESSAGE.search(entry.path):
+            return  # not text, an ignore list, or a message received
+        page = suffix in (".html", ".htm")
+        if not page and is_prose(name, entry.path):
+            return  # prose and data tables: they name things without using them
         cap = NOTEBOOK_CAP if suffix == ".ipynb" else CODE_CAP if suffix in CODE_SUFFIXES else TEXT_CAP
-        data = self._read(entry, cap)
-        if data is None or not self._identities.search.occurs(data) or scanners_own(name, data):
+        read = self._read(entry, cap)
+        if read is None:
             return
-        if name in MODEL_METADATA and (name == "tokenizer.json" or _MODEL_KEYS.search(data[: SNIFF_BYTES * 4])):
-            return  # a model's own metadata: the model inventory's to judge, with its lineage
+        data, rest = read
+        if rest is _Rest.UNSEARCHED:
+            reason = f"text read only up to {cap >> 20} MiB and searched up to {SEARCH_CAP >> 20} MiB"
+            self._skipped.append(Skipped(entry.path, reason, SkipKind.PARTIAL))
+        if not (self._identities.search.occurs(data) or rest is _Rest.NAMES) or scanners_own(name, data):
+            return
+        metadata = name in MODEL_METADATA and bool(_MODEL_KEYS.search(data[: SNIFF_BYTES * 4]))
         text = data.decode("utf-8", "replace")
         if suffix == ".ipynb":
-            self._scan(entry, code_cells_only(text), EndpointSource.NOTEBOOK)
+            text, source = code_cells_only(text), EndpointSource.NOTEBOOK
+        elif page:
+            text, source = script_lines_only(text), EndpointSource.SOURCE_CODE
         else:
-            self._scan(entry, text, self._source_of(name, suffix))
+            source = self._source_of(name, suffix)
+        used = self._scan(entry, text, source, metadata)
+        if rest is _Rest.NAMES:
+            # past the cap a provider is named: unread, it could be use, unless use was found already
+            kind = SkipKind.PARTIAL if used or metadata else SkipKind.UNREADABLE
+            reason = f"names a provider past the first {cap >> 20} MiB, which is all that was read of it"
+            self._skipped.append(Skipped(entry.path, reason, kind))
 
     @staticmethod
     def _source_of(name: str, suffix: str) -> EndpointSource:
@@ -209,89 +293,112 @@ class TextCollector(Collector):
         config = suffix in CONFIG_SUFFIXES or lower in CONFIG_NAMES_ANYWHERE or lower.endswith(".dockerfile")
         return EndpointSource.CONFIG_FILE if config else EndpointSource.SOURCE_CODE
 
-    def _read(self, entry: Entry, cap: int) -> bytes | None:
-        """Up to ``cap`` bytes of a text file; ``None`` for a binary or unreadable one (the latter listed)."""
+    def _read(self, entry: Entry, cap: int) -> tuple[bytes, _Rest] | None:
+        """Up to ``cap`` bytes of a text file, and what is past them; ``None`` for a binary or unreadable
+        one (the latter listed). Past the cap the file is only searched for the providers' names."""
         try:
             with self.fs.open_regular(entry.real_path) as handle:
                 head = handle.read(SNIFF_BYTES)
                 if b"\0" in head:
                     return None
-                rest = handle.read(cap - len(head) + 1) if len(head) == SNIFF_BYTES else b""
-        except SpecialFile as error:  # a socket or FIFO among people's files holds no text at rest
+                rest = handle.read(cap - len(head)) if len(head) == SNIFF_BYTES else b""
+                data = head + rest
+                return data, self._past_cap(handle, data[-64:]) if len(data) == cap else _Rest.NONE
+        except SpecialFile as error:  # a socket, FIFO or link to nothing among people's files holds no text
             self._skipped.append(Skipped(entry.path, describe_refusal(error), SkipKind.SPECIAL))
             return None
         except (OSError, FileRefused) as error:
             reason = f"text unreadable: {describe_refusal(error)}"
             self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))
             return None
-        data = head + rest
-        if len(data) > cap:  # a size we chose not to exceed: listed, but the scan is not incomplete for it
-            self._skipped.append(Skipped(entry.path, f"text read only up to {cap >> 20} MiB", SkipKind.PARTIAL))
-            data = data[:cap]
-        return data
 
-    def _scan(self, entry: Entry, text: str, source: EndpointSource) -> None:
-        """Only the lines that hold a needle are looked at: found in one pass over the whole text."""
+    def _past_cap(self, handle: BinaryIO, tail: bytes) -> _Rest:
+        """Whether the rest of a file names a provider: searched in chunks (with the previous chunk's end,
+        so a name across two chunks is found) up to ``SEARCH_CAP``."""
+        read = 0
+        while read < SEARCH_CAP:
+            chunk = handle.read(CHUNK)
+            if not chunk:
+                return _Rest.NONE if read == 0 else _Rest.CLEAN
+            if self._identities.search.occurs(tail + chunk):
+                return _Rest.NAMES
+            read, tail = read + len(chunk), chunk[-64:]
+        return _Rest.UNSEARCHED
+
+    def _scan(self, entry: Entry, text: str, source: EndpointSource, metadata: bool) -> bool:
+        """Only the lines that hold a needle are looked at: found in one pass over the whole text. Returns
+        whether a use was recorded."""
         block_list = is_block_list(entry.name)
-        found: list[Record] = []
+        uses: list[Record] = []
+        mentions: list[Record] = []
+        examined = 0
         lines = text.split("\n")
         starts = list(accumulate((len(line) + 1 for line in lines), initial=0))
         wanted = dict.fromkeys(bisect_right(starts, at) - 1 for at in self._identities.search.offsets(text))
+        commented = block_commented(lines, entry.name, max(wanted, default=-1))
         for index in wanted:
-            for record in self._line(entry, lines, index, source, block_list, enclosing_line(lines, index)):
-                if len(found) == RECORDS_PER_FILE:
-                    reason = f"only the first {RECORDS_PER_FILE} provider identities in this file are recorded"
-                    self._skipped.append(Skipped(entry.path, reason, SkipKind.PARTIAL))
-                    self._records += found
-                    return
-                found.append(record)
-        self._records += found
+            line = _Line(lines, index, enclosing_line(lines, index), block_list, index in commented)
+            for record, mention in self._line(entry, line, source, metadata):
+                examined += 1
+                if mention:
+                    if len(mentions) < MENTIONS_PER_FILE:
+                        mentions.append(record)
+                elif len(uses) < RECORDS_PER_FILE:
+                    uses.append(record)
+                if len(uses) == RECORDS_PER_FILE or examined == NAMES_PER_FILE:
+                    limit = f"the first {RECORDS_PER_FILE} uses" if uses else f"the first {NAMES_PER_FILE} names"
+                    reason = f"only {limit} of provider identities in this file are recorded"
+                    # a cut that found use leaves the file judged; one that found only mentions could hide use
+                    self._skipped.append(Skipped(entry.path, reason, SkipKind.PARTIAL if uses else SkipKind.UNREADABLE))
+                    self._records += uses + mentions
+                    return bool(uses)
+        self._records += uses + mentions
+        return bool(uses)
 
-    def _line(
-        self, entry: Entry, lines: list[str], index: int, source: EndpointSource, block_list: bool, enclosing: str
-    ) -> list[Record]:
-        line, number = lines[index], index + 1
+    def _line(self, entry: Entry, at: _Line, source: EndpointSource, metadata: bool) -> Iterator[tuple[Record, bool]]:
+        """Each record the line makes, with whether it is a mention; made one at a time, so a file's
+        budget stops the work on a line that names providers endlessly."""
+        line, number = at.lines[at.index], at.index + 1
         watch = self.options.watch
-        records: list[Record] = []
         spans: list[tuple[int, int]] = []
 
-        def record(name: str, column: int, **fields: Any) -> None:
-            mention = mention_of(line, column, entry.name, block_list, enclosing)
+        def record(name: str, column: int, **fields: Any) -> tuple[Record, bool]:
+            mention = mention_of(line, column, entry.name, at.block_list, at.enclosing, at.commented)
             context = mention.words if mention else use_words(line, column)
             where = (Location(entry.path, number),)
-            records.append(
-                EndpointRecord(name, source, where, self.id, context=context, mention=mention is not None, **fields)
-            )
+            made = EndpointRecord(name, source, where, self.id, context=context, mention=mention is not None, **fields)
+            return made, mention is not None
 
         for match in _URL.finditer(line):
             spans.append((match.start(), match.end()))
             raw = match.group(0).rstrip(".;:")
             host = url_host(raw)
-            argument = bool(_BASE_ARG.search(line[: match.start()]))
+            argument = bool(_BASE_ARG.search(line[max(0, match.start() - WINDOW) : match.start()]))
             if host and (argument or watch.host_is_api(host)):
                 url, secret = safe_url(raw, watch)
-                record(
-                    "base URL argument" if argument else "URL literal", match.start(), url=url, host=host, secret=secret
-                )
+                label = "base URL argument" if argument else "URL literal"
+                yield record(label, match.start(), url=url, host=host, secret=secret)
         for named in self._identities.named(line, spans):
+            if metadata and named.kind in _JUDGED_AS_MODELS:
+                continue
             label = _LABELS[named.kind]
+            secret = watch.fingerprint(named.secret) if named.secret else None
             if named.kind == "variable":
-                record(label, named.column, variable=named.value)
+                yield record(label, named.column, variable=named.value, secret=secret)
             elif named.kind in ("sdk", "package"):
-                record(label, named.column, sdk=named.value)
+                yield record(label, named.column, sdk=named.value, secret=secret)
             elif named.kind == "host":
-                record(label, named.column, host=named.value)
+                yield record(label, named.column, host=named.value, secret=secret)
             elif named.kind == "model":
-                record(label, named.column, model=named.value)
+                yield record(label, named.column, model=named.value, secret=secret)
             elif named.kind == "section":
-                if block_configures(lines, index):  # [deepseek] / "minimax": { ... api_key, command, model
-                    record(label, named.column, provider_hint=named.value)
+                if block_configures(at.lines, at.index):  # [deepseek] / "minimax": { ... api_key, command, model
+                    yield record(label, named.column, provider_hint=named.value)
             elif named.kind == "lineage":
-                if mention_of(line, named.column, entry.name, block_list, enclosing) is None:
-                    records.append(self._named_model(entry.path, number, named.value))
+                if mention_of(line, named.column, entry.name, at.block_list, at.enclosing, at.commented) is None:
+                    yield self._named_model(entry.path, number, named.value), False
             else:
-                record(label, named.column, provider_hint=named.value)
-        return records
+                yield record(label, named.column, provider_hint=named.value, secret=secret)
 
     def _named_model(self, path: str, line: int, name: str) -> ModelRecord:
         """A model or dataset of a known lineage, named where it is used (served, trained on)."""

@@ -26,7 +26,8 @@ class CoreMetadata:
     author_email_domains: tuple[str, ...]
     metadata_version: str | None
     requires: tuple[str, ...] = ()
-    """The distributions it needs (``Requires-Dist``), names only, extras and markers dropped."""
+    """The distributions it needs (``Requires-Dist``), names only; an optional one (``; extra == "x"``)
+    is not needed, so it is left out."""
 
 
 def _clean(value: str | None) -> str | None:
@@ -71,6 +72,8 @@ def parse_headers(text: str, wanted: frozenset[str] = _WANTED) -> dict[str, list
     return {key: [" ".join(p for p in parts if p) for parts in values] for key, values in pieces.items()}
 
 
+_OPTIONAL = re.compile(r";.*\bextra\s*==")
+"""A requirement of an optional extra (``langchain-deepseek; extra == "deepseek"``)."""
 _REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 """The name at the start of a requirement (``langchain-deepseek>=1.0; extra == 'ai'``)."""
 
@@ -102,7 +105,11 @@ def parse_core_metadata(text: str) -> CoreMetadata:
         author_email_domains=_email_domains(emails),
         metadata_version=_clean(first("Metadata-Version")),
         requires=tuple(
-            dict.fromkeys(m.group(0) for r in all_of("Requires-Dist")[:500] if (m := _REQUIREMENT.match(r.strip())))
+            dict.fromkeys(
+                m.group(0)
+                for r in all_of("Requires-Dist")[:500]
+                if not _OPTIONAL.search(r) and (m := _REQUIREMENT.match(r.strip()))
+            )
         ),
     )
 

@@ -57,7 +57,8 @@ def _url(value: object) -> str | None:
 
 
 def _email_domains(manifest: dict[str, Any]) -> tuple[str, ...]:
-    people: list[object] = [manifest.get("author"), *(manifest.get("maintainers") or [])[:20]]
+    maintainers = manifest.get("maintainers")
+    people: list[object] = [manifest.get("author"), *(maintainers[:20] if isinstance(maintainers, list) else [])]
     domains: list[str] = []
     for person in people:
         if isinstance(person, dict):
