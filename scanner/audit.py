@@ -21,6 +21,7 @@ from scanner.errors import StoreError, UsageError
 from scanner.fsview import FileRefused, RootFS, describe_refusal, printable
 from scanner.lineage.graph import identify
 from scanner.lineage.hub import Hub
+from scanner.own import shipped_digests
 from scanner.policy.engine import evaluate
 from scanner.policy.schema import Policy
 from scanner.policy.waivers import apply_waivers
@@ -58,6 +59,9 @@ class AuditOptions:
     """Labels for the fleet views (``--tag department=finance``), carried in the report's ``agent`` section."""
     secret_salt: bytes | None = None
     """The installation's salt for fingerprinting secrets (from the store); ``None``: a fresh one for this scan."""
+    own: frozenset[str] = frozenset()
+    """Digests of files the scanner wrote or was given before (from the store) and of the waiver files of
+    this run; the project's own files and this run's policy files are added by ``run_audit``."""
 
 
 def _roots(fs: RootFS, paths: tuple[str, ...]) -> list[WalkRoot]:
@@ -116,6 +120,7 @@ def run_audit(
         resolve=options.resolve,
         whole_machine=fs.is_live and not options.paths,
         file_cache=file_cache,
+        own=options.own | shipped_digests() | {f.sha256 for f in policy.files},
     )
     collectors = [cls(fs, collect_options) for cls in COLLECTORS.values()]
     if fs.is_live and not options.paths:
@@ -180,7 +185,7 @@ def audit(
     with the previous scan of the same host and paths."""
     cache = StoreFileCache.load(store) if store is not None else None
     if store is not None:
-        options = dataclasses.replace(options, secret_salt=store.secret_salt())
+        options = dataclasses.replace(options, secret_salt=store.secret_salt(), own=options.own | store.own_digests())
     report = report_dict(run_audit(options, policy, progress, cache))
     if options.tags:
         report["agent"] = {"tags": dict(options.tags)}
@@ -188,6 +193,8 @@ def audit(
         return AuditOutcome(report)
     try:
         store.save(report, cache.rows())
+        for file in policy.files:  # a policy kept on this machine names what it bans: the scanner's own
+            store.remember_own(file.sha256, file.path, "policy")
         return AuditOutcome(with_changes(store, report))
     except StoreError as error:
         return AuditOutcome(report, error)

@@ -484,22 +484,44 @@ def test_open_webui_connections_are_read_from_its_database_even_inside_site_pack
     assert gaps["/srv/broken/webui.db"].startswith("open-webui settings: not a readable SQLite database")
 
 
-def test_links_to_web_sites_and_the_scanners_own_files_are_not_usage(machine: Machine) -> None:
+def test_links_to_web_sites_are_not_usage(machine: Machine) -> None:
     write(
         machine,
         "/home/alice/app/client.py",
         "# docs: https://api-docs.deepseek.com/guides/anthropic_api and https://platform.moonshot.ai/docs\n"
         'reply = requests.post("https://api.deepseek.com/chat/completions", json=body)\n',
     )
-    bundled = Path(__file__).resolve().parents[1] / "policies" / "default.yaml"
-    write(machine, "/home/alice/policies/site.yaml", bundled.read_text())
-    build(machine)
-    report = json.dumps(audit(machine), indent=2)
-    write(machine, "/var/spool/scanner/report.json", report)
-    findings = [f for f in audit(machine)["findings"] if f["location"]["path"].startswith(("/home/alice/p", "/var"))]
-    assert findings == []
     code = [f for f in audit(machine)["findings"] if f["location"]["path"] == "/home/alice/app/client.py"]
     assert [(f["location"]["line"], f["subject"]) for f in code] == [(2, "https://api.deepseek.com/chat/completions")]
+
+
+def test_the_scanners_own_files_are_known_by_content_and_imitations_are_still_read(machine: Machine) -> None:
+    """Its bundled policy copied anywhere, a policy and waivers it was given, the reports it wrote: its own.
+    A file that only starts like a report or a policy is read like any other."""
+    build(machine)
+    root = str(machine.root)
+    bundled = Path(__file__).resolve().parents[1] / "policies" / "default.yaml"
+    write(machine, "/home/alice/policies/site.yaml", bundled.read_text())
+    site = machine.path("/etc/scanner/lab.yaml")
+    site.parent.mkdir(parents=True)
+    site.write_text(LAB_POLICY.replace("localhost", "api.deepseek.com").replace("http://", "https://"))
+    for name in ("report.json", "report.html", "report.md", "report.csv", "report.sarif"):
+        run_scanner("audit", "--root", root, "-o", str(machine.path(f"/var/spool/scanner/{name}")), "-q")
+    run_scanner("audit", "--root", root, "--policy", str(site), "--policy", "default", "-q")
+    write(
+        machine,
+        "/home/mallory/report.json",
+        '{"schema_version": "1.3.0", "scan": {}, "settings": {"base_url": "https://api.deepseek.com/v1"}}\n',
+    )
+    write(
+        machine,
+        "/home/mallory/llm.yaml",
+        "schema_version: 2\nproviders:\n  primary:\n    base_url: https://api.deepseek.com\n",
+    )
+    report = json.loads(run_scanner("audit", "--root", root, "-f", "json").stdout)
+    places = {f["location"]["path"] for f in report["findings"]}
+    assert not {p for p in places if p.startswith(("/var/spool", "/home/alice/policies", "/etc/scanner"))}
+    assert {"/home/mallory/report.json", "/home/mallory/llm.yaml"} <= places
 
 
 def test_vs_code_extension_state_is_read_from_its_database(machine: Machine) -> None:

@@ -197,7 +197,7 @@ def test_a_structured_readers_record_is_kept_and_the_text_scans_repeat_dropped(m
     )
 
 
-def test_installed_trees_binaries_and_the_scanners_own_files_are_not_read_as_use(machine: Machine) -> None:
+def test_installed_trees_and_binaries_are_not_read_as_use(machine: Machine) -> None:
     line = 'client = OpenAI(base_url="https://api.deepseek.com")\n'
     for inside in (
         "/opt/venv/lib/python3.11/site-packages/litellm/deepseek.py",
@@ -208,11 +208,6 @@ def test_installed_trees_binaries_and_the_scanners_own_files_are_not_read_as_use
     ):
         write(machine, inside, line)
     write(machine, "/srv/bin/tool", b"\x7fELF\x00\x00" + line.encode())
-    write(
-        machine,
-        "/etc/scanner/site.yaml",
-        "schema_version: 1\nproviders:\n  - id: deepseek\n    name: api.deepseek.com\n",
-    )
     assert judged(machine) == {}
 
 

@@ -25,6 +25,7 @@ from scanner.cli.common import (
 )
 from scanner.errors import ScannerError, StoreError, UsageError
 from scanner.fleet.agent.spool import Spool
+from scanner.own import digest
 from scanner.policy.loader import load_policy, load_waivers
 from scanner.report import Report
 from scanner.reporters.interface import Format
@@ -68,6 +69,17 @@ def tags(pairs: list[str]) -> tuple[tuple[str, str], ...]:
             raise UsageError(f"--tag {pair!r}: expected KEY=VALUE, e.g. department=finance")
         tags.append((key.strip(), value.strip()))
     return tuple(tags)
+
+
+def given_files(waivers: list[Path]) -> dict[str, tuple[str, str]]:
+    """The waiver files of this run by digest: they name what they waive, and are the scanner's own."""
+    given = {}
+    for path in waivers:
+        try:
+            given[digest(path.read_bytes())] = (str(path.resolve()), "waivers")
+        except OSError:
+            continue  # read once already by the policy loader; a file that vanished since is no matter
+    return given
 
 
 def log_option(help: str) -> Any:
@@ -186,6 +198,7 @@ def audit(
         if target is not None and no_store:
             raise UsageError("--submit keeps unsent reports in the store's spool; it cannot be used with --no-store")
         loaded = load_waivers([str(w) for w in waivers or ()], load_policy(policy or []))
+        given = given_files(waivers or [])
         options = AuditOptions(
             paths=tuple(paths or ()),
             root=str(root) if root else None,
@@ -198,6 +211,7 @@ def audit(
             proxy_logs=tuple(str(p) for p in proxy_log or ()),
             resolve=resolve,
             tags=tags(tag or []),
+            own=frozenset(given),
         )
         show_progress = sys.stderr.isatty() if progress is None else progress
         store = None if no_store else open_store(db)
@@ -208,13 +222,19 @@ def audit(
             if quiet and output is None:
                 write(verdict_line(outcome.report) + "\n")
             else:
-                write(reporter_for(chosen_format(format, output), wide, everything).render(outcome.report), output)
+                text = reporter_for(chosen_format(format, output), wide, everything).render(outcome.report)
+                written = write(text, output)
+                if output is not None:
+                    given[digest(written)] = (str(output.resolve()), "report")
             if output is not None and not quiet:  # the report went to a file: the verdict still reaches a person
                 typer.echo(terminal_safe(verdict_line(outcome.report)), err=True)
             if outcome.store_error is not None:
                 raise StoreError(
                     f"{outcome.store_error} (the report above is complete; use --no-store to skip the store)"
                 )
+            if store is not None:  # a later scan knows them as the scanner's own
+                for sha256, (path, what) in given.items():
+                    store.remember_own(sha256, path, what)
             if target is not None and store is not None:
                 from scanner.fleet.agent.submit import Sender, submit_report  # requests: 60 ms, only with --submit
 

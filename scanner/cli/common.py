@@ -36,19 +36,20 @@ def fail(error: ScannerError) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
-def write(text: str, output: Path | None = None) -> None:
-    """Write UTF-8 to stdout or ``output``; a lone surrogate that hostile input smuggled into a value is
-    written as ``\\udXXX``."""
+def write(text: str, output: Path | None = None) -> bytes:
+    """Write UTF-8 to stdout or ``output`` and return the bytes written; a lone surrogate that hostile
+    input smuggled into a value is written as ``\\udXXX``."""
     data = text.encode("utf-8", "backslashreplace")
     if output is None:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
-        return
+        return data
     try:
         write_private(output, data)
     except OSError as error:
         raise ReportError(f"{output}: cannot write: {error.strerror or error}") from error
+    return data
 
 
 SUFFIX_FORMATS: tuple[tuple[str, Format], ...] = (

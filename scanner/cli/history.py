@@ -12,6 +12,7 @@ from scanner.audit import recorded_report
 from scanner.changes import compare
 from scanner.cli.common import ListFormat, all_option, chosen_format, db_option, fail, reporter_for, wide_option, write
 from scanner.errors import ScannerError, StoreError
+from scanner.own import digest
 from scanner.reporters.interface import Format
 from scanner.reporters.terminal import diff_text, history_table
 from scanner.store.database import Store, open_store
@@ -98,6 +99,8 @@ def show(
     try:
         with open_store(db) as store:
             report = recorded_report(store, scan_id)
-        write(reporter_for(chosen_format(format, output), wide, everything).render(report), output)
+            written = write(reporter_for(chosen_format(format, output), wide, everything).render(report), output)
+            if output is not None:  # a later scan knows it as the scanner's own
+                store.remember_own(digest(written), str(output.resolve()), "report")
     except ScannerError as error:
         fail(error)

@@ -90,6 +90,8 @@ class CollectOptions:
     """A scan of the live machine as a whole (no paths given): running processes are in scope too."""
     file_cache: FileCache | None = None
     """Per-file facts from earlier scans, so that unchanged model headers are not parsed again."""
+    own: frozenset[str] = frozenset()
+    """Digests of the scanner's own files (``scanner.own``): what it shipped, wrote or was given."""
 
 
 @dataclass

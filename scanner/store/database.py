@@ -268,6 +268,18 @@ class Store:
                 self.db.execute("select value from installation where key = ?", [_SALT_KEY]).fetchone()[0]
             )
 
+    def remember_own(self, sha256: str, path: str, what: str) -> None:
+        """A file the scanner wrote or was given (``report``, ``policy``, ``waivers``): its own, by content."""
+        with self._errors("remember the scanner's own file"), write_transaction(self.db):
+            self.db.execute(
+                "insert or replace into own_files (sha256, path, what, recorded) values (?, ?, ?, ?)",
+                [sha256, path, what, datetime.now(timezone.utc).isoformat(timespec="seconds")],
+            )
+
+    def own_digests(self) -> frozenset[str]:
+        with self._errors("read the scanner's own files"):
+            return frozenset(row[0] for row in self.db.execute("select sha256 from own_files"))
+
     def file_facts(self) -> dict[tuple[int, int, str], dict[str, Any]]:
         """Every cached per-file fact, keyed by device, inode and kind."""
         with self._errors("read the file cache"):

@@ -104,10 +104,16 @@ def _installation(db: sqlite_utils.Database) -> None:
     db.table("installation").create({"key": str, "value": str}, pk="key")
 
 
+def _own_files(db: sqlite_utils.Database) -> None:
+    """The digests of files the scanner wrote (reports) or was given (policies, waivers): its own."""
+    db.table("own_files").create({"sha256": str, "path": str, "what": str, "recorded": str}, pk="sha256")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001-scans-records-findings-coverage", _scans_records_findings_coverage),
     ("0002-file-facts", _file_facts),
     ("0003-spool", _spool),
     ("0004-installation", _installation),
+    ("0005-own-files", _own_files),
 )
 """Append only: a released migration is never edited or reordered, its name never reused."""

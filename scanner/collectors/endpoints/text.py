@@ -12,8 +12,8 @@ becomes a record saying how the line writes it: use, or a mention in a comment o
 Not read at all: installed package and toolchain trees (``site-packages``, ``node_modules``,
 ``~/.cargo/registry``, ``~/.m2``...: library code, judged as packages), the operating system's own
 trees (``/usr``, ``/lib``...), Python standard libraries, caches and version-control folders, ignore
-lists (``.gitignore``), and the scanner's own policies and reports, which name the providers because
-they look for them. Settings files and ``KEY=value`` files are read here too, for what their structured
+lists (``.gitignore``), and the scanner's own files (its policies, its reports, a clone of its source:
+known by content digest, ``scanner.own``), which name the providers because they look for them. Settings files and ``KEY=value`` files are read here too, for what their structured
 readers do not recognise; where a structured reader recorded the same thing in the same file, its record
 is kept and this one dropped (``merge.py``).
 """
@@ -46,6 +46,7 @@ from scanner.collectors.endpoints.merge import TEXT_COLLECTOR
 from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, SpecialFile, describe_refusal
+from scanner.own import digest
 from scanner.records import Clue, EndpointRecord, Location, ModelRecord, Record, Skipped
 from scanner.urls import url_host
 from scanner.vocabulary import EndpointSource, ModelStore, SkipKind
@@ -118,11 +119,8 @@ _BASE_ARG = re.compile(
     r"(?:base_url|api_base|baseURL|apiBase|baseUrl|base-url|api-base|openai_api_base|BASE_URL|API_BASE)"
     r"[\"']?\s*[:=]\s*[\"'`]?$",
 )
-_SCHEMA_LINE = re.compile(rb"^schema_version:", re.MULTILINE)
-_PROVIDERS_LINE = re.compile(rb"^providers:", re.MULTILINE)
 _JSON_LITERAL = re.compile(r'^\s*"((?:[^"\\]|\\.)*)",?\s*$')
 """A notebook line holding one JSON string (a line of a cell's ``source`` as nbformat writes it)."""
-_REPORT_FILE = re.compile(rb'^\s*\{\s*"schema_version"\s*:\s*"[\d.]+"\s*,\s*"scan"\s*:')
 MODEL_METADATA = frozenset(
     {"config.json", "adapter_config.json", "tokenizer_config.json", "generation_config.json", "preprocessor_config.json",
      "special_tokens_map.json", "tokenizer.json", "processor_config.json", "chat_template.json", "mergekit_config.yml",
@@ -148,16 +146,6 @@ _LABELS = {
     "section": "settings block named after the provider",
     "key": "key written with the provider's name",
 }
-
-
-def scanners_own(name: str, data: bytes) -> bool:
-    """A policy or a report of this scanner: it names banned hosts because it looks for them."""
-    if name.endswith(".json"):
-        return bool(_REPORT_FILE.match(data[:256]))
-    if not name.endswith((".yaml", ".yml")):
-        return False
-    schema = _SCHEMA_LINE.search(data)  # two plain searches: one ".*" between them backtracks quadratically
-    return schema is not None and _PROVIDERS_LINE.search(data, schema.end()) is not None
 
 
 def code_cells_only(text: str) -> str:
@@ -270,8 +258,8 @@ class TextCollector(Collector):
         if rest is _Rest.UNSEARCHED:
             reason = f"text read only up to {cap >> 20} MiB and searched up to {SEARCH_CAP >> 20} MiB"
             self._skipped.append(Skipped(entry.path, reason, SkipKind.PARTIAL))
-        if not (self._identities.search.occurs(data) or rest is _Rest.NAMES) or scanners_own(name, data):
-            return
+        if not (self._identities.search.occurs(data) or rest is _Rest.NAMES) or digest(data) in self.options.own:
+            return  # nothing named, or the scanner's own file (a report it wrote, a policy, its tests)
         metadata = name in MODEL_METADATA and bool(_MODEL_KEYS.search(data[: SNIFF_BYTES * 4]))
         text = data.decode("utf-8", "replace")
         if suffix == ".ipynb":
