@@ -1,14 +1,18 @@
 """One scan, end to end: walk -> collect -> identify -> judge, returning a ``ScanResult`` for the reporters.
 
-This is the library entry point the CLI calls; nothing here prints or exits.
+This is the library entry point the CLI calls; nothing here prints or exits (it logs to the ``scanner``
+logger, which ``-v`` shows).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -98,14 +102,21 @@ def watch_list(policy: Policy, secret_salt: bytes | None = None) -> WatchList:
     return watch if secret_salt is None else dataclasses.replace(watch, secret_salt=secret_salt)
 
 
+PhaseCallback = Callable[[str], None]
+"""Told the name of each phase after the walk ("judging"), so a progress line never freezes on a path."""
+log = logging.getLogger("scanner")
+
+
 def run_audit(
     options: AuditOptions,
     policy: Policy,
     progress: ProgressCallback | None = None,
     file_cache: FileCache | None = None,
+    phase: PhaseCallback | None = None,
 ) -> ScanResult:
     """Scan, collect and judge. Raises ``UsageError`` for a root or path that does not exist."""
     started = utc_now()
+    clock = _Phases(phase)
     if options.root is not None and not os.path.isdir(options.root):
         raise UsageError(f"--root {options.root}: not a directory")
     if options.root is not None and options.resolve:
@@ -135,7 +146,10 @@ def run_audit(
         ),
         progress,
     )
+    clock.start("walking")
     coverage = walker.walk(roots)
+    log.info("walked %d folders and %d files", coverage.dirs, coverage.files)
+    clock.start("reading what was found")
     records: list[Record] = []
     for collector in collectors:
         try:
@@ -146,14 +160,21 @@ def run_audit(
             continue
         records.extend(result.records)
         coverage.skipped.extend(result.skipped)
+        log.debug("%s: %d record(s), %d skipped", collector.id, len(result.records), len(result.skipped))
     records = prefer_structured(records)
+    clock.start("identifying models")
     hub = Hub() if options.online else None
     records = identify(records, hub)  # type: ignore[assignment]
     if hub is not None:
         coverage.skipped.extend(Skipped(hub.endpoint, failure, SkipKind.UNREADABLE) for failure in hub.failures)
     records.sort(key=lambda r: (r.kind, r.identity, r.version or ""))
     today = datetime.now(timezone.utc).date()
+    clock.start("judging")
     findings = tuple(apply_waivers(evaluate(records, policy), records, policy.waivers, today))
+    clock.start(None)
+    log.info("%d record(s), %d finding(s)", len(records), len(findings))
+    for skipped in coverage.skipped:
+        log.info("not read: %s: %s (%s)", skipped.path, skipped.reason, skipped.kind)
     scan = ScanInfo(
         id=str(uuid.uuid4()),
         host=socket.gethostname(),
@@ -177,20 +198,43 @@ class AuditOutcome:
     """The scan could not be recorded; the report is still good and is still written."""
 
 
+class _Phases:
+    """Names each phase to the callback and logs how long the one before took (``-v``)."""
+
+    def __init__(self, callback: PhaseCallback | None) -> None:
+        self.callback, self.name, self.began = callback, "", time.monotonic()
+
+    def start(self, name: str | None) -> None:
+        now = time.monotonic()
+        if self.name:
+            log.info("%s took %.2f s", self.name, now - self.began)
+        self.name, self.began = name or "", now
+        if name and self.callback is not None:
+            self.callback(name)
+
+
 def audit(
-    options: AuditOptions, policy: Policy, store: Store | None = None, progress: ProgressCallback | None = None
+    options: AuditOptions,
+    policy: Policy,
+    store: Store | None = None,
+    progress: ProgressCallback | None = None,
+    phase: PhaseCallback | None = None,
 ) -> AuditOutcome:
     """One audit as a report document. With a store, the scan is recorded there (with what it learnt
     about files, so that the next scan need not parse unchanged model headers again) and compared
     with the previous scan of the same host and paths."""
-    cache = StoreFileCache.load(store) if store is not None else None
-    if store is not None:
-        options = dataclasses.replace(options, secret_salt=store.secret_salt(), own=options.own | store.own_digests())
-    report = report_dict(run_audit(options, policy, progress, cache))
-    if options.tags:
-        report["agent"] = {"tags": dict(options.tags)}
+    try:
+        cache = StoreFileCache.load(store) if store is not None else None
+        if store is not None:
+            salt, own = store.secret_salt(), store.own_digests()
+            options = dataclasses.replace(options, secret_salt=salt, own=options.own | own)
+    except StoreError as error:  # a store that opened but cannot be read: the scan runs without it
+        return AuditOutcome(_tagged(report_dict(run_audit(options, policy, progress, None, phase)), options), error)
+    report = _tagged(report_dict(run_audit(options, policy, progress, cache, phase)), options)
     if store is None or cache is None:
         return AuditOutcome(report)
+    if phase is not None:
+        phase("recording the scan")
     try:
         store.save(report, cache.rows())
         for file in policy.files:  # a policy kept on this machine names what it bans: the scanner's own
@@ -198,6 +242,12 @@ def audit(
         return AuditOutcome(with_changes(store, report))
     except StoreError as error:
         return AuditOutcome(report, error)
+
+
+def _tagged(report: Report, options: AuditOptions) -> Report:
+    if options.tags:
+        report["agent"] = {"tags": dict(options.tags)}
+    return report
 
 
 def with_changes(store: Store, report: Report) -> Report:

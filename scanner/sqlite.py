@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from scanner.errors import StoreError
 
@@ -53,6 +54,28 @@ def connect(path: Path, what: str) -> sqlite_utils.Database:
     return db
 
 
+def connect_read_only(path: Path, what: str) -> sqlite_utils.Database | None:
+    """An existing database opened for reading only, never created or changed (``None`` when there is
+    none): listing history must not leave an empty store behind, and must work on a read-only file. A
+    database in a folder we cannot write to is read as immutable (SQLite cannot make its shared-memory
+    file there)."""
+    import sqlite_utils
+
+    if not path.exists():
+        return None
+    last: sqlite3.Error | None = None
+    for mode in ("mode=ro", "immutable=1"):
+        try:
+            conn = sqlite3.connect(f"file:{quote(str(path))}?{mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute("select count(*) from sqlite_master").fetchone()
+            return sqlite_utils.Database(conn)
+        except sqlite3.OperationalError as error:
+            last = error
+        except sqlite3.Error as error:
+            raise StoreError(f"{path}: cannot read the {what}: {error}") from error
+    raise StoreError(f"{path}: cannot read the {what}: {last}")
+
+
 def query_text(value: str | None) -> str | None:
     """A query column: valid UTF-8, lone surrogates shown as ``\\udXXX`` (the JSON keeps the original)."""
     return value.encode("utf-8", "backslashreplace").decode("utf-8") if value is not None else None
@@ -77,6 +100,15 @@ def schema_version(db: sqlite_utils.Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
+def refuse_newer(db: sqlite_utils.Database, path: str, migrations: tuple[Migration, ...], what: str) -> None:
+    version = schema_version(db)
+    if version > len(migrations):
+        raise StoreError(
+            f"{path}: this {what} was written by a newer scanner ({what} schema {version}, this scanner knows "
+            f"{len(migrations)}); upgrade scanner, or choose another {what} with --db"
+        )
+
+
 def migrate(db: sqlite_utils.Database, path: str, migrations: tuple[Migration, ...], what: str) -> None:
     """Bring ``db`` up to date, or refuse a database that a newer scanner wrote.
 
@@ -85,12 +117,8 @@ def migrate(db: sqlite_utils.Database, path: str, migrations: tuple[Migration, .
     a crash half-way leaves the database at the last complete step. A database from a newer scanner is
     refused: guessing at a schema we have never seen could lose its history.
     """
+    refuse_newer(db, path, migrations, what)
     version = schema_version(db)
-    if version > len(migrations):
-        raise StoreError(
-            f"{path}: this {what} was written by a newer scanner ({what} schema {version}, this scanner knows "
-            f"{len(migrations)}); upgrade scanner, or choose another {what} with --db"
-        )
     for number, (name, apply) in enumerate(migrations[version:], start=version + 1):
         with write_transaction(db):
             if schema_version(db) >= number:  # another process (a second collector) got here first

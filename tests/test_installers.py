@@ -486,6 +486,12 @@ def test_linux_install_refuses_a_damaged_or_foreign_wheelhouse_and_changes_nothi
     assert _tree(destdir) == set()
 
 
+def test_linux_install_creates_a_staging_root_that_does_not_exist_yet(tmp_path: Path, wheelhouse: Path) -> None:
+    destdir = tmp_path / "new" / "stage"
+    _ok(_install("--destdir", destdir, "--wheelhouse", wheelhouse, "--python", sys.executable, "--scheduler", "none"))
+    assert (destdir / "opt/scanner/bin/scanner").exists()
+
+
 def test_linux_installer_never_removes_a_prefix_it_did_not_install(tmp_path: Path, wheelhouse: Path) -> None:
     destdir = tmp_path / "root"
     precious = destdir / "opt/scanner/precious.txt"

@@ -142,7 +142,7 @@ def test_a_store_from_a_newer_scanner_is_refused(machine: Machine, tmp_path: Pat
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
     for args in (("audit", "--root", str(machine.root)), ("history",)):
         done = run_scanner(*args, "--db", str(db))
-        assert done.returncode == 2 and done.stdout == ""
+        assert done.returncode == 2 and done.stdout.startswith("COMPLIANT" if args[0] == "audit" else "")
         assert f"{db}: this store was written by a newer scanner (store schema {len(MIGRATIONS) + 5}" in done.stderr
 
 
@@ -150,7 +150,10 @@ def test_a_damaged_store_is_a_clear_error_but_the_report_is_still_written(machin
     db = tmp_path / "scanner.db"
     db.write_bytes(b"this is not a database" * 100)
     done = run_scanner("history", "--db", str(db))
-    assert done.returncode == 2 and f"{db}: cannot open the store" in done.stderr
+    assert done.returncode == 2 and f"{db}: cannot read the store" in done.stderr
+    done = run_scanner("audit", "--root", str(machine.root), "--db", str(db), "-f", "json")
+    assert done.returncode == 2 and json.loads(done.stdout)["summary"]["compliant"] is True
+    assert "--db PATH" in done.stderr and "--no-store" in done.stderr
     with open_store(tmp_path / "good.db") as store:
         store.db.execute(  # a store that cannot take the scan
             "create trigger full before insert on scans begin select raise(abort, 'database or disk is full'); end"
@@ -158,6 +161,54 @@ def test_a_damaged_store_is_a_clear_error_but_the_report_is_still_written(machin
         outcome = audit(AuditOptions(root=str(machine.root)), load_policy([]), store)
     assert outcome.report["summary"]["compliant"] is True
     assert isinstance(outcome.store_error, StoreError) and "disk is full" in str(outcome.store_error)
+
+
+def test_a_store_nobody_can_write_still_gives_the_report_and_says_what_to_do(machine: Machine, tmp_path: Path) -> None:
+    """A folder the user cannot create a store in, and a read-only store: the report, then exit 2 naming
+    --db and --no-store; ``history`` still reads the read-only store."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    _audit_json(machine, locked / "scanner.db")
+    locked.chmod(0o555)
+    (locked / "scanner.db").chmod(0o444)
+    nowhere = tmp_path / "nowhere"
+    nowhere.mkdir(mode=0o555)
+    try:
+        for db in (locked / "scanner.db", nowhere / "scanner.db"):
+            done = run_scanner("audit", "--root", str(machine.root), "--db", str(db), unprivileged=True)
+            assert done.returncode == 2 and done.stdout.startswith("COMPLIANT"), (db, done.stderr)
+            assert "--db PATH" in done.stderr and "--no-store" in done.stderr
+        listed = run_scanner("history", "--db", str(locked / "scanner.db"), "-f", "json", unprivileged=True)
+        assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 1
+    finally:
+        locked.chmod(0o755)
+
+
+def test_a_full_disk_still_gives_the_report(machine: Machine, tmp_path: Path) -> None:
+    """The store's file may not grow past a few blocks (``RLIMIT_FSIZE``): recording fails as on a full disk."""
+    import resource
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+    done = subprocess.run(
+        [SCANNER, "audit", "--root", str(machine.root), "--db", str(tmp_path / "full.db"), "-f", "json"],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+        check=False,
+    )
+    assert done.returncode == 2 and json.loads(done.stdout)["summary"]["compliant"] is True
+    assert "was not recorded" in done.stderr and "--no-store" in done.stderr
+
+
+def test_reading_commands_never_create_a_store(tmp_path: Path) -> None:
+    db = tmp_path / "scanner.db"
+    assert run_scanner("history", "--db", str(db)).stdout == "No scans recorded yet.\n"
+    for args in (("diff",), ("show", "abc")):
+        done = run_scanner(*args, "--db", str(db))
+        assert done.returncode == 2 and "no scans recorded yet" in done.stderr
+    assert not db.exists() and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -124,6 +124,7 @@ check_common_options() {
             /*) ;;
             *) DESTDIR=$(pwd)/$DESTDIR ;;
         esac
+        [ "$UNINSTALL" = 1 ] || mkdir -p "$DESTDIR" || die "--destdir $DESTDIR: cannot create it"
     fi
     PREFIX=${PREFIX%/}
     CONFIG_DIR=${CONFIG_DIR%/}

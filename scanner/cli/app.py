@@ -8,12 +8,15 @@ import typer
 
 from scanner import __version__
 from scanner.cli import agent, audit, fleet, history, lineage, policy
+from scanner.cli.conventions import ScannerGroup
 
 app = typer.Typer(
+    cls=ScannerGroup,
     help="Find banned AI providers, models and distilled derivatives on this machine, and explain why.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.command()(audit.audit)
 app.command()(history.history)

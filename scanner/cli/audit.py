@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +16,7 @@ from scanner.audit import audit as run
 from scanner.cli.agent import destination, load_config, say_delivery
 from scanner.cli.common import (
     EXIT_FOUND,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     all_option,
     chosen_format,
@@ -42,13 +46,48 @@ class FailOn(Word):
     NEVER = "never"
 
 
-def progress_printer() -> Any:
-    def show(coverage: Coverage, path: str) -> None:
-        shown = terminal_safe(path if len(path) <= 60 else "..." + path[-57:])
-        sys.stderr.write(f"\r\033[Kscanning: {coverage.dirs} dirs, {coverage.files} files  {shown}")
-        sys.stderr.flush()
+class ProgressLine:
+    """The one progress line on stderr: the walk's counts and path, then each phase by name."""
 
-    return show
+    def __init__(self, shown: bool) -> None:
+        self.shown = shown
+
+    def walked(self, coverage: Coverage, path: str) -> None:
+        shown = terminal_safe(path if len(path) <= 60 else "..." + path[-57:])
+        self._say(f"scanning: {coverage.dirs} dirs, {coverage.files} files  {shown}")
+
+    def phase(self, name: str) -> None:
+        if name != "walking":
+            self._say(f"{name}...")
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+    def _say(self, text: str) -> None:
+        if self.shown:
+            sys.stderr.write(f"\r\033[K{text}")
+            sys.stderr.flush()
+
+
+@contextmanager
+def verbosity(level: int) -> Iterator[None]:
+    """``-v``: each phase with its time and every place not read; ``-vv``: each collector's counts too.
+    For this command only: the handler goes when it ends (the CLI may run again in the same process)."""
+    if not level:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("scanner: %(message)s"))
+    logger = logging.getLogger("scanner")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if level > 1 else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
 
 
 def exit_code(report: Report, fail_on: FailOn) -> int:
@@ -69,6 +108,15 @@ def tags(pairs: list[str]) -> tuple[tuple[str, str], ...]:
             raise UsageError(f"--tag {pair!r}: expected KEY=VALUE, e.g. department=finance")
         tags.append((key.strip(), value.strip()))
     return tuple(tags)
+
+
+def store_advice(error: StoreError, submitted: bool) -> str:
+    """What to do when the store failed: the report was written all the same."""
+    unsent = "; it was not submitted either (unsent reports wait in the store's spool)" if submitted else ""
+    return (
+        f"{error}. The report above is complete but was not recorded{unsent}. "
+        "Use --db PATH for a store you can write to, or --no-store to scan without one."
+    )
 
 
 def given_files(waivers: list[Path]) -> dict[str, tuple[str, str]]:
@@ -185,6 +233,15 @@ def audit(
             help="Agent configuration file (YAML): any of these options by name; the command line wins.",
         ),
     ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Say what each phase did and took, and every place not read (-vv: more).",
+        ),
+    ] = 0,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the verdict line (with -o: print nothing).")
     ] = False,
@@ -213,12 +270,22 @@ def audit(
             tags=tags(tag or []),
             own=frozenset(given),
         )
-        show_progress = sys.stderr.isatty() if progress is None else progress
-        store = None if no_store else open_store(db)
+        line = ProgressLine(sys.stderr.isatty() if progress is None else progress)
+        store, unusable = None, None
+        if not no_store:
+            try:
+                store = open_store(db)
+            except StoreError as error:  # the scan still runs and its report is still written
+                unusable = error
         try:
-            outcome = run(options, loaded, store, progress_printer() if show_progress else None)
-            if show_progress:
-                sys.stderr.write("\r\033[K")
+            try:
+                with verbosity(verbose):
+                    outcome = run(options, loaded, store, line.walked if line.shown else None, line.phase)
+            except KeyboardInterrupt:
+                line.close()
+                typer.echo("scanner: interrupted; nothing recorded", err=True)
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            line.close()
             if quiet and output is None:
                 write(verdict_line(outcome.report) + "\n")
             else:
@@ -228,13 +295,15 @@ def audit(
                     given[digest(written)] = (str(output.resolve()), "report")
             if output is not None and not quiet:  # the report went to a file: the verdict still reaches a person
                 typer.echo(terminal_safe(verdict_line(outcome.report)), err=True)
-            if outcome.store_error is not None:
-                raise StoreError(
-                    f"{outcome.store_error} (the report above is complete; use --no-store to skip the store)"
-                )
+            trouble = unusable or outcome.store_error
+            if trouble is not None:
+                raise StoreError(store_advice(trouble, submitted=target is not None))
             if store is not None:  # a later scan knows them as the scanner's own
-                for sha256, (path, what) in given.items():
-                    store.remember_own(sha256, path, what)
+                try:
+                    for sha256, (path, what) in given.items():
+                        store.remember_own(sha256, path, what)
+                except StoreError as error:
+                    raise StoreError(store_advice(error, submitted=target is not None)) from error
             if target is not None and store is not None:
                 from scanner.fleet.agent.submit import Sender, submit_report  # requests: 60 ms, only with --submit
 

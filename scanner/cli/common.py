@@ -1,7 +1,7 @@
 """What every command shares: exit codes, the one error exit, writing output, and common options.
 
 Only the CLI prints, picks exit codes and turns ``ScannerError`` into a message. Exit codes: 0 nothing
-at or above ``--fail-on``; 1 something was; 2 bad input or usage.
+at or above ``--fail-on``; 1 something was; 2 bad input or usage; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import typer
 
 from scanner.cli.output import write_private
 from scanner.errors import ReportError, ScannerError
-from scanner.reporters.interface import Format, Reporter
+from scanner.reporters.interface import FleetFormat, Format, Reporter
 from scanner.reporters.registry import REPORTERS
 from scanner.reporters.table import TableReporter, TableView
 from scanner.vocabulary import Word
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, as shells report a process ended by SIGINT (128 + 2)."""
 
 
 class ListFormat(Word):
@@ -71,6 +73,14 @@ def chosen_format(given: Format | None, output: Path | None) -> Format:
         return given
     name = output.name.lower() if output is not None else ""
     return next((fmt for suffix, fmt in SUFFIX_FORMATS if name.endswith(suffix)), Format.TABLE)
+
+
+def fleet_format(given: FleetFormat | None, output: Path | None) -> FleetFormat:
+    """As ``chosen_format``, for the fleet summary: ``-o fleet.html`` writes the page."""
+    if given is not None:
+        return given
+    chosen = chosen_format(None, output)
+    return FleetFormat(chosen.value) if chosen.value in set(FleetFormat) else FleetFormat.TABLE
 
 
 def reporter_for(chosen: Format, wide: bool = False, everything: bool = False) -> Reporter:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scanner.cli.common import EXIT_FOUND, EXIT_OK, ListFormat, chosen_format, fail, reporter_for, write
+from scanner.cli.common import EXIT_FOUND, EXIT_OK, ListFormat, chosen_format, fail, fleet_format, reporter_for, write
+from scanner.cli.conventions import ScannerGroup
 from scanner.errors import ScannerError, UsageError
 from scanner.reporters.interface import FleetFormat, Format
 from scanner.reporters.registry import FLEET_REPORTERS
@@ -22,8 +23,10 @@ from scanner.reporters.terminal import fleet_hosts_table, recent_reports_table, 
 if TYPE_CHECKING:
     from scanner.fleet.collector.storage import FleetStorage
 
-fleet_app = typer.Typer(help="The central collector's hosts, tokens, reports and summary.", no_args_is_help=True)
-token_app = typer.Typer(help="Per-host tokens for submitting reports.", no_args_is_help=True)
+fleet_app = typer.Typer(
+    cls=ScannerGroup, help="The central collector's hosts, tokens, reports and summary.", no_args_is_help=True
+)
+token_app = typer.Typer(cls=ScannerGroup, help="Per-host tokens for submitting reports.", no_args_is_help=True)
 fleet_app.add_typer(token_app, name="token")
 
 
@@ -176,7 +179,10 @@ def fleet_show(
 def fleet_summary(
     db: Annotated[Path | None, _fleetdb_option()] = None,
     stale_days: Annotated[int, stale_option()] = 3,
-    format: Annotated[FleetFormat, typer.Option("--format", "-f", help="Output format.")] = FleetFormat.JSON,
+    format: Annotated[
+        FleetFormat | None,
+        typer.Option("--format", "-f", help="Output format. Default: what the -o file's suffix names, else the table."),
+    ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
 ) -> None:
     """The fleet summary for officials: compliance, violations by provider, kind and tag, worst and stale hosts.
@@ -188,7 +194,7 @@ def fleet_summary(
     try:
         with open_fleet(db) as storage:
             summary = fleet_summary(storage, stale_days)
-        write(FLEET_REPORTERS[format]().render(summary), output)
+        write(FLEET_REPORTERS[fleet_format(format, output)]().render(summary), output)
     except ScannerError as error:
         fail(error)
 

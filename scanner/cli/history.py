@@ -13,9 +13,10 @@ from scanner.changes import compare
 from scanner.cli.common import ListFormat, all_option, chosen_format, db_option, fail, reporter_for, wide_option, write
 from scanner.errors import ScannerError, StoreError
 from scanner.own import digest
+from scanner.places import default_db_path
 from scanner.reporters.interface import Format
 from scanner.reporters.terminal import diff_text, history_table
-from scanner.store.database import Store, open_store
+from scanner.store.database import Store, open_store, read_store
 
 
 def scan_ids(store: Store, old: str | None, new: str | None) -> tuple[str, str]:
@@ -42,8 +43,10 @@ def history(
     Example: scanner history --limit 5
     """
     try:
-        with open_store(db) as store:
-            scans = store.history(limit)
+        store = read_store(db)
+        scans = [] if store is None else store.history(limit)
+        if store is not None:
+            store.close()
     except ScannerError as error:
         fail(error)
     if format is ListFormat.JSON:
@@ -65,7 +68,7 @@ def diff(
     Example: scanner diff 3f2a9c1e 77b0d4aa
     """
     try:
-        with open_store(db) as store:
+        with recorded(db) as store:
             old_id, new_id = scan_ids(store, old, new)
             old_report, new_report = store.load(old_id), store.load(new_id)
     except ScannerError as error:
@@ -97,10 +100,28 @@ def show(
     Example: scanner show 3f2a9c1e --format html -o summary.html
     """
     try:
-        with open_store(db) as store:
+        with recorded(db) as store:
             report = recorded_report(store, scan_id)
-            written = write(reporter_for(chosen_format(format, output), wide, everything).render(report), output)
-            if output is not None:  # a later scan knows it as the scanner's own
-                store.remember_own(digest(written), str(output.resolve()), "report")
+        written = write(reporter_for(chosen_format(format, output), wide, everything).render(report), output)
     except ScannerError as error:
         fail(error)
+    if output is not None:
+        remember_report(db, written, output)
+
+
+def recorded(db: Path | None) -> Store:
+    """The store, opened for reading: a command that only reads neither creates one nor needs to write."""
+    store = read_store(db)
+    if store is None:
+        raise StoreError(f"{db or default_db_path()}: no scans recorded yet (no store there; see --db)")
+    return store
+
+
+def remember_report(db: Path | None, written: bytes, output: Path) -> None:
+    """Best effort: a later scan knows the report as the scanner's own; with a store it cannot write
+    to, the report is still written, and a note says a later scan will read it."""
+    try:
+        with open_store(db) as store:
+            store.remember_own(digest(written), str(output.resolve()), "report")
+    except StoreError as error:
+        typer.echo(f"scanner: note: {output} is not remembered as this scanner's report ({error})", err=True)

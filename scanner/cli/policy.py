@@ -11,13 +11,14 @@ import typer
 from tabulate import tabulate
 
 from scanner.cli.common import ListFormat, fail, policy_option
+from scanner.cli.conventions import ScannerGroup
 from scanner.collectors.models.weights import WEIGHT_SUFFIXES
 from scanner.errors import ScannerError, UsageError
 from scanner.lineage.hub import Hub
 from scanner.policy.loader import bundled_names, load_policy
 from scanner.reporters.terminal import policy_summary
 
-policy_app = typer.Typer(help="List, show and validate policies.", no_args_is_help=True)
+policy_app = typer.Typer(cls=ScannerGroup, help="List, show and validate policies.", no_args_is_help=True)
 WEIGHT_FILE_ENDINGS = tuple(sorted(WEIGHT_SUFFIXES))
 """The endings the scan reads as weights, so a digest listed here is one a scan can meet."""
 

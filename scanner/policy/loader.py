@@ -69,8 +69,9 @@ class _Located:
 
 def _locate(spec: str, relative_to: Path | None) -> _Located:
     name = spec[len(_BUNDLED_PREFIX) :] if spec.startswith(_BUNDLED_PREFIX) else None
-    if name is None and relative_to is None and os.sep not in spec and not spec.endswith((".yaml", ".yml")):
-        name = spec  # `--policy extended` means the bundled one
+    bare = os.sep not in spec and "/" not in spec and not spec.endswith((".yaml", ".yml"))
+    if name is None and bare and (relative_to is None or not (relative_to.parent / spec).exists()):
+        name = spec  # `--policy extended` and `include: [default]` mean the bundled one
     if name is not None:
         path = bundled_dir() / f"{name}.yaml"
         if not path.is_file():
@@ -168,7 +169,8 @@ class _Composer:
         if located.real in self.loaded:
             return
         if included_from is not None and not located.real.exists():
-            message = f"included policy {located.display} does not exist"
+            known = ", ".join(bundled_names())
+            message = f"included policy {located.display} does not exist (a bundled one is named bundled:NAME: {known})"
             raise PolicyError(included_from.file, included_from.line, included_from.field, message)
         document, digest, lines = _read_document(located)
         self._stack.append(located.real)

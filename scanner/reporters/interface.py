@@ -37,6 +37,7 @@ class Reporter(ABC):
 class FleetFormat(Word):
     """Every ``scanner fleet summary --format`` value; ``registry.FLEET_REPORTERS`` has one reporter per member."""
 
+    TABLE = "table"
     JSON = "json"
     HTML = "html"
     MARKDOWN = "markdown"

@@ -11,6 +11,7 @@ from scanner.reporters.csv import CsvReporter
 from scanner.reporters.cyclonedx import CycloneDxReporter
 from scanner.reporters.fleet_html import FleetHtmlReporter
 from scanner.reporters.fleet_markdown import FleetMarkdownReporter
+from scanner.reporters.fleet_table import FleetTableReporter
 from scanner.reporters.html import HtmlReporter
 from scanner.reporters.interface import FleetFormat, FleetReporter, Format, Reporter
 from scanner.reporters.json import FleetJsonReporter, JsonReporter
@@ -32,5 +33,6 @@ REPORTERS: dict[Format, type[Reporter]] = {
 }
 
 FLEET_REPORTERS: dict[FleetFormat, type[FleetReporter]] = {
-    reporter.id: reporter for reporter in (FleetJsonReporter, FleetHtmlReporter, FleetMarkdownReporter)
+    reporter.id: reporter
+    for reporter in (FleetTableReporter, FleetJsonReporter, FleetHtmlReporter, FleetMarkdownReporter)
 }

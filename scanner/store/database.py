@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from scanner.collectors.secrets import SALT_BYTES, new_salt
 from scanner.errors import StoreError
 from scanner.places import default_cache_dir, default_db_path
-from scanner.sqlite import connect, migrate, query_text, write_transaction
+from scanner.sqlite import connect, connect_read_only, migrate, query_text, refuse_newer, write_transaction
 from scanner.store.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
@@ -298,6 +298,21 @@ def _legacy_salt() -> bytes | None:
     except (OSError, ValueError):
         return None
     return salt if len(salt) == SALT_BYTES else None  # an empty or cut file is no salt
+
+
+def read_store(path: Path | None = None) -> Store | None:
+    """The store at ``path`` or the default location opened for reading, or ``None`` when there is none:
+    never created, upgraded or changed, so a read-only one can be listed."""
+    chosen = path or default_db_path()
+    db = connect_read_only(chosen, "store")
+    if db is None:
+        return None
+    try:
+        refuse_newer(db, str(chosen), MIGRATIONS, "store")
+    except StoreError:
+        db.close()
+        raise
+    return Store(db, str(chosen))
 
 
 def open_store(path: Path | None = None) -> Store:
