@@ -98,6 +98,9 @@ def watch_list(policy: Policy, secret_salt: bytes | None = None) -> WatchList:
         package_names=frozenset(f.name.lower() for p in providers for f in p.packages) - models,
         aliases=frozenset(a.lower() for p in providers for a in (p.id, *(f.name for f in p.aliases))),
         lineage_names=frozenset(n.lower() for lineage in policy.lineages for n in lineage.names if " " not in n),
+        dataset_names=frozenset(
+            n.lower() for lineage in policy.lineages if lineage.kind == "dataset" for n in lineage.names if " " not in n
+        ),
     )
     return watch if secret_salt is None else dataclasses.replace(watch, secret_salt=secret_salt)
 

@@ -124,6 +124,8 @@ class PackageRecord:
     """Contents of the ``INSTALLER`` file (``pip``, ``uv``, ``conda``...)."""
     requires: tuple[str, ...] = ()
     """Names of the packages it depends on (``Requires-Dist``, ``dependencies``), as written."""
+    described_api_hosts: tuple[str, ...] = ()
+    """API hosts its long description's examples call (``api.moonshot.ai``): whose client it is."""
     extra: tuple[tuple[str, str], ...] = field(default=())
     """Source-specific facts (conda channel and build, metadata format)."""
     kind: Literal[RecordKind.PACKAGE] = RecordKind.PACKAGE
@@ -155,6 +157,7 @@ class PackageRecord:
             "author_email_domains": list(self.author_email_domains),
             "installer": self.installer,
             "requires": list(self.requires),
+            "described_api_hosts": list(self.described_api_hosts),
             "environment": self.environment.to_dict(),
             "found_by": self.found_by,
             "locations": [loc.to_dict() for loc in self.locations],

@@ -40,6 +40,7 @@ def write_dist_info(
     installer: str | None = "pip",
     metadata_version: str = "2.1",
     requires: Iterable[str] = (),
+    description: str = "Long description.",
 ) -> Path:
     """A dist-info folder laid out the way pip installs one (METADATA, WHEEL, INSTALLER, RECORD)."""
     folder = site / f"{name.replace('-', '_')}-{version}.dist-info"
@@ -54,7 +55,7 @@ def write_dist_info(
     headers += [f"Project-URL: {label}, {url}" for label, url in project_urls]
     headers += [f"Requires-Dist: {requirement}" for requirement in requires]
     headers += ["License: MIT", "Requires-Python: >=3.9", "Description-Content-Type: text/markdown"]
-    (folder / "METADATA").write_text("\n".join(headers) + f"\n\n# {name}\n\nLong description.\n", encoding="utf-8")
+    (folder / "METADATA").write_text("\n".join(headers) + f"\n\n# {name}\n\n{description}\n", encoding="utf-8")
     (folder / "WHEEL").write_text(
         "Wheel-Version: 1.0\nGenerator: hatchling 1.25.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )

@@ -644,3 +644,44 @@ def test_a_dataset_in_the_hugging_face_cache_carries_the_lineage_of_the_model_th
         "model-lineage",
     )
     assert finding["evidence"][0].startswith("dataset `open-r1/Mixture-of-Thoughts` (dataset")
+
+
+def test_a_repository_clone_without_weights_is_known_by_the_card_that_names_it(machine: Machine) -> None:
+    """A card-only folder is the repository its card names as ``org/<folder>``: a model (MiniMax-VL-01's
+    card loads ``MiniMaxAI/MiniMax-VL-01``) or a dataset (a card linking huggingface.co/datasets/...)."""
+
+    def write(inside: str, text: str) -> None:
+        machine.path(inside).parent.mkdir(parents=True, exist_ok=True)
+        machine.path(inside).write_text(text)
+
+    write(
+        "/home/u/models/MiniMax-VL-01/README.md",
+        '# MiniMax-VL-01\n\n```python\nmodel = AutoModelForCausalLM.from_pretrained("MiniMaxAI/MiniMax-VL-01")\n```\n',
+    )
+    write(
+        "/home/u/datasets/Chinese-DeepSeek-R1-Distill-data-110k/README.md",
+        "# Chinese R1 data\n\n[Hugging Face](https://huggingface.co/datasets/Congliu/Chinese-DeepSeek-R1-Distill-data-110k)\n",
+    )
+    write("/home/u/papers/deepseek-v3/README.md", "# My notes on the DeepSeek-V3 report\n\nRead section 3 twice.\n")
+    report = audit(machine.root)
+    found = {f["location"]["path"]: (f["subject"], f["severity"]) for f in report["findings"]}
+    assert found == {
+        "/home/u/models/MiniMax-VL-01": ("MiniMaxAI/MiniMax-VL-01", "violation"),
+        "/home/u/datasets/Chinese-DeepSeek-R1-Distill-data-110k": (
+            "Congliu/Chinese-DeepSeek-R1-Distill-data-110k",
+            "violation",
+        ),
+    }
+    assert models(report)["/home/u/datasets/Chinese-DeepSeek-R1-Distill-data-110k"]["attributes"]["format"] == "dataset"
+
+
+def test_a_dataset_named_in_a_training_config_is_training_data(machine: Machine) -> None:
+    info = machine.path("/home/u/LLaMA-Factory/data/dataset_info.json")
+    info.parent.mkdir(parents=True)
+    info.write_text(
+        json.dumps({"r1_zh": {"hf_hub_url": "Congliu/Chinese-DeepSeek-R1-Distill-data-110k-SFT"}}, indent=2)
+    )
+    ((kind, rule),) = {
+        (f["kind"], f["rule_id"]) for f in findings_at(audit(machine.root), str(info)[len(str(machine.root)) :])
+    }
+    assert (kind, rule) == ("model", "model-lineage")

@@ -325,3 +325,15 @@ def test_a_rebranded_client_is_known_by_what_its_metadata_says(machine: Machine)
         ("coding-plan-mcp 0.0.5", "minimax", "package-publisher", "violation"),
         ("ds-wrapper 0.1", "deepseek", "package-depends", "warning"),
     }
+
+
+def test_a_client_is_known_by_the_one_api_its_description_calls(machine: Machine) -> None:
+    """kosong's description configures only Moonshot's API; a gateway's calls several vendors' APIs."""
+    site = machine.venv("/opt/venv")
+    example = '```python\nkimi = Kimi(\n    base_url="https://api.moonshot.ai/v1",\n    model="kimi-k2-turbo-preview",\n)\n```'
+    write_dist_info(site, "kosong", "0.56.0", summary="The LLM abstraction layer for AI agents.", description=example)
+    gateway = 'Set `api_base="https://api.deepseek.com"` or `api_base="https://api.openai.com/v1"`.'
+    write_dist_info(site, "some-gateway", "1.0", summary="Call any LLM API.", description=gateway)
+    done = run_scanner("audit", "--root", str(machine.root), "-f", "json")
+    found = {(f["subject"], f["provider"], f["rule_id"], f["severity"]) for f in json.loads(done.stdout)["findings"]}
+    assert found == {("kosong 0.56.0", "moonshot", "package-described", "warning")}

@@ -42,6 +42,8 @@ class WatchList:
     lineage_names: frozenset[str] = frozenset()
     """Lower-case names of the models and datasets the policy knows to carry a provider's lineage
     (``open-r1/mixture-of-thoughts``, ``open-thoughts/openthinker-7b``): named in a recipe, they are used."""
+    dataset_names: frozenset[str] = frozenset()
+    """The datasets among them: a dataset's name is training data wherever it is written, never an endpoint."""
     aliases: frozenset[str] = frozenset()
     """Lower-case provider ids and the names tools give them (``deepseek``, ``moonshotai``, ``minimax-cn``)."""
     secret_salt: bytes = field(default_factory=new_salt, repr=False)

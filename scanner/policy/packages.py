@@ -224,6 +224,10 @@ class PackageDescriptionMatcher(PackageMatcher):
             for provider in policy.providers.values()
             for fact in provider.product_names
         ]
+        self._api_hosts: HostIndex[tuple[Provider, Fact]] = HostIndex()
+        for provider in policy.providers.values():
+            for endpoint in provider.endpoints:
+                self._api_hosts.add(endpoint.host, (provider, endpoint))
 
     def match(self, record: PackageRecord) -> list[Hit]:
         summary = record.summary or ""
@@ -247,7 +251,27 @@ class PackageDescriptionMatcher(PackageMatcher):
                     RuleId.PACKAGE_DESCRIBED, provider, fact, entry, "summary", summary, sentence, Severity.WARNING
                 )
             )
-        return hits
+        return hits + self._calls(record)
+
+    def _calls(self, record: PackageRecord) -> list[Hit]:
+        """Its long description's examples call one provider's API and nobody else's: a client of it
+        (kosong's README configures ``base_url="https://api.moonshot.ai/v1"``). A description that calls
+        several vendors' APIs (a gateway's) says nothing about any one of them."""
+        known = {host: self._api_hosts.lookup(host)[:1] for host in record.described_api_hosts}
+        providers = {found[0][1][0].id for found in known.values() if found}
+        if len(providers) != 1 or not all(known.values()):
+            return []
+        host, ((_, (provider, fact)),) = next((h, f) for h, f in known.items() if f)
+        sentence = (
+            f"the examples of its description call `{host}`, {provider.name}'s API ({fact.where}), and no other "
+            "vendor's: a client of it, a hint, so at most a warning."
+        )
+        entry = f"endpoints: {host}"
+        return [
+            self.hit(
+                RuleId.PACKAGE_DESCRIBED, provider, fact, entry, "described_api_hosts", host, sentence, Severity.WARNING
+            )
+        ]
 
 
 class PackageDependencyMatcher(PackageMatcher):

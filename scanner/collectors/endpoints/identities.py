@@ -250,6 +250,8 @@ class Identities:
             if "@" not in lower and self.watch.host_is_api(name) and _valued(line, start, len(token)):
                 return "host", name
             return None
+        if lower in self.watch.dataset_names:
+            return "lineage", token
         package = _VERSIONED.sub("", lower)
         if package in self.watch.package_names and package not in self.watch.aliases:
             return "package", token[: len(package)]

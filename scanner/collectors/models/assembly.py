@@ -47,7 +47,7 @@ class _Meta:
 
 def model_record(group: ModelGroup, inventory: Inventory, found_by: str) -> ModelRecord | None:
     """The group's record, or ``None`` for a folder of metadata that turns out not to be a model."""
-    if group.store == "directory" and not group.weights and not _model_config_present(group, inventory):
+    if group.store == "directory" and not (group.weights or group.clone or _model_config_present(group, inventory)):
         return None
     meta = _read_meta(group, inventory)
     clues = list(group.clues)

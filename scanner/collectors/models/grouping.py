@@ -4,7 +4,8 @@ Ollama manifests name their blobs; a Hugging Face cache, LM Studio or ModelScope
 whatever its files (a repo downloaded without weights still is, when its config says so); a file of a
 ``standalone`` format is a model of its own, shards joined; any other weight files make a model with
 their folder. Each group lists the folders whose metadata describes it; nothing but Ollama manifests,
-the blobs they name and the HF cache's ``refs/main`` is read here.
+the blobs they name, the HF cache's ``refs/main`` and the card of a folder named like a watched model
+(a repository clone without weights) is read here.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from posixpath import basename
 
-from scanner.collectors.models.cards import CHAT_TEMPLATE_CAP, NotUsable, load_json_object, ollama_layers
+from scanner.collectors.models.cards import CARD_CAP, CHAT_TEMPLATE_CAP, NotUsable, load_json_object, ollama_layers
 from scanner.collectors.models.inventory import MODEL_CONFIGS, Inventory, WeightFile, dirname
 from scanner.collectors.models.stores import (
     StorePlace,
@@ -48,6 +50,8 @@ class ModelGroup:
     templates: list[str] = field(default_factory=list)
     dataset: bool = False
     """A dataset repo, not a model: what a model was trained on."""
+    clone: bool = False
+    """A repository known by its card alone (no weights, no config): a clone or a card-only download."""
 
 
 def group_models(inventory: Inventory) -> list[ModelGroup]:
@@ -87,6 +91,35 @@ def group_models(inventory: Inventory) -> list[ModelGroup]:
     return groups
 
 
+_REPO_LINK = r"(?:huggingface\.co/(?P<hub>datasets/)?|modelscope\.cn/(?P<scope>datasets|models)/)?"
+
+
+def _watched_names(inventory: Inventory) -> re.Pattern[str] | None:
+    """The policy's model patterns: only a folder named like a watched model is worth reading a card for."""
+    patterns = inventory.options.watch.model_patterns
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
+
+
+def _repository_clone(inventory: Inventory, folder: str) -> ModelGroup | None:
+    """A folder holding a repository's card but no weights or config (a clone whose weights were not
+    fetched, a card-only download) is that repository when the card names it as ``org/<folder name>``
+    (``from_pretrained("MiniMaxAI/MiniMax-VL-01")``, ``huggingface.co/datasets/Congliu/...``)."""
+    name = basename(folder)
+    real = inventory.meta[folder]["README.md"]
+    try:
+        text, _ = inventory.fs.read_text(real, CARD_CAP)
+    except (OSError, FileRefused):
+        return None  # the model collector reads it again with the folder's other metadata, and lists why not
+    found = re.search(rf"{_REPO_LINK}(?<![\w.-])([A-Za-z0-9][\w.-]*)/{re.escape(name)}(?![\w.-])", text)
+    if found is None:
+        return None
+    repo = f"{found.group(3)}/{name}"
+    dataset = bool(found.group("hub")) or found.group("scope") == "datasets"
+    group = ModelGroup(ModelStore.DIRECTORY, folder, repo, meta_dirs=[folder], dataset=dataset, clone=True)
+    group.clues.append(Clue("name", repo, "the repository its card names", f"{folder}/README.md"))
+    return group
+
+
 def _store_place(path: str) -> StorePlace | None:
     return hf_cache_place(path) or lmstudio_place(path) or modelscope_place(path)
 
@@ -118,9 +151,16 @@ def _loose_groups(inventory: Inventory, loose: list[WeightFile], loose_meta: lis
             folder = dirname(weight.path)
             group = groups.setdefault(folder, ModelGroup(ModelStore.DIRECTORY, folder, meta_dirs=[folder]))
         group.weights.append(weight)
+    watched = _watched_names(inventory)
     for folder in loose_meta:
-        if folder not in groups and inventory.meta[folder].keys() & MODEL_CONFIGS:
+        if folder in groups:
+            continue
+        if inventory.meta[folder].keys() & MODEL_CONFIGS:
             groups[folder] = ModelGroup(ModelStore.DIRECTORY, folder, meta_dirs=[folder])
+        elif "README.md" in inventory.meta[folder] and watched is not None and watched.search(basename(folder)):
+            clone = _repository_clone(inventory, folder)
+            if clone is not None:
+                groups[folder] = clone
     for group in groups.values():
         folder = dirname(group.root)
         if group.store == ModelStore.FILE and folder not in groups:

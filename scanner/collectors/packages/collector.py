@@ -131,6 +131,7 @@ class PythonPackageCollector(Collector):
                 author_email_domains=metadata.author_email_domains if metadata else (),
                 installer=self._read_installer(entry) if fmt == "dist-info" else None,
                 requires=metadata.requires if metadata else (),
+                described_api_hosts=metadata.described_api_hosts if metadata else (),
                 extra=tuple(extra),
             )
         )

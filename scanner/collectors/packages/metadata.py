@@ -1,7 +1,7 @@
 """Python core metadata (``METADATA``/``PKG-INFO``) read as the e-mail-style headers it is.
 
-Only the header block is parsed (the long description after the first empty line is ignored),
-from a bounded read; nothing in the package is imported or executed. The few lines of header
+The header block is parsed; of the long description after it only the API hosts its examples call are
+kept (``https://api.moonshot.ai/v1``), from a bounded read; nothing in the package is imported or executed. The few lines of header
 parsing are our own: the standard ``email`` parser was half the cost of a package-heavy scan.
 """
 
@@ -28,6 +28,8 @@ class CoreMetadata:
     requires: tuple[str, ...] = ()
     """The distributions it needs (``Requires-Dist``), names only; an optional one (``; extra == "x"``)
     is not needed, so it is left out."""
+    described_api_hosts: tuple[str, ...] = ()
+    """Hosts of the API URLs (``https://api.…``) its long description calls, in order, at most 20."""
 
 
 def _clean(value: str | None) -> str | None:
@@ -72,6 +74,18 @@ def parse_headers(text: str, wanted: frozenset[str] = _WANTED) -> dict[str, list
     return {key: [" ".join(p for p in parts if p) for parts in values] for key, values in pieces.items()}
 
 
+_API_URL = re.compile(r"https?://(api\.[a-z0-9-]+(?:\.[a-z0-9-]+)+)", re.IGNORECASE)
+_API_HOSTS_KEPT = 20
+
+
+def _api_hosts(text: str) -> tuple[str, ...]:
+    end = _END_OF_HEADERS.search(text)
+    body = text[end.end() :] if end else ""
+    if "://api." not in body:  # most descriptions call no API: one C-speed search
+        return ()
+    return tuple(dict.fromkeys(m.group(1).lower() for m in _API_URL.finditer(body)))[:_API_HOSTS_KEPT]
+
+
 _OPTIONAL = re.compile(r";.*\bextra\s*==")
 """A requirement of an optional extra (``langchain-deepseek; extra == "deepseek"``)."""
 _REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -111,6 +125,7 @@ def parse_core_metadata(text: str) -> CoreMetadata:
                 if not _OPTIONAL.search(r) and (m := _REQUIREMENT.match(r.strip()))
             )
         ),
+        described_api_hosts=_api_hosts(text),
     )
 
 
