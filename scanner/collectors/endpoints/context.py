@@ -289,37 +289,55 @@ def _quoted_around(code: str, column: int) -> str | None:
     return None
 
 
-_DOCSTRING = re.compile(r"^\s*[rRuUbBfF]{0,2}(\"\"\"|\'\'\')")
 _PYTHON = frozenset({".py", ".pyw", ".pyi"})
+_TRIPLE = re.compile(r"\"\"\"|\'\'\'")
+_C_COMMENT = re.compile(r"/\*|\*/")
+_STRING_PREFIX = frozenset({"", "r", "u", "b", "f", "rb", "br", "rf", "fr"})
 
 
-def block_commented(lines: list[str], name: str, last: int) -> set[int]:
-    """The lines (up to ``last``) inside a block comment of the C family (``/*`` at the start of a line to
-    ``*/``) or a Python docstring (a triple-quoted string that starts a statement): one pass."""
-    slash, python = _in_language(name, _SLASH_FAMILY | {".css", ".scss", ".less"}), _in_language(name, _PYTHON)
-    inside: set[int] = set()
-    if not (slash or python):
-        return inside
-    closer, comment = "", False
-    for index, line in enumerate(lines[: last + 1]):
-        if closer:
-            if comment:
-                inside.add(index)
-            if closer in line:
-                closer = ""
-            continue
-        stripped = line.lstrip()
-        if slash and stripped.startswith("/*") and "*/" not in stripped[2:]:
-            closer, comment = "*/", True
-        elif python:
-            docstring = _DOCSTRING.match(line)
+def comment_blocks(text: str, name: str) -> list[tuple[int, int]]:
+    """The spans (start and end offsets, in order) of the block comments of the C family (``/*`` first on
+    a line, to ``*/``) and of Python docstrings (a triple-quoted string that starts a statement), found
+    in one C-speed pass over their markers; strings of data (``PROMPT = \"\"\"...``) are not among them."""
+    if _in_language(name, _PYTHON):
+        return _docstrings(text) if '"""' in text or "'''" in text else []
+    if _in_language(name, _SLASH_FAMILY | {".css", ".scss", ".less"}):
+        return _c_comments(text) if "/*" in text else []
+    return []
+
+
+def _docstrings(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    opened, start, docstring = "", 0, False
+    for match in _TRIPLE.finditer(text):
+        quote, at = match.group(0), match.start()
+        if not opened:
+            line_start = text.rfind("\n", 0, at) + 1
+            opened, start = quote, at
+            docstring = text[line_start:at].strip().lower() in _STRING_PREFIX
+        elif quote == opened:
             if docstring:
-                inside.add(index)
-            for quote in ('"""', "'''"):
-                if line.count(quote) % 2 == 1:  # a string that goes on: a docstring, or data (PROMPT = """)
-                    closer, comment = quote, docstring is not None
-                    break
-    return inside
+                spans.append((start, match.end()))
+            opened = ""
+    if opened and docstring:
+        spans.append((start, len(text)))
+    return spans
+
+
+def _c_comments(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    start = -1
+    for match in _C_COMMENT.finditer(text):
+        if match.group(0) == "/*" and start < 0:
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            if not text[line_start : match.start()].strip():
+                start = match.start()
+        elif match.group(0) == "*/" and start >= 0:
+            spans.append((start, match.end()))
+            start = -1
+    if start >= 0:
+        spans.append((start, len(text)))
+    return spans
 
 
 _SCRIPT_OPEN = re.compile(r"<script\b", re.IGNORECASE)

@@ -31,8 +31,8 @@ from typing import Any, BinaryIO
 
 from scanner.collectors.endpoints.base import PACKAGE_DIRS
 from scanner.collectors.endpoints.context import (
-    block_commented,
     block_configures,
+    comment_blocks,
     enclosing_line,
     is_block_list,
     is_ignore_list,
@@ -218,6 +218,9 @@ class _Rest(Enum):
     """More than ``SEARCH_CAP``: the rest was not searched."""
 
 
+_END = 1 << 62
+
+
 @dataclass(frozen=True)
 class _Line:
     """A line that names a provider, with what around it decides use or mention."""
@@ -226,8 +229,16 @@ class _Line:
     index: int
     enclosing: str
     block_list: bool
-    commented: bool
-    """Inside a block comment or a docstring."""
+    start: int
+    """Where the line starts in the text."""
+    blocks: list[tuple[int, int]]
+    """The text's block comments and docstrings (``comment_blocks``)."""
+
+    def commented(self, column: int) -> bool:
+        """The text at ``column`` is inside a block comment or a docstring."""
+        at = self.start + column
+        inside = bisect_right(self.blocks, (at, _END)) - 1
+        return inside >= 0 and self.blocks[inside][0] <= at < self.blocks[inside][1]
 
 
 class TextCollector(Collector):
@@ -323,9 +334,9 @@ class TextCollector(Collector):
         lines = text.split("\n")
         starts = list(accumulate((len(line) + 1 for line in lines), initial=0))
         wanted = dict.fromkeys(bisect_right(starts, at) - 1 for at in self._identities.search.offsets(text))
-        commented = block_commented(lines, entry.name, max(wanted, default=-1))
+        blocks = comment_blocks(text, entry.name) if wanted else []
         for index in wanted:
-            line = _Line(lines, index, enclosing_line(lines, index), block_list, index in commented)
+            line = _Line(lines, index, enclosing_line(lines, index), block_list, starts[index], blocks)
             for record, mention in self._line(entry, line, source, metadata):
                 examined += 1
                 if mention:
@@ -351,7 +362,7 @@ class TextCollector(Collector):
         spans: list[tuple[int, int]] = []
 
         def record(name: str, column: int, **fields: Any) -> tuple[Record, bool]:
-            mention = mention_of(line, column, entry.name, at.block_list, at.enclosing, at.commented)
+            mention = mention_of(line, column, entry.name, at.block_list, at.enclosing, at.commented(column))
             context = mention.words if mention else use_words(line, column)
             where = (Location(entry.path, number),)
             made = EndpointRecord(name, source, where, self.id, context=context, mention=mention is not None, **fields)
@@ -383,7 +394,8 @@ class TextCollector(Collector):
                 if block_configures(at.lines, at.index):  # [deepseek] / "minimax": { ... api_key, command, model
                     yield record(label, named.column, provider_hint=named.value)
             elif named.kind == "lineage":
-                if mention_of(line, named.column, entry.name, at.block_list, at.enclosing, at.commented) is None:
+                commented = at.commented(named.column)
+                if mention_of(line, named.column, entry.name, at.block_list, at.enclosing, commented) is None:
                     yield self._named_model(entry.path, number, named.value), False
             else:
                 yield record(label, named.column, provider_hint=named.value, secret=secret)
