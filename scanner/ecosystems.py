@@ -2,7 +2,7 @@
 and how its package URLs (purl) are written.
 
 Every stage reads this module — the collectors normalise names with it, the policy matches with it and
-CycloneDX writes purls with it — so a new ecosystem (npm next) is a member, a row and its environment
+CycloneDX writes purls with it — so a new ecosystem (npm, Maven) is a member, a row and its environment
 kinds here, its collector, a registry line and a test: never an ``if`` in three modules.
 """
 
@@ -22,6 +22,7 @@ class Ecosystem(Word):
     PYPI = "pypi"
     CONDA = "conda"
     NPM = "npm"
+    MAVEN = "maven"
 
 
 class EnvironmentKind(Word):
@@ -37,6 +38,7 @@ class EnvironmentKind(Word):
     NODE_PROJECT = "node-project"
     NODE_GLOBAL = "node-global"
     NPX_CACHE = "npx-cache"
+    BUILD_FILE = "build-file"
 
 
 ENVIRONMENT_WORDS: dict[EnvironmentKind, str] = {
@@ -50,6 +52,7 @@ ENVIRONMENT_WORDS: dict[EnvironmentKind, str] = {
     EnvironmentKind.NODE_PROJECT: "Node project",
     EnvironmentKind.NODE_GLOBAL: "global Node prefix",
     EnvironmentKind.NPX_CACHE: "npx cache",
+    EnvironmentKind.BUILD_FILE: "project's build file (a declared dependency)",
 }
 """How a finding says where a package is installed."""
 
@@ -66,12 +69,14 @@ class EcosystemRules:
     """The package-url type (https://github.com/package-url/purl-spec)."""
     purl_normalized: bool
     """The purl uses the normalised name (PyPI's rule) rather than the name as written."""
+    namespace_separator: str = "/"
+    """What parts a name's namespace from its name: an npm ``@scope/``, a Maven ``group:``."""
 
     def purl(self, name: str, version: str | None) -> str:
         shown = self.normalize(name) if self.purl_normalized else name
         at = f"@{_quote(version)}" if version else ""
-        # An npm scope is the purl's namespace: pkg:npm/%40ai-sdk/deepseek (the "/" stays a separator).
-        return f"pkg:{self.purl_type}/{'/'.join(_quote(part) for part in shown.split('/', 1))}{at}"
+        # The namespace is the purl's: pkg:npm/%40ai-sdk/deepseek, pkg:maven/org.springframework.ai/spring-ai-...
+        return f"pkg:{self.purl_type}/{'/'.join(_quote(p) for p in shown.split(self.namespace_separator, 1))}{at}"
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._~-]")
@@ -93,5 +98,7 @@ ECOSYSTEMS: dict[Ecosystem, EcosystemRules] = {
         ),
         # npm names are lower case by the registry's rule (scoped ones keep their @scope/).
         EcosystemRules(Ecosystem.NPM, str.lower, frozenset({Ecosystem.NPM}), "npm", True),
+        # Maven coordinates are group:artifact, compared without case (Maven Central's names are lower case).
+        EcosystemRules(Ecosystem.MAVEN, str.lower, frozenset({Ecosystem.MAVEN}), "maven", False, ":"),
     )
 }

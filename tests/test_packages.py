@@ -337,3 +337,59 @@ def test_a_client_is_known_by_the_one_api_its_description_calls(machine: Machine
     done = run_scanner("audit", "--root", str(machine.root), "-f", "json")
     found = {(f["subject"], f["provider"], f["rule_id"], f["severity"]) for f in json.loads(done.stdout)["findings"]}
     assert found == {("kosong 0.56.0", "moonshot", "package-described", "warning")}
+
+
+POM = """<project>
+  <dependencies>
+    <dependency>
+      <groupId>org.springframework.ai</groupId>
+      <artifactId>spring-ai-starter-model-deepseek</artifactId>
+      <exclusions><exclusion><groupId>x</groupId><artifactId>y</artifactId></exclusion></exclusions>
+    </dependency>
+    <dependency>
+      <groupId>org.springframework.boot</groupId>
+      <artifactId>spring-boot-starter-web</artifactId>
+      <version>${boot.version}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+
+def test_dependencies_declared_in_maven_and_gradle_build_files_are_packages(machine: Machine) -> None:
+    """The forms the Spring AI documentation gives: a POM's <dependency>, and Gradle's Groovy and Kotlin lines."""
+    files = {
+        "/home/dev/chat/pom.xml": POM,
+        "/home/dev/rag/build.gradle": "dependencies {\n    implementation 'org.springframework.ai:spring-ai-starter-model-minimax'\n}\n",
+        "/home/dev/app/build.gradle.kts": 'dependencies {\n    implementation("org.springframework.ai:spring-ai-starter-model-moonshot:1.0.0-M6")\n}\n',
+        "/home/dev/.m2/repository/x/pom.xml": POM,
+    }
+    for inside, text in files.items():
+        machine.path(inside).parent.mkdir(parents=True, exist_ok=True)
+        machine.path(inside).write_text(text)
+    report = json.loads(run_scanner("audit", "--root", str(machine.root), "-f", "json").stdout)
+    found = {(f["subject"], f["provider"], f["rule_id"], f["location"]["path"]) for f in report["findings"]}
+    assert found == {
+        (
+            "org.springframework.ai:spring-ai-starter-model-deepseek",
+            "deepseek",
+            "package-listed",
+            "/home/dev/chat/pom.xml",
+        ),
+        (
+            "org.springframework.ai:spring-ai-starter-model-minimax",
+            "minimax",
+            "package-listed",
+            "/home/dev/rag/build.gradle",
+        ),
+        (
+            "org.springframework.ai:spring-ai-starter-model-moonshot 1.0.0-M6",
+            "moonshot",
+            "package-listed",
+            "/home/dev/app/build.gradle.kts",
+        ),
+    }
+    declared = {i["name"] for i in report["inventory"] if i["kind"] == "package"}
+    assert "org.springframework.boot:spring-boot-starter-web" in declared and "x:y" not in declared
+    sbom = run_scanner("audit", "--root", str(machine.root), "-f", "cyclonedx").stdout
+    assert '"pkg:maven/org.springframework.ai/spring-ai-starter-model-moonshot@1.0.0-M6"' in sbom

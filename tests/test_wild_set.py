@@ -26,8 +26,6 @@ WILD = Path(__file__).resolve().parent / "wild"
 CASES = WILD / "cases"
 KNOWN_MISSES = {
     "go-sdk-moonshot-base-url": "a Go module cache copy of a client (~/go/pkg/mod): installed code, not read as use",
-    "maven-pom-spring-ai-starter-deepseek": "found as the SDK it names (an endpoint); declared dependencies as "
-    "packages are issue 15",
     "mention-semgrep-fixture-detect-deepseek": "a Semgrep rule's fixture is real client code, and reads as use",
 }
 

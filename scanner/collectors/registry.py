@@ -15,6 +15,7 @@ from scanner.collectors.endpoints.text import TextCollector
 from scanner.collectors.endpoints.toolconfigs import ToolConfigCollector
 from scanner.collectors.interface import Collector
 from scanner.collectors.models.collector import ModelCollector
+from scanner.collectors.packages.buildfiles import BuildFileCollector
 from scanner.collectors.packages.collector import PythonPackageCollector
 from scanner.collectors.packages.npm import NodePackageCollector
 
@@ -23,6 +24,7 @@ COLLECTORS: dict[str, type[Collector]] = {
     for collector in (
         PythonPackageCollector,
         NodePackageCollector,
+        BuildFileCollector,
         ModelCollector,
         EnvFileCollector,
         ProcessCollector,

@@ -7,14 +7,16 @@ reader (tool settings, ``.env`` and unit files) recorded something in a file, it
 one of them: the same host, model, provider, SDK or variable (another name on the same line is its own
 record: a one-line JSON file holds a whole configuration). A variable a
 settings object refers to (``api_key: os.environ/MINIMAX_API_KEY``) is part of the object its reader
-recorded, so in a file a structured reader understood, the text scan's variables are dropped too.
+recorded, so in a file a structured reader understood, the text scan's variables are dropped too. A
+dependency a build file declares is a package record; the text scan's record of the SDK it names goes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from scanner.records import EndpointRecord, Record
+from scanner.ecosystems import EnvironmentKind
+from scanner.records import EndpointRecord, PackageRecord, Record
 
 TEXT_COLLECTOR = "text-collector"
 
@@ -34,6 +36,10 @@ def prefer_structured(records: Iterable[Record]) -> list[Record]:
         if isinstance(record, EndpointRecord) and record.found_by != TEXT_COLLECTOR:
             structured |= _keys(record)
             understood.add(record.locations[0].path)
+        elif isinstance(record, PackageRecord) and record.environment.kind == EnvironmentKind.BUILD_FILE:
+            # a dependency a build file declares is judged as a package: not again as the SDK it names
+            path, name = record.locations[0].path, record.normalized_name
+            structured |= {(path, name), (path, name.rsplit(":", 1)[-1])}
 
     def repeated(record: EndpointRecord) -> bool:
         if record.variable and record.locations[0].path in understood:
