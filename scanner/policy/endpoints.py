@@ -16,7 +16,7 @@ from scanner.findings import MatchDetail
 from scanner.names import normalize
 from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
 from scanner.policy.schema import Fact, NamedFact, Policy, Provider
-from scanner.records import EndpointRecord
+from scanner.records import EndpointRecord, LogClient, OtherClients
 from scanner.urls import HostIndex
 from scanner.vocabulary import SOURCE_WORDS, EndpointSource, RecordKind, RuleId, Severity
 
@@ -86,7 +86,7 @@ class EndpointMatcher(Matcher[EndpointRecord]):
             seen = dict(record.seen)
             cap = _library_cap(record)
             if contacted:
-                what = f"`{record.host}` was contacted {seen.get('count', '?')} time(s), first {seen.get('first')}, last {seen.get('last')}"
+                what = contact_sentence(record)
             elif record.source == EndpointSource.CONNECTION:
                 rule, cap = RuleId.ENDPOINT_CONNECTION, Severity.WARNING
                 what = (
@@ -154,6 +154,46 @@ class EndpointMatcher(Matcher[EndpointRecord]):
             cap = _library_cap(record) or Severity.WARNING
             hits.append(Hit(RuleId.ENDPOINT_VARIABLE, provider, detail, sentence, cap))
         return hits
+
+
+EVIDENCE_CLIENTS = 10
+"""Clients a sentence names; the record lists more, and the rest are counted."""
+EVIDENCE_USERS = 3
+
+
+def _client_words(client: LogClient, alone: bool = False) -> str:
+    shown = client.users[:EVIDENCE_USERS]
+    users = "/".join(shown) + ("/…" if client.more_users or len(client.users) > len(shown) else "")
+    return client.address + ("" if alone else f" ×{client.count:,}") + (f" as {users}" if users else "")
+
+
+def contact_sentence(record: EndpointRecord) -> str:
+    """Which clients asked for the host, how often and when, for an official: ``looked up 42 times by 3
+    clients (10.0.0.5 ×30, 10.0.0.7 ×10, 10.0.0.9 ×2) between ... and ...``, the busiest first."""
+    seen = dict(record.seen)
+    count = int(seen.get("count") or 0)
+    dns = record.source == EndpointSource.DNS_LOG
+    verb = "looked up" if dns else "requested through the proxy"
+    first, last = seen.get("first"), seen.get("last")
+    when = f"at {first}" if first == last else f"between {first} and {last}"
+    others = record.other_clients or OtherClients(0, 0)
+    named = record.clients[:EVIDENCE_CLIENTS]
+    total = len(record.clients) + others.clients
+    lookups = "lookup(s)" if dns else "request(s)"
+    if total == 1 and not others.uncounted:
+        by = f"by {_client_words(named[0], alone=True)}"
+    elif not total:
+        by = "by clients not told apart (more than the scan counts one by one)"
+    else:
+        listed = ", ".join(_client_words(c) for c in named)
+        listed += f" and {total - len(named):,} more" if total > len(named) else ""
+        listed += f"; {others.uncounted:,} more {lookups} by clients not told apart" if others.uncounted else ""
+        if others.uncounted:  # those told apart (a dropped one may have come back) are a lower bound
+            number = f"at least {total - others.dropped:,}"
+        else:  # a dropped client that came back was counted twice
+            number = f"up to {total:,}" if others.dropped else f"{total:,}"
+        by = f"by {number} clients ({listed})"
+    return f"`{record.host}` was {verb} {'once' if count == 1 else f'{count:,} times'} {by} {when}"
 
 
 def endpoint_subject(record: EndpointRecord, rule_id: RuleId | None = None) -> str:
