@@ -175,6 +175,9 @@ def test_the_evidence_says_who_asked_how_often_and_between_which_times(machine: 
     lines.append("Dec  5 10:01:02 gw dnsmasq[812]: query[A] api.deepseek.com from 10.0.0.5")
     log = write_log(tmp_path / "dnsmasq.log", lines)
     (finding,) = json.loads(audit(machine, ("--dns-log", log)))["findings"]
+    assert finding["evidence"][0] == (
+        f"a DNS log at {log}:1 names api.deepseek.com, looked up by 3 clients, most often 10.0.0.5."
+    ), "the first line (all the fleet page shows) says who too"
     assert finding["evidence"][1].startswith(
         "`api.deepseek.com` was looked up 43 times by 3 clients (10.0.0.5 ×31, 10.0.0.7 ×10, 10.0.0.9 ×2) "
         "between 2026-12-01T08:00:00Z and 2026-12-05T10:01:02Z (endpoints: api.deepseek.com, "
@@ -184,6 +187,7 @@ def test_the_evidence_says_who_asked_how_often_and_between_which_times(machine: 
 def test_a_proxy_finding_names_the_client_and_its_users(machine: Machine, tmp_path: Path) -> None:
     log = write_log(tmp_path / "access.log", FORMATS["squid"][1][:1])
     (finding,) = json.loads(audit(machine, ("--proxy-log", log)))["findings"]
+    assert finding["evidence"][0] == f"a proxy log at {log}:1 names api.deepseek.com, requested by 10.0.0.5 as alice."
     assert finding["evidence"][1].startswith(
         f"`api.deepseek.com` was requested through the proxy once by 10.0.0.5 as alice at {T1} ("
     )
@@ -235,6 +239,7 @@ def test_a_hostile_log_of_100k_distinct_clients_gives_a_bounded_report(machine: 
         "uncounted": 0,
     }
     (finding,) = json.loads(out)["findings"]
+    assert finding["evidence"][0].endswith("requested by up to 100,001 clients, most often 192.0.2.1.")
     sentence = finding["evidence"][1]
     assert len(sentence) < 1_000
     assert "requested through the proxy 100,003 times by up to 100,001 clients (192.0.2.1 ×3, 10.1." in sentence
