@@ -311,6 +311,52 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
+class LogClient:
+    """A client that a DNS or proxy log shows asking for a host: who, how often, when."""
+
+    address: str
+    """As the log writes it: an IP address (normalised), a name where the proxy logs names, ``unknown``
+    when the line has none; at most 64 characters."""
+    count: int
+    first: str
+    """ISO 8601 UTC, like ``last``."""
+    last: str
+    users: tuple[str, ...] = ()
+    """The users the log names for it (a proxy's user field), first met first, at most 10."""
+    more_users: bool = False
+    """It was seen under more users than ``users`` lists."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "count": self.count,
+            "first": self.first,
+            "last": self.last,
+            "users": list(self.users),
+            "more_users": self.more_users,
+        }
+
+
+@dataclass(frozen=True)
+class OtherClients:
+    """The clients of a log record beyond the listed ones, counted: a flood of addresses stays a number."""
+
+    clients: int
+    """Clients not listed; an upper bound when ``dropped``."""
+    count: int
+    """Their lookups or requests."""
+    dropped: int = 0
+    """Among them, clients seen once that were dropped to make room for others (a log of more clients than
+    the scan counts one by one): one that came back is counted again."""
+    uncounted: int = 0
+    """Lookups or requests, not in ``count``, by clients met when no room could be made: how many clients
+    made them is not known."""
+
+    def to_dict(self) -> dict[str, int]:
+        return {"clients": self.clients, "count": self.count, "dropped": self.dropped, "uncounted": self.uncounted}
+
+
+@dataclass(frozen=True)
 class EndpointRecord:
     """A place where the machine is set up to talk to an AI service (or did talk to one)."""
 
@@ -336,7 +382,12 @@ class EndpointRecord:
     process: tuple[tuple[str, str], ...] = ()
     """For a running process: ``pid``, ``name``, ``user``."""
     seen: tuple[tuple[str, str], ...] = ()
-    """For logs: ``count``, ``first``, ``last``."""
+    """For logs: ``count``, ``first``, ``last`` (ISO 8601 UTC); for a connection ``address`` and ``state``;
+    for the hosts file ``address`` and ``blocked``."""
+    clients: tuple[LogClient, ...] = ()
+    """For logs: the busiest clients that asked for the host, busiest first (at most 50)."""
+    other_clients: OtherClients | None = None
+    """For logs: the clients beyond ``clients``, when there were any."""
     sdk: str | None = None
     """An SDK class, function, module or configuration prefix written in code that selects a provider's
     client (``ChatDeepSeek``, ``spring.ai.deepseek``), or a provider's package a command or a dependency
@@ -372,6 +423,8 @@ class EndpointRecord:
             "in_package": self.in_package,
             "process": dict(self.process),
             "seen": dict(self.seen),
+            "clients": [c.to_dict() for c in self.clients],
+            "other_clients": self.other_clients.to_dict() if self.other_clients else None,
             "sdk": self.sdk,
             "context": self.context,
             "mention": self.mention,

@@ -14,12 +14,14 @@ from typing import Any
 from scanner.result import ScanResult
 from scanner.vocabulary import SkipKind
 
-SCHEMA_VERSION = "1.3.0"
+SCHEMA_VERSION = "1.4.0"
 """1.1.0: findings carry ``waiver``; an optional ``changes`` section compares with the previous scan.
 1.2.0: an optional ``agent`` section carries the agent's tags.
 1.3.0: the coverage kind ``special-file``; new values in free-form attributes (endpoint ``sdk``,
 ``context``, ``mention``; package ``requires``; model store ``named`` and format ``dataset``; the
-``npm`` ecosystem and Node environment kinds; the ``config-file`` endpoint source)."""
+``npm`` ecosystem and Node environment kinds; the ``config-file`` endpoint source).
+1.4.0: DNS and proxy log records say who: endpoint attributes ``clients`` (address, count, first, last,
+users) and ``other_clients``; their ``seen.first``/``seen.last`` are ISO 8601 UTC (were as the log wrote them)."""
 
 Report = dict[str, Any]
 FleetSummary = dict[str, Any]

@@ -16,7 +16,7 @@ from scanner.findings import MatchDetail
 from scanner.names import normalize
 from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
 from scanner.policy.schema import Fact, NamedFact, Policy, Provider
-from scanner.records import EndpointRecord
+from scanner.records import EndpointRecord, LogClient, OtherClients
 from scanner.urls import HostIndex
 from scanner.vocabulary import SOURCE_WORDS, EndpointSource, RecordKind, RuleId, Severity
 
@@ -86,7 +86,7 @@ class EndpointMatcher(Matcher[EndpointRecord]):
             seen = dict(record.seen)
             cap = _library_cap(record)
             if contacted:
-                what = f"`{record.host}` was contacted {seen.get('count', '?')} time(s), first {seen.get('first')}, last {seen.get('last')}"
+                what = contact_sentence(record)
             elif record.source == EndpointSource.CONNECTION:
                 rule, cap = RuleId.ENDPOINT_CONNECTION, Severity.WARNING
                 what = (
@@ -156,6 +156,66 @@ class EndpointMatcher(Matcher[EndpointRecord]):
         return hits
 
 
+EVIDENCE_CLIENTS = 10
+"""Clients a sentence names; the record lists more, and the rest are counted."""
+EVIDENCE_USERS = 3
+
+
+def _client_words(client: LogClient, alone: bool = False) -> str:
+    shown = client.users[:EVIDENCE_USERS]
+    users = "/".join(shown) + ("/…" if client.more_users or len(client.users) > len(shown) else "")
+    return client.address + ("" if alone else f" ×{client.count:,}") + (f" as {users}" if users else "")
+
+
+def _how_many(record: EndpointRecord) -> str:
+    """How many clients asked: exact, ``up to`` when clients seen once were dropped to make room (one that
+    came back counts twice), ``at least`` when some could not be told apart."""
+    others = record.other_clients or OtherClients(0, 0)
+    total = len(record.clients) + others.clients
+    if others.uncounted:
+        return f"at least {total - others.dropped:,}"
+    return f"up to {total:,}" if others.dropped else f"{total:,}"
+
+
+def _asked_by(record: EndpointRecord) -> str:
+    """Who asked, in short: ``looked up by 3 clients, most often 10.0.0.5`` (the first line of evidence,
+    the one the fleet page shows)."""
+    verb = "looked up" if record.source == EndpointSource.DNS_LOG else "requested"
+    if not record.clients:
+        return f"{verb} by clients not told apart"
+    busiest = _client_words(record.clients[0], alone=True)
+    if len(record.clients) == 1 and not record.other_clients:
+        return f"{verb} by {busiest}"
+    runner_up = record.clients[1].count if len(record.clients) > 1 else 0
+    which = "most often" if record.clients[0].count > runner_up else "among them"
+    return f"{verb} by {_how_many(record)} clients, {which} {busiest}"
+
+
+def contact_sentence(record: EndpointRecord) -> str:
+    """Which clients asked for the host, how often and when, for an official: ``looked up 42 times by 3
+    clients (10.0.0.5 ×30, 10.0.0.7 ×10, 10.0.0.9 ×2) between ... and ...``, the busiest first."""
+    seen = dict(record.seen)
+    count = int(seen.get("count") or 0)
+    dns = record.source == EndpointSource.DNS_LOG
+    verb = "looked up" if dns else "requested through the proxy"
+    first, last = seen.get("first"), seen.get("last")
+    when = f"at {first}" if first == last else f"between {first} and {last}"
+    others = record.other_clients or OtherClients(0, 0)
+    named = record.clients[:EVIDENCE_CLIENTS]
+    total = len(record.clients) + others.clients
+    if total == 1 and not others.uncounted:
+        by = f"by {_client_words(named[0], alone=True)}"
+    elif not total:
+        by = "by clients not told apart (more than the scan counts one by one)"
+    else:
+        listed = ", ".join(_client_words(c) for c in named)
+        listed += f" and {total - len(named):,} more" if total > len(named) else ""
+        lookups = "lookup(s)" if dns else "request(s)"
+        listed += f"; {others.uncounted:,} more {lookups} by clients not told apart" if others.uncounted else ""
+        by = f"by {_how_many(record)} clients ({listed})"
+    return f"`{record.host}` was {verb} {'once' if count == 1 else f'{count:,} times'} {by} {when}"
+
+
 def endpoint_subject(record: EndpointRecord, rule_id: RuleId | None = None) -> str:
     """What the endpoint is, for humans; a key is shown only by its last four characters.
 
@@ -197,6 +257,8 @@ class EndpointJudge(Judge[EndpointRecord]):
                 else f"a process of user {process['user']} that could not be read"
             )
             return f"{owner} has a live TCP connection to `{record.host}` at {dict(record.seen).get('address')}."
+        if record.source in (EndpointSource.DNS_LOG, EndpointSource.PROXY_LOG):
+            return f"{SOURCE_WORDS[record.source]} at {where} names {record.host}, {_asked_by(record)}."
         who = f" (process {process['name']}, pid {process['pid']}, user {process['user']})" if process else ""
         tool = f" ({record.tool})" if record.tool else ""
         key = (

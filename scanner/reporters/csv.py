@@ -1,7 +1,8 @@
 """CSV: one row per finding, for spreadsheets and ticketing imports.
 
 A scanned name can be anything, and a spreadsheet runs a cell that starts with ``=``, ``+``, ``-``
-or ``@`` as a formula (CSV injection); such cells get a leading apostrophe, as OWASP advises.
+or ``@`` as a formula (CSV injection); such cells get a leading apostrophe, as OWASP advises. Control
+characters are shown as ``\\xNN``, as in the table: a CSV file is read with ``cat`` and ``less`` too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import io
 
 from scanner.report import Report
 from scanner.reporters.interface import Format, Reporter
+from scanner.reporters.terminal import terminal_safe
 
 COLUMNS = (
     "scan_id",
@@ -30,11 +32,11 @@ COLUMNS = (
     "lineage",
     "fingerprint",
 )
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = ("=", "+", "-", "@")  # tab and CR, formula starts too, are escaped before
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else terminal_safe(str(value))
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
