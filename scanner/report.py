@@ -14,12 +14,13 @@ from typing import Any
 from scanner.result import ScanResult
 from scanner.vocabulary import SkipKind
 
-SCHEMA_VERSION = "1.3.0"
+SCHEMA_VERSION = "1.4.0"
 """1.1.0: findings carry ``waiver``; an optional ``changes`` section compares with the previous scan.
 1.2.0: an optional ``agent`` section carries the agent's tags.
 1.3.0: the coverage kind ``special-file``; new values in free-form attributes (endpoint ``sdk``,
 ``context``, ``mention``; package ``requires``; model store ``named`` and format ``dataset``; the
-``npm`` ecosystem and Node environment kinds; the ``config-file`` endpoint source)."""
+``npm`` ecosystem and Node environment kinds; the ``config-file`` endpoint source).
+1.4.0: an optional ``sources`` object: each source the findings cite, by id, with its title, date, kind and URLs."""
 
 Report = dict[str, Any]
 FleetSummary = dict[str, Any]
@@ -67,6 +68,7 @@ def report_dict(result: ScanResult) -> Report:
             for record in result.records
         ],
         "findings": [finding.to_dict() for finding in result.findings],
+        "sources": {source.id: source.to_dict() for source in result.sources},
         "summary": result.summary.to_dict(),
     }
 
