@@ -220,7 +220,7 @@ def test_unreadable_paths_are_capped_and_chosen_skips_counted(machine: Machine) 
     assert markdown.count("| permission denied |") == 50 and "and 10 more" in markdown
     for text in (page, markdown):
         assert "Could not be read (60)" in text and "Skipped by choice (1)" in text
-        assert "1 path(s) was excluded on purpose (--exclude): not checked, by choice." in text
+        assert "1 path(s) were excluded on purpose (--exclude). Not checked, by choice." in text
 
 
 def test_infos_are_listed_and_allow_list_findings_say_so(machine: Machine) -> None:
@@ -397,12 +397,14 @@ def test_an_incomplete_page_says_what_was_not_read_and_whether_it_could_hide_use
         assert "1 path(s) could not be read and could hide use, so compliance cannot be confirmed" in text
         assert "Could not be read (1)" in text and "/opt/agent/.env" in text
         assert (
-            "1 path(s) could not be read: could hide use: a package, model, key or setting there was not seen." in text
+            "1 path(s) could not be read. This could hide use: a package, model, key or setting there was not seen."
+            in text
         )
         assert "Skipped by choice (2)" in text
-        assert "1 path(s) was excluded on purpose (--exclude): not checked, by choice." in text
+        assert "1 path(s) were excluded on purpose (--exclude). Not checked, by choice." in text
         assert (
-            "1 path(s) is a FIFO, socket, device or link to nothing: hides nothing: it holds no text at rest." in text
+            "1 path(s) are FIFOs, sockets, devices or links to nothing. This hides nothing: they hold no text at rest."
+            in text
         )
 
 

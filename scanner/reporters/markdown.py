@@ -28,7 +28,9 @@ def _md_bars(rows: list[tuple[str, Counter[str]]], label: str) -> list[str]:
 
 
 def _md_overview(report: Report) -> list[str]:
-    lines = [*_md_bars(say.counts_by(report, "provider"), "Provider"), *_md_bars(say.counts_by(report, "kind"), "Kind")]
+    providers = say.counts_by(report, "provider")
+    lines = _md_bars(providers, "Provider") if providers else ["No unwaived finding.", ""]
+    lines += _md_bars(say.counts_by(report, "kind"), "Kind")
     view = say.overview(report)
     if view.rows:
         rows = [[p, k, folder, *(c[s] for s in say.SEVERITIES), c.total()] for p, k, folder, c in view.rows]

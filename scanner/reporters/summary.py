@@ -305,29 +305,35 @@ def waiver_rows(report: Report) -> list[list[str]]:
 
 
 SKIP_MEANINGS: dict[SkipKind, tuple[str, str]] = {
-    SkipKind.UNREADABLE: ("could not be read", "could hide use: a package, model, key or setting there was not seen"),
+    SkipKind.UNREADABLE: (
+        "could not be read",
+        "This could hide use: a package, model, key or setting there was not seen.",
+    ),
     SkipKind.ERROR: (
         "made a part of the scanner fail",
-        "could hide use: what that part looks for was not checked there",
+        "This could hide use: what that part looks for was not checked there.",
     ),
     SkipKind.UNSUPPORTED: (
-        "was read in part or not understood (a log cut at its cap, lines in no known format)",
-        "could hide use: what was not understood was not checked",
+        "were read in part or not understood (a log cut at its cap, lines in no known format)",
+        "This could hide use: what was not understood was not checked.",
     ),
-    SkipKind.EXCLUDED: ("was excluded on purpose (--exclude)", "not checked, by choice"),
+    SkipKind.EXCLUDED: ("were excluded on purpose (--exclude)", "Not checked, by choice."),
     SkipKind.FILESYSTEM: (
-        "is on a filesystem the walk does not enter (network or pseudo filesystems; --include-fstype adds one)",
-        "not checked, by choice: scan it on the machine that holds it",
+        "are on a filesystem the walk does not enter (network or pseudo filesystems; --include-fstype adds one)",
+        "Not checked, by choice: scan it on the machine that holds it.",
     ),
     SkipKind.DUPLICATE_MOUNT: (
-        "is a filesystem mounted a second time",
-        "hides nothing: it was read at its other place",
+        "are a filesystem mounted a second time",
+        "This hides nothing: it was read at its other place.",
     ),
     SkipKind.PARTIAL: (
-        "is a large text file read up to the size cap for its kind",
-        "hides nothing: what was not read names no provider, or its use was already found",
+        "are large text files read up to the size cap for their kind",
+        "This hides nothing: what was not read names no provider, or its use was already found.",
     ),
-    SkipKind.SPECIAL: ("is a FIFO, socket, device or link to nothing", "hides nothing: it holds no text at rest"),
+    SkipKind.SPECIAL: (
+        "are FIFOs, sockets, devices or links to nothing",
+        "This hides nothing: they hold no text at rest.",
+    ),
 }
 """What each kind of coverage entry means, and whether what it left unread could hide use."""
 
@@ -336,7 +342,7 @@ def coverage_lines(report: Report, gaps: bool) -> list[str]:
     """One plain sentence per kind of coverage entry: the gaps (``gaps``), or what was skipped by choice."""
     counts = Counter(SkipKind(s["kind"]) for s in report["scan"]["coverage"]["skipped"] if is_gap(s) == gaps)
     return [
-        f"{n} path(s) {SKIP_MEANINGS[kind][0]}: {SKIP_MEANINGS[kind][1]}."
+        f"{n} path(s) {SKIP_MEANINGS[kind][0]}. {SKIP_MEANINGS[kind][1]}"
         for kind, n in sorted(counts.items(), key=lambda item: list(SkipKind).index(item[0]))
     ]
 
