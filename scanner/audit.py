@@ -22,6 +22,7 @@ from scanner.collectors.endpoints.merge import prefer_structured
 from scanner.collectors.interface import CollectOptions, FileCache, WatchList
 from scanner.collectors.registry import COLLECTORS
 from scanner.errors import StoreError, UsageError
+from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal, printable
 from scanner.lineage.graph import identify
 from scanner.lineage.hub import Hub
@@ -31,7 +32,7 @@ from scanner.policy.schema import Policy
 from scanner.policy.waivers import apply_waivers
 from scanner.records import Record, Skipped
 from scanner.report import Report, report_dict, utc_now
-from scanner.result import ScanInfo, ScanResult, summarize
+from scanner.result import CitedSource, ScanInfo, ScanResult, summarize
 from scanner.store.database import Store
 from scanner.store.filecache import StoreFileCache
 from scanner.vocabulary import SkipKind
@@ -191,7 +192,17 @@ def run_audit(
         excludes=options.excludes,
     )
     frozen_records = tuple(records)
-    return ScanResult(scan, coverage, frozen_records, findings, summarize(findings, frozen_records, coverage))
+    summary = summarize(findings, frozen_records, coverage)
+    return ScanResult(scan, coverage, frozen_records, findings, summary, cited_sources(policy, findings))
+
+
+def cited_sources(policy: Policy, findings: tuple[Finding, ...]) -> tuple[CitedSource, ...]:
+    """The sources the findings cite, with their titles and dates, so a report names them without the policy."""
+    cited = dict.fromkeys(s for f in findings for s in f.sources if s in policy.sources)
+    return tuple(
+        CitedSource(s, policy.sources[s].title, policy.sources[s].date, policy.sources[s].kind, policy.sources[s].urls)
+        for s in cited
+    )
 
 
 @dataclass

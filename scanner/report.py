@@ -21,7 +21,10 @@ SCHEMA_VERSION = "1.4.0"
 ``context``, ``mention``; package ``requires``; model store ``named`` and format ``dataset``; the
 ``npm`` ecosystem and Node environment kinds; the ``config-file`` endpoint source).
 1.4.0: DNS and proxy log records say who: endpoint attributes ``clients`` (address, count, first, last,
-users) and ``other_clients``; their ``seen.first``/``seen.last`` are ISO 8601 UTC (were as the log wrote them)."""
+users) and ``other_clients``; their ``seen.first``/``seen.last`` are ISO 8601 UTC (were as the log wrote
+them). An optional ``sources`` object: each source the findings cite, by id, with its title, date, kind and
+URLs. New values in free-form attributes: the ``maven`` ecosystem and the ``build-file`` environment kind,
+package ``described_api_hosts``."""
 
 Report = dict[str, Any]
 FleetSummary = dict[str, Any]
@@ -69,6 +72,7 @@ def report_dict(result: ScanResult) -> Report:
             for record in result.records
         ],
         "findings": [finding.to_dict() for finding in result.findings],
+        "sources": {source.id: source.to_dict() for source in result.sources},
         "summary": result.summary.to_dict(),
     }
 

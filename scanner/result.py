@@ -55,12 +55,30 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class CitedSource:
+    """A policy source a finding cites, as the pages name it: an id means nothing to an official."""
+
+    id: str
+    title: str
+    date: str
+    """As the policy gives it: ``2026-04-24``, ``2025-03`` or ``2025``."""
+    kind: str
+    """``ban``, ``legislation``, ``vendor-docs``... (the policy's ``SourceKind``)."""
+    urls: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "date": self.date, "kind": self.kind, "urls": list(self.urls)}
+
+
+@dataclass(frozen=True)
 class ScanResult:
     scan: ScanInfo
     coverage: Coverage
     records: tuple[Record, ...]
     findings: tuple[Finding, ...]
     summary: Summary
+    sources: tuple[CitedSource, ...] = ()
+    """Every source the findings cite, in the order they are first cited."""
 
 
 def summarize(findings: tuple[Finding, ...], records: tuple[Record, ...], coverage: Coverage) -> Summary:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import page_errors, pdf_pages, print_pdf, run_chromium
 from conftest import Machine, run_scanner, write_dist_info
 from modelkit import write_gguf
-from test_summary import HOSTILE_DIR, Page, hostile, page_errors, run_chromium, three_kinds
+from test_summary import HOSTILE_DIR, Page, hostile, three_kinds
 
 from scanner.audit import AuditOptions, run_audit
 from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
@@ -187,6 +188,7 @@ def test_every_section_is_there_in_order(page: str, markdown: str) -> None:
         "Waivers expiring soon (1)",
         "Reports lost (3)",
         "Compliance trend",
+        "Policy applied",
     ]
     headings = re.findall(r'<h2><span class="num">(\d+)</span>(.*?)</h2>', page)
     assert headings == [(str(n), t) for n, t in enumerate(titles, 1)]
@@ -298,6 +300,38 @@ def test_the_page_loads_nothing_from_outside(page: str) -> None:
     assert "@media print" in page and "@page" in page
 
 
+def test_the_pages_name_the_policy_with_its_digest_and_list_untagged_hosts(
+    summary: dict[str, Any], page: str, markdown: str
+) -> None:
+    (policy,) = summary["policies"]
+    (default,) = policy["files"]
+    assert (default["id"], policy["hosts"]) == ("default", 7), "every host that reported, judged alike"
+    assert summary["untagged_hosts"] == ["db-09"], "it never reported, so it never sent a tag"
+    digest = default["sha256"]
+    for text in (text_of(page), markdown):
+        assert f"Judged against policy default {default['version']} (sha256 {digest[:12]})." in text
+        assert f"default {default['version']} (sha256 {digest}): 7 host(s)." in text
+        assert "Untagged hosts (1)" in text and "db-09." in text
+    banner = page[: page.index("</header>")]
+    assert f"sha256 {digest[:12]}" in banner, "under the verdict, on the first page"
+
+
+def test_hosts_judged_against_different_policies_are_called_out(tmp_path: Path, machine: Machine) -> None:
+    write_dist_info(machine.venv("/opt/agent"), "requests", "2.32.0")
+    storage = SqliteFleetStorage(tmp_path / "mixed.db")
+    storage.store_report(as_host(scan(machine), "web-01", TODAY, {"site": "hq"}), stamp(NOW))
+    storage.store_report(as_host(scan(machine, load_policy(["extended"])), "web-02", TODAY), stamp(NOW))
+    try:
+        summary = fleet_summary(storage)
+    finally:
+        storage.close()
+    assert [p["hosts"] for p in summary["policies"]] == [1, 1] and summary["untagged_hosts"] == ["web-02"]
+    for form in ("html", "markdown"):
+        text = render_fleet_page(summary, form)
+        assert "Hosts were judged against 2 different policies" in text
+        assert "extended" in text and "Untagged hosts (1)" in text
+
+
 def one_host_fleet(tmp_path: Path, machine: Machine, never_reported: str | None = None) -> dict[str, Any]:
     write_dist_info(machine.venv("/opt/agent"), "requests", "2.32.0")
     storage = SqliteFleetStorage(tmp_path / "small.db")
@@ -363,9 +397,17 @@ def test_chromium_renders_the_page_without_errors(page: str, tmp_path: Path) -> 
     assert {tag for tag, _ in Page(done.stdout).tags} <= ALLOWED_TAGS, "the browser built no element from a name"
 
 
-def test_chromium_prints_the_page(page: str, tmp_path: Path) -> None:
-    path, pdf = tmp_path / "fleet.html", tmp_path / "fleet.pdf"
+@pytest.mark.slow
+@pytest.mark.parametrize("paper", ["A4", "Letter"])
+def test_the_printed_fleet_page_opens_with_the_verdict_and_ends_with_the_signature(
+    page: str, tmp_path: Path, paper: str
+) -> None:
+    path = tmp_path / "fleet.html"
     path.write_text(page, encoding="utf-8")
-    done = run_chromium(tmp_path, path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert pdf.read_bytes().startswith(b"%PDF") and not page_errors(done.stderr)
+    pages = pdf_pages(print_pdf(tmp_path, path, paper), tmp_path)
+    first = pages[0]
+    assert "NOT COMPLIANT" in first and "3 of 8 hosts compliant" in first
+    assert "8 HOSTS 3 COMPLIANT 2 NOT COMPLIANT 1 INCOMPLETE 2 STALE" in first
+    assert "Judged against policy default" in first and "Open violations by provider and kind" in first
+    assert f"Page 1 of {len(pages)}" in first and len(pages) <= 4
+    assert "Reviewed by (name, role)" in pages[-1] and "Signature" in pages[-1]

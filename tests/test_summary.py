@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
+import shlex
 import shutil
-import subprocess
 from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import Machine, require, write_dist_info
-from modelkit import write_gguf
+from browser import page_errors, pdf_pages, print_pdf, run_chromium
+from conftest import Machine, write_conda_record, write_dist_info
+from modelkit import hf_cache_repo, ollama_store, write_gguf
 
 from scanner.audit import AuditOptions, audit, run_audit
 from scanner.policy.loader import load_policy, load_waivers
 from scanner.report import Report, report_dict
 from scanner.reporters.html import HtmlReporter
 from scanner.reporters.markdown import MarkdownReporter
+from scanner.reporters.summary import OVERVIEW_GROUPS
 from scanner.store.database import open_store
 
 HOSTILE_DIR = '"><img src=x onerror=alert(1)>|[y]'
@@ -76,14 +79,15 @@ def test_violations_of_every_kind_make_a_not_compliant_page_that_names_each(mach
     three_kinds(machine)
     report = scan(machine)
     page, markdown = HtmlReporter().render(report), MarkdownReporter().render(report)
+    titles = ["NOT COMPLIANT", "Findings at a glance", "What to do next", "Violations (3)", "Warnings (0)"]
+    titles += ["Information (0)", "Waived (0)", "What could not be scanned", "What was scanned", "Policy applied"]
+    titles += ["Changes since the previous scan", "Reviewed by (name, role)"]
     for text in (page, markdown):
-        assert text.index("NOT COMPLIANT") < text.index("What was scanned") < text.index("Policy applied")
+        assert [text.index(t) for t in titles] == sorted(text.index(t) for t in titles), "in this order"
         assert "3 violation(s) of policy default" in text
-        assert "Violations (3)" in text
         assert "langchain-deepseek 1.1.1" in text and "package-listed" in text
         assert "model-lineage" in text and "endpoint-host" in text
         assert "first recorded scan of this host and paths" in text
-        assert "us-state-cable-2026-04-24" in text, "the sources the findings cite are listed"
     assert "DeepSeek-R1-Distill-Qwen-7B" in page and "OPENAI_BASE_URL=https://api.deepseek.com/v1" in page
     assert "OPENAI\\_BASE\\_URL=https\\://api.deepseek.com/v1" in markdown
     assert '<header class="verdict bad">' in page
@@ -160,7 +164,7 @@ def test_compliant_and_incomplete_verdicts_have_their_own_words(machine: Machine
     report = scan(machine)
     for text in (HtmlReporter().render(report), MarkdownReporter().render(report)):
         assert "INCOMPLETE SCAN" in text and "NOT COMPLIANT" not in text
-        assert "Part of the machine could not be read, so compliance cannot be confirmed" in text
+        assert "1 path(s) could not be read and could hide use, so compliance cannot be confirmed" in text
         assert "not a regular file (FIFO)" in text
     assert '<header class="verdict partial">' in HtmlReporter().render(report)
 
@@ -195,10 +199,12 @@ def test_waivers_and_changes_since_the_previous_scan(machine: Machine, tmp_path:
     for text in (page, markdown):
         assert "SEC-1234" in text and "J. Doe, CISO" in text and "red-team evaluation of DeepSeek-R1" in text
         assert (date.today() + timedelta(days=30)).isoformat() in text
-        assert "Expired waivers (1)" in text and "waiver SEC-12 expired on" in text
-        assert "Stale waivers (1)" in text and "SEC-77" in text
+        assert "Warnings (1)" in text and "waiver SEC-12 expired on" in text
+        assert "Information (1)" in text and "waiver SEC-77 matches nothing" in text
+        assert "1 expired and 1 stale waiver(s) (one that matches nothing) are listed with the warnings" in text
         assert "1 new, 1 resolved, 4 unchanged finding(s)" in text
         assert "New since the previous scan (1)" in text and "Resolved since the previous scan (1)" in text
+        assert "Renew waiver SEC-12" in text, "what to do about the expired waiver"
     assert "<td>langchain-deepseek 1.1.1</td>" in page, "the resolved package"
     assert "Violations (2)" in page, "the waived model is not among the violations"
 
@@ -212,7 +218,9 @@ def test_unreadable_paths_are_capped_and_chosen_skips_counted(machine: Machine) 
     page, markdown = HtmlReporter().render(report), MarkdownReporter().render(report)
     assert page.count("<td>permission denied</td>") == 50 and "and 10 more" in page
     assert markdown.count("| permission denied |") == 50 and "and 10 more" in markdown
-    assert "1 path(s) were skipped by choice (1 excluded)." in page
+    for text in (page, markdown):
+        assert "Could not be read (60)" in text and "Skipped by choice (1)" in text
+        assert "1 path(s) were excluded on purpose (--exclude). Not checked, by choice." in text
 
 
 def test_infos_are_listed_and_allow_list_findings_say_so(machine: Machine) -> None:
@@ -223,36 +231,203 @@ def test_infos_are_listed_and_allow_list_findings_say_so(machine: Machine) -> No
     package["severity"] = "info"
     endpoint["provider"] = None  # as an allow-list policy reports what it does not allow
     page, markdown = HtmlReporter().render(report), MarkdownReporter().render(report)
-    assert "Violations (2)" in page and "Information (1)" in page and "Information (1)" in markdown
-    assert "<li>langchain-deepseek 1.1.1 (deepseek) at /opt/agent/" in page
-    assert "is not on the policy&#x27;s allow-list (rule <code>endpoint-host</code>" in page
-    assert "is not on the policy's allow-list (rule endpoint-host" in markdown
+    for text in (page, markdown):
+        assert "Violations (2)" in text and "Information (1)" in text
+        assert "(not on the allow-list) · endpoint · /home/alice/app (1)" in text
+    info = re.search(r'<table class="details info">.*?</table>', page)
+    assert info is not None and "<strong>langchain-deepseek 1.1.1</strong>" in info.group(0)
+    assert "Packages to remove" not in page, "information is for review: nothing to remove"
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    require("Chromium", found)
-    assert found is not None
-    return found
+def many_findings(machine: Machine) -> None:
+    """462 findings, as a departmental file server might hold them: 150 projects of 12 users, each with a
+    DeepSeek package in its venv and a .env pointing at DeepSeek with a key, and 12 distilled models."""
+    for n in range(150):
+        project = f"/home/user{n % 12}/proj{n}"
+        write_dist_info(machine.venv(f"{project}/.venv"), "langchain-deepseek", "1.1.1")
+        machine.path(f"{project}/.env").write_text(
+            f"OPENAI_BASE_URL=https://api.deepseek.com/v1\nDEEPSEEK_API_KEY=sk-{n:04d}abcdef0123456789abcdef\n"
+        )
+    for n in range(12):
+        write_gguf(
+            machine.path(f"/srv/models/team{n % 3}/r1-{n}.gguf"),
+            arch="qwen2",
+            name="DeepSeek-R1-Distill-Qwen-7B",
+            pre="qwen2",
+        )
 
 
-def run_chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Headless Chromium with nothing that reaches the network, logging the page's console to stderr."""
-    command = [
-        chromium(),
-        *("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"),
-        *("--disable-background-networking", "--disable-component-update", "--disable-sync"),
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        *("--enable-logging=stderr", "--v=0", *args, page.as_uri()),
+def visible(page: str) -> str:
+    """The page's text as a reader sees it: no markup, entities decoded, white space folded."""
+    body = page.split("<body>", 1)[-1].replace("<wbr>", "")
+    return re.sub(r"\s+", " ", " ".join(Page(body).text))
+
+
+def tiles(page: str) -> dict[str, int]:
+    return {label: int(n) for n, label in re.findall(r"<div><strong>(\d+)</strong><span>(.*?)</span></div>", page)}
+
+
+def waived_scan(machine: Machine, tmp_path: Path) -> Report:
+    """Three violations, one waived; an expired waiver (a warning) and one that matches nothing (information)."""
+    three_kinds(machine)
+    policy = load_waivers([str(write_waivers(tmp_path / "waivers.yaml"))], load_policy([]))
+    return report_dict(run_audit(AuditOptions(root=str(machine.root)), policy))
+
+
+def test_each_tile_counts_what_its_section_lists(machine: Machine, tmp_path: Path) -> None:
+    """A tile once said 1 warning over a section that said none: the expired waiver's warning was counted
+    by the summary but left out of the section. Both now come from one list."""
+    report = waived_scan(machine, tmp_path)
+    summary = report["summary"]
+    assert (summary["violations"], summary["warnings"], summary["infos"]) == (2, 1, 1)
+    page, markdown = HtmlReporter().render(report), MarkdownReporter().render(report)
+    expected = {"Violations": 2, "Warnings": 1, "Information": 1, "Waived": 1, "Could not be read": 0}
+    assert tiles(page) == expected
+    assert (
+        "| Violations | Warnings | Information | Waived | Could not be read |\n|---|---|---|---|---|\n| 2 | 1 | 1 | 1 | 0 |"
+        in markdown
+    )
+    for text in (visible(page), markdown):
+        for label, n in expected.items():
+            assert f"{label} ({n})" in text, "the section or heading of the same name lists as many"
+    warnings = re.search(r'<table class="details warning">.*?</table>', page)
+    assert warnings is not None and "waiver SEC-12 expired on" in warnings.group(0)
+    assert len(re.findall(r'<tr class="finding">', warnings.group(0))) == 1
+
+
+def test_sources_are_named_by_title_and_date(machine: Machine) -> None:
+    three_kinds(machine)
+    report = scan(machine)
+    cable = report["sources"]["us-state-cable-2026-04-24"]
+    assert cable["title"] == "US State Department cable to all posts on extraction and distillation of US AI models"
+    assert cable["date"] == "2026-04-24" and cable["urls"]
+    assert set(report["sources"]) == {s for f in report["findings"] for s in f["sources"]}, "the cited ones"
+    page, markdown = HtmlReporter().render(report), MarkdownReporter().render(report)
+    named = f"{cable['title']} (2026-04-24, diplomatic-warning)"
+    for text in (visible(page), markdown):
+        assert named in text and "Sources cited (27)" in text
+        assert "us-state-cable-2026-04-24" not in text, "no internal id"
+    del report["sources"]  # a report stored before reports carried their sources
+    assert "us-state-cable-2026-04-24" in HtmlReporter().render(report), "is named by the id it has"
+
+
+def test_the_header_names_host_and_date_and_the_page_ends_with_lines_for_a_signature(machine: Machine) -> None:
+    three_kinds(machine)
+    report = scan(machine)
+    page, markdown = HtmlReporter().render(report), MarkdownReporter().render(report)
+    host, finished = report["scan"]["host"], report["scan"]["finished"].replace("T", " ").replace("Z", " UTC")
+    line = f"Host {host} · scanned {finished} · policy default 2026.12.05"
+    assert f'<p class="scan">{line}</p>' in page and line in markdown.split("## 1.")[0]
+    sign = page.index('<div class="sign">')
+    assert page.rindex("</section>") < sign < page.index("<footer>")
+    for text in (visible(page), markdown):
+        assert "Reviewed by (name, role)" in text and "Signature" in text
+    assert "| Reviewed by (name, role) | Date | Signature |" in markdown
+
+
+def test_what_to_do_next_names_each_thing_and_its_place(machine: Machine, tmp_path: Path) -> None:
+    write_dist_info(machine.venv("/opt/agent"), "langchain-deepseek", "1.1.1")
+    machine.conda_env("/opt/conda/envs/ml")
+    write_conda_record(machine.path("/opt/conda/envs/ml"), "langchain-deepseek", "1.1.1")
+    npm = machine.path("/srv/webapp/node_modules/@ai-sdk/deepseek")
+    npm.mkdir(parents=True)
+    (npm / "package.json").write_text('{"name": "@ai-sdk/deepseek", "version": "1.0.0"}')
+    write_gguf(
+        machine.path("/home/alice/models/r1.gguf"), arch="qwen2", name="DeepSeek-R1-Distill-Qwen-7B", pre="qwen2"
+    )
+    gguf = write_gguf(tmp_path / "w.gguf", arch="qwen2", name="DeepSeek R1 Distill Qwen 7B", pre="deepseek-r1-qwen")
+    hub = machine.path("/home/bob/.cache/huggingface/hub")
+    hf_cache_repo(hub, "unsloth/DeepSeek-R1-Distill-Qwen-7B-GGUF", {"m.gguf": gguf.read_bytes()})
+    ollama = machine.path("/usr/share/ollama/.ollama/models")
+    ollama_store(ollama, {"weights": gguf.read_bytes()}, {"deepseek-r1:7b": {"model": "weights"}})
+    machine.path("/home/alice/app").mkdir(parents=True)
+    machine.path("/home/alice/app/.env").write_text(
+        "OPENAI_BASE_URL=https://api.deepseek.com/v1\nDEEPSEEK_API_KEY=sk-deepseekSECRET0123456789abcdef\n"
+    )
+    machine.path("/home/alice/app/chat.py").write_text(
+        'from openai import OpenAI\n\nclient = OpenAI(base_url="https://api.moonshot.cn/v1")\n'
+    )
+    report = scan(machine)
+    page, markdown = HtmlReporter().render(report), MarkdownReporter().render(report)
+    text = visible(page)
+    steps = text[text.index("What to do next") : text.index("Violations (")]
+    headings = ["Packages to remove", "Models to delete", "Keys to revoke", "Endpoint settings and code to change"]
+    assert [steps.index(h) for h in headings] == sorted(steps.index(h) for h in headings)
+    said = [
+        "Remove langchain-deepseek from the virtual environment /opt/agent.",
+        "/opt/agent/bin/python -m pip uninstall langchain-deepseek",
+        "Remove langchain-deepseek from the conda environment /opt/conda/envs/ml.",
+        "conda remove --prefix /opt/conda/envs/ml langchain-deepseek",
+        "Remove @ai-sdk/deepseek from the Node project /srv/webapp (and from its package.json, where listed).",
+        "cd /srv/webapp && npm uninstall @ai-sdk/deepseek",
+        "Delete the model file /home/alice/models/r1.gguf (DeepSeek-R1-Distill-Qwen-7B). rm /home/alice/models/r1.gguf",
+        "rm -rf /home/bob/.cache/huggingface/hub/models--unsloth--DeepSeek-R1-Distill-Qwen-7B-GGUF",
+        "Remove deepseek-r1:7b from Ollama",
+        "ollama rm deepseek-r1:7b",
+        "Revoke the deepseek key ending …cdef with the provider, then delete it from /home/alice/app/.env:2.",
+        "Change OPENAI_BASE_URL at /home/alice/app/.env:1: it points to https://api.deepseek.com/v1.",
+        "Change the code at /home/alice/app/chat.py:3, which calls https://api.moonshot.cn/v1.",
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    for sentence in said:
+        assert sentence in steps, sentence
+    assert "Remove langchain-deepseek from the virtual environment /opt/agent." in markdown
+    assert "Run: cd /srv/webapp \\&\\& npm uninstall \\@ai-sdk/deepseek" in markdown
+    assert "SECRET" not in page and "SECRET" not in markdown, "a key is named by its last four characters only"
 
 
-def page_errors(stderr: str) -> list[str]:
-    """Lines about the page itself (console, script errors, blocked loads), not Chromium's own noise."""
-    return [
-        line for line in stderr.splitlines() if re.search(r"CONSOLE|Uncaught|Content.Security.Policy|Refused to", line)
+def test_commands_keep_what_the_machine_named_as_one_harmless_argument(machine: Machine) -> None:
+    prefix = "/opt/my env; $(touch pwned)"
+    write_dist_info(machine.venv(prefix), "langchain-deepseek", "1.1.1")
+    page = HtmlReporter().render(scan(machine))
+    command = re.search(r'<code class="cmd">(.*?)</code>', page)
+    assert command is not None
+    words = shlex.split(html.unescape(command.group(1)))
+    assert words == [f"{prefix}/bin/python", "-m", "pip", "uninstall", "langchain-deepseek"], "as a shell reads it"
+
+
+def test_an_incomplete_page_says_what_was_not_read_and_whether_it_could_hide_use(machine: Machine) -> None:
+    write_dist_info(machine.venv("/opt/agent"), "requests", "2.32.0")
+    os.mkfifo(machine.path("/opt/agent/.env"))  # an unreadable .env: it could set a banned base URL
+    machine.path("/srv/excluded").mkdir(parents=True)
+    report = scan(machine, excludes=("/srv/excluded",))
+    page, markdown = HtmlReporter().render(report), MarkdownReporter().render(report)
+    assert '<header class="verdict partial">' in page and tiles(page)["Could not be read"] == 1
+    for text in (visible(page), markdown):
+        assert "INCOMPLETE SCAN" in text
+        assert "1 path(s) could not be read and could hide use, so compliance cannot be confirmed" in text
+        assert "Could not be read (1)" in text and "/opt/agent/.env" in text
+        assert (
+            "1 path(s) could not be read. This could hide use: a package, model, key or setting there was not seen."
+            in text
+        )
+        assert "Skipped by choice (2)" in text
+        assert "1 path(s) were excluded on purpose (--exclude). Not checked, by choice." in text
+        assert (
+            "1 path(s) are FIFOs, sockets, devices or links to nothing. This hides nothing: they hold no text at rest."
+            in text
+        )
+
+
+def test_a_large_result_set_is_grouped_on_the_first_page_and_listed_compactly(machine: Machine) -> None:
+    many_findings(machine)
+    report = scan(machine)
+    assert len(report["findings"]) == 462
+    page, markdown = HtmlReporter().render(report), MarkdownReporter().render(report)
+    overview = re.search(r'<table class="overview">.*?</table>', page)
+    assert overview is not None
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>", overview.group(0).replace("<wbr>", ""))
+    assert rows == [
+        ("deepseek", "endpoint", "/home"),
+        ("deepseek", "model", "/srv"),
+        ("deepseek", "package", "/home"),
     ]
+    assert len(rows) <= OVERVIEW_GROUPS
+    assert "| deepseek | endpoint | /home | 150 | 150 | 0 | 300 |" in markdown
+    assert page.count('<tr class="finding">') == 462, "every finding, one row each"
+    said_once = "a .env file at the place shown sets OPENAI_BASE_URL=https://api.deepseek.com/v1."
+    assert page.count(said_once) == 12, "once for each user's group, not once per finding"
+    assert "deepseek · endpoint · /home/user0 (13)" in page and "deepseek · endpoint · /home/user0 (13)" in markdown
+    assert "and 142 more: the findings below list every place." in page, "steps are capped, the findings are not"
 
 
 @pytest.mark.slow
@@ -267,11 +442,40 @@ def test_chromium_renders_the_page_without_errors(machine: Machine, tmp_path: Pa
     assert {tag for tag, _ in Page(done.stdout).tags} <= ALLOWED_TAGS, "the browser built no element from a name"
 
 
-@pytest.mark.slow
-def test_chromium_prints_the_page(machine: Machine, tmp_path: Path) -> None:
-    three_kinds(machine)
-    page, pdf = tmp_path / "summary.html", tmp_path / "summary.pdf"
+def printed(machine: Machine, tmp_path: Path, paper: str) -> list[str]:
+    page = tmp_path / "summary.html"
     page.write_text(HtmlReporter().render(scan(machine)), encoding="utf-8")
-    done = run_chromium(tmp_path, page, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert pdf.read_bytes().startswith(b"%PDF") and not page_errors(done.stderr)
+    return pdf_pages(print_pdf(tmp_path, page, paper), tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("paper", ["A4", "Letter"])
+def test_the_first_printed_page_holds_the_verdict_counts_and_overview(
+    machine: Machine, tmp_path: Path, paper: str
+) -> None:
+    three_kinds(machine)
+    pages = printed(machine, tmp_path, paper)
+    first = pages[0]
+    assert len(pages) <= 3, "three findings took three A4 pages as cards; now the tables and the policy"
+    assert "NOT COMPLIANT" in first and "3 violation(s) of policy default 2026.12.05" in first
+    assert "3 VIOLATIONS 0 WARNINGS 0 INFORMATION 0 WAIVED 0 COULD NOT BE READ" in first
+    assert "By provider, kind and folder" in first
+    assert "deepseek endpoint /home/alice/app 1 0 0 1" in first and "deepseek model /home/alice/models 1 0 0 1" in first
+    assert "What to do next" in first and "rm /home/alice/models/r1.gguf" in first
+    assert f"Page 1 of {len(pages)}" in first
+    assert "Reviewed by (name, role)" in pages[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("paper", ["A4", "Letter"])
+def test_462_findings_print_grouped_on_the_first_page_then_compactly(
+    machine: Machine, tmp_path: Path, paper: str
+) -> None:
+    many_findings(machine)
+    pages = printed(machine, tmp_path, paper)
+    first = pages[0]
+    assert "NOT COMPLIANT" in first and "312 VIOLATIONS 150 WARNINGS 0 INFORMATION" in first
+    assert "deepseek endpoint /home 150 150 0 300" in first and "deepseek package /home 150 0 0 150" in first
+    assert "deepseek model /srv 12 0 0 12" in first
+    assert len(pages) <= 24, "462 findings took 77 pages as one card each (68 measured before the tables)"
+    assert "Reviewed by (name, role)" in pages[-1]

@@ -24,8 +24,18 @@ from scanner.reporters.fleet_html import STATE_COLOURS
 from scanner.reporters.fleet_summary import STATE_LABELS, Section
 from scanner.reporters.html import SEVERITY_COLOURS
 from scanner.reporters.interface import FleetFormat, FleetReporter, Format, Reporter
+from scanner.reporters.next_steps import (
+    ACTION_OF,
+    ECOSYSTEM_COMMANDS,
+    MODEL_STEPS,
+    REMOVE_COMMANDS,
+    REMOVE_NOTES,
+    SETTING_STEPS,
+    WAIVER_STEPS,
+)
 from scanner.reporters.registry import FLEET_REPORTERS, REPORTERS
 from scanner.reporters.sarif import LEVELS
+from scanner.reporters.summary import SEVERITY_TITLES, SKIP_MEANINGS
 from scanner.vocabulary import (
     INVENTORY_KINDS,
     RULES,
@@ -35,8 +45,10 @@ from scanner.vocabulary import (
     EndpointSource,
     HostState,
     ModelStore,
+    RecordKind,
     RuleId,
     Severity,
+    SkipKind,
 )
 
 KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -63,8 +75,18 @@ def test_wording_tables_cover_every_kind_store_and_source() -> None:
 
 
 def test_severity_tables_of_every_format_cover_every_severity() -> None:
-    for table in (LEVELS, RATINGS, SEVERITY_COLOURS):
+    for table in (LEVELS, RATINGS, SEVERITY_COLOURS, SEVERITY_TITLES):
         assert set(table) == set(Severity)
+
+
+def test_the_pages_say_what_to_do_about_every_kind_of_place_and_what_every_coverage_entry_means() -> None:
+    assert set(REMOVE_COMMANDS) == set(REMOVE_NOTES) == set(EnvironmentKind)
+    assert set(ECOSYSTEM_COMMANDS) == set(Ecosystem)
+    assert set(MODEL_STEPS) == set(ModelStore)
+    assert set(SETTING_STEPS) == set(EndpointSource)
+    assert set(ACTION_OF) == set(RecordKind)
+    assert set(WAIVER_STEPS) == {rule for rule in RuleId if rule.startswith("waiver-")}
+    assert set(SKIP_MEANINGS) == set(SkipKind)
 
 
 def test_host_state_tables_of_the_fleet_pages_cover_every_state() -> None:

@@ -16,9 +16,19 @@ from scanner.reporters import fleet_summary as say
 from scanner.reporters import style
 from scanner.reporters.interface import FleetFormat, FleetReporter
 from scanner.reporters.markup import breakable as _breakable
-from scanner.reporters.markup import chain_link, html_page, legend_item, rich, section, short_label, tag, verdict_banner
+from scanner.reporters.markup import (
+    chain_link,
+    html_page,
+    legend_item,
+    rich,
+    section,
+    short_label,
+    signature_block,
+    tag,
+    verdict_banner,
+)
 from scanner.reporters.markup import escape_html as _h
-from scanner.reporters.summary import chain_links
+from scanner.reporters.summary import SIGNATURE, chain_links
 from scanner.vocabulary import HostState
 
 STATE_COLOURS: dict[HostState, str] = {
@@ -50,7 +60,8 @@ def _html_verdict(summary: FleetSummary) -> str:
         f"AI model-usage compliance &middot; fleet summary &middot; {_h(say.when(summary['generated']))}",
         word,
         f'<p class="headline">{_h(say.headline(summary))} <span>({_h(say.breakdown(summary))})</span></p>'
-        f'<p class="meaning">{_h(say.verdict_meaning(summary))}</p><p class="rule">{_h(say.fleet_rule(summary))}</p>',
+        f'<p class="meaning">{_h(say.verdict_meaning(summary))}</p><p class="rule">{_h(say.fleet_rule(summary))}</p>'
+        f'<p class="rule">{_h(say.policy_headline(summary))}</p>',
         tally,
     )
 
@@ -109,8 +120,9 @@ def _state_bar(counts: list[int], total: int) -> str:
 
 def _html_by_tag(summary: FleetSummary) -> str:
     by_tag: dict[str, dict[str, dict[str, int]]] = summary["by_tag"]
+    untagged = tag("h3", _h(say.untagged_title(summary))) + tag("p", _breakable(say.untagged_text(summary)))
     if not by_tag:
-        return f"<p>{_h(say.NO_TAGS)}</p>"
+        return f"<p>{_h(say.NO_TAGS)}</p>" + untagged
     body = ""
     headers = ["Value", "Hosts", *(say.STATE_LABELS[s] for s in say.STATES), "Compliant share", ""]
     for key, values in by_tag.items():
@@ -126,7 +138,14 @@ def _html_by_tag(summary: FleetSummary) -> str:
         ]
         body += f"<h3>By {_h(key)}</h3>" + _table(headers, rows, numeric=(1, 2, 3, 4, 5, 6), cls="tags")
     legend = "".join(legend_item(STATE_COLOURS[s], say.STATE_LABELS[s].lower()) for s in say.STATES)
-    return body + f'<p class="legend">{legend}</p>'
+    return body + f'<p class="legend">{legend}</p>' + untagged
+
+
+def _html_policy(summary: FleetSummary) -> str:
+    lines = say.policy_lines(summary)
+    if not lines:
+        return f"<p>{_h(say.policy_headline(summary))}</p>"
+    return tag("ul", "".join(tag("li", _breakable(line)) for line in lines), "policies")
 
 
 def _html_finding(finding: dict[str, Any]) -> str:
@@ -247,9 +266,9 @@ BODIES: dict[say.Section, Callable[[FleetSummary], str]] = {
     say.Section.WAIVERS: _html_waivers,
     say.Section.LOST: _html_lost,
     say.Section.TREND: _html_trend,
+    say.Section.POLICY: _html_policy,
 }
 """Each section's renderer (a test checks that every ``Section`` has one)."""
-_SIGNATURE = '<div class="sign">' + "".join(f"<div><span>{_h(box)}</span></div>" for box in say.SIGNATURE) + "</div>"
 
 
 class FleetHtmlReporter(FleetReporter):
@@ -264,5 +283,5 @@ class FleetHtmlReporter(FleetReporter):
         return html_page(
             f"{say.fleet_verdict(summary)}: AI model-usage compliance, fleet of {summary['hosts']['total']} host(s)",
             style.FLEET,
-            f"{_html_verdict(summary)}{body}{_SIGNATURE}<footer>{_h(say.footer_text(summary))}</footer>",
+            f"{_html_verdict(summary)}{body}{signature_block(SIGNATURE)}<footer>{_h(say.footer_text(summary))}</footer>",
         )

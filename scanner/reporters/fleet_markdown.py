@@ -14,7 +14,7 @@ from scanner.reporters import fleet_summary as say
 from scanner.reporters.interface import FleetFormat, FleetReporter
 from scanner.reporters.markup import escape_markdown as _md
 from scanner.reporters.markup import markdown_bar, markdown_table
-from scanner.reporters.summary import chain_links
+from scanner.reporters.summary import SIGNATURE, chain_links
 
 
 def _md_violations(summary: FleetSummary) -> list[str]:
@@ -36,14 +36,20 @@ def _md_violations(summary: FleetSummary) -> list[str]:
 
 def _md_by_tag(summary: FleetSummary) -> list[str]:
     by_tag: dict[str, dict[str, dict[str, int]]] = summary["by_tag"]
+    untagged = [f"### {_md(say.untagged_title(summary))}", "", _md(say.untagged_text(summary)), ""]
     if not by_tag:
-        return [say.NO_TAGS, ""]
+        return [say.NO_TAGS, "", *untagged]
     lines: list[str] = []
     headers = ["Value", "Hosts", *(say.STATE_LABELS[s] for s in say.STATES), "Compliant share"]
     for key, values in by_tag.items():
         rows = [[value, total, *counts, say.share(counts[0], total)] for value, total, counts in say.tag_rows(values)]
         lines += [f"### By {_md(key)}", "", *markdown_table(headers, rows)]
-    return lines
+    return lines + untagged
+
+
+def _md_policy(summary: FleetSummary) -> list[str]:
+    lines = say.policy_lines(summary)
+    return [*(f"- {_md(line)}" for line in lines), ""] if lines else [_md(say.policy_headline(summary)), ""]
 
 
 def _md_worst(summary: FleetSummary) -> list[str]:
@@ -106,6 +112,7 @@ BODIES: dict[say.Section, Callable[[FleetSummary], list[str]]] = {
     say.Section.WAIVERS: _md_waivers,
     say.Section.LOST: _md_lost,
     say.Section.TREND: _md_trend,
+    say.Section.POLICY: _md_policy,
 }
 """Each section's renderer (a test checks that every ``Section`` has one)."""
 
@@ -126,10 +133,12 @@ class FleetMarkdownReporter(FleetReporter):
             "",
             f"_{_md(say.fleet_rule(summary))}_",
             "",
+            _md(say.policy_headline(summary)),
+            "",
             *markdown_table([label for label, _, _ in say.tiles(summary)], [[n for _, n, _ in say.tiles(summary)]]),
         ]
         for number, (title, key) in enumerate(say.sections(summary), 1):
             lines += [f"## {number}. {_md(title)}", "", *BODIES[key](summary)]
-        lines += markdown_table(list(say.SIGNATURE), [["", "", ""]])
+        lines += markdown_table(list(SIGNATURE), [["", "", ""]])
         lines.append(f"_{_md(say.footer_text(summary))}_")
         return "\n".join(lines) + "\n"

@@ -34,8 +34,6 @@ NO_WORST = "No host has an open violation."
 NO_TAGS = "No host reported tags (agents set them in their configuration, e.g. department)."
 NO_WAIVER_EXPIRING = "No waiver expires within the next 30 days."
 RENEW_WAIVERS = "Renew these waivers, or end the use they cover, before they expire."
-SIGNATURE = ("Reviewed by (name, role)", "Date", "Signature")
-"""The boxes an official fills in at the foot of the page."""
 
 # ---------------------------------------------------------------------------------------------
 # What the page says, as plain text: shared by both forms so that they cannot drift apart.
@@ -104,6 +102,7 @@ class Section(Enum):
     WAIVERS = "waivers"
     LOST = "lost"
     TREND = "trend"
+    POLICY = "policy"
 
 
 def sections(summary: FleetSummary) -> list[tuple[str, Section]]:
@@ -117,7 +116,7 @@ def sections(summary: FleetSummary) -> list[tuple[str, Section]]:
     ]
     if summary["lost_reports"] > 0:
         found.append((f"Reports lost ({summary['lost_reports']})", Section.LOST))
-    return [*found, ("Compliance trend", Section.TREND)]
+    return [*found, ("Compliance trend", Section.TREND), ("Policy applied", Section.POLICY)]
 
 
 def when(timestamp: str | None) -> str:
@@ -162,6 +161,45 @@ def waiver_rows(summary: FleetSummary) -> list[list[str]]:
     return [
         [w["host"], w["subject"], w["reference"], w["approved_by"], w["expires"]] for w in summary["waivers_expiring"]
     ]
+
+
+UNTAGGED_SHOWN = 50
+
+
+def untagged_text(summary: FleetSummary) -> str:
+    """The hosts no tag table counts: they reported no tag (or never reported)."""
+    untagged: list[str] = summary["untagged_hosts"]
+    if not untagged:
+        return "Every host is tagged."
+    more = f" and {len(untagged) - UNTAGGED_SHOWN} more" if len(untagged) > UNTAGGED_SHOWN else ""
+    return ", ".join(untagged[:UNTAGGED_SHOWN]) + more + "."
+
+
+def untagged_title(summary: FleetSummary) -> str:
+    return f"Untagged hosts ({len(summary['untagged_hosts'])})"
+
+
+def policy_name(files: list[dict[str, str]], digest: int | None = None) -> str:
+    """``default 2026.12.05 (sha256 …)``, each composed file in turn; ``digest``: how much of it to show."""
+    return " + ".join(f"{f['id']} {f['version']} (sha256 {f['sha256'][:digest]})" for f in files)
+
+
+def policy_headline(summary: FleetSummary) -> str:
+    """The policy the hosts were judged against, said under the verdict (with a short digest)."""
+    policies: list[dict[str, Any]] = summary["policies"]
+    if not policies:
+        return "No host has reported yet, so no policy has been applied."
+    if len(policies) == 1:
+        return f"Judged against policy {policy_name(policies[0]['files'], 12)}."
+    return (
+        f"Hosts were judged against {len(policies)} different policies (see Policy applied): their results are "
+        "not comparable until every host uses the same one."
+    )
+
+
+def policy_lines(summary: FleetSummary) -> list[str]:
+    """Each policy (its files with full digests) and how many hosts' latest reports were judged against it."""
+    return [f"{policy_name(p['files'])}: {p['hosts']} host(s)." for p in summary["policies"]]
 
 
 def tags_text(tags: dict[str, str]) -> str:

@@ -70,8 +70,14 @@ def rich(text: str) -> str:
     return "".join(f"<code>{escape_html(p)}</code>" if i % 2 else escape_html(p) for i, p in enumerate(parts))
 
 
-def section(number: int, title: str, body: str) -> str:
-    return tag("section", f'<h2><span class="num">{number}</span>{escape_html(title)}</h2>{body}')
+def section(number: int, title: str, body: str, cls: str = "") -> str:
+    return tag("section", f'<h2><span class="num">{number}</span>{escape_html(title)}</h2>{body}', cls)
+
+
+def signature_block(boxes: Sequence[str], intro: str = "") -> str:
+    """Lines for a reviewer to fill in by hand on the printed page (name and role, date, signature)."""
+    lines = "".join(f"<div><span>{escape_html(box)}</span></div>" for box in boxes)
+    return tag("div", (tag("p", escape_html(intro)) if intro else "") + tag("div", lines, "lines"), "sign")
 
 
 def chain_link(link: str) -> str:

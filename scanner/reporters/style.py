@@ -56,6 +56,11 @@ th, td { padding: 3px 6px; border-bottom: 1px solid #eaecf0; vertical-align: top
 .chain small { color: #667085; font-size: 7.8pt; }
 .evidence { font-size: 8.6pt; color: #344054; }
 .callout { border: 1px solid #c4700b; background: #fffaeb; border-radius: 4px; padding: 4px 10px; margin: 6px 0; break-inside: avoid; }
+.sign { margin-top: 22px; break-inside: avoid; page-break-inside: avoid; }
+.sign p { font-size: 8.6pt; color: #344054; }
+.sign .lines { display: grid; grid-template-columns: 2fr 1fr 2fr; gap: 16px; margin-top: 26px; }
+.sign .lines div { border-top: 1px solid #1d2939; padding-top: 2px; height: 30px; }
+.sign span { font-size: 7.5pt; color: #475467; }
 footer { margin-top: 14px; padding-top: 6px; border-top: 1px solid #d0d5dd; font-size: 7.5pt; color: #667085; }
 @media print { html { background: #fff; } main { max-width: none; padding: 0; } }
 """
@@ -64,24 +69,48 @@ SUMMARY = (
     BASE
     + """
 .verdict .meaning { font-size: 11pt; }
+h2 { margin-top: 10px; }
+.verdict .scan { font-size: 9pt; color: #344054; margin-top: 2px; overflow-wrap: anywhere; }
 .facts { display: grid; grid-template-columns: 30mm 1fr; gap: 1px 10px; margin: 0; }
 .facts dt { font-weight: 600; color: #475467; }
 .facts dd { margin: 0; overflow-wrap: anywhere; }
 th, td { overflow-wrap: break-word; }
 .facts.two { grid-template-columns: 30mm 1fr 22mm 1.2fr; }
-.facts.small { margin-top: 4px; font-size: 8pt; color: #344054; }
-.finding { border: 1px solid #d0d5dd; border-left: 5px solid; border-radius: 4px; padding: 6px 10px; margin: 6px 0; break-inside: avoid; page-break-inside: avoid; }
-.finding.violation { border-left-color: #b42318; }
-.finding.warning { border-left-color: #c4700b; }
-.warning .badge { background: #c4700b; }
-.chain { margin: 5px 0 2px; padding: 4px 8px; }
-.evidence { margin: 4px 0 0; padding-left: 16px; }
-.compact { padding-left: 16px; font-size: 8.6pt; }
-.callout { font-size: 8.6pt; }
-.callout ul { margin: 2px 0; padding-left: 16px; }
+.facts.small { margin-top: 4px; font-size: 7.6pt; line-height: 1.35; color: #344054; }
+section.glance { break-inside: avoid; page-break-inside: avoid; }
+th.n, td.n { text-align: right; font-variant-numeric: tabular-nums; }
+table.overview td { padding: 2px 6px; }
+.more { font-size: 8.6pt; color: #475467; }
+ol.steps { margin: 2px 0 6px; padding-left: 18px; font-size: 9pt; }
+ol.steps li { margin: 2px 0; break-inside: avoid; }
+ol.steps li.more { list-style: none; }
+code.cmd { display: block; margin: 1px 0 0; padding: 1px 6px; background: #f2f4f7; border-radius: 3px; width: fit-content; max-width: 100%; }
+table.details { table-layout: fixed; font-size: 8pt; line-height: 1.3; }
+table.details tr.finding td { padding-top: 2px; }
+table.details th:nth-child(1) { width: 37%; }
+table.details th:nth-child(2) { width: 41%; }
+table.details tr.finding td:nth-child(3) { font-size: 7.4pt; white-space: nowrap; }
+table.details code { font-size: 7.6pt; }
+table.details td small { color: #667085; font-size: 7pt; margin-left: 4px; }
+table.details tr.finding td { border-bottom: none; padding-bottom: 1px; }
+table.details tr.why { break-before: avoid; page-break-before: avoid; }
+table.details tr.why td { padding: 0 6px 3px 14px; font-size: 7.6pt; color: #344054; }
+table.details p { margin: 0 0 1px; }
+tbody.group > tr:first-child { break-after: avoid; page-break-after: avoid; }
+tbody.group > tr:first-child th { background: #fff; border-bottom: 1.5px solid #98a2b3; padding-top: 7px; font-size: 8.4pt; white-space: normal; overflow-wrap: anywhere; }
+table.details.violation tbody.group > tr:first-child th { border-left: 4px solid #b42318; }
+table.details.warning tbody.group > tr:first-child th { border-left: 4px solid #c4700b; }
+table.details.info tbody.group > tr:first-child th { border-left: 4px solid #98a2b3; }
+.shared { font-weight: 400; font-size: 7.6pt; color: #344054; }
+.shared p { margin: 1px 0 0; }
+.chain { margin: 2px 0 0; padding: 2px 6px; font-size: 7.6pt; }
+.chain small { font-size: 7pt; }
+.compact { padding-left: 16px; font-size: 8.6pt; margin: 2px 0; }
+ol.sources { columns: 2; column-gap: 16px; margin: 2px 0; padding-left: 20px; font-size: 7pt; line-height: 1.25; color: #344054; }
+ol.sources li { break-inside: avoid; }
 """
 )
-"""The single-machine summary's stylesheet: facts lists, one card per finding, severity colours."""
+"""The single-machine summary's stylesheet: facts lists, the grouped overview, steps, compact grouped tables."""
 
 FLEET = (
     BASE
@@ -117,9 +146,6 @@ th.n, td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .evidence { margin: 1px 0 0; }
 .chain { margin: 3px 0 2px; padding: 3px 8px; }
 .more { font-size: 8.6pt; color: #475467; }
-.sign { display: grid; grid-template-columns: 2fr 1fr 2fr; gap: 16px; margin-top: 28px; break-inside: avoid; }
-.sign div { border-top: 1px solid #1d2939; padding-top: 2px; height: 34px; }
-.sign span { font-size: 7.5pt; color: #475467; }
 """
 )
-"""The fleet summary's stylesheet: tallies coloured by host state, tag tables, host cards, the trend, the signature."""
+"""The fleet summary's stylesheet: tallies coloured by host state, tag tables, host cards, the trend."""

@@ -12,12 +12,12 @@ import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from tabulate import tabulate
 
 from scanner.report import Report, is_gap, location_text, policy_text, verdict
+from scanner.reporters.grouping import group_by_folder
 from scanner.reporters.interface import Format, Reporter
 from scanner.reporters.terminal import terminal_safe
 from scanner.vocabulary import Severity
@@ -100,17 +100,12 @@ class TableReporter(Reporter):
     def _groups(self, findings: list[dict[str, Any]]) -> str:
         """Findings counted by severity, provider, kind and folder; folders are cut to fewer parts until
         the groups fit on a screen, so ten thousand findings in one tree read as one line."""
-        folders = [_folder_parts(f["location"]["path"]) for f in findings]
-        depth = max((len(parts) for parts in folders), default=0)
-        while True:
-            counts = Counter(
-                (f["severity"], f["provider"] or "-", f["kind"], _joined(parts[:depth]))
-                for f, parts in zip(findings, folders, strict=True)
-                if not f["waived"]
-            )
-            if len(counts) <= _LISTED or depth <= 1:
-                break
-            depth -= 1
+        groups = group_by_folder(
+            [f for f in findings if not f["waived"]],
+            lambda f: (f["severity"], f["provider"] or "-", f["kind"]),
+            _LISTED,
+        )
+        counts = Counter({(*g.key, g.folder): len(g.findings) for g in groups})
         shown = sorted(counts.most_common(_LISTED), key=lambda group: (-Severity(group[0][0]).rank, group[0][1:]))
         rows = [
             [severity.upper(), provider, kind, terminal_safe(folder), str(n)]
@@ -178,21 +173,6 @@ def _changes_line(report: Report) -> str | None:
         f"Since the previous scan ({previous['id'][:8]}, {previous['finished']}): {len(changes['new'])} new, "
         f"{len(changes['resolved'])} resolved, {len(changes['unchanged'])} unchanged finding(s)."
     )
-
-
-def _folder_parts(path: str) -> tuple[str, ...]:
-    """The folder of a finding's place (``env:``, ``registry:`` and other non-paths are their own folder)."""
-    if not path.startswith("/"):
-        return (path.split(":", 1)[0] + ":",) if ":" in path else (path,)
-    return PurePosixPath(path).parent.parts
-
-
-def _joined(parts: tuple[str, ...]) -> str:
-    if not parts:
-        return "-"
-    if parts[0] == "/":
-        return "/" + "/".join(parts[1:])
-    return "/".join(parts)
 
 
 def _cut(cell: str, width: int, path: bool) -> str:

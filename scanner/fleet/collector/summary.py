@@ -4,7 +4,9 @@ Computed from each host's latest report, as a plain document (``scanner.report.F
 ``scanner fleet summary`` writes as JSON or hands to the fleet reporters for its HTML and Markdown pages. A host whose latest report is older than the stale limit
 (or that never reported) is *stale*, never compliant: a silent host is not a compliant host.
 Violations are counted from unwaived findings; waivers that expire soon are listed so that they
-are renewed or their use ended on time.
+are renewed or their use ended on time. The policies the hosts were judged against are named with
+their digests (hosts judged against different policies are not comparable), and hosts without tags
+are listed, since the tag tables cannot count them.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ def fleet_summary(
         (h for h in hosts if states[h.host] is HostState.NOT_COMPLIANT and h.host in latest),
         key=lambda h: (-h.violations, -h.warnings, h.host),
     )[:WORST_SHOWN]
+    policies: Counter[tuple[tuple[str, str, str], ...]] = Counter(
+        tuple((p["id"], p["version"], p["sha256"]) for p in report["scan"]["policy"]) for report in latest.values()
+    )
     since = (now - timedelta(days=trend_days)).date().isoformat()
     return {
         "generated": utc_now(),
@@ -106,12 +111,17 @@ def fleet_summary(
             "incomplete": counted[HostState.INCOMPLETE],
             "stale": counted[HostState.STALE],
         },
+        "policies": [
+            {"files": [{"id": i, "version": v, "sha256": d} for i, v, d in files], "hosts": n}
+            for files, n in policies.most_common()
+        ],
         "violations_by_provider": dict(by_provider.most_common()),
         "hosts_by_provider": {p: len(h) for p, h in sorted(hosts_by_provider.items(), key=lambda kv: -len(kv[1]))},
         "violations_by_kind": dict(by_kind.most_common()),
         "by_tag": {
             key: {value: dict(c) for value, c in sorted(values.items())} for key, values in sorted(by_tag.items())
         },
+        "untagged_hosts": [h.host for h in hosts if not h.tags],
         "worst_hosts": [_worst(latest[h.host], h) for h in worst],
         "stale_hosts": [
             {"host": h.host, "last_seen": h.last_seen, "tags": h.tags}
