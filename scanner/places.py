@@ -8,8 +8,9 @@ platform's per-user folders. Nothing here creates anything.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
+
+from scanner.platforms import macos, windows
 
 
 def _is_root() -> bool:
@@ -20,12 +21,12 @@ def default_db_path() -> Path:
     """``$SCANNER_DB``; else ``/var/lib/scanner/scanner.db`` for root, the user's data directory otherwise."""
     if os.environ.get("SCANNER_DB"):
         return Path(os.environ["SCANNER_DB"])
-    if os.name == "nt":
+    if windows():
         base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
         return base / "scanner" / "scanner.db"
     if _is_root():
         return Path("/var/lib/scanner/scanner.db")
-    if sys.platform == "darwin":
+    if macos():
         return Path.home() / "Library" / "Application Support" / "scanner" / "scanner.db"
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "scanner" / "scanner.db"
 
@@ -38,9 +39,13 @@ def default_fleet_db() -> Path:
 
 
 def default_cache_dir() -> Path:
-    """``$SCANNER_CACHE_DIR``, else the XDG cache (``/var/cache/scanner`` for root)."""
+    """``$SCANNER_CACHE_DIR``, else the system's per-user cache (``/var/cache/scanner`` for root on Linux and macOS)."""
     if os.environ.get("SCANNER_CACHE_DIR"):
         return Path(os.environ["SCANNER_CACHE_DIR"])
+    if windows():
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "scanner" / "cache"
     if _is_root():
         return Path("/var/cache/scanner")
+    if macos():
+        return Path.home() / "Library" / "Caches" / "scanner"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scanner"

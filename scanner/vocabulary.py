@@ -183,6 +183,10 @@ class EndpointSource(Word):
     DOTENV = "dotenv"
     SHELL_PROFILE = "shell-profile"
     SYSTEMD_UNIT = "systemd-unit"
+    POWERSHELL_PROFILE = "powershell-profile"
+    BATCH_FILE = "batch-file"
+    LAUNCHD_JOB = "launchd-job"
+    REGISTRY = "registry"
     TOOL_CONFIG = "tool-config"
     SOURCE_CODE = "source-code"
     CONFIG_FILE = "config-file"
@@ -199,6 +203,10 @@ SOURCE_WORDS: dict[EndpointSource, str] = {
     EndpointSource.DOTENV: "a .env file",
     EndpointSource.SHELL_PROFILE: "a shell start-up file",
     EndpointSource.SYSTEMD_UNIT: "a systemd unit",
+    EndpointSource.POWERSHELL_PROFILE: "a PowerShell profile",
+    EndpointSource.BATCH_FILE: "a batch file",
+    EndpointSource.LAUNCHD_JOB: "a launchd job",
+    EndpointSource.REGISTRY: "the Windows registry",
     EndpointSource.TOOL_CONFIG: "an AI tool's settings",
     EndpointSource.SOURCE_CODE: "source code",
     EndpointSource.CONFIG_FILE: "a configuration file",

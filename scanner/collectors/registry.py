@@ -13,6 +13,7 @@ from scanner.collectors.endpoints.logs import LogCollector
 from scanner.collectors.endpoints.processes import ProcessCollector
 from scanner.collectors.endpoints.text import TextCollector
 from scanner.collectors.endpoints.toolconfigs import ToolConfigCollector
+from scanner.collectors.endpoints.winregistry import RegistryCollector
 from scanner.collectors.interface import Collector
 from scanner.collectors.models.collector import ModelCollector
 from scanner.collectors.packages.buildfiles import BuildFileCollector
@@ -31,6 +32,7 @@ COLLECTORS: dict[str, type[Collector]] = {
         ToolConfigCollector,
         TextCollector,
         HostsFileCollector,
+        RegistryCollector,
         LogCollector,
         ConnectionCollector,
     )

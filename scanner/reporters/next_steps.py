@@ -120,6 +120,12 @@ SETTING_STEPS: dict[EndpointSource, str] = {
     EndpointSource.DOTENV: _SETTING,
     EndpointSource.SHELL_PROFILE: _SETTING,
     EndpointSource.SYSTEMD_UNIT: _SETTING[:-1] + ", then reload systemd and restart the unit.",
+    EndpointSource.POWERSHELL_PROFILE: _SETTING[:-1] + "; new PowerShell sessions read the change.",
+    EndpointSource.BATCH_FILE: _SETTING[:-1]
+    + "; a value set with setx stays in the registry: remove it there too (System Properties, Environment Variables).",
+    EndpointSource.LAUNCHD_JOB: _SETTING[:-1] + ", then unload and load the job again (launchctl bootout, bootstrap).",
+    EndpointSource.REGISTRY: "Remove {setting} ({target}) from the environment kept in the registry at {place} "
+    "(System Properties, Environment Variables), then sign out and in again.",
     EndpointSource.TOOL_CONFIG: "Change {tool}'s settings at {place}, which use {target}.",
     EndpointSource.SOURCE_CODE: "Change the code at {place}, which calls {target}.",
     EndpointSource.CONFIG_FILE: _SETTING,

@@ -1,11 +1,12 @@
-"""Open TCP connections to the addresses the policy's hosts resolve to (``--resolve``, Linux).
+"""Open TCP connections to the addresses the policy's hosts resolve to (``--resolve``).
 
 The only collector that uses the network: it asks the system resolver for each watched host, so it
 runs only when asked. It then reads the kernel's socket tables (``/proc/net/tcp``, ``tcp6``) for
 established or opening connections to those addresses and finds the process owning each socket
 through ``/proc/*/fd``. It sees the scanner's own network namespace only (containers with their
 own network are not visible), and a socket whose process could not be read (another user's,
-without root) is still reported with the user the kernel lists, plus a coverage entry.
+without root) is still reported with the user the kernel lists, plus a coverage entry. Where there
+is no ``/proc`` (Windows, macOS) the same facts come from ``psutil``, or the report says they were not read.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from scanner.collectors.endpoints.processes import PROC, read_proc, user_name
+from scanner.collectors.endpoints.processes import NOT_AVAILABLE, PROC, read_proc
 from scanner.collectors.interface import Collector, CollectorResult
+from scanner.platforms import has_proc, user_name
 from scanner.records import EndpointRecord, Location, Record, Skipped
 from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
@@ -144,34 +146,89 @@ class ConnectionCollector(Collector):
         """Never called: connections are not files."""
 
     def finish(self) -> CollectorResult:
-        if not (self.fs.is_live and self.options.resolve and os.path.isdir(f"{PROC}/net")):
+        if not (self.fs.is_live and self.options.resolve):
             return CollectorResult()
         by_address, failed = resolve_all(self.options.watch.hosts, self.resolver)
-        found = [s for s in sockets() if s.remote in by_address]
-        owners, unreadable = socket_owners({s.inode for s in found}) if found else ({}, 0)
-        records: list[Record] = []
-        for sock in found:
-            owner = owners.get(sock.inode)
-            process: tuple[tuple[str, str], ...] = (("pid", owner[0]), ("name", owner[1])) if owner else ()
-            process += (("user", user_name(sock.uid)),)
-            where = f"{PROC}/{owner[0]}" if owner else f"{PROC}/net/tcp"
-            for host in sorted(by_address[sock.remote]):
-                records.append(
-                    EndpointRecord(
-                        name=host,
-                        source=EndpointSource.CONNECTION,
-                        locations=(Location(where, None),),
-                        found_by=self.id,
-                        host=host,
-                        process=process,
-                        seen=(("address", f"{sock.remote}:{sock.port}"), ("state", sock.state)),
-                    )
-                )
         skipped = []
         if failed:
             reason = f"--resolve: {len(failed)} host(s) did not resolve, connections to them cannot be seen: {', '.join(failed)}"
             skipped.append(Skipped("--resolve", reason, SkipKind.UNREADABLE))
-        if unreadable and len(owners) < len({s.inode for s in found}):
+        try:
+            found, unreadable = proc_connections(by_address) if has_proc() else psutil_connections(by_address)
+        except ImportError:
+            reason = f"{NOT_AVAILABLE}: live connections are read from /proc on Linux, through psutil elsewhere"
+            return CollectorResult(skipped=[*skipped, Skipped("--resolve", reason, SkipKind.UNSUPPORTED)])
+        records: list[Record] = []
+        for connection in found:
+            for host in sorted(by_address[connection.remote]):
+                records.append(
+                    EndpointRecord(
+                        name=host,
+                        source=EndpointSource.CONNECTION,
+                        locations=(Location(connection.where, None),),
+                        found_by=self.id,
+                        host=host,
+                        process=connection.process,
+                        seen=(("address", f"{connection.remote}:{connection.port}"), ("state", connection.state)),
+                    )
+                )
+        if unreadable:
             reason = f"{unreadable} process(es) unreadable: some connections are shown by user only (run as root)"
-            skipped.append(Skipped(f"{PROC}/*/fd", reason, SkipKind.UNREADABLE))
+            skipped.append(Skipped(f"{PROC}/*/fd" if has_proc() else "--resolve", reason, SkipKind.UNREADABLE))
         return CollectorResult(records=records, skipped=skipped)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One connection to a watched address, with what is known of the process that holds it."""
+
+    remote: str
+    port: int
+    state: str
+    where: str
+    process: tuple[tuple[str, str], ...]
+
+
+def proc_connections(by_address: dict[str, set[str]]) -> tuple[list[Connection], int]:
+    """Connections from Linux's socket tables; the count is of processes that could not be read
+    when some socket's owner stayed unknown."""
+    found = [s for s in sockets() if s.remote in by_address]
+    owners, unreadable = socket_owners({s.inode for s in found}) if found else ({}, 0)
+    connections = []
+    for sock in found:
+        owner = owners.get(sock.inode)
+        process: tuple[tuple[str, str], ...] = (("pid", owner[0]), ("name", owner[1])) if owner else ()
+        process += (("user", user_name(sock.uid)),)
+        where = f"{PROC}/{owner[0]}" if owner else f"{PROC}/net/tcp"
+        connections.append(Connection(sock.remote, sock.port, sock.state, where, process))
+    known_all = len(owners) == len({s.inode for s in found})
+    return connections, 0 if known_all else unreadable
+
+
+def psutil_connections(by_address: dict[str, set[str]]) -> tuple[list[Connection], int]:
+    """Connections through ``psutil`` (Windows, macOS). Raises ``ImportError`` when it is not installed."""
+    import psutil  # only where there is no /proc
+
+    states = {psutil.CONN_ESTABLISHED: STATES["01"], psutil.CONN_SYN_SENT: STATES["02"]}
+    try:
+        table = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:  # macOS lists other users' sockets to root only
+        return [], 1
+    connections = []
+    unreadable = 0
+    for conn in table:
+        if not conn.raddr or conn.status not in states:
+            continue
+        remote = _canonical(conn.raddr.ip)
+        if remote not in by_address:
+            continue
+        process: tuple[tuple[str, str], ...] = ()
+        if conn.pid:
+            try:
+                owner = psutil.Process(conn.pid)
+                process = (("pid", str(conn.pid)), ("name", owner.name()), ("user", owner.username()))
+            except psutil.Error:
+                unreadable += 1
+                process = (("pid", str(conn.pid)),)
+        connections.append(Connection(remote, conn.raddr.port, states[conn.status], f"process {conn.pid}", process))
+    return connections, unreadable

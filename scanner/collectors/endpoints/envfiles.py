@@ -5,6 +5,9 @@ Lines are read as data (a bounded read; nothing is sourced or expanded). A ``.en
 line is split into words the way the shell would (``shlex``), so every ``NAME=value`` word counts —
 several on one line, after ``;``, before a command (``ANTHROPIC_BASE_URL=... claude``) and inside an
 alias; fish's ``set -gx NAME value`` too; systemd ``Environment=`` lines may hold several assignments.
+The shells of Windows and macOS are read the same way (``shellsyntax.py``): PowerShell profiles, batch
+files, ``/etc/launchd.conf`` and ``launchctl setenv``; system-wide start-up files are known by their
+place on each system (``scanner.syspaths``).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import shlex
 
 from scanner.collectors.endpoints.base import record_of
 from scanner.collectors.endpoints.settings import classify_all
+from scanner.collectors.endpoints.shellsyntax import batch_pairs, launchd_pairs, powershell_pairs
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import Record, Skipped
+from scanner.syspaths import LAUNCHD_CONF, canonical, is_powershell_profile, is_system_shell_file
 from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
 
@@ -32,6 +37,10 @@ SHELL_NAMES = frozenset(
 _DOTENV = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 _FISH_SET = re.compile(r"^\s*set\s+(?:-[A-Za-z]+\s+)*([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SYSTEM_SHELL_NAMES = frozenset(
+    {"environment", "profile", "bashrc", "bash.bashrc", "zshrc", "zprofile", "zshenv", "zlogin"}
+)
+BATCH_SUFFIXES = frozenset({".bat", ".cmd"})
 
 
 def env_source_of(entry: Entry) -> EndpointSource | None:
@@ -41,10 +50,17 @@ def env_source_of(entry: Entry) -> EndpointSource | None:
         return EndpointSource.DOTENV
     if (
         name in SHELL_NAMES
-        or path == "/etc/environment"
+        or (name in SYSTEM_SHELL_NAMES and is_system_shell_file(path))
         or (path.startswith("/etc/profile.d/") and name.endswith(".sh"))
     ):
         return EndpointSource.SHELL_PROFILE
+    lower = name.lower()
+    if lower.endswith(".ps1"):
+        return EndpointSource.POWERSHELL_PROFILE if is_powershell_profile(name) else None
+    if lower[-4:] in BATCH_SUFFIXES:
+        return EndpointSource.BATCH_FILE
+    if name == "launchd.conf" and canonical(path) == LAUNCHD_CONF:
+        return EndpointSource.LAUNCHD_JOB
     if name.endswith(".service") or (name.endswith(".conf") and entry.parent_name.endswith(".service.d")):
         return EndpointSource.SYSTEMD_UNIT
     return None
@@ -57,6 +73,12 @@ def assignments(line: str, source: EndpointSource) -> list[tuple[str, str]]:
         if not equals or key.strip() != "Environment":
             return []
         return [pair for word in _words(rest) if (pair := _pair(word))]
+    if source == "powershell-profile":
+        return powershell_pairs(line)
+    if source == "batch-file":
+        return batch_pairs(line)
+    if source == "launchd-job":
+        return launchd_pairs(line)
     if source == "dotenv":
         match = _DOTENV.match(line)
         if not match:
@@ -69,7 +91,7 @@ def assignments(line: str, source: EndpointSource) -> list[tuple[str, str]]:
     if fish:
         words = _words(fish.group(2))
         return [(fish.group(1), words[0])] if words else []
-    return _shell_pairs(_words(line), depth=0)
+    return _shell_pairs(_words(line), depth=0) + launchd_pairs(line)
 
 
 def _words(text: str) -> list[str]:
@@ -101,12 +123,13 @@ def _shell_pairs(words: list[str], depth: int) -> list[tuple[str, str]]:
 
 
 class EnvFileCollector(Collector):
-    """Endpoint settings in ``.env`` files, shell profiles, systemd units and ``/etc/environment``."""
+    """Endpoint settings in ``.env`` files, shell profiles (PowerShell's too), systemd units, batch files
+    and ``/etc/environment``."""
 
     id = "env-file-collector"
     interest = Interest(
-        file_names=DOTENV_NAMES | SHELL_NAMES | frozenset({"environment"}),
-        file_suffixes=frozenset({".service", ".conf", ".sh"}),
+        file_names=DOTENV_NAMES | SHELL_NAMES | SYSTEM_SHELL_NAMES,
+        file_suffixes=frozenset({".service", ".conf", ".sh", ".ps1"}) | BATCH_SUFFIXES,
     )
 
     def __init__(self, fs: RootFS, options: CollectOptions | None = None) -> None:
@@ -126,7 +149,7 @@ class EnvFileCollector(Collector):
         if truncated:
             self._skipped.append(Skipped(entry.path, f"read only up to {TEXT_CAP >> 20} MiB", SkipKind.PARTIAL))
         for number, line in enumerate(text.splitlines(), start=1):
-            if line.lstrip().startswith("#") or ("=" not in line and "set " not in line):
+            if line.lstrip().startswith("#") or ("=" not in line and "set" not in line.lower()):
                 continue
             for name, value in assignments(line, source):
                 settings = classify_all(name, value, self.options.watch)

@@ -1,10 +1,14 @@
-"""``/etc/hosts`` entries for watched hosts: pinned to an address, or blocked (``0.0.0.0``, loopback)."""
+"""Hosts file entries for watched hosts: pinned to an address, or blocked (``0.0.0.0``, loopback).
+
+The hosts file is ``/etc/hosts`` on Linux, ``/private/etc/hosts`` on macOS and
+``C:\\Windows\\System32\\drivers\\etc\\hosts`` on Windows (``scanner.syspaths``)."""
 
 from __future__ import annotations
 
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import EndpointRecord, Location, Record, Skipped
+from scanner.syspaths import is_hosts_file
 from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
 
@@ -21,7 +25,7 @@ class HostsFileCollector(Collector):
         self._result = CollectorResult()
 
     def visit(self, entry: Entry) -> None:
-        if entry.path != "/etc/hosts":
+        if not is_hosts_file(entry.path):
             return
         try:
             text, _ = self.fs.read_text(entry.real_path, HOSTS_CAP)

@@ -20,6 +20,7 @@ is kept and this one dropped (``merge.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from bisect import bisect_left, bisect_right
@@ -29,6 +30,7 @@ from enum import Enum
 from itertools import accumulate
 from typing import Any, BinaryIO
 
+from scanner.collectors.endpoints import plists
 from scanner.collectors.endpoints.base import PACKAGE_DIRS
 from scanner.collectors.endpoints.context import (
     block_configures,
@@ -216,6 +218,8 @@ class _Rest(Enum):
     NAMES = "names"
     UNSEARCHED = "unsearched"
     """More than ``SEARCH_CAP``: the rest was not searched."""
+    DECODED = "decoded"
+    """Nothing: the whole file was read, and decoded from a binary form whose lines are not the file's."""
 
 
 _END = 1 << 62
@@ -239,6 +243,12 @@ class _Line:
         at = self.start + column
         inside = bisect_right(self.blocks, (at, _END)) - 1
         return inside >= 0 and self.blocks[inside][0] <= at < self.blocks[inside][1]
+
+
+def _without_lines(record: Record) -> Record:
+    if not isinstance(record, EndpointRecord | ModelRecord):
+        return record
+    return dataclasses.replace(record, locations=tuple(Location(at.path, None) for at in record.locations))
 
 
 class TextCollector(Collector):
@@ -279,7 +289,10 @@ class TextCollector(Collector):
             text, source = script_lines_only(text), EndpointSource.SOURCE_CODE
         else:
             source = self._source_of(name, suffix)
+        before = len(self._records)
         used = self._scan(entry, text, source, metadata)
+        if rest is _Rest.DECODED:  # a line of the decoded text is no place in the file
+            self._records[before:] = [_without_lines(r) for r in self._records[before:]]
         if rest is _Rest.NAMES:
             # past the cap a provider is named: unread, it could be use, unless use was found already
             kind = SkipKind.PARTIAL if used or metadata else SkipKind.UNREADABLE
@@ -298,6 +311,8 @@ class TextCollector(Collector):
         try:
             with self.fs.open_regular(entry.real_path) as handle:
                 head = handle.read(SNIFF_BYTES)
+                if head.startswith(plists.BINARY_MAGIC):
+                    return self._binary_plist(entry, head + handle.read(CODE_CAP))
                 if b"\0" in head:
                     return None
                 rest = handle.read(cap - len(head)) if len(head) == SNIFF_BYTES else b""
@@ -310,6 +325,20 @@ class TextCollector(Collector):
             reason = f"text unreadable: {describe_refusal(error)}"
             self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))
             return None
+
+    def _binary_plist(self, entry: Entry, data: bytes) -> tuple[bytes, _Rest] | None:
+        """A binary property list (macOS preferences, launchd jobs) as the XML it stands for."""
+        if len(data) > CODE_CAP:
+            reason = f"binary property list larger than {CODE_CAP >> 20} MiB, not decoded"
+            self._skipped.append(Skipped(entry.path, reason, SkipKind.PARTIAL))
+            return None
+        try:
+            return plists.as_xml(data).encode("utf-8"), _Rest.DECODED
+        except plists.PlistTooLarge as error:
+            self._skipped.append(Skipped(entry.path, str(error), SkipKind.UNREADABLE))
+        except plists.PlistRefused:
+            pass  # not a property list the system could read either
+        return None
 
     def _past_cap(self, handle: BinaryIO, tail: bytes) -> _Rest:
         """Whether the rest of a file names a provider: searched in chunks (with the previous chunk's end,

@@ -1,0 +1,39 @@
+"""Which operating system the scanner runs on, asked in one place.
+
+Code that differs by system asks these functions, never ``os.name`` or ``sys.platform`` itself, so that
+one test can run the scanner as Windows or macOS would (``tests/test_portability.py``): modules that
+exist on one system only (``pwd``, ``winreg``) are imported where they are used, never at the top.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def windows() -> bool:
+    return sys.platform == "win32"
+
+
+def macos() -> bool:
+    return sys.platform == "darwin"
+
+
+def has_proc() -> bool:
+    """Linux's ``/proc``: process environments, sockets and the mount table are read from there."""
+    return not windows() and os.path.isdir("/proc/self")
+
+
+def user_name(uid: int | None = None) -> str:
+    """The account name of ``uid`` (this process's user when ``None``), or the number when it has none."""
+    try:
+        import pwd  # POSIX only
+    except ImportError:
+        import getpass
+
+        return getpass.getuser() if uid is None else str(uid)
+    uid = os.getuid() if uid is None else uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
