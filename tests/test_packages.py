@@ -75,6 +75,15 @@ def test_every_environment_layout_is_recognised(machine: Machine) -> None:
     odd = machine.path("/weird/site-packages")
     odd.mkdir(parents=True)
     write_dist_info(odd, "h", "1")
+    user_sites = {
+        "i": "/Users/alice/AppData/Roaming/Python/Python311/site-packages",  # pip install --user on Windows
+        "j": "/Users/alice/AppData/Local/Packages/PythonSoftwareFoundation.Python.3.12_qbz5n2kfra8p0/LocalCache/"
+        "local-packages/Python312/site-packages",  # the Microsoft Store's Python
+        "k": "/Users/alice/Library/Python/3.9/lib/python/site-packages",  # macOS's framework Python
+    }
+    for name, place in user_sites.items():
+        machine.path(place).mkdir(parents=True)
+        write_dist_info(machine.path(place), name, "1")
     envs = {name: r.environment.to_dict() for name, r in by_name(collect(machine.root)[0]).items()}
     assert envs == {
         "a": {"path": "/srv/app/.venv", "kind": "venv", "python": "3.12"},
@@ -85,6 +94,14 @@ def test_every_environment_layout_is_recognised(machine: Machine) -> None:
         "f": {"path": "/root/.pyenv/versions/3.10.13", "kind": "pyenv", "python": "3.10"},
         "g": {"path": "/win/Python312", "kind": "system", "python": None},
         "h": {"path": "/weird/site-packages", "kind": "unknown", "python": None},
+        "i": {"path": "/Users/alice/AppData/Roaming/Python/Python311", "kind": "user-site", "python": "3.11"},
+        "j": {
+            "path": "/Users/alice/AppData/Local/Packages/PythonSoftwareFoundation.Python.3.12_qbz5n2kfra8p0/"
+            "LocalCache/local-packages/Python312",
+            "kind": "user-site",
+            "python": "3.12",
+        },
+        "k": {"path": "/Users/alice/Library/Python/3.9", "kind": "user-site", "python": "3.9"},
     }
 
 
