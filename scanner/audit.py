@@ -21,12 +21,14 @@ from scanner.changes import compare
 from scanner.collectors.endpoints.merge import prefer_structured
 from scanner.collectors.interface import CollectOptions, FileCache, WatchList
 from scanner.collectors.registry import COLLECTORS
+from scanner.drives import choose_drives, windows_drives
 from scanner.errors import StoreError, UsageError
 from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal, printable
 from scanner.lineage.graph import identify
 from scanner.lineage.hub import Hub
 from scanner.own import shipped_digests
+from scanner.platforms import windows
 from scanner.policy.engine import evaluate
 from scanner.policy.schema import Policy
 from scanner.policy.waivers import apply_waivers
@@ -69,10 +71,18 @@ class AuditOptions:
     this run; the project's own files and this run's policy files are added by ``run_audit``."""
 
 
+def _machine_roots(fs: RootFS, include_fstypes: frozenset[str]) -> tuple[tuple[str, ...], list[Skipped]]:
+    """What "the whole machine" is: ``/``, or on a live Windows machine each of its fixed drives."""
+    if fs.is_live and windows():
+        drives, skipped = choose_drives(windows_drives(), include_fstypes)
+        return tuple(drives), skipped
+    return (os.sep,), []
+
+
 def _roots(fs: RootFS, paths: tuple[str, ...]) -> list[WalkRoot]:
     """Scan roots as real paths, resolved like the scanned machine would; nested roots are dropped."""
     reals = []
-    for display in paths or (os.sep,):
+    for display in paths:
         inside = os.path.abspath(display) if fs.is_live else os.path.normpath(os.sep + display.lstrip(os.sep))
         try:
             real = fs.resolve(fs.to_real(inside))
@@ -126,7 +136,8 @@ def run_audit(
     if options.root is not None and options.resolve:
         raise UsageError("--resolve looks at this machine's live connections; it cannot be used with --root")
     fs = RootFS(options.root)
-    roots = _roots(fs, options.paths)
+    machine, chosen_skips = _machine_roots(fs, options.include_fstypes) if not options.paths else ((), [])
+    roots = _roots(fs, options.paths or machine)
     collect_options = CollectOptions(
         hash_weights=options.hash_weights,
         watch=watch_list(policy, options.secret_salt),
@@ -152,6 +163,7 @@ def run_audit(
     )
     clock.start("walking")
     coverage = walker.walk(roots)
+    coverage.skipped.extend(chosen_skips)
     log.info("walked %d folders and %d files", coverage.dirs, coverage.files)
     clock.start("reading what was found")
     records: list[Record] = []

@@ -2,13 +2,18 @@
 
 A compliance scan of ``/`` walks every *local* filesystem but not pseudo filesystems (``/proc``,
 ``/sys``: not files anyone installed) nor network filesystems (another machine's disk, scanned
-from its own agent). On Linux the mount table comes from ``/proc/self/mountinfo``; elsewhere we
-know no mount types and only the fixed pseudo paths are skipped.
+from its own agent). On Linux the mount table comes from ``/proc/self/mountinfo``, on macOS from
+``mount`` (``getfsstat`` underneath: network shares under ``/Volumes`` are ``smbfs``, ``nfs``, ``afpfs``,
+``webdav``). Windows has drives instead (``scanner.drives``).
 """
 
 from __future__ import annotations
 
+import re
+import subprocess
 from dataclasses import dataclass
+
+from scanner.platforms import macos
 
 PSEUDO_FSTYPES: frozenset[str] = frozenset(
     {
@@ -21,6 +26,7 @@ NETWORK_FSTYPES: frozenset[str] = frozenset(
     {
         "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "ceph", "glusterfs", "lustre", "gpfs",
         "9p", "virtiofs", "davfs", "fuse", "sshfs", "beegfs", "ocfs2", "gfs2", "vboxsf", "prl_fs",
+        "afpfs", "webdav", "ftp",
     }
 )  # fmt: skip
 # fuse.<helper> mounts are network or virtual (sshfs, gvfsd, lxcfs, rclone...); fuseblk is ntfs-3g/exfat on a local disk.
@@ -89,8 +95,29 @@ def parse_mountinfo(text: str) -> list[Mount]:
     return mounts
 
 
+_MACOS_MOUNT = re.compile(r"^(?P<device>.+?) on (?P<point>/.*) \((?P<fstype>[^,()]+)(?:, [^()]*)?\)$")
+MOUNT_COMMAND = "/sbin/mount"
+
+
+def parse_macos_mount(text: str) -> list[Mount]:
+    """Parse what macOS's ``mount`` prints (``//alice@fs/share on /Volumes/share (smbfs, nodev, ...)``)."""
+    mounts = []
+    for line in text.splitlines():
+        match = _MACOS_MOUNT.match(line.strip())
+        if match:
+            device = match.group("device")
+            mounts.append(Mount(match.group("point"), match.group("fstype").strip(), device, "/"))
+    return mounts
+
+
 def read_mount_table(path: str = "/proc/self/mountinfo") -> list[Mount]:
     """The running system's mount table, or an empty list where there is none to read."""
+    if macos():
+        try:
+            listed = subprocess.run([MOUNT_COMMAND], capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return []
+        return parse_macos_mount(listed.stdout)
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return parse_mountinfo(handle.read(4 << 20))

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 from scanner.collectors.endpoints.processes import Unreadable, proc_environments, psutil_environments
+from scanner.drives import choose_drives
 
 POSIX_ONLY = ("pwd", "grp", "fcntl", "termios", "resource")
 
@@ -91,3 +92,13 @@ def test_a_system_without_proc_or_psutil_says_process_environments_were_not_read
     assert "running processes" in result.stdout
     assert "unsupported" in result.stdout
     assert "not available on this system" in result.stdout
+
+
+def test_a_windows_machine_is_every_fixed_drive_and_other_drives_are_chosen_skips() -> None:
+    drives = [("C:\\", "fixed"), ("D:\\", "fixed"), ("E:\\", "removable"), ("R:\\", "ramdisk"), ("Z:\\", "network")]
+    roots, skipped = choose_drives(drives, frozenset())
+    assert roots == ["C:\\", "D:\\", "R:\\"]
+    assert [(s.path, s.kind.value) for s in skipped] == [("E:\\", "filesystem"), ("Z:\\", "filesystem")]
+    assert skipped[1].reason == "network drive (skipped by default; --include-fstype network walks it)"
+    roots, skipped = choose_drives(drives, frozenset({"network"}))
+    assert "Z:\\" in roots and [s.path for s in skipped] == ["E:\\"]

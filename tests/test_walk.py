@@ -14,7 +14,7 @@ import pytest
 from conftest import Machine, drop_dac_prefix, run_scanner
 
 from scanner.fsview import RootFS
-from scanner.mounts import Mount, parse_mountinfo, skip_reason
+from scanner.mounts import Mount, parse_macos_mount, parse_mountinfo, skip_reason
 from scanner.walk import Coverage, Entry, Interest, Walker, WalkOptions, WalkRoot
 
 
@@ -152,6 +152,24 @@ def test_mountinfo_is_parsed_with_escaped_mount_points() -> None:
         Mount("/proc", "proc", "0:21", "/"),
         Mount("/mnt/my disk", "ext4", "98:0", "/srv/data"),
     ]
+
+
+def test_the_macos_mount_table_skips_network_shares_and_keeps_local_volumes() -> None:
+    """What macOS's ``mount`` prints (its format since 10.x: device, mount point, type and flags)."""
+    text = (
+        "/dev/disk3s1s1 on / (apfs, sealed, local, read-only, journaled)\n"
+        "devfs on /dev (devfs, local, nobrowse)\n"
+        "/dev/disk3s5 on /System/Volumes/Data (apfs, local, journaled, nobrowse, protect, root data)\n"
+        "map auto_home on /System/Volumes/Data/home (autofs, automounted, nobrowse)\n"
+        "//alice@fs.example.org/Team Share on /Volumes/Team Share (smbfs, nodev, nosuid, mounted by alice)\n"
+        "nas.example.org:/export/models on /Volumes/models (nfs, nodev, nosuid, mounted by alice)\n"
+        "/dev/disk4s1 on /Volumes/USB DISK (msdos, local, nodev, nosuid, noowners, mounted by alice)\n"
+    )
+    mounts = {m.mount_point: m.fstype for m in parse_macos_mount(text)}
+    assert mounts["/Volumes/Team Share"] == "smbfs"
+    assert {point for point, fstype in mounts.items() if skip_reason(fstype)} == {
+        "/dev", "/System/Volumes/Data/home", "/Volumes/Team Share", "/Volumes/models"
+    }  # fmt: skip
 
 
 def test_walk_never_opens_fifos_sockets_or_devices(tmp_path: Path) -> None:

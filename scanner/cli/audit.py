@@ -167,7 +167,7 @@ def audit(
     include_fstype: Annotated[
         list[str] | None,
         typer.Option(
-            help="Also walk filesystems of this type (repeatable), e.g. nfs4; pseudo and network ones are skipped."
+            help="Also walk filesystems of this type (repeatable), e.g. nfs4; pseudo and network ones are skipped. On Windows: network, removable or cdrom drives."
         ),
     ] = None,
     one_file_system: Annotated[
