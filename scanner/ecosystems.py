@@ -23,6 +23,8 @@ class Ecosystem(Word):
     CONDA = "conda"
     NPM = "npm"
     MAVEN = "maven"
+    GO = "go"
+    CARGO = "cargo"
 
 
 class EnvironmentKind(Word):
@@ -38,7 +40,9 @@ class EnvironmentKind(Word):
     NODE_PROJECT = "node-project"
     NODE_GLOBAL = "node-global"
     NPX_CACHE = "npx-cache"
-    BUILD_FILE = "build-file"
+    MANIFEST = "manifest"
+    """Declared in a project's manifest or lock file (``requirements.txt``, ``package.json``, ``pom.xml``...),
+    whether or not it is installed: the environment is the project's folder."""
 
 
 ENVIRONMENT_WORDS: dict[EnvironmentKind, str] = {
@@ -52,7 +56,7 @@ ENVIRONMENT_WORDS: dict[EnvironmentKind, str] = {
     EnvironmentKind.NODE_PROJECT: "Node project",
     EnvironmentKind.NODE_GLOBAL: "global Node prefix",
     EnvironmentKind.NPX_CACHE: "npx cache",
-    EnvironmentKind.BUILD_FILE: "project's build file (a declared dependency)",
+    EnvironmentKind.MANIFEST: "project's manifest (a declared dependency)",
 }
 """How a finding says where a package is installed."""
 
@@ -71,12 +75,19 @@ class EcosystemRules:
     """The purl uses the normalised name (PyPI's rule) rather than the name as written."""
     namespace_separator: str = "/"
     """What parts a name's namespace from its name: an npm ``@scope/``, a Maven ``group:``."""
+    namespace_is_path: bool = False
+    """The namespace is everything before the last separator (a Go module ``github.com/org/name``)."""
 
     def purl(self, name: str, version: str | None) -> str:
         shown = self.normalize(name) if self.purl_normalized else name
         at = f"@{_quote(version)}" if version else ""
         # The namespace is the purl's: pkg:npm/%40ai-sdk/deepseek, pkg:maven/org.springframework.ai/spring-ai-...
-        return f"pkg:{self.purl_type}/{'/'.join(_quote(p) for p in shown.split(self.namespace_separator, 1))}{at}"
+        if self.namespace_is_path:
+            namespace, _, last = shown.rpartition(self.namespace_separator)
+            parts = [*(namespace.split(self.namespace_separator) if namespace else []), last]
+        else:
+            parts = shown.split(self.namespace_separator, 1)
+        return f"pkg:{self.purl_type}/{'/'.join(_quote(p) for p in parts)}{at}"
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._~-]")
@@ -85,6 +96,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._~-]")
 def _quote(text: str) -> str:
     """Percent-encoding as purl wants it: everything but unreserved characters."""
     return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8", "surrogatepass")), text)
+
+
+def _crate_name(name: str) -> str:
+    return name.lower().replace("_", "-")
 
 
 ECOSYSTEMS: dict[Ecosystem, EcosystemRules] = {
@@ -100,5 +115,9 @@ ECOSYSTEMS: dict[Ecosystem, EcosystemRules] = {
         EcosystemRules(Ecosystem.NPM, str.lower, frozenset({Ecosystem.NPM}), "npm", True),
         # Maven coordinates are group:artifact, compared without case (Maven Central's names are lower case).
         EcosystemRules(Ecosystem.MAVEN, str.lower, frozenset({Ecosystem.MAVEN}), "maven", False, ":"),
+        # Go modules are named by their import path (github.com/org/name); compared without case.
+        EcosystemRules(Ecosystem.GO, str.lower, frozenset({Ecosystem.GO}), "golang", False, namespace_is_path=True),
+        # crates.io treats - and _ as one character and ignores case.
+        EcosystemRules(Ecosystem.CARGO, _crate_name, frozenset({Ecosystem.CARGO}), "cargo", True),
     )
 }

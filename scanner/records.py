@@ -134,7 +134,8 @@ class PackageRecord:
     def identity(self) -> str:
         """Stable identity: ecosystem-independent name within one environment."""
         python = self.ecosystem in (Ecosystem.PYPI, Ecosystem.CONDA)  # one record for both, as before npm
-        return f"package:{'' if python else f'{self.ecosystem}:'}{self.normalized_name}@{self.environment.path}"
+        kind = "declared" if self.environment.kind is EnvironmentKind.MANIFEST else "package"
+        return f"{kind}:{'' if python else f'{self.ecosystem}:'}{self.normalized_name}@{self.environment.path}"
 
     @property
     def id(self) -> str:

@@ -23,7 +23,7 @@ SCHEMA_VERSION = "1.4.0"
 1.4.0: DNS and proxy log records say who: endpoint attributes ``clients`` (address, count, first, last,
 users) and ``other_clients``; their ``seen.first``/``seen.last`` are ISO 8601 UTC (were as the log wrote
 them). An optional ``sources`` object: each source the findings cite, by id, with its title, date, kind and
-URLs. New values in free-form attributes: the ``maven`` ecosystem and the ``build-file`` environment kind,
+URLs. New values in free-form attributes: the ``maven``, ``go`` and ``cargo`` ecosystems and the ``manifest`` environment kind,
 package ``described_api_hosts``."""
 
 Report = dict[str, Any]

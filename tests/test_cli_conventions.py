@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import signal
 import subprocess
 from pathlib import Path
@@ -107,5 +108,14 @@ def test_a_policy_includes_a_bundled_policy_by_its_name(tmp_path: Path) -> None:
 
 
 def test_shell_completion_is_offered() -> None:
-    shown = run_scanner("--show-completion", "bash", process=True)
-    assert shown.returncode == 0 and "complete" in shown.stdout
+    """As a user asks for it, from bash (typer finds the shell among the command's parents: ``exit`` keeps
+    bash from replacing itself with the command)."""
+    assert SCANNER
+    shown = subprocess.run(
+        ["bash", "-c", f"{shlex.quote(SCANNER)} --show-completion; exit $?"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0 and "complete" in shown.stdout, shown.stderr

@@ -286,9 +286,9 @@ def test_a_pypi_entry_covers_the_conda_package_of_its_name_and_a_conda_entry_onl
 
 def test_an_unknown_ecosystem_in_a_policy_is_refused_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(POLICY.replace("{name: zhipu-cli, ecosystem: conda,", "{name: zhipu-cli, ecosystem: cargo,"))
+    path.write_text(POLICY.replace("{name: zhipu-cli, ecosystem: conda,", "{name: zhipu-cli, ecosystem: hackage,"))
     with pytest.raises(PolicyError) as caught:
         load_policy([str(path)])
     assert str(caught.value) == (
-        f"{path}:40: providers[2].packages[1].ecosystem: expected one of pypi, conda, npm, maven; got 'cargo'"
+        f"{path}:40: providers[2].packages[1].ecosystem: expected one of pypi, conda, npm, maven, go, cargo; got 'hackage'"
     )

@@ -12,8 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import run_scanner
+from conftest import run_scanner
 
 KEY = "sk-0123456789abcdef0123456789abcdef"
 

@@ -18,6 +18,7 @@ from scanner.collectors.interface import Collector
 from scanner.collectors.models.collector import ModelCollector
 from scanner.collectors.packages.buildfiles import BuildFileCollector
 from scanner.collectors.packages.collector import PythonPackageCollector
+from scanner.collectors.packages.manifests import ManifestCollector
 from scanner.collectors.packages.npm import NodePackageCollector
 
 COLLECTORS: dict[str, type[Collector]] = {
@@ -26,6 +27,7 @@ COLLECTORS: dict[str, type[Collector]] = {
         PythonPackageCollector,
         NodePackageCollector,
         BuildFileCollector,
+        ManifestCollector,
         ModelCollector,
         EnvFileCollector,
         ProcessCollector,

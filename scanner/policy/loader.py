@@ -249,6 +249,9 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
         mode="allowlist" if any(d.mode == "allowlist" for d in documents) else "denylist",
         allow=allow,
         allow_severity=_highest(a.severity for a in allow_docs if a.severity is not None),
+        declared_severity=max(
+            (d.declared_severity for d in documents if d.declared_severity is not None), default=Severity.WARNING
+        ),
     )
     _check_references(policy, documents)
     waivers = tuple(w for d in documents for w in d.waivers)

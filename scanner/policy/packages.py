@@ -8,12 +8,13 @@ an AI package that is not approved is reported too (``package-not-allowed``).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
-from scanner.ecosystems import ECOSYSTEMS, ENVIRONMENT_WORDS, Ecosystem
+from scanner.ecosystems import ECOSYSTEMS, ENVIRONMENT_WORDS, Ecosystem, EnvironmentKind
 from scanner.findings import Finding, MatchDetail
 from scanner.names import normalize_package_name
 from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
@@ -339,7 +340,14 @@ class PackageJudge(Judge[PackageRecord]):
 
     def hits(self, record: PackageRecord) -> Iterable[Hit]:
         false_positives = set(self._false_positives.lookup(record))
-        return [hit for hit in super().hits(record) if hit.provider.id not in false_positives]
+        hits = [hit for hit in super().hits(record) if hit.provider.id not in false_positives]
+        if record.environment.kind is not EnvironmentKind.MANIFEST:
+            return hits
+        cap = self.policy.declared_severity  # declared, not (necessarily) installed: the policy says what it weighs
+        return [
+            dataclasses.replace(hit, severity_cap=cap if hit.severity_cap is None else min(cap, hit.severity_cap))
+            for hit in hits
+        ]
 
     def approved(self, record: PackageRecord, provider: Provider | None) -> bool:
         return record.normalized_name in self._allowed_packages or super().approved(record, provider)
@@ -350,6 +358,12 @@ class PackageJudge(Judge[PackageRecord]):
     def record_sentence(self, record: PackageRecord) -> str:
         env = record.environment
         version = f" {record.version}" if record.version else ""
+        if env.kind is EnvironmentKind.MANIFEST:
+            places = ", ".join(f"{at.path}:{at.line}" if at.line else at.path for at in record.locations[:3])
+            return (
+                f"package `{record.name}`{version} is a dependency the project {env.path} declares ({places}); "
+                f"a declaration weighs at most {self.policy.declared_severity} (the policy's declared_severity)."
+            )
         where = f"{ENVIRONMENT_WORDS[env.kind]} {env.path}"
         return f"package `{record.name}`{version} is installed in the {where} ({record.locations[0].path})."
 

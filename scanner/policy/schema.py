@@ -302,6 +302,9 @@ class PolicyDocument:
     ai_packages: tuple[PackageFact, ...] = ()
     """Packages that are AI software without belonging to one provider (for allow-list mode)."""
     allow: Allow | None = None
+    declared_severity: Severity | None = None
+    """The most a dependency a project only declares (a manifest or lock file) is reported as; an installed
+    package is judged by its provider's severity. ``warning`` when no composed file sets one."""
     waivers: tuple[Waiver, ...] = ()
     where: Where = _where()
 
@@ -334,6 +337,8 @@ class Policy:
     allow: Allow
     allow_severity: Severity
     """The highest ``allow.severity`` written in any composed file, else ``violation``."""
+    declared_severity: Severity = Severity.WARNING
+    """The highest ``declared_severity`` written in any composed file, else ``warning``."""
     waivers: tuple[Waiver, ...] = ()
     """From the policy files' ``waivers`` sections and ``--waivers`` files."""
 

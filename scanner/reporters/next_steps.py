@@ -70,7 +70,7 @@ REMOVE_COMMANDS: dict[EnvironmentKind, str] = {
     EnvironmentKind.NODE_PROJECT: "cd {prefix} && npm uninstall {names}",
     EnvironmentKind.NODE_GLOBAL: "npm uninstall --global --prefix {prefix} {names}",
     EnvironmentKind.NPX_CACHE: "rm -rf {prefix}",
-    EnvironmentKind.BUILD_FILE: "cd {prefix} && grep -n -F -f <(printf '%s\\n' {names}) pom.xml build.gradle build.gradle.kts",
+    EnvironmentKind.MANIFEST: "cd {prefix} && grep -n -F -f <(printf '%s\\n' {names}) pom.xml build.gradle build.gradle.kts",
 }
 """How packages leave an environment of each kind (``{names}``: the packages, ``{env}``: the folder's name)."""
 REMOVE_NOTES: dict[EnvironmentKind, str] = {
@@ -84,7 +84,7 @@ REMOVE_NOTES: dict[EnvironmentKind, str] = {
     EnvironmentKind.NODE_PROJECT: " (and from its package.json, where listed)",
     EnvironmentKind.NODE_GLOBAL: "",
     EnvironmentKind.NPX_CACHE: ": it is a cache, npx fetches it again only if someone runs it",
-    EnvironmentKind.BUILD_FILE: ": delete each dependency from the project's pom.xml or build.gradle (the lines the "
+    EnvironmentKind.MANIFEST: ": delete each dependency from the project's pom.xml or build.gradle (the lines the "
     "command shows), then rebuild and redeploy the application",
 }
 """What a step adds after naming the environment."""
@@ -93,6 +93,8 @@ ECOSYSTEM_COMMANDS: dict[Ecosystem, str | None] = {
     Ecosystem.CONDA: "conda remove --prefix {prefix} {names}",
     Ecosystem.NPM: None,
     Ecosystem.MAVEN: None,
+    Ecosystem.GO: None,
+    Ecosystem.CARGO: None,
 }
 """An ecosystem with a remover of its own (a conda package is removed by conda); ``None``: the environment's."""
 

@@ -36,10 +36,11 @@ def prefer_structured(records: Iterable[Record]) -> list[Record]:
         if isinstance(record, EndpointRecord) and record.found_by != TEXT_COLLECTOR:
             structured |= _keys(record)
             understood.add(record.locations[0].path)
-        elif isinstance(record, PackageRecord) and record.environment.kind == EnvironmentKind.BUILD_FILE:
-            # a dependency a build file declares is judged as a package: not again as the SDK it names
-            path, name = record.locations[0].path, record.normalized_name
-            structured |= {(path, name), (path, name.rsplit(":", 1)[-1])}
+        elif isinstance(record, PackageRecord) and record.environment.kind == EnvironmentKind.MANIFEST:
+            # a dependency a manifest declares is judged as a package: not again as the SDK it names
+            name = record.normalized_name
+            for where in record.locations:
+                structured |= {(where.path, name), (where.path, name.rsplit(":", 1)[-1])}
 
     def repeated(record: EndpointRecord) -> bool:
         if record.variable and record.locations[0].path in understood:

@@ -94,7 +94,7 @@ class BuildFileCollector(Collector):
                     normalized_name=rules.normalize(name),
                     version=version,
                     ecosystem=Ecosystem.MAVEN,
-                    environment=Environment(project, EnvironmentKind.BUILD_FILE),
+                    environment=Environment(project, EnvironmentKind.MANIFEST),
                     locations=(Location(entry.path),),
                     found_by=self.id,
                     extra=(("metadata_format", entry.name),),
