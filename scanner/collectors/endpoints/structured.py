@@ -3,7 +3,8 @@
 Every object (mapping) in the file is looked at once: its text values are classified (URL, provider,
 model, key); what one object sets together becomes one endpoint record (Continue's
 ``{provider: deepseek, model: deepseek-chat}``, LiteLLM's ``litellm_params``, Claude Code's ``env``).
-Parsing is bounded in bytes, depth and nodes; YAML is loaded with the safe loader only.
+Parsing is bounded in bytes, depth and nodes, and costs time linear in the file's size; YAML is loaded
+with the safe loader only, and refused past a node budget before anything is built (``yamldata``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 
 from scanner.collectors.endpoints.settings import Setting, classify, classify_all
 from scanner.collectors.interface import WatchList
+from scanner.collectors.yamldata import TooManyNodes, load_yaml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,28 +36,18 @@ class NotStructured(Exception):
     """The file does not parse as the format its name says."""
 
 
+class TooLarge(NotStructured):
+    """The file may well be what its name says, but reading it all would cost more than we spend on one file."""
+
+
+_JSONC_PART = re.compile(r'("(?:[^"\\]|\\.)*"?)|//[^\n]*|/\*(?:[^*]|\*(?!/))*(?:\*/)?', re.DOTALL)
+"""A string (kept), a line comment or a block comment (dropped): one pass, linear in the text."""
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+
+
 def strip_jsonc(text: str) -> str:
     """JSON with comments and trailing commas (VS Code, opencode) as plain JSON; strings are kept intact."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i : j + 1])
-            i = j + 1
-        elif text.startswith("//", i):
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            out.append(ch)
-            i += 1
-    return re.sub(r",(\s*[}\]])", r"\1", "".join(out))
+    return _TRAILING_COMMA.sub(r"\1", _JSONC_PART.sub(lambda m: m.group(1) or "", text))
 
 
 def parse(text: str, kind: str) -> Any:
@@ -69,8 +61,10 @@ def parse(text: str, kind: str) -> Any:
         if kind == "jsonc":
             return json.loads(strip_jsonc(text))
         if kind == "yaml":
-            return yaml.safe_load(text)
+            return load_yaml(text)
         return tomllib.loads(text)
+    except TooManyNodes as error:
+        raise TooLarge(str(error)) from error
     except (ValueError, RecursionError, yaml.YAMLError, tomllib.TOMLDecodeError) as error:
         raise NotStructured(f"not valid {kind.upper()}: {str(error).splitlines()[0][:100]}") from error
 
