@@ -69,6 +69,10 @@ class AuditOptions:
     own: frozenset[str] = frozenset()
     """Digests of files the scanner wrote or was given before (from the store) and of the waiver files of
     this run; the project's own files and this run's policy files are added by ``run_audit``."""
+    browser_history: bool = True
+    """``--no-browser-history`` turns it off for this run; the policy's ``collect`` can too."""
+    shell_history: bool = True
+    """``--no-shell-history`` turns it off for this run; the policy's ``collect`` can too."""
 
 
 def _machine_roots(fs: RootFS, include_fstypes: frozenset[str]) -> tuple[tuple[str, ...], list[Skipped]]:
@@ -147,6 +151,8 @@ def run_audit(
         whole_machine=fs.is_live and not options.paths,
         file_cache=file_cache,
         own=options.own | shipped_digests() | {f.sha256 for f in policy.files},
+        browser_history=options.browser_history and policy.collect.browser_history,
+        shell_history=options.shell_history and policy.collect.shell_history,
     )
     collectors = [cls(fs, collect_options) for cls in COLLECTORS.values()]
     if fs.is_live and not options.paths:

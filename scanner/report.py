@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from scanner.limits import bounded
 from scanner.result import ScanResult
 from scanner.vocabulary import SkipKind
 
@@ -38,43 +39,46 @@ def utc_now() -> str:
 
 
 def report_dict(result: ScanResult) -> Report:
+    """The report document of a scan, within ``scanner.limits``: what every format, the store and the fleet get."""
     scan = result.scan
     coverage = result.coverage
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "scan": {
-            "id": scan.id,
-            "host": scan.host,
-            "started": scan.started,
-            "finished": scan.finished,
-            "scanner_version": scan.scanner_version,
-            "root": scan.root,
-            "roots": list(scan.roots),
-            "excludes": list(scan.excludes),
-            "policy_mode": scan.policy_mode,
-            "policy": list(scan.policy_files),
-            "coverage": {
-                "dirs": coverage.dirs,
-                "files": coverage.files,
-                "skipped": [s.to_dict() for s in coverage.skipped],
-                "complete": coverage.complete,
+    return bounded(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "scan": {
+                "id": scan.id,
+                "host": scan.host,
+                "started": scan.started,
+                "finished": scan.finished,
+                "scanner_version": scan.scanner_version,
+                "root": scan.root,
+                "roots": list(scan.roots),
+                "excludes": list(scan.excludes),
+                "policy_mode": scan.policy_mode,
+                "policy": list(scan.policy_files),
+                "coverage": {
+                    "dirs": coverage.dirs,
+                    "files": coverage.files,
+                    "skipped": [s.to_dict() for s in coverage.skipped],
+                    "complete": coverage.complete,
+                },
             },
-        },
-        "inventory": [
-            {
-                "id": record.id,
-                "kind": record.kind,
-                "name": record.name,
-                "version": record.version,
-                "location": {"path": record.locations[0].path, "line": record.locations[0].line},
-                "attributes": record.attributes(),
-            }
-            for record in result.records
-        ],
-        "findings": [finding.to_dict() for finding in result.findings],
-        "sources": {source.id: source.to_dict() for source in result.sources},
-        "summary": result.summary.to_dict(),
-    }
+            "inventory": [
+                {
+                    "id": record.id,
+                    "kind": record.kind,
+                    "name": record.name,
+                    "version": record.version,
+                    "location": {"path": record.locations[0].path, "line": record.locations[0].line},
+                    "attributes": record.attributes(),
+                }
+                for record in result.records
+            ],
+            "findings": [finding.to_dict() for finding in result.findings],
+            "sources": {source.id: source.to_dict() for source in result.sources},
+            "summary": result.summary.to_dict(),
+        }
+    )
 
 
 def verdict(report: Report) -> str:

@@ -187,6 +187,8 @@ class EndpointSource(Word):
     BATCH_FILE = "batch-file"
     LAUNCHD_JOB = "launchd-job"
     REGISTRY = "registry"
+    BROWSER_HISTORY = "browser-history"
+    SHELL_HISTORY = "shell-history"
     TOOL_CONFIG = "tool-config"
     SOURCE_CODE = "source-code"
     CONFIG_FILE = "config-file"
@@ -207,6 +209,8 @@ SOURCE_WORDS: dict[EndpointSource, str] = {
     EndpointSource.BATCH_FILE: "a batch file",
     EndpointSource.LAUNCHD_JOB: "a launchd job",
     EndpointSource.REGISTRY: "the Windows registry",
+    EndpointSource.BROWSER_HISTORY: "a browser's history",
+    EndpointSource.SHELL_HISTORY: "a shell's history",
     EndpointSource.TOOL_CONFIG: "an AI tool's settings",
     EndpointSource.SOURCE_CODE: "source code",
     EndpointSource.CONFIG_FILE: "a configuration file",

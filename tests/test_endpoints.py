@@ -5,16 +5,18 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Machine, run_scanner
+from conftest import SCANNER, Machine, require, run_scanner
 
 from scanner.audit import AuditOptions, run_audit, watch_list
 from scanner.audit import audit as record_audit
@@ -290,6 +292,40 @@ def test_unreadable_source_files_are_coverage_gaps(machine: Machine) -> None:
     report = json.loads(done.stdout)
     assert report["summary"]["complete"] is False
     assert [s["path"] for s in report["scan"]["coverage"]["skipped"]] == ["/home/alice/app/client.py"]
+
+
+NO_FAIL = ("--no-store", "-f", "json", "--fail-on", "never")
+
+
+def test_an_ordinary_users_scan_lists_unreadable_source_as_a_gap_as_the_readme_says() -> None:
+    """Decided: an unreadable source file could hide the one line that uses a provider, so it is a gap
+    (the README once said the opposite). Run as a real unprivileged user, not as root without capabilities."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to become an ordinary user")
+    setpriv = shutil.which("setpriv")
+    require("setpriv (to run the scan as an ordinary user)", setpriv)
+    assert setpriv is not None and SCANNER is not None
+    with tempfile.TemporaryDirectory() as folder:
+        machine = Machine(Path(folder))
+        machine.root.chmod(0o755)  # the test's own folders are private; the user must see the machine
+        write(machine, "/home/alice/app/client.py", 'u = "https://example.org"\n')
+        write(machine, "/home/bob/.env", "OPENAI_BASE_URL=https://api.deepseek.com/v1\n")
+        machine.path("/home/alice/app/client.py").chmod(0o600)
+        done = subprocess.run(
+            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", SCANNER, "audit", "--root", folder, *NO_FAIL],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            cwd="/",
+        )
+    report = json.loads(done.stdout)
+    assert report["scan"]["coverage"]["skipped"] == [
+        {"path": "/home/alice/app/client.py", "reason": "text unreadable: permission denied", "kind": "unreadable"}
+    ]
+    assert report["summary"] == {**report["summary"], "complete": False, "violations": 1}, "the rest is still read"
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "A source file that cannot be read is a coverage gap" in readme
 
 
 def test_a_provider_named_past_a_files_size_cap_is_a_coverage_gap_and_padding_alone_is_not(machine: Machine) -> None:

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,13 @@ def audit(root: Path, tmp_path: Path, *options: str) -> dict[str, Any]:
 
 @pytest.fixture
 def projects(tmp_path: Path) -> Path:
-    """The projects, copied where the scanner does not know them as its own test files."""
-    shutil.copytree(MANIFESTS, tmp_path / "tree", ignore=shutil.ignore_patterns("*.md"))
+    """The projects as they would be on someone's machine: the scanner knows its own test files by their
+    content (``scanner.own``) and leaves them alone, so each copy ends with one more newline."""
+    for source in MANIFESTS.rglob("*"):
+        if source.is_file() and source.suffix != ".md":
+            copy = tmp_path / "tree" / source.relative_to(MANIFESTS)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(source.read_bytes() + b"\n")
     return tmp_path / "tree"
 
 

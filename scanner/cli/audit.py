@@ -173,6 +173,17 @@ def audit(
     one_file_system: Annotated[
         bool, typer.Option("--one-file-system", help="Do not cross into other mounted filesystems.")
     ] = False,
+    browser_history: Annotated[
+        bool,
+        typer.Option(
+            "--browser-history/--no-browser-history",
+            help="Read browsers' histories for visits to the policy's hosts (only those, as counts and dates).",
+        ),
+    ] = True,
+    shell_history: Annotated[
+        bool,
+        typer.Option("--shell-history/--no-shell-history", help="Read shell histories for commands that use them."),
+    ] = True,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Show progress on stderr. Default: on a terminal."),
@@ -262,6 +273,8 @@ def audit(
             excludes=tuple(exclude or ()),
             include_fstypes=frozenset(include_fstype or ()),
             one_file_system=one_file_system,
+            browser_history=browser_history,
+            shell_history=shell_history,
             hash_weights=hash_weights,
             online=online,
             dns_logs=tuple(str(p) for p in dns_log or ()),

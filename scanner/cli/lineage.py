@@ -11,7 +11,9 @@ import typer
 from scanner.cli.common import EXIT_FOUND, EXIT_OK, ListFormat, fail, policy_option, write
 from scanner.errors import ScannerError
 from scanner.explain import explain
+from scanner.limits import shown_all
 from scanner.policy.loader import load_policy
+from scanner.printable import json_printable
 from scanner.reporters.terminal import explanation_text
 from scanner.vocabulary import Severity
 
@@ -37,7 +39,7 @@ def lineage(
             "findings": [f.to_dict() for f in explanation.findings],
             "skipped": [s.to_dict() for s in explanation.skipped],
         }
-        write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        write(json_printable(json.dumps(shown_all(data), indent=2, ensure_ascii=False)) + "\n")
     else:
         write(explanation_text(explanation))
     raise typer.Exit(EXIT_FOUND if any(f.severity is Severity.VIOLATION for f in explanation.findings) else EXIT_OK)

@@ -94,6 +94,10 @@ class CollectOptions:
     """Per-file facts from earlier scans, so that unchanged model headers are not parsed again."""
     own: frozenset[str] = frozenset()
     """Digests of the scanner's own files (``scanner.own``): what it shipped, wrote or was given."""
+    browser_history: bool = True
+    """Read browsers' histories for visits to the watched hosts (the policy's ``collect``, ``--no-browser-history``)."""
+    shell_history: bool = True
+    """Read shell histories (the policy's ``collect``, ``--no-shell-history``)."""
 
 
 @dataclass

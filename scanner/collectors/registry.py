@@ -6,6 +6,7 @@ Adding a collector: its module, a line here, and a test; the registry test check
 
 from __future__ import annotations
 
+from scanner.collectors.endpoints.browsers import BrowserHistoryCollector
 from scanner.collectors.endpoints.connections import ConnectionCollector
 from scanner.collectors.endpoints.envfiles import EnvFileCollector
 from scanner.collectors.endpoints.hostsfile import HostsFileCollector
@@ -36,6 +37,7 @@ COLLECTORS: dict[str, type[Collector]] = {
         HostsFileCollector,
         RegistryCollector,
         LogCollector,
+        BrowserHistoryCollector,
         ConnectionCollector,
     )
 }

@@ -20,7 +20,9 @@ from scanner.records import EndpointRecord, LogClient, OtherClients
 from scanner.urls import HostIndex
 from scanner.vocabulary import SOURCE_WORDS, EndpointSource, RecordKind, RuleId, Severity
 
-_NAMES_ONLY = frozenset({EndpointSource.DNS_LOG, EndpointSource.PROXY_LOG, EndpointSource.HOSTS_FILE})
+_NAMES_ONLY = frozenset(
+    {EndpointSource.DNS_LOG, EndpointSource.PROXY_LOG, EndpointSource.HOSTS_FILE, EndpointSource.SHELL_HISTORY}
+)
 """Sources that name a host without configuring it."""
 
 
@@ -58,6 +60,13 @@ class EndpointMatcher(Matcher[EndpointRecord]):
         if record.mention:  # named in a comment or a block rule: not use, so at most info
             words = f"; it is only mentioned there ({record.context}), so it is at most info"
             return [replace(h, severity_cap=Severity.INFO, sentence=h.sentence[:-1] + words + ".") for h in hits]
+        if record.source in HISTORIES:  # what someone did, not a setting in force: the policy weighs it
+            cap = self.policy.history_severity
+            words = f"; a history is evidence of past use, so at most {cap} (the policy's history_severity)"
+            return [
+                replace(h, severity_cap=min(cap, h.severity_cap or cap), sentence=h.sentence[:-1] + words + ".")
+                for h in hits
+            ]
         return hits
 
     def _sdk_name(self, record: EndpointRecord) -> list[Hit]:
@@ -259,6 +268,11 @@ class EndpointJudge(Judge[EndpointRecord]):
             return f"{owner} has a live TCP connection to `{record.host}` at {dict(record.seen).get('address')}."
         if record.source in (EndpointSource.DNS_LOG, EndpointSource.PROXY_LOG):
             return f"{SOURCE_WORDS[record.source]} at {where} names {record.host}, {_asked_by(record)}."
+        if record.source == EndpointSource.BROWSER_HISTORY:
+            seen = dict(record.seen)
+            between = f" between {seen['first']} and {seen['last']}" if "first" in seen else ""
+            whose = f"{seen.get('browser')}'s history (profile {seen.get('profile')} of user {seen.get('user')})"
+            return f"{whose} at {where} shows {record.host} visited {seen.get('visits')} times{between}."
         who = f" (process {process['name']}, pid {process['pid']}, user {process['user']})" if process else ""
         tool = f" ({record.tool})" if record.tool else ""
         key = (
@@ -268,6 +282,9 @@ class EndpointJudge(Judge[EndpointRecord]):
         )
         verb = "names" if record.source in _NAMES_ONLY else "sets"
         return f"{SOURCE_WORDS[record.source]}{tool}{who} at {where} {verb} {endpoint_subject(record)}{key}."
+
+
+HISTORIES = frozenset({EndpointSource.BROWSER_HISTORY, EndpointSource.SHELL_HISTORY})
 
 
 def _library_cap(record: EndpointRecord) -> Severity | None:

@@ -26,6 +26,7 @@ from scanner.policy.schema import (
     NOWHERE,
     SCHEMA_VERSION,
     Allow,
+    Collect,
     Digest,
     Fact,
     Fingerprint,
@@ -251,6 +252,13 @@ def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...])
         allow_severity=_highest(a.severity for a in allow_docs if a.severity is not None),
         declared_severity=max(
             (d.declared_severity for d in documents if d.declared_severity is not None), default=Severity.WARNING
+        ),
+        history_severity=max(
+            (d.history_severity for d in documents if d.history_severity is not None), default=Severity.WARNING
+        ),
+        collect=Collect(
+            browser_history=all(d.collect.browser_history for d in documents if d.collect is not None),
+            shell_history=all(d.collect.shell_history for d in documents if d.collect is not None),
         ),
     )
     _check_references(policy, documents)

@@ -239,6 +239,17 @@ class Lineage(Fact):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Collect:
+    """What the scan may read beyond configuration: people's own histories are a privacy decision."""
+
+    browser_history: bool = True
+    """Visits to the providers' hosts in browsers' histories (only those visits, as counts and dates)."""
+    shell_history: bool = True
+    """Commands in shell histories that fetch, install or call a provider's software or hosts."""
+    where: Where = _where()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Allow:
     """Allow-list mode: what is approved; any other AI provider or package is reported."""
 
@@ -305,6 +316,10 @@ class PolicyDocument:
     declared_severity: Severity | None = None
     """The most a dependency a project only declares (a manifest or lock file) is reported as; an installed
     package is judged by its provider's severity. ``warning`` when no composed file sets one."""
+    history_severity: Severity | None = None
+    """The most a visit in a browser's history or a command in a shell's history is reported as: evidence of
+    past use, not of a setting in force. ``warning`` when no composed file sets one."""
+    collect: Collect | None = None
     waivers: tuple[Waiver, ...] = ()
     where: Where = _where()
 
@@ -339,6 +354,10 @@ class Policy:
     """The highest ``allow.severity`` written in any composed file, else ``violation``."""
     declared_severity: Severity = Severity.WARNING
     """The highest ``declared_severity`` written in any composed file, else ``warning``."""
+    history_severity: Severity = Severity.WARNING
+    """The highest ``history_severity`` written in any composed file, else ``warning``."""
+    collect: Collect = Collect()
+    """What may be read: a history is off when any composed file turns it off."""
     waivers: tuple[Waiver, ...] = ()
     """From the policy files' ``waivers`` sections and ``--waivers`` files."""
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem
+from scanner.printable import json_printable
 from scanner.report import Report
 from scanner.reporters.interface import Format, Reporter
 from scanner.vocabulary import Severity
@@ -188,4 +189,4 @@ class CycloneDxReporter(Reporter):
             "services": services,
             "vulnerabilities": vulnerabilities,
         }
-        return json.dumps(bom, ensure_ascii=False, separators=(",", ":")) + "\n"
+        return json_printable(json.dumps(bom, ensure_ascii=False, separators=(",", ":"))) + "\n"

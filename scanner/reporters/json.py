@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from scanner.printable import json_printable
 from scanner.report import FleetSummary, Report
 from scanner.reporters.interface import FleetFormat, FleetReporter, Format, Reporter
 
@@ -14,7 +15,7 @@ class JsonReporter(Reporter):
     def render(self, report: Report) -> str:
         # Compact on purpose: with an indent the json module falls back to its pure-Python encoder,
         # which took longer than the walk on a package-heavy machine. `jq .` pretty-prints.
-        return json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n"
+        return json_printable(json.dumps(report, ensure_ascii=False, separators=(",", ":"))) + "\n"
 
 
 class FleetJsonReporter(FleetReporter):

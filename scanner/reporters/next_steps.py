@@ -128,6 +128,10 @@ SETTING_STEPS: dict[EndpointSource, str] = {
     EndpointSource.LAUNCHD_JOB: _SETTING[:-1] + ", then unload and load the job again (launchctl bootout, bootstrap).",
     EndpointSource.REGISTRY: "Remove {setting} ({target}) from the environment kept in the registry at {place} "
     "(System Properties, Environment Variables), then sign out and in again.",
+    EndpointSource.BROWSER_HISTORY: "Someone visited {target} in the browser profile at {place}: ask its user, "
+    "and block {target} at the proxy or resolver.",
+    EndpointSource.SHELL_HISTORY: "A command at {place} used {target}: ask its user what it installed or called, "
+    "and check this machine for it.",
     EndpointSource.TOOL_CONFIG: "Change {tool}'s settings at {place}, which use {target}.",
     EndpointSource.SOURCE_CODE: "Change the code at {place}, which calls {target}.",
     EndpointSource.CONFIG_FILE: _SETTING,

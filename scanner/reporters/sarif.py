@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from scanner.printable import json_printable
 from scanner.report import Report, is_gap
 from scanner.reporters.interface import Format, Reporter
 from scanner.vocabulary import RULES, Severity
@@ -128,4 +129,4 @@ class SarifReporter(Reporter):
                 }
             ],
         }
-        return json.dumps(log, ensure_ascii=False, indent=1) + "\n"
+        return json_printable(json.dumps(log, ensure_ascii=False, indent=1)) + "\n"

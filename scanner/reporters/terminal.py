@@ -13,20 +13,19 @@ from typing import Any, Protocol
 
 from tabulate import tabulate
 
+from scanner.limits import shown
 from scanner.policy.schema import Policy
+from scanner.printable import printable
 from scanner.report import Report, location_text, verdict_of
 from scanner.result import Explanation
 from scanner.store.database import StoredScan
-
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
-_CONTROL |= {c: f"\\u{c:04x}" for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 
 
 def terminal_safe(text: str) -> str:
     """Control characters shown as ``\\xNN`` and text-direction controls as ``\\uNNNN``: a scanned name
     must not move the cursor, recolour the terminal (``ESC[2A`` could overwrite the verdict line) or
-    reorder what is printed after it (U+202E)."""
-    return text.translate(_CONTROL)
+    reorder what is printed after it (U+202E). Secrets are masked and long values cut, as in every report."""
+    return printable(shown(text))
 
 
 def explanation_text(explanation: Explanation) -> str:

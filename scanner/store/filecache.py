@@ -13,6 +13,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
+from scanner.limits import masked_all
 from scanner.store.database import Store
 
 
@@ -49,8 +50,10 @@ class StoreFileCache:
         self._known[key] = self._touched[key] = entry
 
     def rows(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """What to write back: every entry used or learnt in this scan, stamped as seen now."""
+        """What to write back: every entry used or learnt in this scan, stamped as seen now; a key planted
+        in a header (a GGUF ``general.name``) is masked before it is stored, as in the report."""
         seen = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
         return [
-            {"device": d, "inode": i, "kind": k, **entry, "seen": seen} for (d, i, k), entry in self._touched.items()
+            {"device": d, "inode": i, "kind": k, **entry, "data": masked_all(entry["data"]), "seen": seen}
+            for (d, i, k), entry in self._touched.items()
         ]

@@ -9,6 +9,9 @@ from scanner.records import EndpointRecord, Location
 from scanner.vocabulary import EndpointSource
 
 PACKAGE_DIRS = frozenset({"site-packages", "dist-packages", "node_modules"})
+RECORDS_PER_FILE = 500
+"""A real settings file names a few dozen models and endpoints; a file with 20,000 is data or an attack,
+and recording them all would make a report of megabytes."""
 
 
 def in_package(path: str) -> bool:

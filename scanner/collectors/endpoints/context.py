@@ -65,8 +65,10 @@ _HASH_FAMILY = frozenset(
 )  # fmt: skip
 """Languages where ``#`` starts a comment anywhere on a line (outside quotes)."""
 _HASH_NAMES = frozenset(
-    {"dockerfile", "containerfile", "makefile", "modelfile", "caddyfile", "gemfile", "procfile", "vagrantfile"}
-)
+    {"dockerfile", "containerfile", "makefile", "modelfile", "caddyfile", "gemfile", "procfile", "vagrantfile",
+     ".bash_history", ".zsh_history", ".zhistory", ".sh_history", ".ksh_history", ".history", "fish_history",
+     "consolehost_history.txt"}
+)  # fmt: skip
 _SLASH_FAMILY = frozenset(
     {".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts", ".java", ".kt", ".kts", ".go", ".cs", ".c", ".h",
      ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".rs", ".swift", ".dart", ".scala", ".sc", ".php", ".groovy", ".gradle",

@@ -8,7 +8,8 @@ descriptor that passed the regular-file checks (``/proc/self/fd/N`` where there 
 and ``immutable`` — no lock taken, no journal read or written, nothing created beside it. Only real
 tables without generated columns are queried (a hostile file could make one a view, or a column
 that computes a gigabyte), untrusted schema functions are off, a step budget stops any query that
-runs long, and values are capped in size.
+runs long, and values are capped in size. A damaged schema entry (a planted file may carry any bytes,
+not even UTF-8) costs only the table it describes: the others are still read.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ STEP_BUDGET = 5_000
 
 
 @contextmanager
-def _read_only(fs: RootFS, real_path: str) -> Iterator[sqlite3.Connection]:
+def _read_only(fs: RootFS, real_path: str, step_budget: int = STEP_BUDGET) -> Iterator[sqlite3.Connection]:
     """A guarded read-only connection; ``NotStructured`` for a file that is no readable database."""
     with fs.open_regular(real_path) as handle:
         pinned = f"/proc/self/fd/{handle.fileno()}"
@@ -40,23 +41,38 @@ def _read_only(fs: RootFS, real_path: str) -> Iterator[sqlite3.Connection]:
         def budget() -> int:
             nonlocal steps
             steps += 1
-            return int(steps > STEP_BUDGET)
+            return int(steps > step_budget)
 
         try:
             connection = sqlite3.connect(f"file:{quote(path)}?mode=ro&immutable=1", uri=True)
         except sqlite3.Error as error:
             raise NotStructured(f"not a readable SQLite database: {error}") from error
         try:
+            connection.text_factory = _text
             connection.set_progress_handler(budget, 1000)
             setlimit = getattr(connection, "setlimit", None)  # Python 3.11+: no value may grow past the cap
             if setlimit is not None:
                 setlimit(getattr(sqlite3, "SQLITE_LIMIT_LENGTH"), VALUE_CAP + 1024)  # noqa: B009
             connection.execute("PRAGMA trusted_schema = OFF")
+            # Nothing can be written (read-only, immutable); ON only makes SQLite load the schema entries
+            # it can parse instead of refusing the whole file for one it cannot.
+            connection.execute("PRAGMA writable_schema = ON")
             yield connection
-        except sqlite3.Error as error:
-            raise NotStructured(f"not a readable SQLite database: {error}") from error
+        except (sqlite3.Error, UnicodeDecodeError) as error:  # SQLite quotes the bad bytes in its message
+            raise NotStructured(f"not a readable SQLite database: {_message(error)}") from error
         finally:
             connection.close()
+
+
+def _text(value: bytes) -> str:
+    """A TEXT value as Python text, whatever its bytes: a planted database need not hold UTF-8."""
+    return value.decode("utf-8", "replace")
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):  # the message itself was not UTF-8
+        return error.object.decode("utf-8", "backslashreplace") if isinstance(error.object, bytes) else str(error)
+    return str(error)
 
 
 def _is_table(connection: sqlite3.Connection, table: str) -> bool:
@@ -66,6 +82,8 @@ def _is_table(connection: sqlite3.Connection, table: str) -> bool:
     if row is None:
         return False
     columns = connection.execute("SELECT hidden FROM pragma_table_xinfo(?)", (table,)).fetchall()
+    if not columns:  # listed, but its CREATE TABLE does not parse: SQLite cannot read its rows
+        raise NotStructured(f"the definition of table {table} is damaged; its rows cannot be read")
     if any(hidden in (2, 3) for (hidden,) in columns):
         raise NotStructured(f"table {table} has generated columns; not read")
     return True
@@ -118,3 +136,20 @@ def keyed_json(fs: RootFS, real_path: str, table: str, keys: tuple[str, ...]) ->
         except NotStructured:
             continue
     return found
+
+
+ROWS_CAP = 10_000
+
+
+def matching_rows(
+    fs: RootFS, real_path: str, tables: tuple[str, ...], query: str, params: tuple[object, ...], step_budget: int
+) -> list[tuple[Any, ...]]:
+    """The rows a fixed ``query`` selects (at most ``ROWS_CAP``), or none when one of ``tables`` is missing.
+
+    For the caller's own filtering queries (a browser's history asked only for the watched hosts' URLs):
+    the filter runs inside SQLite, so no other row ever reaches the scanner.
+    """
+    with _read_only(fs, real_path, step_budget) as connection:
+        if not all(_is_table(connection, table) for table in tables):
+            return []
+        return connection.execute(query, params).fetchmany(ROWS_CAP)

@@ -137,6 +137,11 @@ _MODEL_KEYS = re.compile(
 _JUDGED_AS_MODELS = frozenset({"model", "lineage", "provider", "section"})
 """What a model's metadata names about the model: the model inventory judges it, with its lineage. An
 endpoint, a key variable or an SDK written into the same file is still read here."""
+HISTORY_NAMES = frozenset(
+    {".bash_history", ".zsh_history", ".zhistory", ".sh_history", ".ksh_history", ".history", "fish_history",
+     "ConsoleHost_history.txt"}
+)  # fmt: skip
+"""Shell histories: bash, zsh, ksh, fish and PowerShell's PSReadLine, read as the commands someone ran."""
 _LABELS = {
     "variable": "provider variable",
     "sdk": "SDK name",
@@ -268,8 +273,11 @@ class TextCollector(Collector):
         suffix = _suffix(name)
         if suffix in BINARY_SUFFIXES or is_ignore_list(name) or _MAILDIR_MESSAGE.search(entry.path):
             return  # not text, an ignore list, or a message received
+        history = name in HISTORY_NAMES
+        if history and not self.options.shell_history:
+            return  # the policy (or --no-shell-history) keeps people's histories out of the scan
         page = suffix in (".html", ".htm")
-        if not page and is_prose(name, entry.path):
+        if not (page or history) and is_prose(name, entry.path):
             return  # prose and data tables: they name things without using them
         cap = NOTEBOOK_CAP if suffix == ".ipynb" else CODE_CAP if suffix in CODE_SUFFIXES else TEXT_CAP
         read = self._read(entry, cap)
@@ -287,6 +295,8 @@ class TextCollector(Collector):
             text, source = code_cells_only(text), EndpointSource.NOTEBOOK
         elif page:
             text, source = script_lines_only(text), EndpointSource.SOURCE_CODE
+        elif history:
+            source = EndpointSource.SHELL_HISTORY
         else:
             source = self._source_of(name, suffix)
         before = len(self._records)
@@ -422,6 +432,8 @@ class TextCollector(Collector):
             elif named.kind == "section":
                 if block_configures(at.lines, at.index):  # [deepseek] / "minimax": { ... api_key, command, model
                     yield record(label, named.column, provider_hint=named.value)
+            elif named.kind == "lineage" and source is EndpointSource.SHELL_HISTORY:
+                yield record(_LABELS["model"], named.column, model=named.value)  # past use, judged as a history
             elif named.kind == "lineage":
                 commented = at.commented(named.column)
                 if mention_of(line, named.column, entry.name, at.block_list, at.enclosing, commented) is None:

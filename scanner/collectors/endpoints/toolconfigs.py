@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 
-from scanner.collectors.endpoints.base import record_of
+from scanner.collectors.endpoints.base import RECORDS_PER_FILE, record_of
 from scanner.collectors.endpoints.settings import Setting
 from scanner.collectors.endpoints.sqlitedb import keyed_json, latest_json
-from scanner.collectors.endpoints.structured import NotStructured, objects, parse, settings_of
+from scanner.collectors.endpoints.structured import NotStructured, TooLarge, objects, parse, settings_of
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import Record, Skipped
@@ -26,9 +26,9 @@ from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
 
 CONFIG_CAP = 4 << 20
-RECORDS_PER_FILE = 500
-"""A real tool's settings name a few dozen models and endpoints; a file with 20,000 is data or an attack,
-and recording them all would make a report of megabytes."""
+CONFIG_CAPS = {"yaml": 1 << 20, "toml": 256 << 10}
+"""Smaller caps where the parser is slower than JSON's (YAML and TOML build every node in Python): a
+planted file must cost well under a second. Others: ``CONFIG_CAP``."""
 TOOLS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     (tool, re.compile(pattern), kind)
     for tool, pattern, kind in (
@@ -154,9 +154,11 @@ class ToolConfigCollector(Collector):
                 rows = keyed_json(self.fs, entry.real_path, "ItemTable", tuple(EXTENSIONS))
                 trees = [(EXTENSIONS[key], tree) for key, tree in sorted(rows.items())]
             else:
-                text, truncated = self.fs.read_text(entry.real_path, CONFIG_CAP)
+                cap = CONFIG_CAPS.get(kind, CONFIG_CAP)
+                text, truncated = self.fs.read_text(entry.real_path, cap)
                 if truncated:
-                    reason = f"settings file larger than {CONFIG_CAP >> 20} MiB; not read"
+                    size = f"{cap >> 20} MiB" if cap >= 1 << 20 else f"{cap >> 10} KiB"
+                    reason = f"settings file larger than {size}; not read"
                     self._skipped.append(
                         Skipped(entry.path, reason, SkipKind.PARTIAL if not tool else SkipKind.UNSUPPORTED)
                     )
@@ -167,6 +169,10 @@ class ToolConfigCollector(Collector):
         except (OSError, FileRefused) as error:
             reason = f"{tool or 'settings'} file unreadable: {describe_refusal(error)}"
             self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))
+            return
+        except TooLarge as error:  # like a file past the cap: a tool's own file is a gap, another file was chosen
+            reason = f"{tool or 'settings'} file not read: {error}"
+            self._skipped.append(Skipped(entry.path, reason, SkipKind.UNSUPPORTED if tool else SkipKind.PARTIAL))
             return
         except NotStructured as error:
             if tool and tool != "litellm":  # any other file may be anything; a tool's own file should parse

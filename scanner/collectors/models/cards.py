@@ -1,7 +1,7 @@
 """The small text files around weights that say what a model is: configs, cards, tokenizer configs.
 
 Every reader is bounded and returns facts (``Clue``s), never judgements. JSON is parsed with the
-standard library, the model card's YAML front matter with ``yaml.safe_load`` only.
+standard library, the model card's YAML front matter with the safe loader only, bounded in nodes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from scanner.collectors.yamldata import load_yaml
 from scanner.names import string_list
 from scanner.records import Clue
 
@@ -137,7 +138,7 @@ def front_matter(text: str) -> dict[str, Any]:
     if end < 0 or end > FRONT_MATTER_CAP:
         return {}
     try:
-        loaded = yaml.safe_load(text[3:end])
+        loaded = load_yaml(text[3:end])
     except (yaml.YAMLError, RecursionError, ValueError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
@@ -166,7 +167,7 @@ def mergekit_clues(text: str, path: str) -> list[Clue]:
     """The models a mergekit merge was made from (``models[].model``, ``slices[].sources[].model``,
     ``base_model``): each is a base model of the merge, with the relation ``merge``."""
     try:
-        loaded = yaml.safe_load(text[:FRONT_MATTER_CAP])
+        loaded = load_yaml(text[:FRONT_MATTER_CAP])
     except (yaml.YAMLError, RecursionError, ValueError):
         return []
     found: list[str] = []

@@ -29,6 +29,7 @@ from scanner.collectors.endpoints.text import written_here
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.own import digest
 from scanner.records import Environment, Location, PackageRecord, Skipped
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry, Interest
@@ -408,12 +409,15 @@ class ManifestCollector(Collector):
             return
         reader, cap = chosen
         try:
-            text, truncated = self.fs.read_text(entry.real_path, cap)
+            data, truncated = self.fs.read_bytes(entry.real_path, cap)
         except (OSError, FileRefused) as error:
             self._skipped.append(
                 Skipped(entry.path, f"manifest unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE)
             )
             return
+        if digest(data) in self.options.own:
+            return  # the scanner's own test projects (``scanner.own``)
+        text = data.decode("utf-8", "replace")
         if truncated:
             reason = f"manifest read only up to {cap >> 20} MiB: dependencies declared past it are not seen"
             self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))

@@ -1,0 +1,136 @@
+"""What a report may hold, whatever the machine holds: no secret, no endless string, no endless size.
+
+Every string of the report document passes here once, before it is stored, rendered or sent. A value
+that looks like a credential (``collectors.secrets.mask_secrets``) is masked wherever it sits — a URL's
+path, a host label, a model name, a variable's name — not only where keys are expected. A string longer
+than ``STRING_CAP`` is cut in the middle, saying how much (``…[+999,000 chars]…``): a planted GGUF's
+1 MiB ``general.name`` is copied into a dozen places. A finding keeps at most ``EVIDENCE_CAP``
+sentences, lineage links and match details, saying how many more there were.
+
+And the whole report stays under ``REPORT_BUDGET``, so that the fleet's collector never refuses it (a
+host that cannot deliver one report never delivers another while the files stay): past it the
+inventory records no finding refers to are left out first, then chosen skips, then findings from the
+least severe, each with the record it judges, then unreadable paths; a coverage entry says how many of
+each, and the summary still counts them all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from scanner.collectors.secrets import mask_secrets
+from scanner.vocabulary import SkipKind
+
+STRING_CAP = 4096
+"""Characters of one string (a path is at most 4,096 bytes on Linux); the rest is counted, not kept."""
+EVIDENCE_CAP = 20
+"""Evidence sentences, lineage links and match details per finding: a real finding has a handful."""
+REPORT_BUDGET = 24 << 20
+"""Bytes of the JSON report: under the collector's 32 MiB body limit (``fleet.collector.intake.MAX_BODY``),
+which a report file given to ``scanner ingest`` must meet uncompressed, with room for the agent's
+additions (tags, changes). A test keeps it below the collector's limits."""
+_HEAD = STRING_CAP * 3 // 4
+
+
+def shown(text: str) -> str:
+    """One string as a report may hold it: credentials masked, cut to ``STRING_CAP`` characters."""
+    text = mask_secrets(text)
+    if len(text) <= STRING_CAP:
+        return text
+    tail = STRING_CAP - _HEAD
+    return f"{text[:_HEAD]}…[+{len(text) - STRING_CAP:,} chars]…{text[-tail:]}"
+
+
+def shown_all(value: Any) -> Any:
+    """Every string in a JSON-like value (keys too) passed through ``shown``."""
+    return _each_string(value, shown)
+
+
+def masked_all(value: Any) -> Any:
+    """Every string in a JSON-like value with credentials masked, nothing cut: the file facts the store
+    keeps for the next scan, which must judge a file as a fresh parse would."""
+    return _each_string(value, mask_secrets)
+
+
+def _each_string(value: Any, change: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {change(k) if isinstance(k, str) else k: _each_string(v, change) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_each_string(v, change) for v in value]
+    return value
+
+
+def bounded(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with ``shown`` strings, capped findings, and a size under ``REPORT_BUDGET``."""
+    report = shown_all(report)
+    for finding in report["findings"]:
+        _cap_finding(finding)
+    return _within_budget(report)
+
+
+def _cap_finding(finding: dict[str, Any]) -> None:
+    for key, what in (("evidence", "sentences"), ("lineage", "links"), ("matches", "match details")):
+        items = finding[key]
+        if len(items) > EVIDENCE_CAP:
+            finding[key] = items[: EVIDENCE_CAP - 1] if key != "matches" else items[:EVIDENCE_CAP]
+            more = f"… and {len(items) - len(finding[key])} more {what}, left out of the report"
+            if key == "matches":
+                finding["evidence"].append(more)
+            else:
+                finding[key].append(more)
+
+
+def _size(value: Any) -> int:
+    """Bytes of a value in the JSON report, at most (ASCII escapes are the longest way to write a character)."""
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def _within_budget(report: dict[str, Any]) -> dict[str, Any]:
+    total = _size(report)
+    if total <= REPORT_BUDGET:
+        return report
+    findings, inventory = report["findings"], report["inventory"]
+    skipped = report["scan"]["coverage"]["skipped"]
+    references = Counter(f["record_id"] for f in findings)
+    records = {i["id"]: i for i in inventory}
+    by_severity = {s: [f for f in findings if f["severity"] == s] for s in ("info", "warning", "violation")}
+    # Least needed first; the last group left out is the violations themselves.
+    order = [
+        ("inventory records", [i for i in inventory if i["id"] not in references]),
+        ("chosen skips", [s for s in skipped if SkipKind(s["kind"]).chosen]),
+        ("information findings", by_severity["info"]),
+        ("warning findings", by_severity["warning"]),
+        ("unreadable paths", [s for s in skipped if not SkipKind(s["kind"]).chosen]),
+        ("violation findings", by_severity["violation"]),
+    ]
+    left_out: Counter[str] = Counter()
+    removed: set[int] = set()
+    room = REPORT_BUDGET - STRING_CAP  # for the note that says what was left out
+    for what, items in order:
+        while items and total > room:
+            item = items.pop()
+            removed.add(id(item))
+            total -= _size(item) + 1
+            left_out[what] += 1
+            if what.endswith("findings"):
+                references[item["record_id"]] -= 1
+                record = records.get(item["record_id"])
+                if record is not None and references[item["record_id"]] == 0:
+                    removed.add(id(record))
+                    total -= _size(record) + 1
+                    left_out["inventory records"] += 1
+    report["inventory"] = [i for i in inventory if id(i) not in removed]
+    report["findings"] = [f for f in findings if id(f) not in removed]
+    counts = ", ".join(f"{n:,} {what}" for what, n in left_out.items())
+    note = {
+        "path": "(report)",
+        "reason": f"the report was kept under {REPORT_BUDGET >> 20} MiB: left out {counts}; the summary counts them all",
+        "kind": SkipKind.PARTIAL,
+    }
+    report["scan"]["coverage"]["skipped"] = [*(s for s in skipped if id(s) not in removed), note]
+    return report
