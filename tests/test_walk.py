@@ -135,11 +135,15 @@ def test_one_file_system_stays_off_other_mounts(tmp_path: Path) -> None:
     assert coverage.skipped[0].reason == "another filesystem (--one-file-system)"
 
 
-def test_fuseblk_is_local_but_other_fuse_mounts_are_not() -> None:
-    assert skip_reason("fuseblk") is None
-    assert skip_reason("ext4") is None
-    assert skip_reason("fuse.sshfs") == "network or virtual filesystem (fuse.sshfs)"
-    assert skip_reason("proc") == "pseudo filesystem (proc)"
+def test_fuseblk_is_local_and_other_fuse_mounts_are_skipped_only_when_the_system_made_them() -> None:
+    def mount(fstype: str, user: int | None = None) -> Mount:
+        return Mount("/m", fstype, "0:99", "/", user)
+
+    assert skip_reason(mount("fuseblk")) is None
+    assert skip_reason(mount("ext4")) is None
+    assert skip_reason(mount("fuse.sshfs", 0)) == "network or virtual filesystem (fuse.sshfs)"
+    assert skip_reason(mount("fuse.sshfs", 1000)) is None
+    assert skip_reason(mount("proc")) == "pseudo filesystem (proc)"
 
 
 def test_mountinfo_is_parsed_with_escaped_mount_points() -> None:

@@ -15,7 +15,7 @@ import shlex
 from scanner.collectors.endpoints.base import record_of
 from scanner.collectors.endpoints.settings import classify_all
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import Record, Skipped
 from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
@@ -121,7 +121,7 @@ class EnvFileCollector(Collector):
         try:
             text, truncated = self.fs.read_text(entry.real_path, TEXT_CAP)
         except (OSError, FileRefused) as error:
-            self._skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE))
+            self._skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", refusal_kind(error)))
             return
         if truncated:
             self._skipped.append(Skipped(entry.path, f"read only up to {TEXT_CAP >> 20} MiB", SkipKind.PARTIAL))
