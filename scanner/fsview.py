@@ -46,6 +46,9 @@ _PATH_FLAGS = (
     getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 )
 """A folder only passed through on the way to another (``O_PATH``: no read permission needed, nothing read)."""
+BY_DESCRIPTOR = {os.open, os.stat, os.readlink} <= os.supports_dir_fd and hasattr(os, "pread")
+"""Files and folders are opened below folder descriptors (every POSIX system); where they cannot be (Windows),
+by path with a final ``O_NOFOLLOW`` check, as the only way there is."""
 _MAX_SYMLINKS = 40
 _CHUNK_BYTES = 3072
 """The most path bytes resolved in one system call: below ``PATH_MAX`` (4096), so that a folder any depth
@@ -342,6 +345,8 @@ class RootFS:
         parts = self._parts(real_path)
         if not parts:
             raise SpecialFile("not a regular file (directory)")
+        if not BY_DESCRIPTOR:
+            return self._open_by_path(real_path)
         root_fd = self._root_fd()
         dir_fd = _open_beneath(root_fd, parts[:-1], _PATH_FLAGS) if len(parts) > 1 else root_fd
         name = parts[-1]
@@ -367,6 +372,24 @@ class RootFS:
         except BaseException:
             os.close(fd)
             raise
+        return _SizedFile(fd, opened.st_size)
+
+    def _open_by_path(self, real_path: str) -> BinaryIO:
+        folder = os.path.dirname(real_path)
+        if self._resolve(folder)[0] != folder:  # a link on the way: only ``resolve`` may follow it
+            raise _ThroughLink
+        st = os.lstat(real_path)
+        if stat.S_ISLNK(st.st_mode):
+            if os.readlink(real_path) == NULL_DEVICE:
+                return io.BytesIO(b"")
+            raise _ThroughLink
+        if not stat.S_ISREG(st.st_mode):
+            raise SpecialFile(f"not a regular file ({_file_type(st.st_mode)})")
+        fd = os.open(real_path, _OPEN_FLAGS)
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            os.close(fd)
+            raise FileRefused("file changed while being opened")
         return _SizedFile(fd, opened.st_size)
 
     def _pseudo_filesystems(self) -> dict[int, str]:
@@ -453,7 +476,11 @@ class _SizedFile(io.FileIO):
         n = remaining if size is None or size < 0 else min(size, remaining)
         if n == 0:
             return b""
-        data = os.pread(self.fileno(), n, self._pos)
+        if BY_DESCRIPTOR:
+            data = os.pread(self.fileno(), n, self._pos)
+        else:
+            os.lseek(self.fileno(), self._pos, os.SEEK_SET)
+            data = os.read(self.fileno(), n)
         self._pos += len(data)
         return data
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scanner.fsview import DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error, printable
+from scanner.fsview import BY_DESCRIPTOR, DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error, printable
 from scanner.mounts import Mount, read_mount_table, skip_reason
 from scanner.records import Skipped
 from scanner.vocabulary import SkipKind
@@ -312,8 +312,9 @@ class Walker:
                 folder = fs.to_display(current.real_path) if dispatch.every else ""
                 every = [visitor for visitor, accepts in dispatch.every if accepts(folder)]
                 try:
-                    current.fd = self._open(current)
-                    with os.scandir(current.fd) as listing:
+                    if BY_DESCRIPTOR:
+                        current.fd = self._open(current)
+                    with os.scandir(current.fd if BY_DESCRIPTOR else current.real_path) as listing:
                         children = list(listing)
                 except OSError as error:
                     _close(current)
@@ -358,7 +359,7 @@ class Walker:
                     nxt = self._enter(current, child, real)
                     if nxt is not None:
                         stack.append(nxt)
-                if current.parent is not None:
+                if current.parent is not None and BY_DESCRIPTOR:
                     current.real_path = ""  # reached by name from now on: every ancestor's path would cost depth² bytes
         finally:
             for opened in path:
