@@ -1,18 +1,34 @@
-"""The scanned machine's filesystem, seen from its root.
+"""The scanned machine's filesystem, seen from its root, and the one way anything in it is opened.
 
 ``--root DIR`` treats DIR as the machine's ``/``: every path shown to users is the path inside
 DIR, and symlinks are resolved as they would be on that machine (an absolute link target means
-DIR/target, ``..`` stops at DIR), so a link can never lead a scan out of the tree. Reads are
-bounded and refuse anything that is not a regular file: a FIFO, socket or device is never opened.
+DIR/target, ``..`` stops at DIR), so a link can never lead a scan out of the tree.
+
+Every file and folder is opened by ``RootFS`` beneath the root with no symlink on any component
+(``openat2`` with ``RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS`` where the kernel has it, folder descriptors
+opened one component at a time with ``O_NOFOLLOW`` where it does not): links are followed only by
+``resolve``, inside the root, so a folder swapped for a link between the walk and a read fails the
+read instead of leading it elsewhere. A link a user owns is followed only to a file that user may
+read, so root never reads for a user what the user could not. Reads are bounded, stop at the size the
+file had when opened, and refuse anything that is not a regular file on a real filesystem: a FIFO,
+socket or device is never opened, and nothing is read from ``/proc``, ``/sys`` and their kind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import io
 import os
+import platform
 import stat
-from typing import BinaryIO
+import weakref
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from scanner.mounts import PSEUDO_FSTYPES, read_mount_table
+from scanner.vocabulary import SkipKind
 
 _OPEN_FLAGS = (
     os.O_RDONLY
@@ -22,7 +38,26 @@ _OPEN_FLAGS = (
     | getattr(os, "O_CLOEXEC", 0)
     | getattr(os, "O_BINARY", 0)
 )
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+DIR_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+"""A folder to list: never through a link."""
+_PATH_FLAGS = (
+    getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+)
+"""A folder only passed through on the way to another (``O_PATH``: no read permission needed, nothing read)."""
+BY_DESCRIPTOR = {os.open, os.stat, os.readlink} <= os.supports_dir_fd and hasattr(os, "pread")
+"""Files and folders are opened below folder descriptors (every POSIX system); where they cannot be (Windows),
+by path with a final ``O_NOFOLLOW`` check, as the only way there is."""
 _MAX_SYMLINKS = 40
+_CHUNK_BYTES = 3072
+"""The most path bytes resolved in one system call: below ``PATH_MAX`` (4096), so that a folder any depth
+down is still reached, a chunk of components at a time."""
+
+# openat2(2), Linux 5.6+: the same number on every architecture that has it (the shared syscall table).
+_SYS_OPENAT2 = 437 if platform.system() == "Linux" and platform.machine() in ("x86_64", "aarch64") else None
+_RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_NO_SYMLINKS = 0x04
+_RESOLVE_BENEATH = 0x08
 
 
 class FileRefused(Exception):
@@ -32,6 +67,110 @@ class FileRefused(Exception):
 class SpecialFile(FileRefused):
     """A FIFO, socket or device, or a link to nothing: never opened, and it holds no text at rest (nothing
     for a scan to miss in it the way a file could hide a setting)."""
+
+
+class NotReadThrough(SpecialFile):
+    """A file of a pseudo filesystem (``/proc``), a user's link to a file that user may not read, or a link
+    where none is followed: never read, and not a gap, since nothing there is the user's to use (a link's
+    target is read where it lies)."""
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+@functools.cache
+def _syscall() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    """libc's ``syscall``, or ``None`` where there is no ``openat2`` to call (then folders are walked one by one)."""
+    if _SYS_OPENAT2 is None:
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syscall
+    except (OSError, AttributeError):
+        return None
+    function.restype = ctypes.c_long
+    function.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]
+    return function
+
+
+_openat2_missing = False
+"""Set once the kernel (or a seccomp filter) answered that it has no ``openat2``."""
+
+
+def _openat2(dir_fd: int, path: bytes, flags: int) -> int | None:
+    """``openat2`` beneath ``dir_fd`` with no symlink anywhere; ``None`` where the kernel lacks it."""
+    global _openat2_missing
+    function = _syscall()
+    if function is None or _openat2_missing:
+        return None
+    how = _OpenHow(
+        flags | getattr(os, "O_CLOEXEC", 0), 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS
+    )
+    fd = int(function(_SYS_OPENAT2, dir_fd, path, ctypes.byref(how), ctypes.sizeof(how)))
+    if fd >= 0:
+        return fd
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EPERM):  # an old kernel, or a container's seccomp profile
+        _openat2_missing = True
+        return None
+    raise OSError(code, os.strerror(code))
+
+
+def _chunks(parts: list[str]) -> Iterator[bytes]:
+    """Relative paths of consecutive components, each short enough for one system call."""
+    whole = os.fsencode("/".join(parts))
+    if len(whole) <= _CHUNK_BYTES:  # nearly always: one call
+        yield whole
+        return
+    chunk: list[bytes] = []
+    length = 0
+    for part in parts:
+        raw = os.fsencode(part)
+        if chunk and length + len(raw) + 1 > _CHUNK_BYTES:
+            yield b"/".join(chunk)
+            chunk, length = [], 0
+        chunk.append(raw)
+        length += len(raw) + 1
+    if chunk:
+        yield b"/".join(chunk)
+
+
+def _open_beneath(dir_fd: int, parts: list[str], flags: int) -> int:
+    """Open ``parts`` below ``dir_fd`` with no symlink on any component (``ELOOP`` or ``ENOTDIR`` when one is a link)."""
+    if "" in parts or "." in parts or ".." in parts:
+        raise FileRefused("not a plain path")
+    fd = dir_fd
+    chunks = list(_chunks(parts))
+    try:
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            step_flags = flags if last else _PATH_FLAGS
+            opened = _openat2(fd, chunk, step_flags & ~_NOFOLLOW)
+            if opened is None:  # no openat2: one component at a time, never through a link
+                opened = _open_steps(fd, os.fsdecode(chunk).split("/"), step_flags)
+            if fd != dir_fd:
+                os.close(fd)
+            fd = opened
+    except BaseException:
+        if fd != dir_fd:
+            os.close(fd)
+        raise
+    return fd
+
+
+def _open_steps(dir_fd: int, parts: list[str], flags: int) -> int:
+    fd = dir_fd
+    try:
+        for i, part in enumerate(parts):
+            opened = os.open(part, (flags | _NOFOLLOW) if i == len(parts) - 1 else _PATH_FLAGS, dir_fd=fd)
+            if fd != dir_fd:
+                os.close(fd)
+            fd = opened
+    except BaseException:
+        if fd != dir_fd:
+            os.close(fd)
+        raise
+    return fd
 
 
 NULL_DEVICE = "/dev/null"
@@ -48,6 +187,11 @@ def describe_os_error(error: OSError) -> str:
 def describe_refusal(error: OSError | FileRefused) -> str:
     """The reason a read failed, for a ``Skipped`` record."""
     return describe_os_error(error) if isinstance(error, OSError) else str(error)
+
+
+def refusal_kind(error: OSError | FileRefused) -> SkipKind:
+    """What was not read through is a chosen skip; anything else that could not be read is a gap."""
+    return SkipKind.SPECIAL if isinstance(error, NotReadThrough) else SkipKind.UNREADABLE
 
 
 def printable(text: str) -> str:
@@ -79,6 +223,9 @@ class RootFS:
         self.root = os.path.realpath(root) if root else os.sep
         self.is_live = root is None
         """True when scanning the running machine itself rather than a tree standing in for it."""
+        self._euid = os.geteuid() if hasattr(os, "geteuid") else 0
+        self._pseudo: dict[int, str] | None = None
+        self._root = -1
 
     def inside(self, real_path: str) -> str:
         """The path as seen from inside the root, raw (for matching, not for showing)."""
@@ -99,9 +246,14 @@ class RootFS:
 
     def resolve(self, real_path: str) -> str:
         """Resolve symlinks like the scanned machine would, never leaving the root."""
+        return self._resolve(real_path)[0]
+
+    def _resolve(self, real_path: str) -> tuple[str, dict[int, int]]:
+        """The resolved path, and the owners (uid -> gid) of the links followed other than root and us."""
         parts = self.inside(real_path).split(os.sep)
         resolved: list[str] = []
         pending = [p for p in parts if p]
+        owners: dict[int, int] = {}
         links = 0
         while pending:
             part = pending.pop(0)
@@ -113,59 +265,158 @@ class RootFS:
                 continue
             candidate = self.to_real(os.sep + os.sep.join([*resolved, part]))
             try:
-                is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+                st = os.lstat(candidate)
             except FileNotFoundError:
-                is_link = False
-            if not is_link:
+                resolved.append(part)
+                continue
+            if not stat.S_ISLNK(st.st_mode):
                 resolved.append(part)
                 continue
             links += 1
             if links > _MAX_SYMLINKS:
                 raise FileRefused("too many levels of symbolic links")
+            if st.st_uid not in (0, self._euid):
+                owners.setdefault(st.st_uid, st.st_gid)
             target = os.readlink(candidate)
             target_parts = [p for p in target.split(os.sep) if p]
             if target.startswith(os.sep):
                 resolved = []
             pending = target_parts + pending
-        return self.to_real(os.sep + os.sep.join(resolved))
+        return self.to_real(os.sep + os.sep.join(resolved)), owners
 
-    def child(self, base: str, *parts: str) -> str:
-        """``base/parts...`` with any symlink among ``base`` and the inner parts resolved inside the root.
+    def _parts(self, real_path: str) -> list[str]:
+        return [p for p in self.inside(real_path).split(os.sep) if p]
 
-        The walker hands over paths free of symlinks in their folders, but a collector reading
-        ``EGG-INFO/PKG-INFO`` below a handed-over folder (or below a symlinked package folder)
-        must not follow a link out of the root. ``read_bytes`` resolves the last part itself.
-        """
-        path = self.resolve(base) if os.path.islink(base) else base
-        for part in parts[:-1]:
-            path = os.path.join(path, part)
-            if os.path.islink(path):
-                path = self.resolve(path)
-        return os.path.join(path, parts[-1]) if parts else path
+    def open_dir(self, real_path: str) -> int:
+        """A descriptor to list the folder at ``real_path`` (beneath the root, no link on the way); the caller closes it."""
+        parts = self._parts(real_path)
+        if not parts:
+            return os.open(self.root, DIR_OPEN_FLAGS)
+        return _open_beneath(self._root_fd(), parts, DIR_OPEN_FLAGS)
+
+    def _root_fd(self) -> int:
+        """The root, opened once (every open starts from it) and closed with this object."""
+        if self._root < 0:
+            self._root = os.open(self.root, _PATH_FLAGS)
+            weakref.finalize(self, os.close, self._root)
+        return self._root
 
     def open_regular(self, real_path: str) -> BinaryIO:
         """Open a regular file for bounded reading and seeking (format parsers read headers with it).
 
-        A final symlink is resolved inside the root. Raises ``FileRefused`` for anything but a
-        regular file (a FIFO, socket or device is never opened) and ``OSError`` when it cannot be read.
+        Links on the way are resolved inside the root (a user's link only to what that user may read).
+        Raises ``FileRefused`` for anything but a regular file of a real filesystem (a FIFO, socket or
+        device is never opened) and ``OSError`` when it cannot be read.
         """
-        path = real_path
-        st = os.lstat(path)
+        try:
+            return self._open_file(real_path)
+        except _ThroughLink:
+            pass
+        except OSError as error:
+            if error.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+        resolved, owners = self._resolve(real_path)
+        for uid, gid in owners.items():
+            if not self._may_read(uid, gid, resolved):
+                raise NotReadThrough(f"a link of user {uid} to a file that user may not read")
+        try:
+            return self._open_file(resolved)
+        except _ThroughLink:
+            raise FileRefused("a link appeared while the file was being opened") from None
+        except FileNotFoundError:
+            if not os.path.islink(real_path):
+                raise  # a file missing below a linked folder
+            raise SpecialFile("a link to nothing") from None  # a build's stale ``result`` link
+
+    def open_unlinked(self, real_path: str) -> BinaryIO:
+        """Like ``open_regular``, but never through a link on any component: ``NotReadThrough`` for a link."""
+        try:
+            return self._open_file(real_path)
+        except _ThroughLink:
+            raise NotReadThrough("a symbolic link (not followed)") from None
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise NotReadThrough("a symbolic link on the way (not followed)") from None
+            raise
+
+    def _open_file(self, real_path: str) -> BinaryIO:
+        """Open with no link on any component; ``_ThroughLink`` when the last one is a link."""
+        parts = self._parts(real_path)
+        if not parts:
+            raise SpecialFile("not a regular file (directory)")
+        if not BY_DESCRIPTOR:
+            return self._open_by_path(real_path)
+        root_fd = self._root_fd()
+        dir_fd = _open_beneath(root_fd, parts[:-1], _PATH_FLAGS) if len(parts) > 1 else root_fd
+        name = parts[-1]
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                if os.readlink(name, dir_fd=dir_fd) == NULL_DEVICE:
+                    return io.BytesIO(b"")  # a masked unit: empty by design, not a gap
+                raise _ThroughLink
+            if not stat.S_ISREG(st.st_mode):
+                raise SpecialFile(f"not a regular file ({_file_type(st.st_mode)})")
+            fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+        finally:
+            if dir_fd != root_fd:
+                os.close(dir_fd)
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+                raise FileRefused("file changed while being opened")
+            pseudo = self._pseudo_filesystems().get(opened.st_dev)
+            if pseudo is not None:
+                raise NotReadThrough(f"a file of a pseudo filesystem ({pseudo})")
+        except BaseException:
+            os.close(fd)
+            raise
+        return _SizedFile(fd, opened.st_size)
+
+    def _open_by_path(self, real_path: str) -> BinaryIO:
+        folder = os.path.dirname(real_path)
+        if self._resolve(folder)[0] != folder:  # a link on the way: only ``resolve`` may follow it
+            raise _ThroughLink
+        st = os.lstat(real_path)
         if stat.S_ISLNK(st.st_mode):
-            if os.readlink(path) == NULL_DEVICE:
-                return io.BytesIO(b"")  # a masked unit: empty by design, not a gap
-            path = self.resolve(path)
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:
-                raise SpecialFile("a link to nothing") from None  # a build's stale ``result`` link
+            if os.readlink(real_path) == NULL_DEVICE:
+                return io.BytesIO(b"")
+            raise _ThroughLink
         if not stat.S_ISREG(st.st_mode):
             raise SpecialFile(f"not a regular file ({_file_type(st.st_mode)})")
-        fd = os.open(path, _OPEN_FLAGS)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between lstat and open
+        fd = os.open(real_path, _OPEN_FLAGS)
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
             os.close(fd)
-            raise FileRefused("file changed type while being opened")
-        return os.fdopen(fd, "rb", buffering=0)
+            raise FileRefused("file changed while being opened")
+        return _SizedFile(fd, opened.st_size)
+
+    def _pseudo_filesystems(self) -> dict[int, str]:
+        """Device number -> type of every mounted pseudo filesystem (``/proc``, ``/sys``...): never read."""
+        if self._pseudo is None:
+            self._pseudo = {}
+            for mount in read_mount_table():
+                major, _, minor = mount.device.partition(":")
+                if mount.fstype in PSEUDO_FSTYPES and major.isdigit() and minor.isdigit():
+                    self._pseudo[os.makedev(int(major), int(minor))] = mount.fstype
+        return self._pseudo
+
+    def _may_read(self, uid: int, gid: int, real_path: str) -> bool:
+        """Could this user read the file: search on every folder from the root down, read on the file (mode
+        bits only: an ACL granting more is not honoured, and the link is refused)."""
+        groups = _groups(uid, gid) if self.is_live else frozenset({gid})
+        parts = self._parts(real_path)
+        probe = self.root
+        try:
+            for i in range(len(parts) + 1):
+                st = os.stat(probe, follow_symlinks=False)
+                if not _permits(st, uid, groups, 4 if i == len(parts) else 1):
+                    return False
+                if i < len(parts):
+                    probe = os.path.join(probe, parts[i])
+        except OSError:
+            return False
+        return True
 
     def read_bytes(self, real_path: str, cap: int) -> tuple[bytes, bool]:
         """Read at most ``cap`` bytes of a regular file; returns ``(data, truncated)``.
@@ -196,6 +447,73 @@ class RootFS:
         except OSError:
             return False
         return True
+
+
+class _ThroughLink(Exception):
+    """The last component is a link: only ``resolve`` may follow it."""
+
+
+class _SizedFile(io.FileIO):
+    """A regular file read no further than the size it had when opened: a file that grows while it is read
+    cannot keep a reader (or ``--hash``) going."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        super().__init__(fd, "rb", closefd=True)
+        self.size = size
+        self._pos = 0
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        remaining = max(0, self.size - self._pos)
+        n = remaining if size is None or size < 0 else min(size, remaining)
+        if n == 0:
+            return b""
+        if BY_DESCRIPTOR:
+            data = os.pread(self.fileno(), n, self._pos)
+        else:
+            os.lseek(self.fileno(), self._pos, os.SEEK_SET)
+            data = os.read(self.fileno(), n)
+        self._pos += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer: Any) -> int:  # any writable buffer
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+def _permits(st: os.stat_result, uid: int, groups: frozenset[int], want: int) -> bool:
+    """Do the mode bits grant ``want`` (4 read, 1 search) to this user?"""
+    if st.st_uid == uid:
+        return bool((st.st_mode >> 6) & want)
+    if st.st_gid in groups:
+        return bool((st.st_mode >> 3) & want)
+    return bool(st.st_mode & want)
+
+
+@functools.cache
+def _groups(uid: int, gid: int) -> frozenset[int]:
+    """The groups of a user of this machine, and the group of the link it made."""
+    try:
+        import pwd  # POSIX only: a Windows link has no owner to ask about
+    except ImportError:
+        return frozenset({gid})
+    try:
+        entry = pwd.getpwuid(uid)
+    except KeyError:
+        return frozenset({gid})
+    return frozenset({gid, *os.getgrouplist(entry.pw_name, entry.pw_gid)})
 
 
 def _file_type(mode: int) -> str:

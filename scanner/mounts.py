@@ -29,7 +29,8 @@ NETWORK_FSTYPES: frozenset[str] = frozenset(
         "afpfs", "webdav", "ftp",
     }
 )  # fmt: skip
-# fuse.<helper> mounts are network or virtual (sshfs, gvfsd, lxcfs, rclone...); fuseblk is ntfs-3g/exfat on a local disk.
+# fuse.<helper> mounts the system made are network or virtual (lxcfs, gvfsd, rclone...); fuseblk is ntfs-3g/exfat
+# on a local disk. A FUSE mount a user made (squashfuse of an image, sshfs) holds what that user can use here.
 _LOCAL_FUSE = frozenset({"fuseblk"})
 
 
@@ -43,11 +44,24 @@ class Mount:
     """``major:minor`` of the filesystem."""
     fs_root: str
     """Directory of that filesystem mounted here (``/`` unless it is a bind mount of a subtree)."""
+    user: int | None = None
+    """Who mounted it, where the table says (FUSE's ``user_id=``): a mount a user made is theirs, not the system's."""
+
+    @property
+    def made_by_a_user(self) -> bool:
+        """Mounted by someone other than root (an unprivileged FUSE mount through the setuid ``fusermount``)."""
+        return self.user is not None and self.user != 0
 
 
-def skip_reason(fstype: str, include: frozenset[str] = frozenset()) -> str | None:
-    """Why a filesystem of this type is not walked by default, or ``None`` to walk it."""
-    if fstype in include:
+def skip_reason(mount: Mount, include: frozenset[str] = frozenset()) -> str | None:
+    """Why this filesystem is not walked by default, or ``None`` to walk it.
+
+    Only filesystems the system mounted are skipped: a user could otherwise hide files from the scan by
+    mounting them (``squashfuse`` is all it takes), so a mount a user made is walked, and where root may not
+    read it (FUSE without ``allow_other``) it is a gap.
+    """
+    fstype = mount.fstype
+    if fstype in include or mount.made_by_a_user:
         return None
     if fstype in PSEUDO_FSTYPES:
         return f"pseudo filesystem ({fstype})"
@@ -55,6 +69,14 @@ def skip_reason(fstype: str, include: frozenset[str] = frozenset()) -> str | Non
         return None
     if fstype in NETWORK_FSTYPES or fstype.startswith("fuse."):
         return f"network or virtual filesystem ({fstype})"
+    return None
+
+
+def _mounted_by(super_options: str) -> int | None:
+    for option in super_options.split(","):
+        key, _, value = option.partition("=")
+        if key == "user_id" and value.isdigit():
+            return int(value)
     return None
 
 
@@ -90,6 +112,7 @@ def parse_mountinfo(text: str) -> list[Mount]:
                 fstype=tail[0],
                 device=fields[2],
                 fs_root=_unescape(fields[3]),
+                user=_mounted_by(tail[2]) if len(tail) > 2 else None,
             )
         )
     return mounts

@@ -236,7 +236,9 @@ class SkipKind(Word):
     """A text file read only up to the size cap we set for its kind (a 40 MB "source file" is data, not code),
     where what was not read names no provider or the part read already holds its use."""
     SPECIAL = "special-file"
-    """A FIFO, socket, device or link to nothing where the text scan met it: never opened, it holds no text."""
+    """A FIFO, socket, device or link to nothing where the text scan met it, or a file not read through (one of a
+    pseudo filesystem, a user's link to what that user may not read, a weight's link when hashing): never read,
+    and nothing there is the user's to use."""
 
     @property
     def chosen(self) -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scanner.fsview import FileRefused, RootFS, describe_os_error, printable
+from scanner.fsview import BY_DESCRIPTOR, DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error, printable
 from scanner.mounts import Mount, read_mount_table, skip_reason
 from scanner.records import Skipped
 from scanner.vocabulary import SkipKind
@@ -177,14 +177,26 @@ class _Dispatch:
         return list(dict.fromkeys(found))  # one visit per collector, however many reasons it has
 
 
-@dataclass
+MAX_DEPTH = 10_000
+"""Folders deeper than this are a gap, not walked: depth costs nothing per level, but a planted chain must end."""
+_KEPT_OPEN = 64
+"""Folder descriptors kept open at the bottom of the current path (and one every so many levels above it):
+enough that going back up re-opens at most this many folders by name, few enough for any descriptor limit."""
+
+
+@dataclass(eq=False)
 class _Dir:
     real_path: str
+    """Emptied once listed (but for the starting folder): deeper folders are reached by name."""
     depth: int
     device: str
     """Filesystem this folder is on: its mount's ``major:minor``, or ``st_dev`` without a mount table."""
     below: tuple[str, ...] = ()
     """Names of enclosing folders some collector wants every file below (``manifests``)."""
+    parent: _Dir | None = None
+    name: str = ""
+    fd: int = -1
+    """Open while the walk is below this folder (see ``_KEPT_OPEN``), ``-1`` otherwise."""
 
 
 class Walker:
@@ -280,58 +292,94 @@ class Walker:
     # -- the walk ---------------------------------------------------------------------------
     def _walk_tree(self, start: _Dir, max_depth: int | None) -> None:
         # The hot loop of the whole scanner: a few dictionary lookups per file, no system call beyond
-        # scandir, and a method call only for the rare entry some collector may want.
+        # listing, and a method call only for the rare entry some collector may want. Folders are opened
+        # by name below their parent's descriptor, never through a link, so depth has no path-length limit
+        # and a folder swapped for a link while the walk is under way cannot lead it elsewhere.
         stack = [start]
+        path: list[_Dir] = []
+        """The folders from ``start`` down to the one being listed."""
         dispatch, fs, coverage = self._dispatch, self.fs, self.coverage
         by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
         excluded = self._excluded if self.options.excludes else None
         extensionless = bool(dispatch.extensionless)
-        while stack:
-            current = stack.pop()
-            coverage.dirs += 1
-            self._report_progress(current.real_path)
-            folder = fs.to_display(current.real_path) if dispatch.every else ""
-            every = [visitor for visitor, accepts in dispatch.every if accepts(folder)]
-            try:
-                with os.scandir(current.real_path) as listing:
-                    children = list(listing)
-            except OSError as error:
-                self._skip(current.real_path, describe_os_error(error), SkipKind.UNREADABLE)
-                continue
-            parent_name = os.path.basename(current.real_path)
-            below = current.below
-            wanted_here = parent_name in dispatch.in_dir or bool(below)
-            descend = max_depth is None or current.depth + 1 < max_depth
-            for child in children:
-                name = child.name
-                real = child.path
-                if excluded is not None and excluded(name, real):
-                    self._skip(real, "excluded by --exclude", SkipKind.EXCLUDED)
-                    continue
+        try:
+            while stack:
+                current = stack.pop()
+                while path and path[-1] is not current.parent:
+                    _close(path.pop())
+                coverage.dirs += 1
+                self._report_progress(current.real_path)
+                folder = fs.to_display(current.real_path) if dispatch.every else ""
+                every = [visitor for visitor, accepts in dispatch.every if accepts(folder)]
                 try:
-                    is_dir = child.is_dir(follow_symlinks=False)
-                except OSError:
-                    is_dir = False
-                dot = name.rfind(".")
-                suffix = name[dot:] if dot > 0 else ""
-                if not is_dir:
-                    coverage.files += 1
-                    if (
-                        every
-                        or wanted_here
-                        or name in by_name
-                        or (suffix and (suffix.lower() in by_suffix or suffix in by_dir_suffix))
-                        or (not suffix and extensionless)
-                    ):
-                        self._file(real, name, parent_name, child.is_symlink(), below, every)
+                    if BY_DESCRIPTOR:
+                        current.fd = self._open(current)
+                    with os.scandir(current.fd if BY_DESCRIPTOR else current.real_path) as listing:
+                        children = list(listing)
+                except OSError as error:
+                    _close(current)
+                    self._unreadable(current.real_path, error)
                     continue
-                if suffix in by_dir_suffix:
-                    self._hand_over(Entry(real, fs.to_display(real), name, True, parent_name), by_dir_suffix[suffix])
-                if not descend:
-                    continue
-                nxt = self._enter(current, child, real)
-                if nxt is not None:
-                    stack.append(nxt)
+                path.append(current)
+                if len(path) > _KEPT_OPEN and path[-_KEPT_OPEN - 1].depth % _KEPT_OPEN:
+                    _close(path[-_KEPT_OPEN - 1])
+                prefix = current.real_path.rstrip(os.sep) + os.sep
+                parent_name = os.path.basename(current.real_path)
+                below = current.below
+                wanted_here = parent_name in dispatch.in_dir or bool(below)
+                descend = max_depth is None or current.depth + 1 < max_depth
+                for child in children:
+                    name = child.name
+                    real = prefix + name
+                    if excluded is not None and excluded(name, real):
+                        self._skip(real, "excluded by --exclude", SkipKind.EXCLUDED)
+                        continue
+                    try:
+                        is_dir = child.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_dir = False
+                    dot = name.rfind(".")
+                    suffix = name[dot:] if dot > 0 else ""
+                    if not is_dir:
+                        coverage.files += 1
+                        if (
+                            every
+                            or wanted_here
+                            or name in by_name
+                            or (suffix and (suffix.lower() in by_suffix or suffix in by_dir_suffix))
+                            or (not suffix and extensionless)
+                        ):
+                            self._file(real, name, parent_name, child.is_symlink(), below, every)
+                        continue
+                    if suffix in by_dir_suffix:
+                        entry = Entry(real, fs.to_display(real), name, True, parent_name)
+                        self._hand_over(entry, by_dir_suffix[suffix])
+                    if not descend:
+                        continue
+                    nxt = self._enter(current, child, real)
+                    if nxt is not None:
+                        stack.append(nxt)
+                if current.parent is not None and BY_DESCRIPTOR:
+                    current.real_path = ""  # reached by name from now on: every ancestor's path would cost depth² bytes
+        finally:
+            for opened in path:
+                _close(opened)
+
+    def _open(self, folder: _Dir) -> int:
+        """A descriptor to list ``folder``: by name below its parent's, re-opening those closed on the way."""
+        if folder.parent is None:
+            return self.fs.open_dir(folder.real_path)
+        closed: list[_Dir] = []
+        probe = folder.parent
+        while probe.fd < 0 and probe.parent is not None:
+            closed.append(probe)
+            probe = probe.parent
+        if probe.fd < 0:
+            probe.fd = self.fs.open_dir(probe.real_path)
+        for ancestor in reversed(closed):
+            assert ancestor.parent is not None
+            ancestor.fd = os.open(ancestor.name, DIR_OPEN_FLAGS, dir_fd=ancestor.parent.fd)
+        return os.open(folder.name, DIR_OPEN_FLAGS, dir_fd=folder.parent.fd)
 
     def _file(
         self, real: str, name: str, parent_name: str, is_link: bool, below: tuple[str, ...], every: Sequence[Visitor]
@@ -377,16 +425,19 @@ class Walker:
                 self._skip(real, reason, SkipKind.FILESYSTEM)
                 return None
             try:
-                inode = os.stat(real, follow_symlinks=False).st_ino  # the mounted folder, not the one under it
+                inode = child.stat(follow_symlinks=False).st_ino  # the mounted folder, not the one under it
             except OSError as error:
-                self._skip(real, describe_os_error(error), SkipKind.UNREADABLE)
+                self._unreadable(real, error)
                 return None
             device = mount.device
         if not self._first_visit(device, inode):
             self._skip(real, "already scanned through another path (bind mount)", SkipKind.DUPLICATE_MOUNT)
             return None
+        if parent.depth >= MAX_DEPTH:
+            self._skip(real, f"more than {MAX_DEPTH:,} folders deep (not walked)", SkipKind.UNREADABLE)
+            return None
         below = (*parent.below, child.name) if child.name in self._dispatch.below_dir else parent.below
-        return _Dir(real, parent.depth + 1, device, below)
+        return _Dir(real, parent.depth + 1, device, below, parent, child.name)
 
     def _mount_skip(self, real: str) -> str | None:
         mount = self._mounts.get(real)
@@ -394,7 +445,7 @@ class Walker:
             return None
         if self.options.one_file_system:
             return "another filesystem (--one-file-system)"
-        return skip_reason(mount.fstype, self.options.include_fstypes)
+        return skip_reason(mount, self.options.include_fstypes)
 
     def _excluded_path(self, real: str) -> bool:
         """Is this path, or any folder above it, excluded by ``--exclude``?"""
@@ -418,6 +469,14 @@ class Walker:
                 reason = printable(f"{visitor.id} failed: {type(error).__name__}: {error}")
                 self.coverage.skipped.append(Skipped(entry.path, reason, SkipKind.ERROR))
 
+    def _unreadable(self, real: str, error: OSError) -> None:
+        """A gap; at a mount a user made, saying whose (FUSE without ``allow_other`` shuts root out)."""
+        reason = describe_os_error(error)
+        mount = self._mounts.get(real)
+        if mount is not None and mount.made_by_a_user:
+            reason += f" (a {mount.fstype} filesystem user {mount.user} mounted)"
+        self._skip(real, reason, SkipKind.UNREADABLE)
+
     def _skip(self, real: str, reason: str, kind: SkipKind) -> None:
         self.coverage.skipped.append(Skipped(self.fs.to_display(real), reason, kind))
 
@@ -428,3 +487,9 @@ class Walker:
         if now - self._last_progress >= 0.2:
             self._last_progress = now
             self._progress(self.coverage, self.fs.to_display(real))
+
+
+def _close(folder: _Dir) -> None:
+    if folder.fd >= 0:
+        os.close(folder.fd)
+        folder.fd = -1

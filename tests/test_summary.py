@@ -403,8 +403,8 @@ def test_an_incomplete_page_says_what_was_not_read_and_whether_it_could_hide_use
         assert "Skipped by choice (2)" in text
         assert "1 path(s) were excluded on purpose (--exclude). Not checked, by choice." in text
         assert (
-            "1 path(s) are FIFOs, sockets, devices or links to nothing. This hides nothing: they hold no text at rest."
-            in text
+            "1 path(s) are FIFOs, sockets, devices, pseudo-filesystem files or links not read through. This hides "
+            "nothing: they hold nothing at rest, or nothing their owner could read through the link." in text
         )
 
 

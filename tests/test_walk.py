@@ -135,11 +135,15 @@ def test_one_file_system_stays_off_other_mounts(tmp_path: Path) -> None:
     assert coverage.skipped[0].reason == "another filesystem (--one-file-system)"
 
 
-def test_fuseblk_is_local_but_other_fuse_mounts_are_not() -> None:
-    assert skip_reason("fuseblk") is None
-    assert skip_reason("ext4") is None
-    assert skip_reason("fuse.sshfs") == "network or virtual filesystem (fuse.sshfs)"
-    assert skip_reason("proc") == "pseudo filesystem (proc)"
+def test_fuseblk_is_local_and_other_fuse_mounts_are_skipped_only_when_the_system_made_them() -> None:
+    def mount(fstype: str, user: int | None = None) -> Mount:
+        return Mount("/m", fstype, "0:99", "/", user)
+
+    assert skip_reason(mount("fuseblk")) is None
+    assert skip_reason(mount("ext4")) is None
+    assert skip_reason(mount("fuse.sshfs", 0)) == "network or virtual filesystem (fuse.sshfs)"
+    assert skip_reason(mount("fuse.sshfs", 1000)) is None
+    assert skip_reason(mount("proc")) == "pseudo filesystem (proc)"
 
 
 def test_mountinfo_is_parsed_with_escaped_mount_points() -> None:
@@ -165,9 +169,9 @@ def test_the_macos_mount_table_skips_network_shares_and_keeps_local_volumes() ->
         "nas.example.org:/export/models on /Volumes/models (nfs, nodev, nosuid, mounted by alice)\n"
         "/dev/disk4s1 on /Volumes/USB DISK (msdos, local, nodev, nosuid, noowners, mounted by alice)\n"
     )
-    mounts = {m.mount_point: m.fstype for m in parse_macos_mount(text)}
-    assert mounts["/Volumes/Team Share"] == "smbfs"
-    assert {point for point, fstype in mounts.items() if skip_reason(fstype)} == {
+    mounts = {m.mount_point: m for m in parse_macos_mount(text)}
+    assert mounts["/Volumes/Team Share"].fstype == "smbfs"
+    assert {point for point, mount in mounts.items() if skip_reason(mount)} == {
         "/dev", "/System/Volumes/Data/home", "/Volumes/Team Share", "/Volumes/models"
     }  # fmt: skip
 

@@ -331,8 +331,8 @@ SKIP_MEANINGS: dict[SkipKind, tuple[str, str]] = {
         "This hides nothing: what was not read names no provider, or its use was already found.",
     ),
     SkipKind.SPECIAL: (
-        "are FIFOs, sockets, devices or links to nothing",
-        "This hides nothing: they hold no text at rest.",
+        "are FIFOs, sockets, devices, pseudo-filesystem files or links not read through",
+        "This hides nothing: they hold nothing at rest, or nothing their owner could read through the link.",
     ),
 }
 """What each kind of coverage entry means, and whether what it left unread could hide use."""

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from scanner.collectors.endpoints.sqlitedb import matching_rows
 from scanner.collectors.endpoints.structured import NotStructured
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import EndpointRecord, Location, Record, Skipped
 from scanner.urls import url_host
 from scanner.vocabulary import EndpointSource, SkipKind
@@ -131,7 +131,7 @@ class BrowserHistoryCollector(Collector):
             return
         except (OSError, FileRefused) as error:
             reason = f"browser history unreadable: {describe_refusal(error)}"
-            self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))
+            self._skipped.append(Skipped(entry.path, reason, refusal_kind(error)))
             return
         visits: dict[str, _Visits] = {}
         for _, url, count, last, first in rows:

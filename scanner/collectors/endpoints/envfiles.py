@@ -21,7 +21,7 @@ from scanner.collectors.endpoints.base import RECORDS_PER_FILE, record_of
 from scanner.collectors.endpoints.settings import classify_all
 from scanner.collectors.endpoints.shellsyntax import batch_pairs, launchd_pairs, powershell_pairs
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import Record, Skipped
 from scanner.syspaths import LAUNCHD_CONF, canonical, is_powershell_profile, is_system_shell_file
 from scanner.vocabulary import EndpointSource, SkipKind
@@ -181,7 +181,7 @@ class EnvFileCollector(Collector):
         try:
             text, truncated = self.fs.read_text(entry.real_path, TEXT_CAP)
         except (OSError, FileRefused) as error:
-            self._skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE))
+            self._skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", refusal_kind(error)))
             return
         if truncated:
             self._skipped.append(Skipped(entry.path, f"read only up to {TEXT_CAP >> 20} MiB", SkipKind.PARTIAL))

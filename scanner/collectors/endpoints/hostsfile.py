@@ -6,10 +6,10 @@ The hosts file is ``/etc/hosts`` on Linux, ``/private/etc/hosts`` on macOS and
 from __future__ import annotations
 
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import EndpointRecord, Location, Record, Skipped
 from scanner.syspaths import is_hosts_file
-from scanner.vocabulary import EndpointSource, SkipKind
+from scanner.vocabulary import EndpointSource
 from scanner.walk import Entry, Interest
 
 HOSTS_CAP = 1 << 20
@@ -31,7 +31,7 @@ class HostsFileCollector(Collector):
             text, _ = self.fs.read_text(entry.real_path, HOSTS_CAP)
         except (OSError, FileRefused) as error:
             self._result.skipped.append(
-                Skipped(entry.path, f"unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE)
+                Skipped(entry.path, f"unreadable: {describe_refusal(error)}", refusal_kind(error))
             )
             return
         records: list[Record] = []

@@ -20,7 +20,7 @@ from scanner.collectors.endpoints.settings import Setting
 from scanner.collectors.endpoints.sqlitedb import keyed_json, latest_json
 from scanner.collectors.endpoints.structured import NotStructured, TooLarge, objects, parse, settings_of
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import Record, Skipped
 from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
@@ -168,7 +168,7 @@ class ToolConfigCollector(Collector):
                 trees = [(tool, {"provider": tree} if keyed_by_provider else tree)]
         except (OSError, FileRefused) as error:
             reason = f"{tool or 'settings'} file unreadable: {describe_refusal(error)}"
-            self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))
+            self._skipped.append(Skipped(entry.path, reason, refusal_kind(error)))
             return
         except TooLarge as error:  # like a file past the cap: a tool's own file is a gap, another file was chosen
             reason = f"{tool or 'settings'} file not read: {error}"

@@ -26,7 +26,7 @@ from scanner.collectors.models.cards import (
 )
 from scanner.collectors.models.grouping import ModelGroup
 from scanner.collectors.models.inventory import MODEL_CONFIGS, Inventory
-from scanner.fsview import FileRefused, describe_refusal
+from scanner.fsview import FileRefused, describe_refusal, refusal_kind
 from scanner.records import Clue, Location, ModelFile, ModelRecord, Skipped
 from scanner.vocabulary import SkipKind
 
@@ -127,7 +127,8 @@ def _read_meta(group: ModelGroup, inventory: Inventory) -> _Meta:
                 data = load_json_object(raw, truncated)
             except (OSError, FileRefused, NotUsable) as error:
                 reason = str(error) if isinstance(error, NotUsable) else describe_refusal(error)
-                inventory.skipped.append(Skipped(path, f"model metadata unreadable: {reason}", SkipKind.UNREADABLE))
+                kind = SkipKind.UNREADABLE if isinstance(error, NotUsable) else refusal_kind(error)
+                inventory.skipped.append(Skipped(path, f"model metadata unreadable: {reason}", kind))
                 continue
             meta.files.append(ModelFile(path, len(raw), name.removesuffix(".json").replace("_", "-"), len(raw)))
             if name == "config.json" and is_model_config(data):

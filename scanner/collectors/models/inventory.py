@@ -32,7 +32,7 @@ from scanner.collectors.models.weights import (
     read_weight_file,
 )
 from scanner.formats.errors import FormatError
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import Clue, Skipped
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry
@@ -100,6 +100,7 @@ class Inventory:
         """Read one weight file's header; a ``nameless`` one (no extension, an Ollama blob) only from
         ``min_size`` up and only when it is a format that counts without a name."""
         suffix = os.path.splitext(entry.name)[1].lower()
+        size = 0
         try:
             with self.fs.open_regular(entry.real_path) as handle:
                 size = os.fstat(handle.fileno()).st_size
@@ -109,13 +110,12 @@ class Inventory:
         except FormatError as error:
             self.skipped.append(Skipped(entry.path, f"model file header unreadable: {error}", SkipKind.UNSUPPORTED))
             claimed = suffix.lstrip(".") or "unknown"
-            facts = WeightFacts(f"{claimed} (unreadable header)", _size_of(entry.real_path), 0)
+            facts = WeightFacts(f"{claimed} (unreadable header)", size, 0)
             row = WEIGHT_FORMAT_BY_SUFFIX.get(suffix)
         except (OSError, FileRefused) as error:
             if not nameless:
-                self.skipped.append(
-                    Skipped(entry.path, f"model file unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE)
-                )
+                reason = f"model file unreadable: {describe_refusal(error)}"
+                self.skipped.append(Skipped(entry.path, reason, refusal_kind(error)))
             return
         else:
             row = WEIGHT_FORMAT_BY_ID.get(facts.format) if facts is not None else None
@@ -145,11 +145,12 @@ class Inventory:
         return facts
 
     def _hash(self, entry: Entry, facts: WeightFacts) -> None:
-        """``--hash``: the whole file, streamed in 1 MiB reads, unless unchanged since it was last hashed."""
+        """``--hash``: the whole file as it lies (never through a link: what a link points to is hashed where it
+        lies), streamed in 1 MiB reads up to its size, unless unchanged since it was last hashed."""
         cache = self.options.file_cache
         digest = hashlib.sha256()
         try:
-            with self.fs.open_regular(entry.real_path) as handle:
+            with self.fs.open_unlinked(entry.real_path) as handle:
                 st = os.fstat(handle.fileno())
                 known = cache.get(DIGEST_CACHE_KIND, st) if cache else None
                 if known is None:
@@ -159,13 +160,6 @@ class Inventory:
                     if cache:
                         cache.put(DIGEST_CACHE_KIND, st, known)
         except (OSError, FileRefused) as error:
-            self.skipped.append(Skipped(entry.path, f"could not hash: {describe_refusal(error)}", SkipKind.UNREADABLE))
+            self.skipped.append(Skipped(entry.path, f"not hashed: {describe_refusal(error)}", refusal_kind(error)))
             return
         facts.clues.append(Clue("digest", known, "sha256 (--hash)", entry.path))
-
-
-def _size_of(real: str) -> int:
-    try:
-        return os.stat(real).st_size
-    except OSError:
-        return 0

@@ -260,7 +260,7 @@ def read_weight_file(handle: BinaryIO, size: int, name: str, path: str) -> Weigh
             return row.parse(row.id, handle, size, path)
         pointer = _lfs_pointer(handle, size, path)
         if pointer is None and claimed is not None:
-            raise FormatError(f"not a {claimed.id} file (its first bytes are {head[:8]!r})")
+            raise FormatError(f"not a {claimed.id} file (not a recognised header)")
         return pointer  # or None: e.g. a site-packages .pth path-configuration file, firmware in a .bin
     except FormatError:
         if claimed is not None or (magic is not None and magic.certain):

@@ -16,9 +16,8 @@ import re
 
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import Environment, Location, PackageRecord, Skipped
-from scanner.vocabulary import SkipKind
 from scanner.walk import Entry, Interest
 
 BUILD_FILE_CAP = 1 << 20
@@ -81,7 +80,7 @@ class BuildFileCollector(Collector):
             text, _ = self.fs.read_text(entry.real_path, BUILD_FILE_CAP)
         except (OSError, FileRefused) as error:
             reason = f"build file unreadable: {describe_refusal(error)}"
-            self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))
+            self._skipped.append(Skipped(entry.path, reason, refusal_kind(error)))
             return
         declared = maven_dependencies(text) if entry.name == "pom.xml" else gradle_dependencies(text)
         project = entry.path.rsplit("/", 1)[0] or "/"

@@ -24,7 +24,7 @@ from scanner.collectors.interface import CollectOptions, Collector, CollectorRes
 from scanner.collectors.packages.environments import SITE_DIR_NAMES, EnvironmentResolver
 from scanner.collectors.packages.metadata import CoreMetadata, parse_core_metadata, split_dist_dir_name
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import Location, PackageRecord, Skipped
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry, Interest, WalkRoot
@@ -94,7 +94,7 @@ class PythonPackageCollector(Collector):
         """The parsed metadata, or why there is none (``missing``, ``unreadable``, ``zipped egg``)."""
         if parts is None:
             return None, "zipped egg: the metadata inside the archive is not read"
-        path = self.fs.child(entry.real_path, *parts)
+        path = os.path.join(entry.real_path, *parts)
         try:
             text, _ = self.fs.read_text(path, METADATA_CAP)
         except FileNotFoundError:
@@ -102,7 +102,7 @@ class PythonPackageCollector(Collector):
         except (OSError, FileRefused) as error:
             where = self.fs.to_display(os.path.join(entry.real_path, *parts))
             self._skipped.append(
-                Skipped(where, f"package metadata unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE)
+                Skipped(where, f"package metadata unreadable: {describe_refusal(error)}", refusal_kind(error))
             )
             return None, SkipKind.UNREADABLE
         return parse_core_metadata(text), None
@@ -138,7 +138,7 @@ class PythonPackageCollector(Collector):
 
     def _read_installer(self, entry: Entry) -> str | None:
         try:
-            text, _ = self.fs.read_text(self.fs.child(entry.real_path, "INSTALLER"), SMALL_FILE_CAP)
+            text, _ = self.fs.read_text(os.path.join(entry.real_path, "INSTALLER"), SMALL_FILE_CAP)
         except (OSError, FileRefused):
             return None
         first = text.strip().splitlines()
@@ -151,7 +151,7 @@ class PythonPackageCollector(Collector):
             raw, truncated = self.fs.read_bytes(entry.real_path, CONDA_RECORD_CAP)
         except (OSError, FileRefused) as error:
             self._skipped.append(
-                Skipped(entry.path, f"conda record unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE)
+                Skipped(entry.path, f"conda record unreadable: {describe_refusal(error)}", refusal_kind(error))
             )
             return
         if not truncated:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from scanner.collectors.endpoints.text import written_here
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.own import digest
 from scanner.records import Environment, Location, PackageRecord, Skipped
 from scanner.vocabulary import SkipKind
@@ -412,7 +412,7 @@ class ManifestCollector(Collector):
             data, truncated = self.fs.read_bytes(entry.real_path, cap)
         except (OSError, FileRefused) as error:
             self._skipped.append(
-                Skipped(entry.path, f"manifest unreadable: {describe_refusal(error)}", SkipKind.UNREADABLE)
+                Skipped(entry.path, f"manifest unreadable: {describe_refusal(error)}", refusal_kind(error))
             )
             return
         if digest(data) in self.options.own:

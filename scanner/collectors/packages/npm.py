@@ -17,7 +17,7 @@ from typing import Any
 
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
-from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import Environment, Location, PackageRecord, Skipped
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry, Interest
@@ -94,7 +94,7 @@ class NodePackageCollector(Collector):
             manifest = json.loads(raw)
         except (OSError, FileRefused) as error:
             reason = f"package manifest unreadable: {describe_refusal(error)}"
-            self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))
+            self._skipped.append(Skipped(entry.path, reason, refusal_kind(error)))
             return
         except (ValueError, RecursionError):
             self._skipped.append(Skipped(entry.path, "package manifest is not JSON", SkipKind.UNSUPPORTED))
