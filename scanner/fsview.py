@@ -22,12 +22,15 @@ import functools
 import io
 import os
 import platform
+import re
 import stat
 import weakref
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from scanner.mounts import PSEUDO_FSTYPES, read_mount_table
+from scanner.placeholders import placeholder_reason
+from scanner.platforms import windows_paths as native_windows_paths
 from scanner.vocabulary import SkipKind
 
 _OPEN_FLAGS = (
@@ -49,6 +52,7 @@ BY_DESCRIPTOR = {os.open, os.stat, os.readlink} <= os.supports_dir_fd and hasatt
 """Files and folders are opened below folder descriptors (every POSIX system); where they cannot be (Windows),
 by path with a final ``O_NOFOLLOW`` check, as the only way there is."""
 _MAX_SYMLINKS = 40
+_DRIVE = re.compile(r"^[A-Za-z]:(?:/|$)")
 _CHUNK_BYTES = 3072
 """The most path bytes resolved in one system call: below ``PATH_MAX`` (4096), so that a folder any depth
 down is still reached, a chunk of components at a time."""
@@ -67,6 +71,10 @@ class FileRefused(Exception):
 class SpecialFile(FileRefused):
     """A FIFO, socket or device, or a link to nothing: never opened, and it holds no text at rest (nothing
     for a scan to miss in it the way a file could hide a setting)."""
+
+
+class CloudPlaceholder(FileRefused):
+    """A file whose content is in the cloud (OneDrive, iCloud Drive): opening it would download it."""
 
 
 class NotReadThrough(SpecialFile):
@@ -191,6 +199,8 @@ def describe_refusal(error: OSError | FileRefused) -> str:
 
 def refusal_kind(error: OSError | FileRefused) -> SkipKind:
     """What was not read through is a chosen skip; anything else that could not be read is a gap."""
+    if isinstance(error, CloudPlaceholder):
+        return SkipKind.PARTIAL  # not on this machine: what it holds is not in use here until fetched
     return SkipKind.SPECIAL if isinstance(error, NotReadThrough) else SkipKind.UNREADABLE
 
 
@@ -219,19 +229,24 @@ def _escape_surrogate(ch: str) -> str:
 class RootFS:
     """Maps between paths on disk and paths as seen from inside the scanned root."""
 
-    def __init__(self, root: str | None = None) -> None:
+    def __init__(self, root: str | None = None, windows_paths: bool | None = None) -> None:
         self.root = os.path.realpath(root) if root else os.sep
         self.is_live = root is None
         """True when scanning the running machine itself rather than a tree standing in for it."""
+        self.windows_paths = native_windows_paths() if windows_paths is None else windows_paths
+        """Paths on disk are Windows paths (``C:\\Users\\alice``): seen from inside they are written with ``/``
+        and the drive as their first folder (``/C:/Users/alice``), the shape a Windows disk mounted
+        elsewhere shows, so that every place is matched one way (``scanner.syspaths``)."""
         self._euid = os.geteuid() if hasattr(os, "geteuid") else 0
         self._pseudo: dict[int, str] | None = None
         self._root = -1
 
     def inside(self, real_path: str) -> str:
         """The path as seen from inside the root, raw (for matching, not for showing)."""
-        if self.root == os.sep:
-            return real_path
-        rest = real_path[len(self.root) :]
+        rest = real_path if self.root == os.sep else real_path[len(self.root) :]
+        if self.windows_paths:
+            rest = "/" + rest.replace("\\", "/").strip("/")
+            return rest if rest == "/" else rest.rstrip("/")
         return rest if rest else os.sep
 
     def to_display(self, real_path: str) -> str:
@@ -240,6 +255,11 @@ class RootFS:
 
     def to_real(self, display_path: str) -> str:
         """The path on disk for a path seen from inside the root."""
+        if self.windows_paths:
+            native = display_path.replace("/", "\\").lstrip("\\")
+            if self.root == os.sep:  # the drive is the first folder: /C:/Users -> C:\\Users, /C: -> C:\\
+                return native + "\\" if native.endswith(":") else native
+            return self.root + ("\\" + native if native else "")
         if self.root == os.sep:
             return display_path
         return self.root + (display_path if display_path != os.sep else "")
@@ -250,7 +270,7 @@ class RootFS:
 
     def _resolve(self, real_path: str) -> tuple[str, dict[int, int]]:
         """The resolved path, and the owners (uid -> gid) of the links followed other than root and us."""
-        parts = self.inside(real_path).split(os.sep)
+        parts = self.inside(real_path).split("/")
         resolved: list[str] = []
         pending = [p for p in parts if p]
         owners: dict[int, int] = {}
@@ -263,7 +283,7 @@ class RootFS:
                 if resolved:
                     resolved.pop()
                 continue
-            candidate = self.to_real(os.sep + os.sep.join([*resolved, part]))
+            candidate = self.to_real("/" + "/".join([*resolved, part]))
             try:
                 st = os.lstat(candidate)
             except FileNotFoundError:
@@ -278,14 +298,17 @@ class RootFS:
             if st.st_uid not in (0, self._euid):
                 owners.setdefault(st.st_uid, st.st_gid)
             target = os.readlink(candidate)
-            target_parts = [p for p in target.split(os.sep) if p]
-            if target.startswith(os.sep):
+            if self.windows_paths:
+                target = target.removeprefix("\\\\?\\").replace("\\", "/")  # C:\\x, \\x or \\\\?\\C:\\x
+                target = "/" + target if _DRIVE.match(target) else target
+            target_parts = [p for p in target.split("/") if p]
+            if target.startswith("/"):
                 resolved = []
             pending = target_parts + pending
-        return self.to_real(os.sep + os.sep.join(resolved)), owners
+        return self.to_real("/" + "/".join(resolved)), owners
 
     def _parts(self, real_path: str) -> list[str]:
-        return [p for p in self.inside(real_path).split(os.sep) if p]
+        return [p for p in self.inside(real_path).split("/") if p]
 
     def open_dir(self, real_path: str) -> int:
         """A descriptor to list the folder at ``real_path`` (beneath the root, no link on the way); the caller closes it."""
@@ -357,6 +380,7 @@ class RootFS:
                 raise _ThroughLink
             if not stat.S_ISREG(st.st_mode):
                 raise SpecialFile(f"not a regular file ({_file_type(st.st_mode)})")
+            _refuse_placeholder(st)
             fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
         finally:
             if dir_fd != root_fd:
@@ -384,6 +408,7 @@ class RootFS:
             raise _ThroughLink
         if not stat.S_ISREG(st.st_mode):
             raise SpecialFile(f"not a regular file ({_file_type(st.st_mode)})")
+        _refuse_placeholder(st)
         fd = os.open(real_path, _OPEN_FLAGS)
         opened = os.fstat(fd)
         if not stat.S_ISREG(opened.st_mode):
@@ -514,6 +539,12 @@ def _groups(uid: int, gid: int) -> frozenset[int]:
     except KeyError:
         return frozenset({gid})
     return frozenset({gid, *os.getgrouplist(entry.pw_name, entry.pw_gid)})
+
+
+def _refuse_placeholder(st: os.stat_result) -> None:
+    reason = placeholder_reason(st)
+    if reason is not None:
+        raise CloudPlaceholder(reason)
 
 
 def _file_type(mode: int) -> str:

@@ -19,6 +19,12 @@ def macos() -> bool:
     return sys.platform == "darwin"
 
 
+def windows_paths() -> bool:
+    """Paths on disk are Windows paths (``os.path`` is ``ntpath``): what path handling follows, rather than
+    the platform's name, so that the rest of the scanner can be run as Windows on a POSIX filesystem."""
+    return os.sep == "\\"
+
+
 def has_proc() -> bool:
     """Linux's ``/proc``: process environments, sockets and the mount table are read from there."""
     return not windows() and os.path.isdir("/proc/self")

@@ -68,6 +68,23 @@ class Interest:
     per folder rather than once per file."""
 
 
+IO_REPARSE_TAG_MOUNT_POINT = 0xA0000003
+
+
+def is_junction(entry: os.DirEntry[str] | object) -> bool:
+    """A Windows junction (``Application Data``, ``My Documents`` in every profile): a link to a folder,
+    which ``is_dir(follow_symlinks=False)`` reports as a folder. ``is_junction`` from Python 3.12, the
+    reparse tag of its ``stat`` before."""
+    check = getattr(entry, "is_junction", None)
+    if check is not None:
+        return bool(check())
+    try:
+        st = entry.stat(follow_symlinks=False)  # type: ignore[union-attr]
+    except OSError:
+        return False
+    return getattr(st, "st_reparse_tag", 0) == IO_REPARSE_TAG_MOUNT_POINT
+
+
 class Visitor(Protocol):
     """What the walker needs of a collector."""
 
@@ -299,6 +316,7 @@ class Walker:
         path: list[_Dir] = []
         """The folders from ``start`` down to the one being listed."""
         dispatch, fs, coverage = self._dispatch, self.fs, self.coverage
+        junctions = fs.windows_paths
         by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
         excluded = self._excluded if self.options.excludes else None
         extensionless = bool(dispatch.extensionless)
@@ -338,6 +356,8 @@ class Walker:
                         is_dir = child.is_dir(follow_symlinks=False)
                     except OSError:
                         is_dir = False
+                    if is_dir and junctions and is_junction(child):
+                        continue  # a link to a folder, walked where it is (legacy ones deny listing)
                     dot = name.rfind(".")
                     suffix = name[dot:] if dot > 0 else ""
                     if not is_dir:

@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("data", ("scanner.records", "scanner.findings", "scanner.sqlite")),
-    ("walk", ("scanner.fsview", "scanner.mounts", "scanner.drives", "scanner.walk")),
+    ("walk", ("scanner.placeholders", "scanner.fsview", "scanner.mounts", "scanner.drives", "scanner.walk")),
     ("collect", ("scanner.formats", "scanner.collectors")),
     ("identify", ("scanner.lineage",)),
     ("judge", ("scanner.policy",)),

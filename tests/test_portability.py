@@ -4,14 +4,23 @@ cannot read there instead of going quiet."""
 from __future__ import annotations
 
 import json
+import ntpath
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
+
+from conftest import run_scanner
 
 from scanner.collectors.endpoints.processes import Unreadable, proc_environments, psutil_environments
 from scanner.drives import choose_drives
+from scanner.fsview import CloudPlaceholder, RootFS, refusal_kind
+from scanner.placeholders import placeholder_reason
+from scanner.syspaths import is_hosts_file
+from scanner.vocabulary import SkipKind
+from scanner.walk import is_junction
 
 POSIX_ONLY = ("pwd", "grp", "fcntl", "termios", "resource")
 
@@ -102,3 +111,51 @@ def test_a_windows_machine_is_every_fixed_drive_and_other_drives_are_chosen_skip
     assert skipped[1].reason == "network drive (skipped by default; --include-fstype network walks it)"
     roots, skipped = choose_drives(drives, frozenset({"network"}))
     assert "Z:\\" in roots and [s.path for s in skipped] == ["E:\\"]
+
+
+def test_cloud_placeholders_are_never_opened_and_are_partial_coverage() -> None:
+    """OneDrive marks files on demand with attributes ``stat`` reports on Windows, iCloud evicted files with
+    a flag on macOS; neither exists on Linux, so the ``stat`` results are written as those systems give them."""
+    onedrive = SimpleNamespace(st_mode=0o100644, st_file_attributes=0x400000 | 0x20)  # RECALL_ON_DATA_ACCESS
+    offline = SimpleNamespace(st_mode=0o100644, st_file_attributes=0x1000)  # OFFLINE
+    icloud = SimpleNamespace(st_mode=0o100644, st_flags=0x40000000)  # SF_DATALESS
+    pinned = SimpleNamespace(st_mode=0o100644, st_file_attributes=0x80000 | 0x20)  # PINNED: on the disk
+    assert "OneDrive" in (placeholder_reason(onedrive) or "")
+    assert placeholder_reason(offline) is not None
+    assert "iCloud" in (placeholder_reason(icloud) or "")
+    assert placeholder_reason(pinned) is None
+    assert refusal_kind(CloudPlaceholder("x")) is SkipKind.PARTIAL
+
+
+def test_windows_paths_are_seen_with_slashes_and_the_drive_as_first_folder_and_map_back() -> None:
+    """Native Windows path logic, checked with Windows paths on this system (``ntpath``'s shapes)."""
+    live = RootFS(windows_paths=True)
+    assert live.to_display("C:\\Users\\alice\\.env") == "/C:/Users/alice/.env"
+    assert live.to_display("C:\\") == "/C:"
+    assert live.to_real("/C:/Users/alice/.env") == "C:\\Users\\alice\\.env"
+    assert live.to_real("/C:") == "C:\\"
+    for native in ("C:\\Users\\alice\\AppData\\Roaming\\Code\\User\\settings.json", "D:\\models\\m.gguf", "C:\\"):
+        assert live.to_real(live.to_display(native)) == ntpath.normpath(native)
+        assert live.resolve(native) == ntpath.normpath(native)  # nothing there to follow
+    assert is_hosts_file(live.to_display("C:\\Windows\\System32\\drivers\\etc\\hosts"))
+    image = RootFS("/mnt/image", windows_paths=True)
+    assert image.to_display("/mnt/image\\Users\\bob\\NTUSER.DAT") == "/Users/bob/NTUSER.DAT"
+    assert image.to_real("/Users/bob") == "/mnt/image\\Users\\bob"
+
+
+def test_windows_junctions_are_links_to_folders_not_folders_to_walk() -> None:
+    """A profile's legacy junctions (``Application Data``) deny listing: walked, they would be gaps."""
+    assert is_junction(SimpleNamespace(is_junction=lambda: True))  # Python 3.12's DirEntry
+    older = SimpleNamespace(stat=lambda follow_symlinks: SimpleNamespace(st_reparse_tag=0xA0000003))
+    assert is_junction(older)
+    folder = SimpleNamespace(stat=lambda follow_symlinks: SimpleNamespace(st_reparse_tag=0))
+    assert not is_junction(folder)
+
+
+def test_windows_system_trees_are_installed_software_for_the_text_scan(tmp_path: Path) -> None:
+    for place in ("Windows/System32/x.ps1", "C:/Program Files/App/config.json", "Users/alice/proj/app.py"):
+        (tmp_path / "tree" / place).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "tree" / place).write_text('base_url = "https://api.deepseek.com/v1"\n')
+    report = tmp_path / "report.json"
+    run_scanner("audit", "--root", str(tmp_path / "tree"), "--no-store", "-o", str(report))
+    assert [f["location"]["path"] for f in json.loads(report.read_text())["findings"]] == ["/Users/alice/proj/app.py"]

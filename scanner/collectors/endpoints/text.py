@@ -47,9 +47,10 @@ from scanner.collectors.endpoints.identities import WINDOW, Identities
 from scanner.collectors.endpoints.merge import TEXT_COLLECTOR
 from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
-from scanner.fsview import FileRefused, RootFS, SpecialFile, describe_refusal
+from scanner.fsview import FileRefused, RootFS, SpecialFile, describe_refusal, refusal_kind
 from scanner.own import digest
 from scanner.records import Clue, EndpointRecord, Location, ModelRecord, Record, Skipped
+from scanner.syspaths import canonical
 from scanner.urls import url_host
 from scanner.vocabulary import EndpointSource, ModelStore, SkipKind
 from scanner.walk import Entry, Interest
@@ -112,6 +113,12 @@ TOOLCHAIN_DIRS = (
 """Installed toolchains and their package caches: code that came from a registry, not code people wrote."""
 SYSTEM_PREFIXES = ("/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/boot/", "/snap/", "/var/lib/")
 """Code that came with the operating system, not code people wrote."""
+WINDOWS_SYSTEM_PREFIXES = (
+    "/windows/", "/program files/", "/program files (x86)/", "/programdata/microsoft/", "/$recycle.bin/",
+    "/system volume information/", "/recovery/",
+)  # fmt: skip
+"""Windows's own trees and installed programs (on a live machine or a disk image, in any case): installed
+software, not code people wrote; its settings places are read by their own readers."""
 ADMIN_PREFIXES = ("/usr/local/bin/", "/usr/local/sbin/", "/usr/local/etc/")
 """Inside ``/usr``, where administrators put their own scripts and settings."""
 _INTERPRETER_LIB = re.compile(r"/lib(?:64)?/python\d+\.\d+/")
@@ -210,6 +217,8 @@ def written_here(folder: str) -> bool:
     if path.startswith(ADMIN_PREFIXES) or any(kept in path for kept in _KEPT_UNDER_SKIPPED):
         return True
     if path.startswith(SYSTEM_PREFIXES) or _INTERPRETER_LIB.search(path) or any(t in path for t in TOOLCHAIN_DIRS):
+        return False
+    if canonical(path).startswith(WINDOWS_SYSTEM_PREFIXES):
         return False
     return not (SKIP_DIRS & set(path.split("/")) or _INSTALLED.search(path))
 
@@ -333,7 +342,7 @@ class TextCollector(Collector):
             return None
         except (OSError, FileRefused) as error:
             reason = f"text unreadable: {describe_refusal(error)}"
-            self._skipped.append(Skipped(entry.path, reason, SkipKind.UNREADABLE))
+            self._skipped.append(Skipped(entry.path, reason, refusal_kind(error)))
             return None
 
     def _binary_plist(self, entry: Entry, data: bytes) -> tuple[bytes, _Rest] | None:
