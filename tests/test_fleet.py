@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -22,7 +24,7 @@ from scanner.fleet.agent.spool import Spool
 from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
 from scanner.fleet.collector.summary import fleet_summary
 from scanner.policy.loader import load_policy
-from scanner.report import report_dict
+from scanner.report import report_dict, utc_now
 from scanner.store.database import open_store
 
 
@@ -35,18 +37,22 @@ def _free_port() -> int:
 class Collector:
     """``scanner serve`` as a child process, started and stopped like the real service."""
 
-    def __init__(self, db: Path, *extra: str, ca: Path | None = None) -> None:
+    def __init__(self, db: Path, *extra: str, ca: Path | None = None, log: Path | None = None) -> None:
         self.db = db
         self.extra = extra
         self.port = _free_port()
         self.ca = ca
+        self.log = log
         self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Collector:
         assert SCANNER
         args = [SCANNER, "serve", "--db", str(self.db), "--port", str(self.port), *self.extra]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = self.log.open("wb") if self.log else subprocess.DEVNULL
+        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        if self.log:
+            out.close()  # type: ignore[union-attr]  # the child has its own copy
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -415,3 +421,309 @@ def test_submission_over_https_verifies_the_collectors_certificate(machine: Mach
         assert len(_stored(collector.db)) == 1
     finally:
         collector.stop()
+
+
+# -- a compromised agent, a hostile client: the collector's hardening (issue 12, items 1-6) -----------
+
+
+def _stamp(when: datetime) -> str:
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _as(report: dict[str, Any], host: str, finished: datetime, clean: bool = False) -> dict[str, Any]:
+    """A copy of ``report`` from ``host``, finished at ``finished``; ``clean`` forges a compliant one."""
+    import copy
+    import uuid
+
+    made = copy.deepcopy(report)
+    made["scan"].update(host=host, id=str(uuid.uuid4()), started=_stamp(finished), finished=_stamp(finished))
+    if clean:
+        made["findings"], made["inventory"] = [], []
+        made["summary"].update(violations=0, warnings=0, infos=0, compliant=True, by_provider={}, records={})
+    return made
+
+
+def _gz(report: dict[str, Any]) -> bytes:
+    return gzip.compress(json.dumps(report).encode())
+
+
+def test_a_report_dated_ahead_of_the_collectors_clock_cannot_pin_a_host(
+    report: dict[str, Any], tmp_path: Path, collector: Collector
+) -> None:
+    token = _token(collector.db, "web-01", tmp_path).read_text().strip()
+    now = datetime.now(timezone.utc)
+    gzipped = {"Content-Encoding": "gzip"}
+    forged = _post(
+        collector.url,
+        _gz(_as(report, "web-01", datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), True)),
+        token,
+        **gzipped,
+    )
+    assert forged.status_code == 422 and "ahead of the collector's clock" in forged.json()["error"], forged.text
+    near = _as(report, "web-01", now + timedelta(minutes=8), clean=True)  # within the skew allowed
+    assert _post(collector.url, _gz(near), token, **gzipped).status_code == 201
+    genuine = _as(report, "web-01", now)
+    assert _post(collector.url, _gz(genuine), token, **gzipped).status_code == 201
+    (host,) = json.loads(run_scanner("fleet", "hosts", "--db", str(collector.db), "-f", "json").stdout)
+    assert (host["state"], host["last_report"], host["clock_ahead"]) == ("not-compliant", genuine["scan"]["id"], 0)
+    shown = run_scanner("fleet", "show", "web-01", "--db", str(collector.db), "-f", "table").stdout
+    assert shown.startswith("NOT COMPLIANT") and " s ahead" in shown.split("Recent reports:")[1]
+    # a report stored from elsewhere (ingest of an old file, another collector) is clamped the same way
+    storage = SqliteFleetStorage(collector.db)
+    try:
+        assert storage.store_report(_as(report, "web-02", now + timedelta(days=365), clean=True), _stamp(now))
+        (web02,) = [h for h in storage.hosts() if h.host == "web-02"]
+        assert web02.last_seen == _stamp(now) and web02.clock_ahead >= 365 * 86400
+        summary = fleet_summary(storage, now=now + timedelta(days=4))
+        assert {h["host"] for h in summary["stale_hosts"]} == {"web-01", "web-02"}
+        assert summary["clock_ahead"][0]["host"] == "web-02"
+    finally:
+        storage.close()
+
+
+def test_report_ids_are_per_host_so_another_hosts_id_cannot_make_a_report_a_duplicate(
+    report: dict[str, Any], tmp_path: Path, collector: Collector
+) -> None:
+    tokens = {h: _token(collector.db, h, tmp_path).read_text().strip() for h in ("host-a", "host-b")}
+    first = _as(report, "host-a", datetime.now(timezone.utc), clean=True)
+    second = dict(
+        _as(report, "host-b", datetime.now(timezone.utc)),
+        scan={**report["scan"], "host": "host-b", "id": first["scan"]["id"]},
+    )
+    answers = [
+        _post(collector.url, _gz(r), tokens[r["scan"]["host"]], **{"Content-Encoding": "gzip"})
+        for r in (first, second, second)
+    ]
+    assert [(a.status_code, a.json()["status"]) for a in answers] == [
+        (201, "stored"),
+        (201, "stored"),
+        (200, "duplicate"),
+    ]
+    for host, expected in (("host-a", 0), ("host-b", 1)):
+        shown = json.loads(run_scanner("fleet", "show", host, "--db", str(collector.db), "-f", "json").stdout)
+        assert (shown["scan"]["host"], shown["summary"]["violations"]) == (host, expected)
+
+
+def test_a_fleet_database_from_before_per_host_ids_keeps_its_reports(report: dict[str, Any], tmp_path: Path) -> None:
+    from scanner.fleet.collector.sqlite_storage import FLEET_MIGRATIONS
+    from scanner.sqlite import connect, migrate
+
+    db = connect(tmp_path / "fleet.db", "fleet database")
+    migrate(db, "fleet.db", FLEET_MIGRATIONS[:1], "fleet database")
+    old = _as(report, "web-01", datetime.now(timezone.utc) - timedelta(hours=1))
+    db.execute(
+        "insert into hosts (host, lost_reports, last_report, last_finished) values ('web-01', 2, ?, ?)",
+        [old["scan"]["id"], old["scan"]["finished"]],
+    )
+    db.execute(
+        "insert into reports (id, host, received, started, finished, compliant, complete, violations, warnings, infos, tags, document) "
+        "values (?, 'web-01', ?, ?, ?, 0, 1, 1, 0, 0, '{}', ?)",
+        [
+            old["scan"]["id"],
+            old["scan"]["finished"],
+            old["scan"]["started"],
+            old["scan"]["finished"],
+            gzip.compress(json.dumps(old).encode()),
+        ],
+    )
+    db.execute("insert into report_findings (report_id, position, rule_id) values (?, 0, 'r')", [old["scan"]["id"]])
+    db.conn.commit()
+    db.close()
+    storage = SqliteFleetStorage(tmp_path / "fleet.db")
+    try:
+        (host,) = storage.hosts()
+        assert (host.last_report, host.lost_reports, host.violations) == (old["scan"]["id"], 2, 1)
+        assert storage.report("web-01", old["scan"]["id"]) == old
+        assert storage.store_report(_as(report, "web-01", datetime.now(timezone.utc), clean=True), utc_now())
+        assert storage.hosts()[0].compliant is True
+    finally:
+        storage.close()
+    with sqlite3.connect(tmp_path / "fleet.db") as check:
+        assert check.execute("select host, report_id from report_findings").fetchall() == [
+            ("web-01", old["scan"]["id"])
+        ]
+        assert check.execute("pragma foreign_key_check").fetchall() == []
+
+
+def test_every_agent_header_is_checked_before_it_is_used(
+    report: dict[str, Any], tmp_path: Path, collector: Collector
+) -> None:
+    token = _token(collector.db, "web-01", tmp_path).read_text().strip()
+    refused = {}
+    for value in ("\u00b2", "9" * 5000, str(2**63), str(2**63 - 1), "-1", "1e3", "0x10", ""):
+        answer = _post(collector.url, _gz(_as(report, "web-01", datetime.now(timezone.utc))), token,
+                       **{"Content-Encoding": "gzip", "X-Scanner-Dropped-Reports": value.encode().decode("latin-1")})  # fmt: skip
+        refused[value[:20]] = (answer.status_code, "X-Scanner-Dropped-Reports" in answer.json()["error"])
+    assert set(refused.values()) == {(400, True)}, refused
+    wrong_encoding = _post(collector.url, _gz(report), token, **{"Content-Encoding": "br"})
+    assert wrong_encoding.status_code == 415 and "Content-Encoding" in wrong_encoding.json()["error"]
+    accepted = _post(collector.url, _gz(_as(report, "web-01", datetime.now(timezone.utc))), token,
+                     **{"Content-Encoding": "gzip", "X-Scanner-Dropped-Reports": "3"})  # fmt: skip
+    assert accepted.status_code == 201
+    with sqlite3.connect(collector.db) as db:
+        assert db.execute("select lost_reports, typeof(lost_reports) from hosts").fetchall() == [(3, "integer")]
+
+
+_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""What must never reach a terminal raw: C0 (but the newline), DEL, C1, and text-direction controls."""
+
+
+def test_every_fleet_command_shows_what_agents_wrote_with_visible_escapes(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    evil = "\x1b[2J\x1b[H\x1b]52;c;cm0gLXJmIH4K\x07COMPLIANT: 0 violation(s)\n\r\x08\x9b31m\u202egnp.exe\u2066"
+    made = _as(report, "web-01", datetime.now(timezone.utc))
+    made["scan"]["id"] = evil + made["scan"]["id"]
+    made["scan"]["policy"][0]["id"] = evil
+    made["findings"][0].update(subject=evil, provider=evil, kind=evil, rule_id=evil)
+    made["findings"][0]["evidence"] = [evil, evil]
+    made["findings"][0]["location"]["path"] = "/home/" + evil
+    made["agent"] = {"tags": {evil: evil}}
+    db = tmp_path / "fleet.db"
+    storage = SqliteFleetStorage(db)
+    assert storage.store_report(made, utc_now())
+    storage.close()
+    commands = [
+        ("fleet", "hosts"),
+        ("fleet", "hosts", "-f", "json"),
+        ("fleet", "summary"),
+        ("fleet", "summary", "-f", "json"),
+    ]
+    commands += [("fleet", "summary", "-f", f) for f in ("markdown", "html")]
+    commands += [
+        ("fleet", "show", "web-01", "-f", f) for f in ("table", "json", "csv", "markdown", "html", "sarif", "cyclonedx")
+    ]
+    for command in commands:
+        done = run_scanner(*command, "--db", str(db))
+        assert done.returncode in (0, 1), (command, done.stderr)
+        found = _UNSAFE.search(done.stdout)
+        assert found is None, (command, done.stdout[max(0, found.start() - 80) : found.end() + 20])
+        assert "\n\x1b" not in done.stdout and "COMPLIANT: 0 violation(s)\\x0a" in done.stdout.replace("\\\\", "\\"), (
+            command
+        )
+
+
+def test_the_intake_bounds_a_reports_values_depth_and_strings() -> None:
+    from scanner.fleet.collector.intake import MAX_DEPTH, MAX_STRING, MAX_VALUES, IntakeError, read_report
+
+    cases = {
+        "nested deeper than": b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1),  # checked once parsed: small
+        "nested deeper than ": b"[" * 600_000 + b"]" * 600_000,  # measured before: past 1 MiB
+        "more than": b"[" + b"0," * MAX_VALUES + b"0]",
+        "string longer than": b'["' + b"a" * (MAX_STRING + 1) + b'"]',
+        "once decompressed": gzip.compress(b"{}," * ((34 << 20) // 3)),  # the reproducer's bomb: 0.1 MiB of gzip
+    }
+    for message, body in cases.items():
+        with pytest.raises(IntakeError) as refused:
+            read_report(body)
+        assert (refused.value.status, message.strip() in refused.value.message) == (413, True), refused.value
+    assert len(cases["once decompressed"]) < 200 << 10
+
+
+def _peak_rss_mib(pid: int) -> int:
+    """The process's high-water mark of resident memory (``VmHWM``), MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        (line,) = [line for line in status if line.startswith("VmHWM:")]
+    return int(line.split()[1]) >> 10
+
+
+@pytest.mark.slow
+def test_ten_memory_bombs_at_once_keep_the_collector_under_512_mib(tmp_path: Path) -> None:
+    """The reproducer's body (0.1 MiB of gzip holding 100 MB of ``{},``), and the shape that costs most
+    under the caps (31 strings of 1 MiB, each with a 4-byte character: Python stores the whole text
+    4 bytes a character), each sent by 10 hosts at once."""
+    import threading
+    import zlib
+
+    def gz(parts: list[bytes]) -> bytes:
+        packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+        return b"".join(packer.compress(p) for p in parts) + packer.flush()
+
+    bombs = {
+        "empty objects": gz([b'{"x":[', *[b"{}," * 100_000] * 333, b"{}]}"]),
+        "wide strings": gz([b"[", *[b'"\xf0\x9f\x98\x80' + b"a" * ((1 << 20) - 10) + b'",'] * 31, b"0]"]),
+    }
+    assert len(bombs["empty objects"]) < 128 << 10
+    collector = Collector(tmp_path / "fleet.db").start()
+    try:
+        assert collector.process is not None
+        tokens = [_token(collector.db, f"web-{n:02d}", tmp_path).read_text().strip() for n in range(10)]
+        for name, body in bombs.items():
+            answers: list[int] = []
+
+            def send(token: str, body: bytes, answers: list[int]) -> None:
+                answers.append(_post(collector.url, body, token, **{"Content-Encoding": "gzip"}).status_code)
+
+            threads = [threading.Thread(target=send, args=(t, body, answers)) for t in tokens]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert sorted(answers) in ([413] * 10, [422] * 10), (name, answers)
+            peak = _peak_rss_mib(collector.process.pid)
+            assert peak < 512, f"{name}: peak RSS {peak} MiB"
+        assert requests.get(collector.url + "/api/v1/health", timeout=5).json() == {"status": "ok"}
+    finally:
+        collector.stop()
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.mark.slow
+def test_slow_clients_cannot_starve_the_collector_and_their_connections_are_closed(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    log = tmp_path / "collector.log"
+    limits = ("--max-connections", "60", "--header-timeout", "2", "--body-timeout", "2")
+    collector = Collector(tmp_path / "fleet.db", *limits, log=log).start()
+    slow: list[socket.socket] = []
+    try:
+        assert collector.process is not None
+        token = _token(collector.db, "web-01", tmp_path).read_text().strip()
+        assert _post(collector.url, b"{", token).status_code == 400  # the database is open in every thread now
+        before = _open_fds(collector.process.pid)
+        for _ in range(200):  # half-sent request heads, no token needed
+            client = socket.create_connection(("127.0.0.1", collector.port), timeout=5)
+            client.sendall(b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\n")
+            slow.append(client)
+        for _ in range(3):
+            started = time.monotonic()
+            assert requests.get(collector.url + "/api/v1/health", timeout=5).json() == {"status": "ok"}
+            assert time.monotonic() - started < 2
+        assert _open_fds(collector.process.pid) <= before + 60 + 2
+        body = _gz(_as(report, "web-01", datetime.now(timezone.utc)))
+        trickle = socket.create_connection(("127.0.0.1", collector.port), timeout=10)
+        trickle.sendall(
+            b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]
+        )
+        assert trickle.recv(200).startswith(b"HTTP/1.1 408"), "the body never came"
+        trickle.close()
+        time.sleep(3)  # past the header timeout: the half-sent requests are closed by the collector
+        assert _open_fds(collector.process.pid) <= before + 2
+    finally:
+        for client in slow:
+            client.close()
+        collector.stop()
+    lines = log.read_text(errors="replace").splitlines()
+    assert len(lines) < 100 and "Traceback" not in log.read_text(errors="replace"), lines[-20:]
+
+
+def test_repeated_log_lines_are_counted_not_written() -> None:
+    import logging
+
+    from scanner.fleet.collector.guard import FloodFilter
+
+    flood = FloodFilter(burst=20)
+    records = [
+        logging.LogRecord(
+            "asyncio", logging.ERROR, __file__, 1, "socket.accept() out of system resource\nfd=%d", (n,), None
+        )
+        for n in range(10_000)
+    ]
+    assert sum(flood.filter(r) for r in records) == 20
+    other = logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 1, "Invalid HTTP request received.", (), None)
+    assert flood.filter(other), "another kind of line has its own budget"

@@ -18,7 +18,7 @@ from conftest import Machine, run_scanner
 from modelkit import write_gguf
 
 from scanner import limits
-from scanner.fleet.collector.intake import MAX_BODY, MAX_REPORT
+from scanner.fleet.collector.intake import MAX_BODY, MAX_REPORT, MAX_VALUES
 from scanner.reporters.interface import Format
 
 KEYS = {n: f"sk-live-{n:02d}0123456789abcdefXYZ" for n in range(20)}
@@ -156,3 +156,5 @@ def test_a_report_over_its_budget_leaves_out_the_least_needed_and_says_how_much(
 
 def test_the_report_budget_is_under_what_the_collector_accepts() -> None:
     assert min(MAX_BODY, MAX_REPORT) >= limits.REPORT_BUDGET + (1 << 20)
+    # the collector also counts values: a report's values take 7 bytes or more each (`"k":"",` and up)
+    assert limits.REPORT_BUDGET // 7 <= MAX_VALUES

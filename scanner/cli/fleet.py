@@ -18,7 +18,12 @@ from scanner.cli.conventions import ScannerGroup
 from scanner.errors import ScannerError, UsageError
 from scanner.reporters.interface import FleetFormat, Format
 from scanner.reporters.registry import FLEET_REPORTERS
-from scanner.reporters.terminal import fleet_hosts_table, recent_reports_table, terminal_safe
+from scanner.reporters.terminal import (
+    fleet_hosts_table,
+    recent_reports_table,
+    terminal_safe,
+    terminal_safe_document,
+)
 
 if TYPE_CHECKING:
     from scanner.fleet.collector.storage import FleetStorage
@@ -58,12 +63,25 @@ def serve(
     tls_key: Annotated[Path | None, typer.Option(dir_okay=False, exists=True, help="TLS private key (PEM).")] = None,
     burst: Annotated[int, typer.Option(help="Reports a host may send at once before the rate limit applies.")] = 60,
     rate: Annotated[float, typer.Option(help="Reports per second a host may send after its burst.")] = 1.0,
+    header_timeout: Annotated[
+        float, typer.Option(help="Seconds a connection may take to send a request's head before it is closed.")
+    ] = 10.0,
+    body_timeout: Annotated[
+        float, typer.Option(help="Seconds a request may take to send its body before it is refused (408).")
+    ] = 60.0,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            help="Open connections at most; past it the oldest idle one is closed. Default: what the file limit allows."
+        ),
+    ] = None,
 ) -> None:
     """Run the collector: receive reports from agents (POST /api/v1/reports) into the fleet database.
 
     Example: scanner serve --db /var/lib/scanner/fleet.db --host 0.0.0.0 --port 8443 --tls-cert c.pem --tls-key k.pem
     """
-    from scanner.fleet.collector.server import RateLimiter
+    from scanner.fleet.collector.guard import RateLimiter
+    from scanner.fleet.collector.server import ServeOptions
     from scanner.fleet.collector.server import serve as run_server
 
     if (tls_cert is None) != (tls_key is None):
@@ -74,7 +92,8 @@ def serve(
         fail(error)
     tls = (str(tls_cert), str(tls_key)) if tls_cert and tls_key else None
     with storage:
-        run_server(storage, host, port, tls, limiter=RateLimiter(burst, rate))
+        options = ServeOptions(RateLimiter(burst, rate), header_timeout, body_timeout, max_connections)
+        run_server(storage, host, port, tls, options)
 
 
 @token_app.command("add")
@@ -141,7 +160,9 @@ def fleet_hosts(
     except ScannerError as error:
         fail(error)
     now = datetime.now(timezone.utc)
-    listed = [{**h.to_dict(), "state": host_state(h, now, timedelta(days=stale_days))} for h in hosts]
+    listed = terminal_safe_document(
+        [{**h.to_dict(), "state": host_state(h, now, timedelta(days=stale_days))} for h in hosts]
+    )
     write(json.dumps(listed, indent=2) + "\n" if format is ListFormat.JSON else fleet_hosts_table(listed))
 
 
@@ -155,7 +176,8 @@ def fleet_show(
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
 ) -> None:
-    """Show a host's latest report (any format) and, in the table, its recent reports.
+    """Show a host's latest report (any format) and, in the table, its recent reports. What the host sent
+    is shown with control and text-direction characters as visible escapes (\\x1b, \\u202e), in every format.
 
     Example: scanner fleet show web-01 --format html -o web-01.html
     """
@@ -164,12 +186,12 @@ def fleet_show(
             recent = storage.reports(host)
             if not recent:
                 raise UsageError(f"no reports from host {host!r}")
-            report = storage.report(recent[0]["id"])
+            report = storage.report(host, recent[0]["id"])
         assert report is not None
         chosen = chosen_format(format, output)
-        text = reporter_for(chosen).render(report)
+        text = reporter_for(chosen).render(terminal_safe_document(report))
         if chosen is Format.TABLE:
-            text += recent_reports_table(recent)
+            text += recent_reports_table(terminal_safe_document(recent))
         write(text, output)
     except ScannerError as error:
         fail(error)
@@ -193,7 +215,7 @@ def fleet_summary(
 
     try:
         with open_fleet(db) as storage:
-            summary = fleet_summary(storage, stale_days)
+            summary = terminal_safe_document(fleet_summary(storage, stale_days))
         write(FLEET_REPORTERS[fleet_format(format, output)]().render(summary), output)
     except ScannerError as error:
         fail(error)

@@ -49,5 +49,11 @@ class FleetTableReporter(FleetReporter):
             lines.append(f"silent: {terminal_safe(host['host'])} (last report {host['last_seen'] or 'never'})")
         if summary["stale_hosts"]:
             lines.append("")
+        for host in summary["clock_ahead"]:
+            lines.append(
+                f"clock ahead: {terminal_safe(host['host'])} dated its latest report {host['seconds']} s after it arrived"
+            )
+        if summary["clock_ahead"]:
+            lines.append("")
         lines.append(fleet_line(summary))
         return "\n".join(lines) + "\n"

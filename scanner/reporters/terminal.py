@@ -28,6 +28,20 @@ def terminal_safe(text: str) -> str:
     return printable(shown(text))
 
 
+def terminal_safe_document(value: Any) -> Any:
+    """A document (a report, a summary, a listing) with every string in it, keys too, made
+    ``terminal_safe``: for what the fleet's agents wrote, before any format renders it, so that no field
+    a renderer forgets can reach the admin's terminal raw (a policy id once carried clear-screen and an
+    OSC 52 clipboard write into ``fleet show``)."""
+    if isinstance(value, str):
+        return terminal_safe(value)
+    if isinstance(value, dict):
+        return {terminal_safe(str(k)): terminal_safe_document(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [terminal_safe_document(v) for v in value]
+    return value
+
+
 def explanation_text(explanation: Explanation) -> str:
     if not explanation.models:
         return f"{explanation.target}: no model found there\n"
@@ -142,18 +156,35 @@ def fleet_hosts_table(hosts: list[dict[str, Any]]) -> str:
             h["warnings"],
             h["reports"],
             "revoked" if h["revoked"] else ("yes" if h["has_token"] else "no"),
+            _ahead(h["clock_ahead"]),
             terminal_safe(", ".join(f"{k}={v}" for k, v in sorted(h["tags"].items()))),
         ]
         for h in hosts
     ]
-    headers = ["host", "state", "last report", "violations", "warnings", "reports", "token", "tags"]
+    headers = ["host", "state", "last report", "violations", "warnings", "reports", "token", "clock", "tags"]
     return (tabulate(rows, headers) if rows else "No hosts yet.") + "\n"
 
 
 def recent_reports_table(recent: list[dict[str, Any]]) -> str:
-    """A host's recent reports (the collector's storage rows), newest first, under its latest report."""
-    rows = [[r["id"][:8], r["finished"], r["received"], r["violations"], r["warnings"]] for r in recent]
-    return "\nRecent reports:\n" + tabulate(rows, ["report", "finished", "received", "violations", "warnings"]) + "\n"
+    """A host's recent reports (the collector's storage rows), last arrived first, under its latest report;
+    ``clock`` says by how much a report was dated after it arrived (its host's clock ahead)."""
+    rows = [
+        [
+            terminal_safe(r["id"][:8]),
+            r["finished"],
+            r["received"],
+            _ahead(r["clock_ahead"]),
+            r["violations"],
+            r["warnings"],
+        ]
+        for r in recent
+    ]
+    headers = ["report", "finished", "received", "clock", "violations", "warnings"]
+    return "\nRecent reports:\n" + tabulate(rows, headers) + "\n"
+
+
+def _ahead(seconds: int) -> str:
+    return f"{seconds} s ahead" if seconds > 0 else ""
 
 
 class SpooledReport(Protocol):

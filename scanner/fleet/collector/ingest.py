@@ -1,5 +1,5 @@
 """Report files into the fleet database: for fleets whose reports travel by SCCM, Ansible ``fetch`` or
-a shared drive instead of HTTP. The same checks as the collector, the same de-duplication by id."""
+a shared drive instead of HTTP. The same checks as the collector, the same de-duplication by host and report id."""
 
 from __future__ import annotations
 

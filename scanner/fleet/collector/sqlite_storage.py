@@ -2,7 +2,7 @@
 at a time; enough for thousands of hosts reporting daily (see ``bench/``).
 
 Each thread gets its own connection (the web server answers on a thread pool). A report and its
-findings are written in one transaction, keyed by the report id, so a resent report is recognised
+findings are written in one transaction, keyed by the host and the report id, so a resent report is recognised
 and a crash half-way stores nothing. Report documents are kept gzip-compressed.
 """
 
@@ -78,7 +78,51 @@ def _initial(db: sqlite_utils.Database) -> None:
     )
 
 
-FLEET_MIGRATIONS: tuple[Migration, ...] = (("0001-hosts-reports-findings", _initial),)
+def _reports_per_host(db: sqlite_utils.Database) -> None:
+    """Report ids are the agents' own: key reports and findings by (host, id), so one host's id cannot
+    shadow another's report; a host's latest report is the last to arrive, so drop the finish time kept
+    for ordering. (SQLite cannot change a primary key in place: the tables are copied.)"""
+    columns = "id, host, received, started, finished, compliant, complete, violations, warnings, infos, tags, document"
+    findings = "position, fingerprint, rule_id, severity, provider, kind, subject, path, waived, waiver_expires"
+    db.execute(
+        "create table reports_by_host (id text not null, host text not null references hosts(host), "
+        "received text, started text, finished text not null, compliant integer, complete integer, "
+        "violations integer, warnings integer, infos integer, tags text, document blob not null, "
+        "primary key (host, id))"
+    )
+    db.execute(f"insert into reports_by_host ({columns}) select {columns} from reports order by rowid")
+    db.execute(
+        f"create table findings_copy as select r.host as host, f.report_id as report_id, {', '.join('f.' + c for c in findings.split(', '))} "
+        "from report_findings f join reports r on r.id = f.report_id"
+    )
+    db.execute("drop table report_findings")
+    db.execute("drop table reports")
+    db.execute("alter table reports_by_host rename to reports")
+    db.execute(
+        "create table report_findings (host text not null, report_id text not null, position integer, "
+        "fingerprint text, rule_id text, severity text, provider text, kind text, subject text, path text, "
+        "waived integer, waiver_expires text, primary key (host, report_id, position), "
+        "foreign key (host, report_id) references reports(host, id))"
+    )
+    db.execute(f"insert into report_findings select host, report_id, {findings} from findings_copy")
+    db.execute("drop table findings_copy")
+    db.execute("create index reports_host_received on reports (host, received)")
+    db.execute("create index reports_finished on reports (finished)")
+    db.execute("alter table hosts drop column last_finished")
+
+
+FLEET_MIGRATIONS: tuple[Migration, ...] = (
+    ("0001-hosts-reports-findings", _initial),
+    ("0002-reports-keyed-by-host-ordered-by-arrival", _reports_per_host),
+)
+
+_SEEN = "min(r.finished, r.received)"
+"""When a report's scan finished, but never later than it arrived (both are YYYY-MM-DDTHH:MM:SSZ, which
+sort as text)."""
+_AHEAD = "max(0, cast(round((julianday(r.finished) - julianday(r.received)) * 86400) as integer))"
+_ARRIVAL = "r.received desc, r.rowid desc"
+"""Last arrived first; within one second (a spool flushed at once) by the order they were stored in,
+never by the date a report gives itself."""
 
 
 class SqliteFleetStorage(FleetStorage):
@@ -141,13 +185,14 @@ class SqliteFleetStorage(FleetStorage):
         db = self._db()
         document = gzip.compress(json.dumps(report, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
         with write_transaction(db):
-            if db.execute("select 1 from reports where id = ?", [scan["id"]]).fetchone():
+            host = query_text(scan["host"])
+            if db.execute("select 1 from reports where host = ? and id = ?", [host, scan["id"]]).fetchone():
                 return False
-            db.execute("insert or ignore into hosts (host, lost_reports) values (?, 0)", [query_text(scan["host"])])
+            db.execute("insert or ignore into hosts (host, lost_reports) values (?, 0)", [host])
             db.table("reports").insert(
                 {
                     "id": scan["id"],
-                    "host": query_text(scan["host"]),
+                    "host": host,
                     "received": received,
                     "started": scan["started"],
                     "finished": scan["finished"],
@@ -163,6 +208,7 @@ class SqliteFleetStorage(FleetStorage):
             db.table("report_findings").insert_all(
                 (
                     {
+                        "host": host,
                         "report_id": scan["id"],
                         "position": n,
                         "fingerprint": f["fingerprint"],
@@ -181,9 +227,9 @@ class SqliteFleetStorage(FleetStorage):
             )
             db.execute(
                 "update hosts set lost_reports = lost_reports + ?, "
-                "last_report = case when last_finished is null or last_finished <= ? then ? else last_report end, "
-                "last_finished = max(coalesce(last_finished, ''), ?) where host = ?",
-                [dropped, scan["finished"], scan["id"], scan["finished"], query_text(scan["host"])],
+                f"last_report = (select r.id from reports r where r.host = hosts.host order by {_ARRIVAL} limit 1) "
+                "where host = ?",
+                [dropped, host],
             )
         return True
 
@@ -191,10 +237,10 @@ class SqliteFleetStorage(FleetStorage):
         rows = (
             self._db()
             .execute(
-                "select h.host, h.token_hash is not null, h.revoked is not null, h.last_report, h.last_finished, "
+                f"select h.host, h.token_hash is not null, h.revoked is not null, h.last_report, {_SEEN}, "
                 "r.compliant, r.complete, coalesce(r.violations, 0), coalesce(r.warnings, 0), "
-                "(select count(*) from reports where host = h.host), h.lost_reports, r.tags "
-                "from hosts h left join reports r on r.id = h.last_report order by h.host"
+                f"(select count(*) from reports where host = h.host), h.lost_reports, r.tags, coalesce({_AHEAD}, 0) "
+                "from hosts h left join reports r on r.host = h.host and r.id = h.last_report order by h.host"
             )
             .fetchall()
         )
@@ -212,6 +258,7 @@ class SqliteFleetStorage(FleetStorage):
                 reports=row[9],
                 lost_reports=row[10],
                 tags=json.loads(row[11]) if row[11] else {},
+                clock_ahead=row[12],
             )
             for row in rows
         ]
@@ -220,23 +267,26 @@ class SqliteFleetStorage(FleetStorage):
         rows = (
             self._db()
             .execute(
-                "select id, received, finished, compliant, complete, violations, warnings, infos from reports "
-                "where host = ? order by finished desc limit ?",
+                f"select r.id, r.received, r.finished, {_AHEAD}, r.compliant, r.complete, r.violations, r.warnings, "
+                f"r.infos from reports r where r.host = ? order by {_ARRIVAL} limit ?",
                 [host, limit],
             )
             .fetchall()
         )
-        keys = ("id", "received", "finished", "compliant", "complete", "violations", "warnings", "infos")
+        keys = ("id", "received", "finished", "clock_ahead", "compliant", "complete", "violations", "warnings", "infos")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    def report(self, report_id: str) -> dict[str, Any] | None:
-        row = self._db().execute("select document from reports where id = ?", [report_id]).fetchone()
+    def report(self, host: str, report_id: str) -> dict[str, Any] | None:
+        row = self._db().execute("select document from reports where host = ? and id = ?", [host, report_id]).fetchone()
         return json.loads(gzip.decompress(row[0])) if row else None
 
     def latest_reports(self) -> list[dict[str, Any]]:
         rows = (
             self._db()
-            .execute("select r.document from hosts h join reports r on r.id = h.last_report order by h.host")
+            .execute(
+                "select r.document from hosts h join reports r on r.host = h.host and r.id = h.last_report "
+                "order by h.host"
+            )
             .fetchall()
         )
         return [json.loads(gzip.decompress(row[0])) for row in rows]
@@ -245,9 +295,10 @@ class SqliteFleetStorage(FleetStorage):
         rows = (
             self._db()
             .execute(
-                "with daily as (select host, substr(finished, 1, 10) as day, compliant and complete as compliant, "
-                "row_number() over (partition by host, substr(finished, 1, 10) order by finished desc) as n "
-                "from reports where finished >= ?) "
+                f"with seen as (select r.host, r.compliant and r.complete as compliant, {_SEEN} as at, "
+                f"row_number() over (partition by r.host, substr({_SEEN}, 1, 10) order by {_ARRIVAL}) as n "
+                f"from reports r where {_SEEN} >= ?), "
+                "daily as (select host, substr(at, 1, 10) as day, compliant, n from seen) "
                 "select day, count(*), sum(compliant) from daily where n = 1 group by day order by day",
                 [since],
             )

@@ -19,9 +19,10 @@ class HostInfo:
     has_token: bool
     revoked: bool
     last_report: str | None
-    """Id of the latest report received (by scan finish time)."""
+    """Id of the latest report, in the order reports arrived (never by the date a report gives itself)."""
     last_seen: str | None
-    """When that scan finished (UTC, ISO 8601)."""
+    """When that scan finished (UTC, ISO 8601), but no later than it arrived: an agent's clock cannot make
+    a host look recent."""
     compliant: bool | None
     complete: bool | None
     violations: int
@@ -30,6 +31,10 @@ class HostInfo:
     lost_reports: int
     """Reports the host's agent had to drop from a full spool, as it told us."""
     tags: dict[str, str] = field(default_factory=dict)
+    clock_ahead: int = 0
+    """Seconds by which the latest report was dated after it arrived (its host's clock is at least that
+    far ahead of the collector's); 0 when it was not. Reports dated further ahead than the intake's
+    ``MAX_CLOCK_SKEW`` are refused."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +50,7 @@ class HostInfo:
             "reports": self.reports,
             "lost_reports": self.lost_reports,
             "tags": self.tags,
+            "clock_ahead": self.clock_ahead,
         }
 
 
@@ -66,7 +72,8 @@ class FleetStorage(ABC):
 
     @abstractmethod
     def store_report(self, report: dict[str, Any], received: str, dropped: int = 0) -> bool:
-        """Store a checked report; ``False`` (and nothing changed) when its id is already stored.
+        """Store a checked report; ``False`` (and nothing changed) when this host already sent a report
+        with this id. Ids are per host: another host's report with the same id is a different report.
 
         ``dropped``: reports the host's agent says it had to drop from a full spool since its last delivery.
         """
@@ -76,15 +83,15 @@ class FleetStorage(ABC):
 
     @abstractmethod
     def reports(self, host: str, limit: int = 20) -> list[dict[str, Any]]:
-        """A host's most recent reports, newest first: id, finished, verdict counts."""
+        """A host's most recent reports, last arrived first: id, received, finished, clock_ahead, verdict counts."""
 
     @abstractmethod
-    def report(self, report_id: str) -> dict[str, Any] | None:
-        """A stored report document."""
+    def report(self, host: str, report_id: str) -> dict[str, Any] | None:
+        """A stored report document of ``host``."""
 
     @abstractmethod
     def latest_reports(self) -> list[dict[str, Any]]:
-        """Each host's latest report document (by scan finish time)."""
+        """Each host's latest report document (the last to arrive)."""
 
     @abstractmethod
     def compliance_by_day(self, since: str) -> list[tuple[str, int, int]]:

@@ -6,7 +6,8 @@ Computed from each host's latest report, as a plain document (``scanner.report.F
 Violations are counted from unwaived findings; waivers that expire soon are listed so that they
 are renewed or their use ended on time. The policies the hosts were judged against are named with
 their digests (hosts judged against different policies are not comparable), and hosts without tags
-are listed, since the tag tables cannot count them.
+are listed, since the tag tables cannot count them. Hosts whose latest report was dated after it
+arrived (their clock runs ahead of the collector's) are listed with by how much.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ STALE_AFTER_DAYS = 3
 TREND_DAYS = 56
 EXPIRING_WITHIN_DAYS = 30
 WORST_SHOWN = 10
+CLOCK_NOTED_SECONDS = 60
+"""A latest report dated more than this after it arrived names its host's clock in the summary."""
 
 
 def _parse(timestamp: str) -> datetime:
@@ -130,5 +133,10 @@ def fleet_summary(
         ],
         "waivers_expiring": sorted(expiring, key=lambda w: (w["expires"], w["host"])),
         "lost_reports": sum(h.lost_reports for h in hosts),
+        "clock_ahead": [
+            {"host": h.host, "seconds": h.clock_ahead}
+            for h in sorted(hosts, key=lambda h: (-h.clock_ahead, h.host))
+            if h.clock_ahead > CLOCK_NOTED_SECONDS
+        ],
         "trend": [{"day": day, "hosts": total, "compliant": ok} for day, total, ok in storage.compliance_by_day(since)],
     }
