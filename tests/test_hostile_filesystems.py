@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SCANNER, run_scanner
+from conftest import SCANNER, require, run_scanner
 from modelkit import write_gguf, write_safetensors
 
 from scanner import fsview
@@ -221,9 +221,10 @@ def test_a_fuse_mount_a_user_made_is_walked_and_one_the_system_made_is_skipped_b
 @pytest.fixture
 def users_fuse_mount(public: Path) -> Iterator[Path]:
     """A squashfs image holding a DeepSeek GGUF, mounted by ``nobody`` with ``squashfuse`` (no ``allow_other``)."""
-    tools = [shutil.which(t) for t in ("squashfuse", "fusermount3", "mksquashfs", "runuser")]
-    if os.geteuid() != 0 or not all(tools) or not os.path.exists("/dev/fuse"):
-        pytest.skip("needs root, /dev/fuse, squashfuse, fusermount3, mksquashfs and runuser")
+    for tool in ("squashfuse", "fusermount3", "mksquashfs", "runuser"):
+        require(tool, shutil.which(tool))  # .ci/run installs them: under CI=true their absence fails
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse"):
+        pytest.skip("needs root and /dev/fuse (a kernel that lets users mount FUSE filesystems)")
     tmp_path = public
     source = tmp_path / "source"
     source.mkdir()
