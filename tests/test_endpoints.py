@@ -303,12 +303,13 @@ NO_FAIL = ("--no-store", "-f", "json", "--fail-on", "never")
 @contextmanager
 def traversable_by_others(folder: Path) -> Iterator[None]:
     """Lets an ordinary user reach the installed scanner: a clone made with ``mktemp -d`` (as CI does) is
-    private to root. Every folder above it gets others' search permission back for the test, then its own."""
+    private to root. Every folder above it that others may not list gets others' read and search permission
+    for the test (Python lists the folders on its path to import from them), then its own back."""
     changed = []
     for above in (folder, *folder.parents):
         mode = above.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            above.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+        if mode & (stat.S_IROTH | stat.S_IXOTH) != stat.S_IROTH | stat.S_IXOTH:
+            above.chmod(stat.S_IMODE(mode) | stat.S_IROTH | stat.S_IXOTH)
             changed.append((above, stat.S_IMODE(mode)))
     try:
         yield
