@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import plistlib
 import re
+from collections.abc import Callable
 from xml.parsers.expat import ExpatError
 
 import yaml
@@ -100,30 +101,14 @@ class DesktopAppCollector(Collector):
         self._programs: set[tuple[str, str]] = set()
 
     def visit(self, entry: Entry) -> None:
-        name = entry.name
         if entry.is_dir:
-            if name.endswith(".app") and "/Contents/Frameworks/" not in entry.path:
+            if "/Contents/Frameworks/" not in entry.path:
                 self._bundle(entry)
-        elif name.endswith(".desktop"):
-            if entry.parent_name in _LAUNCHER_DIRS:
-                self._launcher(entry)
-        elif name.lower().endswith(".lnk"):
-            if "/microsoft/windows/start menu/" in entry.path.lower() and not name.lower().startswith("uninstall"):
-                self._shortcut(entry)
-        elif name.lower().endswith(".exe"):
-            self._windows_program(entry)
-        elif name.endswith(".snap"):
-            if entry.parent_name == "snaps" and "/snapd/" in entry.path:
-                stem, _, revision = name[: -len(".snap")].rpartition("_")
-                folder = entry.path.rsplit("/", 1)[0]
-                self._add(stem or name, None, EnvironmentKind.SNAP, folder, entry.path, (("snap_revision", revision),))
-        elif name == "snap.yaml":
-            if entry.parent_name == "meta" and "/snap/" in entry.path:
-                self._snap(entry)
-        elif name == "metadata":
-            parts = entry.path.split("/")
-            if len(parts) > 7 and parts[-6] == "app" and parts[-7] == "flatpak":
-                self._flatpak(entry, parts)
+            return
+        suffix = entry.name[entry.name.rfind(".") :].lower() if "." in entry.name else ""
+        handler = _BY_NAME.get(entry.name) or _BY_SUFFIX.get(suffix)
+        if handler is not None:
+            handler(self, entry)
 
     def finish(self) -> CollectorResult:
         return CollectorResult(records=list(_joined(self._records)), skipped=self._skipped)
@@ -200,6 +185,8 @@ class DesktopAppCollector(Collector):
 
     # -- Linux -----------------------------------------------------------------------------------
     def _launcher(self, entry: Entry) -> None:
+        if entry.parent_name not in _LAUNCHER_DIRS:
+            return
         data = self._read(entry.real_path, entry.path, "desktop entry", SMALL_CAP)
         if data is None:
             return
@@ -213,7 +200,18 @@ class DesktopAppCollector(Collector):
         extra = (("program", _program(keys.get("Exec", "")) or ""), ("packaged_as", packaged))
         self._add(name, keys.get("Name") or stem, EnvironmentKind.DESKTOP_ENTRIES, folder, entry.path, extra)
 
+    def _snap_file(self, entry: Entry) -> None:
+        """snapd's ``/var/lib/snapd/snaps/<name>_<revision>.snap``, by name (a ``.snap`` elsewhere is a test
+        snapshot)."""
+        if entry.parent_name != "snaps" or "/snapd/" not in entry.path:
+            return
+        stem, _, revision = entry.name[: -len(".snap")].rpartition("_")
+        folder = entry.path.rsplit("/", 1)[0]
+        self._add(stem or entry.name, None, EnvironmentKind.SNAP, folder, entry.path, (("snap_revision", revision),))
+
     def _snap(self, entry: Entry) -> None:
+        if entry.parent_name != "meta" or "/snap/" not in entry.path:
+            return
         data = self._read(entry.real_path, entry.path, "snap.yaml", SMALL_CAP)
         if data is None:
             return
@@ -239,7 +237,10 @@ class DesktopAppCollector(Collector):
             _text(meta.get("summary")),
         )
 
-    def _flatpak(self, entry: Entry, parts: list[str]) -> None:
+    def _flatpak(self, entry: Entry) -> None:
+        parts = entry.path.split("/")
+        if len(parts) <= 7 or parts[-6] != "app" or parts[-7] != "flatpak":
+            return
         data = self._read(entry.real_path, entry.path, "flatpak metadata", SMALL_CAP)
         keys = _group(data.decode("utf-8", "replace"), "Application", frozenset({"name"})) if data else {}
         name = keys.get("name") or parts[-5]  # .../flatpak/app/<id>/<arch>/<branch>/<commit>/metadata
@@ -248,6 +249,9 @@ class DesktopAppCollector(Collector):
 
     # -- Windows ---------------------------------------------------------------------------------
     def _shortcut(self, entry: Entry) -> None:
+        lower = entry.path.lower()
+        if "/microsoft/windows/start menu/" not in lower or entry.name.lower().startswith("uninstall"):
+            return
         start_menu = entry.path[: entry.path.lower().index("/start menu/") + len("/start menu")]
         stem = entry.name[: -len(".lnk")]
         self._add(stem, stem, EnvironmentKind.WINDOWS_START_MENU, start_menu, entry.path)
@@ -260,6 +264,18 @@ class DesktopAppCollector(Collector):
         holder, program = found
         self._add(program, program, EnvironmentKind.WINDOWS_PROGRAMS, holder, f"{holder}/{program}")
 
+
+_BY_SUFFIX: dict[str, Callable[[DesktopAppCollector, Entry], None]] = {
+    ".desktop": DesktopAppCollector._launcher,
+    ".lnk": DesktopAppCollector._shortcut,
+    ".exe": DesktopAppCollector._windows_program,
+    ".snap": DesktopAppCollector._snap_file,
+}
+_BY_NAME: dict[str, Callable[[DesktopAppCollector, Entry], None]] = {
+    "snap.yaml": DesktopAppCollector._snap,
+    "metadata": DesktopAppCollector._flatpak,
+}
+"""Which reader a file goes to, by its name or (lower-case) suffix; each checks the place it must be in."""
 
 _PACKAGED_AS = {"snap": EnvironmentKind.SNAP, "flatpak": EnvironmentKind.FLATPAK}
 
