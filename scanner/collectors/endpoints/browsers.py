@@ -82,7 +82,8 @@ def _owner(path: str) -> str:
     return "root" if path.startswith("/root/") else "?"
 
 
-def _browser(path: str) -> str:
+def browser_name(path: str) -> str:
+    """The browser a profile folder belongs to, from its path."""
     lower = path.lower()
     for marker, name in (
         ("firefox", "Firefox"), ("mozilla", "Firefox"), ("microsoft-edge", "Edge"), ("microsoft/edge", "Edge"),
@@ -152,7 +153,7 @@ class BrowserHistoryCollector(Collector):
             seen = visits.setdefault(host, _Visits())
             seen.add(count, _time(first, layout.epoch), _time(last, layout.epoch))
         who = (
-            ("browser", _browser(entry.path)),
+            ("browser", browser_name(entry.path)),
             ("profile", os.path.basename(os.path.dirname(entry.path))),
             ("user", _owner(entry.path)),
         )
