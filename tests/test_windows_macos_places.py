@@ -233,3 +233,64 @@ def test_environment_variables_in_the_live_registry_are_read_for_the_machine_and
         "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment OPENAI_BASE_URL registry api.deepseek.com",
         "HKU\\S-1-5-21-1-2-3-1001\\Environment MOONSHOT_API_KEY registry -",
     ]
+
+
+FAKE_UNINSTALL = textwrap.dedent(
+    """
+    import sys, types
+    BS = chr(92)  # a backslash
+    U = r"SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
+    KEYS = {  # programs as installers register them for Settings, Apps
+        ("HKLM", U): ["{6F1C-KIMI}", "KB5034441", "Notepad++"],
+        ("HKLM", U + r"\\{6F1C-KIMI}"): [
+            ("DisplayName", "Kimi", 1), ("DisplayVersion", "2.1.0", 1), ("Publisher", "Moonshot AI", 1),
+            ("InstallLocation", r"C:\\Program Files\\Kimi", 1)],
+        ("HKLM", U + r"\\KB5034441"): [("DisplayName", "Security Update", 1), ("SystemComponent", "1", 1)],
+        ("HKLM", U + r"\\Notepad++"): [("DisplayName", "Notepad++ (64-bit x64)", 1), ("DisplayVersion", "8.6", 1)],
+        ("HKU", ""): ["S-1-5-21-1-2-3-1001"],
+        ("HKU", "S-1-5-21-1-2-3-1001" + BS + U): ["Hailuo"],
+        ("HKU", "S-1-5-21-1-2-3-1001" + BS + U + BS + "Hailuo"): [("DisplayName", "Hailuo AI", 1)],
+    }
+    class Key:
+        def __init__(self, root, sub):
+            if (root, sub) not in KEYS:
+                raise FileNotFoundError(2, "The system cannot find the file specified")
+            self.items = KEYS[(root, sub)]
+        def __enter__(self): return self
+        def __exit__(self, *exc): return False
+    winreg = types.ModuleType("winreg")
+    winreg.HKEY_LOCAL_MACHINE, winreg.HKEY_CURRENT_USER, winreg.HKEY_USERS = "HKLM", "HKCU", "HKU"
+    winreg.OpenKey = Key
+    winreg.QueryInfoKey = lambda k: (len(k.items), len(k.items), 0)
+    winreg.EnumKey = lambda k, i: k.items[i]
+    winreg.EnumValue = lambda k, i: k.items[i]
+    sys.modules["winreg"] = winreg
+    sys.platform = "win32"
+    from scanner.collectors.interface import CollectOptions
+    from scanner.collectors.packages.apps import DesktopAppCollector
+    from scanner.fsview import RootFS
+    from scanner.policy.engine import evaluate
+    from scanner.policy.loader import load_policy
+    records = DesktopAppCollector(RootFS(), CollectOptions(whole_machine=True)).finish().records
+    for record in records:
+        print("record", record.name, record.version, record.environment.kind.value, record.locations[0].path)
+    for finding in evaluate(records, load_policy()):
+        print("finding", finding.provider, finding.severity.value, finding.subject)
+    """
+)
+
+
+def test_programs_registered_for_uninstall_in_the_live_registry_are_desktop_apps() -> None:
+    """What Settings, Apps lists, machine-wide and per user, through a stand-in for ``winreg``."""
+    result = subprocess.run(
+        [sys.executable, "-c", FAKE_UNINSTALL], capture_output=True, text=True, timeout=120, check=True
+    )
+    lines = result.stdout.splitlines()
+    records = sorted(line for line in lines if line.startswith("record"))
+    assert records == [
+        "record Hailuo AI None windows-programs HKU\\S-1-5-21-1-2-3-1001\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\Hailuo",
+        "record Kimi 2.1.0 windows-programs C:\\Program Files\\Kimi",
+        "record Notepad++ (64-bit x64) 8.6 windows-programs HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\Notepad++",
+    ]  # the update (a system component) is not a program
+    findings = {line.split(" ", 3)[1] for line in lines if line.startswith("finding")}
+    assert findings == {"moonshot", "minimax"}

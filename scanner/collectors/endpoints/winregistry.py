@@ -40,14 +40,49 @@ def environment_keys(winreg: Any) -> Iterator[tuple[str, Any, str]]:
     """``(name shown in reports, root key, sub key)`` of every environment the registry holds."""
     yield "HKLM\\" + MACHINE_KEY, winreg.HKEY_LOCAL_MACHINE, MACHINE_KEY
     yield "HKCU\\" + USER_KEY, winreg.HKEY_CURRENT_USER, USER_KEY
+    for sid in user_hives(winreg):  # people, not services
+        yield f"HKU\\{sid}\\{USER_KEY}", winreg.HKEY_USERS, f"{sid}\\{USER_KEY}"
+
+
+UNINSTALL_KEYS = (
+    r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall",
+    r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall",
+)
+"""Where installers register what they installed (64- and 32-bit programs; the same path per user)."""
+SUBKEYS_CAP = 20_000
+
+
+def user_hives(winreg: Any) -> list[str]:
+    """The SIDs of people whose hives are loaded (an administrator sees every signed-in user's)."""
     try:
         with winreg.OpenKey(winreg.HKEY_USERS, "") as users:
-            for index in range(winreg.QueryInfoKey(users)[0]):
-                sid = winreg.EnumKey(users, index)
-                if sid.startswith("S-1-5-21-") and not sid.endswith("_Classes"):  # people, not services
-                    yield f"HKU\\{sid}\\{USER_KEY}", winreg.HKEY_USERS, f"{sid}\\{USER_KEY}"
+            sids = [winreg.EnumKey(users, i) for i in range(min(winreg.QueryInfoKey(users)[0], SUBKEYS_CAP))]
     except OSError:
-        return
+        return []
+    return [sid for sid in sids if sid.startswith("S-1-5-21-") and not sid.endswith("_Classes")]
+
+
+def installed_programs(winreg: Any) -> list[tuple[str, dict[str, str]]]:
+    """``(registry key shown in reports, its string values)`` of every program registered for uninstall,
+    machine-wide and for every loaded user."""
+    places = [("HKLM", winreg.HKEY_LOCAL_MACHINE, key) for key in UNINSTALL_KEYS]
+    places += [("HKCU", winreg.HKEY_CURRENT_USER, UNINSTALL_KEYS[0])]
+    places += [("HKU", winreg.HKEY_USERS, f"{sid}\\{UNINSTALL_KEYS[0]}") for sid in user_hives(winreg)]
+    found = []
+    for shown, root, path in places:
+        try:
+            with winreg.OpenKey(root, path) as handle:
+                count = min(winreg.QueryInfoKey(handle)[0], SUBKEYS_CAP)
+                names = [winreg.EnumKey(handle, i) for i in range(count)]
+        except OSError:
+            continue
+        for name in names:
+            key = f"{path}\\{name}"
+            try:
+                found.append((f"{shown}\\{key}", dict(registry_variables(winreg, root, key)[0])))
+            except OSError:
+                continue
+    return found
 
 
 def registry_variables(winreg: Any, root: Any, key: str) -> tuple[list[tuple[str, str]], int]:

@@ -27,10 +27,12 @@ from xml.parsers.expat import ExpatError
 
 import yaml
 
+from scanner.collectors.endpoints.winregistry import installed_programs
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.collectors.yamldata import TooManyNodes, load_yaml
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
+from scanner.platforms import windows
 from scanner.records import Environment, Location, PackageRecord, Skipped
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry, Interest
@@ -111,7 +113,23 @@ class DesktopAppCollector(Collector):
             handler(self, entry)
 
     def finish(self) -> CollectorResult:
+        if self.fs.is_live and self.options.whole_machine and windows():
+            self._uninstall_entries()
         return CollectorResult(records=list(_joined(self._records)), skipped=self._skipped)
+
+    def _uninstall_entries(self) -> None:
+        """Programs installers registered for uninstall (what Settings, Apps lists): the live registry only."""
+        import winreg  # Windows only
+
+        for key, values in installed_programs(winreg):
+            name = values.get("DisplayName", "").strip()
+            if not name or values.get("SystemComponent") == "1" or values.get("ParentKeyName"):
+                continue  # updates and components, not programs people installed
+            place = values.get("InstallLocation") or key
+            extra = (("registry_key", key),)
+            holder = key.rsplit("\\", 1)[0]
+            version, publisher = values.get("DisplayVersion"), values.get("Publisher")
+            self._add(name, name, EnvironmentKind.WINDOWS_PROGRAMS, holder, place, extra, version, publisher)
 
     # -- reading ---------------------------------------------------------------------------------
     def _read(self, real: str, shown: str, what: str, cap: int) -> bytes | None:
