@@ -22,7 +22,7 @@ from scanner.collectors.secrets import SALT_BYTES, new_salt
 from scanner.errors import StoreError
 from scanner.places import default_cache_dir, default_db_path
 from scanner.sqlite import connect, connect_read_only, migrate, query_text, refuse_newer, write_transaction
-from scanner.store.migrations import MIGRATIONS
+from scanner.store.migrations import MIGRATIONS, content_hash
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -108,9 +108,11 @@ class Store:
         header["scan"] = {**scan, "coverage": {k: v for k, v in scan["coverage"].items() if k != "skipped"}}
         records = [(_dumps(item), item) for item in report["inventory"]]
         with self._errors("record the scan"), write_transaction(self.db):
+            number = self.db.execute("select coalesce(max(number), 0) + 1 from scans").fetchone()[0]
             self.db.table("scans").insert(
                 {
                     "id": scan["id"],
+                    "number": number,
                     "host": query_text(scan["host"]),
                     "scope": scope_of(report),
                     "started": scan["started"],
@@ -126,31 +128,25 @@ class Store:
                     "document": _dumps(header),
                 }
             )
-            hashes = [hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() for text, _ in records]
-            self.db.table("records").insert_all(
-                (
+            record_numbers = self._contents(
+                "records",
+                [
                     {
-                        "hash": digest,
+                        "hash": content_hash(text),
                         "kind": item["kind"],
                         "name": query_text(item["name"]),
                         "version": query_text(item["version"]),
                         "path": query_text(item["location"]["path"]),
                         "data": text,
                     }
-                    for digest, (text, item) in zip(hashes, records, strict=True)
-                ),
-                ignore=True,
-                batch_size=500,
+                    for text, item in records
+                ],
             )
-            self.db.table("scan_records").insert_all(
-                ({"scan_id": scan["id"], "position": n, "record_hash": h} for n, h in enumerate(hashes)),
-                batch_size=2000,
-            )
-            self.db.table("findings").insert_all(
-                (
+            finding_numbers = self._contents(
+                "findings",
+                [
                     {
-                        "scan_id": scan["id"],
-                        "position": n,
+                        "hash": content_hash(text),
                         "id": f["id"],
                         "fingerprint": f["fingerprint"],
                         "rule_id": f["rule_id"],
@@ -162,12 +158,19 @@ class Store:
                         "path": query_text(f["location"]["path"]),
                         "line": f["location"]["line"],
                         "waived": int(f["waived"]),
-                        "data": _dumps(f),
+                        "data": text,
                     }
-                    for n, f in enumerate(report["findings"])
-                ),
-                batch_size=500,
+                    for text, f in ((_dumps(f), f) for f in report["findings"])
+                ],
             )
+            for table, link, numbers in (
+                ("scan_records", "record", record_numbers),
+                ("scan_findings", "finding", finding_numbers),
+            ):
+                self.db.conn.executemany(
+                    f"insert into {table} (scan, position, {link}) values (?, ?, ?)",
+                    ((number, n, content) for n, content in enumerate(numbers)),
+                )
             self.db.table("coverage").insert_all(
                 (
                     {
@@ -187,12 +190,24 @@ class Store:
             forget = (datetime.now(timezone.utc) - FORGET_FILES_AFTER).isoformat(timespec="seconds")
             self.db.execute("delete from file_facts where seen < ?", [forget])
 
+    def _contents(self, table: str, rows: list[dict[str, Any]]) -> list[int]:
+        """Each row's number in a content table, adding the rows not stored yet: a content seen by an
+        earlier scan costs nothing more."""
+        self.db.table(table).insert_all(rows, ignore=True, batch_size=500)
+        numbers: dict[str, int] = {}
+        hashes = list(dict.fromkeys(row["hash"] for row in rows))
+        for start in range(0, len(hashes), 500):
+            batch = hashes[start : start + 500]
+            marks = ", ".join("?" * len(batch))
+            numbers.update(self.db.execute(f"select hash, number from {table} where hash in ({marks})", batch))
+        return [numbers[row["hash"]] for row in rows]
+
     # -- reading --------------------------------------------------------------------------------
     def history(self, limit: int | None = None) -> list[StoredScan]:
         """Most recent first."""
         sql = (
             "select id, host, started, finished, policy, compliant, complete, violations, warnings, infos, records "
-            "from scans order by finished desc, rowid desc"
+            "from scans order by finished desc, number desc"
         )
         with self._errors("read the scan history"):
             rows = self.db.execute(sql + (f" limit {int(limit)}" if limit else "")).fetchall()
@@ -218,14 +233,14 @@ class Store:
         with self._errors("read the scan history"):
             row = self.db.execute(
                 "select p.id from scans p join scans s on s.id = ? "
-                "where p.scope = s.scope and p.rowid < s.rowid order by p.rowid desc limit 1",
+                "where p.scope = s.scope and p.number < s.number order by p.number desc limit 1",
                 [scan_id],
             ).fetchone()
         return str(row[0]) if row else None
 
     def latest(self, count: int) -> list[str]:
         with self._errors("read the scan history"):
-            rows = self.db.execute("select id from scans order by rowid desc limit ?", [count]).fetchall()
+            rows = self.db.execute("select id from scans order by number desc limit ?", [count]).fetchall()
         return [str(r[0]) for r in rows]
 
     def load(self, scan_id: str) -> dict[str, Any]:
@@ -236,11 +251,15 @@ class Store:
                 raise StoreError(f"{self.path}: no scan with id {scan_id!r}")
             report: dict[str, Any] = json.loads(row[0])
             inventory = self.db.execute(
-                "select r.data from scan_records l join records r on r.hash = l.record_hash "
-                "where l.scan_id = ? order by l.position",
+                "select r.data from scan_records l join scans s on s.number = l.scan "
+                "join records r on r.number = l.record where s.id = ? order by l.position",
                 [scan_id],
             )
-            findings = self.db.execute("select data from findings where scan_id = ? order by position", [scan_id])
+            findings = self.db.execute(
+                "select f.data from scan_findings l join scans s on s.number = l.scan "
+                "join findings f on f.number = l.finding where s.id = ? order by l.position",
+                [scan_id],
+            )
             skipped = self.db.execute("select data from coverage where scan_id = ? order by position", [scan_id])
             report["inventory"] = [json.loads(r[0]) for r in inventory]
             report["findings"] = [json.loads(r[0]) for r in findings]
