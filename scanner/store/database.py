@@ -12,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -62,6 +62,36 @@ class StoredScan:
             "warnings": self.warnings,
             "infos": self.infos,
             "records": self.records,
+        }
+
+
+@dataclass(frozen=True)
+class ScanOutline:
+    """What retention needs to know of a scan."""
+
+    id: str
+    number: int
+    scope: str
+    finished: str
+    fingerprints: frozenset[str]
+    """The findings it saw, by fingerprint: a scan whose set differs from the one before is a change."""
+
+
+@dataclass(frozen=True)
+class StoreSize:
+    """How much room the store takes on disk, and how much of it is the file cache."""
+
+    bytes: int
+    """The database file and its write-ahead log."""
+    file_cache_entries: int
+    file_cache_bytes: int
+    """The cached facts' own text, without SQLite's bookkeeping."""
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "bytes": self.bytes,
+            "file_cache_entries": self.file_cache_entries,
+            "file_cache_bytes": self.file_cache_bytes,
         }
 
 
@@ -190,6 +220,25 @@ class Store:
             forget = (datetime.now(timezone.utc) - FORGET_FILES_AFTER).isoformat(timespec="seconds")
             self.db.execute("delete from file_facts where seen < ?", [forget])
 
+    def remove(self, scan_ids: list[str]) -> None:
+        """Forget these scans and every record or finding no remaining scan links to, then give the
+        space back: a VACUUM rewrites the store, in time proportional to what is kept (a 50 MB store
+        takes about a second), and a concurrent audit waits for it (``BUSY_TIMEOUT_MS``)."""
+        with self._errors("remove scans"):
+            with write_transaction(self.db):
+                for start in range(0, len(scan_ids), 500):
+                    batch = scan_ids[start : start + 500]
+                    marks = ", ".join("?" * len(batch))
+                    numbers = f"select number from scans where id in ({marks})"
+                    self.db.execute(f"delete from scan_records where scan in ({numbers})", batch)
+                    self.db.execute(f"delete from scan_findings where scan in ({numbers})", batch)
+                    self.db.execute(f"delete from coverage where scan_id in ({marks})", batch)
+                    self.db.execute(f"delete from scans where id in ({marks})", batch)
+                self.db.execute("delete from records where number not in (select record from scan_records)")
+                self.db.execute("delete from findings where number not in (select finding from scan_findings)")
+            self.db.execute("VACUUM")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def _contents(self, table: str, rows: list[dict[str, Any]]) -> list[int]:
         """Each row's number in a content table, adding the rows not stored yet: a content seen by an
         earlier scan costs nothing more."""
@@ -212,6 +261,28 @@ class Store:
         with self._errors("read the scan history"):
             rows = self.db.execute(sql + (f" limit {int(limit)}" if limit else "")).fetchall()
         return [StoredScan(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), r[7], r[8], r[9], r[10]) for r in rows]
+
+    def outline(self) -> list[ScanOutline]:
+        """Every scan, oldest first, with the fingerprints of the findings it saw."""
+        with self._errors("read the scan history"):
+            seen: dict[int, set[str]] = {}
+            for scan, fingerprint in self.db.execute(
+                "select l.scan, f.fingerprint from scan_findings l join findings f on f.number = l.finding"
+            ):
+                seen.setdefault(scan, set()).add(fingerprint)
+            rows = self.db.execute("select id, number, scope, finished from scans order by number").fetchall()
+        return [ScanOutline(i, n, scope, done, frozenset(seen.get(n, ()))) for i, n, scope, done in rows]
+
+    def size(self) -> StoreSize:
+        with self._errors("measure the store"):
+            entries, cached = self.db.execute(
+                "select count(*), coalesce(sum(length(data)), 0) from file_facts"
+            ).fetchone()
+        on_disk = 0
+        for suffix in ("", "-wal"):
+            with suppress(OSError):  # no write-ahead log right now
+                on_disk += Path(self.path + suffix).stat().st_size
+        return StoreSize(on_disk, entries, cached)
 
     def resolve(self, reference: str) -> str:
         """A scan id from a full id or a unique prefix of at least four characters."""
