@@ -268,7 +268,7 @@ def audit(
     if phase is not None:
         phase("recording the scan")
     try:
-        store.save(report, cache.rows())
+        store.save(report, cache.rows(), cache.gone())
         for file in policy.files:  # a policy kept on this machine names what it bans: the scanner's own
             store.remember_own(file.sha256, file.path, "policy")
         return AuditOutcome(with_changes(store, report))

@@ -362,3 +362,26 @@ def test_a_renamed_model_file_keeps_its_facts_but_reports_its_new_path(
         (model,) = audit(options, load_policy([]), store).report["inventory"]
     assert model["location"]["path"] == renamed
     assert {c["path"] for c in model["attributes"]["clues"]} == {renamed}
+
+
+def test_the_file_cache_drops_files_that_are_gone_and_keeps_those_out_of_the_scans_paths(
+    machine: Machine, tmp_path: Path
+) -> None:
+    for name in ("kept", "deleted", "replaced"):
+        target = machine.path(f"/srv/{name}/model.gguf")
+        target.parent.mkdir(parents=True)
+        write_gguf(target, name=f"{name} 7B")
+    db = tmp_path / "scanner.db"
+    _audit_json(machine, db)
+    machine.path("/srv/deleted/model.gguf").unlink()
+    replaced = machine.path("/srv/replaced/model.gguf")
+    replaced.rename(replaced.with_suffix(".old"))
+    write_gguf(replaced, name="replaced 7B")
+    replaced.with_suffix(".old").unlink()
+    machine.path("/home").mkdir()
+    _audit_json(machine, db, "/home")  # none of the three is in this scan's paths
+    with sqlite3.connect(db) as conn:
+        paths = sorted(p for (p,) in conn.execute("select path from file_facts"))
+    assert paths == [str(machine.path("/srv/kept/model.gguf"))]
+    table = run_scanner("history", "--db", str(db)).stdout
+    assert "(file cache: 1 entries, " in table

@@ -131,8 +131,14 @@ class Store:
             raise StoreError(f"{self.path}: cannot {doing}: {error}") from error
 
     # -- writing --------------------------------------------------------------------------------
-    def save(self, report: dict[str, Any], file_facts: list[dict[str, Any]] | None = None) -> None:
-        """Record one scan (and the per-file facts it learnt) in a single transaction."""
+    def save(
+        self,
+        report: dict[str, Any],
+        file_facts: list[dict[str, Any]] | None = None,
+        files_gone: list[tuple[int, int, str]] | None = None,
+    ) -> None:
+        """Record one scan (and the per-file facts it learnt, less those of files now gone) in a single
+        transaction."""
         scan, summary = report["scan"], report["summary"]
         header = {k: v for k, v in report.items() if k not in ("inventory", "findings")}
         header["scan"] = {**scan, "coverage": {k: v for k, v in scan["coverage"].items() if k != "skipped"}}
@@ -217,6 +223,9 @@ class Store:
             if file_facts:
                 rows = ({**row, "data": _dumps(row["data"])} for row in file_facts)
                 self.db.table("file_facts").upsert_all(rows, pk=("device", "inode", "kind"), batch_size=500)
+            self.db.conn.executemany(
+                "delete from file_facts where device = ? and inode = ? and kind = ?", files_gone or []
+            )
             forget = (datetime.now(timezone.utc) - FORGET_FILES_AFTER).isoformat(timespec="seconds")
             self.db.execute("delete from file_facts where seen < ?", [forget])
 
@@ -374,11 +383,11 @@ class Store:
         """Every cached per-file fact, keyed by device, inode and kind."""
         with self._errors("read the file cache"):
             rows = self.db.execute(
-                "select device, inode, kind, size, mtime_ns, ctime_ns, data from file_facts"
+                "select device, inode, kind, size, mtime_ns, ctime_ns, data, path from file_facts"
             ).fetchall()
         return {
-            (d, i, k): {"size": s, "mtime_ns": m, "ctime_ns": c, "data": json.loads(data)}
-            for d, i, k, s, m, c, data in rows
+            (d, i, k): {"size": s, "mtime_ns": m, "ctime_ns": c, "data": json.loads(data), "path": path}
+            for d, i, k, s, m, c, data, path in rows
         }
 
 

@@ -172,6 +172,12 @@ def _findings_by_content(db: sqlite_utils.Database) -> None:
     db.execute("create index findings_fingerprint on findings (fingerprint)")
 
 
+def _file_fact_paths(db: sqlite_utils.Database) -> None:
+    """Where each cached file lies, so an entry whose file is gone is dropped at the next scan rather than
+    after 30 days (an older entry has none and still ages out)."""
+    db.table("file_facts").add_column("path", str)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001-scans-records-findings-coverage", _scans_records_findings_coverage),
     ("0002-file-facts", _file_facts),
@@ -179,5 +185,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0004-installation", _installation),
     ("0005-own-files", _own_files),
     ("0006-findings-by-content", _findings_by_content),
+    ("0007-file-fact-paths", _file_fact_paths),
 )
 """Append only: a released migration is never edited or reordered, its name never reused."""
