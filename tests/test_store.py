@@ -86,6 +86,9 @@ def test_show_renders_a_stored_scan_exactly_as_it_was_reported(machine: Machine,
     report = _audit_json(machine, db, "--exclude", "/nothing-*")
     shown = json.loads(run_scanner("show", report["scan"]["id"][:6], "--db", str(db), "-f", "json").stdout)
     assert shown == report
+    assert (
+        report["scan"]["resources"]["peak_memory_bytes"] > 10_000_000 and report["scan"]["resources"]["cpu_seconds"] > 0
+    )
     table = run_scanner("show", report["scan"]["id"], "--db", str(db), "-f", "table").stdout
     assert table.startswith("NOT COMPLIANT") and "1 new, 0 resolved, 2 unchanged" in table
 
