@@ -1,7 +1,8 @@
 """The local store: every audit's report, kept in SQLite through ``sqlite-utils``.
 
-A scan is written in one transaction (its row, its inventory links, findings and coverage), so a
-scan killed half-way leaves the earlier ones intact; WAL journaling lets a reader (``scanner
+A scan is written in one transaction (its row, its links to the records and findings it saw, each
+stored once by content, and its coverage), so a scan killed half-way leaves the earlier ones intact;
+WAL journaling lets a reader (``scanner
 history``) run while a nightly audit writes. The report document can be rebuilt exactly from the
 tables, which is how ``scanner show`` renders a stored scan in any format.
 """

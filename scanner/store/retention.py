@@ -79,7 +79,8 @@ def prune(store: Store, retention: Retention, dry_run: bool = False, now: dateti
     """Remove the scans ``retention`` lets go, then give their space back to the filesystem."""
     going = expired(store.outline(), retention, now or datetime.now(timezone.utc))
     before = store.size()
-    removed = tuple(s for s in store.history() if s.id in set(going))
+    ids = frozenset(going)
+    removed = tuple(s for s in store.history() if s.id in ids)
     if dry_run or not going:
         return Pruned(removed, before, before, dry_run)
     store.remove(going)
