@@ -12,6 +12,7 @@ checks that the collector stored exactly as many reports as were sent, and print
 per second, latency percentiles of accepted requests, and the database size.
 
     python bench/bench_fleet.py --hosts 10000 --agents 32
+    python bench/bench_fleet.py --hosts 3000 --agents 32 --db postgresql://USER@HOST/EMPTYDB --workers 2
 
 No timing is asserted anywhere: this prints numbers for the README.
 """
@@ -36,11 +37,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import requests
 
 from scanner.fleet.agent.spool import Spool
 from scanner.fleet.agent.submit import Destination, Sender, SendError, encode
-from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
+from scanner.fleet.collector.databases import is_postgres, open_fleet_storage
 from scanner.fleet.collector.tokens import token_hash
 from scanner.store.database import open_store
 
@@ -87,9 +89,10 @@ def _free_port() -> int:
 
 
 class Collector:
-    def __init__(self, scanner: str, db: Path) -> None:
-        self.args = [scanner, "serve", "--db", str(db), "--port", str(_free_port()), "--burst", "1000"]
-        self.url = f"http://127.0.0.1:{self.args[5]}"
+    def __init__(self, scanner: str, db: str, workers: int) -> None:
+        port = str(_free_port())
+        self.args = [scanner, "serve", "--db", db, "--port", port, "--burst", "1000", "--workers", str(workers)]
+        self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -170,6 +173,8 @@ def main() -> None:
     parser.add_argument("--violating", type=float, default=0.2, help="share of hosts with a violation")
     parser.add_argument("--down", type=float, default=3.0, help="seconds the collector stays down mid-run")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "fleet")
+    parser.add_argument("--db", help="an empty PostgreSQL database's URL (default: fleet.db in --out)")
+    parser.add_argument("--workers", type=int, default=1, help="collector processes (more than one needs --db URL)")
     args = parser.parse_args()
     scanner = shutil.which("scanner", path=os.path.dirname(sys.executable)) or "scanner"
     if args.out.exists():
@@ -178,22 +183,20 @@ def main() -> None:
     os.environ["SCANNER_CACHE_DIR"] = str(args.out / "cache")
     templates = {banned: _template(args.out, banned, scanner) for banned in (False, True)}
     sizes = {k: len(encode(t)) for k, t in templates.items()}
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; {args.hosts} hosts, {args.agents} agent threads")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores; {args.hosts} hosts, {args.agents} agent threads, "
+        f"{args.workers} collector worker(s) on {'PostgreSQL' if args.db else 'SQLite'}"
+    )
     print(
         f"report: {len(templates[False]['inventory'])} inventory items, "
         f"{len(json.dumps(templates[True])) // 1024} KiB JSON, {sizes[True] // 1024} KiB gzip as sent"
     )
-    db = args.out / "fleet.db"
-    storage = SqliteFleetStorage(db)
+    db = args.db or str(args.out / "fleet.db")
     hosts = [f"host-{n:05d}" for n in range(args.hosts)]
-    with storage._db().atomic():  # enrolment in bulk: one transaction for all tokens
+    with open_fleet_storage(db) as storage:
         for host in hosts:
-            storage._db().execute(
-                "insert into hosts (host, token_hash, lost_reports) values (?, ?, 0)",
-                [host, token_hash(f"sct_bench_{host}")],
-            )
-    storage.close()
-    collector = Collector(scanner, db)
+            storage.add_token(host, token_hash(f"sct_bench_{host}"))
+    collector = Collector(scanner, db, args.workers)
     collector.start()
     rng = random.Random(7)
     now = datetime.now(timezone.utc)
@@ -233,10 +236,13 @@ def main() -> None:
         thread.join()
     submitted = time.perf_counter() - started
     collector.stop()
-    check = SqliteFleetStorage(db)
-    stored = check._db().execute("select count(*) from reports").fetchone()[0]
-    check.close()
-    size = sum(p.stat().st_size for p in args.out.glob("fleet.db*"))
+    with open_fleet_storage(db) as check:
+        stored = sum(h.reports for h in check.hosts())
+    if is_postgres(db):
+        with psycopg.connect(db) as database:
+            (size,) = database.execute("select pg_database_size(current_database())").fetchone() or (0,)
+    else:
+        size = sum(p.stat().st_size for p in args.out.glob("fleet.db*"))
     latencies = sorted(tally.accepted)
 
     def pct(p: float) -> float:

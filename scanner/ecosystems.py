@@ -25,6 +25,15 @@ class Ecosystem(Word):
     MAVEN = "maven"
     GO = "go"
     CARGO = "cargo"
+    APP = "app"
+    """A desktop application, named by its bundle or package id (``com.moonshot.kimichat``, a snap or flatpak
+    id) or, where a system keeps none (a Windows shortcut or folder), by its name."""
+    VSCODE = "vscode"
+    """An extension of VS Code or a fork (Cursor, VSCodium, Windsurf), named ``publisher.name``."""
+    CHROME = "chrome"
+    """A Chromium-family browser extension (Chrome, Edge, Brave...), named by its 32-letter id."""
+    FIREFOX = "firefox"
+    """A Firefox add-on, named by its id (``name@publisher``, ``{uuid}``)."""
 
 
 class EnvironmentKind(Word):
@@ -43,6 +52,19 @@ class EnvironmentKind(Word):
     MANIFEST = "manifest"
     """Declared in a project's manifest or lock file (``requirements.txt``, ``package.json``, ``pom.xml``...),
     whether or not it is installed: the environment is the project's folder."""
+    MACOS_APPS = "macos-apps"
+    """A folder holding macOS ``.app`` bundles (``/Applications``, ``~/Applications``)."""
+    DESKTOP_ENTRIES = "desktop-entries"
+    """A folder of Linux ``.desktop`` launchers (``/usr/share/applications``, ``~/.local/share/applications``)."""
+    SNAP = "snap"
+    FLATPAK = "flatpak"
+    """A flatpak installation (``/var/lib/flatpak``, ``~/.local/share/flatpak``)."""
+    WINDOWS_START_MENU = "windows-start-menu"
+    WINDOWS_PROGRAMS = "windows-programs"
+    """``Program Files``, ``Program Files (x86)`` or a user's ``AppData/Local/Programs``."""
+    EDITOR_EXTENSIONS = "editor-extensions"
+    """An editor's extensions folder (``~/.vscode/extensions``, ``~/.cursor/extensions``...)."""
+    BROWSER_PROFILE = "browser-profile"
 
 
 ENVIRONMENT_WORDS: dict[EnvironmentKind, str] = {
@@ -57,6 +79,14 @@ ENVIRONMENT_WORDS: dict[EnvironmentKind, str] = {
     EnvironmentKind.NODE_GLOBAL: "global Node prefix",
     EnvironmentKind.NPX_CACHE: "npx cache",
     EnvironmentKind.MANIFEST: "project's manifest (a declared dependency)",
+    EnvironmentKind.MACOS_APPS: "macOS applications folder",
+    EnvironmentKind.DESKTOP_ENTRIES: "desktop launchers folder",
+    EnvironmentKind.SNAP: "snap installation",
+    EnvironmentKind.FLATPAK: "flatpak installation",
+    EnvironmentKind.WINDOWS_START_MENU: "Windows Start menu",
+    EnvironmentKind.WINDOWS_PROGRAMS: "Windows programs folder",
+    EnvironmentKind.EDITOR_EXTENSIONS: "editor's extensions folder",
+    EnvironmentKind.BROWSER_PROFILE: "browser profile",
 }
 """How a finding says where a package is installed."""
 
@@ -77,6 +107,8 @@ class EcosystemRules:
     """What parts a name's namespace from its name: an npm ``@scope/``, a Maven ``group:``."""
     namespace_is_path: bool = False
     """The namespace is everything before the last separator (a Go module ``github.com/org/name``)."""
+    noun: str = "package"
+    """What a finding calls one of its records (``app``, ``editor extension``)."""
 
     def purl(self, name: str, version: str | None) -> str:
         shown = self.normalize(name) if self.purl_normalized else name
@@ -119,5 +151,17 @@ ECOSYSTEMS: dict[Ecosystem, EcosystemRules] = {
         EcosystemRules(Ecosystem.GO, str.lower, frozenset({Ecosystem.GO}), "golang", False, namespace_is_path=True),
         # crates.io treats - and _ as one character and ignores case.
         EcosystemRules(Ecosystem.CARGO, _crate_name, frozenset({Ecosystem.CARGO}), "cargo", True),
+        # Bundle ids, package ids, extension ids and names are compared without case (macOS and the
+        # marketplaces treat them so). the purl types in use have none for them: ``generic``.
+        EcosystemRules(Ecosystem.APP, str.lower, frozenset({Ecosystem.APP}), "generic", False, noun="app"),
+        EcosystemRules(
+            Ecosystem.VSCODE, str.lower, frozenset({Ecosystem.VSCODE}), "generic", False, noun="editor extension"
+        ),
+        EcosystemRules(
+            Ecosystem.CHROME, str.lower, frozenset({Ecosystem.CHROME}), "generic", False, noun="browser extension"
+        ),
+        EcosystemRules(
+            Ecosystem.FIREFOX, str.lower, frozenset({Ecosystem.FIREFOX}), "generic", False, noun="browser extension"
+        ),
     )
 }

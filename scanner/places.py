@@ -31,11 +31,10 @@ def default_db_path() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "scanner" / "scanner.db"
 
 
-def default_fleet_db() -> Path:
-    """``$SCANNER_FLEET_DB``, else ``fleet.db`` beside the local store's default location."""
-    if os.environ.get("SCANNER_FLEET_DB"):
-        return Path(os.environ["SCANNER_FLEET_DB"])
-    return default_db_path().parent / "fleet.db"
+def default_fleet_db() -> str:
+    """``$SCANNER_FLEET_DB`` (a path or a ``postgresql://`` URL), else ``fleet.db`` beside the local
+    store's default location."""
+    return os.environ.get("SCANNER_FLEET_DB") or str(default_db_path().parent / "fleet.db")
 
 
 def default_cache_dir() -> Path:

@@ -100,8 +100,9 @@ def stable_id(*parts: str) -> str:
 
 @dataclass(frozen=True)
 class PackageRecord:
-    """An installed package: a ``*.dist-info``/``*.egg-info`` folder, a ``conda-meta`` record, or the
-    ``package.json`` of a package in a ``node_modules`` tree."""
+    """An installed package: a ``*.dist-info``/``*.egg-info`` folder, a ``conda-meta`` record, the
+    ``package.json`` of a package in a ``node_modules`` tree, a declared dependency, a desktop app or an
+    editor or browser extension (each of its ecosystem)."""
 
     name: str
     """Name as the metadata declares it."""
@@ -126,6 +127,11 @@ class PackageRecord:
     """Names of the packages it depends on (``Requires-Dist``, ``dependencies``), as written."""
     described_api_hosts: tuple[str, ...] = ()
     """API hosts its long description's examples call (``api.moonshot.ai``): whose client it is."""
+    display_name: str | None = None
+    """The name an app or extension shows people (``Kimi``, ``Kimi Code``) when its id is another."""
+    reaches: tuple[str, ...] = ()
+    """Hosts an extension's manifest says it works with: its host permissions and content-script matches,
+    the URLs its settings default to (``api.deepseek.com``, ``chat.deepseek.com``)."""
     extra: tuple[tuple[str, str], ...] = field(default=())
     """Source-specific facts (conda channel and build, metadata format)."""
     kind: Literal[RecordKind.PACKAGE] = RecordKind.PACKAGE
@@ -159,6 +165,8 @@ class PackageRecord:
             "installer": self.installer,
             "requires": list(self.requires),
             "described_api_hosts": list(self.described_api_hosts),
+            "display_name": self.display_name,
+            "reaches": list(self.reaches),
             "environment": self.environment.to_dict(),
             "found_by": self.found_by,
             "locations": [loc.to_dict() for loc in self.locations],

@@ -15,7 +15,7 @@ from scanner.limits import bounded
 from scanner.result import ScanResult
 from scanner.vocabulary import SkipKind
 
-SCHEMA_VERSION = "1.5.0"
+SCHEMA_VERSION = "1.6.0"
 """1.1.0: findings carry ``waiver``; an optional ``changes`` section compares with the previous scan.
 1.2.0: an optional ``agent`` section carries the agent's tags.
 1.3.0: the coverage kind ``special-file``; new values in free-form attributes (endpoint ``sdk``,
@@ -26,7 +26,9 @@ users) and ``other_clients``; their ``seen.first``/``seen.last`` are ISO 8601 UT
 them). An optional ``sources`` object: each source the findings cite, by id, with its title, date, kind and
 URLs. New values in free-form attributes: the ``maven``, ``go`` and ``cargo`` ecosystems and the ``manifest`` environment kind,
 package ``described_api_hosts``.
-1.5.0: an optional ``scan.resources``: the scanning process's peak memory and CPU seconds."""
+1.5.0: new values in free-form attributes: the ``app``, ``vscode``, ``chrome`` and ``firefox`` ecosystems and
+the environment kinds of apps and extensions; package ``display_name`` and ``reaches``.
+1.6.0: an optional ``scan.resources``: the scanning process's peak memory and CPU seconds."""
 
 Report = dict[str, Any]
 FleetSummary = dict[str, Any]

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import postgres
 import pytest
 from typer.testing import CliRunner
 
@@ -206,3 +207,30 @@ def _private_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """No test writes to the real user or system cache (the Hub cache) or store (history, file cache)."""
     monkeypatch.setenv("SCANNER_CACHE_DIR", str(tmp_path_factory.mktemp("scanner-cache")))
     monkeypatch.setenv("SCANNER_DB", str(tmp_path_factory.mktemp("scanner-store") / "scanner.db"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    """The URL of a PostgreSQL server the tests may create databases on (see ``postgres.py``); ``None``
+    when there is none here (the PostgreSQL tests then skip, or fail under ``CI=true``)."""
+    if os.environ.get(postgres.VARIABLE):
+        yield os.environ[postgres.VARIABLE]
+        return
+    tools = postgres.server_tools()
+    if tools is None:
+        yield None
+        return
+    with postgres.throwaway_cluster(tools) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fleet_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty fleet database as ``--db`` names it: a SQLite file, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "fleet.db")
+        return
+    server = request.getfixturevalue("postgres_server")
+    require("PostgreSQL (the server tools, or $SCANNER_TEST_POSTGRES)", server)
+    with postgres.fresh_database(server) as url:
+        yield url

@@ -13,6 +13,7 @@ a name repeated in every field.
 from __future__ import annotations
 
 import json
+import plistlib
 import sqlite3
 import struct
 import time
@@ -29,6 +30,7 @@ from scanner.collectors.endpoints.text import CODE_CAP
 from scanner.collectors.endpoints.toolconfigs import CONFIG_CAP, CONFIG_CAPS
 from scanner.collectors.models.cards import CARD_CAP, FRONT_MATTER_CAP
 from scanner.collectors.packages.collector import METADATA_CAP
+from scanner.collectors.packages.manifests import MANIFEST_CAP
 from scanner.policy.loader import load_policy
 from scanner.report import report_dict
 
@@ -111,6 +113,16 @@ PLANTED: dict[str, Callable[[Machine], None]] = {
         "config",
         "id INTEGER PRIMARY KEY, data JSON",
         (1, json.dumps({"openai": {"api_base_urls": ["https://api.deepseek.com"] * 100_000}})),
+    ),
+    "pyproject, table headers of blanks": lambda m: _write(
+        m.path("/home/e/p/pyproject.toml"), _fill("[" + " " * 4000 + "\n", MANIFEST_CAP)
+    ),
+    "batch file, runs of blanks": lambda m: _write(
+        m.path("/home/e/bin/a.bat"), _fill("set A=" + " " * 16_000 + "x & y\n", TEXT_CAP)
+    ),
+    "binary plist, one value many times": lambda m: _write(
+        m.path("/Users/e/Library/Preferences/a.plist"),
+        plistlib.dumps([b"A" * (1 << 20)] * 3000, fmt=plistlib.FMT_BINARY),
     ),
     "package METADATA": lambda m: write_dist_info(
         m.venv("/opt/v"), "langchain-deepseek", "1.0", summary="DeepSeek " * (METADATA_CAP // 20)

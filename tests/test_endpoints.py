@@ -8,10 +8,13 @@ import os
 import shutil
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -297,6 +300,24 @@ def test_unreadable_source_files_are_coverage_gaps(machine: Machine) -> None:
 NO_FAIL = ("--no-store", "-f", "json", "--fail-on", "never")
 
 
+@contextmanager
+def traversable_by_others(folder: Path) -> Iterator[None]:
+    """Lets an ordinary user reach the installed scanner: a clone made with ``mktemp -d`` (as CI does) is
+    private to root. Every folder above it that others may not list gets others' read and search permission
+    for the test (Python lists the folders on its path to import from them), then its own back."""
+    changed = []
+    for above in (folder, *folder.parents):
+        mode = above.stat().st_mode
+        if mode & (stat.S_IROTH | stat.S_IXOTH) != stat.S_IROTH | stat.S_IXOTH:
+            above.chmod(stat.S_IMODE(mode) | stat.S_IROTH | stat.S_IXOTH)
+            changed.append((above, stat.S_IMODE(mode)))
+    try:
+        yield
+    finally:
+        for above, mode in changed:
+            above.chmod(mode)
+
+
 def test_an_ordinary_users_scan_lists_unreadable_source_as_a_gap_as_the_readme_says() -> None:
     """Decided: an unreadable source file could hide the one line that uses a provider, so it is a gap
     (the README once said the opposite). Run as a real unprivileged user, not as root without capabilities."""
@@ -305,7 +326,7 @@ def test_an_ordinary_users_scan_lists_unreadable_source_as_a_gap_as_the_readme_s
     setpriv = shutil.which("setpriv")
     require("setpriv (to run the scan as an ordinary user)", setpriv)
     assert setpriv is not None and SCANNER is not None
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, traversable_by_others(Path(SCANNER).parent):
         machine = Machine(Path(folder))
         machine.root.chmod(0o755)  # the test's own folders are private; the user must see the machine
         write(machine, "/home/alice/app/client.py", 'u = "https://example.org"\n')

@@ -290,5 +290,5 @@ def test_an_unknown_ecosystem_in_a_policy_is_refused_with_its_line(tmp_path: Pat
     with pytest.raises(PolicyError) as caught:
         load_policy([str(path)])
     assert str(caught.value) == (
-        f"{path}:40: providers[2].packages[1].ecosystem: expected one of pypi, conda, npm, maven, go, cargo; got 'hackage'"
+        f"{path}:40: providers[2].packages[1].ecosystem: expected one of pypi, conda, npm, maven, go, cargo, app, vscode, chrome, firefox; got 'hackage'"
     )

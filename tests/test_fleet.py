@@ -9,18 +9,24 @@ import re
 import socket
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import postgres
+import psycopg
 import pytest
 import requests
-from conftest import SCANNER, Machine, run_scanner
+from conftest import SCANNER, Machine, require, run_scanner
 
 from scanner.audit import AuditOptions, run_audit
+from scanner.errors import StoreError
 from scanner.fleet.agent.spool import Spool
+from scanner.fleet.collector.databases import open_fleet_storage
+from scanner.fleet.collector.schema import FLEET_SCHEMA
 from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
 from scanner.fleet.collector.summary import fleet_summary
 from scanner.policy.loader import load_policy
@@ -37,7 +43,7 @@ def _free_port() -> int:
 class Collector:
     """``scanner serve`` as a child process, started and stopped like the real service."""
 
-    def __init__(self, db: Path, *extra: str, ca: Path | None = None, log: Path | None = None) -> None:
+    def __init__(self, db: str, *extra: str, ca: Path | None = None, log: Path | None = None) -> None:
         self.db = db
         self.extra = extra
         self.port = _free_port()
@@ -48,7 +54,7 @@ class Collector:
 
     def start(self) -> Collector:
         assert SCANNER
-        args = [SCANNER, "serve", "--db", str(self.db), "--port", str(self.port), *self.extra]
+        args = [SCANNER, "serve", "--db", self.db, "--port", str(self.port), *self.extra]
         out = self.log.open("wb") if self.log else subprocess.DEVNULL
         self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
         if self.log:
@@ -75,14 +81,14 @@ class Collector:
 
 
 @pytest.fixture
-def collector(tmp_path: Path) -> Iterator[Collector]:
-    running = Collector(tmp_path / "fleet.db").start()
+def collector(fleet_db: str) -> Iterator[Collector]:
+    running = Collector(fleet_db).start()
     yield running
     running.stop()
 
 
-def _token(db: Path, host: str, tmp_path: Path) -> Path:
-    done = run_scanner("fleet", "token", "add", host, "--db", str(db))
+def _token(db: str, host: str, tmp_path: Path) -> Path:
+    done = run_scanner("fleet", "token", "add", host, "--db", db)
     assert done.returncode == 0, done.stderr
     token = tmp_path / f"{host}.token"
     token.write_text(done.stdout)
@@ -95,12 +101,9 @@ def _tree(machine: Machine) -> None:
     env.write_text("OPENAI_BASE_URL=https://api.deepseek.com/v1\n")
 
 
-def _stored(db: Path) -> list[dict[str, Any]]:
-    storage = SqliteFleetStorage(db)
-    try:
+def _stored(db: str) -> list[dict[str, Any]]:
+    with open_fleet_storage(db) as storage:
         return [r for h in storage.hosts() for r in storage.reports(h.host)]
-    finally:
-        storage.close()
 
 
 def test_an_audit_submitted_with_its_token_is_stored(machine: Machine, tmp_path: Path, collector: Collector) -> None:
@@ -114,13 +117,11 @@ def test_an_audit_submitted_with_its_token_is_stored(machine: Machine, tmp_path:
     report = json.loads(done.stdout)
     (stored,) = _stored(collector.db)
     assert stored["id"] == report["scan"]["id"] and stored["violations"] == 1
-    hosts = json.loads(run_scanner("fleet", "hosts", "--db", str(collector.db), "-f", "json").stdout)
+    hosts = json.loads(run_scanner("fleet", "hosts", "--db", collector.db, "-f", "json").stdout)
     assert [(h["host"], h["state"], h["tags"]) for h in hosts] == [
         (socket.gethostname(), "not-compliant", {"department": "finance"})
     ]
-    shown = json.loads(
-        run_scanner("fleet", "show", socket.gethostname(), "--db", str(collector.db), "-f", "json").stdout
-    )
+    shown = json.loads(run_scanner("fleet", "show", socket.gethostname(), "--db", collector.db, "-f", "json").stdout)
     assert shown["scan"]["id"] == report["scan"]["id"] and shown["agent"] == {"tags": {"department": "finance"}}
 
 
@@ -128,7 +129,7 @@ def test_a_report_spooled_while_the_collector_is_down_is_delivered_exactly_once(
     machine: Machine, tmp_path: Path
 ) -> None:
     _tree(machine)
-    collector = Collector(tmp_path / "fleet.db")
+    collector = Collector(str(tmp_path / "fleet.db"))
     token = _token(collector.db, socket.gethostname(), tmp_path)
     submit = ["--submit", collector.url, "--token-file", str(token)]
     done = run_scanner("audit", "--root", str(machine.root), *submit, "-f", "json")  # nobody listening
@@ -148,8 +149,8 @@ def test_a_report_spooled_while_the_collector_is_down_is_delivered_exactly_once(
         collector.stop()
 
 
-def test_the_next_audit_sends_older_spooled_reports_first(machine: Machine, tmp_path: Path) -> None:
-    collector = Collector(tmp_path / "fleet.db")
+def test_the_next_audit_sends_older_spooled_reports_first(machine: Machine, tmp_path: Path, fleet_db: str) -> None:
+    collector = Collector(fleet_db)
     token = _token(collector.db, socket.gethostname(), tmp_path)
     submit = ["--submit", collector.url, "--token-file", str(token), "-f", "json"]
     first = json.loads(run_scanner("audit", "--root", str(machine.root), *submit).stdout)["scan"]["id"]
@@ -157,8 +158,7 @@ def test_the_next_audit_sends_older_spooled_reports_first(machine: Machine, tmp_
     try:
         done = run_scanner("audit", "--root", str(machine.root), *submit)
         assert "2 report(s) delivered" in done.stderr, done.stderr
-        with sqlite3.connect(collector.db) as db:
-            arrived = [row[0] for row in db.execute("select id from reports order by rowid")]
+        arrived = [r["id"] for r in reversed(_stored(collector.db))]
         assert len(arrived) == 2 and arrived[0] == first, "the spooled report went first"
     finally:
         collector.stop()
@@ -213,12 +213,12 @@ def test_the_collector_refuses_bad_requests_clearly_and_stores_nothing(
 
 def test_a_revoked_token_is_refused(report: dict[str, Any], tmp_path: Path, collector: Collector) -> None:
     token = _token(collector.db, "web-01", tmp_path).read_text().strip()
-    assert run_scanner("fleet", "token", "revoke", "web-01", "--db", str(collector.db)).returncode == 0
+    assert run_scanner("fleet", "token", "revoke", "web-01", "--db", collector.db).returncode == 0
     assert _post(collector.url, json.dumps(report).encode(), token).status_code == 401
 
 
-def test_each_host_is_rate_limited(report: dict[str, Any], tmp_path: Path) -> None:
-    collector = Collector(tmp_path / "fleet.db", "--burst", "2", "--rate", "0.01").start()
+def test_each_host_is_rate_limited(report: dict[str, Any], tmp_path: Path, fleet_db: str) -> None:
+    collector = Collector(fleet_db, "--burst", "2", "--rate", "0.01").start()
     try:
         token = _token(collector.db, "web-01", tmp_path).read_text().strip()
         answers = []
@@ -245,18 +245,18 @@ def test_a_full_spool_drops_the_oldest_and_the_collector_learns_how_many(
         assert [s.id[-1] for s in spool.pending()] == ["2", "3", "4"] and spool.dropped() == 2
         delivery = flush(spool, Sender(Destination(collector.url, token)))
         assert (len(delivery.sent), delivery.waiting, spool.dropped()) == (3, 0, 0)
-    (host,) = SqliteFleetStorage(collector.db).hosts()
+    with open_fleet_storage(collector.db) as storage:
+        (host,) = storage.hosts()
     assert (host.reports, host.lost_reports) == (3, 2)
 
 
-def test_ingest_loads_report_files_with_the_same_checks(report: dict[str, Any], tmp_path: Path) -> None:
+def test_ingest_loads_report_files_with_the_same_checks(report: dict[str, Any], tmp_path: Path, fleet_db: str) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     (incoming / "web-01.json").write_text(json.dumps(report))
     (incoming / "web-01-copy.json.gz").write_bytes(gzip.compress(json.dumps(report).encode()))
     (incoming / "broken.json").write_text("{")
-    db = tmp_path / "fleet.db"
-    done = run_scanner("ingest", str(incoming), "--db", str(db))
+    done = run_scanner("ingest", str(incoming), "--db", fleet_db)
     assert done.returncode == 1
     assert done.stdout.strip() == "1 stored, 1 already stored, 1 refused"
     assert "broken.json: refused: body is not UTF-8 JSON" in done.stderr
@@ -275,9 +275,9 @@ def _fleet_report(machine: Machine, host: str, finished: datetime, dirty: bool, 
     return made
 
 
-def test_the_fleet_summary_counts_compliance_staleness_and_tags(machine: Machine, tmp_path: Path) -> None:
+def test_the_fleet_summary_counts_compliance_staleness_and_tags(machine: Machine, fleet_db: str) -> None:
     now = datetime.now(timezone.utc)
-    storage = SqliteFleetStorage(tmp_path / "fleet.db")
+    storage = open_fleet_storage(fleet_db)
     reports = [
         _fleet_report(machine, "fin-01", now - timedelta(days=2), True, {"department": "finance"}),
         _fleet_report(machine, "fin-01", now - timedelta(hours=1), False, {"department": "finance"}),
@@ -303,7 +303,8 @@ def test_the_fleet_summary_counts_compliance_staleness_and_tags(machine: Machine
     }
     days = {d["day"]: (d["hosts"], d["compliant"]) for d in summary["trend"]}
     assert days[(now - timedelta(days=2)).date().isoformat()] == (1, 0)
-    done = run_scanner("fleet", "summary", "--db", str(tmp_path / "fleet.db"), "-f", "json")
+    storage.close()
+    done = run_scanner("fleet", "summary", "--db", fleet_db, "-f", "json")
     assert json.loads(done.stdout)["hosts"]["total"] == 5
 
 
@@ -373,7 +374,6 @@ def test_the_collectors_fast_validator_agrees_with_the_reference_one(report: dic
 
 def test_concurrent_submissions_are_all_stored(report: dict[str, Any], tmp_path: Path, collector: Collector) -> None:
     """A plain BEGIN that reads then writes fails at once under WAL when another writer got in between."""
-    import threading
     import uuid
 
     from scanner.fleet.agent.submit import Destination, Sender, encode
@@ -381,7 +381,7 @@ def test_concurrent_submissions_are_all_stored(report: dict[str, Any], tmp_path:
 
     hosts = [f"web-{n:02d}" for n in range(40)]
     tokens = {h: new_token() for h in hosts}
-    enrol = SqliteFleetStorage(collector.db)
+    enrol = open_fleet_storage(collector.db)
     for host, token in tokens.items():
         enrol.add_token(host, token_hash(token))
     enrol.close()
@@ -409,7 +409,7 @@ def test_submission_over_https_verifies_the_collectors_certificate(machine: Mach
         check=True,
         capture_output=True,
     )  # fmt: skip
-    collector = Collector(tmp_path / "fleet.db", "--tls-cert", str(cert), "--tls-key", str(key), ca=cert).start()
+    collector = Collector(str(tmp_path / "fleet.db"), "--tls-cert", str(cert), "--tls-key", str(key), ca=cert).start()
     try:
         token = _token(collector.db, socket.gethostname(), tmp_path)
         submit = ["--submit", collector.url, "--token-file", str(token)]
@@ -464,12 +464,12 @@ def test_a_report_dated_ahead_of_the_collectors_clock_cannot_pin_a_host(
     assert _post(collector.url, _gz(near), token, **gzipped).status_code == 201
     genuine = _as(report, "web-01", now)
     assert _post(collector.url, _gz(genuine), token, **gzipped).status_code == 201
-    (host,) = json.loads(run_scanner("fleet", "hosts", "--db", str(collector.db), "-f", "json").stdout)
+    (host,) = json.loads(run_scanner("fleet", "hosts", "--db", collector.db, "-f", "json").stdout)
     assert (host["state"], host["last_report"], host["clock_ahead"]) == ("not-compliant", genuine["scan"]["id"], 0)
-    shown = run_scanner("fleet", "show", "web-01", "--db", str(collector.db), "-f", "table").stdout
+    shown = run_scanner("fleet", "show", "web-01", "--db", collector.db, "-f", "table").stdout
     assert shown.startswith("NOT COMPLIANT") and " s ahead" in shown.split("Recent reports:")[1]
     # a report stored from elsewhere (ingest of an old file, another collector) is clamped the same way
-    storage = SqliteFleetStorage(collector.db)
+    storage = open_fleet_storage(collector.db)
     try:
         assert storage.store_report(_as(report, "web-02", now + timedelta(days=365), clean=True), _stamp(now))
         (web02,) = [h for h in storage.hosts() if h.host == "web-02"]
@@ -500,7 +500,7 @@ def test_report_ids_are_per_host_so_another_hosts_id_cannot_make_a_report_a_dupl
         (200, "duplicate"),
     ]
     for host, expected in (("host-a", 0), ("host-b", 1)):
-        shown = json.loads(run_scanner("fleet", "show", host, "--db", str(collector.db), "-f", "json").stdout)
+        shown = json.loads(run_scanner("fleet", "show", host, "--db", collector.db, "-f", "json").stdout)
         assert (shown["scan"]["host"], shown["summary"]["violations"]) == (host, expected)
 
 
@@ -560,8 +560,9 @@ def test_every_agent_header_is_checked_before_it_is_used(
     accepted = _post(collector.url, _gz(_as(report, "web-01", datetime.now(timezone.utc))), token,
                      **{"Content-Encoding": "gzip", "X-Scanner-Dropped-Reports": "3"})  # fmt: skip
     assert accepted.status_code == 201
-    with sqlite3.connect(collector.db) as db:
-        assert db.execute("select lost_reports, typeof(lost_reports) from hosts").fetchall() == [(3, "integer")]
+    with open_fleet_storage(collector.db) as storage:
+        (host,) = storage.hosts()
+    assert host.lost_reports == 3 and type(host.lost_reports) is int
 
 
 _UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -569,7 +570,7 @@ _UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202
 
 
 def test_every_fleet_command_shows_what_agents_wrote_with_visible_escapes(
-    report: dict[str, Any], tmp_path: Path
+    report: dict[str, Any], fleet_db: str
 ) -> None:
     evil = "\x1b[2J\x1b[H\x1b]52;c;cm0gLXJmIH4K\x07COMPLIANT: 0 violation(s)\n\r\x08\x9b31m\u202egnp.exe\u2066"
     made = _as(report, "web-01", datetime.now(timezone.utc))
@@ -579,8 +580,7 @@ def test_every_fleet_command_shows_what_agents_wrote_with_visible_escapes(
     made["findings"][0]["evidence"] = [evil, evil]
     made["findings"][0]["location"]["path"] = "/home/" + evil
     made["agent"] = {"tags": {evil: evil}}
-    db = tmp_path / "fleet.db"
-    storage = SqliteFleetStorage(db)
+    storage = open_fleet_storage(fleet_db)
     assert storage.store_report(made, utc_now())
     storage.close()
     commands = [
@@ -594,7 +594,7 @@ def test_every_fleet_command_shows_what_agents_wrote_with_visible_escapes(
         ("fleet", "show", "web-01", "-f", f) for f in ("table", "json", "csv", "markdown", "html", "sarif", "cyclonedx")
     ]
     for command in commands:
-        done = run_scanner(*command, "--db", str(db))
+        done = run_scanner(*command, "--db", fleet_db)
         assert done.returncode in (0, 1), (command, done.stderr)
         found = _UNSAFE.search(done.stdout)
         assert found is None, (command, done.stdout[max(0, found.start() - 80) : found.end() + 20])
@@ -632,7 +632,6 @@ def test_ten_memory_bombs_at_once_keep_the_collector_under_512_mib(tmp_path: Pat
     """The reproducer's body (0.1 MiB of gzip holding 100 MB of ``{},``), and the shape that costs most
     under the caps (31 strings of 1 MiB, each with a 4-byte character: Python stores the whole text
     4 bytes a character), each sent by 10 hosts at once."""
-    import threading
     import zlib
 
     def gz(parts: list[bytes]) -> bytes:
@@ -644,7 +643,7 @@ def test_ten_memory_bombs_at_once_keep_the_collector_under_512_mib(tmp_path: Pat
         "wide strings": gz([b"[", *[b'"\xf0\x9f\x98\x80' + b"a" * ((1 << 20) - 10) + b'",'] * 31, b"0]"]),
     }
     assert len(bombs["empty objects"]) < 128 << 10
-    collector = Collector(tmp_path / "fleet.db").start()
+    collector = Collector(str(tmp_path / "fleet.db")).start()
     try:
         assert collector.process is not None
         tokens = [_token(collector.db, f"web-{n:02d}", tmp_path).read_text().strip() for n in range(10)]
@@ -677,7 +676,7 @@ def test_slow_clients_cannot_starve_the_collector_and_their_connections_are_clos
 ) -> None:
     log = tmp_path / "collector.log"
     limits = ("--max-connections", "60", "--header-timeout", "2", "--body-timeout", "2")
-    collector = Collector(tmp_path / "fleet.db", *limits, log=log).start()
+    collector = Collector(str(tmp_path / "fleet.db"), *limits, log=log).start()
     slow: list[socket.socket] = []
     try:
         assert collector.process is not None
@@ -727,3 +726,74 @@ def test_repeated_log_lines_are_counted_not_written() -> None:
     assert sum(flood.filter(r) for r in records) == 20
     other = logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 1, "Invalid HTTP request received.", (), None)
     assert flood.filter(other), "another kind of line has its own budget"
+
+
+@pytest.fixture
+def postgres_db(postgres_server: str | None) -> Iterator[str]:
+    """A fresh PostgreSQL fleet database (the tests of what only several collectors can do)."""
+    require("PostgreSQL (the server tools, or $SCANNER_TEST_POSTGRES)", postgres_server)
+    assert postgres_server is not None
+    with postgres.fresh_database(postgres_server) as url:
+        yield url
+
+
+def test_two_collectors_on_one_postgresql_database_share_each_hosts_rate_limit_and_turn(
+    report: dict[str, Any], tmp_path: Path, postgres_db: str
+) -> None:
+    limits = ("--burst", "2", "--rate", "0.01")
+    first, second = Collector(postgres_db, *limits).start(), Collector(postgres_db, *limits).start()
+    try:
+        token = _token(postgres_db, "web-01", tmp_path).read_text().strip()
+        answers = []
+        for n, collector in enumerate((first, second, first)):
+            made = _as(report, "web-01", datetime.now(timezone.utc))
+            made["scan"]["id"] = f"00000000-0000-4000-8000-00000000000{n}"
+            answers.append(_post(collector.url, json.dumps(made).encode(), token).status_code)
+        assert answers == [201, 201, 429], "the third report is over the burst of two, whichever collector took it"
+        with open_fleet_storage(postgres_db) as one, open_fleet_storage(postgres_db) as other:
+            gate, other_gate = one.gate(60, 1.0, lease=60), other.gate(60, 1.0, lease=60)
+            assert gate.claim("web-02") and not other_gate.claim("web-02"), "one report of a host at a time"
+            gate.release("web-02")
+            assert other_gate.claim("web-02")
+            assert not gate.claim("web-02")
+            assert one.gate(60, 1.0, lease=0).claim("web-03") and other_gate.claim("web-03"), "a lease ends by itself"
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_collectors_starting_together_migrate_a_postgresql_database_once(postgres_db: str) -> None:
+    opened: list[object] = []
+
+    def start() -> None:
+        with open_fleet_storage(postgres_db) as storage:
+            opened.append(storage.hosts())
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert opened == [[]] * 6
+    with psycopg.connect(postgres_db) as db:
+        steps = db.execute("select number, name from migrations order by number").fetchall()
+        assert [name for _, name in steps] == [step.name for step in FLEET_SCHEMA]
+        db.execute("insert into migrations values (99, '0099-from-the-future', '2099-01-01T00:00:00Z')")
+    with pytest.raises(StoreError, match="newer scanner"):
+        open_fleet_storage(postgres_db)
+
+
+def test_several_workers_serve_one_postgresql_database_and_sqlite_refuses_them(
+    report: dict[str, Any], tmp_path: Path, postgres_db: str
+) -> None:
+    collector = Collector(postgres_db, "--workers", "2").start()
+    try:
+        tokens = {h: _token(postgres_db, h, tmp_path).read_text().strip() for h in ("web-01", "web-02", "web-03")}
+        for host, token in tokens.items():
+            answer = _post(collector.url, json.dumps(_as(report, host, datetime.now(timezone.utc))).encode(), token)
+            assert answer.status_code == 201, answer.text
+        assert len(_stored(postgres_db)) == 3
+    finally:
+        collector.stop()
+    refused = run_scanner("serve", "--db", str(tmp_path / "fleet.db"), "--workers", "2")
+    assert refused.returncode != 0 and "needs a PostgreSQL --db" in refused.stderr

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.formats.errors import FormatError
-from scanner.formats.gguf import DEFAULT_KEEP, MAX_SPECIAL_TOKENS, GGUFHeader, read_gguf, special_tokens
+from scanner.formats.gguf import DEFAULT_KEEP, MAX_SPECIAL_TOKENS, VOCABULARY, GGUFHeader, read_gguf, special_tokens
 from scanner.fsview import RootFS
 
 # DeepSeek's special tokens use full-width bars and U+2581 (lower one eighth block) as the space.
@@ -102,7 +102,8 @@ def test_corpus_files_agree_with_gguf_py(path: Path) -> None:
             assert header.metadata[name] == field.contents(), name
     assert set(header.metadata) == scalar_keys
     assert header.tensor_count == len(reader.tensors)
-    assert header.bytes_read <= path.stat().st_size
+    read_back = sum(len(t.encode()) + 8 for t in header.special_tokens)  # decoded only where they lie
+    assert header.bytes_read <= path.stat().st_size + read_back
 
 
 @needs_corpus
@@ -110,10 +111,13 @@ def test_deepseek_llm_vocab_is_recognisable() -> None:
     header = parse(CORPUS / "gguf-vocab" / "ggml-vocab-deepseek-llm.gguf")
     assert header.metadata["tokenizer.ggml.pre"] == "deepseek-llm"
     assert header.metadata["general.name"] == "deepseek-llm"
-    assert len(header.arrays["tokenizer.ggml.tokens"]) == 102400
+    assert header.array_lengths["tokenizer.ggml.tokens"] == 102400
     specials = special_tokens(header)
     assert BOS in specials
     assert EOS in specials
+    whole = parse(CORPUS / "gguf-vocab" / "ggml-vocab-deepseek-llm.gguf", keep_arrays=DEFAULT_KEEP | {VOCABULARY})
+    assert len(whole.arrays[VOCABULARY]) == 102400
+    assert special_tokens(whole) == specials  # read back where they lie = found in the decoded vocabulary
 
 
 @needs_corpus
@@ -172,7 +176,8 @@ def test_version_1_uses_32_bit_counts_and_lengths(tmp_path: Path) -> None:
     header = parse(path)
     assert header.version == 1
     assert header.metadata == {"general.name": "old-llama"}
-    assert header.arrays["tokenizer.ggml.tokens"] == ("<s>", "</s>")
+    assert header.array_lengths["tokenizer.ggml.tokens"] == 2
+    assert parse(path, keep_arrays=frozenset({VOCABULARY})).arrays[VOCABULARY] == ("<s>", "</s>")
 
 
 def test_a_50_gb_sparse_model_costs_only_its_header(tmp_path: Path) -> None:
@@ -181,7 +186,8 @@ def test_a_50_gb_sparse_model_costs_only_its_header(tmp_path: Path) -> None:
         f.truncate(50 * 2**30)
     header, f = parse_counting(path)
     assert isinstance(header, GGUFHeader)
-    assert len(header.arrays["tokenizer.ggml.tokens"]) == 150_000
+    assert header.array_lengths["tokenizer.ggml.tokens"] == 150_000
+    assert header.special_tokens == (BOS, USER, "<think>")  # read back from where the walk noted them
     assert header.bytes_read == f.bytes_read
     assert header.bytes_read < 8 * 2**20
     assert f.largest_read <= 1 * 2**20
@@ -193,18 +199,17 @@ def test_invalid_utf8_is_replaced_not_raised(tmp_path: Path) -> None:
     assert header.metadata["general.name"] == "bad \ufffd\ufffd name"
 
 
-def test_special_tokens_are_capped() -> None:
+def test_special_tokens_are_capped(tmp_path: Path) -> None:
     n = MAX_SPECIAL_TOKENS + 10
-    header = GGUFHeader(
-        3,
-        "little",
-        0,
-        {},
-        {"tokenizer.ggml.tokens": tuple(f"<{i}>" for i in range(n)), "tokenizer.ggml.token_type": (3,) * n},
-        {},
-        0,
-    )
-    assert len(special_tokens(header)) == MAX_SPECIAL_TOKENS
+    writer = gguf.GGUFWriter(str(tmp_path / "specials.gguf"), "llama")
+    writer.add_token_list([f"<{i}>" for i in range(n)])
+    writer.add_token_types([3] * n)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    for keep in (DEFAULT_KEEP, DEFAULT_KEEP | {VOCABULARY}):  # read back, or from the decoded vocabulary
+        found = special_tokens(parse(tmp_path / "specials.gguf", keep_arrays=keep))
+        assert len(found) == MAX_SPECIAL_TOKENS and found[-1] == f"<{MAX_SPECIAL_TOKENS - 1}>"
 
 
 HOSTILE = {

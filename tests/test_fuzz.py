@@ -13,3 +13,7 @@ def test_mutated_model_headers_are_read_or_refused_never_crash() -> None:
 
 def test_mutated_settings_metadata_cards_and_databases_never_fail_an_audit() -> None:
     assert run("audit", 150, seed=20261205) == []
+
+
+def test_mutated_reports_are_stored_or_refused_by_the_collector_never_crash_it() -> None:
+    assert run("intake", 300, seed=20261205) == []

@@ -224,7 +224,11 @@ def test_a_source_may_be_repeated_word_for_word_but_not_changed(tmp_path: Path) 
 
 def test_deeply_nested_yaml_is_an_error_not_a_crash(tmp_path: Path) -> None:
     path = write(tmp_path, "include: " + "[" * 3000 + "]" * 3000 + "\n")
-    assert str(error_of(path)) == f"{path}: YAML nested too deeply"
+    message = str(error_of(path))  # in our words, or libyaml's with its line where PyYAML uses it
+    assert message in (
+        f"{path}: YAML nested too deeply",
+        f"{path}:1: YAML syntax error: while increasing flow level exceeded maximum nesting depth",
+    )
 
 
 def test_include_errors_point_at_the_include_line(tmp_path: Path) -> None:

@@ -208,6 +208,21 @@ FAKE_WINREG = textwrap.dedent(
 )
 
 
+def test_a_registry_environment_past_the_values_cap_is_a_gap_not_silence() -> None:
+    """``HKCU\\Environment`` is the user's to fill: 10,000 values in front of one hid it without a word."""
+    crowded = FAKE_WINREG.replace(
+        '("HKCU", "Environment"): [',
+        '("HKCU", "Environment"): [(f"V{n}", "x", 1) for n in range(10_000)] + [("DEEPSEEK_API_KEY", "sk-a", 1), ',
+    ).replace(
+        "for record in RegistryCollector(RootFS(), options).finish().records:\n",
+        "for skip in RegistryCollector(RootFS(), options).finish().skipped:\n"
+        "    print(skip.path, skip.kind.value, skip.reason)\n"
+        "for record in []:\n",
+    )
+    result = subprocess.run([sys.executable, "-c", crowded], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.splitlines() == ["HKCU\\Environment partial 10002 values; only the first 10000 read"]
+
+
 def test_environment_variables_in_the_live_registry_are_read_for_the_machine_and_every_loaded_user() -> None:
     """``winreg`` exists on Windows only: this stands in for it with the keys a machine would hold."""
     result = subprocess.run(

@@ -38,17 +38,17 @@ fleet_app.add_typer(token_app, name="token")
 def _fleetdb_option() -> Any:
     return typer.Option(
         "--db",
-        help="The collector's database. Default: $SCANNER_FLEET_DB, else fleet.db beside the local store.",
-        dir_okay=False,
+        help="The collector's database: a SQLite file, or postgresql://USER@HOST/DBNAME. "
+        "Default: $SCANNER_FLEET_DB, else fleet.db beside the local store.",
     )
 
 
-def open_fleet(db: Path | None) -> FleetStorage:
+def open_fleet(db: str | None) -> FleetStorage:
     """The collector's storage, to be used in a ``with`` block so that it is closed."""
-    from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
+    from scanner.fleet.collector.databases import open_fleet_storage
     from scanner.places import default_fleet_db
 
-    return SqliteFleetStorage(db or default_fleet_db())
+    return open_fleet_storage(db or default_fleet_db())
 
 
 def stale_option() -> Any:
@@ -56,7 +56,7 @@ def stale_option() -> Any:
 
 
 def serve(
-    db: Annotated[Path | None, _fleetdb_option()] = None,
+    db: Annotated[str | None, _fleetdb_option()] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     tls_cert: Annotated[Path | None, typer.Option(dir_okay=False, exists=True, help="TLS certificate (PEM).")] = None,
@@ -75,31 +75,43 @@ def serve(
             help="Open connections at most; past it the oldest idle one is closed. Default: what the file limit allows."
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Collector processes sharing the port. More than one needs a PostgreSQL --db (SQLite has one writer).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the collector: receive reports from agents (POST /api/v1/reports) into the fleet database.
 
-    Example: scanner serve --db /var/lib/scanner/fleet.db --host 0.0.0.0 --port 8443 --tls-cert c.pem --tls-key k.pem
+    Example: scanner serve --db postgresql://scanner@db.example/fleet --workers 2 --host 0.0.0.0 --port 8443 --tls-cert c.pem --tls-key k.pem
     """
-    from scanner.fleet.collector.guard import RateLimiter
+    from scanner.fleet.collector.databases import is_postgres
     from scanner.fleet.collector.server import ServeOptions
     from scanner.fleet.collector.server import serve as run_server
+    from scanner.places import default_fleet_db
 
     if (tls_cert is None) != (tls_key is None):
         fail(UsageError("--tls-cert and --tls-key go together"))
+    location = db or default_fleet_db()
+    if workers > 1 and not is_postgres(location):
+        fail(
+            UsageError("--workers above 1 needs a PostgreSQL --db (postgresql://...): SQLite has one writer at a time")
+        )
     try:
-        storage = open_fleet(db)
+        open_fleet(location).close()  # migrated once, and its errors said here, before any worker starts
     except ScannerError as error:
         fail(error)
     tls = (str(tls_cert), str(tls_key)) if tls_cert and tls_key else None
-    with storage:
-        options = ServeOptions(RateLimiter(burst, rate), header_timeout, body_timeout, max_connections)
-        run_server(storage, host, port, tls, options)
+    options = ServeOptions(location, burst, rate, header_timeout, body_timeout, max_connections, workers)
+    run_server(host, port, tls, options)
 
 
 @token_app.command("add")
 def token_add(
     host: Annotated[str, typer.Argument(help="The host name its reports will carry (what 'hostname' prints there).")],
-    db: Annotated[Path | None, _fleetdb_option()] = None,
+    db: Annotated[str | None, _fleetdb_option()] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the token to FILE (created 0600) instead of stdout.")
     ] = None,
@@ -124,7 +136,7 @@ def token_add(
 @token_app.command("revoke")
 def token_revoke(
     host: Annotated[str, typer.Argument(help="The host whose token stops working.")],
-    db: Annotated[Path | None, _fleetdb_option()] = None,
+    db: Annotated[str | None, _fleetdb_option()] = None,
 ) -> None:
     """Revoke HOST's token: its reports are refused (401) until a new token is added.
 
@@ -142,7 +154,7 @@ def token_revoke(
 
 @fleet_app.command("hosts")
 def fleet_hosts(
-    db: Annotated[Path | None, _fleetdb_option()] = None,
+    db: Annotated[str | None, _fleetdb_option()] = None,
     stale_days: Annotated[int, stale_option()] = 3,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.TABLE,
 ) -> None:
@@ -169,7 +181,7 @@ def fleet_hosts(
 @fleet_app.command("show")
 def fleet_show(
     host: Annotated[str, typer.Argument(help="The host.")],
-    db: Annotated[Path | None, _fleetdb_option()] = None,
+    db: Annotated[str | None, _fleetdb_option()] = None,
     format: Annotated[
         Format | None,
         typer.Option("--format", "-f", help="Format of the host's latest report. Default: table on a terminal."),
@@ -199,7 +211,7 @@ def fleet_show(
 
 @fleet_app.command("summary")
 def fleet_summary(
-    db: Annotated[Path | None, _fleetdb_option()] = None,
+    db: Annotated[str | None, _fleetdb_option()] = None,
     stale_days: Annotated[int, stale_option()] = 3,
     format: Annotated[
         FleetFormat | None,
@@ -223,7 +235,7 @@ def fleet_summary(
 
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="Report files (JSON, or gzip JSON) or folders of them.")],
-    db: Annotated[Path | None, _fleetdb_option()] = None,
+    db: Annotated[str | None, _fleetdb_option()] = None,
 ) -> None:
     """Load report files collected by other means (SCCM, Ansible fetch, a share) into the fleet database.
 

@@ -17,8 +17,10 @@ from scanner.collectors.endpoints.toolconfigs import ToolConfigCollector
 from scanner.collectors.endpoints.winregistry import RegistryCollector
 from scanner.collectors.interface import Collector
 from scanner.collectors.models.collector import ModelCollector
+from scanner.collectors.packages.apps import DesktopAppCollector
 from scanner.collectors.packages.buildfiles import BuildFileCollector
 from scanner.collectors.packages.collector import PythonPackageCollector
+from scanner.collectors.packages.extensions import ExtensionCollector
 from scanner.collectors.packages.manifests import ManifestCollector
 from scanner.collectors.packages.npm import NodePackageCollector
 
@@ -29,6 +31,8 @@ COLLECTORS: dict[str, type[Collector]] = {
         NodePackageCollector,
         BuildFileCollector,
         ManifestCollector,
+        DesktopAppCollector,
+        ExtensionCollector,
         ModelCollector,
         EnvFileCollector,
         ProcessCollector,

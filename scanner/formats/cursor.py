@@ -10,6 +10,7 @@ against the file size first, so a hostile length fails with a precise reason bef
 from __future__ import annotations
 
 import struct
+from array import array
 from typing import Any, BinaryIO
 
 from scanner.formats.errors import FormatError
@@ -114,6 +115,14 @@ class Cursor:
         self.bytes_read += got
         return b"".join(parts)
 
+    def read_at(self, pos: int, n: int) -> bytes:
+        """``n`` bytes at ``pos`` (inside the file and the limit), read exactly, without read-ahead or moving:
+        for a few short strings read back after a walk."""
+        self.check_end(pos + n)
+        if self._base <= pos and pos + n <= self._base + len(self._buf):
+            return self._buf[pos - self._base : pos - self._base + n]
+        return self._read_at(pos, n) if n else b""
+
     def read(self, n: int) -> bytes:
         """The next ``n`` bytes."""
         self.ensure(n)
@@ -137,14 +146,18 @@ class Cursor:
         """Consume ``n`` bytes already made available by ``window``."""
         self._off += n
 
-    def length_prefixed(self, count: int, length: struct.Struct, max_length: int, *, keep: bool) -> list[str]:
-        """Walk ``count`` length-prefixed strings; decode them (UTF-8, errors replaced) when ``keep``.
+    def length_prefixed(
+        self, count: int, length: struct.Struct, max_length: int, *, keep: bool, spans: array[int] | None = None
+    ) -> list[str]:
+        """Walk ``count`` length-prefixed strings; decode them (UTF-8, errors replaced) when ``keep``, or
+        only note where each lies (the file offset of its length, appended to ``spans``) to read a few later.
 
         One tight loop over the read-ahead buffer instead of a call per string: this is what makes
         a 150k-token vocabulary take tens of milliseconds.
         """
         out: list[str] = []
         append = out.append
+        note = spans.append if spans is not None else None
         unpack = length.unpack_from
         width = length.size
         buf, off = self._buf, self._off
@@ -171,6 +184,8 @@ class Cursor:
                 end = start + n
             if keep:
                 append(buf[start:end].decode("utf-8", "replace"))
+            elif note is not None:
+                note(self._base + off)  # where its length is written: enough to read it back
             off = end
         self._off = off
         return out

@@ -26,9 +26,10 @@ MAX_HEADER = 100 * _MIB
 MAX_PARAMETERS = 1 << 62
 """Parameter counts are clamped here: a hostile shape could otherwise build an integer of any size."""
 MAX_DIMENSIONS = 64
-MAX_JSON_ITEMS = 2_000_000
+MAX_JSON_ITEMS = 600_000
 """Commas allowed in the header. The byte cap alone lets through 50 million tiny values (seconds of parsing,
-gigabytes of objects); real headers use about six commas per tensor, so this still allows ~300k tensors."""
+gigabytes of objects); real headers use about six commas per tensor, so this still allows ~100k tensors in one
+file (sharded models hold a few thousand per file), parsed in about half a second at most."""
 # Bytes per element of the dtypes whose size is a whole number of bytes; used to check each tensor's
 # byte range against its shape. Sub-byte and unknown dtypes are counted but not checked.
 DTYPE_SIZES = {

@@ -275,6 +275,92 @@ class PackageDescriptionMatcher(PackageMatcher):
         ]
 
 
+class PackageShownNameMatcher(PackageMatcher):
+    """Heuristic: the name an app or extension shows people is a provider's product (``DeepSeek``,
+    ``Kimi Code``, ``MiniMax Agent``) though its id is not listed. A name that is also an ordinary word
+    (``common_word``) counts alone or right beside an AI word, so ``MiniMax Chess`` is not a hint.
+    At most a warning."""
+
+    id = "package-shown-name"
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self._names = [
+            (provider, fact, re.compile(rf"(?<![\w-]){re.escape(fact.name)}(?![\w-])"))
+            for provider in policy.providers.values()
+            for fact in provider.product_names
+        ]
+
+    def match(self, record: PackageRecord) -> list[Hit]:
+        shown = (record.display_name or "")[:200]
+        hits = []
+        for provider, fact, pattern in self._names:
+            found = list(pattern.finditer(shown))
+            if not found:
+                continue
+            if (
+                fact.common_word
+                and shown.strip() != fact.name
+                and not any(_beside_ai(shown, m.start(), m.end()) for m in found)
+            ):
+                continue
+            noun = ECOSYSTEMS[record.ecosystem].noun
+            sentence = (
+                f"the {noun} calls itself {shown!r}, a name of {provider.name}'s ({fact.where}; "
+                f"{source_phrase(self.policy, fact)}): a hint, so at most a warning."
+            )
+            entry = f"product_names: {fact.name}"
+            hits.append(
+                self.hit(
+                    RuleId.PACKAGE_NAME_PATTERN,
+                    provider,
+                    fact,
+                    entry,
+                    "display_name",
+                    shown,
+                    sentence,
+                    Severity.WARNING,
+                )
+            )
+        return hits
+
+
+class PackageReachMatcher(PackageMatcher):
+    """Heuristic: an extension's manifest says it works with a provider's hosts (its host permissions,
+    content scripts or a setting's default URL): a client of that provider, whatever its name. At most
+    a warning."""
+
+    id = "package-reaches"
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self._hosts: HostIndex[tuple[Provider, Fact, str]] = HostIndex()
+        for provider in policy.providers.values():
+            for endpoint in provider.endpoints:
+                self._hosts.add(endpoint.host, (provider, endpoint, f"endpoints: {endpoint.host}"))
+            for web in provider.web_hosts:
+                self._hosts.add(web.host, (provider, web, f"web_hosts: {web.host}"))
+
+    def match(self, record: PackageRecord) -> list[Hit]:
+        hits = []
+        seen: set[str] = set()
+        for host in record.reaches:
+            for _, (provider, fact, entry) in self._hosts.lookup(host)[:1]:
+                if provider.id in seen:
+                    continue
+                seen.add(provider.id)
+                sentence = (
+                    f"its manifest says it works with `{host}`, {provider.name}'s host ({fact.where}; "
+                    f"{source_phrase(self.policy, fact)}): a hint, so at most a warning."
+                )
+                hits.append(
+                    self.hit(
+                        RuleId.PACKAGE_DESCRIBED, provider, fact, entry, "reaches", host, sentence, Severity.WARNING
+                    )
+                )
+        return hits
+
+
 class PackageDependencyMatcher(PackageMatcher):
     """Heuristic: the package needs one of a provider's packages (a wrapper around its SDK, a tool built
     on its client). The needed package, when installed, is a finding of its own; this one says why a
@@ -323,6 +409,8 @@ class PackageJudge(Judge[PackageRecord]):
         PackagePublisherMatcher,
         PackageNamePatternMatcher,
         PackageDescriptionMatcher,
+        PackageShownNameMatcher,
+        PackageReachMatcher,
         PackageDependencyMatcher,
     )
     not_allowed = RuleId.PACKAGE_NOT_ALLOWED
@@ -365,7 +453,9 @@ class PackageJudge(Judge[PackageRecord]):
                 f"a declaration weighs at most {self.policy.declared_severity} (the policy's declared_severity)."
             )
         where = f"{ENVIRONMENT_WORDS[env.kind]} {env.path}"
-        return f"package `{record.name}`{version} is installed in the {where} ({record.locations[0].path})."
+        noun = ECOSYSTEMS[record.ecosystem].noun
+        shown = f" ({record.display_name})" if record.display_name and record.display_name != record.name else ""
+        return f"{noun} `{record.name}`{shown}{version} is installed in the {where} ({record.locations[0].path})."
 
     def allowlist_sentence(self, record: PackageRecord, provider: Provider | None) -> str:
         name = record.normalized_name

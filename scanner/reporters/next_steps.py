@@ -71,6 +71,14 @@ REMOVE_COMMANDS: dict[EnvironmentKind, str] = {
     EnvironmentKind.NODE_GLOBAL: "npm uninstall --global --prefix {prefix} {names}",
     EnvironmentKind.NPX_CACHE: "rm -rf {prefix}",
     EnvironmentKind.MANIFEST: "cd {prefix} && grep -n -F -f <(printf '%s\\n' {names}) pom.xml build.gradle build.gradle.kts",
+    EnvironmentKind.MACOS_APPS: "cd {prefix} && grep -l -a -F -f <(printf '%s\\n' {names}) */Contents/Info.plist",
+    EnvironmentKind.DESKTOP_ENTRIES: "cd {prefix} && grep -l -F -f <(printf '%s\\n' {names}) *.desktop",
+    EnvironmentKind.SNAP: "sudo snap remove {names}",
+    EnvironmentKind.FLATPAK: "flatpak uninstall {names}",
+    EnvironmentKind.WINDOWS_START_MENU: "",
+    EnvironmentKind.WINDOWS_PROGRAMS: "",
+    EnvironmentKind.EDITOR_EXTENSIONS: "code --uninstall-extension {names}",
+    EnvironmentKind.BROWSER_PROFILE: "",
 }
 """How packages leave an environment of each kind (``{names}``: the packages, ``{env}``: the folder's name)."""
 REMOVE_NOTES: dict[EnvironmentKind, str] = {
@@ -86,6 +94,16 @@ REMOVE_NOTES: dict[EnvironmentKind, str] = {
     EnvironmentKind.NPX_CACHE: ": it is a cache, npx fetches it again only if someone runs it",
     EnvironmentKind.MANIFEST: ": delete each dependency from the project's pom.xml or build.gradle (the lines the "
     "command shows), then rebuild and redeploy the application",
+    EnvironmentKind.MACOS_APPS: ": the command lists the bundles; move each to the Trash, as the user who installed it",
+    EnvironmentKind.DESKTOP_ENTRIES: ": the command lists the launchers; uninstall the package that installed each "
+    "(apt, dnf) or the program its Exec line runs",
+    EnvironmentKind.SNAP: "",
+    EnvironmentKind.FLATPAK: " (with --user for a flatpak installed in a home)",
+    EnvironmentKind.WINDOWS_START_MENU: ": uninstall each in Settings, Apps, Installed apps (or winget uninstall)",
+    EnvironmentKind.WINDOWS_PROGRAMS: ": uninstall each in Settings, Apps, Installed apps (or winget uninstall)",
+    EnvironmentKind.EDITOR_EXTENSIONS: " (one extension at a time; cursor, codium or windsurf for their own folders)",
+    EnvironmentKind.BROWSER_PROFILE: ": remove each in the browser's extensions page (chrome://extensions, "
+    "about:addons), and block it by the browser's policy",
 }
 """What a step adds after naming the environment."""
 ECOSYSTEM_COMMANDS: dict[Ecosystem, str | None] = {
@@ -95,6 +113,10 @@ ECOSYSTEM_COMMANDS: dict[Ecosystem, str | None] = {
     Ecosystem.MAVEN: None,
     Ecosystem.GO: None,
     Ecosystem.CARGO: None,
+    Ecosystem.APP: None,
+    Ecosystem.VSCODE: None,
+    Ecosystem.CHROME: None,
+    Ecosystem.FIREFOX: None,
 }
 """An ecosystem with a remover of its own (a conda package is removed by conda); ``None``: the environment's."""
 

@@ -1,11 +1,13 @@
 """Mutation fuzzing of everything the scanner reads from a machine, pure Python and seeded.
 
-Two targets. ``headers``: the model-file header parsers (``read_weight_file``) on mutated GGUF,
+Three targets. ``headers``: the model-file header parsers (``read_weight_file``) on mutated GGUF,
 safetensors, PyTorch-zip and pickle bytes; a defect is any exception other than ``FormatError``, or
 more than ``SLOW`` CPU seconds. ``audit``: a one-file tree holding a mutated settings file, shell
 profile, unit, package ``METADATA``, model card, config or SQLite database, through a whole
 ``run_audit``; a defect is an exception out of the audit, a coverage entry of kind ``error`` (a
-reader raised), or more than ``SLOW`` CPU seconds. The suite runs a few hundred inputs of each
+reader raised), or more than ``SLOW`` CPU seconds. ``intake``: the collector's intake (``read_report``) on
+mutated reports, plain and gzipped, as a compromised agent could send them; a defect is any exception
+other than ``IntakeError``, or more than ``SLOW`` CPU seconds. The suite runs a few hundred inputs of each
 (``tests/test_fuzz.py``); long runs by hand, from the repository's root:
 
     python tests/fuzz/harness.py audit 20000 --seed 7
@@ -18,6 +20,7 @@ engine instead (``pip install atheris``; not a test dependency).
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import random
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for modelkit
@@ -35,8 +39,10 @@ from modelkit import DEEPSEEK_SPECIALS, write_gguf, write_safetensors
 
 from scanner.audit import AuditOptions, run_audit
 from scanner.collectors.models.weights import read_weight_file
+from scanner.fleet.collector.intake import IntakeError, read_report
 from scanner.formats.errors import FormatError
 from scanner.policy.loader import load_policy
+from scanner.report import report_dict
 
 SLOW = 2.0
 """CPU seconds per input past which an input is a defect (the guarantee is about one; see the README)."""
@@ -112,6 +118,8 @@ def seeds(target: str) -> list[tuple[str, bytes]]:
         where = Path(folder)
         if target == "audit":
             return [(k, v.encode()) for k, v in SETTINGS.items()] + list(_sqlite_seed(where))
+        if target == "intake":
+            return _report_seeds(where)
         write_gguf(where / "a.gguf", name="DeepSeek R1", organization="deepseek-ai", pre="deepseek-v3",
                    tokens=[*DEEPSEEK_SPECIALS, "a", "b"], special=DEEPSEEK_SPECIALS, chat_template="{{x}}",
                    base_models=[{"name": "n", "organization": "o"}], datasets=["d"])  # fmt: skip
@@ -168,7 +176,33 @@ def audit_defect(name: str, data: bytes) -> str | None:
         shutil.rmtree(root)
 
 
-TARGETS: dict[str, Callable[[str, bytes], str | None]] = {"headers": header_defect, "audit": audit_defect}
+def _report_seeds(folder: Path) -> list[tuple[str, bytes]]:
+    """A real report of a tree holding a finding of each kind, as JSON and as the agent sends it (gzip)."""
+    for place, text in SETTINGS.items():
+        (folder / place).parent.mkdir(parents=True, exist_ok=True)
+        (folder / place).write_text(text)
+    body = json.dumps(report_dict(run_audit(AuditOptions(root=str(folder)), load_policy(["default"])))).encode()
+    return [("report.json", body), ("report.json.gz", gzip.compress(body))]
+
+
+def intake_defect(name: str, data: bytes) -> str | None:
+    """What the collector does with a body a compromised agent sends: a report, or an ``IntakeError``."""
+    began = time.process_time()
+    try:
+        read_report(data, now=datetime.now(timezone.utc))
+    except IntakeError:
+        pass
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"[:300]
+    seconds = time.process_time() - began
+    return f"slow: {seconds:.1f} s" if seconds > SLOW else None
+
+
+TARGETS: dict[str, Callable[[str, bytes], str | None]] = {
+    "headers": header_defect,
+    "audit": audit_defect,
+    "intake": intake_defect,
+}
 
 
 def run(target: str, iterations: int, seed: int) -> list[tuple[int, str, str]]:

@@ -28,6 +28,15 @@ HISTORY_STEPS = 200_000
 """SQLite progress-handler calls (of 1,000 steps each) for one history: a large history is searched in
 about a second, and a planted one cannot cost more."""
 _CHROMIUM_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+URL_CAP = 2048
+"""Characters of an address read: its host is at its start. Every column is bounded inside SQLite, for a
+planted history can make one stored value answer for every row (a column default, or a ``visits`` row
+that all ``urls`` rows share through one ``id``): 4 MiB returned 10,000 times would be 40 GB."""
+
+
+def _integer(column: str) -> str:
+    """A column as SQLite gives it when it holds an integer, else NULL (not a planted string or blob)."""
+    return f"CASE WHEN typeof({column}) = 'integer' THEN {column} END"
 
 
 @dataclass(frozen=True)
@@ -40,14 +49,16 @@ class _Layout:
 
 _CHROMIUM = _Layout(
     ("urls", "visits"),
-    "SELECT id, url, visit_count, last_visit_time FROM urls WHERE {filter}",
-    "(SELECT MIN(visit_time) FROM visits WHERE visits.url = urls.id)",
+    f"SELECT substr(url, 1, {URL_CAP}), {_integer('visit_count')}, {_integer('last_visit_time')}"
+    " FROM urls WHERE {filter}",
+    "(SELECT MIN(visit_time) FROM visits WHERE visits.url = urls.id AND typeof(visit_time) = 'integer')",
     _CHROMIUM_EPOCH,
 )
 _FIREFOX = _Layout(
     ("moz_places", "moz_historyvisits"),
-    "SELECT id, url, visit_count, last_visit_date FROM moz_places WHERE {filter}",
-    "(SELECT MIN(visit_date) FROM moz_historyvisits WHERE place_id = moz_places.id)",
+    f"SELECT substr(url, 1, {URL_CAP}), {_integer('visit_count')}, {_integer('last_visit_date')}"
+    " FROM moz_places WHERE {filter}",
+    "(SELECT MIN(visit_date) FROM moz_historyvisits WHERE place_id = moz_places.id AND typeof(visit_date) = 'integer')",
     datetime(1970, 1, 1, tzinfo=timezone.utc),
 )
 LAYOUTS = {"History": _CHROMIUM, "places.sqlite": _FIREFOX}
@@ -71,7 +82,8 @@ def _owner(path: str) -> str:
     return "root" if path.startswith("/root/") else "?"
 
 
-def _browser(path: str) -> str:
+def browser_name(path: str) -> str:
+    """The browser a profile folder belongs to, from its path."""
     lower = path.lower()
     for marker, name in (
         ("firefox", "Firefox"), ("mozilla", "Firefox"), ("microsoft-edge", "Edge"), ("microsoft/edge", "Edge"),
@@ -123,7 +135,7 @@ class BrowserHistoryCollector(Collector):
             return
         # instr() on the lower-cased address for each host: a cheap filter SQLite runs, checked exactly below
         where = " OR ".join("instr(lower(url), ?) > 0" for _ in hosts)
-        query = layout.urls.format(filter=where).replace("FROM", f", {layout.first_visit} FROM", 1)
+        query = layout.urls.format(filter=where).replace(" FROM", f", {layout.first_visit} FROM", 1)
         try:
             rows = matching_rows(self.fs, entry.real_path, layout.tables, query, tuple(hosts), HISTORY_STEPS)
         except NotStructured as error:
@@ -134,14 +146,14 @@ class BrowserHistoryCollector(Collector):
             self._skipped.append(Skipped(entry.path, reason, refusal_kind(error)))
             return
         visits: dict[str, _Visits] = {}
-        for _, url, count, last, first in rows:
+        for url, count, last, first in rows:
             host = url_host(url) if isinstance(url, str) else None
             if not host or not self.options.watch.host_is_watched(host):
                 continue  # a watched name elsewhere in the address (a search for "deepseek"): not a visit
             seen = visits.setdefault(host, _Visits())
             seen.add(count, _time(first, layout.epoch), _time(last, layout.epoch))
         who = (
-            ("browser", _browser(entry.path)),
+            ("browser", browser_name(entry.path)),
             ("profile", os.path.basename(os.path.dirname(entry.path))),
             ("user", _owner(entry.path)),
         )

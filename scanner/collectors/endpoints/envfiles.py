@@ -187,8 +187,9 @@ class EnvFileCollector(Collector):
             self._skipped.append(Skipped(entry.path, f"read only up to {TEXT_CAP >> 20} MiB", SkipKind.PARTIAL))
         found: list[Record] = []
         for number, line in enumerate(text.splitlines(), start=1):
-            if line.lstrip().startswith("#") or ("=" not in line and "set" not in line.lower()):
-                continue
+            lower = line.lower()
+            if line.lstrip().startswith("#") or ("=" not in line and "set" not in lower and "env:" not in lower):
+                continue  # "env:": PowerShell's New-Item -Path Env:NAME -Value ... has neither "=" nor "set"
             for name, value in assignments(line, source):
                 settings = classify_all(name, value, self.options.watch)
                 if settings:

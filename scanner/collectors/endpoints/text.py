@@ -99,11 +99,11 @@ SKIP_DIRS = PACKAGE_DIRS | {
 _KEPT_UNDER_SKIPPED = ("/.git/hooks/",)
 """Scripts people write inside a skipped folder (a commit hook that asks a model for a message)."""
 _INSTALLED = re.compile(
-    r"/\.[\w.-]+/extensions/|/Extensions/|/resources/app(?:\.asar\.unpacked)?/|"
+    r"/\.[\w.-]+/extensions/|/Extensions/|/resources/app(?:\.asar\.unpacked)?/|\.app/(?:Contents|Wrapper)/|"
     r"/(?:\.thunderbird|\.icedove|ImapMail|Maildir|\.maildir)/"
 )
-"""Editor and browser extensions and Electron applications (installed software, inventoried as such), and
-mail stores (messages people received)."""
+"""Editor and browser extensions, Electron applications and macOS app bundles (installed software,
+inventoried as such), and mail stores (messages people received)."""
 _MAILDIR_MESSAGE = re.compile(r"/(?:cur|new|tmp)/\d{9,}\.[^/]+$")
 """A message of a Maildir (``cur/1700000000.M1P2.host:2,S``), wherever the mail folder is."""
 TOOLCHAIN_DIRS = (

@@ -50,16 +50,17 @@ def environment_keys(winreg: Any) -> Iterator[tuple[str, Any, str]]:
         return
 
 
-def registry_variables(winreg: Any, root: Any, key: str) -> list[tuple[str, str]]:
-    """The string values of one key (a list value is read as its items joined by ``;``)."""
+def registry_variables(winreg: Any, root: Any, key: str) -> tuple[list[tuple[str, str]], int]:
+    """The string values of one key (a list value is read as its items joined by ``;``), at most
+    ``VALUES_CAP`` of them, and how many values the key holds."""
     with winreg.OpenKey(root, key) as handle:
-        count = min(winreg.QueryInfoKey(handle)[1], VALUES_CAP)
+        total = winreg.QueryInfoKey(handle)[1]
         pairs = []
-        for index in range(count):
+        for index in range(min(total, VALUES_CAP)):
             name, value, kind = winreg.EnumValue(handle, index)
             if kind in _STRING_TYPES:
                 pairs.append((str(name), ";".join(value) if isinstance(value, list) else str(value)))
-        return pairs
+        return pairs, total
 
 
 class RegistryCollector(Collector):
@@ -87,12 +88,15 @@ class RegistryCollector(Collector):
         records: list[Record] = []
         for shown, root, key in environment_keys(winreg):
             try:
-                pairs = registry_variables(winreg, root, key)
+                pairs, total = registry_variables(winreg, root, key)
             except FileNotFoundError:
                 continue
             except OSError as error:
                 self._skipped.append(Skipped(shown, f"unreadable: {error.strerror or error}", SkipKind.UNREADABLE))
                 continue
+            if total > VALUES_CAP:  # HKCU\Environment is the user's to fill: values past the cap could hide one
+                reason = f"{total} values; only the first {VALUES_CAP} read"
+                self._skipped.append(Skipped(shown, reason, SkipKind.PARTIAL))
             for name, value in pairs:
                 settings = classify_all(name, value, self.options.watch)
                 if settings:

@@ -58,7 +58,12 @@ _PEP508_NAME = re.compile(
     r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:(===?|~=|>=?|<=?|!=)\s*([\w.*+!-]+))?"
 )
 _QUOTED = re.compile(r"""["']([^"'\n]{1,300})["']""")
-_TOML_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_TOML_HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(?:#.*)?$")
+r"""One way to match each character: ``\[\s*([^\]]+?)\s*\]`` had three ways to share a run of spaces
+(one 4 KiB line ``[`` and spaces cost 48 s); the name is stripped afterwards."""
+_TOML_CODE = re.compile(r"""(?:[^#"']|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')*""")
+"""A TOML line up to its comment: a ``#`` outside a string."""
+_INLINE_TABLE = re.compile(r"\{[^{}]*\}")
 _TOML_KEY = re.compile(r"""^\s*["']?([A-Za-z0-9@][\w.@/-]*)["']?\s*=\s*(.*)$""")
 _TOML_VERSION = re.compile(r"""(?:^|[{,]\s*)version\s*=\s*["']([^"']+)["']|^["']([^"']+)["']""")
 
@@ -73,15 +78,24 @@ def _exact(operator: str | None, version: str | None) -> str | None:
     return version if operator in ("==", "===") and version and "*" not in version else None
 
 
+def _requirement(line: str, number: int) -> Declared | None:
+    """One requirement line (``name[extra] ==1.0 ; marker  # comment``); options (``-r``, ``-e``,
+    ``--index-url``), URLs (``hg+https://``, ``file:``) and paths (``wheels/x.whl``, ``C:\\x``) are not names."""
+    code = line.split(" #", 1)[0].strip()
+    if not code or code.startswith(("#", "-", ".", "/", "~")):
+        return None
+    match = _PEP508_NAME.match(code)
+    if not match or code[match.end(1) : match.end(1) + 1] in ("+", ":", "/", "\\"):
+        return None
+    return Declared(match.group(1), _exact(match.group(2), match.group(3)), Ecosystem.PYPI, number)
+
+
 def requirements(text: str) -> Iterator[Declared]:
-    """``name[extra] ==1.0 ; marker`` lines; options (``-r``, ``-e``, ``--index-url``) and URLs are not names."""
+    """``requirements.txt`` lines (``_requirement``)."""
     for number, line in _lines(text):
-        code = line.split(" #", 1)[0].strip()
-        if not code or code.startswith(("#", "-", "git+", "http:", "https:", "file:", ".", "/")):
-            continue
-        match = _PEP508_NAME.match(code)
-        if match:
-            yield Declared(match.group(1), _exact(match.group(2), match.group(3)), Ecosystem.PYPI, number)
+        declared = _requirement(line, number)
+        if declared:
+            yield declared
 
 
 def _toml_tables(text: str) -> Iterator[tuple[str, int, str]]:
@@ -90,7 +104,7 @@ def _toml_tables(text: str) -> Iterator[tuple[str, int, str]]:
     for number, line in _lines(text):
         header = _TOML_HEADER.match(line)
         if header:
-            table = header.group(1).replace('"', "").replace("'", "")
+            table = header.group(1).replace('"', "").replace("'", "").strip()
             continue
         yield table, number, line
 
@@ -113,7 +127,8 @@ def pyproject(text: str) -> Iterator[Declared]:
     """PEP 621 ``dependencies`` and ``optional-dependencies``, PEP 735 ``dependency-groups``, PDM's dev
     dependencies (arrays of requirement strings) and Poetry's dependency tables (keys)."""
     in_array = False
-    for table, number, line in _toml_tables(text):
+    for table, number, full_line in _toml_tables(text):
+        line = _toml_code(full_line)
         stripped = line.strip()
         if _POETRY_TABLE.match(table):
             key = _TOML_KEY.match(line)
@@ -133,12 +148,19 @@ def pyproject(text: str) -> Iterator[Declared]:
             stripped = rest
         elif not in_array:
             continue
-        for quoted in _QUOTED.findall(stripped):
+        for quoted in _QUOTED.findall(_INLINE_TABLE.sub("", stripped)):  # not {include-group = "name"}
             match = _PEP508_NAME.match(quoted)
             if match and not quoted.startswith(("-", "{")):
                 yield Declared(match.group(1), _exact(match.group(2), match.group(3)), Ecosystem.PYPI, number)
         if "]" in _QUOTED.sub("", stripped):
             in_array = False
+
+
+def _toml_code(line: str) -> str:
+    """The line without its comment (a commented-out ``"deepseek-sdk",`` declares nothing)."""
+    code = _TOML_CODE.match(line)
+    end = code.end() if code else 0
+    return line[:end] if line[end : end + 1] == "#" else line
 
 
 def pipfile(text: str) -> Iterator[Declared]:
@@ -170,15 +192,18 @@ def _locked_packages(ecosystem: Ecosystem) -> Reader:
     return read
 
 
-def _json_key_lines(text: str) -> dict[str, int]:
-    """The line of the first ``"key":`` of each key in a JSON text (one pass)."""
+def _json_key_lines(text: str, objects: bool = False) -> dict[str, int]:
+    """The line of the first ``"key":`` of each key in a JSON text (one pass); with ``objects``, of the
+    first whose value is an object: a package's own entry in a lock file, not an earlier
+    ``"requires": {"name": "^1.0"}`` that mentions it."""
     lines: dict[str, int] = {}
     number = 1
     last = 0
-    for match in re.finditer(r'"((?:[^"\\\n]|\\.){1,300})"\s*:', text):
+    for match in re.finditer(r'"((?:[^"\\\n]|\\.){1,300})"\s*:\s*(\{)?', text):
         number += text.count("\n", last, match.start())
         last = match.start()
-        lines.setdefault(match.group(1), number)
+        if match.group(2) or not objects:
+            lines.setdefault(match.group(1), number)
     return lines
 
 
@@ -209,7 +234,7 @@ def package_lock(text: str) -> Iterator[Declared]:
     data = _json(text)
     if not isinstance(data, dict):
         return
-    lines = _json_key_lines(text)
+    lines = _json_key_lines(text, objects=True)
     packages = data.get("packages")
     if isinstance(packages, dict):
         for key, facts in packages.items():
@@ -234,7 +259,7 @@ def pipfile_lock(text: str) -> Iterator[Declared]:
     data = _json(text)
     if not isinstance(data, dict):
         return
-    lines = _json_key_lines(text)
+    lines = _json_key_lines(text, objects=True)
     for section in ("default", "develop"):
         table = data.get(section)
         if isinstance(table, dict):
@@ -245,16 +270,19 @@ def pipfile_lock(text: str) -> Iterator[Declared]:
 
 
 _PNPM_PACKAGE = re.compile(r"""^ {2}['"]?/?((?:@[^@/\s'"]+/)?[^@/\s'"(]+)@([^:'"(\s]+)""")
+_PNPM_V5_PACKAGE = re.compile(r"""^ {2}['"]?/((?:@[^@/\s'"]+/)?[^@/\s'"(]+)/(\d[^:'"(_/\s]*)""")
+"""Lockfile v5 (pnpm 7 and older): ``  /name/1.0.0:``, ``  /@scope/name/1.0.0_peer@2.0.0:``."""
 
 
 def pnpm_lock(text: str) -> Iterator[Declared]:
-    """``packages:`` entries ``  /name@1.0.0:`` (lockfile v5, v6) and ``  name@1.0.0:`` (v9)."""
+    """``packages:`` entries ``  /name/1.0.0:`` (lockfile v5), ``  /name@1.0.0(peer@1):`` (v6) and
+    ``  name@1.0.0:`` (v9)."""
     in_packages = False
     for number, line in _lines(text):
         if line and not line[0].isspace():
             in_packages = line.rstrip().rstrip(":") == "packages"  # v9 repeats them under snapshots:
             continue
-        match = _PNPM_PACKAGE.match(line) if in_packages else None
+        match = (_PNPM_PACKAGE.match(line) or _PNPM_V5_PACKAGE.match(line)) if in_packages else None
         if match:
             yield Declared(match.group(1), match.group(2), Ecosystem.NPM, number)
 
@@ -335,7 +363,7 @@ def conda_environment(text: str) -> Iterator[Declared]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         indent = len(line) - len(line.lstrip())
-        if indent == 0:
+        if indent == 0 and not line.startswith("-"):  # "- numpy" at the margin is still the section's list
             section = line.split(":", 1)[0].strip()
             pip_indent = None
             continue
@@ -347,9 +375,10 @@ def conda_environment(text: str) -> Iterator[Declared]:
         if pip_indent is not None and indent <= pip_indent:
             pip_indent = None
         if pip_indent is not None:
-            match = _PEP508_NAME.match(line.strip().lstrip("-").strip())
-            if match:
-                yield Declared(match.group(1), _exact(match.group(2), match.group(3)), Ecosystem.PYPI, number)
+            item = line.strip()
+            declared = _requirement(item[1:], number) if item.startswith("-") else None  # "- --index-url ...": no
+            if declared:
+                yield declared
             continue
         spec = _CONDA_SPEC.match(line)
         if spec and spec.group(2) not in ("pip", "python"):

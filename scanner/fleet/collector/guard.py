@@ -1,7 +1,7 @@
 """What keeps the collector answering when clients are slow, many or greedy, with or without a token.
 
-- **Rates**: a token bucket per host for reports, and per kind of log line, so that neither a host nor
-  a flood of one error can take the service or the disk.
+- **Log rates**: a token bucket per kind of log line, so that a flood of one error cannot take the
+  service or the disk (the hosts' limits are ``gates``).
 - **Connections**: uvicorn has no deadline for a request's head and accepts connections until the
   process runs out of file descriptors (then asyncio logs a traceback per failed accept). The HTTP
   protocol here closes a connection that has not sent a whole request head within ``header_timeout``
@@ -17,43 +17,17 @@ import copy
 import logging
 import resource
 import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn.config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from scanner.fleet.collector.gates import RateLimiter
+
 BACKLOG = 128
 """Connections the kernel queues before they are accepted; asyncio accepts up to this many at once."""
 RESERVED_FDS = 64
 """File descriptors kept for everything else: the database, its WAL, the log, the thread pool."""
-
-
-@dataclass
-class RateLimiter:
-    """A token bucket per key, in this process (each collector behind a balancer keeps its own)."""
-
-    burst: int = 60
-    per_second: float = 1.0
-    max_keys: int = 100_000
-    """Keys remembered; past it all are forgotten at once (which only lets a few more through)."""
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def allow(self, key: str, now: float | None = None) -> float:
-        """0 when allowed (and counted), else the seconds to wait."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if len(self._buckets) >= self.max_keys and key not in self._buckets:
-                self._buckets.clear()
-            level, then = self._buckets.get(key, (float(self.burst), now))
-            level = min(float(self.burst), level + (now - then) * self.per_second)
-            if level < 1:
-                self._buckets[key] = (level, now)
-                return (1 - level) / self.per_second
-            self._buckets[key] = (level - 1, now)
-            return 0.0
 
 
 class FloodFilter(logging.Filter):
@@ -87,8 +61,9 @@ def log_config() -> dict[str, Any]:
     """uvicorn's logging, with every handler behind one ``FloodFilter``, and asyncio's errors (a failed
     accept) going through it too instead of Python's unfiltered last-resort handler."""
     config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    flood = FloodFilter()
-    config["filters"] = {"flood": {"()": lambda: flood}}
+    # The class, not an instance: the configuration travels to worker processes, and logging makes
+    # one filter per name, shared by the handlers.
+    config["filters"] = {"flood": {"()": FloodFilter}}
     for handler in config["handlers"].values():
         handler["filters"] = ["flood"]
     for name in ("asyncio", "scanner.collector"):

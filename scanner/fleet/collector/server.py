@@ -7,8 +7,12 @@ only when the report claims the host the token belongs to. A report id this host
 acknowledged and not stored again, so an agent can always resend. ``X-Scanner-Dropped-Reports``
 tells how many reports the agent's full spool had to drop since its last delivery (counted once,
 with the report that is stored). Each host may send a burst of reports, then one per ``1/rate``
-seconds (a laptop flushing a week of spooled reports is a burst of seven), one at a time.
+seconds (a laptop flushing a week of spooled reports is a burst of seven), one at a time: the
+storage's ``HostGate`` keeps both, shared by every collector on a PostgreSQL database.
 ``GET /api/v1/health`` answers ``ok``.
+
+``serve`` runs one or several uvicorn workers; each is a process that builds its own app (``worker``)
+from the options, which travel in the environment because workers are started afresh, not forked.
 
 What one request may cost is bounded before it is paid: at most ``READERS`` bodies are held at once
 (each under ``MAX_BODY``), and one report at a time is inflated, parsed, checked and stored, under
@@ -18,10 +22,13 @@ the intake's caps; the others wait their turn, or get ``503`` with ``Retry-After
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import asynccontextmanager, suppress
+from dataclasses import asdict, dataclass
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +37,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from scanner.errors import StoreError
-from scanner.fleet.collector.guard import BACKLOG, RateLimiter, connection_limit, guarded_protocol, log_config
+from scanner.fleet.collector.guard import BACKLOG, log_config
 from scanner.fleet.collector.intake import MAX_BODY, IntakeError, read_report
 from scanner.fleet.collector.storage import FleetStorage
 from scanner.fleet.collector.tokens import token_hash
@@ -94,10 +101,11 @@ async def _body(request: Request, timeout: float) -> bytes:
 
 
 def create_app(
-    storage: FleetStorage, limiter: RateLimiter | None = None, body_timeout: float = BODY_TIMEOUT
+    storage: FleetStorage, burst: int = 60, rate: float = 1.0, body_timeout: float = BODY_TIMEOUT
 ) -> Starlette:
-    limiter = limiter or RateLimiter()
-    receiving: set[str] = set()
+    """The collector's app on ``storage``, which it closes when it stops."""
+    # A host's turn outlasts the longest request: the wait for a reader, the body, the check.
+    gate = storage.gate(burst, rate, lease=QUEUE_WAIT + body_timeout + 60)
     readers = asyncio.Semaphore(READERS)
     # One thread checks and stores every report, one after the other. Not only one at a time: always
     # the same thread, because glibc gives each thread its own malloc arena and keeps what a thread
@@ -141,51 +149,75 @@ def create_app(
             return _error(error.status, error.message)
         try:
             host = await run_in_threadpool(storage.host_of_token, token_hash(token))
+            if host is None:
+                return _error(401, "unknown or revoked token", **{"WWW-Authenticate": "Bearer"})
+            wait = await run_in_threadpool(gate.admit, host)
+            if wait:
+                return _error(429, f"too many reports from {host}; retry later", **{"Retry-After": str(int(wait) + 1)})
+            # one agent per host: a second request at once is a loop or an attack
+            if not await run_in_threadpool(gate.claim, host):
+                return _error(429, f"a report from {host} is being received; retry later", **{"Retry-After": "5"})
         except StoreError as error:
             return _error(503, f"storage unavailable: {error}", **{"Retry-After": "60"})
-        if host is None:
-            return _error(401, "unknown or revoked token", **{"WWW-Authenticate": "Bearer"})
-        wait = limiter.allow(host)
-        if wait:
-            return _error(429, f"too many reports from {host}; retry later", **{"Retry-After": str(int(wait) + 1)})
-        if host in receiving:  # one agent per host: a second request at once is a loop or an attack
-            return _error(429, f"a report from {host} is being received; retry later", **{"Retry-After": "5"})
-        receiving.add(host)
         try:
             return await receive(request, sent, host)
         finally:
-            receiving.discard(host)
+            with suppress(StoreError):  # a turn not given back ends with its lease
+                await run_in_threadpool(gate.release, host)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        checker.shutdown()
+        storage.close()
 
     return Starlette(
         routes=[
             Route("/api/v1/health", health, methods=["GET"]),
             Route("/api/v1/reports", submit, methods=["POST"]),
-        ]
+        ],
+        lifespan=lifespan,
     )
+
+
+SETTINGS_VARIABLE = "SCANNER_COLLECTOR_SETTINGS"
+"""Where ``serve`` leaves its options (JSON) for the worker processes."""
 
 
 @dataclass(frozen=True)
 class ServeOptions:
     """How the collector treats its clients (the ``scanner serve`` options)."""
 
-    limiter: RateLimiter
+    db: str
+    """A SQLite file's path or a ``postgresql://`` URL."""
+    burst: int = 60
+    rate: float = 1.0
     header_timeout: float = HEADER_TIMEOUT
     body_timeout: float = BODY_TIMEOUT
     max_connections: int | None = None
     """``None``: as many as the file-descriptor limit allows (``guard.connection_limit``)."""
+    workers: int = 1
+
+    @classmethod
+    def from_environment(cls) -> ServeOptions:
+        """What ``serve`` left for its workers; no database (``db=""``) outside a worker."""
+        return cls(**json.loads(os.environ.get(SETTINGS_VARIABLE) or '{"db": ""}'))
 
 
-def serve(storage: FleetStorage, host: str, port: int, tls: tuple[str, str] | None, options: ServeOptions) -> None:
-    """Run the collector until interrupted (uvicorn; TLS when a certificate and key are given)."""
+def serve(host: str, port: int, tls: tuple[str, str] | None, options: ServeOptions) -> None:
+    """Run the collector until interrupted (uvicorn; TLS when a certificate and key are given), in
+    ``options.workers`` processes that share the port and the database."""
     import uvicorn
 
     cert, key = tls if tls else (None, None)
-    limit = connection_limit()
+    os.environ[SETTINGS_VARIABLE] = json.dumps(asdict(options))
     uvicorn.run(
-        create_app(storage, options.limiter, options.body_timeout),
+        "scanner.fleet.collector.worker:app",
+        factory=True,
+        workers=options.workers,
         host=host,
         port=port,
-        http=guarded_protocol(options.header_timeout, min(options.max_connections or limit, limit)),
+        http="scanner.fleet.collector.worker:Protocol",
         backlog=BACKLOG,
         log_config=log_config(),
         log_level="info",

@@ -12,109 +12,29 @@ import gzip
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from scanner.errors import StoreError
-from scanner.fleet.collector.storage import FleetStorage, HostInfo
+from scanner.fleet.collector.gates import ProcessGate
+from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect, Step
+from scanner.fleet.collector.storage import FleetStorage, HostGate, HostInfo
 from scanner.report import utc_now
 from scanner.sqlite import Migration, connect, migrate, query_text, write_transaction
 
 
-def _initial(db: sqlite_utils.Database) -> None:
-    db.table("hosts").create(
-        {
-            "host": str,
-            "token_hash": str,
-            "token_created": str,
-            "revoked": str,
-            "lost_reports": int,
-            "last_report": str,
-            "last_finished": str,
-        },
-        pk="host",
-        defaults={"lost_reports": 0},
-    )
-    db.table("reports").create(
-        {
-            "id": str,
-            "host": str,
-            "received": str,
-            "started": str,
-            "finished": str,
-            "compliant": int,
-            "complete": int,
-            "violations": int,
-            "warnings": int,
-            "infos": int,
-            "tags": str,
-            "document": bytes,
-        },
-        pk="id",
-        foreign_keys=[("host", "hosts", "host")],
-        not_null={"host", "finished", "document"},
-    )
-    db.table("reports").create_index(["host", "finished"])
-    db.table("reports").create_index(["finished"])
-    db.table("hosts").create_index(["token_hash"], unique=True)
-    db.table("report_findings").create(
-        {
-            "report_id": str,
-            "position": int,
-            "fingerprint": str,
-            "rule_id": str,
-            "severity": str,
-            "provider": str,
-            "kind": str,
-            "subject": str,
-            "path": str,
-            "waived": int,
-            "waiver_expires": str,
-        },
-        pk=("report_id", "position"),
-        foreign_keys=[("report_id", "reports", "id")],
-    )
+def _run(step: Step, db: sqlite_utils.Database) -> None:
+    for statement in step.sql(Dialect.SQLITE):
+        db.execute(statement)
 
 
-def _reports_per_host(db: sqlite_utils.Database) -> None:
-    """Report ids are the agents' own: key reports and findings by (host, id), so one host's id cannot
-    shadow another's report; a host's latest report is the last to arrive, so drop the finish time kept
-    for ordering. (SQLite cannot change a primary key in place: the tables are copied.)"""
-    columns = "id, host, received, started, finished, compliant, complete, violations, warnings, infos, tags, document"
-    findings = "position, fingerprint, rule_id, severity, provider, kind, subject, path, waived, waiver_expires"
-    db.execute(
-        "create table reports_by_host (id text not null, host text not null references hosts(host), "
-        "received text, started text, finished text not null, compliant integer, complete integer, "
-        "violations integer, warnings integer, infos integer, tags text, document blob not null, "
-        "primary key (host, id))"
-    )
-    db.execute(f"insert into reports_by_host ({columns}) select {columns} from reports order by rowid")
-    db.execute(
-        f"create table findings_copy as select r.host as host, f.report_id as report_id, {', '.join('f.' + c for c in findings.split(', '))} "
-        "from report_findings f join reports r on r.id = f.report_id"
-    )
-    db.execute("drop table report_findings")
-    db.execute("drop table reports")
-    db.execute("alter table reports_by_host rename to reports")
-    db.execute(
-        "create table report_findings (host text not null, report_id text not null, position integer, "
-        "fingerprint text, rule_id text, severity text, provider text, kind text, subject text, path text, "
-        "waived integer, waiver_expires text, primary key (host, report_id, position), "
-        "foreign key (host, report_id) references reports(host, id))"
-    )
-    db.execute(f"insert into report_findings select host, report_id, {findings} from findings_copy")
-    db.execute("drop table findings_copy")
-    db.execute("create index reports_host_received on reports (host, received)")
-    db.execute("create index reports_finished on reports (finished)")
-    db.execute("alter table hosts drop column last_finished")
-
-
-FLEET_MIGRATIONS: tuple[Migration, ...] = (
-    ("0001-hosts-reports-findings", _initial),
-    ("0002-reports-keyed-by-host-ordered-by-arrival", _reports_per_host),
-)
+FLEET_MIGRATIONS: tuple[Migration, ...] = tuple((step.name, partial(_run, step)) for step in FLEET_SCHEMA)
+"""The shared schema (``schema.FLEET_SCHEMA``) as ``scanner.sqlite.migrate`` applies it: SQLite also keeps
+the version in ``PRAGMA user_version``, like the local store."""
 
 _SEEN = "min(r.finished, r.received)"
 """When a report's scan finished, but never later than it arrived (both are YYYY-MM-DDTHH:MM:SSZ, which
@@ -142,6 +62,9 @@ class SqliteFleetStorage(FleetStorage):
             db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at each checkpoint, never corrupt
             self._local.db = db
         return db
+
+    def gate(self, burst: int, per_second: float, lease: float) -> HostGate:
+        return ProcessGate(burst, per_second)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -280,16 +203,12 @@ class SqliteFleetStorage(FleetStorage):
         row = self._db().execute("select document from reports where host = ? and id = ?", [host, report_id]).fetchone()
         return json.loads(gzip.decompress(row[0])) if row else None
 
-    def latest_reports(self) -> list[dict[str, Any]]:
-        rows = (
-            self._db()
-            .execute(
-                "select r.document from hosts h join reports r on r.host = h.host and r.id = h.last_report "
-                "order by h.host"
-            )
-            .fetchall()
+    def latest_reports(self) -> Iterator[dict[str, Any]]:
+        rows = self._db().execute(
+            "select r.document from hosts h join reports r on r.host = h.host and r.id = h.last_report order by h.host"
         )
-        return [json.loads(gzip.decompress(row[0])) for row in rows]
+        for (document,) in rows:
+            yield json.loads(gzip.decompress(document))
 
     def compliance_by_day(self, since: str) -> list[tuple[str, int, int]]:
         rows = (

@@ -1,12 +1,14 @@
 """The collector's storage interface: hosts and their tokens, reports, and what the fleet views read.
 
-The collector and ``scanner ingest`` only talk to this interface, so a PostgreSQL backend for large
-fleets can sit beside the SQLite one without touching them.
+The collector and ``scanner ingest`` only talk to this interface: SQLite (``sqlite_storage``) for one
+collector, PostgreSQL (``postgres_storage``) for several collectors on one database. The per-host limits
+on submissions (``HostGate``) are the storage's too, because only it knows whether other collectors share them.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +56,22 @@ class HostInfo:
         }
 
 
+class HostGate(ABC):
+    """What one host may send: a burst of reports, then one per ``1/per_second`` seconds, one at a time."""
+
+    @abstractmethod
+    def admit(self, host: str) -> float:
+        """0 when a report of ``host`` may come now (and it is counted), else the seconds to wait."""
+
+    @abstractmethod
+    def claim(self, host: str) -> bool:
+        """Take the host's turn to send; ``False`` while another request of the host holds it. A turn
+        not released (a collector that died) ends by itself after the gate's lease."""
+
+    @abstractmethod
+    def release(self, host: str) -> None: ...
+
+
 class FleetStorage(ABC):
     """Where the collector keeps hosts, tokens and reports. Implementations must be safe to call from
     several threads and several processes (stateless collectors behind a load balancer)."""
@@ -90,13 +108,18 @@ class FleetStorage(ABC):
         """A stored report document of ``host``."""
 
     @abstractmethod
-    def latest_reports(self) -> list[dict[str, Any]]:
-        """Each host's latest report document (the last to arrive)."""
+    def latest_reports(self) -> Iterator[dict[str, Any]]:
+        """Each host's latest report document (the last to arrive), by host, read as they are used: a
+        hundred thousand documents are never held at once."""
 
     @abstractmethod
     def compliance_by_day(self, since: str) -> list[tuple[str, int, int]]:
         """For each day since ``since`` (YYYY-MM-DD): hosts reporting that day, and how many were compliant
         in their last report of the day (no open violation, and the whole machine read)."""
+
+    @abstractmethod
+    def gate(self, burst: int, per_second: float, lease: float) -> HostGate:
+        """The per-host limits, shared by every collector that shares them (``lease``: seconds a turn lasts at most)."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -74,13 +74,25 @@ def fleet_summary(
     stale_after = timedelta(days=stale_after_days)
     hosts = storage.hosts()
     states = {h.host: host_state(h, now, stale_after) for h in hosts}
-    latest = {r["scan"]["host"]: r for r in storage.latest_reports()}
+    # The worst hosts are known from the host list: only their documents are kept while the latest
+    # reports stream by, so a fleet of any size costs one document at a time.
+    worst = sorted(
+        (h for h in hosts if states[h.host] is HostState.NOT_COMPLIANT and h.last_report is not None),
+        key=lambda h: (-h.violations, -h.warnings, h.host),
+    )[:WORST_SHOWN]
+    kept = {h.host: h for h in worst}
+    worst_reports: dict[str, dict[str, Any]] = {}
     by_provider: Counter[str] = Counter()
     hosts_by_provider: dict[str, set[str]] = defaultdict(set)
     by_kind: Counter[str] = Counter()
     expiring: list[dict[str, Any]] = []
+    policies: Counter[tuple[tuple[str, str, str], ...]] = Counter()
     horizon = (now + timedelta(days=EXPIRING_WITHIN_DAYS)).date().isoformat()
-    for name, report in latest.items():
+    for report in storage.latest_reports():
+        name = report["scan"]["host"]
+        if name in kept:
+            worst_reports[name] = _worst(report, kept[name])
+        policies[tuple((p["id"], p["version"], p["sha256"]) for p in report["scan"]["policy"])] += 1
         for finding in report["findings"]:
             waiver = finding.get("waiver")
             if finding["waived"] and waiver and waiver["expires"] <= horizon:
@@ -96,13 +108,6 @@ def fleet_summary(
             by_tag[key][value]["hosts"] += 1
             by_tag[key][value][states[host.host]] += 1
     counted = Counter(states.values())
-    worst = sorted(
-        (h for h in hosts if states[h.host] is HostState.NOT_COMPLIANT and h.host in latest),
-        key=lambda h: (-h.violations, -h.warnings, h.host),
-    )[:WORST_SHOWN]
-    policies: Counter[tuple[tuple[str, str, str], ...]] = Counter(
-        tuple((p["id"], p["version"], p["sha256"]) for p in report["scan"]["policy"]) for report in latest.values()
-    )
     since = (now - timedelta(days=trend_days)).date().isoformat()
     return {
         "generated": utc_now(),
@@ -125,7 +130,7 @@ def fleet_summary(
             key: {value: dict(c) for value, c in sorted(values.items())} for key, values in sorted(by_tag.items())
         },
         "untagged_hosts": [h.host for h in hosts if not h.tags],
-        "worst_hosts": [_worst(latest[h.host], h) for h in worst],
+        "worst_hosts": [worst_reports[h.host] for h in worst if h.host in worst_reports],
         "stale_hosts": [
             {"host": h.host, "last_seen": h.last_seen, "tags": h.tags}
             for h in hosts

@@ -1,0 +1,319 @@
+"""The collector's storage on PostgreSQL through psycopg 3 and its connection pool: for fleets that
+need several collectors (uvicorn workers, or processes behind a load balancer) on one database.
+
+The schema is the SQLite backend's (``schema.FLEET_SCHEMA``), migrated under an advisory lock so that
+collectors starting together apply each step once. A report and its findings are written in one
+transaction (findings by ``COPY``); the host's row is locked first, so two collectors storing reports
+of one host agree on which arrived last. The per-host limits live in ``host_limits`` and hold across
+every collector: the token bucket is one ``UPSERT`` per request, the one-at-a-time turn a lease row
+that ends by itself if its collector dies. Large reads go through server-side cursors, a few hundred
+rows at a time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from scanner.errors import StoreError
+from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect
+from scanner.fleet.collector.storage import FleetStorage, HostGate, HostInfo
+from scanner.report import utc_now
+from scanner.sqlite import query_text
+
+MIGRATION_LOCK = 0x5C4E_F1EE7
+"""The advisory lock key migrations hold (any number no other application on the database uses)."""
+POOL_SIZE = 8
+"""Connections per collector process: the intake thread, the request thread pool's token and limit checks."""
+STREAMED_ROWS = 200
+"""Rows a server-side cursor fetches at a time: a few MiB of documents."""
+
+_SEEN = "least(r.finished, r.received)"
+"""When a report's scan finished, but never later than it arrived (YYYY-MM-DDTHH:MM:SSZ sorts as text)."""
+_AHEAD = "greatest(0, round(extract(epoch from r.finished::timestamptz - r.received::timestamptz)))::integer"
+_ARRIVAL = "r.received desc, r.arrival desc"
+"""Last arrived first; within one second by the order they were stored in, never by a report's own date."""
+_LEVEL = "least(%(burst)s::float8, l.level + greatest(0, %(now)s - l.refilled) * %(rate)s)"
+"""The host's bucket refilled since it was last counted."""
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
+
+
+def _text(value: str | None) -> str | None:
+    """A text column: PostgreSQL refuses NUL and lone surrogates; both are shown as escapes (the stored
+    document keeps the original)."""
+    shown = query_text(value)
+    return shown.replace("\x00", "\\x00") if shown is not None else None
+
+
+class PostgresFleetStorage(FleetStorage):
+    def __init__(self, url: str, connect_timeout: float = 10.0) -> None:
+        self.url = url
+        self._where = redacted(url)
+        self._pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, open=False, name="fleet")
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except psycopg.Error as error:
+            self._pool.close()
+            raise StoreError(f"{self._where}: cannot connect to the fleet database: {error}") from error
+        with self._errors("not a usable fleet database"):
+            self._migrate()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as error:
+            raise StoreError(f"{self._where}: {doing}: {error}") from error
+
+    def _migrate(self) -> None:
+        """Apply the missing steps in one transaction, under an advisory lock: a second collector waits,
+        then finds them applied. A database from a newer scanner is refused, never guessed at."""
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
+            conn.execute(
+                "create table if not exists migrations (number integer primary key, name text not null, "
+                "applied text not null)"
+            )
+            row = conn.execute("select coalesce(max(number), 0) from migrations").fetchone()
+            version = int(row[0]) if row else 0
+            if version > len(FLEET_SCHEMA):
+                raise StoreError(
+                    f"{self._where}: this fleet database was written by a newer scanner (fleet database schema "
+                    f"{version}, this scanner knows {len(FLEET_SCHEMA)}); upgrade scanner, or choose another with --db"
+                )
+            for number, step in enumerate(FLEET_SCHEMA[version:], start=version + 1):
+                for statement in step.sql(Dialect.POSTGRESQL):
+                    conn.execute(statement)
+                applied = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+                conn.execute("insert into migrations values (%s, %s, %s)", [number, step.name, applied])
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def gate(self, burst: int, per_second: float, lease: float) -> HostGate:
+        return PostgresGate(self, burst, per_second, lease)
+
+    def execute(self, sql: str, params: dict[str, Any] | list[Any]) -> tuple[int, Any]:
+        """Run one statement in its own transaction: the rows it changed, and the first value it returned."""
+        with self._errors("cannot use the host limits"), self._pool.connection() as conn:
+            cursor = conn.execute(sql, params)
+            row = cursor.fetchone() if cursor.description else None
+            return cursor.rowcount, row[0] if row else None
+
+    # -- tokens -----------------------------------------------------------------------------------
+    def add_token(self, host: str, token_hash: str) -> None:
+        with self._errors("cannot add the token"), self._pool.connection() as conn:
+            conn.execute(
+                "insert into hosts (host, token_hash, token_created, revoked, lost_reports) values (%s, %s, %s, null, 0) "
+                "on conflict (host) do update set token_hash = excluded.token_hash, "
+                "token_created = excluded.token_created, revoked = null",
+                [_text(host), token_hash, utc_now()],
+            )
+
+    def revoke_token(self, host: str) -> bool:
+        with self._errors("cannot revoke the token"), self._pool.connection() as conn:
+            changed = conn.execute(
+                "update hosts set token_hash = null, revoked = %s where host = %s", [utc_now(), _text(host)]
+            ).rowcount
+        return bool(changed)
+
+    def host_of_token(self, token_hash: str) -> str | None:
+        with self._errors("cannot read tokens"), self._pool.connection() as conn:
+            row = conn.execute("select host from hosts where token_hash = %s", [token_hash]).fetchone()
+        return str(row[0]) if row else None
+
+    # -- reports ----------------------------------------------------------------------------------
+    def store_report(self, report: dict[str, Any], received: str, dropped: int = 0) -> bool:
+        with self._errors("cannot store report"):
+            return self._store_report(report, received, dropped)
+
+    def _store_report(self, report: dict[str, Any], received: str, dropped: int) -> bool:
+        scan, summary = report["scan"], report["summary"]
+        agent = report.get("agent") or {}
+        host, report_id = _text(scan["host"]), _text(scan["id"])
+        document = gzip.compress(json.dumps(report, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("insert into hosts (host, lost_reports) values (%s, 0) on conflict (host) do nothing", [host])
+            conn.execute("select 1 from hosts where host = %s for update", [host])
+            stored = conn.execute(
+                "insert into reports (id, host, received, started, finished, compliant, complete, violations, "
+                "warnings, infos, tags, document) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "on conflict (host, id) do nothing returning id",
+                [
+                    report_id,
+                    host,
+                    received,
+                    scan["started"],
+                    scan["finished"],
+                    int(summary["compliant"]),
+                    int(summary["complete"]),
+                    summary["violations"],
+                    summary["warnings"],
+                    summary["infos"],
+                    json.dumps(agent.get("tags") or {}),
+                    document,
+                ],
+            ).fetchone()
+            if stored is None:
+                return False
+            with conn.cursor().copy(
+                "copy report_findings (host, report_id, position, fingerprint, rule_id, severity, provider, kind, "
+                "subject, path, waived, waiver_expires) from stdin"
+            ) as copy:
+                for n, f in enumerate(report["findings"]):
+                    copy.write_row(
+                        (
+                            host,
+                            report_id,
+                            n,
+                            f["fingerprint"],
+                            f["rule_id"],
+                            f["severity"],
+                            _text(f["provider"]),
+                            _text(f["kind"]),
+                            _text(f["subject"]),
+                            _text(f["location"]["path"]),
+                            int(f["waived"]),
+                            (f.get("waiver") or {}).get("expires"),
+                        )
+                    )
+            conn.execute(
+                "update hosts set lost_reports = lost_reports + %s, "
+                f"last_report = (select r.id from reports r where r.host = hosts.host order by {_ARRIVAL} limit 1) "
+                "where host = %s",
+                [dropped, host],
+            )
+        return True
+
+    def _stream(self, sql: str, params: list[Any], doing: str) -> Iterator[tuple[Any, ...]]:
+        """Rows of a server-side cursor, ``STREAMED_ROWS`` at a time."""
+        with (
+            self._errors(doing),
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="fleet_stream") as cursor,
+        ):
+            cursor.itersize = STREAMED_ROWS
+            cursor.execute(sql, params)
+            yield from cursor
+
+    def hosts(self) -> list[HostInfo]:
+        rows = self._stream(
+            f"select h.host, h.token_hash is not null, h.revoked is not null, h.last_report, {_SEEN}, "
+            "r.compliant, r.complete, coalesce(r.violations, 0), coalesce(r.warnings, 0), "
+            f"(select count(*) from reports c where c.host = h.host), h.lost_reports, r.tags, coalesce({_AHEAD}, 0) "
+            "from hosts h left join reports r on r.host = h.host and r.id = h.last_report order by h.host",
+            [],
+            "cannot list hosts",
+        )
+        return [
+            HostInfo(
+                host=row[0],
+                has_token=bool(row[1]),
+                revoked=bool(row[2]),
+                last_report=row[3],
+                last_seen=row[4],
+                compliant=None if row[5] is None else bool(row[5]),
+                complete=None if row[6] is None else bool(row[6]),
+                violations=row[7],
+                warnings=row[8],
+                reports=row[9],
+                lost_reports=row[10],
+                tags=json.loads(row[11]) if row[11] else {},
+                clock_ahead=row[12],
+            )
+            for row in rows
+        ]
+
+    def reports(self, host: str, limit: int = 20) -> list[dict[str, Any]]:
+        with self._errors("cannot list reports"), self._pool.connection() as conn:
+            rows = conn.execute(
+                f"select r.id, r.received, r.finished, {_AHEAD}, r.compliant, r.complete, r.violations, r.warnings, "
+                f"r.infos from reports r where r.host = %s order by {_ARRIVAL} limit %s",
+                [_text(host), limit],
+            ).fetchall()
+        keys = ("id", "received", "finished", "clock_ahead", "compliant", "complete", "violations", "warnings", "infos")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def report(self, host: str, report_id: str) -> dict[str, Any] | None:
+        with self._errors("cannot read the report"), self._pool.connection() as conn:
+            row = conn.execute(
+                "select document from reports where host = %s and id = %s", [_text(host), _text(report_id)]
+            ).fetchone()
+        return json.loads(gzip.decompress(row[0])) if row else None
+
+    def latest_reports(self) -> Iterator[dict[str, Any]]:
+        rows = self._stream(
+            "select r.document from hosts h join reports r on r.host = h.host and r.id = h.last_report order by h.host",
+            [],
+            "cannot read the latest reports",
+        )
+        for (document,) in rows:
+            yield json.loads(gzip.decompress(document))
+
+    def compliance_by_day(self, since: str) -> list[tuple[str, int, int]]:
+        with self._errors("cannot count compliance by day"), self._pool.connection() as conn:
+            rows = conn.execute(
+                "with seen as (select case when r.compliant = 1 and r.complete = 1 then 1 else 0 end as ok, "
+                f"{_SEEN} as at, row_number() over (partition by r.host, substr({_SEEN}, 1, 10) order by {_ARRIVAL}) "
+                f"as n from reports r where {_SEEN} >= %s) "
+                "select substr(at, 1, 10) as day, count(*), sum(ok) from seen where n = 1 group by day order by day",
+                [since],
+            ).fetchall()
+        return [(str(day), int(total), int(ok or 0)) for day, total, ok in rows]
+
+
+class PostgresGate(HostGate):
+    """The per-host limits in ``host_limits``, one statement each, for every collector on the database.
+    Times are the collectors' clocks (seconds since the epoch): keep them in sync (NTP), as the intake's
+    clock-skew check already asks."""
+
+    def __init__(self, storage: PostgresFleetStorage, burst: int, per_second: float, lease: float) -> None:
+        self._storage = storage
+        self._burst = burst
+        self._per_second = per_second
+        self._lease = lease
+
+    def admit(self, host: str) -> float:
+        params = {"host": host, "burst": self._burst, "rate": self._per_second, "now": time.time()}
+        _, wait = self._storage.execute(
+            "insert into host_limits as l (host, level, refilled, wait) values (%(host)s, %(burst)s - 1, %(now)s, 0) "
+            f"on conflict (host) do update set level = case when {_LEVEL} >= 1 then {_LEVEL} - 1 else {_LEVEL} end, "
+            f"wait = case when {_LEVEL} >= 1 then 0 else (1 - {_LEVEL}) / %(rate)s end, refilled = %(now)s "
+            "returning wait",
+            params,
+        )
+        return float(wait)
+
+    def claim(self, host: str) -> bool:
+        now = time.time()
+        params = {"host": host, "burst": self._burst, "now": now, "until": now + self._lease}
+        changed, _ = self._storage.execute(
+            "insert into host_limits as l (host, level, refilled, wait, busy_until) "
+            "values (%(host)s, %(burst)s, %(now)s, 0, %(until)s) "
+            "on conflict (host) do update set busy_until = excluded.busy_until "
+            "where l.busy_until is null or l.busy_until < %(now)s",
+            params,
+        )
+        return changed == 1
+
+    def release(self, host: str) -> None:
+        self._storage.execute("update host_limits set busy_until = null where host = %s", [host])
