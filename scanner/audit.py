@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from scanner.policy.schema import Policy
 from scanner.policy.waivers import apply_waivers
 from scanner.records import Record, Skipped
 from scanner.report import Report, report_dict, utc_now
-from scanner.result import CitedSource, ScanInfo, ScanResult, summarize
+from scanner.result import CitedSource, Resources, ScanInfo, ScanResult, summarize
 from scanner.store.database import Store
 from scanner.store.filecache import StoreFileCache
 from scanner.vocabulary import SkipKind
@@ -208,6 +209,7 @@ def run_audit(
         policy_mode=policy.mode,
         policy_files=tuple(f.to_dict() for f in policy.files),
         excludes=options.excludes,
+        resources=_resources(),
     )
     frozen_records = tuple(records)
     summary = summarize(findings, frozen_records, coverage)
@@ -245,6 +247,18 @@ class _Phases:
             self.callback(name)
 
 
+def _resources() -> Resources | None:
+    """The process's peak memory and CPU time so far. ``resource`` is imported here because it does not
+    exist on Windows, where the scanner must still import and run (the report then has no figures)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux and BSDs
+    return Resources(usage.ru_maxrss * unit, round(usage.ru_utime + usage.ru_stime, 2))
+
+
 def audit(
     options: AuditOptions,
     policy: Policy,
@@ -268,7 +282,7 @@ def audit(
     if phase is not None:
         phase("recording the scan")
     try:
-        store.save(report, cache.rows())
+        store.save(report, cache.rows(), cache.gone())
         for file in policy.files:  # a policy kept on this machine names what it bans: the scanner's own
             store.remember_own(file.sha256, file.path, "policy")
         return AuditOutcome(with_changes(store, report))

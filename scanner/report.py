@@ -15,7 +15,7 @@ from scanner.limits import bounded
 from scanner.result import ScanResult
 from scanner.vocabulary import SkipKind
 
-SCHEMA_VERSION = "1.5.0"
+SCHEMA_VERSION = "1.6.0"
 """1.1.0: findings carry ``waiver``; an optional ``changes`` section compares with the previous scan.
 1.2.0: an optional ``agent`` section carries the agent's tags.
 1.3.0: the coverage kind ``special-file``; new values in free-form attributes (endpoint ``sdk``,
@@ -27,7 +27,8 @@ them). An optional ``sources`` object: each source the findings cite, by id, wit
 URLs. New values in free-form attributes: the ``maven``, ``go`` and ``cargo`` ecosystems and the ``manifest`` environment kind,
 package ``described_api_hosts``.
 1.5.0: new values in free-form attributes: the ``app``, ``vscode``, ``chrome`` and ``firefox`` ecosystems and
-the environment kinds of apps and extensions; package ``display_name`` and ``reaches``."""
+the environment kinds of apps and extensions; package ``display_name`` and ``reaches``.
+1.6.0: an optional ``scan.resources``: the scanning process's peak memory and CPU seconds."""
 
 Report = dict[str, Any]
 FleetSummary = dict[str, Any]
@@ -64,6 +65,7 @@ def report_dict(result: ScanResult) -> Report:
                     "skipped": [s.to_dict() for s in coverage.skipped],
                     "complete": coverage.complete,
                 },
+                **({"resources": scan.resources.to_dict()} if scan.resources is not None else {}),
             },
             "inventory": [
                 {

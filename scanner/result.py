@@ -17,6 +17,19 @@ from scanner.walk import Coverage
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What the scanning process cost the machine, so an admin can see the agent's touch in each report."""
+
+    peak_memory_bytes: int
+    """The process's peak resident memory (``ru_maxrss``)."""
+    cpu_seconds: float
+    """User and system CPU time of the process so far."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"peak_memory_bytes": self.peak_memory_bytes, "cpu_seconds": self.cpu_seconds}
+
+
+@dataclass(frozen=True)
 class ScanInfo:
     id: str
     host: str
@@ -28,6 +41,8 @@ class ScanInfo:
     policy_mode: str
     policy_files: tuple[dict[str, str], ...]
     excludes: tuple[str, ...]
+    resources: Resources | None = None
+    """``None`` where the platform cannot say (Windows has no ``resource`` module)."""
 
 
 @dataclass(frozen=True)

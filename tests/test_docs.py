@@ -64,6 +64,7 @@ def test_every_cli_command_and_option_is_documented_in_the_readme() -> None:
         "policy list",
         "policy show",
         "policy validate",
+        "prune",
         "serve",
         "show",
         "submit",

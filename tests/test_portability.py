@@ -64,8 +64,9 @@ def test_an_audit_runs_and_records_its_store_without_posix_modules(tmp_path: Pat
     report = tmp_path / "report.json"
     result = run_as_windows("audit", "--root", str(tree), "-o", str(report), home=tmp_path)
     assert result.returncode == 1, result.stderr  # not compliant, and no crash
-    findings = json.loads(report.read_text())["findings"]
-    assert [f["provider"] for f in findings] == ["deepseek"]
+    written = json.loads(report.read_text())
+    assert [f["provider"] for f in written["findings"]] == ["deepseek"]
+    assert "resources" not in written["scan"]  # no ``resource`` module: no figures, and no crash
     assert (tmp_path / "AppData" / "Local" / "scanner" / "scanner.db").is_file()  # the Windows per-user store
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import signal
@@ -19,7 +21,7 @@ from scanner.audit import AuditOptions, audit
 from scanner.errors import StoreError
 from scanner.policy.loader import load_policy
 from scanner.sqlite import migrate
-from scanner.store.database import open_store
+from scanner.store.database import open_store, scope_of
 from scanner.store.migrations import MIGRATIONS
 
 
@@ -84,8 +86,25 @@ def test_show_renders_a_stored_scan_exactly_as_it_was_reported(machine: Machine,
     report = _audit_json(machine, db, "--exclude", "/nothing-*")
     shown = json.loads(run_scanner("show", report["scan"]["id"][:6], "--db", str(db), "-f", "json").stdout)
     assert shown == report
+    assert (
+        report["scan"]["resources"]["peak_memory_bytes"] > 10_000_000 and report["scan"]["resources"]["cpu_seconds"] > 0
+    )
     table = run_scanner("show", report["scan"]["id"], "--db", str(db), "-f", "table").stdout
     assert table.startswith("NOT COMPLIANT") and "1 new, 0 resolved, 2 unchanged" in table
+
+
+def test_an_unchanged_rescan_adds_links_not_copies(machine: Machine, tmp_path: Path) -> None:
+    db = tmp_path / "scanner.db"
+    for n in range(40):
+        _write(machine.path(f"/home/u{n}/.env"), f"OPENAI_BASE_URL=https://api.deepseek.com/v1\nKEY={n}\n")
+    _audit_json(machine, db)
+    counts = "select (select count(*) from findings), (select count(*) from records), (select count(*) from scans)"
+    with sqlite3.connect(db) as conn:
+        before = conn.execute(counts).fetchone()
+    _audit_json(machine, db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(counts).fetchone() == (*before[:2], 2)
+        assert conn.execute("select count(*) from scan_findings").fetchone()[0] == 2 * before[0]
 
 
 def test_unknown_or_ambiguous_scan_ids_are_clear_errors(machine: Machine, tmp_path: Path) -> None:
@@ -133,6 +152,79 @@ def test_an_older_store_is_upgraded_and_keeps_its_scans(machine: Machine, tmp_pa
         names = [r[0] for r in store.db.execute("select name from migrations order by number")]
         assert names == [name for name, _ in MIGRATIONS]
         assert store.load(report["scan"]["id"])["scan"]["id"] == report["scan"]["id"]
+
+
+def _save_as_schema_5(db: sqlite_utils.Database, report: dict) -> None:
+    """What the scanner of store schema 5 wrote for one scan: its findings copied in full."""
+    scan, summary = report["scan"], report["summary"]
+    header = {k: v for k, v in report.items() if k not in ("inventory", "findings")}
+    header["scan"] = {**scan, "coverage": {k: v for k, v in scan["coverage"].items() if k != "skipped"}}
+    dumps = functools.partial(json.dumps, separators=(",", ":"))
+    db["scans"].insert(
+        {
+            "id": scan["id"],
+            "host": scan["host"],
+            "scope": scope_of(report),
+            "started": scan["started"],
+            "finished": scan["finished"],
+            "scanner_version": scan["scanner_version"],
+            "policy": ", ".join(f"{p['id']} {p['version']}" for p in scan["policy"]),
+            "compliant": int(summary["compliant"]),
+            "complete": int(summary["complete"]),
+            "violations": summary["violations"],
+            "warnings": summary["warnings"],
+            "infos": summary["infos"],
+            "records": len(report["inventory"]),
+            "document": dumps(header),
+        }
+    )
+    for n, item in enumerate(report["inventory"]):
+        text = dumps(item)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        row = {"kind": item["kind"], "name": item["name"], "version": item["version"], "path": None, "data": text}
+        db["records"].insert({"hash": digest, **row}, ignore=True)
+        db["scan_records"].insert({"scan_id": scan["id"], "position": n, "record_hash": digest})
+    for n, f in enumerate(report["findings"]):
+        columns = ("id", "fingerprint", "rule_id", "severity", "confidence", "provider", "kind", "subject")
+        row = {k: f[k] for k in columns} | {"path": f["location"]["path"], "line": f["location"]["line"]}
+        db["findings"].insert({"scan_id": scan["id"], "position": n, **row, "waived": 0, "data": dumps(f)})
+    for n, skipped in enumerate(scan["coverage"]["skipped"]):
+        row = {"path": skipped["path"], "kind": skipped["kind"], "data": dumps(skipped)}
+        db["coverage"].insert({"scan_id": scan["id"], "position": n, **row})
+
+
+def test_a_store_of_full_copies_is_converted_and_shows_every_old_scan_unchanged(
+    machine: Machine, tmp_path: Path
+) -> None:
+    """Scans written by store schema 5 (findings copied per scan) come back whole through ``show``, with
+    their changes; a finding they shared is stored once afterwards."""
+    db_path = tmp_path / "scanner.db"
+    old = sqlite_utils.Database(db_path)
+    migrate(old, str(db_path), MIGRATIONS[:5], "store")
+    write_dist_info(machine.venv("/opt/agent"), "langchain-deepseek", "1.1.1")
+    _write(machine.path("/home/alice/.env"), "OPENAI_BASE_URL=https://api.deepseek.com/v1\n")
+    os.mkfifo(machine.path("/home/alice/app.env"))
+    reports = []
+    for step in range(3):
+        if step == 1:
+            _write(machine.path("/srv/carol/client.py"), 'client = OpenAI(base_url="https://api.moonshot.cn/v1")\n')
+        reports.append(audit(AuditOptions(root=str(machine.root)), load_policy([])).report)
+        with old.conn:
+            _save_as_schema_5(old, reports[-1])
+    old.close()
+    assert any(r["scan"]["coverage"]["skipped"] for r in reports)
+
+    with open_store(db_path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        distinct = {json.dumps(f, sort_keys=True) for r in reports for f in r["findings"]}
+        assert store.db.execute("select count(*) from findings").fetchone()[0] == len(distinct) == 3
+    for n, report in enumerate(reports):
+        shown = json.loads(run_scanner("show", report["scan"]["id"], "--db", str(db_path), "-f", "json").stdout)
+        changes = shown.pop("changes", None)
+        assert shown == report
+        assert (changes or {}).get("previous_scan", {}).get("id") == (reports[n - 1]["scan"]["id"] if n else None)
+    diff = json.loads(run_scanner("diff", "--db", str(db_path), "-f", "json").stdout)
+    assert (diff["old_scan"]["id"], len(diff["new"]), len(diff["unchanged"])) == (reports[1]["scan"]["id"], 0, 3)
 
 
 def test_a_store_from_a_newer_scanner_is_refused(machine: Machine, tmp_path: Path) -> None:
@@ -273,3 +365,26 @@ def test_a_renamed_model_file_keeps_its_facts_but_reports_its_new_path(
         (model,) = audit(options, load_policy([]), store).report["inventory"]
     assert model["location"]["path"] == renamed
     assert {c["path"] for c in model["attributes"]["clues"]} == {renamed}
+
+
+def test_the_file_cache_drops_files_that_are_gone_and_keeps_those_out_of_the_scans_paths(
+    machine: Machine, tmp_path: Path
+) -> None:
+    for name in ("kept", "deleted", "replaced"):
+        target = machine.path(f"/srv/{name}/model.gguf")
+        target.parent.mkdir(parents=True)
+        write_gguf(target, name=f"{name} 7B")
+    db = tmp_path / "scanner.db"
+    _audit_json(machine, db)
+    machine.path("/srv/deleted/model.gguf").unlink()
+    replaced = machine.path("/srv/replaced/model.gguf")
+    replaced.rename(replaced.with_suffix(".old"))
+    write_gguf(replaced, name="replaced 7B")
+    replaced.with_suffix(".old").unlink()
+    machine.path("/home").mkdir()
+    _audit_json(machine, db, "/home")  # none of the three is in this scan's paths
+    with sqlite3.connect(db) as conn:
+        paths = sorted(p for (p,) in conn.execute("select path from file_facts"))
+    assert paths == [str(machine.path("/srv/kept/model.gguf"))]
+    table = run_scanner("history", "--db", str(db)).stdout
+    assert "(file cache: 1 entries, " in table

@@ -22,6 +22,8 @@ from scanner.cli.common import (
     chosen_format,
     db_option,
     fail,
+    keep_last_option,
+    older_than_option,
     policy_option,
     reporter_for,
     wide_option,
@@ -36,6 +38,7 @@ from scanner.reporters.interface import Format
 from scanner.reporters.table import verdict_line
 from scanner.reporters.terminal import terminal_safe
 from scanner.store.database import open_store
+from scanner.store.retention import Retention, prune
 from scanner.vocabulary import Word
 from scanner.walk import Coverage
 
@@ -220,6 +223,8 @@ def audit(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not record this scan in the store (and use no file cache).")
     ] = False,
+    keep_last: Annotated[int | None, keep_last_option("After recording the scan, prune the store: ")] = None,
+    older_than: Annotated[int | None, older_than_option("After recording the scan, prune the store: ")] = None,
     submit: Annotated[
         str | None,
         typer.Option(help="Send the report to the collector at URL (spooled in the store when it cannot be sent)."),
@@ -321,6 +326,8 @@ def audit(
                 from scanner.fleet.agent.submit import Sender, submit_report  # requests: 60 ms, only with --submit
 
                 say_delivery(submit_report(Spool(store), Sender(target), outcome.report), target.url)
+            if store is not None and (keep_last is not None or older_than is not None):
+                prune(store, Retention(keep_last=keep_last, older_than_days=older_than))
         finally:
             if store is not None:
                 store.close()

@@ -117,3 +117,13 @@ def db_option() -> Any:
 
 def policy_option() -> Any:
     return typer.Option(help="Policy file or bundled policy name (repeatable). Default: the bundled 'default'.")
+
+
+def keep_last_option(doing: str = "") -> Any:
+    return typer.Option(
+        "--keep-last", min=1, metavar="N", help=f"{doing}Keep at least the latest N scans of each host, root and paths."
+    )
+
+
+def older_than_option(doing: str = "") -> Any:
+    return typer.Option("--older-than", min=0, metavar="DAYS", help=f"{doing}Remove only scans older than DAYS days.")

@@ -10,13 +10,25 @@ import typer
 
 from scanner.audit import recorded_report
 from scanner.changes import compare
-from scanner.cli.common import ListFormat, all_option, chosen_format, db_option, fail, reporter_for, wide_option, write
-from scanner.errors import ScannerError, StoreError
+from scanner.cli.common import (
+    ListFormat,
+    all_option,
+    chosen_format,
+    db_option,
+    fail,
+    keep_last_option,
+    older_than_option,
+    reporter_for,
+    wide_option,
+    write,
+)
+from scanner.errors import ScannerError, StoreError, UsageError
 from scanner.own import digest
 from scanner.places import default_db_path
 from scanner.reporters.interface import Format
-from scanner.reporters.terminal import diff_text, history_table
+from scanner.reporters.terminal import diff_text, history_table, prune_text, store_footer
 from scanner.store.database import Store, open_store, read_store
+from scanner.store.retention import DEFAULT_RETENTION, Retention, prune
 
 
 def scan_ids(store: Store, old: str | None, new: str | None) -> tuple[str, str]:
@@ -38,21 +50,65 @@ def history(
     db: Annotated[Path | None, db_option()] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.TABLE,
 ) -> None:
-    """List the recorded scans with their verdicts and counts, most recent first.
+    """List the recorded scans with their verdicts and counts, most recent first; then the store's size
+    and what the default retention would remove.
 
     Example: scanner history --limit 5
     """
     try:
         store = read_store(db)
-        scans = [] if store is None else store.history(limit)
-        if store is not None:
-            store.close()
+        if store is None:
+            write(history_table([]))
+            return
+        with store:
+            scans = store.history(limit)
+            footer = store_footer(store.size(), DEFAULT_RETENTION, prune(store, DEFAULT_RETENTION, dry_run=True))
     except ScannerError as error:
         fail(error)
     if format is ListFormat.JSON:
         write(json.dumps([s.to_dict() for s in scans], indent=2) + "\n")
         return
-    write(history_table(scans))
+    write(history_table(scans) + footer)
+
+
+def prune_store(
+    keep_last: Annotated[int | None, keep_last_option()] = None,
+    older_than: Annotated[int | None, older_than_option()] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")] = False,
+    db: Annotated[Path | None, db_option()] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.TABLE,
+) -> None:
+    """Remove old scans from the store and give their space back to the filesystem.
+
+    With both limits, a scan goes only when it is beyond the latest N of its scope and older than
+    DAYS. Always kept: the latest scan of each host, root and paths, and the scans on both sides of a
+    change in the findings, so the history still says when each finding appeared and was resolved.
+
+    Example: scanner prune --keep-last 10 --older-than 90 --dry-run
+    """
+    if keep_last is None and older_than is None:
+        fail(UsageError("say how much to keep: --keep-last N, --older-than DAYS, or both"))
+    retention = Retention(keep_last=keep_last, older_than_days=older_than)
+    try:
+        if dry_run:
+            with recorded(db) as store:
+                pruned = prune(store, retention, dry_run=True)
+        else:
+            recorded(db).close()  # prune never creates a store
+            with open_store(db) as store:
+                pruned = prune(store, retention)
+    except ScannerError as error:
+        fail(error)
+    if format is ListFormat.JSON:
+        document = {
+            "dry_run": pruned.dry_run,
+            "removed": [s.to_dict() for s in pruned.scans],
+            "size_before": pruned.before.to_dict(),
+            "size_after": pruned.after.to_dict(),
+        }
+        write(json.dumps(document, indent=2) + "\n")
+        return
+    write(prune_text(pruned))
 
 
 def diff(

@@ -67,11 +67,12 @@ def _under(host: str, suffixes: frozenset[str]) -> bool:
 
 class FileCache(Protocol):
     """Facts learnt from a file in an earlier scan, valid while its device, inode, size, mtime and ctime
-    are unchanged (the store keeps them; ``--no-store`` scans have none)."""
+    are unchanged (the store keeps them; ``--no-store`` scans have none). ``path`` is where the file lies
+    on this machine, so that an entry for a file that is gone can be dropped."""
 
-    def get(self, kind: str, st: os.stat_result) -> Any | None: ...
+    def get(self, kind: str, path: str, st: os.stat_result) -> Any | None: ...
 
-    def put(self, kind: str, st: os.stat_result, data: Any) -> None: ...
+    def put(self, kind: str, path: str, st: os.stat_result, data: Any) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from scanner.policy.schema import Policy
 from scanner.printable import printable
 from scanner.report import Report, location_text, verdict_of
 from scanner.result import Explanation
-from scanner.store.database import StoredScan
+from scanner.store.database import StoredScan, StoreSize
+from scanner.store.retention import Pruned, Retention
 
 
 def terminal_safe(text: str) -> str:
@@ -113,6 +114,32 @@ def history_table(scans: list[StoredScan]) -> str:
     ]
     headers = ["scan", "finished", "host", "verdict", "violations", "warnings", "records", "policy"]
     return (tabulate(rows, headers) if rows else "No scans recorded yet.") + "\n"
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def store_footer(size: StoreSize, retention: Retention, pruned: Pruned) -> str:
+    """Under ``history``: the store's size, and what ``retention`` would remove."""
+    cache = f"file cache: {size.file_cache_entries} entries, {megabytes(size.file_cache_bytes)}"
+    would = f"{len(pruned.scans)} scan(s)" if pruned.scans else "nothing"
+    return (
+        f"Store: {megabytes(size.bytes)} ({cache}). Retention ({retention.describe()}) would remove {would} "
+        "(see: scanner prune --dry-run).\n"
+    )
+
+
+def prune_text(pruned: Pruned) -> str:
+    if not pruned.scans:
+        return f"Nothing to remove; the store takes {megabytes(pruned.before.bytes)}.\n"
+    listing = history_table(list(pruned.scans))
+    if pruned.dry_run:
+        return f"{listing}Would remove these {len(pruned.scans)} scan(s) (dry run: nothing removed).\n"
+    return (
+        f"{listing}Removed {len(pruned.scans)} scan(s); the store went from {megabytes(pruned.before.bytes)} "
+        f"to {megabytes(pruned.after.bytes)}.\n"
+    )
 
 
 def policy_summary(loaded: Policy) -> str:

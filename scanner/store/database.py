@@ -1,7 +1,8 @@
 """The local store: every audit's report, kept in SQLite through ``sqlite-utils``.
 
-A scan is written in one transaction (its row, its inventory links, findings and coverage), so a
-scan killed half-way leaves the earlier ones intact; WAL journaling lets a reader (``scanner
+A scan is written in one transaction (its row, its links to the records and findings it saw, each
+stored once by content, and its coverage), so a scan killed half-way leaves the earlier ones intact;
+WAL journaling lets a reader (``scanner
 history``) run while a nightly audit writes. The report document can be rebuilt exactly from the
 tables, which is how ``scanner show`` renders a stored scan in any format.
 """
@@ -12,7 +13,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,7 +23,7 @@ from scanner.collectors.secrets import SALT_BYTES, new_salt
 from scanner.errors import StoreError
 from scanner.places import default_cache_dir, default_db_path
 from scanner.sqlite import connect, connect_read_only, migrate, query_text, refuse_newer, write_transaction
-from scanner.store.migrations import MIGRATIONS
+from scanner.store.migrations import MIGRATIONS, content_hash
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -65,6 +66,36 @@ class StoredScan:
         }
 
 
+@dataclass(frozen=True)
+class ScanOutline:
+    """What retention needs to know of a scan."""
+
+    id: str
+    number: int
+    scope: str
+    finished: str
+    fingerprints: frozenset[str]
+    """The findings it saw, by fingerprint: a scan whose set differs from the one before is a change."""
+
+
+@dataclass(frozen=True)
+class StoreSize:
+    """How much room the store takes on disk, and how much of it is the file cache."""
+
+    bytes: int
+    """The database file and its write-ahead log."""
+    file_cache_entries: int
+    file_cache_bytes: int
+    """The cached facts' own text, without SQLite's bookkeeping."""
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "bytes": self.bytes,
+            "file_cache_entries": self.file_cache_entries,
+            "file_cache_bytes": self.file_cache_bytes,
+        }
+
+
 def scope_of(report: dict[str, Any]) -> str:
     """Which scans are comparable: same host, same root, same scanned paths."""
     scan = report["scan"]
@@ -101,16 +132,24 @@ class Store:
             raise StoreError(f"{self.path}: cannot {doing}: {error}") from error
 
     # -- writing --------------------------------------------------------------------------------
-    def save(self, report: dict[str, Any], file_facts: list[dict[str, Any]] | None = None) -> None:
-        """Record one scan (and the per-file facts it learnt) in a single transaction."""
+    def save(
+        self,
+        report: dict[str, Any],
+        file_facts: list[dict[str, Any]] | None = None,
+        files_gone: list[tuple[int, int, str]] | None = None,
+    ) -> None:
+        """Record one scan (and the per-file facts it learnt, less those of files now gone) in a single
+        transaction."""
         scan, summary = report["scan"], report["summary"]
         header = {k: v for k, v in report.items() if k not in ("inventory", "findings")}
         header["scan"] = {**scan, "coverage": {k: v for k, v in scan["coverage"].items() if k != "skipped"}}
         records = [(_dumps(item), item) for item in report["inventory"]]
         with self._errors("record the scan"), write_transaction(self.db):
+            number = self.db.execute("select coalesce(max(number), 0) + 1 from scans").fetchone()[0]
             self.db.table("scans").insert(
                 {
                     "id": scan["id"],
+                    "number": number,
                     "host": query_text(scan["host"]),
                     "scope": scope_of(report),
                     "started": scan["started"],
@@ -126,31 +165,25 @@ class Store:
                     "document": _dumps(header),
                 }
             )
-            hashes = [hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() for text, _ in records]
-            self.db.table("records").insert_all(
-                (
+            record_numbers = self._contents(
+                "records",
+                [
                     {
-                        "hash": digest,
+                        "hash": content_hash(text),
                         "kind": item["kind"],
                         "name": query_text(item["name"]),
                         "version": query_text(item["version"]),
                         "path": query_text(item["location"]["path"]),
                         "data": text,
                     }
-                    for digest, (text, item) in zip(hashes, records, strict=True)
-                ),
-                ignore=True,
-                batch_size=500,
+                    for text, item in records
+                ],
             )
-            self.db.table("scan_records").insert_all(
-                ({"scan_id": scan["id"], "position": n, "record_hash": h} for n, h in enumerate(hashes)),
-                batch_size=2000,
-            )
-            self.db.table("findings").insert_all(
-                (
+            finding_numbers = self._contents(
+                "findings",
+                [
                     {
-                        "scan_id": scan["id"],
-                        "position": n,
+                        "hash": content_hash(text),
                         "id": f["id"],
                         "fingerprint": f["fingerprint"],
                         "rule_id": f["rule_id"],
@@ -162,12 +195,19 @@ class Store:
                         "path": query_text(f["location"]["path"]),
                         "line": f["location"]["line"],
                         "waived": int(f["waived"]),
-                        "data": _dumps(f),
+                        "data": text,
                     }
-                    for n, f in enumerate(report["findings"])
-                ),
-                batch_size=500,
+                    for text, f in ((_dumps(f), f) for f in report["findings"])
+                ],
             )
+            for table, link, numbers in (
+                ("scan_records", "record", record_numbers),
+                ("scan_findings", "finding", finding_numbers),
+            ):
+                self.db.conn.executemany(
+                    f"insert into {table} (scan, position, {link}) values (?, ?, ?)",
+                    ((number, n, content) for n, content in enumerate(numbers)),
+                )
             self.db.table("coverage").insert_all(
                 (
                     {
@@ -184,19 +224,75 @@ class Store:
             if file_facts:
                 rows = ({**row, "data": _dumps(row["data"])} for row in file_facts)
                 self.db.table("file_facts").upsert_all(rows, pk=("device", "inode", "kind"), batch_size=500)
+            self.db.conn.executemany(
+                "delete from file_facts where device = ? and inode = ? and kind = ?", files_gone or []
+            )
             forget = (datetime.now(timezone.utc) - FORGET_FILES_AFTER).isoformat(timespec="seconds")
             self.db.execute("delete from file_facts where seen < ?", [forget])
+
+    def remove(self, scan_ids: list[str]) -> None:
+        """Forget these scans and every record or finding no remaining scan links to, then give the
+        space back: a VACUUM rewrites the store, in time proportional to what is kept (a 50 MB store
+        takes about a second), and a concurrent audit waits for it (``BUSY_TIMEOUT_MS``)."""
+        with self._errors("remove scans"):
+            with write_transaction(self.db):
+                for start in range(0, len(scan_ids), 500):
+                    batch = scan_ids[start : start + 500]
+                    marks = ", ".join("?" * len(batch))
+                    numbers = f"select number from scans where id in ({marks})"
+                    self.db.execute(f"delete from scan_records where scan in ({numbers})", batch)
+                    self.db.execute(f"delete from scan_findings where scan in ({numbers})", batch)
+                    self.db.execute(f"delete from coverage where scan_id in ({marks})", batch)
+                    self.db.execute(f"delete from scans where id in ({marks})", batch)
+                self.db.execute("delete from records where number not in (select record from scan_records)")
+                self.db.execute("delete from findings where number not in (select finding from scan_findings)")
+            self.db.execute("VACUUM")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _contents(self, table: str, rows: list[dict[str, Any]]) -> list[int]:
+        """Each row's number in a content table, adding the rows not stored yet: a content seen by an
+        earlier scan costs nothing more."""
+        self.db.table(table).insert_all(rows, ignore=True, batch_size=500)
+        numbers: dict[str, int] = {}
+        hashes = list(dict.fromkeys(row["hash"] for row in rows))
+        for start in range(0, len(hashes), 500):
+            batch = hashes[start : start + 500]
+            marks = ", ".join("?" * len(batch))
+            numbers.update(self.db.execute(f"select hash, number from {table} where hash in ({marks})", batch))
+        return [numbers[row["hash"]] for row in rows]
 
     # -- reading --------------------------------------------------------------------------------
     def history(self, limit: int | None = None) -> list[StoredScan]:
         """Most recent first."""
         sql = (
             "select id, host, started, finished, policy, compliant, complete, violations, warnings, infos, records "
-            "from scans order by finished desc, rowid desc"
+            "from scans order by finished desc, number desc"
         )
         with self._errors("read the scan history"):
             rows = self.db.execute(sql + (f" limit {int(limit)}" if limit else "")).fetchall()
         return [StoredScan(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), r[7], r[8], r[9], r[10]) for r in rows]
+
+    def outline(self) -> list[ScanOutline]:
+        """Every scan, oldest first, with the fingerprints of the findings it saw."""
+        with self._errors("read the scan history"):
+            seen: dict[int, set[str]] = {}
+            for scan, fingerprint in self.db.execute(
+                "select l.scan, f.fingerprint from scan_findings l join findings f on f.number = l.finding"
+            ):
+                seen.setdefault(scan, set()).add(fingerprint)
+            rows = self.db.execute("select id, number, scope, finished from scans order by number").fetchall()
+        return [ScanOutline(i, n, scope, done, frozenset(seen.get(n, ()))) for i, n, scope, done in rows]
+
+    def size(self) -> StoreSize:
+        with self._errors("measure the store"):
+            entries, cached = self.db.execute(
+                "select count(*), coalesce(sum(length(data)), 0) from file_facts"
+            ).fetchone()
+        on_disk = 0
+        for suffix in ("", "-wal"):
+            with suppress(OSError):  # no write-ahead log right now
+                on_disk += Path(self.path + suffix).stat().st_size
+        return StoreSize(on_disk, entries, cached)
 
     def resolve(self, reference: str) -> str:
         """A scan id from a full id or a unique prefix of at least four characters."""
@@ -218,14 +314,14 @@ class Store:
         with self._errors("read the scan history"):
             row = self.db.execute(
                 "select p.id from scans p join scans s on s.id = ? "
-                "where p.scope = s.scope and p.rowid < s.rowid order by p.rowid desc limit 1",
+                "where p.scope = s.scope and p.number < s.number order by p.number desc limit 1",
                 [scan_id],
             ).fetchone()
         return str(row[0]) if row else None
 
     def latest(self, count: int) -> list[str]:
         with self._errors("read the scan history"):
-            rows = self.db.execute("select id from scans order by rowid desc limit ?", [count]).fetchall()
+            rows = self.db.execute("select id from scans order by number desc limit ?", [count]).fetchall()
         return [str(r[0]) for r in rows]
 
     def load(self, scan_id: str) -> dict[str, Any]:
@@ -236,11 +332,15 @@ class Store:
                 raise StoreError(f"{self.path}: no scan with id {scan_id!r}")
             report: dict[str, Any] = json.loads(row[0])
             inventory = self.db.execute(
-                "select r.data from scan_records l join records r on r.hash = l.record_hash "
-                "where l.scan_id = ? order by l.position",
+                "select r.data from scan_records l join scans s on s.number = l.scan "
+                "join records r on r.number = l.record where s.id = ? order by l.position",
                 [scan_id],
             )
-            findings = self.db.execute("select data from findings where scan_id = ? order by position", [scan_id])
+            findings = self.db.execute(
+                "select f.data from scan_findings l join scans s on s.number = l.scan "
+                "join findings f on f.number = l.finding where s.id = ? order by l.position",
+                [scan_id],
+            )
             skipped = self.db.execute("select data from coverage where scan_id = ? order by position", [scan_id])
             report["inventory"] = [json.loads(r[0]) for r in inventory]
             report["findings"] = [json.loads(r[0]) for r in findings]
@@ -284,11 +384,11 @@ class Store:
         """Every cached per-file fact, keyed by device, inode and kind."""
         with self._errors("read the file cache"):
             rows = self.db.execute(
-                "select device, inode, kind, size, mtime_ns, ctime_ns, data from file_facts"
+                "select device, inode, kind, size, mtime_ns, ctime_ns, data, path from file_facts"
             ).fetchall()
         return {
-            (d, i, k): {"size": s, "mtime_ns": m, "ctime_ns": c, "data": json.loads(data)}
-            for d, i, k, s, m, c, data in rows
+            (d, i, k): {"size": s, "mtime_ns": m, "ctime_ns": c, "data": json.loads(data), "path": path}
+            for d, i, k, s, m, c, data, path in rows
         }
 
 

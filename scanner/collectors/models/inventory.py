@@ -136,12 +136,12 @@ class Inventory:
         """The header's facts, from the file cache when the file is unchanged since an earlier scan."""
         cache = self.options.file_cache
         st = os.fstat(handle.fileno())
-        known = cache.get(WEIGHT_CACHE_KIND, st) if cache else None
+        known = cache.get(WEIGHT_CACHE_KIND, entry.real_path, st) if cache else None
         if known is not None:
             return WeightFacts.from_cache(known, entry.path)
         facts = read_weight_file(handle, st.st_size, entry.name, entry.path)
         if cache and facts is not None:
-            cache.put(WEIGHT_CACHE_KIND, st, facts.to_cache())
+            cache.put(WEIGHT_CACHE_KIND, entry.real_path, st, facts.to_cache())
         return facts
 
     def _hash(self, entry: Entry, facts: WeightFacts) -> None:
@@ -152,13 +152,13 @@ class Inventory:
         try:
             with self.fs.open_unlinked(entry.real_path) as handle:
                 st = os.fstat(handle.fileno())
-                known = cache.get(DIGEST_CACHE_KIND, st) if cache else None
+                known = cache.get(DIGEST_CACHE_KIND, entry.real_path, st) if cache else None
                 if known is None:
                     for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
                         digest.update(chunk)
                     known = digest.hexdigest()
                     if cache:
-                        cache.put(DIGEST_CACHE_KIND, st, known)
+                        cache.put(DIGEST_CACHE_KIND, entry.real_path, st, known)
         except (OSError, FileRefused) as error:
             self.skipped.append(Skipped(entry.path, f"not hashed: {describe_refusal(error)}", refusal_kind(error)))
             return

@@ -2,8 +2,10 @@
 
 Its keys are ``scanner audit``'s own option names (``submit``, ``token_file``, ``policy``, ``paths``,
 ``exclude``, ``db``...; dashes or underscores), so that every option can be set there and a CLI
-option always wins over the file. ``tags`` is a mapping (``department: finance``). Unknown keys and
-wrong types are errors with the file and line, like a policy's.
+option always wins over the file. ``tags`` is a mapping (``department: finance``). ``retention`` is a
+mapping (``keep_last``, ``older_than`` in days) applied after each audit, ``DEFAULT_RETENTION`` when
+the file does not say (a scheduled agent must not grow its store for ever), ``{}`` to keep everything.
+Unknown keys and wrong types are errors with the file and line, like a policy's.
 """
 
 from __future__ import annotations
@@ -16,8 +18,27 @@ import yaml
 
 from scanner.errors import ConfigError
 from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.store.retention import DEFAULT_RETENTION
 
 CONFIG_CAP = 1 << 20
+RETENTION_KEYS = {"keep_last": "keep_last", "older_than": "older_than"}
+"""``retention:``'s keys and the ``scanner audit`` parameters they set."""
+
+
+def _retention(node: yaml.Node, file: str, line: int) -> dict[str, Any]:
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(file, line, "retention", "expected a mapping such as {keep_last: 10, older_than: 90}")
+    found: dict[str, Any] = {"keep_last": None, "older_than": None}
+    for key_node, value_node in node.value:
+        key = str(key_node.value).replace("-", "_")
+        where = key_node.start_mark.line + 1
+        if key not in RETENTION_KEYS:
+            raise ConfigError(file, where, f"retention.{key_node.value}", "unknown key; allowed: keep_last, older_than")
+        value = _scalar(value_node, file, f"retention.{key}")
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "keep_last" else 0):
+            raise ConfigError(file, where, f"retention.{key}", "expected a whole number of scans or days")
+        found[RETENTION_KEYS[key]] = value
+    return found
 
 
 def _scalar(node: yaml.Node, file: str, key: str) -> Any:
@@ -45,11 +66,14 @@ def load_agent_config(path: Path, options: Mapping[str, str], repeatable: Collec
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         raise ConfigError(file, mark.line + 1 if mark else None, None, f"YAML syntax error: {error.problem}") from error
-    if root is None:
-        return {}
-    if not isinstance(root, yaml.MappingNode):
+    if root is not None and not isinstance(root, yaml.MappingNode):
         raise ConfigError(file, root.start_mark.line + 1, None, "expected a mapping of option names to values")
     found: dict[str, Any] = {}
+    prunes = set(RETENTION_KEYS.values()) <= set(options.values())  # ``scanner audit``, not ``submit``
+    if prunes:
+        found |= {"keep_last": DEFAULT_RETENTION.keep_last, "older_than": DEFAULT_RETENTION.older_than_days}
+    if root is None:
+        return found
     for key_node, value_node in root.value:
         written = str(key_node.value).replace("-", "_")
         line = key_node.start_mark.line + 1
@@ -58,9 +82,18 @@ def load_agent_config(path: Path, options: Mapping[str, str], repeatable: Collec
                 raise ConfigError(file, line, "tags", "expected a mapping such as {department: finance}")
             found["tag"] = [f"{k.value}={_scalar(v, file, f'tags.{k.value}')}" for k, v in value_node.value]
             continue
-        allowed = sorted(k for k, name in options.items() if name not in ("config", "tag"))
+        if written == "retention" and prunes:
+            found |= _retention(value_node, file, line)
+            continue
+        hidden = ("config", "tag", *RETENTION_KEYS.values())
+        allowed = sorted(k for k, name in options.items() if name not in hidden)
         if written not in allowed:
-            raise ConfigError(file, line, key_node.value, f"unknown option; allowed: {', '.join(allowed)}, tags")
+            raise ConfigError(
+                file,
+                line,
+                key_node.value,
+                f"unknown option; allowed: {', '.join(allowed)}, tags{', retention' if prunes else ''}",
+            )
         key = options[written]
         if isinstance(value_node, yaml.SequenceNode):
             if key not in repeatable:
