@@ -170,17 +170,8 @@ def test_a_binary_plist_that_expands_without_end_is_a_gap_not_a_stall(tmp_path: 
     assert gaps and "expands to more than" in gaps[0]["reason"]
 
 
-FAKE_WINREG = textwrap.dedent(
+STAND_IN = textwrap.dedent(
     """
-    import sys, types
-    # The live registry, as the winreg module gives it on Windows: these keys and values only.
-    KEYS = {
-        ("HKLM", r"SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"): [
-            ("Path", [r"C:\\Windows"], 7), ("OPENAI_BASE_URL", "https://api.deepseek.com/v1", 1)],
-        ("HKCU", "Environment"): [("TEMP", r"%USERPROFILE%\\AppData\\Local\\Temp", 2)],
-        ("HKU", ""): ["S-1-5-18", "S-1-5-21-1-2-3-1001", "S-1-5-21-1-2-3-1001_Classes"],
-        ("HKU", r"S-1-5-21-1-2-3-1001\\Environment"): [("MOONSHOT_API_KEY", "sk-moonshotmoonshotmoonshot0123", 1)],
-    }
     class Key:
         def __init__(self, root, sub):
             if (root, sub) not in KEYS:
@@ -196,6 +187,24 @@ FAKE_WINREG = textwrap.dedent(
     winreg.EnumValue = lambda k, i: k.items[i]
     sys.modules["winreg"] = winreg
     sys.platform = "win32"
+    """
+)
+"""``winreg`` as Windows gives it, serving the ``KEYS`` a script defines before it (the module exists on Windows
+only)."""
+
+
+FAKE_WINREG = textwrap.dedent(
+    """
+    import sys, types
+    # The live registry, as the winreg module gives it on Windows: these keys and values only.
+    KEYS = {
+        ("HKLM", r"SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"): [
+            ("Path", [r"C:\\Windows"], 7), ("OPENAI_BASE_URL", "https://api.deepseek.com/v1", 1)],
+        ("HKCU", "Environment"): [("TEMP", r"%USERPROFILE%\\AppData\\Local\\Temp", 2)],
+        ("HKU", ""): ["S-1-5-18", "S-1-5-21-1-2-3-1001", "S-1-5-21-1-2-3-1001_Classes"],
+        ("HKU", r"S-1-5-21-1-2-3-1001\\Environment"): [("MOONSHOT_API_KEY", "sk-moonshotmoonshotmoonshot0123", 1)],
+    }
+    {stand_in}
     from scanner.audit import watch_list
     from scanner.collectors.endpoints.winregistry import RegistryCollector
     from scanner.collectors.interface import CollectOptions
@@ -206,6 +215,7 @@ FAKE_WINREG = textwrap.dedent(
         print(record.locations[0].path, record.name, record.source.value, record.host or "-")
     """
 )
+FAKE_WINREG = FAKE_WINREG.replace("{stand_in}\n", STAND_IN)
 
 
 def test_a_registry_environment_past_the_values_cap_is_a_gap_not_silence() -> None:
@@ -251,21 +261,7 @@ FAKE_UNINSTALL = textwrap.dedent(
         ("HKU", "S-1-5-21-1-2-3-1001" + BS + U): ["Hailuo"],
         ("HKU", "S-1-5-21-1-2-3-1001" + BS + U + BS + "Hailuo"): [("DisplayName", "Hailuo AI", 1)],
     }
-    class Key:
-        def __init__(self, root, sub):
-            if (root, sub) not in KEYS:
-                raise FileNotFoundError(2, "The system cannot find the file specified")
-            self.items = KEYS[(root, sub)]
-        def __enter__(self): return self
-        def __exit__(self, *exc): return False
-    winreg = types.ModuleType("winreg")
-    winreg.HKEY_LOCAL_MACHINE, winreg.HKEY_CURRENT_USER, winreg.HKEY_USERS = "HKLM", "HKCU", "HKU"
-    winreg.OpenKey = Key
-    winreg.QueryInfoKey = lambda k: (len(k.items), len(k.items), 0)
-    winreg.EnumKey = lambda k, i: k.items[i]
-    winreg.EnumValue = lambda k, i: k.items[i]
-    sys.modules["winreg"] = winreg
-    sys.platform = "win32"
+    {stand_in}
     from scanner.collectors.interface import CollectOptions
     from scanner.collectors.packages.apps import DesktopAppCollector
     from scanner.fsview import RootFS
@@ -278,6 +274,7 @@ FAKE_UNINSTALL = textwrap.dedent(
         print("finding", finding.provider, finding.severity.value, finding.subject)
     """
 )
+FAKE_UNINSTALL = FAKE_UNINSTALL.replace("{stand_in}\n", STAND_IN)
 
 
 def test_programs_registered_for_uninstall_in_the_live_registry_are_desktop_apps() -> None:
