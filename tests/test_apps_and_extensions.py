@@ -241,6 +241,32 @@ def test_editor_extensions_of_vs_code_and_its_forks_are_found_by_id_and_by_what_
     )
 
 
+def test_an_editor_extension_whose_main_script_calls_one_providers_api_is_its_client(machine: Machine) -> None:
+    """A hint of lower confidence: a script naming one banned provider's API and no other's is that provider's
+    client; one that names several (a multi-provider assistant) says nothing about any of them."""
+    home = "/home/ana"
+    editor_extension(
+        machine, home, ".vscode", "someone.ds-chat-0.3.0",
+        name="ds-chat", publisher="someone", version="0.3.0", displayName="Chat", main="./dist/extension.js",
+    )  # fmt: skip
+    write(machine, f"{home}/.vscode/extensions/someone.ds-chat-0.3.0/dist/extension.js",
+          'const u="https://API.DeepSeek.com/chat/completions";fetch(u,{method:"POST"})\n')  # fmt: skip
+    editor_extension(
+        machine, home, ".vscode", "other.any-model-1.0.0",
+        name="any-model", publisher="other", version="1.0.0", displayName="Any Model", main="./out/main",
+    )  # fmt: skip
+    write(machine, f"{home}/.vscode/extensions/other.any-model-1.0.0/out/main.js",
+          'const P={deepseek:"https://api.deepseek.com",kimi:"https://api.moonshot.cn/v1",mm:"https://api.minimax.io/v1"}\n')  # fmt: skip
+    editor_extension(
+        machine, home, ".vscode", "evil.escape-1.0.0",
+        name="escape", publisher="evil", version="1.0.0", displayName="Escape", main="../../../../etc/passwd",
+    )  # fmt: skip
+    report = audit(machine)
+    assert judged(report) == {("someone.ds-chat 0.3.0", "deepseek", "package-described", "warning")}
+    finding = next(f for f in report["findings"] if f["provider"] == "deepseek")
+    assert any(line.startswith("its main script names `api.deepseek.com`") for line in finding["evidence"])
+
+
 def chromium_extension(machine: Machine, profile: str, ext_id: str, version: str, **manifest: Any) -> Path:
     folder = machine.path(f"{profile}/Extensions/{ext_id}/{version}_0")
     folder.mkdir(parents=True)

@@ -208,6 +208,9 @@ def _beside_ai(summary: str, start: int, end: int) -> bool:
     return any(word.strip(",.;:!?").lower() in _NEIGHBOUR_AI for word in before[-1:] + after[:1])
 
 
+_EXTENSIONS = frozenset({Ecosystem.VSCODE, Ecosystem.CHROME, Ecosystem.FIREFOX})
+
+
 class PackageDescriptionMatcher(PackageMatcher):
     """Heuristic: the package's summary names the provider or one of its products beside an AI word
     (``Moonshot AI (Kimi) LLM client``): a republished or rebranded client says what it is even when
@@ -263,8 +266,9 @@ class PackageDescriptionMatcher(PackageMatcher):
         if len(providers) != 1 or not all(known.values()):
             return []
         host, ((_, (provider, fact)),) = next((h, f) for h, f in known.items() if f)
+        where = "its main script names" if record.ecosystem in _EXTENSIONS else "the examples of its description call"
         sentence = (
-            f"the examples of its description call `{host}`, {provider.name}'s API ({fact.where}), and no other "
+            f"{where} `{host}`, {provider.name}'s API ({fact.where}), and no other "
             "vendor's: a client of it, a hint, so at most a warning."
         )
         entry = f"endpoints: {host}"

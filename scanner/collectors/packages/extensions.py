@@ -31,6 +31,8 @@ from scanner.vocabulary import SkipKind
 from scanner.walk import Entry, Interest
 
 MANIFEST_CAP = 1024 * 1024
+SCRIPT_CAP = 8 * 1024 * 1024
+"""An extension's bundled main script: a few MiB at most; only searched for the watched API hosts."""
 """An extension's package.json or manifest.json: a few KiB, a large editor extension's some 100 KiB."""
 FIREFOX_CAP = 16 * 1024 * 1024
 """Firefox's ``extensions.json`` describes every add-on, built-in ones too: a few hundred KiB to a few MiB."""
@@ -195,7 +197,25 @@ class ExtensionCollector(Collector):
             home_page=_text(manifest.get("homepage")),
             project_urls=tuple((label, url) for label, url in urls if url),
             reaches=_hosts(_default_hosts(configuration)),
+            described_api_hosts=self._script_hosts(parts[:-1], entry.real_path, manifest.get("main")),
         )
+
+    def _script_hosts(self, folder: list[str], manifest_real: str, main: object) -> tuple[str, ...]:
+        """The watched API hosts an editor extension's main script names (the policy decides whether they
+        are one provider's and nobody else's: a client of it). Read up to ``SCRIPT_CAP``; a bundle past
+        it is searched in its head only, as this is a hint, not the reading of a setting."""
+        if not isinstance(main, str) or not main.strip() or ".." in main.split("/"):
+            return ()
+        inside = main.strip().removeprefix("./").lstrip("/")
+        base = manifest_real.rsplit("/", 1)[0]
+        for candidate in (inside, f"{inside}.js"):
+            try:
+                data, _ = self.fs.read_bytes(f"{base}/{candidate}", SCRIPT_CAP)
+            except (OSError, FileRefused):
+                continue
+            text = data.decode("utf-8", "replace").lower()
+            return tuple(host for host in sorted(self.options.watch.api_hosts) if host in text)[:_REACHES_KEPT]
+        return ()
 
     def _nls(self, entry: Entry) -> dict[str, str]:
         """The English strings of a localised manifest (``%displayName%`` -> ``package.nls.json``)."""
