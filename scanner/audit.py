@@ -53,6 +53,8 @@ class AuditOptions:
     excludes: tuple[str, ...] = ()
     include_fstypes: frozenset[str] = frozenset()
     one_file_system: bool = False
+    max_memory: int | None = None
+    """``--max-memory``: bytes past which the walk stops, leaving the rest as a gap (``None``: no cap)."""
     hash_weights: bool = False
     """Hash weight files whose digest their name does not give (``--hash``)."""
     online: bool = False
@@ -165,6 +167,7 @@ def run_audit(
             excludes=options.excludes,
             include_fstypes=options.include_fstypes,
             one_file_system=options.one_file_system,
+            max_memory=options.max_memory,
         ),
         progress,
     )

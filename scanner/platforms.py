@@ -43,3 +43,19 @@ def user_name(uid: int | None = None) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+def resident_memory() -> int | None:
+    """Bytes of memory this process holds now (Linux ``/proc/self/statm``), else its peak so far (POSIX
+    ``getrusage``), or ``None`` where neither can be asked (Windows without them)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if macos() else peak * 1024  # bytes on macOS, KiB elsewhere

@@ -25,11 +25,14 @@ from typing import Protocol
 
 from scanner.fsview import BY_DESCRIPTOR, DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error, printable
 from scanner.mounts import Mount, read_mount_table, skip_reason
+from scanner.platforms import resident_memory
 from scanner.records import Skipped
 from scanner.vocabulary import SkipKind
 
 # Relative to the machine's root: never files anyone installed, and reading some of them blocks.
 DEFAULT_SKIP_PATHS: tuple[str, ...] = ("/proc", "/sys", "/dev", "/run")
+MEMORY_CHECK_EVERY = 256
+"""Folders between two looks at the scanner's memory (``--max-memory``): one small read each time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,8 @@ class WalkOptions:
     """Never cross into another mounted filesystem (like ``find -xdev``)."""
     mounts: Sequence[Mount] | None = None
     """The mount table; read from ``/proc/self/mountinfo`` when not given."""
+    max_memory: int | None = None
+    """Bytes of memory past which the walk stops (``--max-memory``): what was not walked is a gap."""
 
 
 def _compile_globs(globs: Iterable[str]) -> re.Pattern[str] | None:
@@ -241,11 +246,14 @@ class Walker:
         """Filesystems mounted in more than one place (bind mounts). Only there can a folder be
         reached twice or a walk loop, so only there are folders remembered by inode."""
         self._seen: set[tuple[str, int]] = set()
+        self._stopped = False
 
     # -- public -----------------------------------------------------------------------------
     def walk(self, roots: Sequence[WalkRoot]) -> Coverage:
         primary = [r for r in roots if not r.supplementary]
         for root in roots:
+            if self._stopped:
+                break  # --max-memory was reached: the gap is recorded once
             if root.supplementary and (self._excluded_path(root.real_path) or self._covered(root.real_path, primary)):
                 continue
             self._walk_root(root)
@@ -317,6 +325,7 @@ class Walker:
         """The folders from ``start`` down to the one being listed."""
         dispatch, fs, coverage = self._dispatch, self.fs, self.coverage
         junctions = fs.windows_paths
+        memory_cap = self.options.max_memory
         by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
         excluded = self._excluded if self.options.excludes else None
         extensionless = bool(dispatch.extensionless)
@@ -326,6 +335,9 @@ class Walker:
                 while path and path[-1] is not current.parent:
                     _close(path.pop())
                 coverage.dirs += 1
+                if memory_cap is not None and coverage.dirs % MEMORY_CHECK_EVERY == 1 and self._over(memory_cap):
+                    stack.clear()
+                    break
                 self._report_progress(current.real_path)
                 folder = fs.to_display(current.real_path) if dispatch.every else ""
                 every = [visitor for visitor, accepts in dispatch.every if accepts(folder)]
@@ -499,6 +511,19 @@ class Walker:
 
     def _skip(self, real: str, reason: str, kind: SkipKind) -> None:
         self.coverage.skipped.append(Skipped(self.fs.to_display(real), reason, kind))
+
+    def _over(self, cap: int) -> bool:
+        """Past the memory cap: the walk ends here, once, with a gap saying so (every later root too)."""
+        held = resident_memory()
+        if self._stopped or (held is not None and held > cap):
+            if not self._stopped:
+                reason = (
+                    f"scan stopped at --max-memory {cap >> 20} MiB (the scanner held {(held or 0) >> 20} MiB): "
+                    "folders not yet walked were not seen"
+                )
+                self.coverage.skipped.append(Skipped("(walk)", reason, SkipKind.UNREADABLE))
+            self._stopped = True
+        return self._stopped
 
     def _report_progress(self, real: str) -> None:
         if self._progress is None:

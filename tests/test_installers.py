@@ -458,6 +458,8 @@ def test_linux_reinstall_keeps_an_edited_config_unless_forced_switches_to_cron_a
     assert 0 <= minute < 60 and 0 <= hour < 4
     assert cron[2:6] == ["*", "*", "*", "root"]
     assert "/opt/scanner/bin/scanner" in cron and cron[cron.index("--fail-on") + 1] == "never"
+    assert cron[cron.index("nice") + 1 : cron.index("nice") + 3] == ["-n", "19"]  # yields to the machine's users
+    assert shutil.which("ionice") is None or cron[cron.index("ionice") + 1 : cron.index("ionice") + 3] == ["-c", "3"]
 
     _ok(_install(*common, "--collector", "https://elsewhere.example.gov", "--scheduler", "cron", "--force"))
     assert yaml.safe_load(config.read_text())["submit"] == "https://elsewhere.example.gov"

@@ -379,3 +379,18 @@ def test_masked_units_and_sockets_among_peoples_files_leave_the_scan_complete(ma
         ("/home/u/pipe", "special-file"),
         ("/home/u/agent.sock", "special-file"),
     }
+
+
+def test_a_walk_past_its_memory_cap_stops_and_says_what_was_not_seen(tmp_path: Path) -> None:
+    """``--max-memory``: the scan ends cleanly with partial coverage rather than growing (here the cap is
+    below what any Python process holds, so the walk stops at its first look)."""
+    for index in range(300):
+        (tmp_path / "tree" / f"d{index}").mkdir(parents=True)
+    (tmp_path / "tree" / "d299" / ".env").write_text("OPENAI_BASE_URL=https://api.deepseek.com\n")
+    report = tmp_path / "report.json"
+    done = run_scanner("audit", "--root", str(tmp_path / "tree"), "--max-memory", "16", "--no-store", "-o", str(report))
+    assert report.is_file(), done.stderr  # the report of what was seen is still written
+    coverage = json.loads(report.read_text())["scan"]["coverage"]
+    (gap,) = [s for s in coverage["skipped"] if s["path"] == "(walk)"]
+    assert gap["kind"] == "unreadable" and gap["reason"].startswith("scan stopped at --max-memory 16 MiB")
+    assert coverage["complete"] is False

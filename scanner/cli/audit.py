@@ -176,6 +176,14 @@ def audit(
     one_file_system: Annotated[
         bool, typer.Option("--one-file-system", help="Do not cross into other mounted filesystems.")
     ] = False,
+    max_memory: Annotated[
+        int | None,
+        typer.Option(
+            metavar="MIB",
+            min=16,
+            help="Stop walking when the scanner holds this many MiB; what was not walked is listed as a gap.",
+        ),
+    ] = None,
     browser_history: Annotated[
         bool,
         typer.Option(
@@ -278,6 +286,7 @@ def audit(
             excludes=tuple(exclude or ()),
             include_fstypes=frozenset(include_fstype or ()),
             one_file_system=one_file_system,
+            max_memory=max_memory << 20 if max_memory else None,
             browser_history=browser_history,
             shell_history=shell_history,
             hash_weights=hash_weights,
