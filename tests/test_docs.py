@@ -53,6 +53,7 @@ def test_every_cli_command_and_option_is_documented_in_the_readme() -> None:
         "audit",
         "diff",
         "fleet hosts",
+        "fleet prune",
         "fleet show",
         "fleet summary",
         "fleet token add",

@@ -262,6 +262,30 @@ def test_ingest_loads_report_files_with_the_same_checks(report: dict[str, Any], 
     assert "broken.json: refused: body is not UTF-8 JSON" in done.stderr
 
 
+def test_fleet_prune_keeps_each_hosts_latest_reports_and_says_the_database_size(
+    report: dict[str, Any], tmp_path: Path, fleet_db: str
+) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    for host in ("web-01", "web-02"):
+        for night in range(4 if host == "web-01" else 1):
+            copy = json.loads(json.dumps(report))
+            copy["scan"].update(id=f"{host}-{night}", host=host)
+            (incoming / f"{host}-{night}.json").write_text(json.dumps(copy))
+    assert run_scanner("ingest", str(incoming), "--db", fleet_db).returncode == 0
+    dry = run_scanner("fleet", "prune", "--keep-last", "2", "--dry-run", "--db", fleet_db)
+    assert dry.returncode == 0 and dry.stdout.startswith("would remove 2 report(s); the fleet database holds ")
+    assert run_scanner("fleet", "prune", "--keep-last", "2", "--older-than", "1", "--db", fleet_db).stdout.startswith(
+        "removed 0 report(s)"
+    )  # they all arrived today
+    done = run_scanner("fleet", "prune", "--keep-last", "1", "--db", fleet_db)
+    assert done.stdout.startswith("removed 3 report(s)")
+    hosts = json.loads(run_scanner("fleet", "hosts", "-f", "json", "--db", fleet_db).stdout)
+    assert {(h["host"], h["reports"]) for h in hosts} == {("web-01", 1), ("web-02", 1)}
+    shown = run_scanner("fleet", "show", "web-01", "-f", "json", "--db", fleet_db).stdout
+    assert "web-01-3" in shown and "web-01-2" not in shown  # the host's latest report stays
+
+
 def _fleet_report(machine: Machine, host: str, finished: datetime, dirty: bool, tags: dict[str, str]) -> dict[str, Any]:
     env = machine.path("/home/alice/app/.env")
     env.parent.mkdir(parents=True, exist_ok=True)

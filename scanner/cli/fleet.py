@@ -233,6 +233,38 @@ def fleet_summary(
         fail(error)
 
 
+@fleet_app.command("prune")
+def fleet_prune(
+    keep_last: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Keep each host's N latest reports (its latest always).")
+    ] = 30,
+    older_than: Annotated[
+        int | None, typer.Option(min=0, metavar="DAYS", help="Only remove reports that arrived more than DAYS ago.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")] = False,
+    db: Annotated[str | None, _fleetdb_option()] = None,
+) -> None:
+    """Remove old reports from the fleet database, host by host, and say how much it holds.
+
+    Each host keeps its latest report whatever the limits (the fleet views judge it by that one).
+
+    Example: scanner fleet prune --keep-last 30 --older-than 90
+    """
+    from datetime import datetime, timedelta, timezone
+
+    cutoff = None
+    if older_than is not None:
+        cutoff = (datetime.now(timezone.utc) - timedelta(days=older_than)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        with open_fleet(db) as storage:
+            count = storage.prune(keep_last, cutoff, dry_run)
+            size = storage.size_bytes()
+    except ScannerError as error:
+        fail(error)
+    verb = "would remove" if dry_run else "removed"
+    write(f"{verb} {count} report(s); the fleet database holds {size / 1048576:.1f} MiB\n")
+
+
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="Report files (JSON, or gzip JSON) or folders of them.")],
     db: Annotated[str | None, _fleetdb_option()] = None,

@@ -26,7 +26,7 @@ from psycopg_pool import ConnectionPool
 
 from scanner.errors import StoreError
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect
-from scanner.fleet.collector.storage import FleetStorage, HostGate, HostInfo
+from scanner.fleet.collector.storage import PRUNABLE, FleetStorage, HostGate, HostInfo
 from scanner.report import utc_now
 from scanner.sqlite import query_text
 
@@ -268,6 +268,21 @@ class PostgresFleetStorage(FleetStorage):
         )
         for (document,) in rows:
             yield json.loads(gzip.decompress(document))
+
+    def prune(self, keep_last: int, older_than: str | None, dry_run: bool = False) -> int:
+        gone = PRUNABLE.format(arrival=_ARRIVAL, keep="%s", date="%s::text")
+        params = [keep_last, older_than, older_than]
+        with self._errors("cannot prune reports"), self._pool.connection() as conn, conn.transaction():
+            count = int(conn.execute(f"select count(*) from ({gone}) g", params).fetchone()[0])  # type: ignore[index]
+            if dry_run or not count:
+                return count
+            conn.execute(f"delete from report_findings where (host, report_id) in ({gone})", params)
+            conn.execute(f"delete from reports where (host, id) in ({gone})", params)
+        return count  # autovacuum returns the space
+
+    def size_bytes(self) -> int:
+        with self._errors("cannot read the database size"), self._pool.connection() as conn:
+            return int(conn.execute("select pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
 
     def compliance_by_day(self, since: str) -> list[tuple[str, int, int]]:
         with self._errors("cannot count compliance by day"), self._pool.connection() as conn:

@@ -22,7 +22,7 @@ import sqlite_utils
 from scanner.errors import StoreError
 from scanner.fleet.collector.gates import ProcessGate
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect, Step
-from scanner.fleet.collector.storage import FleetStorage, HostGate, HostInfo
+from scanner.fleet.collector.storage import PRUNABLE, FleetStorage, HostGate, HostInfo
 from scanner.report import utc_now
 from scanner.sqlite import Migration, connect, migrate, query_text, write_transaction
 
@@ -209,6 +209,23 @@ class SqliteFleetStorage(FleetStorage):
         )
         for (document,) in rows:
             yield json.loads(gzip.decompress(document))
+
+    def prune(self, keep_last: int, older_than: str | None, dry_run: bool = False) -> int:
+        gone = PRUNABLE.format(arrival=_ARRIVAL, keep="?", date="?")
+        params = [keep_last, older_than, older_than]
+        db = self._db()
+        count = int(db.execute(f"select count(*) from ({gone})", params).fetchone()[0])
+        if dry_run or not count:
+            return count
+        with db.conn:
+            db.execute(f"delete from report_findings where (host, report_id) in ({gone})", params)
+            db.execute(f"delete from reports where (host, id) in ({gone})", params)
+        db.execute("VACUUM")  # the space goes back to the filesystem
+        return count
+
+    def size_bytes(self) -> int:
+        pages = self._db().execute("select page_count * page_size from pragma_page_count(), pragma_page_size()")
+        return int(pages.fetchone()[0])
 
     def compliance_by_day(self, since: str) -> list[tuple[str, int, int]]:
         rows = (

@@ -118,6 +118,15 @@ class FleetStorage(ABC):
         in their last report of the day (no open violation, and the whole machine read)."""
 
     @abstractmethod
+    def prune(self, keep_last: int, older_than: str | None, dry_run: bool = False) -> int:
+        """Remove each host's reports beyond its ``keep_last`` latest that arrived before ``older_than``
+        (YYYY-MM-DDTHH:MM:SSZ; ``None``: any date), never a host's latest; how many were (or would be) removed."""
+
+    @abstractmethod
+    def size_bytes(self) -> int:
+        """The database's size on disk, as the database counts it."""
+
+    @abstractmethod
     def gate(self, burst: int, per_second: float, lease: float) -> HostGate:
         """The per-host limits, shared by every collector that shares them (``lease``: seconds a turn lasts at most)."""
 
@@ -129,3 +138,12 @@ class FleetStorage(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+PRUNABLE = (
+    "select r.host, r.id from (select host, id, received, row_number() over (partition by host order by {arrival}) "
+    "as n from reports r) r join hosts h on h.host = r.host "
+    "where r.n > {keep} and r.id <> coalesce(h.last_report, '') and ({date} is null or r.received < {date})"
+)
+"""The reports retention removes, in either database's dialect (``arrival``: its newest-first order; ``keep``
+and ``date``: its placeholders for the count kept and the cut-off date)."""
