@@ -224,24 +224,7 @@ class PostgresFleetStorage(FleetStorage):
             [],
             "cannot list hosts",
         )
-        return [
-            HostInfo(
-                host=row[0],
-                has_token=bool(row[1]),
-                revoked=bool(row[2]),
-                last_report=row[3],
-                last_seen=row[4],
-                compliant=None if row[5] is None else bool(row[5]),
-                complete=None if row[6] is None else bool(row[6]),
-                violations=row[7],
-                warnings=row[8],
-                reports=row[9],
-                lost_reports=row[10],
-                tags=json.loads(row[11]) if row[11] else {},
-                clock_ahead=row[12],
-            )
-            for row in rows
-        ]
+        return [HostInfo.from_row(row) for row in rows]
 
     def reports(self, host: str, limit: int = 20) -> list[dict[str, Any]]:
         with self._errors("cannot list reports"), self._pool.connection() as conn:

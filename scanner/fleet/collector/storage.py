@@ -7,8 +7,9 @@ on submissions (``HostGate``) are the storage's too, because only it knows wheth
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,25 @@ class HostInfo:
     """Seconds by which the latest report was dated after it arrived (its host's clock is at least that
     far ahead of the collector's); 0 when it was not. Reports dated further ahead than the intake's
     ``MAX_CLOCK_SKEW`` are refused."""
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> HostInfo:
+        """One row of either backend's host listing (the same columns, in the same order)."""
+        return cls(
+            host=row[0],
+            has_token=bool(row[1]),
+            revoked=bool(row[2]),
+            last_report=row[3],
+            last_seen=row[4],
+            compliant=None if row[5] is None else bool(row[5]),
+            complete=None if row[6] is None else bool(row[6]),
+            violations=row[7],
+            warnings=row[8],
+            reports=row[9],
+            lost_reports=row[10],
+            tags=json.loads(row[11]) if row[11] else {},
+            clock_ahead=row[12],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
