@@ -18,7 +18,7 @@ from scanner.ecosystems import ECOSYSTEMS, ENVIRONMENT_WORDS, Ecosystem, Environ
 from scanner.findings import Finding, MatchDetail
 from scanner.names import normalize_package_name
 from scanner.policy.judge import Hit, Judge, Matcher, source_phrase
-from scanner.policy.schema import Fact, NamedFact, PackageFact, PatternFact, Policy, Provider
+from scanner.policy.schema import Fact, NamedFact, PackageFact, PatternFact, Policy, ProductNameFact, Provider
 from scanner.records import PackageRecord
 from scanner.urls import HostIndex, url_host
 from scanner.vocabulary import RULES, RecordKind, RuleId, Severity
@@ -208,6 +208,15 @@ def _beside_ai(summary: str, start: int, end: int) -> bool:
     return any(word.strip(",.;:!?").lower() in _NEIGHBOUR_AI for word in before[-1:] + after[:1])
 
 
+def product_name_patterns(policy: Policy) -> list[tuple[Provider, ProductNameFact, re.Pattern[str]]]:
+    """Each provider's product names as whole words, compared as written (``MiniMax``, not ``minimax``)."""
+    return [
+        (provider, fact, re.compile(rf"(?<![\w-]){re.escape(fact.name)}(?![\w-])"))
+        for provider in policy.providers.values()
+        for fact in provider.product_names
+    ]
+
+
 _EXTENSIONS = frozenset({Ecosystem.VSCODE, Ecosystem.CHROME, Ecosystem.FIREFOX})
 
 
@@ -223,11 +232,7 @@ class PackageDescriptionMatcher(PackageMatcher):
 
     def __init__(self, policy: Policy) -> None:
         super().__init__(policy)
-        self._names = [
-            (provider, fact, re.compile(rf"(?<![\w-]){re.escape(fact.name)}(?![\w-])"))
-            for provider in policy.providers.values()
-            for fact in provider.product_names
-        ]
+        self._names = product_name_patterns(policy)
         self._api_hosts: HostIndex[tuple[Provider, Fact]] = HostIndex()
         for provider in policy.providers.values():
             for endpoint in provider.endpoints:
@@ -289,11 +294,7 @@ class PackageShownNameMatcher(PackageMatcher):
 
     def __init__(self, policy: Policy) -> None:
         super().__init__(policy)
-        self._names = [
-            (provider, fact, re.compile(rf"(?<![\w-]){re.escape(fact.name)}(?![\w-])"))
-            for provider in policy.providers.values()
-            for fact in provider.product_names
-        ]
+        self._names = product_name_patterns(policy)
 
     def match(self, record: PackageRecord) -> list[Hit]:
         shown = (record.display_name or "")[:200]
