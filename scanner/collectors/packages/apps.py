@@ -133,17 +133,7 @@ class DesktopAppCollector(Collector):
 
     # -- reading ---------------------------------------------------------------------------------
     def _read(self, real: str, shown: str, what: str, cap: int) -> bytes | None:
-        try:
-            data, truncated = self.fs.read_bytes(real, cap)
-        except FileNotFoundError:
-            return None
-        except (OSError, FileRefused) as error:
-            self._skipped.append(Skipped(shown, f"{what} unreadable: {describe_refusal(error)}", refusal_kind(error)))
-            return None
-        if truncated:
-            self._skipped.append(Skipped(shown, f"{what} larger than {cap >> 10} KiB: not read", SkipKind.UNSUPPORTED))
-            return None
-        return data
+        return read_whole(self.fs, real, shown, what, cap, self._skipped)
 
     def _add(
         self,
@@ -327,3 +317,19 @@ def _packaged_as(record: PackageRecord) -> EnvironmentKind | None:
     """For a launcher of a snap or a flatpak, which of them."""
     packaged = dict(record.extra).get("packaged_as")
     return _PACKAGED_AS.get(packaged) if packaged else None
+
+
+def read_whole(fs: RootFS, real: str, shown: str, what: str, cap: int, skipped: list[Skipped]) -> bytes | None:
+    """A small file read whole, or ``None`` with the reason appended to ``skipped`` (a file that is gone says
+    nothing; one past ``cap`` is not read at all: a half manifest would say the wrong thing)."""
+    try:
+        data, truncated = fs.read_bytes(real, cap)
+    except FileNotFoundError:
+        return None
+    except (OSError, FileRefused) as error:
+        skipped.append(Skipped(shown, f"{what} unreadable: {describe_refusal(error)}", refusal_kind(error)))
+        return None
+    if truncated:
+        skipped.append(Skipped(shown, f"{what} larger than {cap >> 10} KiB: not read", SkipKind.UNSUPPORTED))
+        return None
+    return data

@@ -23,8 +23,9 @@ from typing import Any
 
 from scanner.collectors.endpoints.browsers import browser_name
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
+from scanner.collectors.packages.apps import read_whole
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
-from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
+from scanner.fsview import FileRefused, RootFS
 from scanner.records import Environment, Location, PackageRecord, Skipped
 from scanner.urls import url_host
 from scanner.vocabulary import SkipKind
@@ -129,15 +130,8 @@ class ExtensionCollector(Collector):
 
     # -- reading ---------------------------------------------------------------------------------
     def _json(self, real: str, shown: str, cap: int, what: str) -> Any:
-        try:
-            raw, truncated = self.fs.read_bytes(real, cap)
-        except FileNotFoundError:
-            return None
-        except (OSError, FileRefused) as error:
-            self._skipped.append(Skipped(shown, f"{what} unreadable: {describe_refusal(error)}", refusal_kind(error)))
-            return None
-        if truncated:
-            self._skipped.append(Skipped(shown, f"{what} larger than {cap >> 10} KiB: not read", SkipKind.UNSUPPORTED))
+        raw = read_whole(self.fs, real, shown, what, cap, self._skipped)
+        if raw is None:
             return None
         try:
             return json.loads(raw.decode("utf-8-sig", "replace"))
