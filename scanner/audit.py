@@ -25,7 +25,7 @@ from scanner.collectors.registry import COLLECTORS
 from scanner.drives import choose_drives, windows_drives
 from scanner.errors import StoreError, UsageError
 from scanner.findings import Finding
-from scanner.fsview import FileRefused, RootFS, describe_refusal, printable
+from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.lineage.graph import identify
 from scanner.lineage.hub import Hub
 from scanner.own import shipped_digests
@@ -33,6 +33,7 @@ from scanner.platforms import windows
 from scanner.policy.engine import evaluate
 from scanner.policy.schema import Policy
 from scanner.policy.waivers import apply_waivers
+from scanner.printable import encodable
 from scanner.records import Record, Skipped
 from scanner.report import Report, report_dict, utc_now
 from scanner.result import CitedSource, Resources, ScanInfo, ScanResult, summarize
@@ -181,7 +182,7 @@ def run_audit(
         try:
             result = collector.finish()
         except Exception as error:  # a parser bug must cost one source, not the whole audit
-            reason = printable(f"{collector.id} failed: {type(error).__name__}: {error}")
+            reason = encodable(f"{collector.id} failed: {type(error).__name__}: {error}")
             coverage.skipped.append(Skipped(f"({collector.id})", reason, SkipKind.ERROR))
             continue
         records.extend(result.records)

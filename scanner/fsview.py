@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 from scanner.mounts import PSEUDO_FSTYPES, read_mount_table
 from scanner.placeholders import placeholder_reason
 from scanner.platforms import windows_paths as native_windows_paths
+from scanner.printable import encodable
 from scanner.vocabulary import SkipKind
 
 _OPEN_FLAGS = (
@@ -189,7 +190,7 @@ def describe_os_error(error: OSError) -> str:
     """``permission denied`` rather than ``[Errno 13] Permission denied: '/x'``."""
     if error.errno is not None and error.errno in errno.errorcode:
         return os.strerror(error.errno).lower()
-    return printable(str(error).lower())
+    return encodable(str(error).lower())
 
 
 def describe_refusal(error: OSError | FileRefused) -> str:
@@ -202,28 +203,6 @@ def refusal_kind(error: OSError | FileRefused) -> SkipKind:
     if isinstance(error, CloudPlaceholder):
         return SkipKind.PARTIAL  # not on this machine: what it holds is not in use here until fetched
     return SkipKind.SPECIAL if isinstance(error, NotReadThrough) else SkipKind.UNREADABLE
-
-
-def printable(text: str) -> str:
-    """Text safe to put in a report: undecodable file-name bytes become ``\\xNN`` escapes.
-
-    Python keeps such bytes as lone surrogates (U+DC80-U+DCFF) in ``str`` paths, and JSON can carry
-    any lone surrogate (``"\\ud800"``); neither can be written as UTF-8.
-    """
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join(_escape_surrogate(ch) for ch in text)
-    return text
-
-
-def _escape_surrogate(ch: str) -> str:
-    code = ord(ch)
-    if 0xDC80 <= code <= 0xDCFF:
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\u{code:04x}" if 0xD800 <= code <= 0xDFFF else ch
 
 
 class RootFS:
@@ -251,7 +230,7 @@ class RootFS:
 
     def to_display(self, real_path: str) -> str:
         """The path as seen from inside the root (``/home/alice``), printable, for reports."""
-        return printable(self.inside(real_path))
+        return encodable(self.inside(real_path))
 
     def to_real(self, display_path: str) -> str:
         """The path on disk for a path seen from inside the root."""

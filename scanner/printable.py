@@ -17,12 +17,18 @@ INVISIBLE = frozenset(
 """Text-direction controls, zero-width and byte-order marks, line and paragraph separators: ``\\uNNNN``."""
 _ESCAPES: dict[int, str] = {c: f"\\x{c:02x}" for c in CONTROL}
 _ESCAPES |= {c: f"\\u{c:04x}" for c in INVISIBLE}
-_ESCAPES |= {c: f"\\u{c:04x}" for c in range(0xD800, 0xDC80)}
-_ESCAPES |= {c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)}  # a file name's undecodable byte
-_ESCAPES |= {c: f"\\u{c:04x}" for c in range(0xDD00, 0xE000)}
+_SURROGATES: dict[int, str] = {c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)}
+_SURROGATES |= {c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)}  # a file name's undecodable byte
+_ESCAPES |= _SURROGATES
 
 
 _JSON_ESCAPES = {c: f"\\u{c:04x}" for c in (*CONTROL, *INVISIBLE, *range(0xD800, 0xE000)) if c >= 0x7F}
+
+
+def encodable(text: str) -> str:
+    """``text`` with only its lone surrogates escaped, so that it can be written as UTF-8 (JSON, the store):
+    Python keeps a path's undecodable bytes as U+DC80-U+DCFF, shown as ``\\xNN``; everything else is kept."""
+    return text if text.isascii() else text.translate(_SURROGATES)
 
 
 def printable(text: str) -> str:

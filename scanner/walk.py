@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scanner.fsview import BY_DESCRIPTOR, DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error, printable
+from scanner.fsview import BY_DESCRIPTOR, DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error
 from scanner.mounts import Mount, read_mount_table, skip_reason
 from scanner.platforms import resident_memory
+from scanner.printable import encodable
 from scanner.records import Skipped
 from scanner.vocabulary import SkipKind
 
@@ -498,7 +499,7 @@ class Walker:
             try:
                 visitor.visit(entry)
             except Exception as error:  # a parser bug must cost one file, not the whole audit
-                reason = printable(f"{visitor.id} failed: {type(error).__name__}: {error}")
+                reason = encodable(f"{visitor.id} failed: {type(error).__name__}: {error}")
                 self.coverage.skipped.append(Skipped(entry.path, reason, SkipKind.ERROR))
 
     def _unreadable(self, real: str, error: OSError) -> None:

@@ -17,7 +17,7 @@ from typing import BinaryIO
 from scanner.formats.cursor import Cursor, describe_size
 from scanner.formats.errors import FormatError
 from scanner.formats.magic import Magic
-from scanner.fsview import printable
+from scanner.printable import encodable
 
 _MIB = 1 << 20
 _LENGTH = struct.Struct("<Q")
@@ -134,7 +134,7 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise FormatError(f"the header repeats the key {printable(key[:200])!r}")
+                raise FormatError(f"the header repeats the key {encodable(key[:200])!r}")
             seen.add(key)
     return result
 
@@ -158,8 +158,8 @@ def _metadata(entry: object) -> dict[str, str]:
     clean: dict[str, str] = {}
     for key, value in entry.items():
         if not isinstance(value, str):
-            raise FormatError(f"__metadata__ value for {printable(key[:200])!r} is not a string")
-        clean[printable(key)] = printable(value)
+            raise FormatError(f"__metadata__ value for {encodable(key[:200])!r} is not a string")
+        clean[encodable(key)] = encodable(value)
     return clean
 
 
@@ -169,7 +169,7 @@ def _is_int(value: object) -> bool:
 
 def _tensor(name: str, entry: object, data_size: int) -> tuple[str, int, int]:
     """``(dtype, element count clamped, end offset)`` of one tensor entry, validated."""
-    label = f"tensor {printable(name[:200])!r}"
+    label = f"tensor {encodable(name[:200])!r}"
     if not isinstance(entry, dict):
         raise FormatError(f"{label} is not a JSON object")
     dtype = entry.get("dtype")

@@ -14,7 +14,8 @@ from scanner.collectors.models.assembly import model_record
 from scanner.collectors.models.grouping import group_models
 from scanner.collectors.models.inventory import META_NAMES, Inventory
 from scanner.collectors.models.weights import WEIGHT_SUFFIXES
-from scanner.fsview import RootFS, printable
+from scanner.fsview import RootFS
+from scanner.printable import encodable
 from scanner.records import Record, Skipped
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry, Interest, WalkRoot
@@ -58,7 +59,7 @@ class ModelCollector(Collector):
                 record = model_record(group, inventory, self.id)
             except Exception as error:  # one odd model must cost one entry, not every model's
                 inventory.skipped.append(
-                    Skipped(group.root, printable(f"{self.id} failed: {type(error).__name__}: {error}"), SkipKind.ERROR)
+                    Skipped(group.root, encodable(f"{self.id} failed: {type(error).__name__}: {error}"), SkipKind.ERROR)
                 )
                 continue
             if record is not None:
