@@ -25,7 +25,7 @@ import platform
 import re
 import stat
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from scanner.mounts import PSEUDO_FSTYPES, read_mount_table
@@ -148,30 +148,43 @@ def _open_beneath(dir_fd: int, parts: list[str], flags: int) -> int:
     """Open ``parts`` below ``dir_fd`` with no symlink on any component (``ELOOP`` or ``ENOTDIR`` when one is a link)."""
     if "" in parts or "." in parts or ".." in parts:
         raise FileRefused("not a plain path")
-    fd = dir_fd
     chunks = list(_chunks(parts))
-    try:
-        for i, chunk in enumerate(chunks):
-            last = i == len(chunks) - 1
-            step_flags = flags if last else _PATH_FLAGS
-            opened = _openat2(fd, chunk, step_flags & ~_NOFOLLOW)
-            if opened is None:  # no openat2: one component at a time, never through a link
-                opened = _open_steps(fd, os.fsdecode(chunk).split("/"), step_flags)
-            if fd != dir_fd:
-                os.close(fd)
-            fd = opened
-    except BaseException:
-        if fd != dir_fd:
-            os.close(fd)
-        raise
-    return fd
+    last = len(chunks) - 1
+    steps = [
+        functools.partial(_open_chunk, chunk, flags if i == last else _PATH_FLAGS) for i, chunk in enumerate(chunks)
+    ]
+    return _chain(dir_fd, steps)
+
+
+def _open_chunk(chunk: bytes, flags: int, dir_fd: int) -> int:
+    opened = _openat2(dir_fd, chunk, flags & ~_NOFOLLOW)
+    if opened is None:  # no openat2: one component at a time, never through a link
+        return _open_steps(dir_fd, os.fsdecode(chunk).split("/"), flags)
+    return opened
 
 
 def _open_steps(dir_fd: int, parts: list[str], flags: int) -> int:
+    last = len(parts) - 1
+    return _chain(
+        dir_fd,
+        [
+            functools.partial(_open_name, part, (flags | _NOFOLLOW) if i == last else _PATH_FLAGS)
+            for i, part in enumerate(parts)
+        ],
+    )
+
+
+def _open_name(name: str, flags: int, dir_fd: int) -> int:
+    return os.open(name, flags, dir_fd=dir_fd)
+
+
+def _chain(dir_fd: int, steps: Iterable[Callable[[int], int]]) -> int:
+    """Each step opened below the one before it, that one closed (never ``dir_fd``, the caller's); on a
+    failure nothing opened here stays open."""
     fd = dir_fd
     try:
-        for i, part in enumerate(parts):
-            opened = os.open(part, (flags | _NOFOLLOW) if i == len(parts) - 1 else _PATH_FLAGS, dir_fd=fd)
+        for step in steps:
+            opened = step(fd)
             if fd != dir_fd:
                 os.close(fd)
             fd = opened
