@@ -137,18 +137,26 @@ class _Unmapped(io.BytesIO):
         raise io.UnsupportedOperation("fileno")
 
 
-def header_defect(name: str, data: bytes) -> str | None:
+def _defect(read: Callable[[], object], refusal: type[Exception]) -> str | None:
+    """What is wrong with one input: an exception other than the reader's ``refusal``, or ``SLOW`` seconds."""
     began = time.process_time()
     try:
-        facts = read_weight_file(_Unmapped(data), len(data), name, f"/x/{name}")
-        if facts is not None:
-            facts.to_cache()
-    except FormatError:
+        read()
+    except refusal:
         pass
     except Exception as error:
         return f"{type(error).__name__}: {error}"[:300]
     seconds = time.process_time() - began
     return f"slow: {seconds:.1f} s" if seconds > SLOW else None
+
+
+def header_defect(name: str, data: bytes) -> str | None:
+    def read() -> None:
+        facts = read_weight_file(_Unmapped(data), len(data), name, f"/x/{name}")
+        if facts is not None:
+            facts.to_cache()
+
+    return _defect(read, FormatError)
 
 
 _POLICY = None
@@ -187,15 +195,7 @@ def _report_seeds(folder: Path) -> list[tuple[str, bytes]]:
 
 def intake_defect(name: str, data: bytes) -> str | None:
     """What the collector does with a body a compromised agent sends: a report, or an ``IntakeError``."""
-    began = time.process_time()
-    try:
-        read_report(data, now=datetime.now(timezone.utc))
-    except IntakeError:
-        pass
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"[:300]
-    seconds = time.process_time() - began
-    return f"slow: {seconds:.1f} s" if seconds > SLOW else None
+    return _defect(lambda: read_report(data, now=datetime.now(timezone.utc)), IntakeError)
 
 
 TARGETS: dict[str, Callable[[str, bytes], str | None]] = {
