@@ -234,3 +234,12 @@ def fleet_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     require("PostgreSQL (the server tools, or $SCANNER_TEST_POSTGRES)", server)
     with postgres.fresh_database(server) as url:
         yield url
+
+
+def build_wheel(dest: Path) -> Path:
+    """The project's wheel, built as an admin's ``pip wheel`` would (no network, no build isolation)."""
+    project = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dest)]
+    subprocess.run([*command, str(project)], check=True, capture_output=True)
+    (wheel,) = dest.glob("scanner-*.whl")
+    return wheel

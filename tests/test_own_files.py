@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import require, run_scanner
+from conftest import build_wheel, require, run_scanner
 
 from scanner.own import SHIPPED, project_digests
 
@@ -39,24 +39,7 @@ def test_a_clone_of_the_project_is_not_judged_as_use(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_wheel_ships_the_digests_of_every_file_of_the_project(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(wheels),
-            str(PROJECT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = wheels.glob("scanner-*.whl")
+    wheel = build_wheel(tmp_path / "wheels")
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read(f"scanner/{SHIPPED}").decode().split()
         archive.extractall(tmp_path / "installed")
