@@ -286,6 +286,55 @@ def test_fleet_prune_keeps_each_hosts_latest_reports_and_says_the_database_size(
     assert "web-01-3" in shown and "web-01-2" not in shown  # the host's latest report stays
 
 
+def _rows(db: str, sql: str) -> int:
+    """A count read straight from the fleet database, on either backend."""
+    if db.startswith("postgresql://"):
+        with psycopg.connect(db) as conn:
+            return int(conn.execute(sql).fetchone()[0])  # type: ignore[index]
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def _many_findings(report: dict[str, Any], count: int) -> dict[str, Any]:
+    """``report`` with ``count`` findings (copies of its first, each at its own path)."""
+    made = json.loads(json.dumps(report))
+    first = made["findings"][0]
+    made["findings"] = [
+        {**first, "fingerprint": f"{n:016x}", "location": {**first["location"], "path": f"/srv/app-{n}/.env"}}
+        for n in range(count)
+    ]
+    return made
+
+
+def test_a_host_sending_the_same_findings_again_costs_a_link_not_a_copy_and_every_report_reads_back_whole(
+    report: dict[str, Any], fleet_db: str
+) -> None:
+    big = _many_findings(report, 1000)
+    now = datetime.now(timezone.utc)
+    nights = [_as(big, "web-01", now - timedelta(days=30 - n)) for n in range(30)]
+    changed = _as(big, "web-01", now)
+    changed["findings"][500]["location"]["path"] = "/srv/moved/.env"
+    with open_fleet_storage(fleet_db) as storage:
+        assert storage.store_report(nights[0], nights[0]["scan"]["finished"])
+        first = storage.size_bytes()
+        for night in nights[1:]:
+            assert storage.store_report(night, night["scan"]["finished"])
+        per_night = (storage.size_bytes() - first) / 29
+        assert storage.store_report(changed, changed["scan"]["finished"])
+        for sent in (nights[0], nights[17], changed):
+            assert storage.report("web-01", sent["scan"]["id"]) == sent
+        (latest,) = storage.latest_reports()
+        assert latest == changed
+        (summarised,) = storage.latest_reports(sections=("findings",))
+        assert "inventory" not in summarised and summarised["findings"] == changed["findings"]
+        assert per_night < 10_000, per_night  # an unchanged night: a report row, its scan section, three links
+        assert _rows(fleet_db, "select count(*) from part_findings") == 2000  # the two findings lists, once each
+        assert storage.prune(keep_last=1, older_than=None) == 30
+        assert storage.report("web-01", changed["scan"]["id"]) == changed
+    assert _rows(fleet_db, "select count(*) from part_findings") == 1000  # the old list went with its reports
+    assert _rows(fleet_db, "select count(*) from report_parts") == 3
+
+
 def _fleet_report(machine: Machine, host: str, finished: datetime, dirty: bool, tags: dict[str, str]) -> dict[str, Any]:
     env = machine.path("/home/alice/app/.env")
     env.parent.mkdir(parents=True, exist_ok=True)
@@ -329,7 +378,9 @@ def test_the_fleet_summary_counts_compliance_staleness_and_tags(machine: Machine
     assert days[(now - timedelta(days=2)).date().isoformat()] == (1, 0)
     storage.close()
     done = run_scanner("fleet", "summary", "--db", fleet_db, "-f", "json")
-    assert json.loads(done.stdout)["hosts"]["total"] == 5
+    assert json.loads(done.stdout)["hosts"]["total"] == 5 and json.loads(done.stdout)["database_bytes"] > 0
+    shown = run_scanner("fleet", "summary", "--db", fleet_db, "-f", "table").stdout
+    assert re.search(r"The fleet database holds [0-9.]+ MiB \([0-9.]+ KiB per host\)\.", shown), shown
 
 
 def test_agent_configuration_sets_options_and_the_command_line_wins(machine: Machine, tmp_path: Path) -> None:
@@ -563,8 +614,8 @@ def test_a_fleet_database_from_before_per_host_ids_keeps_its_reports(report: dic
     finally:
         storage.close()
     with sqlite3.connect(tmp_path / "fleet.db") as check:
-        assert check.execute("select host, report_id from report_findings").fetchall() == [
-            ("web-01", old["scan"]["id"])
+        assert check.execute("select host, part, rule_id from part_findings where part like 'report:%'").fetchall() == [
+            ("web-01", f"report:{old['scan']['id']}", "r")
         ]
         assert check.execute("pragma foreign_key_check").fetchall() == []
 

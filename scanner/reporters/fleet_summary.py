@@ -279,6 +279,12 @@ def trend_caption(points: list[tuple[date, int, int]]) -> str:
 def footer_text(summary: FleetSummary) -> str:
     return (
         f"Fleet summary generated {when(summary['generated'])} from each host's latest report; hosts are stale after "
-        f"{summary['stale_after_days']} day(s) without a report. Host names, tags, paths and evidence on this page "
-        "were sent by the hosts and are shown as plain text."
+        f"{summary['stale_after_days']} day(s) without a report. {database_text(summary)} Host names, tags, paths "
+        "and evidence on this page were sent by the hosts and are shown as plain text."
     )
+
+
+def database_text(summary: FleetSummary) -> str:
+    size, hosts = summary["database_bytes"], summary["hosts"]["total"]
+    per_host = f" ({size / hosts / 1024:.1f} KiB per host)" if hosts else ""
+    return f"The fleet database holds {size / 1048576:.1f} MiB{per_host}."

@@ -10,6 +10,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from scanner.report import FleetSummary
+from scanner.reporters.fleet_summary import database_text
 from scanner.reporters.interface import FleetFormat, FleetReporter
 from scanner.reporters.terminal import terminal_safe
 
@@ -55,5 +56,5 @@ class FleetTableReporter(FleetReporter):
             )
         if summary["clock_ahead"]:
             lines.append("")
-        lines.append(fleet_line(summary))
+        lines += [database_text(summary), "", fleet_line(summary)]
         return "\n".join(lines) + "\n"

@@ -3,7 +3,7 @@ need several collectors (uvicorn workers, or processes behind a load balancer) o
 
 The schema is the SQLite backend's (``schema.FLEET_SCHEMA``), migrated under an advisory lock so that
 collectors starting together apply each step once. A report and its findings are written in one
-transaction (findings by ``COPY``); the host's row is locked first, so two collectors storing reports
+transaction, by content (``parts``; a new findings section's rows by ``COPY``); the host's row is locked first, so two collectors storing reports
 of one host agree on which arrived last. The per-host limits live in ``host_limits`` and hold across
 every collector: the token bucket is one ``UPSERT`` per request, the one-at-a-time turn a lease row
 that ends by itself if its collector dies. Large reads go through server-side cursors, a few hundred
@@ -12,12 +12,13 @@ rows at a time.
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +26,17 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from scanner.errors import StoreError
+from scanner.fleet.collector.parts import (
+    FINDINGS,
+    LINKED,
+    ORPHANS,
+    PART_FINDING_COLUMNS,
+    STORED_APART,
+    compress,
+    finding_rows,
+    rebuild,
+    split,
+)
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect
 from scanner.fleet.collector.storage import PRUNABLE, FleetStorage, HostGate, HostInfo
 from scanner.report import utc_now
@@ -149,7 +161,7 @@ class PostgresFleetStorage(FleetStorage):
         scan, summary = report["scan"], report["summary"]
         agent = report.get("agent") or {}
         host, report_id = _text(scan["host"]), _text(scan["id"])
-        document = gzip.compress(json.dumps(report, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
+        document, parts = split(report)
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("insert into hosts (host, lost_reports) values (%s, 0) on conflict (host) do nothing", [host])
             conn.execute("select 1 from hosts where host = %s for update", [host])
@@ -169,32 +181,30 @@ class PostgresFleetStorage(FleetStorage):
                     summary["warnings"],
                     summary["infos"],
                     json.dumps(agent.get("tags") or {}),
-                    document,
+                    compress(document),
                 ],
             ).fetchone()
             if stored is None:
                 return False
-            with conn.cursor().copy(
-                "copy report_findings (host, report_id, position, fingerprint, rule_id, severity, provider, kind, "
-                "subject, path, waived, waiver_expires) from stdin"
-            ) as copy:
-                for n, f in enumerate(report["findings"]):
-                    copy.write_row(
-                        (
-                            host,
-                            report_id,
-                            n,
-                            f["fingerprint"],
-                            f["rule_id"],
-                            f["severity"],
-                            _text(f["provider"]),
-                            _text(f["kind"]),
-                            _text(f["subject"]),
-                            _text(f["location"]["path"]),
-                            int(f["waived"]),
-                            (f.get("waiver") or {}).get("expires"),
-                        )
-                    )
+            known = conn.execute(
+                "select digest from report_parts where host = %s and digest = any(%s)",
+                [host, [p.digest for p in parts]],
+            ).fetchall()
+            for part in parts:
+                conn.execute(
+                    "insert into report_links (host, report_id, section, digest) values (%s, %s, %s, %s)",
+                    [host, report_id, part.section, part.digest],
+                )
+                if (part.digest,) in known:
+                    continue
+                conn.execute(
+                    "insert into report_parts (host, digest, body) values (%s, %s, %s)",
+                    [host, part.digest, compress(part.text)],
+                )
+                if part.section == FINDINGS:
+                    with conn.cursor().copy(f"copy part_findings ({PART_FINDING_COLUMNS}) from stdin") as copy:
+                        for row in finding_rows(host, part.digest, report[FINDINGS], _text):
+                            copy.write_row(row)
             conn.execute(
                 "update hosts set lost_reports = lost_reports + %s, "
                 f"last_report = (select r.id from reports r where r.host = hosts.host order by {_ARRIVAL} limit 1) "
@@ -237,20 +247,26 @@ class PostgresFleetStorage(FleetStorage):
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def report(self, host: str, report_id: str) -> dict[str, Any] | None:
+        key = [_text(host), _text(report_id)]
         with self._errors("cannot read the report"), self._pool.connection() as conn:
-            row = conn.execute(
-                "select document from reports where host = %s and id = %s", [_text(host), _text(report_id)]
-            ).fetchone()
-        return json.loads(gzip.decompress(row[0])) if row else None
+            row = conn.execute("select document from reports where host = %s and id = %s", key).fetchone()
+            if row is None:
+                return None
+            parts = conn.execute(f"select l.section, p.body from {LINKED} where l.host = %s and l.report_id = %s", key)
+            return rebuild(row[0], dict(parts.fetchall()))
 
-    def latest_reports(self) -> Iterator[dict[str, Any]]:
+    def latest_reports(self, sections: Collection[str] = STORED_APART) -> Iterator[dict[str, Any]]:
         rows = self._stream(
-            "select r.document from hosts h join reports r on r.host = h.host and r.id = h.last_report order by h.host",
-            [],
+            "select h.host, r.document, l.section, p.body from hosts h "
+            "join reports r on r.host = h.host and r.id = h.last_report "
+            f"left join ({LINKED}) on l.host = r.host and l.report_id = r.id and l.section = any(%s) "
+            "order by h.host",
+            [list(sections)],
             "cannot read the latest reports",
         )
-        for (document,) in rows:
-            yield json.loads(gzip.decompress(document))
+        for _, same in groupby(rows, key=itemgetter(0)):
+            first, *more = same
+            yield rebuild(first[1], {section: body for _, _, section, body in (first, *more) if section is not None})
 
     def prune(self, keep_last: int, older_than: str | None, dry_run: bool = False) -> int:
         gone = PRUNABLE.format(arrival=_ARRIVAL, keep="%s", date="%s::text")
@@ -259,8 +275,10 @@ class PostgresFleetStorage(FleetStorage):
             count = int(conn.execute(f"select count(*) from ({gone}) g", params).fetchone()[0])  # type: ignore[index]
             if dry_run or not count:
                 return count
-            conn.execute(f"delete from report_findings where (host, report_id) in ({gone})", params)
+            conn.execute(f"delete from report_links where (host, report_id) in ({gone})", params)
             conn.execute(f"delete from reports where (host, id) in ({gone})", params)
+            for orphans in ORPHANS:
+                conn.execute(orphans)
         return count  # autovacuum returns the space
 
     def size_bytes(self) -> int:

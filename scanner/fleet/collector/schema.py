@@ -112,4 +112,23 @@ FLEET_SCHEMA: tuple[Step, ...] = (
             ),
         ),
     ),
+    # Reports stored by content (``parts``): a section a host sends again is stored once and linked.
+    # The findings of reports stored before keep their rows, under a pseudo-part named after the report.
+    Step(
+        "0004-reports-stored-by-content",
+        (
+            "create table report_parts (host text not null, digest text not null, body {blob} not null, "
+            "primary key (host, digest))",
+            "create table report_links (host text not null, report_id text not null, section text not null, "
+            "digest text not null, primary key (host, report_id, section), "
+            "foreign key (host, report_id) references reports(host, id))",
+            "create index report_links_part on report_links (host, digest)",
+            "create table part_findings (host text not null, part text not null, position integer, "
+            "fingerprint text, rule_id text, severity text, provider text, kind text, subject text, path text, "
+            "waived integer, waiver_expires text, primary key (host, part, position))",
+            f"insert into part_findings select host, 'report:' || report_id, {_FINDING_COLUMNS} from report_findings",
+            "insert into report_links select host, id, 'findings', 'report:' || id from reports",
+            "drop table report_findings",
+        ),
+    ),
 )

@@ -3,17 +3,18 @@ at a time; enough for thousands of hosts reporting daily (see ``bench/``).
 
 Each thread gets its own connection (the web server answers on a thread pool). A report and its
 findings are written in one transaction, keyed by the host and the report id, so a resent report is recognised
-and a crash half-way stores nothing. Report documents are kept gzip-compressed.
+and a crash half-way stores nothing. Reports are stored by content (``parts``), gzip-compressed.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from functools import partial
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,17 @@ import sqlite_utils
 
 from scanner.errors import StoreError
 from scanner.fleet.collector.gates import ProcessGate
+from scanner.fleet.collector.parts import (
+    FINDINGS,
+    LINKED,
+    ORPHANS,
+    PART_FINDING_COLUMNS,
+    STORED_APART,
+    compress,
+    finding_rows,
+    rebuild,
+    split,
+)
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect, Step
 from scanner.fleet.collector.storage import PRUNABLE, FleetStorage, HostGate, HostInfo
 from scanner.report import utc_now
@@ -106,7 +118,7 @@ class SqliteFleetStorage(FleetStorage):
         scan, summary = report["scan"], report["summary"]
         agent = report.get("agent") or {}
         db = self._db()
-        document = gzip.compress(json.dumps(report, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
+        document, parts = split(report)
         with write_transaction(db):
             host = query_text(scan["host"])
             if db.execute("select 1 from reports where host = ? and id = ?", [host, scan["id"]]).fetchone():
@@ -125,29 +137,26 @@ class SqliteFleetStorage(FleetStorage):
                     "warnings": summary["warnings"],
                     "infos": summary["infos"],
                     "tags": json.dumps(agent.get("tags") or {}),
-                    "document": document,
+                    "document": compress(document),
                 }
             )
-            db.table("report_findings").insert_all(
-                (
-                    {
-                        "host": host,
-                        "report_id": scan["id"],
-                        "position": n,
-                        "fingerprint": f["fingerprint"],
-                        "rule_id": f["rule_id"],
-                        "severity": f["severity"],
-                        "provider": f["provider"],
-                        "kind": f["kind"],
-                        "subject": query_text(f["subject"]),
-                        "path": query_text(f["location"]["path"]),
-                        "waived": int(f["waived"]),
-                        "waiver_expires": (f.get("waiver") or {}).get("expires"),
-                    }
-                    for n, f in enumerate(report["findings"])
-                ),
-                batch_size=500,
-            )
+            known = self._known_parts(db, host, [p.digest for p in parts])
+            for part in parts:
+                db.execute(
+                    "insert into report_links (host, report_id, section, digest) values (?, ?, ?, ?)",
+                    [host, scan["id"], part.section, part.digest],
+                )
+                if part.digest in known:
+                    continue
+                db.execute(
+                    "insert into report_parts (host, digest, body) values (?, ?, ?)",
+                    [host, part.digest, compress(part.text)],
+                )
+                if part.section == FINDINGS:
+                    db.conn.executemany(
+                        f"insert into part_findings ({PART_FINDING_COLUMNS}) values ({', '.join('?' * 12)})",
+                        finding_rows(host, part.digest, report[FINDINGS], query_text),
+                    )
             db.execute(
                 "update hosts set lost_reports = lost_reports + ?, "
                 f"last_report = (select r.id from reports r where r.host = hosts.host order by {_ARRIVAL} limit 1) "
@@ -155,6 +164,12 @@ class SqliteFleetStorage(FleetStorage):
                 [dropped, host],
             )
         return True
+
+    @staticmethod
+    def _known_parts(db: sqlite_utils.Database, host: str | None, digests: list[str]) -> set[str]:
+        marks = ", ".join("?" * len(digests))
+        rows = db.execute(f"select digest from report_parts where host = ? and digest in ({marks})", [host, *digests])
+        return {str(digest) for (digest,) in rows}
 
     def hosts(self) -> list[HostInfo]:
         rows = (
@@ -183,15 +198,27 @@ class SqliteFleetStorage(FleetStorage):
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def report(self, host: str, report_id: str) -> dict[str, Any] | None:
-        row = self._db().execute("select document from reports where host = ? and id = ?", [host, report_id]).fetchone()
-        return json.loads(gzip.decompress(row[0])) if row else None
-
-    def latest_reports(self) -> Iterator[dict[str, Any]]:
-        rows = self._db().execute(
-            "select r.document from hosts h join reports r on r.host = h.host and r.id = h.last_report order by h.host"
+        db = self._db()
+        row = db.execute("select document from reports where host = ? and id = ?", [host, report_id]).fetchone()
+        if row is None:
+            return None
+        parts = db.execute(
+            f"select l.section, p.body from {LINKED} where l.host = ? and l.report_id = ?", [host, report_id]
         )
-        for (document,) in rows:
-            yield json.loads(gzip.decompress(document))
+        return rebuild(row[0], dict(parts.fetchall()))
+
+    def latest_reports(self, sections: Collection[str] = STORED_APART) -> Iterator[dict[str, Any]]:
+        wanted = ", ".join("?" * len(sections)) or "null"
+        rows = self._db().execute(
+            "select h.host, r.document, l.section, p.body from hosts h "
+            "join reports r on r.host = h.host and r.id = h.last_report "
+            f"left join ({LINKED}) on l.host = r.host and l.report_id = r.id and l.section in ({wanted}) "
+            "order by h.host",
+            list(sections),
+        )
+        for _, same in groupby(rows, key=itemgetter(0)):
+            first, *more = same
+            yield rebuild(first[1], {section: body for _, _, section, body in (first, *more) if section is not None})
 
     def prune(self, keep_last: int, older_than: str | None, dry_run: bool = False) -> int:
         gone = PRUNABLE.format(arrival=_ARRIVAL, keep="?", date="?")
@@ -201,8 +228,10 @@ class SqliteFleetStorage(FleetStorage):
         if dry_run or not count:
             return count
         with db.conn:
-            db.execute(f"delete from report_findings where (host, report_id) in ({gone})", params)
+            db.execute(f"delete from report_links where (host, report_id) in ({gone})", params)
             db.execute(f"delete from reports where (host, id) in ({gone})", params)
+            for orphans in ORPHANS:
+                db.execute(orphans)
         db.execute("VACUUM")  # the space goes back to the filesystem
         return count
 

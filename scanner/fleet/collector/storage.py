@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from scanner.fleet.collector.parts import STORED_APART
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,10 @@ class FleetStorage(ABC):
         """A stored report document of ``host``."""
 
     @abstractmethod
-    def latest_reports(self) -> Iterator[dict[str, Any]]:
+    def latest_reports(self, sections: Collection[str] = STORED_APART) -> Iterator[dict[str, Any]]:
         """Each host's latest report document (the last to arrive), by host, read as they are used: a
-        hundred thousand documents are never held at once."""
+        hundred thousand documents are never held at once. Of the sections stored apart
+        (``parts.STORED_APART``), only ``sections`` are read: the summary needs the findings, not the inventory."""
 
     @abstractmethod
     def compliance_by_day(self, since: str) -> list[tuple[str, int, int]]:

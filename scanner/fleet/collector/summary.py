@@ -7,7 +7,8 @@ Violations are counted from unwaived findings; waivers that expire soon are list
 are renewed or their use ended on time. The policies the hosts were judged against are named with
 their digests (hosts judged against different policies are not comparable), and hosts without tags
 are listed, since the tag tables cannot count them. Hosts whose latest report was dated after it
-arrived (their clock runs ahead of the collector's) are listed with by how much.
+arrived (their clock runs ahead of the collector's) are listed with by how much. The fleet database's
+size is given, so that its growth is watched where the fleet is.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from scanner.fleet.collector.parts import FINDINGS
 from scanner.fleet.collector.storage import FleetStorage, HostInfo
 from scanner.report import FleetSummary, utc_now
 from scanner.vocabulary import HostState
@@ -88,7 +90,7 @@ def fleet_summary(
     expiring: list[dict[str, Any]] = []
     policies: Counter[tuple[tuple[str, str, str], ...]] = Counter()
     horizon = (now + timedelta(days=EXPIRING_WITHIN_DAYS)).date().isoformat()
-    for report in storage.latest_reports():
+    for report in storage.latest_reports(sections=(FINDINGS,)):
         name = report["scan"]["host"]
         if name in kept:
             worst_reports[name] = _worst(report, kept[name])
@@ -138,6 +140,7 @@ def fleet_summary(
         ],
         "waivers_expiring": sorted(expiring, key=lambda w: (w["expires"], w["host"])),
         "lost_reports": sum(h.lost_reports for h in hosts),
+        "database_bytes": storage.size_bytes(),
         "clock_ahead": [
             {"host": h.host, "seconds": h.clock_ahead}
             for h in sorted(hosts, key=lambda h: (-h.clock_ahead, h.host))

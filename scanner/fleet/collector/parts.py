@@ -1,0 +1,99 @@
+"""Reports stored by content: the large sections of a report kept once per host, whatever the number of
+reports that carry them.
+
+An agent reports every night, and most nights its inventory, findings and the sources they cite are
+the ones it sent the night before. Each of those sections is stored apart as a *part*, keyed by the host
+and a digest of its content; a report keeps the rest of its document (its scan and summary, a few KiB)
+and links to its parts. A night that changed nothing costs the collector a report row, its small
+document and three links; the findings' query rows (``part_findings``) are written with the findings
+part, so only when the findings changed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+STORED_APART = ("inventory", "findings", "sources")
+"""The sections stored once by content; what is left of a report (its scan and summary) changes every night."""
+FINDINGS = "findings"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One section of a report as stored: its name, digest and JSON text (not yet compressed)."""
+
+    section: str
+    digest: str
+    text: bytes
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def compress(text: bytes) -> bytes:
+    return gzip.compress(text, compresslevel=6, mtime=0)
+
+
+def split(report: Mapping[str, Any]) -> tuple[bytes, list[Part]]:
+    """The report's own document (without the sections stored apart) and its parts. A part's digest
+    covers its section's name, so equal content under two names stays two parts."""
+    rest = {key: value for key, value in report.items() if key not in STORED_APART}
+    parts = []
+    for section in STORED_APART:
+        if section in report:
+            text = _json(report[section])
+            digest = hashlib.sha256(section.encode() + b"\0" + text).hexdigest()
+            parts.append(Part(section, digest, text))
+    return _json(rest), parts
+
+
+def rebuild(document: bytes, parts: Mapping[str, bytes]) -> dict[str, Any]:
+    """A stored report from its compressed document and its compressed parts (by section). A report
+    stored before parts existed has none and its document is whole."""
+    report: dict[str, Any] = json.loads(gzip.decompress(document))
+    for section, body in parts.items():
+        report[section] = json.loads(gzip.decompress(body))
+    return report
+
+
+def finding_rows(
+    host: str | None, digest: str, findings: list[dict[str, Any]], text: Callable[[str | None], str | None]
+) -> Iterator[tuple[Any, ...]]:
+    """The ``part_findings`` rows of a findings part, in ``PART_FINDING_COLUMNS`` order (``text`` makes a
+    report's strings storable in the backend's text columns)."""
+    for n, f in enumerate(findings):
+        yield (
+            host,
+            digest,
+            n,
+            f["fingerprint"],
+            f["rule_id"],
+            f["severity"],
+            text(f["provider"]),
+            text(f["kind"]),
+            text(f["subject"]),
+            text(f["location"]["path"]),
+            int(f["waived"]),
+            (f.get("waiver") or {}).get("expires"),
+        )
+
+
+PART_FINDING_COLUMNS = (
+    "host, part, position, fingerprint, rule_id, severity, provider, kind, subject, path, waived, waiver_expires"
+)
+LINKED = "report_links l join report_parts p on p.host = l.host and p.digest = l.digest"
+"""A report's links and the parts they name (``l.section``, ``p.body``); a link to a pseudo-part of a
+report stored before parts existed names no part, and its report's document is whole."""
+ORPHANS = (
+    "delete from report_parts where not exists (select 1 from report_links l "
+    "where l.host = report_parts.host and l.digest = report_parts.digest)",
+    "delete from part_findings where not exists (select 1 from report_links l "
+    "where l.host = part_findings.host and l.digest = part_findings.part)",
+)
+"""What retention removes once reports and their links are gone: the parts no report links to any more."""
