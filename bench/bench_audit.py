@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -135,21 +136,30 @@ SOWN = (
 )
 
 
-def generate_sources(root: Path, files: int) -> Path:
-    """``files`` source files copied from this Python's standard library into project folders; one
-    in a hundred gets an AI client setting on a banned host appended."""
+def generate_sources(root: Path, files: int, cap: int) -> Path:
+    """``files`` source files copied from this Python's standard library into project folders (each cut
+    to ``cap`` bytes, so that a million fit on a disk: a median source file is a few KiB); one in a
+    hundred gets an AI client setting on a banned host appended. Made once: a tree of the same size is
+    reused."""
+    marker = root / f".made-{files}-{cap}"
+    if marker.exists():
+        return root
     if root.exists():
         shutil.rmtree(root)
     stdlib = Path(os.__file__).parent
-    originals = sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts)
+    originals = [p.read_bytes()[:cap] for p in sorted(stdlib.rglob("*.py")) if "site-packages" not in p.parts]
+    names = [p.name for p in sorted(stdlib.rglob("*.py")) if "site-packages" not in p.parts]
     for index in range(files):
-        original = originals[index % len(originals)]
-        target = root / "home" / f"dev{index % 10}" / "projects" / f"proj{index // 500}" / f"{index}_{original.name}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        text = original.read_bytes()
+        block = index // 100  # a hundred files to a folder, ten developers, a hundred folders to a project
+        folder = root / "home" / f"dev{block % 10}" / "projects" / f"proj{block // 1000}" / f"pkg{block // 10 % 100}"
+        if index % 100 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        text = originals[index % len(originals)]
         if index % 100 == 0:
             text += SOWN[index // 100 % len(SOWN)].encode()
-        target.write_bytes(text)
+        with open(folder / f"{index}_{names[index % len(names)]}", "wb") as out:
+            out.write(text)
+    marker.touch()
     return root
 
 
@@ -176,33 +186,55 @@ def model_read_stats(report: Path) -> str:
     )
 
 
-def run(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one run."""
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float
+    """User and system CPU seconds of the child: what the fleet pays."""
+    rss: int
+    """Peak resident set size, KiB."""
+
+
+def run(command: list[str], env: dict[str, str] | None = None) -> Run:
+    """Wall seconds, CPU seconds and peak RSS (KiB) of one run."""
     # posix_spawn, not fork: a forked child's peak RSS would include this (large) benchmark process.
     devnull = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
     executable = shutil.which(command[0]) or command[0]
     start = time.perf_counter()
-    pid = os.posix_spawn(executable, command, os.environ, file_actions=devnull)
+    pid = os.posix_spawn(executable, command, env or os.environ, file_actions=devnull)
     _, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0, 1):
         raise SystemExit(f"{command[0]} failed with status {status}")
-    return elapsed, usage.ru_maxrss
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
-def compare(label: str, find_cmd: list[str], scan_cmd: list[str], repeat: int, baseline: str = "find") -> None:
-    run(find_cmd)
-    run(scan_cmd)
-    finds, scans = [], []
+def compare(
+    label: str,
+    commands: dict[str, list[str]],
+    baselines: tuple[str, ...],
+    repeat: int,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Each command once to warm up, then ``repeat`` rounds of all of them in turn; medians, and the
+    scanner's ratios to the ``baselines`` (``find``, ``grep``)."""
+    for command in commands.values():
+        run(command, env)
+    runs: dict[str, list[Run]] = {name: [] for name in commands}
     for _ in range(repeat):
-        finds.append(run(find_cmd))
-        scans.append(run(scan_cmd))
-    find_t = statistics.median(t for t, _ in finds)
-    scan_t = statistics.median(t for t, _ in scans)
+        for name, command in commands.items():
+            runs[name].append(run(command, env))
     print(f"\n{label}")
-    print(f"  {baseline:<8} median {find_t:8.3f} s  peak RSS {max(m for _, m in finds) / 1024:7.1f} MiB")
-    print(f"  scanner  median {scan_t:8.3f} s  peak RSS {max(m for _, m in scans) / 1024:7.1f} MiB")
-    print(f"  ratio scanner/{baseline}: {scan_t / find_t:.1f}x   ({repeat} runs each, after one warm-up)")
+    medians = {
+        name: (statistics.median(r.wall for r in done), statistics.median(r.cpu for r in done))
+        for name, done in runs.items()
+    }
+    for name, done in runs.items():
+        wall, cpu = medians[name]
+        print(f"  {name:<28} wall {wall:8.3f} s  CPU {cpu:8.3f} s  peak RSS {max(r.rss for r in done) / 1024:7.1f} MiB")
+        for base in baselines if name not in baselines else ():
+            print(f"  {'':<28} {wall / medians[base][0]:5.1f}x {base} (wall), {cpu / medians[base][1]:5.1f}x (CPU)")
+    print(f"  ({repeat} rounds after one warm-up of each, commands alternated; medians)")
 
 
 def count_files(root: str, prune: str = "/nonexistent") -> str:
@@ -223,7 +255,16 @@ def main() -> None:
     parser.add_argument(
         "--sources", type=int, metavar="FILES", help="benchmark a source tree of FILES files against grep -rIlF"
     )
-    parser.add_argument("--machine", action="store_true", help="benchmark this machine's own /")
+    parser.add_argument("--source-bytes", type=int, default=8192, help="cut each generated source file to this size")
+    parser.add_argument("--machine", action="store_true", help="benchmark this machine's own /: first scan and re-scan")
+    parser.add_argument(
+        "--machine-exclude",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="leave PATH out of both walks (repeatable)",
+    )
+    parser.add_argument("--startup", action="store_true", help="time an audit of an empty root (start-up)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "out")
     args = parser.parse_args()
@@ -241,13 +282,29 @@ def main() -> None:
     ]
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ["SCANNER_DB"] = str(args.out / "bench.db")  # never the machine's own store
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    # An installed scanner has its bytecode compiled by pip; an editable one (and a PYTHONDONTWRITEBYTECODE
+    # environment) would compile every module on every run and time the compiler.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", scanner_package()], check=True)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}")
+    if args.startup:
+        empty = args.out / "empty"
+        empty.mkdir(exist_ok=True)
+        compare(
+            "start-up: an audit of an empty root (every import, the bundled policy, the report)",
+            {
+                "python -c pass": [sys.executable, "-c", "pass"],
+                "scanner audit (empty root)": [*base, "--root", str(empty), "--no-store"],
+            },
+            ("python -c pass",),
+            args.repeat,
+        )
     if args.generate:
         tree = generate(args.out / "tree", args.generate)
         compare(
             f"generated tree {tree} ({count_files(str(tree))})",
-            ["find", str(tree)],
-            [*base, "--root", str(tree)],
+            {"find": ["find", str(tree)], "scanner audit --no-store": [*base, "--root", str(tree), "--no-store"]},
+            ("find",),
             args.repeat,
         )
     if args.models:
@@ -265,32 +322,58 @@ def main() -> None:
         bare = [run([*command, "--no-store"]) for _ in range(args.repeat)]
         print(f"\nmodel tree {tree} ({args.models} sparse model files)")
         for label, times in (("no store", bare), ("first scan", first), ("re-scan", again)):
-            median = statistics.median(t for t, _ in times)
+            median = statistics.median(r.wall for r in times)
             per_file = median / args.models * 1000
-            peak = max(m for _, m in times) / 1024
+            peak = max(r.rss for r in times) / 1024
             print(f"  {label:<10} median {median:8.3f} s  ({per_file:.1f} ms per model file)  peak RSS {peak:.1f} MiB")
-        ratio = statistics.median(t for t, _ in first) / statistics.median(t for t, _ in again)
+        ratio = statistics.median(r.wall for r in first) / statistics.median(r.wall for r in again)
         print(f"  re-scan of the unchanged tree: {ratio:.1f}x faster than the first scan (file cache in the store)")
         print(model_read_stats(report))
     if args.sources:
-        tree = generate_sources(args.out / "sources", args.sources)
+        tree = generate_sources(args.out / "sources", args.sources, args.source_bytes)
         hosts = policy_hosts(args.out / "hosts.txt")
-        size = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file()) / 2**20
+        size = subprocess.run(
+            ["du", "-sm", "--apparent-size", str(tree)], capture_output=True, text=True
+        ).stdout.split()[0]
         compare(
-            f"source tree {tree} ({args.sources} files, {size:.0f} MiB; {len(hosts.read_text().split())} hosts)",
-            ["grep", "-rIlF", "-f", str(hosts), str(tree)],
-            [*base, "--root", str(tree)],
+            f"source tree {tree} ({args.sources} files, {size} MiB; {len(hosts.read_text().split())} hosts)",
+            {
+                "find": ["find", str(tree)],
+                "grep -rIlF -f HOSTS": ["grep", "-rIlF", "-f", str(hosts), str(tree)],
+                "scanner audit --no-store": [*base, "--root", str(tree), "--no-store"],
+            },
+            ("find", "grep -rIlF -f HOSTS"),
             args.repeat,
-            baseline="grep",
         )
     if args.machine:
-        prune = [x for p in [*PSEUDO, str(args.out)] for x in ("-path", p, "-o")][:-1]
+        skipped = [*PSEUDO, str(args.out), *args.machine_exclude]
+        prune = [x for p in skipped for x in ("-path", p, "-o")][:-1]
+        store = args.out / "machine.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store}{suffix}").unlink(missing_ok=True)
+        excludes = [x for p in [str(args.out), *args.machine_exclude] for x in ("--exclude", p)]
         compare(
-            f"this machine's / ({count_files('/', str(args.out))} on the root filesystem, bench output excluded)",
-            ["find", "/", "(", *prune, ")", "-prune", "-o", "-print"],
-            [*base, "--exclude", str(args.out)],
+            f"this machine's / ({count_files('/', str(args.out))} on the root filesystem; not walked: {', '.join(skipped)})",
+            {
+                "find": ["find", "/", "(", *prune, ")", "-prune", "-o", "-print"],
+                "scanner audit --no-store": [*base, *excludes, "--no-store"],
+                # the warm-up run is the first scan into this store: every timed run is a re-scan
+                "scanner audit (re-scan)": [*base, *excludes, "--db", str(store)],
+            },
+            ("find",),
             args.repeat,
         )
+
+
+def scanner_package() -> str:
+    """The folder of the ``scanner`` package this Python imports (an editable install's source tree)."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import scanner, os; print(os.path.dirname(scanner.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.strip()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import os
 import platform
 import re
 import stat
+import sys
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
@@ -52,6 +53,8 @@ _PATH_FLAGS = (
 BY_DESCRIPTOR = {os.open, os.stat, os.readlink} <= os.supports_dir_fd and hasattr(os, "pread")
 """Files and folders are opened below folder descriptors (every POSIX system); where they cannot be (Windows),
 by path with a final ``O_NOFOLLOW`` check, as the only way there is."""
+LISTED_OPEN = BY_DESCRIPTOR and sys.platform.startswith("linux")
+"""A file the walk just listed as regular is opened below its folder's descriptor (``RootFS.listed``)."""
 _MAX_SYMLINKS = 40
 _DRIVE = re.compile(r"^[A-Za-z]:(?:/|$)")
 _CHUNK_BYTES = 3072
@@ -232,6 +235,20 @@ class RootFS:
         self._euid = os.geteuid() if hasattr(os, "geteuid") else 0
         self._pseudo: dict[int, str] | None = None
         self._root = -1
+        self._listed: tuple[str, int, int, int] | None = None
+        """``(path, folder descriptor, name offset, inode)`` of the file the walk is handing over (``listed``)."""
+
+    def listing(self, real_path: str, name_at: int, folder_fd: int, inode: int) -> None:
+        """The walk is handing over a file its folder listing showed as regular (``real_path[name_at:]`` in
+        the open folder ``folder_fd``, inode ``inode``), until ``listing_done``: opening it meanwhile is
+        one ``openat`` below that folder and an ``fstat``, with no path walked again from the root and no
+        ``stat`` first. Only on Linux, where no cloud placeholder must be recognised before it is opened;
+        a file that is not the one listed any more (a link, another inode) is opened the careful way."""
+        if LISTED_OPEN:
+            self._listed = (real_path, folder_fd, name_at, inode)
+
+    def listing_done(self) -> None:
+        self._listed = None
 
     def inside(self, real_path: str) -> str:
         """The path as seen from inside the root, raw (for matching, not for showing)."""
@@ -354,8 +371,37 @@ class RootFS:
                 raise NotReadThrough("a symbolic link on the way (not followed)") from None
             raise
 
+    def _open_listed(self, listed: tuple[str, int, int, int]) -> BinaryIO | None:
+        """The file the walk is handing over, opened below its listed folder; ``None`` when it is not the
+        regular file listed any more. The listing said regular, and nobody but root can put a device in
+        its place: a FIFO swapped in opens without blocking (``O_NONBLOCK``) and is refused by ``fstat``."""
+        real_path, folder_fd, name_at, inode = listed
+        try:
+            fd = os.open(real_path[name_at:], _OPEN_FLAGS, dir_fd=folder_fd)
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOENT):
+                return None  # became a link, or went: the careful way says which
+            raise
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode) or opened.st_ino != inode:
+                os.close(fd)
+                return None
+            pseudo = self._pseudo_filesystems().get(opened.st_dev)
+            if pseudo is not None:
+                raise NotReadThrough(f"a file of a pseudo filesystem ({pseudo})")
+        except BaseException:
+            os.close(fd)
+            raise
+        return _SizedFile(fd, opened.st_size)
+
     def _open_file(self, real_path: str) -> BinaryIO:
         """Open with no link on any component; ``_ThroughLink`` when the last one is a link."""
+        listed = self._listed
+        if listed is not None and listed[0] == real_path:
+            handle = self._open_listed(listed)
+            if handle is not None:
+                return handle
         parts = self._parts(real_path)
         if not parts:
             raise SpecialFile("not a regular file (directory)")

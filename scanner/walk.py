@@ -146,6 +146,10 @@ class WalkOptions:
     """Bytes of memory past which the walk stops (``--max-memory``): what was not walked is a gap."""
 
 
+_GLOB = re.compile(r"[*?[]")
+"""What makes an ``--exclude`` a pattern rather than a path (``fnmatch``'s wildcards)."""
+
+
 def _compile_globs(globs: Iterable[str]) -> re.Pattern[str] | None:
     globs = list(globs)
     if not globs:
@@ -239,7 +243,10 @@ class Walker:
         self._progress = progress
         self._last_progress = 0.0  # the first directory reports at once
         self._name_excludes = _compile_globs(g for g in self.options.excludes if "/" not in g)
-        self._path_excludes = _compile_globs(g for g in self.options.excludes if "/" in g)
+        paths = [g for g in self.options.excludes if "/" in g]
+        self._excluded_paths = {fs.to_real(g) for g in paths if not _GLOB.search(g)}
+        """Excluded paths without a wildcard (``--exclude /tmp``, the usual kind): a set lookup per entry."""
+        self._path_excludes = _compile_globs(g for g in paths if _GLOB.search(g))
         self._skip_paths = {fs.to_real(p) for p in self.options.skip_paths}
         mounts = self.options.mounts if self.options.mounts is not None else read_mount_table()
         self._mounts = {m.mount_point: m for m in mounts}
@@ -382,7 +389,7 @@ class Walker:
                             or (suffix and (suffix.lower() in by_suffix or suffix in by_dir_suffix))
                             or (not suffix and extensionless)
                         ):
-                            self._file(real, name, parent_name, child.is_symlink(), below, every)
+                            self._file(real, name, parent_name, child.is_symlink(), below, every, current, child)
                         continue
                     if suffix in by_dir_suffix:
                         entry = Entry(real, fs.to_display(real), name, True, parent_name)
@@ -415,9 +422,18 @@ class Walker:
         return os.open(folder.name, DIR_OPEN_FLAGS, dir_fd=folder.parent.fd)
 
     def _file(
-        self, real: str, name: str, parent_name: str, is_link: bool, below: tuple[str, ...], every: Sequence[Visitor]
+        self,
+        real: str,
+        name: str,
+        parent_name: str,
+        is_link: bool,
+        below: tuple[str, ...],
+        every: Sequence[Visitor],
+        folder: _Dir | None = None,
+        listed: os.DirEntry[str] | None = None,
     ) -> None:
-        """Hand a non-folder entry over; a symlink to a package-like folder is handed over as a folder."""
+        """Hand a non-folder entry over; a symlink to a package-like folder is handed over as a folder. A
+        file listed as regular in an open ``folder`` is opened below it while it is handed over."""
         dispatch = self._dispatch
         if is_link and dispatch.dir_suffix:
             visitors = dispatch.for_dir(name)
@@ -425,8 +441,17 @@ class Walker:
                 self._hand_over(Entry(real, self.fs.to_display(real), name, True, parent_name), visitors)
                 return
         visitors = dispatch.for_file(name, parent_name, below, every)
-        if visitors:
-            self._hand_over(Entry(real, self.fs.to_display(real), name, False, parent_name), visitors)
+        if not visitors:
+            return
+        entry = Entry(real, self.fs.to_display(real), name, False, parent_name)
+        if folder is None or listed is None or folder.fd < 0 or not listed.is_file(follow_symlinks=False):
+            self._hand_over(entry, visitors)
+            return
+        self.fs.listing(real, len(real) - len(name), folder.fd, listed.inode())
+        try:
+            self._hand_over(entry, visitors)
+        finally:
+            self.fs.listing_done()
 
     def _links_to_dir(self, real: str) -> bool:
         try:
@@ -490,7 +515,7 @@ class Walker:
         return False
 
     def _excluded(self, name: str, real: str) -> bool:
-        if self._name_excludes is not None and self._name_excludes.match(name):
+        if real in self._excluded_paths or (self._name_excludes is not None and self._name_excludes.match(name)):
             return True
         return self._path_excludes is not None and bool(self._path_excludes.match(self.fs.inside(real)))
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from scanner.fsview import FileRefused, RootFS, SpecialFile
+from scanner.fsview import LISTED_OPEN, FileRefused, RootFS, SpecialFile
 
 
 def test_absolute_symlinks_resolve_inside_the_root_not_on_the_host(tmp_path: Path) -> None:
@@ -61,3 +62,44 @@ def test_display_and_real_paths_round_trip(tmp_path: Path) -> None:
     assert fs.to_real("/home/alice") == real
     assert fs.to_display(fs.root) == "/"
     assert RootFS(None).to_display("/x") == "/x"
+
+
+@pytest.mark.skipif(not LISTED_OPEN, reason="files are opened below their listed folder on Linux only")
+def test_a_listed_file_swapped_after_listing_is_opened_the_careful_way_or_refused(tmp_path: Path) -> None:
+    """The walk lets a file it just listed as regular be opened below its folder's descriptor; whatever
+    took its place since (a FIFO, a link out of the root, another file) is treated as the careful way would."""
+    root = tmp_path / "root"
+    (root / "srv").mkdir(parents=True)
+    (tmp_path / "host-secret").write_text("host")
+    (root / "secret").write_text("inside")
+    fs = RootFS(str(root))
+    listed = root / "srv" / "app.env"
+    real = str(root.resolve() / "srv" / "app.env")
+    folder = os.open(root / "srv", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+
+        def swapped(make: Callable[[], None]) -> tuple[bytes, bool]:
+            listed.unlink(missing_ok=True)
+            listed.write_text("listed")
+            fs.listing(real, len(real) - len("app.env"), folder, listed.stat().st_ino)
+            try:
+                listed.unlink()
+                make()
+                return fs.read_bytes(real, 100)
+            finally:
+                fs.listing_done()
+
+        def fifo() -> None:
+            os.mkfifo(listed)
+
+        with pytest.raises(SpecialFile, match="not a regular file"):
+            swapped(fifo)  # opened without blocking, refused by fstat
+        listed.unlink()
+        assert swapped(lambda: listed.symlink_to("/secret")) == (b"inside", False)  # resolved inside the root
+        listed.unlink()
+        assert swapped(lambda: listed.write_text("another")) == (b"another", False)  # another inode: by path
+        fs.listing(real, len(real) - len("app.env"), folder, listed.stat().st_ino)
+        fs.listing_done()
+        assert fs.read_bytes(real, 100) == (b"another", False)
+    finally:
+        os.close(folder)
