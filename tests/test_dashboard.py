@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import Browser
 from conftest import run_scanner, write_dist_info
 from starlette.testclient import TestClient
+from test_fleet import Collector
 from test_fleet_pages import IMG_TAG, NOW, SCRIPT_HOST, TODAY, as_host, new_machine, scan
 from test_summary import HOSTILE_DIR, HOSTILE_MODEL, Page, hostile, three_kinds
 
@@ -376,3 +378,54 @@ def test_a_user_added_with_the_password_on_standard_input_can_sign_in(
     )
     assert done.exit_code == 0, done.output
     assert sign_in(client, ("carol", "carol's password")).status_code == 303
+
+
+@pytest.mark.slow
+def test_a_person_signs_in_filters_opens_a_host_exports_csv_and_signs_out_in_chromium(
+    fleet: dict[str, Any], tmp_path: Path
+) -> None:
+    collector = Collector(fleet["db"]).start()  # plain HTTP on 127.0.0.1, where Chromium keeps Secure cookies
+    try:
+        with Browser(tmp_path) as browser:
+            browser.open(collector.url + "/dashboard/hosts")
+            assert browser.run("location.pathname") == "/signin"
+            browser.act(
+                f"document.querySelector('input[name=name]').value = {json.dumps(ADMIN[0])};"
+                f"document.querySelector('input[name=password]').value = {json.dumps(ADMIN[1])};"
+                "document.querySelector('form.signin button').click()"
+            )
+            assert browser.run("location.pathname") == "/dashboard/hosts", "back where the person was going"
+            (cookie,) = [c for c in browser.cookies() if c["name"] == "scanner_session"]
+            assert (cookie["httpOnly"], cookie["secure"], cookie["sameSite"]) == (True, True, "Strict")
+            assert "scanner_session" not in browser.run("document.cookie"), "no script can read the session"
+
+            browser.act(
+                "document.querySelector('select[name=state]').value = 'not-compliant';"
+                "document.querySelector('input[name=tag]').value = 'department=finance';"
+                "document.querySelector('form.filters button').click()"
+            )
+            listed = "[...document.querySelectorAll('table.hosts tbody tr td:first-child')].map(td => td.textContent)"
+            assert browser.run(listed) == ["web-01"]
+            assert "1 host(s) match" in browser.run("document.body.innerText")
+
+            browser.act("document.querySelector('table.hosts a').click()")
+            assert browser.run("new URLSearchParams(location.search).get('name')") == "web-01"
+            page = browser.run("document.body.innerText")
+            assert "NOT COMPLIANT" in page and "Report history" in page and "New since the previous scan" in page
+
+            browser.open(collector.url + "/dashboard/hosts?state=not-compliant")
+            saved = browser.download("document.querySelector('a[href^=\"/api/v1/export/hosts.csv\"]').click()")
+            rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+            assert [(r["host"], r["state"]) for r in rows] == [
+                (SCRIPT_HOST, "not-compliant"),
+                ("web-01", "not-compliant"),
+            ]
+
+            browser.act("document.querySelector('nav form button').click()")
+            assert browser.run("location.pathname") == "/signin"
+            assert not [c for c in browser.cookies() if c["name"] == "scanner_session"]
+            browser.open(collector.url + "/dashboard")
+            assert browser.run("location.pathname") == "/signin", "signed out"
+            assert not [line for line in browser.logged() if "Content Security Policy" in line or "Refused" in line]
+    finally:
+        collector.stop()
