@@ -92,7 +92,8 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Run the collector: receive reports from agents (POST /api/v1/reports) into the fleet database.
+    """Run the collector: receive reports from agents (POST /api/v1/reports) into the fleet database, and
+    serve the dashboard (/dashboard, for users made with 'scanner fleet user add') and its read API (/api/v1).
 
     Example: scanner serve --db postgresql://scanner@db.example/fleet --workers 2 --host 0.0.0.0 --port 8443 --tls-cert c.pem --tls-key k.pem
     """
