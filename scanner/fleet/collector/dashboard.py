@@ -327,7 +327,8 @@ def dashboard_routes(storage: FleetStorage, stale_days: int = STALE_AFTER_DAYS) 
         address = request.client.host if request.client else "unknown"
         keys = {PER_USER: PER_USER.key(name), PER_ADDRESS: PER_ADDRESS.key(address)}
 
-        def check() -> tuple[float, UserInfo | None]:
+        def check() -> tuple[float, str | None]:
+            """Seconds to wait, or the new session's id (``None``: refused)."""
             now = time.time()
             wait = sign_in_wait(storage.sign_in_failures(list(keys.values())), keys, now)
             if wait:
@@ -338,13 +339,17 @@ def dashboard_routes(storage: FleetStorage, stale_days: int = STALE_AFTER_DAYS) 
                     storage.count_sign_in_failure(key, now, limit.window)
                 return 0.0, None
             storage.clear_sign_in_failures(keys[PER_USER])
-            return 0.0, UserInfo(account.name, account.role, "")
+            session = new_secret()
+            opened = datetime.now(timezone.utc)
+            expires = opened + timedelta(hours=SESSION_HOURS)
+            storage.add_session(token_hash(session), account.name, _stamp(opened), _stamp(expires))
+            return 0.0, session
 
         try:
-            wait, user = await run_in_threadpool(check)
+            wait, session = await run_in_threadpool(check)
         except StoreError as error:
             return _json({"error": f"storage unavailable: {error}"}, 503, **{"Retry-After": "60"})
-        if user is None:
+        if session is None:
             form_token = new_secret()
             if wait:
                 message, status, extra = (
@@ -359,15 +364,6 @@ def dashboard_routes(storage: FleetStorage, stale_days: int = STALE_AFTER_DAYS) 
             )
             _set_cookie(response, SIGN_IN_COOKIE, form_token, 3600, "/signin")
             return response
-        session = new_secret()
-        now = datetime.now(timezone.utc)
-        await store(
-            storage.add_session,
-            token_hash(session),
-            user.name,
-            _stamp(now),
-            _stamp(now + timedelta(hours=SESSION_HOURS)),
-        )
         response = _redirect(nxt if _safe_next(nxt) else "/dashboard")
         _set_cookie(response, SESSION_COOKIE, session, SESSION_HOURS * 3600)
         response.delete_cookie(SIGN_IN_COOKIE, path="/signin", secure=True, httponly=True, samesite="strict")
