@@ -259,3 +259,11 @@ class HostState(Word):
     NOT_COMPLIANT = "not-compliant"
     INCOMPLETE = "incomplete"
     STALE = "stale"
+
+
+class UserRole(Word):
+    """What a person signed in to the collector's dashboard may do: a ``viewer`` reads every page and the
+    read API; an ``admin`` may also act (revoke a host's agent token, remove a user)."""
+
+    VIEWER = "viewer"
+    ADMIN = "admin"

@@ -8,6 +8,7 @@ extra, and its ``scanner --help`` must still work. Every command closes the stor
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,7 +24,9 @@ from scanner.reporters.terminal import (
     recent_reports_table,
     terminal_safe,
     terminal_safe_document,
+    users_table,
 )
+from scanner.vocabulary import UserRole
 
 if TYPE_CHECKING:
     from scanner.fleet.collector.storage import FleetStorage
@@ -33,6 +36,12 @@ fleet_app = typer.Typer(
 )
 token_app = typer.Typer(cls=ScannerGroup, help="Per-host tokens for submitting reports.", no_args_is_help=True)
 fleet_app.add_typer(token_app, name="token")
+user_app = typer.Typer(
+    cls=ScannerGroup,
+    help="People who may sign in to the collector's dashboard, and their API tokens.",
+    no_args_is_help=True,
+)
+fleet_app.add_typer(user_app, name="user")
 
 
 def _fleetdb_option() -> Any:
@@ -83,7 +92,8 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Run the collector: receive reports from agents (POST /api/v1/reports) into the fleet database.
+    """Run the collector: receive reports from agents (POST /api/v1/reports) into the fleet database, and
+    serve the dashboard (/dashboard, for users made with 'scanner fleet user add') and its read API (/api/v1).
 
     Example: scanner serve --db postgresql://scanner@db.example/fleet --workers 2 --host 0.0.0.0 --port 8443 --tls-cert c.pem --tls-key k.pem
     """
@@ -286,3 +296,115 @@ def ingest(
         typer.echo(f"scanner: {terminal_safe(path)}: refused: {terminal_safe(reason)}", err=True)
     typer.echo(f"{result.stored} stored, {result.duplicates} already stored, {len(result.refused)} refused")
     raise typer.Exit(EXIT_FOUND if result.refused else EXIT_OK)
+
+
+def _password(password_file: Path | None) -> str:
+    """The new password: asked for twice, or the first line of a file (``-``: standard input), never argv."""
+    if password_file is None:
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    try:
+        text = sys.stdin.read() if str(password_file) == "-" else password_file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"{password_file}: cannot read the password: {error.strerror or error}") from error
+    return text.splitlines()[0] if text else ""
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="The name the user signs in with.")],
+    role: Annotated[
+        UserRole, typer.Option(help="viewer: reads every page and the API; admin: also revokes tokens, removes users.")
+    ] = UserRole.VIEWER,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="Read the password from the first line of FILE ('-': standard input) instead of asking."),
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Give an existing user this password and role; their sessions end.")
+    ] = False,
+    db: Annotated[str | None, _fleetdb_option()] = None,
+) -> None:
+    """Add a user of the collector's dashboard; the password (12 characters at least) is asked for, or
+    read from a file or standard input, and stored as a scrypt hash.
+
+    Example: scanner fleet user add alice --role admin
+    """
+    from scanner.fleet.collector.accounts import PasswordError, hash_password
+
+    try:
+        with open_fleet(db) as storage:
+            hashed = hash_password(_password(password_file))
+            if not storage.add_user(name, role, hashed, replace):
+                raise UsageError(f"there is already a user {name!r}; --replace gives them a new password and role")
+    except PasswordError as error:
+        fail(UsageError(str(error)))
+    except ScannerError as error:
+        fail(error)
+    typer.echo(f"user {terminal_safe(name)} ({role}) {'replaced' if replace else 'added'}", err=True)
+
+
+@user_app.command("list")
+def user_list(
+    db: Annotated[str | None, _fleetdb_option()] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.TABLE,
+) -> None:
+    """List the dashboard's users: name, role, when added, whether they have an API token.
+
+    Example: scanner fleet user list --format json
+    """
+    try:
+        with open_fleet(db) as storage:
+            users = [u.to_dict() for u in storage.users()]
+    except ScannerError as error:
+        fail(error)
+    write(json.dumps(users, indent=2) + "\n" if format is ListFormat.JSON else users_table(users))
+
+
+@user_app.command("remove")
+def user_remove(
+    name: Annotated[str, typer.Argument(help="The user who may no longer sign in.")],
+    db: Annotated[str | None, _fleetdb_option()] = None,
+) -> None:
+    """Remove a user: their sessions end and their API token stops working at once.
+
+    Example: scanner fleet user remove alice
+    """
+    try:
+        with open_fleet(db) as storage:
+            if not storage.remove_user(name):
+                raise UsageError(f"no user {name!r} in the fleet database")
+    except ScannerError as error:
+        fail(error)
+    typer.echo(f"user {terminal_safe(name)} removed", err=True)
+
+
+@user_app.command("token")
+def user_token(
+    name: Annotated[str, typer.Argument(help="The user the token acts for.")],
+    db: Annotated[str | None, _fleetdb_option()] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the token to FILE (created 0600) instead of stdout.")
+    ] = None,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the user's API token away; make none.")] = False,
+) -> None:
+    """Give a user a read-only API token for scripts (replacing any earlier one), once; only its hash is
+    stored. It reads GET /api/v1/... (summary, hosts, a host, exports) with 'Authorization: Bearer TOKEN'.
+
+    Example: scanner fleet user token alice --output /secure/alice.api-token
+    """
+    from scanner.fleet.collector.accounts import new_api_token
+    from scanner.fleet.collector.tokens import token_hash
+
+    token = None if revoke else new_api_token()
+    try:
+        with open_fleet(db) as storage:
+            if not storage.set_api_token(name, token_hash(token) if token else None):
+                raise UsageError(f"no user {name!r} in the fleet database")
+        if token:
+            write(token + "\n", output)
+    except ScannerError as error:
+        fail(error)
+    if revoke:
+        typer.echo(f"API token of {terminal_safe(name)} revoked", err=True)
+    elif output is not None:
+        typer.echo(f"API token of {terminal_safe(name)} written to {output}", err=True)

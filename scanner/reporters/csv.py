@@ -1,4 +1,4 @@
-"""CSV: one row per finding, for spreadsheets and ticketing imports.
+"""CSV: one row per finding, for spreadsheets and ticketing imports; and the dashboard's host listing.
 
 A scanned name can be anything, and a spreadsheet runs a cell that starts with ``=``, ``+``, ``-``
 or ``@`` as a formula (CSV injection); such cells get a leading apostrophe, as OWASP advises. Control
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from scanner.report import Report
 from scanner.reporters.interface import Format, Reporter
@@ -70,3 +72,32 @@ class CsvReporter(Reporter):
             )
             writer.writerow([_cell(v) for v in row])
         return out.getvalue()
+
+
+HOST_COLUMNS = (
+    "host",
+    "state",
+    "last_seen",
+    "violations",
+    "warnings",
+    "reports",
+    "lost_reports",
+    "tags",
+    "last_report",
+    "token",
+)
+
+
+def hosts_csv(hosts: Iterable[Mapping[str, Any]], header: bool) -> str:
+    """Rows of the host listing (``HostInfo.to_dict()`` with its ``state``), with the header row first
+    when ``header``: a long listing is written a chunk at a time."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if header:
+        writer.writerow(HOST_COLUMNS)
+    for h in hosts:
+        token = "revoked" if h["revoked"] else "active" if h["has_token"] else "none"
+        tags = ";".join(f"{k}={v}" for k, v in sorted(h["tags"].items()))
+        row = (h["host"], h["state"], h["last_seen"], h["violations"], h["warnings"], h["reports"])
+        writer.writerow([_cell(v) for v in (*row, h["lost_reports"], tags, h["last_report"], token)])
+    return out.getvalue()

@@ -271,17 +271,20 @@ BODIES: dict[say.Section, Callable[[FleetSummary], str]] = {
 """Each section's renderer (a test checks that every ``Section`` has one)."""
 
 
+def fleet_main(summary: FleetSummary) -> str:
+    """The page's content without its shell: what the collector's dashboard shows inside its own."""
+    body = "".join(section(i, title, BODIES[key](summary)) for i, (title, key) in enumerate(say.sections(summary), 1))
+    return f"{_html_verdict(summary)}{body}{signature_block(SIGNATURE)}<footer>{_h(say.footer_text(summary))}</footer>"
+
+
+def fleet_title(summary: FleetSummary) -> str:
+    return f"{say.fleet_verdict(summary)}: AI model-usage compliance, fleet of {summary['hosts']['total']} host(s)"
+
+
 class FleetHtmlReporter(FleetReporter):
     """The fleet summary as one HTML page that needs nothing else, with boxes for the official's signature."""
 
     id = FleetFormat.HTML
 
     def render(self, summary: FleetSummary) -> str:
-        body = "".join(
-            section(i, title, BODIES[key](summary)) for i, (title, key) in enumerate(say.sections(summary), 1)
-        )
-        return html_page(
-            f"{say.fleet_verdict(summary)}: AI model-usage compliance, fleet of {summary['hosts']['total']} host(s)",
-            style.FLEET,
-            f"{_html_verdict(summary)}{body}{signature_block(SIGNATURE)}<footer>{_h(say.footer_text(summary))}</footer>",
-        )
+        return html_page(fleet_title(summary), style.FLEET, fleet_main(summary))

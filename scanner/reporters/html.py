@@ -218,30 +218,35 @@ def _html_changes(report: Report) -> str:
     return body
 
 
+def summary_main(report: Report) -> str:
+    """The page's content without its shell: what the collector's dashboard shows inside its own."""
+    severities = [
+        (say.titled(title, len(findings)), _html_details(report, severity, findings))
+        for severity, (title, findings) in zip(say.SEVERITIES, say.severity_sections(report), strict=True)
+    ]
+    sections = [
+        ("Findings at a glance", _html_overview(report), "glance"),
+        ("What to do next", _html_next_steps(report), ""),
+        *((title, body, "") for title, body in severities),
+        (say.titled(say.WAIVED, len(say.waived_findings(report))), _html_waivers(report), ""),
+        ("What could not be scanned", _html_coverage(report), ""),
+        ("What was scanned", _dl(((_h(k), _h(v)) for k, v in say.scan_facts(report)), "facts two"), ""),
+        ("Policy applied", _html_policy(report), ""),
+        ("Changes since the previous scan", _html_changes(report), ""),
+    ]
+    body = "".join(section(i, title, content, cls) for i, (title, content, cls) in enumerate(sections, 1))
+    sign = signature_block(say.SIGNATURE, say.SIGN_OFF)
+    return f"{_html_verdict(report)}{body}{sign}<footer>{_h(say.footer_text(report))}</footer>"
+
+
+def summary_title(report: Report) -> str:
+    return f"{verdict(report)}: AI model-usage compliance, {report['scan']['host']}"
+
+
 class HtmlReporter(Reporter):
     """The summary as one HTML page that needs nothing else: print it, mail it, archive it."""
 
     id = Format.HTML
 
     def render(self, report: Report) -> str:
-        severities = [
-            (say.titled(title, len(findings)), _html_details(report, severity, findings))
-            for severity, (title, findings) in zip(say.SEVERITIES, say.severity_sections(report), strict=True)
-        ]
-        sections = [
-            ("Findings at a glance", _html_overview(report), "glance"),
-            ("What to do next", _html_next_steps(report), ""),
-            *((title, body, "") for title, body in severities),
-            (say.titled(say.WAIVED, len(say.waived_findings(report))), _html_waivers(report), ""),
-            ("What could not be scanned", _html_coverage(report), ""),
-            ("What was scanned", _dl(((_h(k), _h(v)) for k, v in say.scan_facts(report)), "facts two"), ""),
-            ("Policy applied", _html_policy(report), ""),
-            ("Changes since the previous scan", _html_changes(report), ""),
-        ]
-        body = "".join(section(i, title, content, cls) for i, (title, content, cls) in enumerate(sections, 1))
-        sign = signature_block(say.SIGNATURE, say.SIGN_OFF)
-        return html_page(
-            f"{verdict(report)}: AI model-usage compliance, {report['scan']['host']}",
-            style.SUMMARY,
-            f"{_html_verdict(report)}{body}{sign}<footer>{_h(say.footer_text(report))}</footer>",
-        )
+        return html_page(summary_title(report), style.SUMMARY, summary_main(report))

@@ -149,3 +149,29 @@ th.n, td.n { text-align: right; font-variant-numeric: tabular-nums; }
 """
 )
 """The fleet summary's stylesheet: tallies coloured by host state, tag tables, host cards, the trend."""
+
+DASHBOARD = """
+nav.dash { max-width: 210mm; margin: 0 auto; padding: 6px 13mm; background: #1d2939; color: #fff; display: flex; gap: 16px; align-items: center; font-size: 9.5pt; }
+nav.dash a { color: #fff; text-decoration: none; font-weight: 600; }
+nav.dash a.here { text-decoration: underline; }
+nav.dash .who { margin-left: auto; color: #d0d5dd; overflow-wrap: anywhere; }
+nav.dash form { margin: 0; }
+button { font: inherit; padding: 2px 10px; border: 1px solid #98a2b3; border-radius: 4px; background: #fff; color: #1d2939; cursor: pointer; }
+button.danger { border-color: #b42318; color: #b42318; }
+input, select { font: inherit; padding: 2px 4px; }
+form.filters { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-end; margin: 6px 0 10px; }
+form.filters label, form.signin label { display: flex; flex-direction: column; font-size: 8pt; color: #475467; }
+form.signin { display: grid; gap: 8px; max-width: 80mm; margin-top: 10px; }
+.pages, .tools { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; font-size: 9pt; margin: 8px 0; }
+td.state { font-weight: 600; white-space: nowrap; }
+td.compliant { color: #067647; }
+td.not-compliant { color: #b42318; }
+td.incomplete { color: #b54708; }
+td.stale { color: #667085; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.message { border: 1px solid #b42318; background: #fef3f2; border-radius: 4px; padding: 4px 10px; }
+.admin { border: 1px solid #d0d5dd; border-radius: 4px; padding: 6px 10px; margin: 10px 0; }
+.admin form { display: inline; }
+@media print { nav.dash, .noprint { display: none; } }
+"""
+"""The dashboard's additions to either page's stylesheet: the navigation, forms, the host listing."""

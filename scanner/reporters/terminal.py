@@ -192,6 +192,13 @@ def fleet_hosts_table(hosts: list[dict[str, Any]]) -> str:
     return (tabulate(rows, headers) if rows else "No hosts yet.") + "\n"
 
 
+def users_table(users: list[dict[str, Any]]) -> str:
+    """The dashboard's users as ``scanner fleet user list --format json`` lists them, as a table."""
+    rows = [[terminal_safe(u["name"]), u["role"], u["created"], "yes" if u["api_token"] else "no"] for u in users]
+    headers = ["user", "role", "created", "API token"]
+    return (tabulate(rows, headers) if rows else "No users yet: scanner fleet user add NAME --role admin") + "\n"
+
+
 def recent_reports_table(recent: list[dict[str, Any]]) -> str:
     """A host's recent reports (the collector's storage rows), last arrived first, under its latest report;
     ``clock`` says by how much a report was dated after it arrived (its host's clock ahead)."""

@@ -97,3 +97,9 @@ ORPHANS = (
     "where l.host = part_findings.host and l.digest = part_findings.part)",
 )
 """What retention removes once reports and their links are gone: the parts no report links to any more."""
+PROVIDER_VIOLATION = (
+    "exists (select 1 from report_links l join part_findings f on f.host = l.host and f.part = l.digest "
+    "where l.host = h.host and l.report_id = h.last_report and l.section = 'findings' "
+    "and f.severity = 'violation' and f.waived = 0 and lower(f.provider) = lower({param}))"
+)
+"""The condition that a host's latest report (``h``: its ``hosts`` row) holds an open violation of a provider."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import groupby
@@ -31,6 +31,7 @@ from scanner.fleet.collector.parts import (
     LINKED,
     ORPHANS,
     PART_FINDING_COLUMNS,
+    PROVIDER_VIOLATION,
     STORED_APART,
     compress,
     finding_rows,
@@ -38,9 +39,21 @@ from scanner.fleet.collector.parts import (
     split,
 )
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect
-from scanner.fleet.collector.storage import PRUNABLE, FleetStorage, HostGate, HostInfo
+from scanner.fleet.collector.storage import (
+    PRUNABLE,
+    SIGN_IN_FAILURE,
+    STATE_CONDITIONS,
+    Account,
+    FleetStorage,
+    HostFilter,
+    HostGate,
+    HostInfo,
+    UserInfo,
+    like_pattern,
+)
 from scanner.report import utc_now
 from scanner.sqlite import query_text
+from scanner.vocabulary import UserRole
 
 MIGRATION_LOCK = 0x5C4E_F1EE7
 """The advisory lock key migrations hold (any number no other application on the database uses)."""
@@ -54,6 +67,14 @@ _SEEN = "least(r.finished, r.received)"
 _AHEAD = "greatest(0, round(extract(epoch from r.finished::timestamptz - r.received::timestamptz)))::integer"
 _ARRIVAL = "r.received desc, r.arrival desc"
 """Last arrived first; within one second by the order they were stored in, never by a report's own date."""
+_LISTING = (
+    f"select h.host, h.token_hash is not null, h.revoked is not null, h.last_report, {_SEEN}, "
+    "r.compliant, r.complete, coalesce(r.violations, 0), coalesce(r.warnings, 0), "
+    f"(select count(*) from reports c where c.host = h.host), h.lost_reports, r.tags, coalesce({_AHEAD}, 0) "
+    "from hosts h left join reports r on r.host = h.host and r.id = h.last_report"
+)
+"""Each host with its latest report's verdict (the columns of ``HostInfo.from_row``)."""
+_USERS = "select u.name, u.role, u.created, exists (select 1 from api_tokens t where t.name = u.name) from users u"
 _LEVEL = "least(%(burst)s::float8, l.level + greatest(0, %(now)s - l.refilled) * %(rate)s)"
 """The host's bucket refilled since it was last counted."""
 
@@ -73,6 +94,28 @@ def _text(value: str | None) -> str | None:
     document keeps the original)."""
     shown = query_text(value)
     return shown.replace("\x00", "\\x00") if shown is not None else None
+
+
+def _where(chosen: HostFilter, stale_before: str) -> tuple[str, list[Any]]:
+    """``chosen`` as the conditions of a ``_LISTING`` query, and their parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if chosen.state is not None:
+        clauses.append(STATE_CONDITIONS[chosen.state].format(seen=_SEEN, cutoff="%s"))
+        params.append(stale_before)
+    if chosen.tag is not None:
+        clauses.append("(r.tags::jsonb ->> %s) = %s")
+        params += [_text(part) for part in chosen.tag]
+    if chosen.provider is not None:
+        clauses.append(PROVIDER_VIOLATION.format(param="%s"))
+        params.append(_text(chosen.provider))
+    if chosen.search:
+        clauses.append("h.host ilike %s escape '\\'")
+        params.append(like_pattern(_text(chosen.search) or ""))
+    if chosen.name is not None:
+        clauses.append("h.host = %s")
+        params.append(_text(chosen.name))
+    return " and ".join(clauses) or "true", params
 
 
 class PostgresFleetStorage(FleetStorage):
@@ -123,9 +166,11 @@ class PostgresFleetStorage(FleetStorage):
     def gate(self, burst: int, per_second: float, lease: float) -> HostGate:
         return PostgresGate(self, burst, per_second, lease)
 
-    def execute(self, sql: str, params: dict[str, Any] | list[Any]) -> tuple[int, Any]:
+    def execute(
+        self, sql: str, params: dict[str, Any] | list[Any], doing: str = "cannot use the host limits"
+    ) -> tuple[int, Any]:
         """Run one statement in its own transaction: the rows it changed, and the first value it returned."""
-        with self._errors("cannot use the host limits"), self._pool.connection() as conn:
+        with self._errors(doing), self._pool.connection() as conn:
             cursor = conn.execute(sql, params)
             row = cursor.fetchone() if cursor.description else None
             return cursor.rowcount, row[0] if row else None
@@ -226,15 +271,26 @@ class PostgresFleetStorage(FleetStorage):
             yield from cursor
 
     def hosts(self) -> list[HostInfo]:
-        rows = self._stream(
-            f"select h.host, h.token_hash is not null, h.revoked is not null, h.last_report, {_SEEN}, "
-            "r.compliant, r.complete, coalesce(r.violations, 0), coalesce(r.warnings, 0), "
-            f"(select count(*) from reports c where c.host = h.host), h.lost_reports, r.tags, coalesce({_AHEAD}, 0) "
-            "from hosts h left join reports r on r.host = h.host and r.id = h.last_report order by h.host",
-            [],
-            "cannot list hosts",
-        )
+        rows = self._stream(f"{_LISTING} order by h.host", [], "cannot list hosts")
         return [HostInfo.from_row(row) for row in rows]
+
+    def find_hosts(
+        self, chosen: HostFilter, stale_before: str, limit: int, offset: int = 0, after: str | None = None
+    ) -> list[HostInfo]:
+        where, params = _where(chosen, stale_before)
+        if after is not None:
+            where, params = f"{where} and h.host > %s", [*params, _text(after)]
+        sql = f"{_LISTING} where {where} order by h.host limit %s offset %s"
+        return [HostInfo.from_row(row) for row in self._read(sql, [*params, limit, offset], "cannot list hosts")]
+
+    def count_hosts(self, chosen: HostFilter, stale_before: str) -> int:
+        where, params = _where(chosen, stale_before)
+        sql = f"select count(*) from hosts h left join reports r on r.host = h.host and r.id = h.last_report where {where}"
+        return int(self._read(sql, params, "cannot count hosts")[0][0])
+
+    def _read(self, sql: str, params: Sequence[Any], doing: str) -> list[Any]:
+        with self._errors(doing), self._pool.connection() as conn:
+            return conn.execute(sql, list(params)).fetchall()
 
     def reports(self, host: str, limit: int = 20) -> list[dict[str, Any]]:
         with self._errors("cannot list reports"), self._pool.connection() as conn:
@@ -295,6 +351,85 @@ class PostgresFleetStorage(FleetStorage):
                 [since],
             ).fetchall()
         return [(str(day), int(total), int(ok or 0)) for day, total, ok in rows]
+
+    # -- the dashboard's users --------------------------------------------------------------------
+    def add_user(self, name: str, role: UserRole, password_hash: str, replace: bool = False) -> bool:
+        with self._errors("cannot add the user"), self._pool.connection() as conn, conn.transaction():
+            added = conn.execute(
+                "insert into users values (%s, %s, %s, %s) on conflict (name) do nothing returning name",
+                [_text(name), str(role), password_hash, utc_now()],
+            ).fetchone()
+            if added is not None:
+                return True
+            if not replace:
+                return False
+            conn.execute(
+                "update users set role = %s, password_hash = %s where name = %s",
+                [str(role), password_hash, _text(name)],
+            )
+            conn.execute("delete from user_sessions where name = %s", [_text(name)])
+        return True
+
+    def users(self) -> list[UserInfo]:
+        rows = self._read(f"{_USERS} order by u.name", [], "cannot list users")
+        return [UserInfo(name, UserRole(role), created, bool(token)) for name, role, created, token in rows]
+
+    def account(self, name: str) -> Account | None:
+        rows = self._read(
+            "select name, role, password_hash from users where name = %s", [_text(name)], "cannot read the user"
+        )
+        return Account(rows[0][0], UserRole(rows[0][1]), rows[0][2]) if rows else None
+
+    def remove_user(self, name: str) -> bool:
+        changed, _ = self.execute("delete from users where name = %s", [_text(name)], "cannot remove the user")
+        return bool(changed)
+
+    def set_api_token(self, name: str, token_hash: str | None) -> bool:
+        with self._errors("cannot change the API token"), self._pool.connection() as conn, conn.transaction():
+            if conn.execute("select 1 from users where name = %s for update", [_text(name)]).fetchone() is None:
+                return False
+            conn.execute("delete from api_tokens where name = %s", [_text(name)])
+            if token_hash is not None:
+                conn.execute("insert into api_tokens values (%s, %s, %s)", [token_hash, _text(name), utc_now()])
+        return True
+
+    def user_of_api_token(self, token_hash: str) -> UserInfo | None:
+        rows = self._read(
+            f"{_USERS} join api_tokens a on a.name = u.name where a.token_hash = %s",
+            [token_hash],
+            "cannot read API tokens",
+        )
+        return UserInfo(rows[0][0], UserRole(rows[0][1]), rows[0][2], True) if rows else None
+
+    def add_session(self, id_hash: str, name: str, created: str, expires: str) -> None:
+        with self._errors("cannot open a session"), self._pool.connection() as conn, conn.transaction():
+            conn.execute("delete from user_sessions where expires <= %s", [created])
+            conn.execute("insert into user_sessions values (%s, %s, %s, %s)", [id_hash, _text(name), created, expires])
+
+    def session_user(self, id_hash: str, now: str) -> UserInfo | None:
+        rows = self._read(
+            f"{_USERS} join user_sessions s on s.name = u.name where s.id_hash = %s and s.expires > %s",
+            [id_hash, now],
+            "cannot read sessions",
+        )
+        return UserInfo(rows[0][0], UserRole(rows[0][1]), rows[0][2], bool(rows[0][3])) if rows else None
+
+    def end_session(self, id_hash: str) -> None:
+        self.execute("delete from user_sessions where id_hash = %s", [id_hash], "cannot end the session")
+
+    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, tuple[int, float]]:
+        rows = self._read(
+            "select key, failures, since from sign_in_failures where key = any(%s)",
+            [[_text(k) for k in keys]],
+            "cannot read sign-in limits",
+        )
+        return {key: (int(n), float(since)) for key, n, since in rows}
+
+    def count_sign_in_failure(self, key: str, now: float, window: float) -> None:
+        self.execute(SIGN_IN_FAILURE, [_text(key), now, now - window, now - window], "cannot count a failed sign-in")
+
+    def clear_sign_in_failures(self, key: str) -> None:
+        self.execute("delete from sign_in_failures where key = %s", [_text(key)], "cannot clear failed sign-ins")
 
 
 class PostgresGate(HostGate):

@@ -131,4 +131,21 @@ FLEET_SCHEMA: tuple[Step, ...] = (
             "drop table report_findings",
         ),
     ),
+    # The dashboard's people, apart from the agents' host tokens: accounts with a role and a scrypt hash,
+    # browser sessions and read-only API tokens (both stored as SHA-256 of the secret), and the failed
+    # sign-ins per user name and per client address, kept here so that every collector counts them.
+    Step(
+        "0005-dashboard-users-sessions",
+        (
+            "create table users (name text primary key, role text not null, password_hash text not null, "
+            "created text not null)",
+            "create table user_sessions (id_hash text primary key, name text not null references users(name) "
+            "on delete cascade, created text not null, expires text not null)",
+            "create index user_sessions_name on user_sessions (name)",
+            "create table api_tokens (token_hash text primary key, name text not null unique references users(name) "
+            "on delete cascade, created text not null)",
+            "create table sign_in_failures (key text primary key, failures integer not null, "
+            "since double precision not null)",
+        ),
+    ),
 )

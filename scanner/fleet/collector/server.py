@@ -9,7 +9,8 @@ tells how many reports the agent's full spool had to drop since its last deliver
 with the report that is stored). Each host may send a burst of reports, then one per ``1/rate``
 seconds (a laptop flushing a week of spooled reports is a burst of seven), one at a time: the
 storage's ``HostGate`` keeps both, shared by every collector on a PostgreSQL database.
-``GET /api/v1/health`` answers ``ok``.
+``GET /api/v1/health`` answers ``ok``. The same app serves the dashboard for people and the read API for
+their scripts (``dashboard``), which an agent's token never opens.
 
 ``serve`` runs one or several uvicorn workers; each is a process that builds its own app (``worker``)
 from the options, which travel in the environment because workers are started afresh, not forked.
@@ -37,6 +38,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from scanner.errors import StoreError
+from scanner.fleet.collector.dashboard import dashboard_routes
 from scanner.fleet.collector.guard import BACKLOG, log_config
 from scanner.fleet.collector.intake import MAX_BODY, IntakeError, read_report
 from scanner.fleet.collector.storage import FleetStorage
@@ -175,6 +177,7 @@ def create_app(
         routes=[
             Route("/api/v1/health", health, methods=["GET"]),
             Route("/api/v1/reports", submit, methods=["POST"]),
+            *dashboard_routes(storage),
         ],
         lifespan=lifespan,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from functools import partial
 from itertools import groupby
 from operator import itemgetter
@@ -27,6 +27,7 @@ from scanner.fleet.collector.parts import (
     LINKED,
     ORPHANS,
     PART_FINDING_COLUMNS,
+    PROVIDER_VIOLATION,
     STORED_APART,
     compress,
     finding_rows,
@@ -34,9 +35,21 @@ from scanner.fleet.collector.parts import (
     split,
 )
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect, Step
-from scanner.fleet.collector.storage import PRUNABLE, FleetStorage, HostGate, HostInfo
+from scanner.fleet.collector.storage import (
+    PRUNABLE,
+    SIGN_IN_FAILURE,
+    STATE_CONDITIONS,
+    Account,
+    FleetStorage,
+    HostFilter,
+    HostGate,
+    HostInfo,
+    UserInfo,
+    like_pattern,
+)
 from scanner.report import utc_now
 from scanner.sqlite import Migration, connect, migrate, query_text, write_transaction
+from scanner.vocabulary import UserRole
 
 
 def _run(step: Step, db: sqlite_utils.Database) -> None:
@@ -55,6 +68,36 @@ _AHEAD = "max(0, cast(round((julianday(r.finished) - julianday(r.received)) * 86
 _ARRIVAL = "r.received desc, r.rowid desc"
 """Last arrived first; within one second (a spool flushed at once) by the order they were stored in,
 never by the date a report gives itself."""
+_LISTING = (
+    f"select h.host, h.token_hash is not null, h.revoked is not null, h.last_report, {_SEEN}, "
+    "r.compliant, r.complete, coalesce(r.violations, 0), coalesce(r.warnings, 0), "
+    f"(select count(*) from reports where host = h.host), h.lost_reports, r.tags, coalesce({_AHEAD}, 0) "
+    "from hosts h left join reports r on r.host = h.host and r.id = h.last_report"
+)
+"""Each host with its latest report's verdict (the columns of ``HostInfo.from_row``)."""
+_USERS = "select u.name, u.role, u.created, exists (select 1 from api_tokens t where t.name = u.name) from users u"
+
+
+def _where(chosen: HostFilter, stale_before: str) -> tuple[str, list[Any]]:
+    """``chosen`` as the conditions of a ``_LISTING`` query, and their parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if chosen.state is not None:
+        clauses.append(STATE_CONDITIONS[chosen.state].format(seen=_SEEN, cutoff="?"))
+        params.append(stale_before)
+    if chosen.tag is not None:
+        clauses.append("exists (select 1 from json_each(r.tags) t where t.key = ? and t.value = ?)")
+        params += list(chosen.tag)
+    if chosen.provider is not None:
+        clauses.append(PROVIDER_VIOLATION.format(param="?"))
+        params.append(chosen.provider)
+    if chosen.search:
+        clauses.append("h.host like ? escape '\\'")
+        params.append(like_pattern(chosen.search))
+    if chosen.name is not None:
+        clauses.append("h.host = ?")
+        params.append(chosen.name)
+    return " and ".join(clauses) or "1 = 1", params
 
 
 class SqliteFleetStorage(FleetStorage):
@@ -172,17 +215,36 @@ class SqliteFleetStorage(FleetStorage):
         return {str(digest) for (digest,) in rows}
 
     def hosts(self) -> list[HostInfo]:
-        rows = (
-            self._db()
-            .execute(
-                f"select h.host, h.token_hash is not null, h.revoked is not null, h.last_report, {_SEEN}, "
-                "r.compliant, r.complete, coalesce(r.violations, 0), coalesce(r.warnings, 0), "
-                f"(select count(*) from reports where host = h.host), h.lost_reports, r.tags, coalesce({_AHEAD}, 0) "
-                "from hosts h left join reports r on r.host = h.host and r.id = h.last_report order by h.host"
-            )
-            .fetchall()
-        )
-        return [HostInfo.from_row(row) for row in rows]
+        return [HostInfo.from_row(row) for row in self._read(f"{_LISTING} order by h.host", [], "list hosts")]
+
+    def find_hosts(
+        self, chosen: HostFilter, stale_before: str, limit: int, offset: int = 0, after: str | None = None
+    ) -> list[HostInfo]:
+        where, params = _where(chosen, stale_before)
+        if after is not None:
+            where, params = f"{where} and h.host > ?", [*params, after]
+        sql = f"{_LISTING} where {where} order by h.host limit ? offset ?"
+        return [HostInfo.from_row(row) for row in self._read(sql, [*params, limit, offset], "list hosts")]
+
+    def count_hosts(self, chosen: HostFilter, stale_before: str) -> int:
+        where, params = _where(chosen, stale_before)
+        sql = f"select count(*) from hosts h left join reports r on r.host = h.host and r.id = h.last_report where {where}"
+        return int(self._read(sql, params, "count hosts")[0][0])
+
+    def _read(self, sql: str, params: Sequence[Any], doing: str) -> list[Any]:
+        try:
+            return self._db().execute(sql, list(params)).fetchall()
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot {doing}: {error}") from error
+
+    def _write(self, sql: str, params: Sequence[Any], doing: str) -> int:
+        """One statement in its own write transaction: the rows it changed."""
+        db = self._db()
+        try:
+            with write_transaction(db):
+                return int(db.execute(sql, list(params)).rowcount)
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot {doing}: {error}") from error
 
     def reports(self, host: str, limit: int = 20) -> list[dict[str, Any]]:
         rows = (
@@ -253,3 +315,86 @@ class SqliteFleetStorage(FleetStorage):
             .fetchall()
         )
         return [(str(day), int(total), int(ok or 0)) for day, total, ok in rows]
+
+    # -- the dashboard's users --------------------------------------------------------------------
+    def add_user(self, name: str, role: UserRole, password_hash: str, replace: bool = False) -> bool:
+        db = self._db()
+        try:
+            with write_transaction(db):
+                if db.execute("select 1 from users where name = ?", [name]).fetchone():
+                    if not replace:
+                        return False
+                    db.execute(
+                        "update users set role = ?, password_hash = ? where name = ?", [str(role), password_hash, name]
+                    )
+                    db.execute("delete from user_sessions where name = ?", [name])
+                    return True
+                db.execute("insert into users values (?, ?, ?, ?)", [name, str(role), password_hash, utc_now()])
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot add the user: {error}") from error
+        return True
+
+    def users(self) -> list[UserInfo]:
+        rows = self._read(f"{_USERS} order by u.name", [], "list users")
+        return [UserInfo(name, UserRole(role), created, bool(token)) for name, role, created, token in rows]
+
+    def account(self, name: str) -> Account | None:
+        rows = self._read("select name, role, password_hash from users where name = ?", [name], "read the user")
+        return Account(rows[0][0], UserRole(rows[0][1]), rows[0][2]) if rows else None
+
+    def remove_user(self, name: str) -> bool:
+        return bool(self._write("delete from users where name = ?", [name], "remove the user"))
+
+    def set_api_token(self, name: str, token_hash: str | None) -> bool:
+        db = self._db()
+        try:
+            with write_transaction(db):
+                if not db.execute("select 1 from users where name = ?", [name]).fetchone():
+                    return False
+                db.execute("delete from api_tokens where name = ?", [name])
+                if token_hash is not None:
+                    db.execute("insert into api_tokens values (?, ?, ?)", [token_hash, name, utc_now()])
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot change the API token: {error}") from error
+        return True
+
+    def user_of_api_token(self, token_hash: str) -> UserInfo | None:
+        rows = self._read(
+            f"{_USERS} join api_tokens a on a.name = u.name where a.token_hash = ?", [token_hash], "read API tokens"
+        )
+        return UserInfo(rows[0][0], UserRole(rows[0][1]), rows[0][2], True) if rows else None
+
+    def add_session(self, id_hash: str, name: str, created: str, expires: str) -> None:
+        db = self._db()
+        try:
+            with write_transaction(db):
+                db.execute("delete from user_sessions where expires <= ?", [created])
+                db.execute("insert into user_sessions values (?, ?, ?, ?)", [id_hash, name, created, expires])
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot open a session: {error}") from error
+
+    def session_user(self, id_hash: str, now: str) -> UserInfo | None:
+        rows = self._read(
+            f"{_USERS} join user_sessions s on s.name = u.name where s.id_hash = ? and s.expires > ?",
+            [id_hash, now],
+            "read sessions",
+        )
+        return UserInfo(rows[0][0], UserRole(rows[0][1]), rows[0][2], bool(rows[0][3])) if rows else None
+
+    def end_session(self, id_hash: str) -> None:
+        self._write("delete from user_sessions where id_hash = ?", [id_hash], "end the session")
+
+    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, tuple[int, float]]:
+        marks = ", ".join("?" for _ in keys)
+        rows = self._read(
+            f"select key, failures, since from sign_in_failures where key in ({marks})", keys, "read sign-in limits"
+        )
+        return {key: (int(n), float(since)) for key, n, since in rows}
+
+    def count_sign_in_failure(self, key: str, now: float, window: float) -> None:
+        self._write(
+            SIGN_IN_FAILURE.replace("%s", "?"), [key, now, now - window, now - window], "count a failed sign-in"
+        )
+
+    def clear_sign_in_failures(self, key: str) -> None:
+        self._write("delete from sign_in_failures where key = ?", [key], "clear failed sign-ins")

@@ -1,8 +1,11 @@
-"""The collector's storage interface: hosts and their tokens, reports, and what the fleet views read.
+"""The collector's storage interface: hosts and their tokens, reports, what the fleet views read, and the
+dashboard's users, sessions, API tokens and failed sign-ins.
 
 The collector and ``scanner ingest`` only talk to this interface: SQLite (``sqlite_storage``) for one
 collector, PostgreSQL (``postgres_storage``) for several collectors on one database. The per-host limits
-on submissions (``HostGate``) are the storage's too, because only it knows whether other collectors share them.
+on submissions (``HostGate``) are the storage's too, because only it knows whether other collectors share
+them; so are the sign-in limits' counts. The dashboard's host listing is filtered and paged in SQL
+(``HostFilter``, ``STATE_CONDITIONS``): a page of 50 hosts out of 100,000 never loads the other 99,950.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.fleet.collector.parts import STORED_APART
+from scanner.vocabulary import HostState, UserRole
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,54 @@ class HostInfo:
         }
 
 
+@dataclass(frozen=True)
+class HostFilter:
+    """Which hosts a listing shows: each field given narrows it, ``None`` leaves it open."""
+
+    state: HostState | None = None
+    tag: tuple[str, str] | None = None
+    """A tag's key and value, both exact, in the host's latest report."""
+    provider: str | None = None
+    """A provider with an open (unwaived) violation in the host's latest report; any letter case."""
+    search: str | None = None
+    """Part of the host name; any letter case."""
+    name: str | None = None
+    """The host name, exactly."""
+
+
+STATE_CONDITIONS: dict[HostState, str] = {
+    HostState.STALE: "({seen} is null or {seen} < {cutoff})",
+    HostState.NOT_COMPLIANT: "({seen} >= {cutoff} and r.compliant = 0)",
+    HostState.INCOMPLETE: "({seen} >= {cutoff} and r.compliant = 1 and r.complete = 0)",
+    HostState.COMPLIANT: "({seen} >= {cutoff} and r.compliant = 1 and r.complete = 1)",
+}
+"""``summary.host_state`` as SQL on the host listing (``h`` the host, ``r`` its latest report), in either
+dialect: ``seen`` is when the latest report was made, ``cutoff`` the placeholder of the time before which
+a host is stale. Each uses ``cutoff`` once."""
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A person who may sign in to the dashboard (never their password hash)."""
+
+    name: str
+    role: UserRole
+    created: str
+    has_api_token: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "role": str(self.role), "created": self.created, "api_token": self.has_api_token}
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as signing in needs them: with the stored password hash."""
+
+    name: str
+    role: UserRole
+    password_hash: str
+
+
 class HostGate(ABC):
     """What one host may send: a burst of reports, then one per ``1/per_second`` seconds, one at a time."""
 
@@ -122,6 +174,18 @@ class FleetStorage(ABC):
     def hosts(self) -> list[HostInfo]: ...
 
     @abstractmethod
+    def find_hosts(
+        self, chosen: HostFilter, stale_before: str, limit: int, offset: int = 0, after: str | None = None
+    ) -> list[HostInfo]:
+        """The hosts ``chosen`` lets through, by name: ``limit`` of them from ``offset``, or after the host
+        named ``after`` (to read a long listing in chunks). ``stale_before``: when a host's latest report must
+        have been made to count as recent (YYYY-MM-DDTHH:MM:SSZ)."""
+
+    @abstractmethod
+    def count_hosts(self, chosen: HostFilter, stale_before: str) -> int:
+        """How many hosts ``find_hosts`` would list in all."""
+
+    @abstractmethod
     def reports(self, host: str, limit: int = 20) -> list[dict[str, Any]]:
         """A host's most recent reports, last arrived first: id, received, finished, clock_ahead, verdict counts."""
 
@@ -149,6 +213,53 @@ class FleetStorage(ABC):
     def size_bytes(self) -> int:
         """The database's size on disk, as the database counts it."""
 
+    # -- the dashboard's users --------------------------------------------------------------------
+    @abstractmethod
+    def add_user(self, name: str, role: UserRole, password_hash: str, replace: bool = False) -> bool:
+        """Add a user; ``False`` (nothing changed) when the name is taken and ``replace`` is not given. Replacing
+        a user sets their role and password and ends their sessions."""
+
+    @abstractmethod
+    def users(self) -> list[UserInfo]: ...
+
+    @abstractmethod
+    def account(self, name: str) -> Account | None: ...
+
+    @abstractmethod
+    def remove_user(self, name: str) -> bool:
+        """Remove a user with their sessions and API token; ``False`` when there is no such user."""
+
+    @abstractmethod
+    def set_api_token(self, name: str, token_hash: str | None) -> bool:
+        """Give the user a read-only API token (replacing theirs), or take it away (``None``); ``False``
+        when there is no such user."""
+
+    @abstractmethod
+    def user_of_api_token(self, token_hash: str) -> UserInfo | None: ...
+
+    @abstractmethod
+    def add_session(self, id_hash: str, name: str, created: str, expires: str) -> None:
+        """Open a session for ``name`` (and forget every session that has expired)."""
+
+    @abstractmethod
+    def session_user(self, id_hash: str, now: str) -> UserInfo | None:
+        """Whose session this is, while it has not expired (and its user still exists)."""
+
+    @abstractmethod
+    def end_session(self, id_hash: str) -> None: ...
+
+    @abstractmethod
+    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, tuple[int, float]]:
+        """Failed sign-ins counted under each of ``keys`` that has some: how many, since when (seconds since
+        the epoch)."""
+
+    @abstractmethod
+    def count_sign_in_failure(self, key: str, now: float, window: float) -> None:
+        """Count a failed sign-in under ``key``; a count older than ``window`` seconds starts again at one."""
+
+    @abstractmethod
+    def clear_sign_in_failures(self, key: str) -> None: ...
+
     @abstractmethod
     def gate(self, burst: int, per_second: float, lease: float) -> HostGate:
         """The per-host limits, shared by every collector that shares them (``lease``: seconds a turn lasts at most)."""
@@ -162,6 +273,19 @@ class FleetStorage(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+def like_pattern(part: str) -> str:
+    """A ``LIKE`` pattern (with ``escape '\\'``) for names containing ``part`` as it is written."""
+    return "%" + part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+SIGN_IN_FAILURE = (
+    "insert into sign_in_failures (key, failures, since) values (%s, 1, %s) on conflict (key) do update set "
+    "failures = case when sign_in_failures.since < %s then 1 else sign_in_failures.failures + 1 end, "
+    "since = case when sign_in_failures.since < %s then excluded.since else sign_in_failures.since end"
+)
+"""One more failed sign-in under a key, in one statement every collector may run at once (parameters: the
+key, now, and twice the start of the window); PostgreSQL's placeholders, ``?`` for SQLite."""
 
 PRUNABLE = (
     "select r.host, r.id from (select host, id, received, row_number() over (partition by host order by {arrival}) "
