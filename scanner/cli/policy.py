@@ -16,7 +16,6 @@ from scanner.cli.conventions import ScannerGroup
 from scanner.collectors.models.weights import WEIGHT_SUFFIXES
 from scanner.errors import ScannerError, UsageError
 from scanner.lineage.hub import Hub
-from scanner.policy.bundle import key_id, new_key, read_private_key, read_public_key, sign_bundle
 from scanner.policy.loader import bundled_names, load_policy
 from scanner.report import utc_now
 from scanner.reporters.terminal import policy_summary
@@ -123,6 +122,8 @@ def policy_keygen(
 
     Example: scanner policy keygen --out /secure/policy.key
     """
+    from scanner.policy.bundle import key_id, new_key, read_public_key  # cryptography: 20 ms, only here
+
     public_path = out.with_name(out.name + ".pub")
     for path in (out, public_path):
         if path.exists() or path.is_symlink():
@@ -159,6 +160,8 @@ def policy_sign(
 
     Example: scanner policy sign site.yaml --key /secure/policy.key -o /srv/scanner/policy-bundle.json
     """
+    from scanner.policy.bundle import key_id, read_private_key, sign_bundle  # cryptography: 20 ms, only here
+
     try:
         private = read_private_key(_read_key(key), f"--key {key}")
         signed = sign_bundle(files, private, utc_now())

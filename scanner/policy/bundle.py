@@ -11,7 +11,8 @@ A bundle is one JSON document::
 every file the composition read, includes first, by name: the bundled policies under ``policies/``,
 the admin's own files under ``site/`` with their folders relative to one another, so that every
 ``include:`` finds what it found when the bundle was signed. The signature covers the canonical JSON
-of everything else (keys sorted, no spaces, UTF-8), so what is verified is exactly what is judged by.
+of everything else (keys sorted, no spaces, ASCII, other characters escaped), so what is verified is exactly
+what is judged by.
 ``signer`` (the first 16 hex digits of the SHA-256 of the raw public key) only makes a wrong key's
 error clear; trust comes from the signature alone.
 
@@ -105,8 +106,9 @@ def read_public_key(pem: bytes, where: str) -> Ed25519PublicKey:
 
 
 def _canonical(document: dict[str, Any]) -> bytes:
+    """What is signed: ASCII, so that any string a hostile bundle holds (a lone surrogate) still has bytes."""
     unsigned = {k: v for k, v in document.items() if k != "signature"}
-    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 def _names(paths: Sequence[Path]) -> dict[Path, str]:
@@ -173,7 +175,7 @@ def _parse(raw: bytes) -> tuple[Bundle, dict[str, Any]]:
         raise BundleError(f"larger than {MAX_BUNDLE} bytes")
     try:
         document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise BundleError(f"not a policy bundle (JSON): {error}") from error
     if not isinstance(document, dict):
         raise BundleError("not a policy bundle: expected a JSON object")
@@ -202,7 +204,7 @@ def _parse(raw: bytes) -> tuple[Bundle, dict[str, Any]]:
     if not isinstance(policies, list) or not policies:
         raise BundleError("policies: expected the list of the files to compose")
     for index, name in enumerate(policies):
-        if name not in {f.name for f in read}:
+        if not isinstance(name, str) or name not in {f.name for f in read}:
             raise BundleError(f"policies[{index}]: {name!r} is not one of the bundle's files")
     created = _text(document.get("created"), "created")
     signer = _text(document.get("signer", ""), "signer")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -39,22 +38,20 @@ def read_bundle_file(path: Path) -> bytes:
 
 def load_published(path: Path) -> Bundle:
     """The published bundle's contents (its signature is the agents' to verify)."""
+    raw = read_bundle_file(path)
     try:
-        return parse_bundle(read_bundle_file(path))
+        return parse_bundle(raw)
     except BundleError as error:
-        message = str(error)
-        raise BundleError(message if message.startswith(str(path)) else f"{path}: {message}") from error
+        raise BundleError(f"{path}: {error}") from error
 
 
-@dataclass
 class Published:
     """The bundle file, and its bytes as last read (read again when the file changes)."""
 
-    path: Path
-    _seen: tuple[int, int, int] | None = None
-    _raw: bytes = b""
-
-    def __post_init__(self) -> None:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int, int] | None = None
+        self._raw = b""
         self._lock = threading.Lock()
 
     def current(self) -> bytes:
