@@ -21,6 +21,7 @@ from conftest import Machine, run_scanner
 from test_fleet import Collector
 
 from scanner.audit import AuditOptions, run_audit
+from scanner.errors import BundleError
 from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
 from scanner.policy.bundle import MAX_BUNDLE, bundle_policy, parse_bundle
 from scanner.policy.loader import load_policy
@@ -391,7 +392,24 @@ def test_the_fleet_summary_lists_hosts_judged_by_an_outdated_policy(
     page = run_scanner("fleet", "summary", "--db", str(fleet), "-f", "markdown", "--policy-bundle", str(bundle))
     assert "2 host(s) were judged by an outdated policy" in page.stdout
     assert "Judged by an outdated policy (2 host(s)): web-02, web-03." in page.stdout
+    html = run_scanner("fleet", "summary", "--db", str(fleet), "-f", "html", "--policy-bundle", str(bundle)).stdout
+    assert "Judged by an outdated policy (2 host(s)): web-02, web-03." in html
     table = run_scanner("fleet", "summary", "--db", str(fleet), "--policy-bundle", str(bundle)).stdout
     assert "outdated policy: web-02 (judged by site-sources 1, site 0)" in table
     unpublished = json.loads(run_scanner("fleet", "summary", "--db", str(fleet), "-f", "json").stdout)
     assert unpublished["published_policy"] is None and unpublished["outdated_policy_hosts"] == []
+
+
+def test_a_bundle_can_neither_name_nor_include_a_file_outside_itself(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(SOURCES)
+    site = SITE.format(version="1").replace("../common/sources.yaml", str(outside))
+
+    def document(name: str, text: str) -> bytes:
+        files = [{"name": name, "text": text}]
+        return json.dumps({"format": 1, "created": "x", "policies": [name], "files": files}).encode()
+
+    with pytest.raises(BundleError, match=r"files\[0\]\.name: '\.\./evil\.yaml' is not a name a bundle may hold"):
+        parse_bundle(document("../evil.yaml", SOURCES))
+    with pytest.raises(BundleError, match="reaches outside the policy bundle"):
+        bundle_policy(parse_bundle(document("site/site.yaml", site)))
