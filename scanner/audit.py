@@ -77,6 +77,9 @@ class AuditOptions:
     """``--no-browser-history`` turns it off for this run; the policy's ``collect`` can too."""
     shell_history: bool = True
     """``--no-shell-history`` turns it off for this run; the policy's ``collect`` can too."""
+    policy_gaps: tuple[Skipped, ...] = ()
+    """What makes the policy itself uncertain, listed with the coverage's gaps: with ``--policy-key``, the
+    collector's bundle could not be used and an older verified one judges instead (it may be outdated)."""
 
 
 def _machine_roots(fs: RootFS, include_fstypes: frozenset[str]) -> tuple[tuple[str, ...], list[Skipped]]:
@@ -175,6 +178,7 @@ def run_audit(
     clock.start("walking")
     coverage = walker.walk(roots)
     coverage.skipped.extend(chosen_skips)
+    coverage.skipped.extend(options.policy_gaps)
     log.info("walked %d folders and %d files", coverage.dirs, coverage.files)
     clock.start("reading what was found")
     records: list[Record] = []

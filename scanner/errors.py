@@ -29,6 +29,11 @@ class PolicyError(ScannerError):
         super().__init__(f"{where}: {what}")
 
 
+class BundleError(ScannerError):
+    """A signed policy bundle that cannot be made, fetched or trusted (unsigned, changed after signing, signed
+    by another key, malformed), or a key file that cannot be used."""
+
+
 class ReportError(ScannerError):
     """A report could not be written (for example an unwritable ``--output`` path)."""
 

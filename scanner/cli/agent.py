@@ -15,6 +15,7 @@ from scanner.reporters.terminal import spool_table
 from scanner.store.database import open_store
 
 if TYPE_CHECKING:  # requests costs 60 ms at start-up; only --submit and 'scanner submit' need it
+    from scanner.fleet.agent.bundle import AgentPolicy
     from scanner.fleet.agent.submit import Delivery, Destination
 
 
@@ -63,6 +64,19 @@ def say_delivery(delivery: Delivery, url: str) -> None:
             "or with 'scanner submit --spool'",
             err=True,
         )
+
+
+def say_policy(chosen: AgentPolicy, quiet: bool) -> None:
+    """Which bundle judges this scan; when it is not the collector's current one, always said, and why."""
+    signed = f"signed {chosen.bundle.created}"
+    if chosen.fallback is not None:
+        typer.echo(
+            f"scanner: warning: {chosen.fallback}; judging by the last verified policy bundle ({signed}, kept at "
+            f"{chosen.kept}): the policy may be outdated, and the report says so",
+            err=True,
+        )
+    elif not quiet:
+        typer.echo(f"scanner: policy bundle from {chosen.url} verified ({signed})", err=True)
 
 
 def submit(

@@ -7,13 +7,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from scanner.audit import AuditOptions
 from scanner.audit import audit as run
-from scanner.cli.agent import destination, load_config, say_delivery
+from scanner.cli.agent import destination, load_config, say_delivery, say_policy
 from scanner.cli.common import (
     EXIT_FOUND,
     EXIT_INTERRUPTED,
@@ -32,15 +32,21 @@ from scanner.cli.common import (
 from scanner.errors import ScannerError, StoreError, UsageError
 from scanner.fleet.agent.spool import Spool
 from scanner.own import digest
+from scanner.places import default_db_path
 from scanner.policy.loader import load_policy, load_waivers
+from scanner.policy.schema import Policy
+from scanner.records import Skipped
 from scanner.report import Report
 from scanner.reporters.interface import Format
 from scanner.reporters.table import verdict_line
 from scanner.reporters.terminal import terminal_safe
 from scanner.store.database import open_store
 from scanner.store.retention import Retention, prune
-from scanner.vocabulary import Word
+from scanner.vocabulary import SkipKind, Word
 from scanner.walk import Coverage
+
+if TYPE_CHECKING:  # requests costs 60 ms at start-up; only --submit needs it
+    from scanner.fleet.agent.submit import Destination
 
 
 class FailOn(Word):
@@ -131,6 +137,32 @@ def given_files(waivers: list[Path]) -> dict[str, tuple[str, str]]:
         except OSError:
             continue  # read once already by the policy loader; a file that vanished since is no matter
     return given
+
+
+def judging_policy(
+    policy: list[str], policy_key: Path | None, target: Destination | None, db: Path | None, quiet: bool
+) -> tuple[Policy, tuple[Skipped, ...], dict[str, tuple[str, str]]]:
+    """The policy to judge by: ``--policy``'s, or the collector's signed bundle (``--policy-key``); with the
+    gaps it leaves (an older bundle judging) and the file it keeps, which the scan must know as its own."""
+    if policy_key is None:
+        return load_policy(policy), (), {}
+    if target is None:
+        raise UsageError("--policy-key verifies the policy bundle of the --submit collector: it needs --submit")
+    if policy:
+        raise UsageError("--policy-key judges by the collector's signed bundle; it cannot be used with --policy")
+    from scanner.fleet.agent.bundle import KEPT_NAME, agent_policy, read_key_file  # requests, as for --submit
+
+    kept = (db or default_db_path()).parent / KEPT_NAME
+    chosen = agent_policy(target, read_key_file(policy_key), kept)
+    say_policy(chosen, quiet)
+    gaps: tuple[Skipped, ...] = ()
+    if chosen.fallback is not None:
+        reason = (
+            f"the collector's policy bundle was not used ({chosen.fallback}); judged by the last verified bundle, "
+            f"signed {chosen.bundle.created}: the policy may be outdated"
+        )
+        gaps = (Skipped(chosen.url, reason, SkipKind.UNREADABLE),)
+    return chosen.policy, gaps, {chosen.kept_sha256: (str(kept.resolve()), "policy bundle")}
 
 
 def log_option(help: str) -> Any:
@@ -244,6 +276,14 @@ def audit(
         Path | None,
         typer.Option(dir_okay=False, help="CA bundle to verify the collector with instead of the system's."),
     ] = None,
+    policy_key: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="Judge by the --submit collector's signed policy bundle, verified with this Ed25519 public key "
+            "(else by the last verified one, saying so).",
+        ),
+    ] = None,
     tag: Annotated[
         list[str] | None,
         typer.Option(help="A label KEY=VALUE for the fleet views (repeatable), e.g. department=finance."),
@@ -278,8 +318,9 @@ def audit(
         target = destination(submit, token_file, ca_cert) if submit else None
         if target is not None and no_store:
             raise UsageError("--submit keeps unsent reports in the store's spool; it cannot be used with --no-store")
-        loaded = load_waivers([str(w) for w in waivers or ()], load_policy(policy or []))
-        given = given_files(waivers or [])
+        judging, gaps, kept = judging_policy(policy or [], policy_key, target, db, quiet)
+        loaded = load_waivers([str(w) for w in waivers or ()], judging)
+        given = given_files(waivers or []) | kept
         options = AuditOptions(
             paths=tuple(paths or ()),
             root=str(root) if root else None,
@@ -296,6 +337,7 @@ def audit(
             resolve=resolve,
             tags=tags(tag or []),
             own=frozenset(given),
+            policy_gaps=gaps,
         )
         line = ProgressLine(sys.stderr.isatty() if progress is None else progress)
         store, unusable = None, None

@@ -60,6 +60,10 @@ def open_fleet(db: str | None) -> FleetStorage:
     return open_fleet_storage(db or default_fleet_db())
 
 
+def policy_bundle_option(doing: str) -> Any:
+    return typer.Option(dir_okay=False, help=f"The signed policy bundle ('scanner policy sign'): {doing}")
+
+
 def stale_option() -> Any:
     return typer.Option(help="A host whose latest report is older than this many days is stale (not compliant).")
 
@@ -91,6 +95,10 @@ def serve(
             help="Collector processes sharing the port. More than one needs a PostgreSQL --db (SQLite has one writer).",
         ),
     ] = 1,
+    policy_bundle: Annotated[
+        Path | None,
+        policy_bundle_option("given to agents (GET /api/v1/policy), read again when the file changes."),
+    ] = None,
 ) -> None:
     """Run the collector: receive reports from agents (POST /api/v1/reports) into the fleet database, and
     serve the dashboard (/dashboard, for users made with 'scanner fleet user add') and its read API (/api/v1).
@@ -98,6 +106,7 @@ def serve(
     Example: scanner serve --db postgresql://scanner@db.example/fleet --workers 2 --host 0.0.0.0 --port 8443 --tls-cert c.pem --tls-key k.pem
     """
     from scanner.fleet.collector.databases import is_postgres
+    from scanner.fleet.collector.published import load_published
     from scanner.fleet.collector.server import ServeOptions
     from scanner.fleet.collector.server import serve as run_server
     from scanner.places import default_fleet_db
@@ -111,10 +120,13 @@ def serve(
         )
     try:
         open_fleet(location).close()  # migrated once, and its errors said here, before any worker starts
+        if policy_bundle is not None:  # a bundle that cannot be read is said now, not to each agent
+            load_published(policy_bundle)
     except ScannerError as error:
         fail(error)
     tls = (str(tls_cert), str(tls_key)) if tls_cert and tls_key else None
-    options = ServeOptions(location, burst, rate, header_timeout, body_timeout, max_connections, workers)
+    bundle = str(policy_bundle.resolve()) if policy_bundle else None
+    options = ServeOptions(location, burst, rate, header_timeout, body_timeout, max_connections, workers, bundle)
     run_server(host, port, tls, options)
 
 
@@ -228,16 +240,21 @@ def fleet_summary(
         typer.Option("--format", "-f", help="Output format. Default: what the -o file's suffix names, else the table."),
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
+    policy_bundle: Annotated[
+        Path | None, policy_bundle_option("hosts whose latest report was judged by other policies are listed.")
+    ] = None,
 ) -> None:
     """The fleet summary for officials: compliance, violations by provider, kind and tag, worst and stale hosts.
 
-    Example: scanner fleet summary --format html -o fleet.html
+    Example: scanner fleet summary --format html -o fleet.html --policy-bundle /srv/scanner/policy-bundle.json
     """
+    from scanner.fleet.collector.published import load_published
     from scanner.fleet.collector.summary import fleet_summary
 
     try:
+        published = load_published(policy_bundle) if policy_bundle is not None else None
         with open_fleet(db) as storage:
-            summary = terminal_safe_document(fleet_summary(storage, stale_days))
+            summary = terminal_safe_document(fleet_summary(storage, stale_days, published=published))
         write(FLEET_REPORTERS[fleet_format(format, output)]().render(summary), output)
     except ScannerError as error:
         fail(error)

@@ -4,6 +4,10 @@
 may ``include:`` others (paths relative to itself, or ``bundled:NAME``). Included files load
 first, each file once; cycles are errors. After composition the references are checked: every
 fact's source exists, judged providers say why, ids are unique. Every error names file and line.
+
+A signed policy bundle (``scanner.policy.bundle``) is loaded from the folder it was unpacked into,
+its ``home``: there its own copies of the bundled policies answer to their names, its files are named
+``bundle:PATH``, and no include may reach outside it (the bundle must carry all it is judged by).
 """
 
 from __future__ import annotations
@@ -62,26 +66,47 @@ def bundled_names() -> list[str]:
     return sorted(p.stem for p in bundled_dir().glob("*.yaml"))
 
 
+BUNDLE_BUNDLED_DIR = "policies"
+"""Where a bundle's home keeps its copies of the bundled policies (as the repository does)."""
+
+
 @dataclass(frozen=True)
 class _Located:
     real: Path
     display: str
 
 
-def _locate(spec: str, relative_to: Path | None) -> _Located:
+@dataclass(frozen=True)
+class _Places:
+    """Where names lead: the bundled policies, and the home of an unpacked bundle (``None``: this machine)."""
+
+    bundled: Path
+    home: Path | None = None
+
+    def known(self) -> str:
+        return ", ".join(sorted(p.stem for p in self.bundled.glob("*.yaml")))
+
+    def within(self, located: _Located, spec: str) -> _Located:
+        if self.home is None:
+            return located
+        if not located.real.is_relative_to(self.home):
+            raise PolicyError(spec, None, None, "reaches outside the policy bundle (a bundle carries every file)")
+        return _Located(located.real, f"bundle:{located.real.relative_to(self.home).as_posix()}")
+
+
+def _locate(spec: str, relative_to: Path | None, places: _Places) -> _Located:
     name = spec[len(_BUNDLED_PREFIX) :] if spec.startswith(_BUNDLED_PREFIX) else None
     bare = os.sep not in spec and "/" not in spec and not spec.endswith((".yaml", ".yml"))
     if name is None and bare and (relative_to is None or not (relative_to.parent / spec).exists()):
         name = spec  # `--policy extended` and `include: [default]` mean the bundled one
     if name is not None:
-        path = bundled_dir() / f"{name}.yaml"
+        path = places.bundled / f"{name}.yaml"
         if not path.is_file():
-            known = ", ".join(bundled_names())
-            raise PolicyError(spec, None, None, f"no bundled policy named {name!r} (bundled: {known})")
-        return _Located(path.resolve(), f"policies/{name}.yaml")
+            raise PolicyError(spec, None, None, f"no bundled policy named {name!r} (bundled: {places.known()})")
+        return places.within(_Located(path.resolve(), f"policies/{name}.yaml"), spec)
     path = Path(spec) if relative_to is None else relative_to.parent / spec
     display = spec if relative_to is None else str(path)
-    return _Located(path.resolve(), display)
+    return places.within(_Located(path.resolve(), display), spec)
 
 
 def _check_schema_version(node: yaml.Node, file: str) -> None:
@@ -121,10 +146,10 @@ def _read_node(located: _Located, what: str) -> tuple[yaml.Node, bytes]:
     return node, raw
 
 
-def _read_document(located: _Located) -> tuple[PolicyDocument, str, list[int]]:
+def _read_document(located: _Located) -> tuple[PolicyDocument, bytes, list[int]]:
     node, raw = _read_node(located, "policy")
     document = convert(node, PolicyDocument, located.display)
-    return document, hashlib.sha256(raw).hexdigest(), _include_lines(node)
+    return document, raw, _include_lines(node)
 
 
 def load_waivers(paths: Sequence[str], policy: Policy) -> Policy:
@@ -157,8 +182,9 @@ def _check_waivers(waivers: Iterable[Waiver], policy: Policy) -> None:
 
 
 class _Composer:
-    def __init__(self) -> None:
-        self.loaded: dict[Path, tuple[PolicyDocument, PolicyFileInfo]] = {}
+    def __init__(self, places: _Places) -> None:
+        self.places = places
+        self.loaded: dict[Path, tuple[PolicyDocument, PolicyFileInfo, bytes]] = {}
         self.order: list[Path] = []
         self._stack: list[Path] = []
 
@@ -170,34 +196,54 @@ class _Composer:
         if located.real in self.loaded:
             return
         if included_from is not None and not located.real.exists():
-            known = ", ".join(bundled_names())
+            known = self.places.known()
             message = f"included policy {located.display} does not exist (a bundled one is named bundled:NAME: {known})"
             raise PolicyError(included_from.file, included_from.line, included_from.field, message)
-        document, digest, lines = _read_document(located)
+        document, raw, lines = _read_document(located)
         self._stack.append(located.real)
         for index, spec in enumerate(document.include):
             where = Where(
                 located.display, lines[index] if index < len(lines) else document.where.line, f"include[{index}]"
             )
             try:
-                child = _locate(spec, located.real)
+                child = _locate(spec, located.real, self.places)
             except PolicyError as error:
                 raise PolicyError(where.file, where.line, where.field, error.message) from error
             self.load(child, where)
         self._stack.pop()
-        info = PolicyFileInfo(document.id, document.version, located.display, digest)
-        self.loaded[located.real] = (document, info)
+        info = PolicyFileInfo(document.id, document.version, located.display, hashlib.sha256(raw).hexdigest())
+        self.loaded[located.real] = (document, info, raw)
         self.order.append(located.real)
 
 
-def load_policy(specs: Sequence[str] = ()) -> Policy:
-    """Load and compose the policies named by ``--policy`` (the bundled default when none)."""
-    composer = _Composer()
+@dataclass(frozen=True)
+class PolicySources:
+    """The files a composed policy was read from, as a bundle carries them."""
+
+    given: tuple[Path, ...]
+    """The file each name given to the loader led to, in the order given."""
+    files: tuple[tuple[Path, bytes], ...]
+    """Every file read, includes first, with the exact bytes that were checked (so a bundle signs those)."""
+
+
+def load_policy_sources(specs: Sequence[str] = (), home: Path | None = None) -> tuple[Policy, PolicySources]:
+    """``load_policy``, with the files it read. ``home``: the folder a policy bundle was unpacked into."""
+    places = _Places(bundled_dir()) if home is None else _Places(home.resolve() / BUNDLE_BUNDLED_DIR, home.resolve())
+    composer = _Composer(places)
+    given = []
     for spec in specs or [DEFAULT_POLICY]:
-        composer.load(_locate(spec, None))
+        located = _locate(spec, None, places)
+        given.append(located.real)
+        composer.load(located)
     documents = [composer.loaded[path][0] for path in composer.order]
     files = tuple(composer.loaded[path][1] for path in composer.order)
-    return _compose(documents, files)
+    sources = PolicySources(tuple(given), tuple((path, composer.loaded[path][2]) for path in composer.order))
+    return _compose(documents, files), sources
+
+
+def load_policy(specs: Sequence[str] = (), home: Path | None = None) -> Policy:
+    """Load and compose the policies named by ``--policy`` (the bundled default when none)."""
+    return load_policy_sources(specs, home)[0]
 
 
 def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...]) -> Policy:

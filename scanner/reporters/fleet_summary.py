@@ -189,17 +189,36 @@ def policy_headline(summary: FleetSummary) -> str:
     policies: list[dict[str, Any]] = summary["policies"]
     if not policies:
         return "No host has reported yet, so no policy has been applied."
+    outdated = len(summary["outdated_policy_hosts"])
+    stale = f" {outdated} host(s) were judged by an outdated policy (see Policy applied)." if outdated else ""
     if len(policies) == 1:
-        return f"Judged against policy {policy_name(policies[0]['files'], 12)}."
+        return f"Judged against policy {policy_name(policies[0]['files'], 12)}.{stale}"
     return (
         f"Hosts were judged against {len(policies)} different policies (see Policy applied): their results are "
-        "not comparable until every host uses the same one."
+        f"not comparable until every host uses the same one.{stale}"
     )
 
 
+OUTDATED_SHOWN = 50
+
+
+def outdated_title(summary: FleetSummary) -> str:
+    return f"Judged by an outdated policy ({len(summary['outdated_policy_hosts'])} host(s))"
+
+
 def policy_lines(summary: FleetSummary) -> list[str]:
-    """Each policy (its files with full digests) and how many hosts' latest reports were judged against it."""
-    return [f"{policy_name(p['files'])}: {p['hosts']} host(s)." for p in summary["policies"]]
+    """Each policy (its files with full digests) and how many hosts' latest reports were judged against it;
+    with a published bundle, the bundle and the hosts whose latest report was not judged by it."""
+    lines = [f"{policy_name(p['files'])}: {p['hosts']} host(s)." for p in summary["policies"]]
+    published = summary["published_policy"]
+    if published is None:
+        return lines
+    lines.append(f"Published policy bundle, signed {when(published['created'])}: {policy_name(published['files'])}.")
+    hosts = [h["host"] for h in summary["outdated_policy_hosts"]]
+    if not hosts:
+        return [*lines, "Every host's latest report was judged by the published policy."]
+    more = f" and {len(hosts) - OUTDATED_SHOWN} more" if len(hosts) > OUTDATED_SHOWN else ""
+    return [*lines, f"{outdated_title(summary)}: {', '.join(hosts[:OUTDATED_SHOWN])}{more}."]
 
 
 def tags_text(tags: dict[str, str]) -> str:

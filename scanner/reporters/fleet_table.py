@@ -50,6 +50,11 @@ class FleetTableReporter(FleetReporter):
             lines.append(f"silent: {terminal_safe(host['host'])} (last report {host['last_seen'] or 'never'})")
         if summary["stale_hosts"]:
             lines.append("")
+        for host in summary["outdated_policy_hosts"]:
+            judged_by = ", ".join(f"{f['id']} {f['version']}" for f in host["files"])
+            lines.append(f"outdated policy: {terminal_safe(host['host'])} (judged by {terminal_safe(judged_by)})")
+        if summary["outdated_policy_hosts"]:
+            lines.append("")
         for host in summary["clock_ahead"]:
             lines.append(
                 f"clock ahead: {terminal_safe(host['host'])} dated its latest report {host['seconds']} s after it arrived"

@@ -6,6 +6,11 @@ option always wins over the file. ``tags`` is a mapping (``department: finance``
 mapping (``keep_last``, ``older_than`` in days) applied after each audit, ``DEFAULT_RETENTION`` when
 the file does not say (a scheduled agent must not grow its store for ever), ``{}`` to keep everything.
 Unknown keys and wrong types are errors with the file and line, like a policy's.
+
+``policy_key`` (``--policy-key``: an Ed25519 public key, e.g. ``/etc/scanner/policy.pub``) makes the
+agent judge by the signed policy bundle of its ``submit`` collector instead of ``policy``; the last
+verified bundle is kept beside the store and judges, saying so, when the collector cannot give one
+(``scanner.fleet.agent.bundle``).
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ class Sender:
                 continue
             if response.status_code in (200, 201):
                 return str(response.json().get("status", "stored"))
-            message = _message(response)
+            message = collector_message(response)
             if response.status_code in (401, 403):
                 raise SendError(message, "stop")
             if response.status_code in PERMANENT:
@@ -108,7 +108,7 @@ class Sender:
         raise SendError(last, "retry")
 
 
-def _message(response: requests.Response) -> str:
+def collector_message(response: requests.Response) -> str:
     try:
         detail = response.json().get("error", "")
     except ValueError:

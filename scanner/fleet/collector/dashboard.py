@@ -46,10 +46,11 @@ from scanner.fleet.collector.accounts import (
     sign_in_wait,
     verify_password,
 )
+from scanner.fleet.collector.published import Published
 from scanner.fleet.collector.storage import FleetStorage, HostFilter, HostInfo, UserInfo
 from scanner.fleet.collector.summary import STALE_AFTER_DAYS, fleet_summary, host_state
 from scanner.fleet.collector.tokens import token_hash
-from scanner.report import utc_now
+from scanner.report import FleetSummary, utc_now
 from scanner.reporters.csv import hosts_csv
 from scanner.reporters.dashboard import (
     HostListing,
@@ -208,12 +209,18 @@ def _whole(request: Request, name: str, default: int, most: int, api: bool) -> i
 Handler = Callable[[Request, Caller], Awaitable[Response]]
 
 
-def dashboard_routes(storage: FleetStorage, stale_days: int = STALE_AFTER_DAYS) -> list[BaseRoute]:
-    """The dashboard's pages and the read API, on ``storage``."""
+def dashboard_routes(
+    storage: FleetStorage, stale_days: int = STALE_AFTER_DAYS, published: Published | None = None
+) -> list[BaseRoute]:
+    """The dashboard's pages and the read API, on ``storage``; ``published``: the collector's policy
+    bundle, by which the summary tells the hosts judged by an outdated policy."""
     stale_after = timedelta(days=stale_days)
 
     async def store(call: Callable[..., Any], *args: Any) -> Any:
         return await run_in_threadpool(call, *args)
+
+    def summarise() -> FleetSummary:
+        return fleet_summary(storage, stale_days, published=published.bundle() if published else None)
 
     async def caller_of(request: Request, api: bool) -> Caller:
         scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
@@ -376,11 +383,11 @@ def dashboard_routes(storage: FleetStorage, stale_days: int = STALE_AFTER_DAYS) 
         return response
 
     async def summary(request: Request, caller: Caller) -> Response:
-        document = await store(fleet_summary, storage, stale_days)
+        document = await store(summarise)
         return _page(summary_page(caller.visitor(), document))
 
     async def printed(request: Request, caller: Caller) -> Response:
-        document = await store(fleet_summary, storage, stale_days)
+        document = await store(summarise)
         return _page(WebPage(FleetHtmlReporter().render(document), FLEET))
 
     async def hosts(request: Request, caller: Caller) -> Response:
@@ -410,7 +417,7 @@ def dashboard_routes(storage: FleetStorage, stale_days: int = STALE_AFTER_DAYS) 
 
     # -- the read API -------------------------------------------------------------------------------
     async def api_summary(request: Request, caller: Caller) -> Response:
-        return _json(await store(fleet_summary, storage, stale_days))
+        return _json(await store(summarise))
 
     async def api_hosts(request: Request, caller: Caller) -> Response:
         page = await listing(request, True)

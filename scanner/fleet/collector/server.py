@@ -9,8 +9,9 @@ tells how many reports the agent's full spool had to drop since its last deliver
 with the report that is stored). Each host may send a burst of reports, then one per ``1/rate``
 seconds (a laptop flushing a week of spooled reports is a burst of seven), one at a time: the
 storage's ``HostGate`` keeps both, shared by every collector on a PostgreSQL database.
-``GET /api/v1/health`` answers ``ok``. The same app serves the dashboard for people and the read API for
-their scripts (``dashboard``), which an agent's token never opens.
+``GET /api/v1/health`` answers ``ok``. ``GET /api/v1/policy`` gives an agent the signed policy bundle
+the collector publishes (``published``). The same app serves the dashboard for people and the read API
+for their scripts (``dashboard``), which an agent's token never opens.
 
 ``serve`` runs one or several uvicorn workers; each is a process that builds its own app (``worker``)
 from the options, which travel in the environment because workers are started afresh, not forked.
@@ -41,6 +42,7 @@ from scanner.errors import StoreError
 from scanner.fleet.collector.dashboard import dashboard_routes
 from scanner.fleet.collector.guard import BACKLOG, log_config
 from scanner.fleet.collector.intake import MAX_BODY, IntakeError, read_report
+from scanner.fleet.collector.published import Published, policy_endpoint
 from scanner.fleet.collector.storage import FleetStorage
 from scanner.fleet.collector.tokens import token_hash
 from scanner.report import utc_now
@@ -103,9 +105,13 @@ async def _body(request: Request, timeout: float) -> bytes:
 
 
 def create_app(
-    storage: FleetStorage, burst: int = 60, rate: float = 1.0, body_timeout: float = BODY_TIMEOUT
+    storage: FleetStorage,
+    burst: int = 60,
+    rate: float = 1.0,
+    body_timeout: float = BODY_TIMEOUT,
+    published: Published | None = None,
 ) -> Starlette:
-    """The collector's app on ``storage``, which it closes when it stops."""
+    """The collector's app on ``storage``, which it closes when it stops; ``published``: its policy bundle."""
     # A host's turn outlasts the longest request: the wait for a reader, the body, the check.
     gate = storage.gate(burst, rate, lease=QUEUE_WAIT + body_timeout + 60)
     readers = asyncio.Semaphore(READERS)
@@ -177,7 +183,8 @@ def create_app(
         routes=[
             Route("/api/v1/health", health, methods=["GET"]),
             Route("/api/v1/reports", submit, methods=["POST"]),
-            *dashboard_routes(storage),
+            Route("/api/v1/policy", policy_endpoint(storage, published), methods=["GET"]),
+            *dashboard_routes(storage, published=published),
         ],
         lifespan=lifespan,
     )
@@ -200,6 +207,8 @@ class ServeOptions:
     max_connections: int | None = None
     """``None``: as many as the file-descriptor limit allows (``guard.connection_limit``)."""
     workers: int = 1
+    policy_bundle: str | None = None
+    """The signed policy bundle to publish (``GET /api/v1/policy``), read again when it changes."""
 
     @classmethod
     def from_environment(cls) -> ServeOptions:

@@ -7,8 +7,10 @@ Violations are counted from unwaived findings; waivers that expire soon are list
 are renewed or their use ended on time. The policies the hosts were judged against are named with
 their digests (hosts judged against different policies are not comparable), and hosts without tags
 are listed, since the tag tables cannot count them. Hosts whose latest report was dated after it
-arrived (their clock runs ahead of the collector's) are listed with by how much. The fleet database's
-size is given, so that its growth is watched where the fleet is.
+arrived (their clock runs ahead of the collector's) are listed with by how much. When the collector
+publishes a signed policy bundle, the hosts whose latest report was judged by other files than the
+bundle's (an agent that could not fetch it, or that is not set up to) are listed as judged by an
+outdated policy. The fleet database's size is given, so that its growth is watched where the fleet is.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from scanner.fleet.collector.parts import FINDINGS
 from scanner.fleet.collector.storage import FleetStorage, HostInfo
+from scanner.policy.bundle import Bundle, bundle_files
 from scanner.report import FleetSummary, utc_now
 from scanner.vocabulary import HostState
 
@@ -71,8 +74,13 @@ def fleet_summary(
     stale_after_days: int = STALE_AFTER_DAYS,
     trend_days: int = TREND_DAYS,
     now: datetime | None = None,
+    published: Bundle | None = None,
 ) -> FleetSummary:
+    """``published``: the policy bundle the collector gives its agents, which every host should be judged by."""
     now = now or datetime.now(timezone.utc)
+    current = bundle_files(published) if published is not None else ()
+    current_digests = {f.sha256 for f in current}
+    outdated: list[dict[str, Any]] = []
     stale_after = timedelta(days=stale_after_days)
     hosts = storage.hosts()
     states = {h.host: host_state(h, now, stale_after) for h in hosts}
@@ -94,7 +102,11 @@ def fleet_summary(
         name = report["scan"]["host"]
         if name in kept:
             worst_reports[name] = _worst(report, kept[name])
-        policies[tuple((p["id"], p["version"], p["sha256"]) for p in report["scan"]["policy"])] += 1
+        judged_by = tuple((p["id"], p["version"], p["sha256"]) for p in report["scan"]["policy"])
+        policies[judged_by] += 1
+        if published is not None and {d for _, _, d in judged_by} != current_digests:
+            files = [{"id": i, "version": v, "sha256": d} for i, v, d in judged_by]
+            outdated.append({"host": name, "finished": report["scan"]["finished"], "files": files})
         for finding in report["findings"]:
             waiver = finding.get("waiver")
             if finding["waived"] and waiver and waiver["expires"] <= horizon:
@@ -125,6 +137,13 @@ def fleet_summary(
             {"files": [{"id": i, "version": v, "sha256": d} for i, v, d in files], "hosts": n}
             for files, n in policies.most_common()
         ],
+        "published_policy": None
+        if published is None
+        else {
+            "created": published.created,
+            "files": [{"id": f.id, "version": f.version, "sha256": f.sha256} for f in current],
+        },
+        "outdated_policy_hosts": sorted(outdated, key=lambda h: h["host"]),
         "violations_by_provider": dict(by_provider.most_common()),
         "hosts_by_provider": {p: len(h) for p, h in sorted(hosts_by_provider.items(), key=lambda kv: -len(kv[1]))},
         "violations_by_kind": dict(by_kind.most_common()),

@@ -4,11 +4,14 @@ built from the options ``server.serve`` left in the environment."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.applications import Starlette
 
 from scanner.errors import StoreError
 from scanner.fleet.collector.databases import open_fleet_storage
 from scanner.fleet.collector.guard import connection_limit, guarded_protocol
+from scanner.fleet.collector.published import Published
 from scanner.fleet.collector.server import SETTINGS_VARIABLE, ServeOptions, create_app
 
 OPTIONS = ServeOptions.from_environment()
@@ -20,4 +23,5 @@ def app() -> Starlette:
     """This worker's collector, on its own connections to the database."""
     if not OPTIONS.db:
         raise StoreError(f"no fleet database: a collector worker is started by scanner serve (${SETTINGS_VARIABLE})")
-    return create_app(open_fleet_storage(OPTIONS.db), OPTIONS.burst, OPTIONS.rate, OPTIONS.body_timeout)
+    published = Published(Path(OPTIONS.policy_bundle)) if OPTIONS.policy_bundle else None
+    return create_app(open_fleet_storage(OPTIONS.db), OPTIONS.burst, OPTIONS.rate, OPTIONS.body_timeout, published)
