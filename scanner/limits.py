@@ -45,8 +45,17 @@ def shown(text: str) -> str:
 
 
 def shown_all(value: Any) -> Any:
-    """Every string in a JSON-like value (keys too) passed through ``shown``."""
-    return _each_string(value, shown)
+    """Every string in a JSON-like value (keys too) passed through ``shown``, each distinct string once: a
+    report repeats its keys, kinds, sources and evidence sentences thousands of times."""
+    done: dict[str, str] = {}
+
+    def once(text: str) -> str:
+        found = done.get(text)
+        if found is None:
+            found = done[text] = shown(text)
+        return found
+
+    return _each_string(value, once)
 
 
 def masked_all(value: Any) -> Any:

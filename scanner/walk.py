@@ -335,7 +335,7 @@ class Walker:
         junctions = fs.windows_paths
         memory_cap = self.options.max_memory
         by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
-        excluded = self._excluded if self.options.excludes else None
+        excluded_paths, excluded = self._excluded_paths, self._excluded_by_pattern
         extensionless = bool(dispatch.extensionless)
         try:
             while stack:
@@ -366,10 +366,11 @@ class Walker:
                 below = current.below
                 wanted_here = parent_name in dispatch.in_dir or bool(below)
                 descend = max_depth is None or current.depth + 1 < max_depth
+                files = 0
                 for child in children:
                     name = child.name
                     real = prefix + name
-                    if excluded is not None and excluded(name, real):
+                    if real in excluded_paths or (excluded is not None and excluded(name, real)):
                         self._skip(real, "excluded by --exclude", SkipKind.EXCLUDED)
                         continue
                     try:
@@ -379,18 +380,21 @@ class Walker:
                     if is_dir and junctions and is_junction(child):
                         continue  # a link to a folder, walked where it is (legacy ones deny listing)
                     dot = name.rfind(".")
-                    suffix = name[dot:] if dot > 0 else ""
                     if not is_dir:
-                        coverage.files += 1
+                        files += 1
                         if (
                             every
                             or wanted_here
                             or name in by_name
-                            or (suffix and (suffix.lower() in by_suffix or suffix in by_dir_suffix))
-                            or (not suffix and extensionless)
+                            or (
+                                (name[dot:].lower() in by_suffix or name[dot:] in by_dir_suffix)
+                                if dot > 0
+                                else extensionless
+                            )
                         ):
                             self._file(real, name, parent_name, child.is_symlink(), below, every, current, child)
                         continue
+                    suffix = name[dot:] if dot > 0 else ""
                     if suffix in by_dir_suffix:
                         entry = Entry(real, fs.to_display(real), name, True, parent_name)
                         self._hand_over(entry, by_dir_suffix[suffix])
@@ -399,6 +403,7 @@ class Walker:
                     nxt = self._enter(current, child, real)
                     if nxt is not None:
                         stack.append(nxt)
+                coverage.files += files
                 if current.parent is not None and BY_DESCRIPTOR:
                     current.real_path = ""  # reached by name from now on: every ancestor's path would cost depth² bytes
         finally:
@@ -515,7 +520,15 @@ class Walker:
         return False
 
     def _excluded(self, name: str, real: str) -> bool:
-        if real in self._excluded_paths or (self._name_excludes is not None and self._name_excludes.match(name)):
+        return real in self._excluded_paths or self._by_pattern(name, real)
+
+    @property
+    def _excluded_by_pattern(self) -> Callable[[str, str], bool] | None:
+        """The test of ``--exclude`` wildcards (names, or paths), ``None`` when there are none."""
+        return self._by_pattern if self._name_excludes is not None or self._path_excludes is not None else None
+
+    def _by_pattern(self, name: str, real: str) -> bool:
+        if self._name_excludes is not None and self._name_excludes.match(name):
             return True
         return self._path_excludes is not None and bool(self._path_excludes.match(self.fs.inside(real)))
 

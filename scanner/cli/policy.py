@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from tabulate import tabulate
 
 from scanner.cli.common import ListFormat, fail, policy_option, write
 from scanner.cli.conventions import ScannerGroup
@@ -18,6 +17,7 @@ from scanner.errors import ScannerError, UsageError
 from scanner.lineage.hub import Hub
 from scanner.policy.loader import bundled_names, load_policy
 from scanner.report import utc_now
+from scanner.reporters.tables import tabulate
 from scanner.reporters.terminal import policy_summary
 
 policy_app = typer.Typer(cls=ScannerGroup, help="List, show, validate and sign policies.", no_args_is_help=True)

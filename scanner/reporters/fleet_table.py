@@ -7,11 +7,10 @@ and the state line again at the end. Host names and tags were sent by the hosts,
 
 from __future__ import annotations
 
-from tabulate import tabulate
-
 from scanner.report import FleetSummary
 from scanner.reporters.fleet_summary import database_text
 from scanner.reporters.interface import FleetFormat, FleetReporter
+from scanner.reporters.tables import tabulate
 from scanner.reporters.terminal import terminal_safe
 
 

@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tabulate import tabulate
-
 from scanner.report import Report, is_gap, location_text, policy_text, verdict
 from scanner.reporters.grouping import group_by_folder
 from scanner.reporters.interface import Format, Reporter
+from scanner.reporters.tables import tabulate
 from scanner.reporters.terminal import terminal_safe
 from scanner.vocabulary import Severity
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from tabulate import tabulate
-
 from scanner.limits import shown
 from scanner.policy.schema import Policy
 from scanner.printable import printable
 from scanner.report import Report, location_text, verdict_of
+from scanner.reporters.tables import tabulate
 from scanner.result import Explanation
 from scanner.store.database import StoredScan, StoreSize
 from scanner.store.retention import Pruned, Retention
