@@ -397,6 +397,19 @@ def test_agent_configuration_sets_options_and_the_command_line_wins(machine: Mac
     assert bad.returncode == 2 and f"{config}:1: formt: unknown option" in bad.stderr
 
 
+def test_submit_reads_the_agents_file_passing_over_what_only_audit_takes(tmp_path: Path) -> None:
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "submit: http://127.0.0.1:9\ntoken_file: /etc/scanner/token\npolicy: [default]\nexclude: ['/home/bob']\n"
+        "tags: {department: finance}\nretention: {keep_last: 5}\npolicy_key: /etc/scanner/policy.pub\n"
+    )
+    listed = run_scanner("submit", "--list", "--config", str(config))
+    assert listed.returncode == 0 and listed.stdout == "The spool is empty.\n", listed.stderr
+    config.write_text("submit: http://127.0.0.1:9\nsubmitt: http://127.0.0.1:9\n")
+    bad = run_scanner("submit", "--list", "--config", str(config))
+    assert bad.returncode == 2 and f"{config}:2: submitt: unknown option" in bad.stderr
+
+
 def test_submit_needs_a_token_and_the_store(machine: Machine, tmp_path: Path) -> None:
     empty, token = tmp_path / "empty.token", tmp_path / "web.token"
     empty.write_text("")

@@ -27,10 +27,24 @@ def load_config(ctx: typer.Context, value: Path | None) -> Path | None:
         names |= {o[2:].replace("-", "_"): p.name for p in params if p.name for o in p.opts if o.startswith("--")}
         repeatable = {p.name for p in params if p.name and (getattr(p, "multiple", False) or p.nargs == -1)}
         try:
-            ctx.default_map = {**(ctx.default_map or {}), **load_agent_config(value, names, repeatable)}
+            loaded = load_agent_config(
+                value, names, repeatable, _audit_keys(ctx) if ctx.command.name != "audit" else ()
+            )
+            ctx.default_map = {**(ctx.default_map or {}), **loaded}
         except ScannerError as error:
             fail(error)
     return value
+
+
+def _audit_keys(ctx: typer.Context) -> set[str]:
+    """The keys an agent's file may hold for ``scanner audit`` (the file is written for it), as written there."""
+    find = getattr(ctx.find_root().command, "get_command", None)  # the scanner group's commands
+    audit = find(ctx, "audit") if find is not None else None
+    keys = {"tags", "retention"}
+    for param in audit.params if audit is not None else ():
+        keys |= {o[2:].replace("-", "_") for o in param.opts if o.startswith("--")}
+        keys |= {param.name} if param.name else set()
+    return keys
 
 
 def destination(url: str, token_file: Path | None, ca_cert: Path | None) -> Destination:

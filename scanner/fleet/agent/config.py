@@ -52,11 +52,14 @@ def _scalar(node: yaml.Node, file: str, key: str) -> Any:
     return yaml.safe_load(yaml.serialize(node))
 
 
-def load_agent_config(path: Path, options: Mapping[str, str], repeatable: Collection[str]) -> dict[str, Any]:
+def load_agent_config(
+    path: Path, options: Mapping[str, str], repeatable: Collection[str], elsewhere: Collection[str] = ()
+) -> dict[str, Any]:
     """``parameter name -> value`` for click's ``default_map``.
 
     ``options`` maps each accepted key (an option's long name, ``hash`` for ``--hash``, or its parameter
-    name, with underscores) to the command's parameter name.
+    name, with underscores) to the command's parameter name. ``elsewhere``: keys of the file that are
+    another command's (``scanner submit`` reads the agent's file, which is ``scanner audit``'s): passed over.
     """
     file = str(path)
     try:
@@ -82,6 +85,8 @@ def load_agent_config(path: Path, options: Mapping[str, str], repeatable: Collec
     for key_node, value_node in root.value:
         written = str(key_node.value).replace("-", "_")
         line = key_node.start_mark.line + 1
+        if written in elsewhere and written not in options:
+            continue
         if written == "tags":
             if not isinstance(value_node, yaml.MappingNode):
                 raise ConfigError(file, line, "tags", "expected a mapping such as {department: finance}")
