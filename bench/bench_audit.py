@@ -237,8 +237,9 @@ def compare(
     print(f"  ({repeat} rounds after one warm-up of each, commands alternated; medians)")
 
 
-def count_files(root: str, prune: str = "/nonexistent") -> str:
-    command = ["find", root, "-xdev", "-path", prune, "-prune", "-o", "-type", "f", "-print"]
+def count_files(root: str, *pruned: str) -> str:
+    prune = [x for p in pruned or ("/nonexistent",) for x in ("-path", p, "-o")][:-1]
+    command = ["find", root, "-xdev", "(", *prune, ")", "-prune", "-o", "-type", "f", "-print"]
     find = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert find.stdout is not None
     count = sum(1 for _ in find.stdout)
@@ -353,7 +354,7 @@ def main() -> None:
             Path(f"{store}{suffix}").unlink(missing_ok=True)
         excludes = [x for p in [str(args.out), *args.machine_exclude] for x in ("--exclude", p)]
         compare(
-            f"this machine's / ({count_files('/', str(args.out))} on the root filesystem; not walked: {', '.join(skipped)})",
+            f"this machine's / ({count_files('/', *skipped)} on the root filesystem; not walked: {', '.join(skipped)})",
             {
                 "find": ["find", "/", "(", *prune, ")", "-prune", "-o", "-print"],
                 "scanner audit --no-store": [*base, *excludes, "--no-store"],

@@ -308,7 +308,7 @@ def with_changes(store: Store, report: Report) -> Report:
     """The report with its ``changes`` section: compared with the previous scan of its scope, if any."""
     previous = store.previous(report["scan"]["id"])
     if previous is not None:
-        report["changes"] = compare(store.load(previous), report)
+        report["changes"] = compare(store.load(previous, inventory=False), report)
     return report
 
 

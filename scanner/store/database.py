@@ -324,17 +324,19 @@ class Store:
             rows = self.db.execute("select id from scans order by number desc limit ?", [count]).fetchall()
         return [str(r[0]) for r in rows]
 
-    def load(self, scan_id: str) -> dict[str, Any]:
-        """The scan's report document, as the JSON reporter wrote it."""
+    def load(self, scan_id: str, inventory: bool = True) -> dict[str, Any]:
+        """The scan's report document, as the JSON reporter wrote it; without its inventory when
+        ``inventory`` is false (what changed between scans is told by their findings alone, and a
+        machine's inventory is most of a report's size)."""
         with self._errors("read the scan"):
             row = self.db.execute("select document from scans where id = ?", [scan_id]).fetchone()
             if row is None:
                 raise StoreError(f"{self.path}: no scan with id {scan_id!r}")
             report: dict[str, Any] = json.loads(row[0])
-            inventory = self.db.execute(
+            records = self.db.execute(
                 "select r.data from scan_records l join scans s on s.number = l.scan "
                 "join records r on r.number = l.record where s.id = ? order by l.position",
-                [scan_id],
+                [scan_id] if inventory else [None],
             )
             findings = self.db.execute(
                 "select f.data from scan_findings l join scans s on s.number = l.scan "
@@ -342,7 +344,7 @@ class Store:
                 [scan_id],
             )
             skipped = self.db.execute("select data from coverage where scan_id = ? order by position", [scan_id])
-            report["inventory"] = [json.loads(r[0]) for r in inventory]
+            report["inventory"] = [json.loads(r[0]) for r in records]
             report["findings"] = [json.loads(r[0]) for r in findings]
             report["scan"]["coverage"]["skipped"] = [json.loads(r[0]) for r in skipped]
         ordered: dict[str, Any] = {
