@@ -356,6 +356,37 @@ def test_windows_task_runs_the_audit_daily_as_system_at_low_priority() -> None:
     assert "$DefaultDataDir = 'C:\\ProgramData\\scanner'" in script
 
 
+def _powershell_parameters(script: str) -> dict[str, str]:
+    """The names and types of install.ps1's ``param(...)`` block (no PowerShell here to ask)."""
+    block = script[script.index("param(") : script.index("\n)\n", script.index("param("))]
+    return {name: kind for kind, name in re.findall(r"^\s*\[([\w\[\]]+)\]\$(\w+)", block, re.MULTILINE)}
+
+
+def test_windows_installer_writes_policy_key_and_refuses_it_without_a_collector_or_with_a_policy() -> None:
+    """Read statically (no PowerShell here): -PolicyKey is a parameter, becomes ``policy_key:`` beside
+    ``ca_cert:``, and is refused, before anything is installed, when relative, without -Collector or
+    with -Policy."""
+    script = (WINDOWS / "install.ps1").read_text()
+    parameters = _powershell_parameters(script)
+    assert parameters["CaCert"] == parameters["PolicyKey"] == "string"
+    assert parameters["Policy"] == "string[]"
+    writer = script[script.index("function Write-AgentConfig") : script.index("function Test-AgentConfig")]
+    assert 'if ($PolicyKey) { $lines += "policy_key: $(ConvertTo-YamlScalar $PolicyKey)" }' in writer
+    assert writer.index("ca_cert:") < writer.index("policy_key:")
+    refusals = {
+        "-PolicyKey ${PolicyKey}: must be an absolute path": "if (-not [System.IO.Path]::IsPathRooted($PolicyKey))",
+        "it needs -Collector URL": "if (-not $Collector)",
+        "it cannot be used with -Policy": "if ($Policy)",
+    }
+    checks = script[script.index("if ($PolicyKey) {\n") : script.index("$work = Join-Path")]
+    for message, condition in refusals.items():
+        line = next(line for line in checks.splitlines() if message in line)
+        assert line.strip().startswith(condition) and "Fail " in line, line
+    # The checks come before the first change to the machine (the venv).
+    assert script.index("if ($PolicyKey) {\n") < script.index("$base = Find-Python")
+    assert "-PolicyKey" in (WINDOWS / "README.md").read_text()
+
+
 def test_shell_scripts_parse_in_sh_and_bash_and_pass_shellcheck() -> None:
     scripts = sorted(INSTALLERS.rglob("*.sh"))
     assert len(scripts) == 4
@@ -494,6 +525,71 @@ def test_linux_install_creates_a_staging_root_that_does_not_exist_yet(tmp_path: 
     assert (destdir / "opt/scanner/bin/scanner").exists()
 
 
+def test_linux_install_writes_policy_key_with_the_collector_and_the_agent_accepts_it(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    destdir = tmp_path / "root"
+    common = ("--destdir", destdir, "--wheelhouse", wheelhouse, "--python", sys.executable, "--scheduler", "none")
+    done = _ok(
+        _install(
+            *common, "--collector", COLLECTOR, "--ca-cert", "/etc/pki/ca.pem", "--policy-key", "/etc/scanner/policy.pub"
+        )
+    )
+    config = destdir / "etc/scanner/agent.yaml"
+    assert yaml.safe_load(config.read_text()) == {
+        "submit": COLLECTOR,
+        "token_file": "/etc/scanner/token",
+        "ca_cert": "/etc/pki/ca.pem",
+        "policy_key": "/etc/scanner/policy.pub",
+        "db": "/var/lib/scanner/scanner.db",
+    }
+    _ok(_run([destdir / "opt/scanner/bin/scanner", "audit", "--config", config, "--help"]))  # the agent accepts it
+    # The key is not copied (like --ca-cert): the installer says when it is not there yet.
+    assert "put the collector's policy public key" in done.stderr and "/etc/scanner/policy.pub" in done.stderr
+    assert not (destdir / "etc/scanner/policy.pub").exists()
+
+    # A real key already in place: no warning.
+    key = destdir / "etc/scanner/policy.pub"
+    _ok(_run([destdir / "opt/scanner/bin/scanner", "policy", "keygen", "--out", tmp_path / "policy.key"]))
+    shutil.copy(tmp_path / "policy.key.pub", key)
+    done = _ok(_install(*common, "--collector", COLLECTOR, "--policy-key=/etc/scanner/policy.pub", "--force"))
+    assert "policy public key" not in done.stderr
+    assert yaml.safe_load(config.read_text())["policy_key"] == "/etc/scanner/policy.pub"
+
+
+@pytest.mark.parametrize("script", [LINUX / "install.sh", MACOS / "install.sh"], ids=["linux", "macos"])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--policy-key", "/etc/scanner/policy.pub"],
+            "--policy-key verifies the signed policy bundle of the --collector: it needs --collector URL",
+        ),
+        (
+            ["--policy", "default", "--collector", COLLECTOR, "--policy-key", "/etc/scanner/policy.pub"],
+            "--policy-key judges by the collector's signed policy bundle: it cannot be used with --policy",
+        ),
+        (["--collector", COLLECTOR, "--policy-key", "policy.pub"], "--policy-key policy.pub: must be an absolute path"),
+        (
+            ["--collector", COLLECTOR, "--policy-key", "/etc/scanner/policy key.pub"],
+            "--policy-key /etc/scanner/policy key.pub: only letters, digits",
+        ),
+    ],
+    ids=["without-collector", "with-policy", "relative", "space"],
+)
+def test_installers_refuse_policy_key_without_a_collector_or_with_a_policy_before_changing_anything(
+    tmp_path: Path, script: Path, options: list[str], message: str
+) -> None:
+    """The usage errors come before anything is installed, so a wheel that is only a file will do."""
+    destdir = tmp_path / "root"
+    wheel = tmp_path / "scanner-0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    done = _install("--destdir", destdir, "--wheel", wheel, "--python", sys.executable, *options, script=script)
+    assert done.returncode == 2, done.stderr
+    assert f"install.sh: error: {message}" in done.stderr
+    assert _tree(destdir) == set()
+
+
 def test_linux_installer_never_removes_a_prefix_it_did_not_install(tmp_path: Path, wheelhouse: Path) -> None:
     destdir = tmp_path / "root"
     precious = destdir / "opt/scanner/precious.txt"
@@ -627,6 +723,80 @@ def test_ansible_playbook_passes_syntax_check(ansible_env: dict[str, str]) -> No
     _ok(_playbook(ansible_env, "--syntax-check"))
 
 
+def _render_agent_yaml(**variables: object) -> object:
+    """The role's agent.yaml template rendered with its defaults and ``variables`` (Ansible's
+    ``to_json`` filter is ``json.dumps``), read back as YAML."""
+    jinja2 = pytest.importorskip("jinja2")  # ansible-core's own dependency
+    role = ANSIBLE / "roles/scanner_agent"
+    defaults = yaml.safe_load((role / "defaults/main.yml").read_text())
+    environment = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
+    environment.filters["to_json"] = json.dumps
+    template = environment.from_string((role / "templates/agent.yaml.j2").read_text())
+    values = {**defaults, "scanner_token_file": "/etc/scanner/token", **variables}
+    return yaml.safe_load(template.render(**values))
+
+
+def test_ansible_role_writes_policy_key_only_when_set() -> None:
+    assert yaml.safe_load((ANSIBLE / "roles/scanner_agent/defaults/main.yml").read_text())["scanner_policy_key"] == ""
+    assert _render_agent_yaml(scanner_collector_url=COLLECTOR) == {
+        "submit": COLLECTOR,
+        "token_file": "/etc/scanner/token",
+        "db": "/var/lib/scanner/scanner.db",
+    }
+    assert _render_agent_yaml(
+        scanner_collector_url=COLLECTOR, scanner_ca_cert="/etc/pki/ca.pem", scanner_policy_key="/etc/scanner/policy.pub"
+    ) == {
+        "submit": COLLECTOR,
+        "token_file": "/etc/scanner/token",
+        "ca_cert": "/etc/pki/ca.pem",
+        "policy_key": "/etc/scanner/policy.pub",
+        "db": "/var/lib/scanner/scanner.db",
+    }
+    assert "`scanner_policy_key`" in (ANSIBLE / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"scanner_policy_key": "/etc/scanner/policy.pub"}, "it needs scanner_collector_url"),
+        (
+            {
+                "scanner_policy_key": "/etc/scanner/policy.pub",
+                "scanner_collector_url": COLLECTOR,
+                "scanner_policies": ["default"],
+            },
+            "it cannot be used with scanner_policies",
+        ),
+        (
+            {"scanner_policy_key": "policy.pub", "scanner_collector_url": COLLECTOR},
+            "must be an absolute path on the host",
+        ),
+    ],
+    ids=["without-collector", "with-policies", "relative"],
+)
+def test_ansible_role_refuses_policy_key_without_a_collector_or_with_policies_before_changing_anything(
+    tmp_path: Path, ansible_env: dict[str, str], variables: dict[str, object], message: str
+) -> None:
+    destdir = tmp_path / "root"
+    given = tmp_path / "vars.json"
+    given.write_text(
+        json.dumps(
+            {
+                "ansible_python_interpreter": sys.executable,
+                "scanner_become": False,
+                "scanner_destdir": str(destdir),
+                "scanner_wheel": str(tmp_path / "scanner-0-py3-none-any.whl"),
+                "scanner_python": sys.executable,
+                **variables,
+            }
+        )
+    )
+    done = _playbook(ansible_env, "-e", f"@{given}")
+    assert done.returncode != 0
+    assert message in done.stdout, done.stdout[-3000:]
+    assert not destdir.exists()
+
+
 def test_ansible_role_installs_into_a_staging_root_idempotently_and_removes_what_it_added(
     tmp_path: Path, ansible_env: dict[str, str], wheelhouse: Path
 ) -> None:
@@ -642,6 +812,7 @@ def test_ansible_role_installs_into_a_staging_root_idempotently_and_removes_what
                 "scanner_python": sys.executable,
                 "scanner_collector_url": COLLECTOR,
                 "scanner_token": "token-from-the-vault",
+                "scanner_policy_key": "/etc/scanner/policy.pub",
                 "scanner_tags": {"department": "finance"},
                 "scanner_excludes": ["/srv/backups"],
                 "scanner_scheduler": "systemd",
@@ -651,9 +822,11 @@ def test_ansible_role_installs_into_a_staging_root_idempotently_and_removes_what
     _ok(_playbook(ansible_env, "-e", f"@{variables}"))
 
     assert _ok(_run([destdir / "opt/scanner/bin/scanner", "--version"])).stdout.strip() == f"scanner {__version__}"
+    # Written through the template's validate: `scanner audit --config FILE --help` accepted it.
     assert yaml.safe_load((destdir / "etc/scanner/agent.yaml").read_text()) == {
         "submit": COLLECTOR,
         "token_file": "/etc/scanner/token",
+        "policy_key": "/etc/scanner/policy.pub",
         "exclude": ["/srv/backups"],
         "db": "/var/lib/scanner/scanner.db",
         "tags": {"department": "finance"},

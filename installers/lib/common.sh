@@ -29,6 +29,8 @@ set_defaults() {
     TOKEN_FILE=""
     TOKEN_FROM=""
     CA_CERT=""
+    POLICY_KEY=""
+    POLICY_GIVEN=0
     FORCE=0
     START=1
     UNINSTALL=0
@@ -87,7 +89,8 @@ common_option() {
         --token-file) need_value "$@"; TOKEN_FILE=$2 ;;
         --token-from) need_value "$@"; TOKEN_FROM=$2 ;;
         --ca-cert) need_value "$@"; CA_CERT=$2 ;;
-        --policy) need_value "$@"; config_arg policy "$2" ;;
+        --policy-key) need_value "$@"; POLICY_KEY=$2 ;;
+        --policy) need_value "$@"; config_arg policy "$2"; POLICY_GIVEN=1 ;;
         --path) need_value "$@"; config_arg paths "$2" ;;
         --exclude) need_value "$@"; config_arg exclude "$2" ;;
         --tag)
@@ -135,6 +138,7 @@ check_common_options() {
     [ -n "$TOKEN_FILE" ] || TOKEN_FILE=$CONFIG_DIR/token
     check_target_path --token-file "$TOKEN_FILE"
     [ -z "$CA_CERT" ] || check_target_path --ca-cert "$CA_CERT"
+    [ -z "$POLICY_KEY" ] || check_target_path --policy-key "$POLICY_KEY"
     [ "$PURGE" = 0 ] || [ "$UNINSTALL" = 1 ] || die "--purge goes with --uninstall"
     [ "$UNINSTALL" = 1 ] && return 0
     [ -n "$WHEEL" ] || [ -n "$WHEELHOUSE" ] || die "name what to install: --wheel FILE or --wheelhouse FILE.tar.gz"
@@ -148,6 +152,11 @@ check_common_options() {
             https://* | http://*) ;;
             *) die "--collector $COLLECTOR: expected an https:// URL" ;;
         esac
+    fi
+    # The agent fetches the signed bundle from the collector it submits to, and judges by it alone.
+    if [ -n "$POLICY_KEY" ]; then
+        [ -n "$COLLECTOR" ] || die "--policy-key verifies the signed policy bundle of the --collector: it needs --collector URL"
+        [ "$POLICY_GIVEN" = 0 ] || die "--policy-key judges by the collector's signed policy bundle: it cannot be used with --policy"
     fi
     # Resolve relative inputs now: later steps run in other directories.
     [ -z "$WHEEL" ] || WHEEL=$(absolute "$WHEEL")
@@ -340,6 +349,7 @@ write_config() {
             config_arg token_file "$TOKEN_FILE"
         fi
         [ -z "$CA_CERT" ] || config_arg ca_cert "$CA_CERT"
+        [ -z "$POLICY_KEY" ] || config_arg policy_key "$POLICY_KEY"
         config_arg db "$STATE_DIR/scanner.db"
         "$VENV_PYTHON" -I - "$DESTDIR$config" "$CONFIG_ARGS" "$PROGRAM" <<'PY'
 """agent.yaml from the installer's options; yaml.safe_dump does the quoting."""
@@ -361,7 +371,7 @@ with open(arguments, encoding="utf-8") as handle:
         else:
             single[key] = value
 document = {}
-for key in ("submit", "token_file", "ca_cert"):
+for key in ("submit", "token_file", "ca_cert", "policy_key"):
     if key in single:
         document[key] = single[key]
 document.update({key: values for key, values in lists.items() if values})
@@ -394,6 +404,11 @@ PY
         say "wrote the token to $TOKEN_FILE (mode 0600)"
     elif [ -n "$COLLECTOR" ] && [ ! -e "$DESTDIR$TOKEN_FILE" ]; then
         say "warning: put this host's token (scanner fleet token add HOST) in $TOKEN_FILE, mode 0600, before the first run"
+    fi
+    # Not copied by the installer: like the CA bundle it is one public file for the whole fleet,
+    # shipped the way that is (an image, configuration management), not a per-host secret like the token.
+    if [ -n "$POLICY_KEY" ] && [ ! -e "$DESTDIR$POLICY_KEY" ]; then
+        say "warning: put the collector's policy public key (scanner policy keygen's .pub) in $POLICY_KEY before the first run"
     fi
 }
 

@@ -26,6 +26,8 @@ The agent configuration (/etc/scanner/agent.yaml; an existing one is kept unless
   --token-file PATH        where this host's token lives (default: /etc/scanner/token)
   --token-from FILE|-      copy the token there now (mode 0600); - reads it from standard input
   --ca-cert PATH           a CA bundle for the collector (a private PKI)
+  --policy-key PATH        judge by the collector's signed policy bundle, verified with this public
+                           key already on the host (`policy_key:`); needs --collector, not --policy
   --policy NAME|FILE       a policy (repeatable; default: the bundled default policy)
   --path DIR               scan DIR instead of the whole machine (repeatable)
   --exclude GLOB           skip what matches (repeatable)

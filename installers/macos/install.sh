@@ -25,7 +25,7 @@ What to install:
                            /Library/Frameworks/Python.framework/Versions/3.12/bin/python3
 
 The agent configuration (/etc/scanner/agent.yaml; an existing one is kept unless --force):
-  --collector URL, --token-file PATH, --token-from FILE|-, --ca-cert PATH,
+  --collector URL, --token-file PATH, --token-from FILE|-, --ca-cert PATH, --policy-key PATH,
   --policy NAME|FILE, --path DIR, --exclude GLOB, --tag KEY=VALUE (repeatable), --force
                            as for installers/linux/install.sh
 

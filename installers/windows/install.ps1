@@ -12,6 +12,9 @@ has the expected elements). Try it on one machine before a fleet.
 .\install.ps1 -Wheelhouse .\scanner-wheelhouse-0.1.0-cp312-win_amd64.tar.gz -Collector https://collector.example.gov:8443 -TokenFrom .\web-01.token -Tag department=finance,site=hq
 
 .EXAMPLE
+.\install.ps1 -Wheelhouse .\scanner-wheelhouse-0.1.0-cp312-win_amd64.tar.gz -Collector https://collector.example.gov:8443 -TokenFrom .\web-01.token -PolicyKey C:\ProgramData\scanner\policy.pub
+
+.EXAMPLE
 .\install.ps1 -Uninstall          # keeps C:\ProgramData\scanner; add -Purge to remove it too
 #>
 #Requires -Version 5.1
@@ -30,6 +33,9 @@ param(
     # Copies this host's token into -TokenFile (readable by SYSTEM and Administrators only).
     [string]$TokenFrom,
     [string]$CaCert,
+    # Judge by the -Collector's signed policy bundle, verified with this public key file already on
+    # the machine (not copied: like -CaCert, one public file for the whole fleet); not with -Policy.
+    [string]$PolicyKey,
     [string[]]$Policy = @(),
     [string[]]$Path = @(),
     [string[]]$Exclude = @(),
@@ -146,6 +152,7 @@ function Write-AgentConfig {
         $lines += "token_file: $(ConvertTo-YamlScalar $TokenFile)"
     }
     if ($CaCert) { $lines += "ca_cert: $(ConvertTo-YamlScalar $CaCert)" }
+    if ($PolicyKey) { $lines += "policy_key: $(ConvertTo-YamlScalar $PolicyKey)" }
     if ($Policy) { $lines += "policy: $(ConvertTo-YamlScalar @($Policy))" }
     if ($Path) { $lines += "paths: $(ConvertTo-YamlScalar @($Path))" }
     if ($Exclude) { $lines += "exclude: $(ConvertTo-YamlScalar @($Exclude))" }
@@ -219,6 +226,12 @@ if ($Uninstall) {
 if (-not $Wheel -and -not $Wheelhouse) { Fail 'name what to install: -Wheel FILE or -Wheelhouse FILE.tar.gz' }
 if ($Wheel -and $Wheelhouse) { Fail '-Wheel and -Wheelhouse exclude each other' }
 if ($Collector -and $Collector -notmatch '^https?://') { Fail "-Collector ${Collector}: expected an https:// URL" }
+if ($PolicyKey) {
+    # The task runs in System32: a relative path in agent.yaml would be read from there.
+    if (-not [System.IO.Path]::IsPathRooted($PolicyKey)) { Fail "-PolicyKey ${PolicyKey}: must be an absolute path" }
+    if (-not $Collector) { Fail "-PolicyKey verifies the signed policy bundle of the -Collector: it needs -Collector URL" }
+    if ($Policy) { Fail "-PolicyKey judges by the collector's signed policy bundle: it cannot be used with -Policy" }
+}
 
 $work = Join-Path ([System.IO.Path]::GetTempPath()) ("scanner-install-" + [guid]::NewGuid())
 New-Item -ItemType Directory -Path $work | Out-Null
@@ -287,6 +300,9 @@ try {
         Say "wrote the token to $TokenFile"
     } elseif ($Collector -and -not (Test-Path -LiteralPath $TokenFile)) {
         Say "warning: put this host's token (scanner fleet token add HOST) in $TokenFile before the first run"
+    }
+    if ($PolicyKey -and -not (Test-Path -LiteralPath $PolicyKey -PathType Leaf)) {
+        Say "warning: put the collector's policy public key (scanner policy keygen's .pub) in $PolicyKey before the first run"
     }
 
     if ($NoTask) {
