@@ -382,9 +382,14 @@ class RootFS:
             if error.errno in (errno.ELOOP, errno.ENOENT):
                 return None  # became a link, or went: the careful way says which
             raise
+        return self._opened(fd, inode)
+
+    def _opened(self, fd: int, inode: int, device: int | None = None) -> BinaryIO | None:
+        """``fd`` as a reader bounded by its size, when it is still the regular file expected (``None``, and
+        ``fd`` closed, when it is not); ``NotReadThrough`` for a file of a pseudo filesystem."""
         try:
             opened = os.fstat(fd)
-            if not stat.S_ISREG(opened.st_mode) or opened.st_ino != inode:
+            if not stat.S_ISREG(opened.st_mode) or opened.st_ino != inode or device not in (None, opened.st_dev):
                 os.close(fd)
                 return None
             pseudo = self._pseudo_filesystems().get(opened.st_dev)
@@ -423,17 +428,10 @@ class RootFS:
         finally:
             if dir_fd != root_fd:
                 os.close(dir_fd)
-        try:
-            opened = os.fstat(fd)
-            if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
-                raise FileRefused("file changed while being opened")
-            pseudo = self._pseudo_filesystems().get(opened.st_dev)
-            if pseudo is not None:
-                raise NotReadThrough(f"a file of a pseudo filesystem ({pseudo})")
-        except BaseException:
-            os.close(fd)
-            raise
-        return _SizedFile(fd, opened.st_size)
+        handle = self._opened(fd, st.st_ino, st.st_dev)
+        if handle is None:
+            raise FileRefused("file changed while being opened")
+        return handle
 
     def _open_by_path(self, real_path: str) -> BinaryIO:
         folder = os.path.dirname(real_path)
