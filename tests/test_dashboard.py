@@ -212,6 +212,22 @@ def test_an_agents_token_opens_no_page_and_no_read_api(client: TestClient, fleet
     )
 
 
+def test_the_summary_is_made_once_a_minute_however_often_it_is_asked_for(
+    client: TestClient, fleet: dict[str, Any], scans: dict[str, Report]
+) -> None:
+    token = new_api_token()
+    with open_fleet_storage(fleet["db"]) as storage:
+        assert storage.set_api_token(VIEWER[0], token_hash(token))
+    bearer = {"Authorization": f"Bearer {token}"}
+    first = client.get("/api/v1/summary", headers=bearer).json()
+    with open_fleet_storage(fleet["db"]) as storage:
+        late = as_host(scans["clean"], "web-03", TODAY, {"department": "finance"})
+        assert storage.store_report(late, NOW.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    again = client.get("/api/v1/summary", headers=bearer).json()
+    assert again == first and again["hosts"]["total"] == 5  # the same summary, its time says when it was made
+    assert client.get("/api/v1/hosts", headers=bearer).json()["total"] == 6  # the host list is read each time
+
+
 def test_an_api_token_reads_the_api_and_exports_and_changes_nothing(client: TestClient, fleet: dict[str, Any]) -> None:
     token = new_api_token()
     with open_fleet_storage(fleet["db"]) as storage:

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -209,6 +210,28 @@ def _whole(request: Request, name: str, default: int, most: int, api: bool) -> i
 Handler = Callable[[Request, Caller], Awaitable[Response]]
 
 
+SUMMARY_FRESH = 60.0
+"""Seconds a fleet summary is shown again once made: it reads every host's latest report (seconds on a
+fleet of 100,000), so a page many people open, or one person reloads, must not cost that each time. Its
+``generated`` time says when it was made."""
+
+
+class _Summaries:
+    """The latest fleet summary, made again when older than ``SUMMARY_FRESH``; one made at a time, the
+    requests that arrive meanwhile wait for it rather than each making their own."""
+
+    def __init__(self, make: Callable[[], FleetSummary]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._made: tuple[float, FleetSummary] | None = None
+
+    def get(self) -> FleetSummary:
+        with self._lock:
+            if self._made is None or time.monotonic() - self._made[0] > SUMMARY_FRESH:
+                self._made = (time.monotonic(), self._make())
+            return self._made[1]
+
+
 def dashboard_routes(
     storage: FleetStorage, stale_days: int = STALE_AFTER_DAYS, published: Published | None = None
 ) -> list[BaseRoute]:
@@ -219,8 +242,10 @@ def dashboard_routes(
     async def store(call: Callable[..., Any], *args: Any) -> Any:
         return await run_in_threadpool(call, *args)
 
-    def summarise() -> FleetSummary:
-        return fleet_summary(storage, stale_days, published=published.bundle() if published else None)
+    summaries = _Summaries(
+        lambda: fleet_summary(storage, stale_days, published=published.bundle() if published else None)
+    )
+    summarise = summaries.get
 
     async def caller_of(request: Request, api: bool) -> Caller:
         scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
