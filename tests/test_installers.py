@@ -7,6 +7,9 @@ Offline from a clean clone: the runtime dependencies' wheels are repacked from w
 has installed (``_repack``), ``build-wheelhouse.sh`` builds the wheelhouse from them with
 ``--no-index``, and the installers install from that with ``pip --no-index``. pip's own
 configuration (``pip.conf``, ``PIP_*``) is kept out so that nothing on the machine can fill a gap.
+The text scan's accelerator (the ``fast`` extra: google-re2, which the test extra installs) is
+repacked the same way, so the real compiled wheel goes through the wheelhouse; leaving it out of
+the links is what a target without a google-re2 wheel looks like to ``pip download``.
 """
 
 from __future__ import annotations
@@ -114,10 +117,11 @@ def _unit(path: Path) -> dict[str, dict[str, list[str]]]:
 # --- building the wheelhouse offline ----------------------------------------------------------
 
 
-def _runtime_distributions() -> dict[str, metadata.Distribution]:
-    """scanner's installed runtime dependencies, transitively, markers evaluated for this Python."""
+def _runtime_distributions(*extras: str) -> dict[str, metadata.Distribution]:
+    """scanner's installed runtime dependencies (with those of its ``extras``), transitively, markers
+    evaluated for this Python."""
     found: dict[str, metadata.Distribution] = {}
-    todo: list[tuple[str, tuple[str, ...]]] = [("scanner", ())]
+    todo: list[tuple[str, tuple[str, ...]]] = [("scanner", extras)]
     while todo:
         name, extras = todo.pop()
         distribution = metadata.distribution(name)
@@ -168,10 +172,8 @@ def _repack(distribution: metadata.Distribution, folder: Path) -> Path:
     return wheel
 
 
-@pytest.fixture(scope="session")
-def dependency_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("dependency-wheels")
-    for distribution in _runtime_distributions().values():
+def _repack_all(distributions: dict[str, metadata.Distribution], folder: Path) -> Path:
+    for distribution in distributions.values():
         if distribution.files is None or distribution.read_text("WHEEL") is None:
             pytest.skip(f"{distribution.metadata['Name']} was not installed from a wheel: it cannot be repacked")
         _repack(distribution, folder)
@@ -179,10 +181,20 @@ def dependency_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory, dependency_wheels: Path) -> Path:
-    """build-wheelhouse.sh run offline: the project's wheel built here, dependencies from the repacked wheels."""
+def dependency_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The runtime dependencies and the accelerator (the fast extra: google-re2)."""
+    return _repack_all(_runtime_distributions("fast"), tmp_path_factory.mktemp("dependency-wheels"))
+
+
+@pytest.fixture(scope="session")
+def runtime_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The runtime dependencies alone: a target for which google-re2 has no wheel."""
+    return _repack_all(_runtime_distributions(), tmp_path_factory.mktemp("runtime-wheels"))
+
+
+def _build_wheelhouse(out: Path, links: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """build-wheelhouse.sh run offline: the project's wheel built here, dependencies from ``links``."""
     pytest.importorskip("hatchling", reason="--no-build-isolation builds the wheel with the test venv's hatchling")
-    out = tmp_path_factory.mktemp("wheelhouse")
     done = _ok(
         _run(
             [
@@ -192,19 +204,57 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory, dependency_wheels: Path
                 sys.executable,
                 "--out",
                 out,
+                *options,
                 "--",
                 "--no-build-isolation",
                 "--no-index",
                 "--find-links",
-                dependency_wheels,
+                links,
             ],
             env=_env(),
             timeout=120,
         )
     )
-    tarball = Path(done.stdout.strip().splitlines()[-1])
-    assert tarball.parent == out
-    return tarball
+    assert Path(done.stdout.strip().splitlines()[-1]).parent == out
+    return done
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory, dependency_wheels: Path) -> Path:
+    """A wheelhouse with the accelerator: its wheel was there to fetch."""
+    done = _build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), dependency_wheels)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def plain_build(tmp_path_factory: pytest.TempPathFactory, runtime_wheels: Path) -> subprocess.CompletedProcess[str]:
+    """build-wheelhouse.sh where no google-re2 wheel can be had for the target."""
+    return _build_wheelhouse(tmp_path_factory.mktemp("plain-wheelhouse"), runtime_wheels)
+
+
+def _members(tarball: Path) -> dict[str, bytes]:
+    """A wheelhouse's files by name (without its folder)."""
+    with tarfile.open(tarball) as archive:
+        return {
+            Path(m.name).name: source.read()
+            for m in archive.getmembers()
+            if m.isfile() and (source := archive.extractfile(m)) is not None
+        }
+
+
+def _has_re2(venv: Path) -> bool:
+    """Whether the installed venv imports the accelerator (its own Python, nothing from this one)."""
+    return _run([venv / "bin/python", "-I", "-c", "import re2"]).returncode == 0
+
+
+def _audit_finds_a_use(scanner: Path, tmp_path: Path) -> None:
+    """The installed agent's text scan finds a banned provider's model id in a source file."""
+    (tmp_path / "scanned/dev").mkdir(parents=True)
+    (tmp_path / "scanned/dev/main.py").write_text(
+        'from pydantic_ai import Agent\n\nagent = Agent("deepseek:deepseek-chat")\n'
+    )
+    done = _ok(_run([scanner, "audit", tmp_path / "scanned", "--format", "json", "--fail-on", "never", "--no-store"]))
+    assert [(f["kind"], f["provider"]) for f in json.loads(done.stdout)["findings"]] == [("endpoint", "deepseek")]
 
 
 @pytest.fixture(scope="session")
@@ -220,7 +270,9 @@ def scanner_wheel(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) ->
     return wheel
 
 
-def test_build_wheelhouse_packs_the_scanner_wheel_and_every_runtime_dependency(wheelhouse: Path) -> None:
+def test_build_wheelhouse_packs_the_scanner_wheel_every_runtime_dependency_and_the_accelerator(
+    wheelhouse: Path,
+) -> None:
     tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
     assert re.fullmatch(rf"scanner-wheelhouse-{re.escape(__version__)}-{tag}-[a-z0-9_]+\.tar\.gz", wheelhouse.name)
     folder = wheelhouse.name.removesuffix(".tar.gz")
@@ -236,7 +288,28 @@ def test_build_wheelhouse_packs_the_scanner_wheel_and_every_runtime_dependency(w
             assert sums[name] == hashlib.sha256(data.read()).hexdigest()
     assert set(sums) == wheels
     names = {canonicalize_name(name.split("-")[0]) for name in wheels}
+    assert "google-re2" in _runtime_distributions("fast")
+    assert names == {"scanner", *_runtime_distributions("fast")}
+    assert _members(wheelhouse)["EXTRAS"] == b"fast\n"
+
+
+def test_build_wheelhouse_without_an_accelerator_wheel_for_the_target_says_so_and_builds_without_it(
+    plain_build: subprocess.CompletedProcess[str],
+) -> None:
+    tarball = Path(plain_build.stdout.strip().splitlines()[-1])
+    files = _members(tarball)
+    assert "EXTRAS" not in files
+    names = {canonicalize_name(name.split("-")[0]) for name in files if name.endswith(".whl")}
     assert names == {"scanner", *_runtime_distributions()}
+    assert "the accelerator could not be fetched for this target" in plain_build.stderr
+    assert "google-re2" in plain_build.stderr  # pip's own reason
+    assert "wheels, without the accelerator)" in plain_build.stderr
+
+
+def test_build_wheelhouse_no_accelerator_leaves_it_out(tmp_path: Path, dependency_wheels: Path) -> None:
+    done = _build_wheelhouse(tmp_path, dependency_wheels, "--no-accelerator")
+    files = _members(Path(done.stdout.strip().splitlines()[-1]))
+    assert "EXTRAS" not in files and not any(name.startswith("google_re2-") for name in files)
 
 
 # --- the systemd units -------------------------------------------------------------------------
@@ -387,6 +460,26 @@ def test_windows_installer_writes_policy_key_and_refuses_it_without_a_collector_
     assert "-PolicyKey" in (WINDOWS / "README.md").read_text()
 
 
+def test_windows_installer_installs_the_accelerator_from_a_wheelhouse_that_has_it_and_falls_back_without_it() -> None:
+    """Read statically (no PowerShell here): EXTRAS is read from the wheelhouse, ``scanner[fast]`` is
+    tried only then and not with -NoAccelerator, a refusal falls back to scanner alone, and the result
+    is said after the install."""
+    script = (WINDOWS / "install.ps1").read_text()
+    assert _powershell_parameters(script)["NoAccelerator"] == "switch"
+    opener = script[script.index("function Open-Wheelhouse") : script.index("function Test-Accelerator")]
+    assert "$extrasFile = Join-Path $folder 'EXTRAS'" in opener
+    assert "Fast = ($extras -contains 'fast')" in opener
+    assert "$fast = $house.Fast -and -not $NoAccelerator" in script
+    install = script[script.index("$installed = $false") : script.index("Invoke-Program $Scanner @('--version')")]
+    attempt = install[install.index("if ($fast) {") : install.index("if (-not $installed)")]
+    assert 'Invoke-HermeticPip $venvPython $links "${Wheel}[fast]"' in attempt
+    assert "} catch {" in attempt and "installing scanner without it" in attempt
+    assert "if (-not $installed) { Invoke-HermeticPip $venvPython $links $Wheel }" in install
+    assert "& $VenvPython -I -c 'import re2'" in script
+    assert script.index("if (Test-Accelerator $venvPython)") > script.index("Invoke-Program $Scanner @('--version')")
+    assert "-NoAccelerator" in (WINDOWS / "README.md").read_text()
+
+
 def test_shell_scripts_parse_in_sh_and_bash_and_pass_shellcheck() -> None:
     scripts = sorted(INSTALLERS.rglob("*.sh"))
     assert len(scripts) == 4
@@ -417,7 +510,7 @@ def test_linux_install_stages_venv_config_and_timer_and_uninstall_keeps_only_con
     (destdir / "etc" / "hostname").write_text("web-01\n")
     before = _tree(destdir)
 
-    _ok(
+    installed = _ok(
         _install(
             "--destdir",
             destdir,
@@ -445,6 +538,8 @@ def test_linux_install_stages_venv_config_and_timer_and_uninstall_keeps_only_con
 
     version = _ok(_run([destdir / "opt/scanner/bin/scanner", "--version"]))
     assert version.stdout.strip() == f"scanner {__version__}"
+    assert _has_re2(destdir / "opt/scanner")  # the wheelhouse had the accelerator
+    assert "the text scan's accelerator (google-re2) is active" in installed.stderr
     config = destdir / "etc/scanner/agent.yaml"
     assert yaml.safe_load(config.read_text()) == {
         "submit": COLLECTOR,
@@ -467,6 +562,68 @@ def test_linux_install_stages_venv_config_and_timer_and_uninstall_keeps_only_con
     assert "kept /etc/scanner and /var/lib/scanner" in done.stderr
     kept = {"etc/scanner", "etc/scanner/agent.yaml", "etc/scanner/token", "var", "var/lib", "var/lib/scanner"}
     assert _tree(destdir) == before | kept
+
+
+def test_linux_install_from_a_wheelhouse_without_the_accelerator_works_and_says_so(
+    tmp_path: Path, plain_build: subprocess.CompletedProcess[str]
+) -> None:
+    tarball = Path(plain_build.stdout.strip().splitlines()[-1])
+    done = _ok(
+        _install(
+            "--destdir", tmp_path / "root", "--wheelhouse", tarball, "--python", sys.executable, "--scheduler", "none"
+        )
+    )
+    prefix = tmp_path / "root/opt/scanner"
+    assert not _has_re2(prefix)
+    assert (
+        "accelerator (google-re2) is not installed (the wheelhouse has no wheel of it for this platform)" in done.stderr
+    )
+    _audit_finds_a_use(prefix / "bin/scanner", tmp_path)  # the pure-Python search
+
+
+def test_linux_install_no_accelerator_installs_scanner_alone_from_a_wheelhouse_that_has_it(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    done = _ok(
+        _install(
+            "--destdir",
+            tmp_path / "root",
+            "--wheelhouse",
+            wheelhouse,
+            "--python",
+            sys.executable,
+            "--scheduler",
+            "none",
+            "--no-accelerator",
+        )
+    )
+    assert not _has_re2(tmp_path / "root/opt/scanner")
+    assert "accelerator (google-re2) is not installed (--no-accelerator)" in done.stderr
+
+
+def test_linux_install_falls_back_to_scanner_alone_when_pip_refuses_the_accelerator(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    """A wheelhouse whose EXTRAS promises the accelerator, but whose google-re2 wheel this machine
+    cannot take (here: gone, SHA256SUMS consistent): scanner is installed without it, and works."""
+    _ok(_run(["tar", "-xzf", wheelhouse, "-C", tmp_path]))
+    folder = tmp_path / wheelhouse.name.removesuffix(".tar.gz")
+    (re2_wheel,) = folder.glob("google_re2-*.whl")
+    re2_wheel.unlink()
+    sums = folder / "SHA256SUMS"
+    sums.write_text("".join(line for line in sums.read_text().splitlines(True) if re2_wheel.name not in line))
+    assert (folder / "EXTRAS").read_text() == "fast\n"
+    done = _ok(
+        _install(
+            "--destdir", tmp_path / "root", "--wheelhouse", folder, "--python", sys.executable, "--scheduler", "none"
+        )
+    )
+    prefix = tmp_path / "root/opt/scanner"
+    assert "warning: pip could not install the accelerator from the wheelhouse" in done.stderr
+    assert "google-re2" in done.stderr  # pip's reason
+    assert "installing scanner without it" in done.stderr
+    assert not _has_re2(prefix)
+    _audit_finds_a_use(prefix / "bin/scanner", tmp_path)
 
 
 def test_linux_reinstall_keeps_an_edited_config_unless_forced_switches_to_cron_and_purge_restores_the_tree(
@@ -665,7 +822,7 @@ def test_macos_install_stages_the_launch_daemon_offline_from_a_wheel_and_uninsta
     destdir = tmp_path / "root"
     destdir.mkdir()
     script = MACOS / "install.sh"
-    _ok(
+    installed = _ok(
         _install(
             "--destdir",
             destdir,
@@ -681,6 +838,9 @@ def test_macos_install_stages_the_launch_daemon_offline_from_a_wheel_and_uninsta
         )
     )
     assert _ok(_run([destdir / "opt/scanner/bin/scanner", "--version"])).stdout.strip() == f"scanner {__version__}"
+    # --wheel installs scanner alone, as before, even with google-re2 among the --find-links wheels.
+    assert not _has_re2(destdir / "opt/scanner")
+    assert "accelerator (google-re2) is not installed (--wheel installs scanner alone" in installed.stderr
     daemon = plistlib.loads((destdir / "Library/LaunchDaemons/gov.scanner.audit.plist").read_bytes())
     template = plistlib.loads(PLIST.read_bytes())
     assert daemon["ProgramArguments"] == template["ProgramArguments"]
@@ -721,6 +881,20 @@ def _playbook(env: dict[str, str], *args: str | Path) -> subprocess.CompletedPro
 
 def test_ansible_playbook_passes_syntax_check(ansible_env: dict[str, str]) -> None:
     _ok(_playbook(ansible_env, "--syntax-check"))
+
+
+def test_ansible_role_removes_exactly_the_fast_extras_packages_when_opted_out() -> None:
+    role = ANSIBLE / "roles/scanner_agent"
+    assert yaml.safe_load((role / "defaults/main.yml").read_text())["scanner_accelerator"] is True
+    requirements = [Requirement(line) for line in metadata.distribution("scanner").requires or []]
+    fast = [
+        r.name
+        for r in requirements
+        if r.marker is not None and r.marker.evaluate({"extra": "fast"}) and not r.marker.evaluate({"extra": ""})
+    ]
+    assert fast == ["google-re2"]
+    assert yaml.safe_load((role / "vars/main.yml").read_text())["__scanner_accelerator_packages"] == fast
+    assert "`scanner_accelerator`" in (ANSIBLE / "README.md").read_text()
 
 
 def _render_agent_yaml(**variables: object) -> object:
@@ -822,6 +996,7 @@ def test_ansible_role_installs_into_a_staging_root_idempotently_and_removes_what
     _ok(_playbook(ansible_env, "-e", f"@{variables}"))
 
     assert _ok(_run([destdir / "opt/scanner/bin/scanner", "--version"])).stdout.strip() == f"scanner {__version__}"
+    assert _has_re2(destdir / "opt/scanner")  # the wheelhouse had the accelerator
     # Written through the template's validate: `scanner audit --config FILE --help` accepted it.
     assert yaml.safe_load((destdir / "etc/scanner/agent.yaml").read_text()) == {
         "submit": COLLECTOR,
@@ -839,6 +1014,13 @@ def test_ansible_role_installs_into_a_staging_root_idempotently_and_removes_what
 
     again = _ok(_playbook(ansible_env, "-e", f"@{variables}"))
     assert re.search(r"localhost\s+:\s+ok=\d+\s+changed=0\s", again.stdout), again.stdout[-2000:]
+    assert "the text scan's accelerator (google-re2) is active" in again.stdout
+
+    # Opting out removes it from the venv the role keeps; scanner still runs.
+    without = _ok(_playbook(ansible_env, "-e", f"@{variables}", "-e", "scanner_accelerator=false"))
+    assert "accelerator (google-re2) is not installed" in without.stdout
+    assert not _has_re2(destdir / "opt/scanner")
+    _ok(_run([destdir / "opt/scanner/bin/scanner", "--version"]))
 
     _ok(_playbook(ansible_env, "-e", f"@{variables}", "-e", "scanner_state=absent"))
     assert not (destdir / "opt/scanner").exists()

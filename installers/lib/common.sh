@@ -25,6 +25,8 @@ set_defaults() {
     WHEEL=""
     WHEELHOUSE=""
     FIND_LINKS=""
+    ACCELERATOR=1
+    WHEELHOUSE_FAST=0
     COLLECTOR=""
     TOKEN_FILE=""
     TOKEN_FROM=""
@@ -85,6 +87,7 @@ common_option() {
         --wheel) need_value "$@"; WHEEL=$2 ;;
         --wheelhouse) need_value "$@"; WHEELHOUSE=$2 ;;
         --find-links) need_value "$@"; FIND_LINKS=$2 ;;
+        --no-accelerator) SHIFT=1; ACCELERATOR=0 ;;
         --collector) need_value "$@"; COLLECTOR=$2 ;;
         --token-file) need_value "$@"; TOKEN_FILE=$2 ;;
         --token-from) need_value "$@"; TOKEN_FROM=$2 ;;
@@ -273,6 +276,10 @@ PY
         die "--wheelhouse $WHEELHOUSE: expected exactly one scanner-*.whl inside"
     fi
     WHEEL=$1
+    # build-wheelhouse.sh writes EXTRAS ("fast") when the accelerator's wheels are inside.
+    if [ -f "$WHEELHOUSE_DIR/EXTRAS" ] && grep -qx fast "$WHEELHOUSE_DIR/EXTRAS"; then
+        WHEELHOUSE_FAST=1
+    fi
     # scanner-wheelhouse-VERSION-PYTAG-PLATFORM: compiled dependencies only load in that Python.
     want=$(basename "$WHEELHOUSE_DIR" | sed -n 's/^scanner-wheelhouse-[^-]*-\(cp[0-9]*\)-.*/\1/p')
     have=$("$PYTHON" -I -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
@@ -284,6 +291,14 @@ PY
 pip_install() {
     pi_venv=$1
     if [ -n "$WHEELHOUSE" ]; then
+        # scanner[fast] when the wheelhouse has the accelerator; when pip refuses it here (a wheel
+        # for a newer macOS than this one, say), scanner alone: the accelerator never fails an install.
+        if [ "$WHEELHOUSE_FAST" = 1 ] && [ "$ACCELERATOR" = 1 ]; then
+            if hermetic_pip "$pi_venv" --find-links "$WHEELHOUSE_DIR" "${WHEEL}[fast]" 2>"$WORK/pip-fast"; then
+                return 0
+            fi
+            say "warning: pip could not install the accelerator from the wheelhouse ($(grep '^ERROR' "$WORK/pip-fast" | tail -n 1)): installing scanner without it"
+        fi
         hermetic_pip "$pi_venv" --find-links "$WHEELHOUSE_DIR" "$WHEEL"
     elif [ -n "$FIND_LINKS" ]; then
         hermetic_pip "$pi_venv" --find-links "$FIND_LINKS" "$WHEEL"
@@ -322,6 +337,25 @@ install_venv() {
         PREVIOUS_VENV=""
     fi
     VENV_PYTHON=$iv_target/bin/python
+    report_accelerator
+}
+
+# One line on whether the text scan runs with google-re2 or with the pure-Python fallback.
+report_accelerator() {
+    if "$VENV_PYTHON" -I -c 'import re2' 2>/dev/null; then
+        say "the text scan's accelerator (google-re2) is active"
+        return 0
+    fi
+    if [ "$ACCELERATOR" = 0 ]; then
+        ra_why="--no-accelerator"
+    elif [ -z "$WHEELHOUSE" ]; then
+        ra_why="--wheel installs scanner alone; $PREFIX/bin/python -m pip install google-re2 adds it"
+    elif [ "$WHEELHOUSE_FAST" = 0 ]; then
+        ra_why="the wheelhouse has no wheel of it for this platform"
+    else
+        ra_why="pip could not install it here, see above"
+    fi
+    say "the text scan's accelerator (google-re2) is not installed ($ra_why): the pure-Python search gives the same findings with more CPU"
 }
 
 write_manifest() {

@@ -18,7 +18,9 @@ What to install:
   --wheel FILE             the scanner wheel; its dependencies come from the configured index,
                            or only from --find-links DIR (offline) when given
   --wheelhouse FILE        a tarball from installers/build-wheelhouse.sh (or its unpacked folder):
-                           fully offline, pip never looks at an index
+                           fully offline, pip never looks at an index; with the text scan's
+                           accelerator (google-re2) when the wheelhouse has it
+  --no-accelerator         install scanner without the accelerator even when the wheelhouse has it
   --python PY              the interpreter for the venv (3.10+); default: the newest python3.X found
 
 The agent configuration (/etc/scanner/agent.yaml; an existing one is kept unless --force):

@@ -20,7 +20,9 @@ What to install:
   --wheel FILE             the scanner wheel; its dependencies come from the configured index,
                            or only from --find-links DIR (offline) when given
   --wheelhouse FILE        a tarball from installers/build-wheelhouse.sh built for macOS (or its
-                           unpacked folder): fully offline
+                           unpacked folder): fully offline; with the text scan's accelerator
+                           (google-re2) when the wheelhouse has it
+  --no-accelerator         install scanner without the accelerator even when the wheelhouse has it
   --python PY              the interpreter for the venv (3.10+; /usr/bin/python3 is 3.9): e.g.
                            /Library/Frameworks/Python.framework/Versions/3.12/bin/python3
 

@@ -23,8 +23,11 @@ has the expected elements). Try it on one machine before a fleet.
 param(
     # The scanner wheel; its dependencies come from the configured index, or only from -FindLinks.
     [string]$Wheel,
-    # A tarball from installers/build-wheelhouse.sh built for Windows (--platform win_amd64): offline.
+    # A tarball from installers/build-wheelhouse.sh built for Windows (--platform win_amd64): offline;
+    # with the text scan's accelerator (google-re2) when the wheelhouse has it (its file EXTRAS says "fast").
     [string]$Wheelhouse,
+    # Install scanner without the accelerator even when the wheelhouse has it.
+    [switch]$NoAccelerator,
     [string]$FindLinks,
     # A Python 3.10+ installed for all users; default: the newest one 'py -3' finds.
     [string]$Python,
@@ -134,7 +137,18 @@ function Open-Wheelhouse([string]$Tarball, [string]$Work) {
     }
     $wheels = @(Get-ChildItem -LiteralPath $folder -Filter 'scanner-*.whl')
     if ($wheels.Count -ne 1) { Fail "-Wheelhouse ${Tarball}: expected exactly one scanner-*.whl inside" }
-    return @{ Folder = $folder; Wheel = $wheels[0].FullName; Name = (Split-Path -Leaf $folder) }
+    # build-wheelhouse.sh writes EXTRAS ("fast") when the accelerator's wheels are inside.
+    $extrasFile = Join-Path $folder 'EXTRAS'
+    $extras = @()
+    if (Test-Path -LiteralPath $extrasFile) { $extras = @(Get-Content -LiteralPath $extrasFile | ForEach-Object { $_.Trim() }) }
+    return @{ Folder = $folder; Wheel = $wheels[0].FullName; Name = (Split-Path -Leaf $folder); Fast = ($extras -contains 'fast') }
+}
+
+# Whether the venv's Python imports google-re2, the text scan's accelerator.
+function Test-Accelerator([string]$VenvPython) {
+    $ErrorActionPreference = 'Continue'
+    & $VenvPython -I -c 'import re2' 2>$null | Out-Null
+    return $LASTEXITCODE -eq 0
 }
 
 function ConvertTo-YamlScalar($Value) {
@@ -236,12 +250,15 @@ if ($PolicyKey) {
 $work = Join-Path ([System.IO.Path]::GetTempPath()) ("scanner-install-" + [guid]::NewGuid())
 New-Item -ItemType Directory -Path $work | Out-Null
 $previous = $null
+$house = $null
+$fast = $false
 try {
     $base = Find-Python
     if ($Wheelhouse) {
         $house = Open-Wheelhouse (Resolve-Path -LiteralPath $Wheelhouse).Path $work
         $Wheel = $house.Wheel
         $FindLinks = $house.Folder
+        $fast = $house.Fast -and -not $NoAccelerator
         if ($house.Name -match '^scanner-wheelhouse-[^-]+-(cp\d+)-') {
             $want = $Matches[1]
             # No double quotes in a native program's arguments: Windows PowerShell drops them.
@@ -265,11 +282,37 @@ try {
         $venvPython = Join-Path $Prefix 'Scripts\python.exe'
         Say "installing $(Split-Path -Leaf $Wheel)"
         if ($FindLinks) {
-            Invoke-HermeticPip $venvPython (Resolve-Path -LiteralPath $FindLinks).Path $Wheel
+            $links = (Resolve-Path -LiteralPath $FindLinks).Path
+            # scanner[fast] when the wheelhouse has the accelerator; when pip refuses it here,
+            # scanner alone: the accelerator never fails an install.
+            $installed = $false
+            if ($fast) {
+                try {
+                    Invoke-HermeticPip $venvPython $links "${Wheel}[fast]"
+                    $installed = $true
+                } catch {
+                    Say "warning: pip could not install the accelerator from the wheelhouse ($($_.Exception.Message)): installing scanner without it"
+                }
+            }
+            if (-not $installed) { Invoke-HermeticPip $venvPython $links $Wheel }
         } else {
             Invoke-Program $venvPython @('-I', '-m', 'pip', '--disable-pip-version-check', 'install', '--no-cache-dir', '--no-warn-script-location', '-q', $Wheel)
         }
         Invoke-Program $Scanner @('--version') | Out-Null
+        if (Test-Accelerator $venvPython) {
+            Say "the text scan's accelerator (google-re2) is active"
+        } else {
+            if ($NoAccelerator) {
+                $why = '-NoAccelerator'
+            } elseif (-not $Wheelhouse) {
+                $why = "-Wheel installs scanner alone; $venvPython -m pip install google-re2 adds it"
+            } elseif (-not $house.Fast) {
+                $why = 'the wheelhouse has no wheel of it for this platform'
+            } else {
+                $why = 'pip could not install it here, see above'
+            }
+            Say "the text scan's accelerator (google-re2) is not installed (${why}): the pure-Python search gives the same findings with more CPU"
+        }
     } catch {
         if (Test-Path -LiteralPath $Prefix) { Remove-Item -LiteralPath $Prefix -Recurse -Force }
         if ($previous) {
