@@ -10,11 +10,12 @@ them; so are the sign-in limits' counts. The dashboard's host listing is filtere
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from scanner.fleet.collector.parts import STORED_APART
 from scanner.vocabulary import HostState, UserRole
@@ -60,7 +61,7 @@ class HostInfo:
             warnings=row[8],
             reports=row[9],
             lost_reports=row[10],
-            tags=json.loads(row[11]) if row[11] else {},
+            tags=orjson.loads(row[11]) if row[11] else {},
             clock_ahead=row[12],
         )
 
