@@ -206,6 +206,16 @@ def _cpu_seconds(process: psutil.Process, children: bool = True) -> float:
     return total
 
 
+def _database_cpu() -> float:
+    """CPU time of this machine's PostgreSQL processes (``postgres``), with their exited backends."""
+    total = 0.0
+    for each in psutil.process_iter(["name", "cpu_times"]):
+        times = each.info["cpu_times"]
+        if each.info["name"] == "postgres" and times is not None:
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 def _machine_busy() -> float:
     """CPU seconds the whole machine has spent busy since it booted (all cores)."""
     with open("/proc/stat") as stat:
@@ -276,7 +286,7 @@ def main() -> None:
     bench = psutil.Process()
     assert collector.process is not None
     serving = psutil.Process(collector.process.pid)
-    cpu_before = (_cpu_seconds(bench, children=False), _machine_busy(), _cpu_seconds(serving))
+    cpu_before = (_cpu_seconds(bench, children=False), _machine_busy(), _cpu_seconds(serving), _database_cpu())
     started = time.perf_counter()
     stop_at, db_restart_at = int(args.hosts * 0.4), int(args.hosts * 0.7)
     first_part = 0.0
@@ -291,7 +301,12 @@ def main() -> None:
                 time.sleep(0.01)
             first_part = time.perf_counter() - started
             direct_before = len(tally.accepted)
-            cpu_first = (_cpu_seconds(bench, children=False), _cpu_seconds(serving) - cpu_before[2], _machine_busy())
+            cpu_first = (
+                _cpu_seconds(bench, children=False),
+                _cpu_seconds(serving) - cpu_before[2],
+                _machine_busy(),
+                _database_cpu() - cpu_before[3],
+            )
             collector.stop()
             restarted = threading.Timer(args.down, collector.start)
             restarted.start()
@@ -339,11 +354,12 @@ def main() -> None:
         f"  collector up, first 40%: {direct_before} reports accepted in {first_part:.1f} s = "
         f"{direct_before / first_part:.0f} reports/s; overall {args.hosts / submitted:.0f} reports/s"
     )
+    generator = cpu_first[0] - cpu_before[0]
     print(
-        f"  CPU in the first 40%: machine {busy / first_part:.2f} of {os.cpu_count()} cores busy; load generator "
-        f"{(cpu_first[0] - cpu_before[0]) / direct_before * 1000:.1f} ms a report, collector "
-        f"{cpu_first[1] / direct_before * 1000:.1f} ms a report, the rest (database, other work) "
-        f"{(busy - (cpu_first[0] - cpu_before[0]) - cpu_first[1]) / direct_before * 1000:.1f} ms a report"
+        f"  CPU in the first 40%: machine {busy / first_part:.2f} of {os.cpu_count()} cores busy; per report: load "
+        f"generator {generator / direct_before * 1000:.1f} ms, collector {cpu_first[1] / direct_before * 1000:.1f} ms, "
+        f"PostgreSQL {cpu_first[3] / direct_before * 1000:.1f} ms, the rest (other work on the machine, the kernel) "
+        f"{(busy - generator - cpu_first[1] - cpu_first[3]) / direct_before * 1000:.1f} ms"
     )
     print(f"  CPU over the whole run: load generator {bench_cpu:.0f} s, machine {machine_cpu:.0f} s")
     print(
