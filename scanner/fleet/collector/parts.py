@@ -73,8 +73,8 @@ def _loads(text: bytes) -> Any:
 
 
 def _inflate(body: bytes) -> bytes:
-    # zlib reads the gzip header itself: 4 µs for a report's document, where gzip.decompress (whose
-    # header is read in Python) took 11 µs; the fleet summary inflates two per host.
+    # zlib reads the gzip header itself: 5.1 µs for a report's document, where gzip.decompress (whose
+    # header is read in Python) took 6.4 µs; the fleet summary inflates two per host.
     return zlib.decompress(body, wbits=31)
 
 
