@@ -295,6 +295,32 @@ def _rows(db: str, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
 
 
+def test_the_summary_reads_a_hosts_findings_only_when_one_is_an_open_violation_or_an_expiring_waiver(
+    report: dict[str, Any], fleet_db: str
+) -> None:
+    now = datetime.now(timezone.utc)
+    violating, warned, waived = (_as(report, host, now) for host in ("a-violating", "b-warned", "c-waived"))
+    for finding in warned["findings"]:
+        finding["severity"] = "warning"
+    waiver = {
+        "reference": "CHG-1",
+        "approved_by": "ciso",
+        "reason": "pilot",
+        "expires": "2027-01-31",
+        "location": "w:1",
+    }
+    for finding in waived["findings"]:
+        finding.update(waived=True, waiver=waiver)
+    with open_fleet_storage(fleet_db) as storage:
+        for sent in (violating, warned, waived):
+            assert storage.store_report(sent, utc_now())
+        for expiring_by, read in (("2027-02-01", [True, False, True]), ("2027-01-30", [True, False, False])):
+            reports = list(storage.latest_reports_for_summary(expiring_by=expiring_by))
+            assert ["findings" in r for r in reports] == read, expiring_by
+            assert [r["scan"]["host"] for r in reports] == ["a-violating", "b-warned", "c-waived"]
+        assert reports[0]["findings"] == violating["findings"]
+
+
 def _many_findings(report: dict[str, Any], count: int) -> dict[str, Any]:
     """``report`` with ``count`` findings (copies of its first, each at its own path)."""
     made = json.loads(json.dumps(report))
@@ -323,10 +349,8 @@ def test_a_host_sending_the_same_findings_again_costs_a_link_not_a_copy_and_ever
         assert storage.store_report(changed, changed["scan"]["finished"])
         for sent in (nights[0], nights[17], changed):
             assert storage.report("web-01", sent["scan"]["id"]) == sent
-        (latest,) = storage.latest_reports()
-        assert latest == changed
-        (summarised,) = storage.latest_reports(sections=("findings",))
-        assert "inventory" not in summarised and summarised["findings"] == changed["findings"]
+        (summarised,) = storage.latest_reports_for_summary(expiring_by="2000-01-01")
+        assert summarised == {k: v for k, v in changed.items() if k not in ("inventory", "sources")}
         assert per_night < 10_000, per_night  # an unchanged night: a report row, its scan section, three links
         assert _rows(fleet_db, "select count(*) from part_findings") == 2000  # the two findings lists, once each
         assert storage.prune(keep_last=1, older_than=None) == 30

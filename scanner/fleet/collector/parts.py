@@ -128,3 +128,13 @@ PROVIDER_VIOLATION = (
     "and f.severity = 'violation' and f.waived = 0 and lower(f.provider) = lower({param}))"
 )
 """The condition that a host's latest report (``h``: its ``hosts`` row) holds an open violation of a provider."""
+SUMMARISED = (
+    "select h.host, r.document, l.section, p.body from hosts h join reports r on r.host = h.host and r.id = h.last_report "
+    f"left join ({LINKED}) on l.host = r.host and l.report_id = r.id and l.section = 'findings' "
+    "and exists (select 1 from part_findings f where f.host = l.host and f.part = l.digest and "
+    "((f.severity = 'violation' and f.waived = 0) or (f.waived = 1 and f.waiver_expires <= {param}))) "
+    "order by h.host"
+)
+"""Each host's latest report with its findings part only when the fleet summary needs it: when one of them
+is an open violation or a waiver that expires by a date (the placeholder ``param``). ``part_findings`` holds
+a row for every finding, so most hosts' findings are never read, nor inflated."""

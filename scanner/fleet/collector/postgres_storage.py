@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import groupby
@@ -39,7 +39,7 @@ from scanner.fleet.collector.parts import (
     ORPHANS,
     PART_FINDING_COLUMNS,
     PROVIDER_VIOLATION,
-    STORED_APART,
+    SUMMARISED,
     compress,
     finding_rows,
     rebuild,
@@ -355,15 +355,9 @@ class PostgresFleetStorage(FleetStorage):
             parts = conn.execute(f"select l.section, p.body from {LINKED} where l.host = %s and l.report_id = %s", key)
             return rebuild(row[0], dict(parts.fetchall()))
 
-    def latest_reports(self, sections: Collection[str] = STORED_APART) -> Iterator[dict[str, Any]]:
+    def latest_reports_for_summary(self, expiring_by: str) -> Iterator[dict[str, Any]]:
         rows = self._stream(
-            "select h.host, r.document, l.section, p.body from hosts h "
-            "join reports r on r.host = h.host and r.id = h.last_report "
-            f"left join ({LINKED}) on l.host = r.host and l.report_id = r.id and l.section = any(%s) "
-            "order by h.host",
-            [list(sections)],
-            "cannot read the latest reports",
-            hash_joins=True,
+            SUMMARISED.format(param="%s"), [expiring_by], "cannot read the latest reports", hash_joins=True
         )
         for _, same in groupby(rows, key=itemgetter(0)):
             first, *more = same
