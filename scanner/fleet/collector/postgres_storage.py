@@ -301,7 +301,7 @@ class PostgresFleetStorage(FleetStorage):
         """Rows of a server-side cursor, ``STREAMED_ROWS`` at a time. ``hash_joins``: for a query over
         every host's latest report, which PostgreSQL expects to match 10 rows whatever the fleet (it takes
         ``host`` and ``last_report`` as independent), so it would look up each host's links and parts one
-        host at a time: 1.0 s instead of 0.66 s with hash joins for 100,000 hosts."""
+        host at a time: 1.6 s instead of 0.9 s with hash joins for 100,000 hosts."""
         with (
             self._errors(doing),
             self._pool.connection() as conn,
