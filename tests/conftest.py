@@ -220,8 +220,8 @@ def postgres_server() -> Iterator[str | None]:
     if tools is None:
         yield None
         return
-    with postgres.throwaway_cluster(tools) as url:
-        yield url
+    with postgres.throwaway_cluster(tools) as cluster:
+        yield cluster.url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -35,11 +36,30 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """A throwaway cluster that is running: its URL, and its server stopped and started again on the same
+    data (a database restart under a running collector)."""
+
+    url: str
+    control: list[str]
+    """``pg_ctl -D DATA``, run as the cluster's user."""
+    options: str
+    log: Path
+
+    def stop(self) -> None:
+        subprocess.run([*self.control, "-m", "fast", "-w", "stop"], check=True, capture_output=True)
+
+    def start(self) -> None:
+        subprocess.run([*self.control, "-o", self.options, "-l", str(self.log), "-w", "start"],
+                       check=True, capture_output=True)  # fmt: skip
+
+
 @contextmanager
-def throwaway_cluster(tools: Path) -> Iterator[str]:
+def throwaway_cluster(tools: Path) -> Iterator[Cluster]:
     """A cluster in a new temporary folder on a free port, trusting local connections, stopped and
-    removed afterwards; its URL. The server refuses to run as root: then it runs as the ``postgres``
-    user (or ``nobody``), in a folder of its own (it could not enter pytest's, which is root's)."""
+    removed afterwards. The server refuses to run as root: then it runs as the ``postgres`` user (or
+    ``nobody``), in a folder of its own (it could not enter pytest's, which is root's)."""
     folder = Path(tempfile.mkdtemp(prefix="scanner-postgres-"))
     as_user: list[str] = []
     if os.geteuid() == 0:
@@ -53,13 +73,15 @@ def throwaway_cluster(tools: Path) -> Iterator[str]:
     subprocess.run([*as_user, str(tools / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
                    check=True, capture_output=True)  # fmt: skip
     options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={folder} -c fsync=off"
-    subprocess.run([*as_user, str(tools / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
-                   check=True, capture_output=True)  # fmt: skip
+    cluster = Cluster(
+        f"postgresql://postgres@127.0.0.1:{port}/postgres", [*as_user, str(tools / "pg_ctl"), "-D", str(data)],
+        options, folder / "log",
+    )  # fmt: skip
+    cluster.start()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield cluster
     finally:
-        subprocess.run([*as_user, str(tools / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, check=False)  # fmt: skip
+        subprocess.run([*cluster.control, "-m", "immediate", "stop"], capture_output=True, check=False)
         shutil.rmtree(folder, ignore_errors=True)
 
 

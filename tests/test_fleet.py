@@ -295,6 +295,32 @@ def _rows(db: str, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
 
 
+def test_the_summary_reads_a_hosts_findings_only_when_one_is_an_open_violation_or_an_expiring_waiver(
+    report: dict[str, Any], fleet_db: str
+) -> None:
+    now = datetime.now(timezone.utc)
+    violating, warned, waived = (_as(report, host, now) for host in ("a-violating", "b-warned", "c-waived"))
+    for finding in warned["findings"]:
+        finding["severity"] = "warning"
+    waiver = {
+        "reference": "CHG-1",
+        "approved_by": "ciso",
+        "reason": "pilot",
+        "expires": "2027-01-31",
+        "location": "w:1",
+    }
+    for finding in waived["findings"]:
+        finding.update(waived=True, waiver=waiver)
+    with open_fleet_storage(fleet_db) as storage:
+        for sent in (violating, warned, waived):
+            assert storage.store_report(sent, utc_now())
+        for expiring_by, read in (("2027-02-01", [True, False, True]), ("2027-01-30", [True, False, False])):
+            reports = list(storage.latest_reports_for_summary(expiring_by=expiring_by))
+            assert ["findings" in r for r in reports] == read, expiring_by
+            assert [r["scan"]["host"] for r in reports] == ["a-violating", "b-warned", "c-waived"]
+        assert reports[0]["findings"] == violating["findings"]
+
+
 def _many_findings(report: dict[str, Any], count: int) -> dict[str, Any]:
     """``report`` with ``count`` findings (copies of its first, each at its own path)."""
     made = json.loads(json.dumps(report))
@@ -323,10 +349,8 @@ def test_a_host_sending_the_same_findings_again_costs_a_link_not_a_copy_and_ever
         assert storage.store_report(changed, changed["scan"]["finished"])
         for sent in (nights[0], nights[17], changed):
             assert storage.report("web-01", sent["scan"]["id"]) == sent
-        (latest,) = storage.latest_reports()
-        assert latest == changed
-        (summarised,) = storage.latest_reports(sections=("findings",))
-        assert "inventory" not in summarised and summarised["findings"] == changed["findings"]
+        (summarised,) = storage.latest_reports_for_summary(expiring_by="2000-01-01")
+        assert summarised == {k: v for k, v in changed.items() if k not in ("inventory", "sources")}
         assert per_night < 10_000, per_night  # an unchanged night: a report row, its scan section, three links
         assert _rows(fleet_db, "select count(*) from part_findings") == 2000  # the two findings lists, once each
         assert storage.prune(keep_last=1, older_than=None) == 30
@@ -708,6 +732,40 @@ def test_the_intake_bounds_a_reports_values_depth_and_strings() -> None:
     assert len(cases["once decompressed"]) < 200 << 10
 
 
+def test_the_intake_counts_nesting_outside_strings_and_stores_what_only_pythons_json_reads(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    """Brackets, quotes and escapes inside strings do not count as nesting; NaN and a path that is not
+    UTF-8 (a lone surrogate) are accepted as before and stored as sent, not turned into null or refused."""
+    import math
+
+    from scanner.fleet.collector.intake import MAX_DEPTH, IntakeError, read_report
+
+    def with_item(attributes: dict[str, Any]) -> dict[str, Any]:
+        made = _as(report, "web-01", datetime.now(timezone.utc))
+        item = {"id": "x", "kind": "package", "name": "x", "version": None, "location": {"path": "/x", "line": None}}
+        made["inventory"].append({**item, "attributes": attributes})
+        return made
+
+    deepest: Any = []
+    for _ in range(MAX_DEPTH - 5):  # the report, inventory, item, attributes, "deep": 4 levels above its value
+        deepest = [deepest]
+    tricky = {"note": '[{"' * 50 + '\\"\\', "deep": deepest, "ratio": float("nan"), "path": "/opt/caf\udce9"}
+    made = with_item(tricky)
+    body = json.dumps(made).encode()
+    checked = read_report(body)
+    assert checked["inventory"][-1]["attributes"]["note"] == tricky["note"]
+    with pytest.raises(IntakeError) as refused:
+        read_report(json.dumps(with_item({**tricky, "deep": [deepest]})).encode())
+    assert (refused.value.status, "nested deeper than" in refused.value.message) == (413, True)
+    with SqliteFleetStorage(tmp_path / "fleet.db") as storage:
+        assert storage.store_report(checked, utc_now())
+        stored = storage.report("web-01", made["scan"]["id"])
+    assert stored is not None
+    kept = stored["inventory"][-1]["attributes"]
+    assert math.isnan(kept["ratio"]) and kept["path"] == "/opt/caf\udce9" and kept["deep"] == deepest
+
+
 def _peak_rss_mib(pid: int) -> int:
     """The process's high-water mark of resident memory (``VmHWM``), MiB."""
     with open(f"/proc/{pid}/status") as status:
@@ -848,6 +906,36 @@ def test_two_collectors_on_one_postgresql_database_share_each_hosts_rate_limit_a
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.mark.slow
+def test_a_collector_answers_503_while_its_postgresql_restarts_then_stores_on_new_connections(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    """Reports sent while the database is away are refused with ``503`` (the agent keeps them and sends
+    them again), never lost; once the database is back the collector's pool reconnects by itself."""
+    tools = postgres.server_tools()
+    require("PostgreSQL server tools (initdb, pg_ctl)", tools)
+    assert tools is not None
+    with postgres.throwaway_cluster(tools) as cluster:
+        collector = Collector(cluster.url).start()
+        try:
+            token = _token(cluster.url, "web-01", tmp_path).read_text().strip()
+            reports = [_as(report, "web-01", datetime.now(timezone.utc)) for _ in range(2)]
+            assert _post(collector.url, _gz(reports[0]), token).status_code == 201
+            cluster.stop()
+            refused = _post(collector.url, _gz(reports[1]), token)
+            assert (refused.status_code, "storage unavailable" in refused.text) == (503, True), refused.text
+            assert int(refused.headers["Retry-After"]) > 0
+            cluster.start()
+            deadline, answer = time.monotonic() + 60, refused
+            while answer.status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.5)  # the agent's retry, sooner than its Retry-After
+                answer = _post(collector.url, _gz(reports[1]), token)
+            assert answer.status_code == 201, answer.text
+            assert {r["id"] for r in _stored(cluster.url)} == {r["scan"]["id"] for r in reports}
+        finally:
+            collector.stop()
 
 
 def test_collectors_starting_together_migrate_a_postgresql_database_once(postgres_db: str) -> None:

@@ -22,6 +22,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import orjson
+
 MAX_BODY = 16 << 20
 """Largest accepted request body or report file, compressed or not (bytes)."""
 MAX_REPORT = 32 << 20
@@ -35,8 +37,8 @@ MAX_STRING = 1 << 20
 """Longest string, as written in the JSON (bytes)."""
 MEASURED_ABOVE = 1 << 20
 """Documents larger than this are measured before they are parsed. A smaller one cannot cost more than
-about 30 MiB of objects whatever its shape, so it is parsed at once and only its depth is checked after
-(10 ms less for a report of 400 packages, a third of the collector's work on it)."""
+about 30 MiB of objects whatever its shape, so it is parsed at once and only its depth is checked after,
+on its bytes (``_depth``; 10 ms less for a report of 400 packages, a third of the collector's work on it)."""
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 """How far ahead of the collector's clock a report may be dated. The verdict follows the order reports
 arrive in, but a report dated in the future would still read as recent for as long as it claims."""
@@ -80,19 +82,29 @@ def is_gzip(data: bytes) -> bool:
     return data[:2] == b"\x1f\x8b"
 
 
-def _too_deep(value: Any) -> bool:
-    """Whether ``value`` nests deeper than ``MAX_DEPTH`` (without recursion: it may nest a thousand levels)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return True
-        stack += [
-            (child, depth + 1)
-            for child in (node.values() if isinstance(node, dict) else node)
-            if isinstance(child, (dict, list))
-        ]
-    return False
+_ESCAPE = re.compile(rb"\\.")
+_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
+_BARE_STRING = re.compile(rb'"[^"]*"')
+
+
+def _depth(data: bytes, limit: int = MAX_DEPTH) -> int:
+    """How deep the arrays and objects of a valid JSON document nest, counted up to ``limit + 1``, from its
+    bytes: escapes, then everything but brackets and quotes, then strings are removed (with the brackets
+    in them), and each pass of ``bytes.replace`` takes away one level of ``()`` pairs. 0.5 ms for a report
+    of 400 packages; walking the parsed objects took 2.3 ms."""
+    if b"\\" in data:
+        data = _ESCAPE.sub(b"", data)
+    # Two quotes side by side open and close a string, or close one and open the next: either way
+    # nothing lies between them, so they go first, and cheaply.
+    shape = data.translate(_BRACKETS, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in shape:
+        shape = _BARE_STRING.sub(b"", shape)
+    depth = 0
+    while shape and depth <= limit:
+        shape = shape.replace(b"()", b"")
+        depth += 1
+    return depth
 
 
 def check_shape(data: bytes) -> None:
@@ -116,15 +128,45 @@ def check_shape(data: bytes) -> None:
             raise IntakeError(413, f"report has more than {MAX_VALUES} values")
 
 
+def _inlined(node: Any, definitions: dict[str, Any]) -> Any:
+    """The schema with each local ``#/$defs/NAME`` reference replaced by its definition (the report
+    schema's are not recursive)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and "#/$defs/" in ref:
+            return _inlined(definitions[ref.rpartition("/")[2]], definitions)
+        return {key: _inlined(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inlined(value, definitions) for value in node]
+    return node
+
+
 @cache
 def _validator() -> Any:
-    # fastjsonschema compiles the schema to Python: 4 ms instead of jsonschema's 30 ms for a report of
-    # 400 packages (measured on this machine), which is most of a collector's work per report. The
-    # tests check every report against the schema with jsonschema too, and that both agree.
+    # fastjsonschema compiles the schema to Python, once per process: 4 ms instead of jsonschema's 30 ms
+    # for a report of 400 packages (measured on this machine). Its references are inlined first: the
+    # code made for a ``$ref`` formats the value's name with ``str.format(**locals())`` for every item
+    # it checks, which took 3.6 of those 4.6 ms (1.0 ms inlined). The tests check every report against
+    # the schema with jsonschema too, and that both agree.
     import fastjsonschema
 
     schema = json.loads(resources.files("scanner").joinpath("schemas/report.schema.json").read_text("utf-8"))
-    return fastjsonschema.compile(schema)
+    return fastjsonschema.compile(_inlined(schema, schema.get("$defs", {})))
+
+
+class NonFinite(float):
+    """NaN or an infinity as a report gave it (Python's JSON writes them; they are not JSON): a float
+    that orjson refuses to write, so that a stored part keeps it instead of turning it into ``null``."""
+
+
+def _loads(data: bytes) -> Any:
+    """JSON from UTF-8 bytes: orjson (1.3 ms instead of 2.0 ms for a report of 400 packages), and the
+    standard parser for what orjson refuses but Python's JSON reads (lone surrogates in escapes, which
+    paths that are not UTF-8 produce; NaN; integers past 64 bits), so that the same reports are accepted."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data.decode("utf-8"), parse_constant=lambda name: NonFinite(name))
 
 
 def parse_report(data: bytes) -> dict[str, Any]:
@@ -134,10 +176,10 @@ def parse_report(data: bytes) -> dict[str, Any]:
     if len(data) > MEASURED_ABOVE:
         check_shape(data)
     try:
-        report = json.loads(data.decode("utf-8"))
+        report = _loads(data)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise IntakeError(400, f"body is not UTF-8 JSON: {error}") from error
-    if len(data) <= MEASURED_ABOVE and isinstance(report, (dict, list)) and _too_deep(report):
+    if len(data) <= MEASURED_ABOVE and _depth(data) > MAX_DEPTH:
         raise IntakeError(413, f"report nested deeper than {MAX_DEPTH} levels")
     try:
         _validator()(report)

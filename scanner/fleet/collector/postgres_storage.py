@@ -3,18 +3,25 @@ need several collectors (uvicorn workers, or processes behind a load balancer) o
 
 The schema is the SQLite backend's (``schema.FLEET_SCHEMA``), migrated under an advisory lock so that
 collectors starting together apply each step once. A report and its findings are written in one
-transaction, by content (``parts``; a new findings section's rows by ``COPY``); the host's row is locked first, so two collectors storing reports
-of one host agree on which arrived last. The per-host limits live in ``host_limits`` and hold across
+transaction, by content (``parts``), in two round trips (pipeline mode: the statements are sent
+together, and the answers read together); the host's row is locked first, so two collectors storing
+reports of one host agree on which arrived last. Connections are in autocommit, so that a one-statement
+read or update is one round trip, not three (``BEGIN``, the statement, ``COMMIT``); what needs more
+than one statement opens its transaction. The per-host limits live in ``host_limits`` and hold across
 every collector: the token bucket is one ``UPSERT`` per request, the one-at-a-time turn a lease row
 that ends by itself if its collector dies. Large reads go through server-side cursors, a few hundred
 rows at a time.
+
+When the database goes away (a restart, a fail-over), the statements under way fail with
+``StoreError`` (the collector answers ``503`` and the agent keeps its report for later), the pool's idle
+connections are checked and the dead ones dropped, and new ones are made once the database is back.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import groupby
@@ -32,7 +39,7 @@ from scanner.fleet.collector.parts import (
     ORPHANS,
     PART_FINDING_COLUMNS,
     PROVIDER_VIOLATION,
-    STORED_APART,
+    SUMMARISED,
     compress,
     finding_rows,
     rebuild,
@@ -59,21 +66,41 @@ MIGRATION_LOCK = 0x5C4E_F1EE7
 """The advisory lock key migrations hold (any number no other application on the database uses)."""
 POOL_SIZE = 8
 """Connections per collector process: the intake thread, the request thread pool's token and limit checks."""
-STREAMED_ROWS = 200
-"""Rows a server-side cursor fetches at a time: a few MiB of documents."""
+POOL_WAIT = 5.0
+"""Seconds a statement waits for a connection: past it, while the database is away, the request gets a
+``503`` at once rather than holding its agent (and the requests queued behind it) for long."""
+STREAMED_ROWS = 1000
+"""Rows a server-side cursor fetches at a time: a few MiB of documents (a report's own is a few hundred
+bytes compressed, its inventory part tens of KiB), and 100 round trips for a fleet of 100,000 hosts."""
 
 _SEEN = "least(r.finished, r.received)"
 """When a report's scan finished, but never later than it arrived (YYYY-MM-DDTHH:MM:SSZ sorts as text)."""
 _AHEAD = "greatest(0, round(extract(epoch from r.finished::timestamptz - r.received::timestamptz)))::integer"
 _ARRIVAL = "r.received desc, r.arrival desc"
 """Last arrived first; within one second by the order they were stored in, never by a report's own date."""
-_LISTING = (
+_LISTING_OF = (
     f"select h.host, h.token_hash is not null, h.revoked is not null, h.last_report, {_SEEN}, "
     "r.compliant, r.complete, coalesce(r.violations, 0), coalesce(r.warnings, 0), "
-    f"(select count(*) from reports c where c.host = h.host), h.lost_reports, r.tags, coalesce({_AHEAD}, 0) "
-    "from hosts h left join reports r on r.host = h.host and r.id = h.last_report"
+    f"{{reports}}, h.lost_reports, r.tags, coalesce({_AHEAD}, 0) "
+    "from hosts h left join reports r on r.host = h.host and r.id = h.last_report{counted}"
 )
+_LISTING = _LISTING_OF.format(reports="(select count(*) from reports c where c.host = h.host)", counted="")
 """Each host with its latest report's verdict (the columns of ``HostInfo.from_row``)."""
+_WHOLE_LISTING = _LISTING_OF.format(
+    reports="coalesce(c.reports, 0)",
+    counted=" left join (select host, count(*) as reports from reports group by host) c on c.host = h.host",
+)
+"""``_LISTING`` of every host: the reports counted in one pass over the table rather than one index probe
+per host (0.46 s instead of 0.72 s for 100,000 hosts); a page of 50 hosts probes 50 times instead."""
+_LOCK_HOST = (
+    "with added as (insert into hosts (host, lost_reports) values (%s, 0) on conflict (host) do nothing) "
+    "select 1 from hosts where host = %s for update"
+)
+"""The host's row, locked until the report is stored: added if new (then it is this transaction's own row,
+which any other writer of the host waits for, as it waits for the lock on a row that existed)."""
+_FINDING_VALUES = ", ".join("%s" for _ in PART_FINDING_COLUMNS.split(","))
+_INSERT_FINDING = f"insert into part_findings ({PART_FINDING_COLUMNS}) values ({_FINDING_VALUES})"
+"""One ``part_findings`` row; many are sent at once in the store's pipeline, where ``COPY`` cannot go."""
 _USERS = "select u.name, u.role, u.created, exists (select 1 from api_tokens t where t.name = u.name) from users u"
 _LEVEL = "least(%(burst)s::float8, l.level + greatest(0, %(now)s - l.refilled) * %(rate)s)"
 """The host's bucket refilled since it was last counted."""
@@ -122,7 +149,15 @@ class PostgresFleetStorage(FleetStorage):
     def __init__(self, url: str, connect_timeout: float = 10.0) -> None:
         self.url = url
         self._where = redacted(url)
-        self._pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, open=False, name="fleet")
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=POOL_SIZE,
+            timeout=POOL_WAIT,
+            kwargs={"autocommit": True},
+            open=False,
+            name="fleet",
+        )
         try:
             self._pool.open(wait=True, timeout=connect_timeout)
         except psycopg.Error as error:
@@ -136,6 +171,10 @@ class PostgresFleetStorage(FleetStorage):
         try:
             yield
         except psycopg.Error as error:
+            if isinstance(error, psycopg.OperationalError):
+                # The database may have restarted: each idle connection is tried, and the dead ones are
+                # replaced (the pool reconnects in the background until the database is back).
+                self._pool.check()
             raise StoreError(f"{self._where}: {doing}: {error}") from error
 
     def _migrate(self) -> None:
@@ -207,9 +246,8 @@ class PostgresFleetStorage(FleetStorage):
         agent = report.get("agent") or {}
         host, report_id = _text(scan["host"]), _text(scan["id"])
         document, parts = split(report)
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute("insert into hosts (host, lost_reports) values (%s, 0) on conflict (host) do nothing", [host])
-            conn.execute("select 1 from hosts where host = %s for update", [host])
+        with self._pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction():
+            conn.execute(_LOCK_HOST, [host, host])
             stored = conn.execute(
                 "insert into reports (id, host, received, started, finished, compliant, complete, violations, "
                 "warnings, infos, tags, document) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -228,50 +266,56 @@ class PostgresFleetStorage(FleetStorage):
                     json.dumps(agent.get("tags") or {}),
                     compress(document),
                 ],
-            ).fetchone()
-            if stored is None:
-                return False
-            known = conn.execute(
+            )
+            known_rows = conn.execute(
                 "select digest from report_parts where host = %s and digest = any(%s)",
                 [host, [p.digest for p in parts]],
-            ).fetchall()
-            for part in parts:
-                conn.execute(
-                    "insert into report_links (host, report_id, section, digest) values (%s, %s, %s, %s)",
-                    [host, report_id, part.section, part.digest],
-                )
-                if (part.digest,) in known:
-                    continue
-                conn.execute(
+            )
+            pipeline.sync()  # the first round trip: the host locked, the report inserted, its known parts
+            if stored.fetchone() is None:
+                return False
+            known = {digest for (digest,) in known_rows.fetchall()}
+            new = [part for part in parts if part.digest not in known]
+            cursor = conn.cursor()
+            cursor.executemany(
+                "insert into report_links (host, report_id, section, digest) values (%s, %s, %s, %s)",
+                [(host, report_id, part.section, part.digest) for part in parts],
+            )
+            if new:
+                cursor.executemany(
                     "insert into report_parts (host, digest, body) values (%s, %s, %s)",
-                    [host, part.digest, compress(part.text)],
+                    [(host, part.digest, compress(part.text)) for part in new],
                 )
+            for part in new:
                 if part.section == FINDINGS:
-                    with conn.cursor().copy(f"copy part_findings ({PART_FINDING_COLUMNS}) from stdin") as copy:
-                        for row in finding_rows(host, part.digest, report[FINDINGS], _text):
-                            copy.write_row(row)
+                    cursor.executemany(_INSERT_FINDING, list(finding_rows(host, part.digest, report[FINDINGS], _text)))
             conn.execute(
                 "update hosts set lost_reports = lost_reports + %s, "
                 f"last_report = (select r.id from reports r where r.host = hosts.host order by {_ARRIVAL} limit 1) "
                 "where host = %s",
                 [dropped, host],
             )
-        return True
+        return True  # the second round trip: the links, the new parts, the host's latest report, COMMIT
 
-    def _stream(self, sql: str, params: list[Any], doing: str) -> Iterator[tuple[Any, ...]]:
-        """Rows of a server-side cursor, ``STREAMED_ROWS`` at a time."""
+    def _stream(self, sql: str, params: list[Any], doing: str, hash_joins: bool = False) -> Iterator[tuple[Any, ...]]:
+        """Rows of a server-side cursor, ``STREAMED_ROWS`` at a time. ``hash_joins``: for a query over
+        every host's latest report, which PostgreSQL expects to match 10 rows whatever the fleet (it takes
+        ``host`` and ``last_report`` as independent), so it would look up each host's links and parts one
+        host at a time: 1.6 s instead of 0.9 s with hash joins for 100,000 hosts."""
         with (
             self._errors(doing),
             self._pool.connection() as conn,
             conn.transaction(),
             conn.cursor(name="fleet_stream") as cursor,
         ):
+            if hash_joins:
+                conn.execute("set local enable_nestloop = off")
             cursor.itersize = STREAMED_ROWS
             cursor.execute(sql, params)
             yield from cursor
 
     def hosts(self) -> list[HostInfo]:
-        rows = self._stream(f"{_LISTING} order by h.host", [], "cannot list hosts")
+        rows = self._stream(f"{_WHOLE_LISTING} order by h.host", [], "cannot list hosts")
         return [HostInfo.from_row(row) for row in rows]
 
     def find_hosts(
@@ -304,21 +348,16 @@ class PostgresFleetStorage(FleetStorage):
 
     def report(self, host: str, report_id: str) -> dict[str, Any] | None:
         key = [_text(host), _text(report_id)]
-        with self._errors("cannot read the report"), self._pool.connection() as conn:
+        with self._errors("cannot read the report"), self._pool.connection() as conn, conn.transaction():
             row = conn.execute("select document from reports where host = %s and id = %s", key).fetchone()
             if row is None:
                 return None
             parts = conn.execute(f"select l.section, p.body from {LINKED} where l.host = %s and l.report_id = %s", key)
             return rebuild(row[0], dict(parts.fetchall()))
 
-    def latest_reports(self, sections: Collection[str] = STORED_APART) -> Iterator[dict[str, Any]]:
+    def latest_reports_for_summary(self, expiring_by: str) -> Iterator[dict[str, Any]]:
         rows = self._stream(
-            "select h.host, r.document, l.section, p.body from hosts h "
-            "join reports r on r.host = h.host and r.id = h.last_report "
-            f"left join ({LINKED}) on l.host = r.host and l.report_id = r.id and l.section = any(%s) "
-            "order by h.host",
-            [list(sections)],
-            "cannot read the latest reports",
+            SUMMARISED.format(param="%s"), [expiring_by], "cannot read the latest reports", hash_joins=True
         )
         for _, same in groupby(rows, key=itemgetter(0)):
             first, *more = same

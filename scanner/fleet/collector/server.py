@@ -17,8 +17,10 @@ for their scripts (``dashboard``), which an agent's token never opens.
 from the options, which travel in the environment because workers are started afresh, not forked.
 
 What one request may cost is bounded before it is paid: at most ``READERS`` bodies are held at once
-(each under ``MAX_BODY``), and one report at a time is inflated, parsed, checked and stored, under
-the intake's caps; the others wait their turn, or get ``503`` with ``Retry-After``.
+(each under ``MAX_BODY``), and one report at a time is inflated, parsed and checked, under the intake's
+caps, then stored by another thread, so that the next report is checked while the database writes
+this one; the others wait their turn, or get ``503`` with ``Retry-After``, as they do while the
+database is away.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -115,18 +118,23 @@ def create_app(
     # A host's turn outlasts the longest request: the wait for a reader, the body, the check.
     gate = storage.gate(burst, rate, lease=QUEUE_WAIT + body_timeout + 60)
     readers = asyncio.Semaphore(READERS)
-    # One thread checks and stores every report, one after the other. Not only one at a time: always
-    # the same thread, because glibc gives each thread its own malloc arena and keeps what a thread
-    # freed for that thread; ten threads each parsing a 32 MiB document once kept 1.9 GiB (measured).
+    # One thread checks every report, one after the other. Not only one at a time: always the same
+    # thread, because glibc gives each thread its own malloc arena and keeps what a thread freed for
+    # that thread; ten threads each parsing a 32 MiB document once kept 1.9 GiB (measured). Another
+    # one stores them: a report's store is mostly waiting for the database (its round trips, the WAL
+    # flush of its commit), during which the next report is checked.
     checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake")
+    storer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
 
-    def accept(body: bytes, sent: Sent, host: str) -> tuple[str, str]:
+    def check(body: bytes, sent: Sent, host: str) -> dict[str, Any]:
         report = read_report(body, sent.gzipped)
         claimed = report["scan"]["host"]
         if claimed != host:
             raise IntakeError(403, f"this token belongs to host {host!r}, the report claims {claimed!r}")
-        stored = storage.store_report(report, utc_now(), sent.dropped)
-        return "stored" if stored else "duplicate", report["scan"]["id"]
+        return report
+
+    def store(report: dict[str, Any], sent: Sent) -> str:
+        return "stored" if storage.store_report(report, utc_now(), sent.dropped) else "duplicate"
 
     async def receive(request: Request, sent: Sent, host: str) -> JSONResponse:
         try:
@@ -135,7 +143,11 @@ def create_app(
             return _error(503, "the collector is busy; retry later", **{"Retry-After": str(int(QUEUE_WAIT))})
         try:
             body = await _body(request, body_timeout)
-            status, report_id = await asyncio.get_running_loop().run_in_executor(checker, accept, body, sent, host)
+            loop = asyncio.get_running_loop()
+            report = await loop.run_in_executor(checker, check, body, sent, host)
+            del body  # held no longer than its report
+            status = await loop.run_in_executor(storer, store, report, sent)
+            report_id = report["scan"]["id"]
         except IntakeError as error:
             return _error(error.status, error.message)
         except StoreError as error:
@@ -143,6 +155,20 @@ def create_app(
         finally:
             readers.release()
         return JSONResponse({"status": status, "id": report_id}, status_code=201 if status == "stored" else 200)
+
+    def admit(token: str) -> str | JSONResponse:
+        """The token's host, its turn taken, or the answer that refuses the request: one trip to a
+        thread instead of three."""
+        host = storage.host_of_token(token_hash(token))
+        if host is None:
+            return _error(401, "unknown or revoked token", **{"WWW-Authenticate": "Bearer"})
+        wait = gate.admit(host)
+        if wait:
+            return _error(429, f"too many reports from {host}; retry later", **{"Retry-After": str(int(wait) + 1)})
+        # one agent per host: a second request at once is a loop or an attack
+        if not gate.claim(host):
+            return _error(429, f"a report from {host} is being received; retry later", **{"Retry-After": "5"})
+        return host
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -156,17 +182,11 @@ def create_app(
         except IntakeError as error:
             return _error(error.status, error.message)
         try:
-            host = await run_in_threadpool(storage.host_of_token, token_hash(token))
-            if host is None:
-                return _error(401, "unknown or revoked token", **{"WWW-Authenticate": "Bearer"})
-            wait = await run_in_threadpool(gate.admit, host)
-            if wait:
-                return _error(429, f"too many reports from {host}; retry later", **{"Retry-After": str(int(wait) + 1)})
-            # one agent per host: a second request at once is a loop or an attack
-            if not await run_in_threadpool(gate.claim, host):
-                return _error(429, f"a report from {host} is being received; retry later", **{"Retry-After": "5"})
+            host = await run_in_threadpool(admit, token)
         except StoreError as error:
             return _error(503, f"storage unavailable: {error}", **{"Retry-After": "60"})
+        if isinstance(host, JSONResponse):
+            return host
         try:
             return await receive(request, sent, host)
         finally:
@@ -177,6 +197,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         checker.shutdown()
+        storer.shutdown()
         storage.close()
 
     return Starlette(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from itertools import groupby
 from operator import itemgetter
@@ -28,7 +28,7 @@ from scanner.fleet.collector.parts import (
     ORPHANS,
     PART_FINDING_COLUMNS,
     PROVIDER_VIOLATION,
-    STORED_APART,
+    SUMMARISED,
     compress,
     finding_rows,
     rebuild,
@@ -269,15 +269,8 @@ class SqliteFleetStorage(FleetStorage):
         )
         return rebuild(row[0], dict(parts.fetchall()))
 
-    def latest_reports(self, sections: Collection[str] = STORED_APART) -> Iterator[dict[str, Any]]:
-        wanted = ", ".join("?" * len(sections)) or "null"
-        rows = self._db().execute(
-            "select h.host, r.document, l.section, p.body from hosts h "
-            "join reports r on r.host = h.host and r.id = h.last_report "
-            f"left join ({LINKED}) on l.host = r.host and l.report_id = r.id and l.section in ({wanted}) "
-            "order by h.host",
-            list(sections),
-        )
+    def latest_reports_for_summary(self, expiring_by: str) -> Iterator[dict[str, Any]]:
+        rows = self._db().execute(SUMMARISED.format(param="?"), [expiring_by])
         for _, same in groupby(rows, key=itemgetter(0)):
             first, *more = same
             yield rebuild(first[1], {section: body for _, _, section, body in (first, *more) if section is not None})

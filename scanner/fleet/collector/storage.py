@@ -10,13 +10,13 @@ them; so are the sign-in limits' counts. The dashboard's host listing is filtere
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.fleet.collector.parts import STORED_APART
+import orjson
+
 from scanner.vocabulary import HostState, UserRole
 
 
@@ -60,7 +60,7 @@ class HostInfo:
             warnings=row[8],
             reports=row[9],
             lost_reports=row[10],
-            tags=json.loads(row[11]) if row[11] else {},
+            tags=orjson.loads(row[11]) if row[11] else {},
             clock_ahead=row[12],
         )
 
@@ -194,10 +194,12 @@ class FleetStorage(ABC):
         """A stored report document of ``host``."""
 
     @abstractmethod
-    def latest_reports(self, sections: Collection[str] = STORED_APART) -> Iterator[dict[str, Any]]:
+    def latest_reports_for_summary(self, expiring_by: str) -> Iterator[dict[str, Any]]:
         """Each host's latest report document (the last to arrive), by host, read as they are used: a
-        hundred thousand documents are never held at once. Of the sections stored apart
-        (``parts.STORED_APART``), only ``sections`` are read: the summary needs the findings, not the inventory."""
+        hundred thousand documents are never held at once. Of the sections stored apart (``parts.STORED_APART``)
+        only the findings are read, and only when one of them is an open violation or a waiver that expires by
+        ``expiring_by`` (YYYY-MM-DD): all the fleet summary reads of them (a report stored before parts existed
+        holds them all, in its document)."""
 
     @abstractmethod
     def compliance_by_day(self, since: str) -> list[tuple[str, int, int]]:

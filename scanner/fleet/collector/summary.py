@@ -47,7 +47,7 @@ def host_state(host: HostInfo, now: datetime, stale_after: timedelta) -> HostSta
 
 
 def _worst(report: dict[str, Any], host: HostInfo) -> dict[str, Any]:
-    open_violations = [f for f in report["findings"] if f["severity"] == "violation" and not f["waived"]]
+    open_violations = [f for f in report.get(FINDINGS, []) if f["severity"] == "violation" and not f["waived"]]
     return {
         "host": host.host,
         "tags": host.tags,
@@ -98,7 +98,7 @@ def fleet_summary(
     expiring: list[dict[str, Any]] = []
     policies: Counter[tuple[tuple[str, str, str], ...]] = Counter()
     horizon = (now + timedelta(days=EXPIRING_WITHIN_DAYS)).date().isoformat()
-    for report in storage.latest_reports(sections=(FINDINGS,)):
+    for report in storage.latest_reports_for_summary(expiring_by=horizon):
         name = report["scan"]["host"]
         if name in kept:
             worst_reports[name] = _worst(report, kept[name])
@@ -107,7 +107,7 @@ def fleet_summary(
         if published is not None and {d for _, _, d in judged_by} != current_digests:
             files = [{"id": i, "version": v, "sha256": d} for i, v, d in judged_by]
             outdated.append({"host": name, "finished": report["scan"]["finished"], "files": files})
-        for finding in report["findings"]:
+        for finding in report.get(FINDINGS, []):  # only those worth reading (``latest_reports_for_summary``)
             waiver = finding.get("waiver")
             if finding["waived"] and waiver and waiver["expires"] <= horizon:
                 expiring.append({"host": name, "subject": finding["subject"], **waiver})
