@@ -973,3 +973,40 @@ def test_several_workers_serve_one_postgresql_database_and_sqlite_refuses_them(
         collector.stop()
     refused = run_scanner("serve", "--db", str(tmp_path / "fleet.db"), "--workers", "2")
     assert refused.returncode != 0 and "needs a PostgreSQL --db" in refused.stderr
+
+
+def test_a_postgresql_fleet_database_from_before_reports_were_stored_by_content_keeps_every_report(
+    report: dict[str, Any], postgres_db: str
+) -> None:
+    from scanner.fleet.collector.schema import Dialect
+
+    old = _as(report, "web-01", datetime.now(timezone.utc) - timedelta(hours=1))
+    with psycopg.connect(postgres_db, autocommit=True) as db:  # the schema as 3 steps left it, with one report
+        db.execute("create table migrations (number integer primary key, name text not null, applied text not null)")
+        for number, step in enumerate(FLEET_SCHEMA[:3], start=1):
+            for statement in step.sql(Dialect.POSTGRESQL):
+                db.execute(statement)
+            db.execute("insert into migrations values (%s, %s, '2026-12-01T00:00:00Z')", [number, step.name])
+        db.execute("insert into hosts (host, lost_reports, last_report) values ('web-01', 0, %s)", [old["scan"]["id"]])
+        db.execute(
+            "insert into reports (id, host, received, started, finished, compliant, complete, violations, warnings, "
+            "infos, tags, document) values (%s, 'web-01', %s, %s, %s, 0, 1, 1, 0, 0, '{}', %s)",
+            [old["scan"]["id"], old["scan"]["finished"], old["scan"]["started"], old["scan"]["finished"],
+             gzip.compress(json.dumps(old).encode())],
+        )  # fmt: skip
+        db.execute(
+            "insert into report_findings (host, report_id, position, rule_id, provider) values "
+            "('web-01', %s, 0, 'endpoint-host', 'deepseek')",
+            [old["scan"]["id"]],
+        )
+    with open_fleet_storage(postgres_db) as storage:
+        assert storage.report("web-01", old["scan"]["id"]) == old
+        (host,) = storage.hosts()
+        assert (host.last_report, host.violations, host.reports) == (old["scan"]["id"], 1, 1)
+        newer = _as(report, "web-01", datetime.now(timezone.utc))
+        assert storage.store_report(newer, utc_now())
+        assert storage.report("web-01", newer["scan"]["id"]) == newer
+        assert _rows(postgres_db, "select count(*) from part_findings where part like 'report:%'") == 1  # kept
+        assert storage.prune(keep_last=1, older_than=None) == 1
+    assert _rows(postgres_db, "select count(*) from part_findings where part like 'report:%'") == 0
+    assert _rows(postgres_db, "select count(*) from reports") == 1
