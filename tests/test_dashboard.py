@@ -135,6 +135,37 @@ def test_a_wrong_password_is_refused_and_the_limit_holds_for_every_collector_on_
         assert sign_in(other, VIEWER).status_code == 303, "another user is not locked out by ada's failures"
 
 
+def test_wrong_passwords_sent_at_once_are_checked_no_more_often_than_the_limit_allows(
+    fleet: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scanner.fleet.collector import dashboard
+
+    checked: list[str] = []
+    lock = threading.Lock()
+    verify = dashboard.verify_password
+
+    def slow_verify(password: str, stored: str | None) -> bool:
+        with lock:
+            checked.append(password)
+        time.sleep(0.3)  # every request is under way before the first is counted
+        return verify(password, stored)
+
+    monkeypatch.setattr(dashboard, "verify_password", slow_verify)
+    app = create_app(open_fleet_storage(fleet["db"]))
+    clients = [TestClient(app, base_url=SITE, follow_redirects=False) for _ in range(12)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        answers = list(pool.map(lambda c: sign_in(c, (ADMIN[0], "not the password")).status_code, clients))
+    assert len(checked) <= 5, f"{len(checked)} passwords were tried against a limit of five: {answers}"
+    assert sorted(answers) == [401] * len(checked) + [429] * (len(clients) - len(checked))
+    for client in clients:
+        client.close()
+    assert sign_in(TestClient(app, base_url=SITE, follow_redirects=False), VIEWER).status_code == 303
+
+
 def test_many_user_names_tried_from_one_address_are_rate_limited(client: TestClient) -> None:
     answers = [sign_in(client, (f"nobody-{n}", "a password 123")).status_code for n in range(21)]
     assert answers == [401] * 20 + [429]

@@ -47,6 +47,7 @@ from scanner.fleet.collector.parts import (
 )
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect
 from scanner.fleet.collector.storage import (
+    FORGIVE_SIGN_IN_FAILURE,
     PRUNABLE,
     SIGN_IN_FAILURE,
     STATE_CONDITIONS,
@@ -474,6 +475,9 @@ class PostgresFleetStorage(FleetStorage):
 
     def clear_sign_in_failures(self, key: str) -> None:
         self.execute("delete from sign_in_failures where key = %s", [_text(key)], "cannot clear failed sign-ins")
+
+    def forgive_sign_in_failure(self, key: str) -> None:
+        self.execute(FORGIVE_SIGN_IN_FAILURE, [_text(key)], "cannot take back a failed sign-in")
 
 
 class PostgresGate(HostGate):
