@@ -51,6 +51,7 @@ from scanner.fleet.collector.published import Published
 from scanner.fleet.collector.storage import FleetStorage, HostFilter, HostInfo, UserInfo
 from scanner.fleet.collector.summary import STALE_AFTER_DAYS, fleet_summary, host_state
 from scanner.fleet.collector.tokens import token_hash
+from scanner.printable import json_printable
 from scanner.report import FleetSummary, utc_now
 from scanner.reporters.csv import hosts_csv
 from scanner.reporters.dashboard import (
@@ -125,8 +126,16 @@ def _page(page: WebPage, status: int = 200, **headers: str) -> HTMLResponse:
     return HTMLResponse(page.html, status_code=status, headers={**security_headers(page.style), **headers})
 
 
+class _PrintableJSON(JSONResponse):
+    """JSON whose strings may hold what a report sent: a lone surrogate (a path that is not UTF-8), which
+    Starlette's own rendering cannot encode, is written as JSON's ``\\uNNNN`` escape, as the reporters do."""
+
+    def render(self, content: Any) -> bytes:
+        return json_printable(json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))).encode()
+
+
 def _json(document: Any, status: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(document, status_code=status, headers={**security_headers(), **headers})
+    return _PrintableJSON(document, status_code=status, headers={**security_headers(), **headers})
 
 
 def _refusal(api: bool, status: int, message: str, caller: Caller | None = None) -> Refused:
@@ -487,7 +496,7 @@ def dashboard_routes(
         return handler
 
     def json_chunk(rows: list[dict[str, Any]], first: bool) -> str:
-        joined = ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
+        joined = ",\n".join(json_printable(json.dumps(row, ensure_ascii=False)) for row in rows)
         return ("[\n" if first else ",\n" if rows else "") + joined
 
     return [

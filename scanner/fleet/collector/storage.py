@@ -15,8 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from scanner.fleet.collector.parts import loads
 from scanner.vocabulary import HostState, UserRole
 
 
@@ -60,7 +59,9 @@ class HostInfo:
             warnings=row[8],
             reports=row[9],
             lost_reports=row[10],
-            tags=orjson.loads(row[11]) if row[11] else {},
+            tags=loads(row[11])  # a tag may hold a lone surrogate (``json.dumps`` wrote it)
+            if row[11]
+            else {},
             clock_ahead=row[12],
         )
 
