@@ -135,6 +135,53 @@ def test_a_wrong_password_is_refused_and_the_limit_holds_for_every_collector_on_
         assert sign_in(other, VIEWER).status_code == 303, "another user is not locked out by ada's failures"
 
 
+def test_wrong_passwords_sent_at_once_are_checked_no_more_often_than_the_limit_allows(
+    fleet: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scanner.fleet.collector import dashboard
+
+    checked: list[str] = []
+    lock = threading.Lock()
+    verify = dashboard.verify_password
+
+    def slow_verify(password: str, stored: str | None) -> bool:
+        with lock:
+            checked.append(password)
+        time.sleep(0.3)  # every request is under way before the first is counted
+        return verify(password, stored)
+
+    monkeypatch.setattr(dashboard, "verify_password", slow_verify)
+    app = create_app(open_fleet_storage(fleet["db"]))
+    clients = [TestClient(app, base_url=SITE, follow_redirects=False) for _ in range(12)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        answers = list(pool.map(lambda c: sign_in(c, (ADMIN[0], "not the password")).status_code, clients))
+    assert len(checked) <= 5, f"{len(checked)} passwords were tried against a limit of five: {answers}"
+    assert sorted(answers) == [401] * len(checked) + [429] * (len(clients) - len(checked))
+    for client in clients:
+        client.close()
+    assert sign_in(TestClient(app, base_url=SITE, follow_redirects=False), VIEWER).status_code == 303
+
+
+def test_a_tag_that_is_not_utf_8_leaves_the_listing_the_summary_and_the_exports_readable(
+    client: TestClient, fleet: dict[str, Any], scans: dict[str, Report]
+) -> None:
+    odd = as_host(scans["clean"], "odd-01", TODAY, {"department": "fin\udcffance"})  # Python's JSON reads it
+    with open_fleet_storage(fleet["db"]) as storage:
+        assert storage.store_report(odd, NOW.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert sign_in(client, VIEWER).status_code == 303
+    for page in ("/dashboard", "/dashboard/hosts", "/dashboard/host?name=odd-01", "/api/v1/hosts"):
+        assert client.get(page).status_code == 200, page
+    for export in ("/api/v1/export/hosts.csv", "/api/v1/export/hosts.json"):
+        answer = client.get(export)
+        assert answer.status_code == 200 and "odd-01" in answer.text, export
+    (listed,) = [h for h in client.get("/api/v1/hosts").json()["hosts"] if h["host"] == "odd-01"]
+    assert listed["tags"] == {"department": "fin\udcffance"}, "read back as sent, escaped in the JSON"
+
+
 def test_many_user_names_tried_from_one_address_are_rate_limited(client: TestClient) -> None:
     answers = [sign_in(client, (f"nobody-{n}", "a password 123")).status_code for n in range(21)]
     assert answers == [401] * 20 + [429]

@@ -359,6 +359,37 @@ def test_a_host_sending_the_same_findings_again_costs_a_link_not_a_copy_and_ever
     assert _rows(fleet_db, "select count(*) from report_parts") == 3
 
 
+def test_a_prune_while_a_report_is_stored_never_removes_a_part_the_report_links_to(
+    report: dict[str, Any], postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report being stored links to a part only older, prunable reports linked to: a prune that runs
+    meanwhile must not remove it (PostgreSQL, where a store and a prune can interleave)."""
+    from scanner.fleet.collector import postgres_storage
+
+    now = datetime.now(timezone.utc)
+    old = _as(report, "web-01", now - timedelta(days=3))
+    newer = [_as(_many_findings(report, 2), "web-01", now - timedelta(days=d)) for d in (2, 1)]
+    again = _as(report, "web-01", now)  # the old findings once more, with an inventory never sent
+    again["inventory"] = [*again["inventory"], {"name": "never-sent"}]
+    with open_fleet_storage(postgres_db) as storage:
+        for sent in (old, *newer):
+            assert storage.store_report(sent, sent["scan"]["finished"])
+        pruning: list[threading.Thread] = []
+        compress = postgres_storage.compress
+
+        def compress_then_prune(text: bytes) -> bytes:
+            if b"never-sent" in text and not pruning:  # the new part: the known ones were read, the links sent
+                pruning.append(threading.Thread(target=storage.prune, args=(1, None)))
+                pruning[0].start()
+                pruning[0].join(timeout=2)  # a prune that waits for this store waits in vain here
+            return compress(text)
+
+        monkeypatch.setattr(postgres_storage, "compress", compress_then_prune)
+        assert storage.store_report(again, again["scan"]["finished"])
+        pruning[0].join()
+        assert storage.report("web-01", again["scan"]["id"]) == again
+
+
 def _fleet_report(machine: Machine, host: str, finished: datetime, dirty: bool, tags: dict[str, str]) -> dict[str, Any]:
     env = machine.path("/home/alice/app/.env")
     env.parent.mkdir(parents=True, exist_ok=True)

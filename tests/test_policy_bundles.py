@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -434,3 +435,40 @@ def test_a_bundle_can_neither_name_nor_include_a_file_outside_itself(tmp_path: P
         parse_bundle(document("../evil.yaml", SOURCES))
     with pytest.raises(BundleError, match="reaches outside the policy bundle"):
         bundle_policy(parse_bundle(document("site/site.yaml", site)))
+
+
+class _Dribble(http.server.BaseHTTPRequestHandler):
+    """A collector that sends its bundle one byte at a time, each well within the connection's timeout."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        try:
+            for _ in range(100):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_bundle_that_arrives_too_slowly_is_given_up_at_the_fetch_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.fleet.agent import bundle as agent_bundle
+    from scanner.fleet.agent.submit import Destination
+
+    monkeypatch.setattr(agent_bundle, "FETCH_TIMEOUT", 1.0)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Dribble)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(BundleError, match="did not arrive within"):
+            agent_bundle.fetch_bundle(Destination(f"http://127.0.0.1:{server.server_port}", "t", timeout=5.0))
+        assert time.monotonic() - started < 3, "the whole answer's deadline holds, not only each wait"
+    finally:
+        server.shutdown()
+        server.server_close()

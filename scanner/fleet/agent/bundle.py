@@ -16,10 +16,12 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import urllib3
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from scanner import __version__
@@ -85,7 +87,7 @@ def fetch_bundle(destination: Destination) -> bytes:
             if declared.isdecimal() and int(declared) > MAX_BUNDLE:
                 raise BundleError(f"{url}: the bundle is {declared} bytes, over the {MAX_BUNDLE} an agent takes")
             chunks, size = [], 0
-            for chunk in response.iter_content(1 << 16):
+            for chunk in _arriving(response):
                 size += len(chunk)
                 if size > MAX_BUNDLE:
                     raise BundleError(f"{url}: the bundle is larger than the {MAX_BUNDLE} bytes an agent takes")
@@ -95,8 +97,20 @@ def fetch_bundle(destination: Destination) -> bytes:
             return b"".join(chunks)
     except requests.exceptions.SSLError as error:
         raise BundleError(f"{url}: TLS verification failed: {error}") from error
-    except requests.RequestException as error:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
         raise BundleError(f"cannot reach the collector at {url}: {error.__class__.__name__}: {error}") from error
+
+
+def _arriving(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives, a receive at a time, so that the deadline is checked between receives:
+    ``iter_content`` waits for a whole chunk, which a collector sending a byte now and then (each within
+    the connection's timeout) would make last for days. urllib3 before 2.3 has no ``read1``: there, chunks."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:
+        yield from response.iter_content(1 << 16)
+        return
+    while chunk := read1(1 << 16):
+        yield chunk
 
 
 def _keep(kept: Path, raw: bytes) -> None:

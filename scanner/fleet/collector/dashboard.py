@@ -51,6 +51,7 @@ from scanner.fleet.collector.published import Published
 from scanner.fleet.collector.storage import FleetStorage, HostFilter, HostInfo, UserInfo
 from scanner.fleet.collector.summary import STALE_AFTER_DAYS, fleet_summary, host_state
 from scanner.fleet.collector.tokens import token_hash
+from scanner.printable import json_printable
 from scanner.report import FleetSummary, utc_now
 from scanner.reporters.csv import hosts_csv
 from scanner.reporters.dashboard import (
@@ -125,8 +126,16 @@ def _page(page: WebPage, status: int = 200, **headers: str) -> HTMLResponse:
     return HTMLResponse(page.html, status_code=status, headers={**security_headers(page.style), **headers})
 
 
+class _PrintableJSON(JSONResponse):
+    """JSON whose strings may hold what a report sent: a lone surrogate (a path that is not UTF-8), which
+    Starlette's own rendering cannot encode, is written as JSON's ``\\uNNNN`` escape, as the reporters do."""
+
+    def render(self, content: Any) -> bytes:
+        return json_printable(json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))).encode()
+
+
 def _json(document: Any, status: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(document, status_code=status, headers={**security_headers(), **headers})
+    return _PrintableJSON(document, status_code=status, headers={**security_headers(), **headers})
 
 
 def _refusal(api: bool, status: int, message: str, caller: Caller | None = None) -> Refused:
@@ -365,12 +374,22 @@ def dashboard_routes(
             wait = sign_in_wait(storage.sign_in_failures(list(keys.values())), keys, now)
             if wait:
                 return wait, None
+            # Counted as failed before the password is checked (a tenth of a second), and taken back if it
+            # was right: sign-ins sent at once each see the others, and no more are checked than the limit.
+            for limit, key in keys.items():
+                storage.count_sign_in_failure(key, now, limit.window)
+            counted = storage.sign_in_failures(list(keys.values()))
+            others = {key: (failures - 1, since) for key, (failures, since) in counted.items()}
+            wait = sign_in_wait(others, keys, now)
+            if wait:
+                for key in keys.values():
+                    storage.forgive_sign_in_failure(key)
+                return wait, None
             account = storage.account(name)
             if not verify_password(password, account.password_hash if account else None) or account is None:
-                for limit, key in keys.items():
-                    storage.count_sign_in_failure(key, now, limit.window)
                 return 0.0, None
             storage.clear_sign_in_failures(keys[PER_USER])
+            storage.forgive_sign_in_failure(keys[PER_ADDRESS])
             session = new_secret()
             opened = datetime.now(timezone.utc)
             expires = opened + timedelta(hours=SESSION_HOURS)
@@ -477,7 +496,7 @@ def dashboard_routes(
         return handler
 
     def json_chunk(rows: list[dict[str, Any]], first: bool) -> str:
-        joined = ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
+        joined = ",\n".join(json_printable(json.dumps(row, ensure_ascii=False)) for row in rows)
         return ("[\n" if first else ",\n" if rows else "") + joined
 
     return [

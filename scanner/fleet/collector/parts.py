@@ -64,8 +64,9 @@ def split(report: Mapping[str, Any]) -> tuple[bytes, list[Part]]:
     return _json(rest), parts
 
 
-def _loads(text: bytes) -> Any:
-    """JSON stored by ``_json``: orjson, or the standard parser for what only it wrote (lone surrogates)."""
+def loads(text: bytes | str) -> Any:
+    """JSON stored by ``_json`` (or the standard encoder): orjson, or the standard parser for what only
+    it wrote (lone surrogates)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -81,9 +82,9 @@ def _inflate(body: bytes) -> bytes:
 def rebuild(document: bytes, parts: Mapping[str, bytes]) -> dict[str, Any]:
     """A stored report from its compressed document and its compressed parts (by section). A report
     stored before parts existed has none and its document is whole."""
-    report: dict[str, Any] = _loads(_inflate(document))
+    report: dict[str, Any] = loads(_inflate(document))
     for section, body in parts.items():
-        report[section] = _loads(_inflate(body))
+        report[section] = loads(_inflate(body))
     return report
 
 

@@ -47,6 +47,7 @@ from scanner.fleet.collector.parts import (
 )
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect
 from scanner.fleet.collector.storage import (
+    FORGIVE_SIGN_IN_FAILURE,
     PRUNABLE,
     SIGN_IN_FAILURE,
     STATE_CONDITIONS,
@@ -370,6 +371,11 @@ class PostgresFleetStorage(FleetStorage):
             count = int(conn.execute(f"select count(*) from ({gone}) g", params).fetchone()[0])  # type: ignore[index]
             if dry_run or not count:
                 return count
+            # A store reads which parts exist, then links to them: one that read a part this prune is about
+            # to remove as linked by no one would link to nothing. Every store inserts its report before
+            # it reads, so this lock waits for the stores under way and holds the next ones until the
+            # prune commits, when they see the parts that are gone and store them again.
+            conn.execute("lock table reports in share row exclusive mode")
             conn.execute(f"delete from report_links where (host, report_id) in ({gone})", params)
             conn.execute(f"delete from reports where (host, id) in ({gone})", params)
             for orphans in ORPHANS:
@@ -469,6 +475,9 @@ class PostgresFleetStorage(FleetStorage):
 
     def clear_sign_in_failures(self, key: str) -> None:
         self.execute("delete from sign_in_failures where key = %s", [_text(key)], "cannot clear failed sign-ins")
+
+    def forgive_sign_in_failure(self, key: str) -> None:
+        self.execute(FORGIVE_SIGN_IN_FAILURE, [_text(key)], "cannot take back a failed sign-in")
 
 
 class PostgresGate(HostGate):

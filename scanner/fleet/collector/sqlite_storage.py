@@ -36,6 +36,7 @@ from scanner.fleet.collector.parts import (
 )
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect, Step
 from scanner.fleet.collector.storage import (
+    FORGIVE_SIGN_IN_FAILURE,
     PRUNABLE,
     SIGN_IN_FAILURE,
     STATE_CONDITIONS,
@@ -391,3 +392,6 @@ class SqliteFleetStorage(FleetStorage):
 
     def clear_sign_in_failures(self, key: str) -> None:
         self._write("delete from sign_in_failures where key = ?", [key], "clear failed sign-ins")
+
+    def forgive_sign_in_failure(self, key: str) -> None:
+        self._write(FORGIVE_SIGN_IN_FAILURE.replace("%s", "?"), [key], "take back a failed sign-in")

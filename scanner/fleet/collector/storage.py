@@ -15,8 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from scanner.fleet.collector.parts import loads
 from scanner.vocabulary import HostState, UserRole
 
 
@@ -60,7 +59,9 @@ class HostInfo:
             warnings=row[8],
             reports=row[9],
             lost_reports=row[10],
-            tags=orjson.loads(row[11]) if row[11] else {},
+            tags=loads(row[11])  # a tag may hold a lone surrogate (``json.dumps`` wrote it)
+            if row[11]
+            else {},
             clock_ahead=row[12],
         )
 
@@ -263,6 +264,11 @@ class FleetStorage(ABC):
     def clear_sign_in_failures(self, key: str) -> None: ...
 
     @abstractmethod
+    def forgive_sign_in_failure(self, key: str) -> None:
+        """Take back one failed sign-in counted under ``key``: one counted before its password was checked,
+        which then was right, or was not checked at all."""
+
+    @abstractmethod
     def gate(self, burst: int, per_second: float, lease: float) -> HostGate:
         """The per-host limits, shared by every collector that shares them (``lease``: seconds a turn lasts at most)."""
 
@@ -288,6 +294,9 @@ SIGN_IN_FAILURE = (
 )
 """One more failed sign-in under a key, in one statement every collector may run at once (parameters: the
 key, now, and twice the start of the window); PostgreSQL's placeholders, ``?`` for SQLite."""
+
+FORGIVE_SIGN_IN_FAILURE = "update sign_in_failures set failures = failures - 1 where key = %s and failures > 0"
+"""``FleetStorage.forgive_sign_in_failure`` in PostgreSQL's placeholders, ``?`` for SQLite."""
 
 PRUNABLE = (
     "select r.host, r.id from (select host, id, received, row_number() over (partition by host order by {arrival}) "
