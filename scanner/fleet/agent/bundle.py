@@ -104,12 +104,8 @@ def fetch_bundle(destination: Destination) -> bytes:
 def _arriving(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives, a receive at a time, so that the deadline is checked between receives:
     ``iter_content`` waits for a whole chunk, which a collector sending a byte now and then (each within
-    the connection's timeout) would make last for days. urllib3 before 2.3 has no ``read1``: there, chunks."""
-    read1 = getattr(response.raw, "read1", None)
-    if read1 is None:
-        yield from response.iter_content(1 << 16)
-        return
-    while chunk := read1(1 << 16):
+    the connection's timeout) would make last for days (``read1``: urllib3 2.2 and later)."""
+    while chunk := response.raw.read1(1 << 16):
         yield chunk
 
 

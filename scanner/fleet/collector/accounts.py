@@ -23,8 +23,8 @@ MAX_PASSWORD = 1024
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 """32 MiB and about 0.1 s per hash here: OWASP's minimum for scrypt is N=2^17 at r=8 for 128 MiB; this is
 a tenth of that memory, since the collector may hash several sign-ins at once on a small machine."""
-_MAX_N = 2**20
-"""A stored hash asking for more than 1 GiB of memory is refused rather than computed."""
+_MAX_MEMORY = 1 << 30
+"""A stored hash asking for more memory than this (scrypt takes 128·N·r bytes) is refused rather than computed."""
 _DUMMY = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${base64.b64encode(bytes(16)).decode()}${base64.b64encode(bytes(32)).decode()}"
 """Checked against when the user is unknown, so that a wrong name costs the same time as a wrong password."""
 
@@ -63,7 +63,9 @@ def verify_password(password: str, stored: str | None) -> bool:
     try:
         scheme, n, r, p, salt, digest = (stored or _DUMMY).split("$")
         cost = (int(n), int(r), int(p))
-        if scheme != "scrypt" or not (1 < cost[0] <= _MAX_N and 0 < cost[1] <= 32 and 0 < cost[2] <= 16):
+        if scheme != "scrypt" or cost[0] < 2 or cost[1] < 1 or not 0 < cost[2] <= 16:
+            return False
+        if 128 * cost[0] * cost[1] > _MAX_MEMORY:
             return False
         expected = base64.b64decode(digest, validate=True)
         computed = _scrypt(password[:MAX_PASSWORD], base64.b64decode(salt, validate=True), *cost)
@@ -103,7 +105,6 @@ PER_USER = SignInLimit("user", 5, 900.0)
 """Guessing one account's password: five tries a quarter of an hour."""
 PER_ADDRESS = SignInLimit("address", 20, 900.0)
 """Trying many accounts from one address: twenty a quarter of an hour."""
-SIGN_IN_LIMITS = (PER_USER, PER_ADDRESS)
 
 
 def sign_in_wait(counted: dict[str, tuple[int, float]], keys: dict[SignInLimit, str], now: float) -> float:

@@ -4,7 +4,7 @@ Who may do what:
 
 - A person signs in with a user name and password (``/signin``; users are made with ``scanner fleet user
   add``) and gets a session cookie (``HttpOnly; Secure; SameSite=Strict``), its id stored hashed with an
-  expiry. Failed sign-ins are limited per user name and per client address (``accounts.SIGN_IN_LIMITS``),
+  expiry. Failed sign-ins are limited per user name and per client address (``accounts.PER_USER``, ``accounts.PER_ADDRESS``),
   counted in the database; past a limit the password is not even checked.
 - Every form that changes something is a ``POST`` with the session's CSRF token and the page's own
   ``Origin`` (sign-in, before there is a session, pairs a random cookie with its form field instead).
