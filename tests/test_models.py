@@ -476,7 +476,7 @@ def test_hash_results_are_cached_in_the_store_until_the_file_changes(machine: Ma
     options = AuditOptions(root=str(machine.root), hash_weights=True)
     with open_store(tmp_path / "store.db") as store:
         assert audit_and_record(options, load_policy([str(policy)]), store).report["findings"] == []
-        with store.db.atomic():  # plant a digest: only a cache hit can produce it
+        with store.db.conn:  # plant a digest: only a cache hit can produce it
             store.db.execute("update file_facts set data = ? where kind = 'sha256'", [json.dumps(banned)])
         assert len(audit_and_record(options, load_policy([str(policy)]), store).report["findings"]) == 1, (
             "answered from the cache"

@@ -20,7 +20,7 @@ from modelkit import write_gguf
 from scanner.audit import AuditOptions, audit
 from scanner.errors import StoreError
 from scanner.policy.loader import load_policy
-from scanner.sqlite import migrate
+from scanner.sqlite import connect, migrate
 from scanner.store.database import open_store, scope_of
 from scanner.store.migrations import MIGRATIONS
 
@@ -142,7 +142,7 @@ def test_the_store_is_private_to_its_owner(machine: Machine, tmp_path: Path) -> 
 
 def test_an_older_store_is_upgraded_and_keeps_its_scans(machine: Machine, tmp_path: Path) -> None:
     db_path = tmp_path / "scanner.db"
-    old = sqlite_utils.Database(db_path)
+    old = connect(db_path, "store")
     migrate(old, str(db_path), MIGRATIONS[:1], "store")  # as the first release left it
     old.close()
     with open_store(db_path) as store:  # a first scan with the old schema's tables...
@@ -199,8 +199,9 @@ def test_a_store_of_full_copies_is_converted_and_shows_every_old_scan_unchanged(
     """Scans written by store schema 5 (findings copied per scan) come back whole through ``show``, with
     their changes; a finding they shared is stored once afterwards."""
     db_path = tmp_path / "scanner.db"
-    old = sqlite_utils.Database(db_path)
-    migrate(old, str(db_path), MIGRATIONS[:5], "store")
+    opened = connect(db_path, "store")
+    migrate(opened, str(db_path), MIGRATIONS[:5], "store")
+    old = sqlite_utils.Database(opened.conn)  # what the scanner of schema 5 wrote with
     write_dist_info(machine.venv("/opt/agent"), "langchain-deepseek", "1.1.1")
     _write(machine.path("/home/alice/.env"), "OPENAI_BASE_URL=https://api.deepseek.com/v1\n")
     os.mkfifo(machine.path("/home/alice/app.env"))
@@ -340,7 +341,7 @@ def test_unchanged_model_headers_are_answered_from_the_file_cache(machine: Machi
     with open_store(tmp_path / "scanner.db") as store:
         first = audit(options, load_policy([]), store).report
         assert [m["name"] for m in first["inventory"]] == ["Assistant 7B"]
-        with store.db.atomic():  # plant a different name: only a cache hit can report it
+        with store.db.conn:  # plant a different name: only a cache hit can report it
             (data,) = store.db.execute("select data from file_facts where kind = 'weight-facts-1'").fetchone()
             planted = json.loads(data)
             planted["clues"] = [["name", "Planted 1B", "general.name", None]]

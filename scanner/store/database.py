@@ -17,16 +17,21 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scanner.collectors.secrets import SALT_BYTES, new_salt
 from scanner.errors import StoreError
 from scanner.places import default_cache_dir, default_db_path
-from scanner.sqlite import connect, connect_read_only, migrate, query_text, refuse_newer, write_transaction
+from scanner.sqlite import (
+    Database,
+    connect,
+    connect_read_only,
+    migrate,
+    query_text,
+    refuse_newer,
+    write_transaction,
+)
 from scanner.store.migrations import MIGRATIONS, content_hash
-
-if TYPE_CHECKING:
-    import sqlite_utils
 
 FORGET_FILES_AFTER = timedelta(days=30)
 """Cached facts about a file no scan has met for this long are dropped: it is gone or out of scope."""
@@ -111,7 +116,7 @@ def _dumps(value: Any) -> str:
 class Store:
     """An open store. Use ``open_store``; close with ``close()`` or a ``with`` block."""
 
-    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
+    def __init__(self, db: Database, path: str) -> None:
         self.db = db
         self.path = path
 
@@ -146,24 +151,27 @@ class Store:
         records = [(_dumps(item), item) for item in report["inventory"]]
         with self._errors("record the scan"), write_transaction(self.db):
             number = self.db.execute("select coalesce(max(number), 0) + 1 from scans").fetchone()[0]
-            self.db.table("scans").insert(
-                {
-                    "id": scan["id"],
-                    "number": number,
-                    "host": query_text(scan["host"]),
-                    "scope": scope_of(report),
-                    "started": scan["started"],
-                    "finished": scan["finished"],
-                    "scanner_version": scan["scanner_version"],
-                    "policy": ", ".join(f"{p['id']} {p['version']}" for p in scan["policy"]),
-                    "compliant": int(summary["compliant"]),
-                    "complete": int(summary["complete"]),
-                    "violations": summary["violations"],
-                    "warnings": summary["warnings"],
-                    "infos": summary["infos"],
-                    "records": len(records),
-                    "document": _dumps(header),
-                }
+            self.db.insert(
+                "scans",
+                [
+                    {
+                        "id": scan["id"],
+                        "number": number,
+                        "host": query_text(scan["host"]),
+                        "scope": scope_of(report),
+                        "started": scan["started"],
+                        "finished": scan["finished"],
+                        "scanner_version": scan["scanner_version"],
+                        "policy": ", ".join(f"{p['id']} {p['version']}" for p in scan["policy"]),
+                        "compliant": int(summary["compliant"]),
+                        "complete": int(summary["complete"]),
+                        "violations": summary["violations"],
+                        "warnings": summary["warnings"],
+                        "infos": summary["infos"],
+                        "records": len(records),
+                        "document": _dumps(header),
+                    }
+                ],
             )
             record_numbers = self._contents(
                 "records",
@@ -208,7 +216,8 @@ class Store:
                     f"insert into {table} (scan, position, {link}) values (?, ?, ?)",
                     ((number, n, content) for n, content in enumerate(numbers)),
                 )
-            self.db.table("coverage").insert_all(
+            self.db.insert(
+                "coverage",
                 (
                     {
                         "scan_id": scan["id"],
@@ -219,11 +228,10 @@ class Store:
                     }
                     for n, skipped in enumerate(scan["coverage"]["skipped"])
                 ),
-                batch_size=2000,
             )
             if file_facts:
                 rows = ({**row, "data": _dumps(row["data"])} for row in file_facts)
-                self.db.table("file_facts").upsert_all(rows, pk=("device", "inode", "kind"), batch_size=500)
+                self.db.insert("file_facts", rows, upsert=("device", "inode", "kind"))
             self.db.conn.executemany(
                 "delete from file_facts where device = ? and inode = ? and kind = ?", files_gone or []
             )
@@ -252,7 +260,7 @@ class Store:
     def _contents(self, table: str, rows: list[dict[str, Any]]) -> list[int]:
         """Each row's number in a content table, adding the rows not stored yet: a content seen by an
         earlier scan costs nothing more."""
-        self.db.table(table).insert_all(rows, ignore=True, batch_size=500)
+        self.db.insert(table, rows, ignore=True)
         numbers: dict[str, int] = {}
         hashes = list(dict.fromkeys(row["hash"] for row in rows))
         for start in range(0, len(hashes), 500):

@@ -16,9 +16,7 @@ from functools import partial
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from scanner.errors import StoreError
 from scanner.fleet.collector.gates import ProcessGate
@@ -49,7 +47,10 @@ from scanner.fleet.collector.storage import (
     like_pattern,
 )
 from scanner.report import utc_now
-from scanner.sqlite import Migration, connect, migrate, query_text, write_transaction
+from scanner.sqlite import Database, Migration, connect, migrate, query_text, write_transaction
+
+if TYPE_CHECKING:  # the migrations' type only: scanner.sqlite imports it to migrate
+    import sqlite_utils
 from scanner.vocabulary import UserRole
 
 
@@ -111,8 +112,8 @@ class SqliteFleetStorage(FleetStorage):
         except sqlite3.Error as error:
             raise StoreError(f"{path}: not a usable fleet database: {error}") from error
 
-    def _db(self) -> sqlite_utils.Database:
-        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+    def _db(self) -> Database:
+        db: Database | None = getattr(self._local, "db", None)
         if db is None:
             db = connect(self.path, "fleet database")
             db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at each checkpoint, never corrupt
@@ -132,9 +133,8 @@ class SqliteFleetStorage(FleetStorage):
     def add_token(self, host: str, token_hash: str) -> None:
         db = self._db()
         with write_transaction(db):
-            db.table("hosts").upsert(
-                {"host": host, "token_hash": token_hash, "token_created": utc_now(), "revoked": None}, pk="host"
-            )
+            row = {"host": host, "token_hash": token_hash, "token_created": utc_now(), "revoked": None}
+            db.insert("hosts", [row], upsert=("host",))
 
     def revoke_token(self, host: str) -> bool:
         db = self._db()
@@ -168,21 +168,24 @@ class SqliteFleetStorage(FleetStorage):
             if db.execute("select 1 from reports where host = ? and id = ?", [host, scan["id"]]).fetchone():
                 return False
             db.execute("insert or ignore into hosts (host, lost_reports) values (?, 0)", [host])
-            db.table("reports").insert(
-                {
-                    "id": scan["id"],
-                    "host": host,
-                    "received": received,
-                    "started": scan["started"],
-                    "finished": scan["finished"],
-                    "compliant": int(summary["compliant"]),
-                    "complete": int(summary["complete"]),
-                    "violations": summary["violations"],
-                    "warnings": summary["warnings"],
-                    "infos": summary["infos"],
-                    "tags": json.dumps(agent.get("tags") or {}),
-                    "document": compress(document),
-                }
+            db.insert(
+                "reports",
+                [
+                    {
+                        "id": scan["id"],
+                        "host": host,
+                        "received": received,
+                        "started": scan["started"],
+                        "finished": scan["finished"],
+                        "compliant": int(summary["compliant"]),
+                        "complete": int(summary["complete"]),
+                        "violations": summary["violations"],
+                        "warnings": summary["warnings"],
+                        "infos": summary["infos"],
+                        "tags": json.dumps(agent.get("tags") or {}),
+                        "document": compress(document),
+                    }
+                ],
             )
             known = self._known_parts(db, host, [p.digest for p in parts])
             for part in parts:
@@ -210,7 +213,7 @@ class SqliteFleetStorage(FleetStorage):
         return True
 
     @staticmethod
-    def _known_parts(db: sqlite_utils.Database, host: str | None, digests: list[str]) -> set[str]:
+    def _known_parts(db: Database, host: str | None, digests: list[str]) -> set[str]:
         marks = ", ".join("?" * len(digests))
         rows = db.execute(f"select digest from report_parts where host = ? and digest in ({marks})", [host, *digests])
         return {str(digest) for (digest,) in rows}
