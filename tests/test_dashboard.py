@@ -409,6 +409,8 @@ def test_users_are_added_listed_given_api_tokens_and_removed_on_the_command_line
     )
     token_file = tmp_path / "alice.api-token"
     assert run_scanner("fleet", "user", "token", "alice", "-o", str(token_file), *db).returncode == 0
+    unwritable = run_scanner("fleet", "user", "token", "alice", "-o", str(tmp_path / "no" / "such" / "file"), *db)
+    assert unwritable.returncode == 2, "a token that cannot be given out replaces nothing"
     listed = json.loads(run_scanner("fleet", "user", "list", "-f", "json", *db).stdout)
     assert [(u["name"], u["role"], u["api_token"]) for u in listed] == [("alice", "admin", True)]
     with open_fleet_storage(fleet_db) as storage:

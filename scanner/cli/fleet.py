@@ -415,10 +415,12 @@ def user_token(
     token = None if revoke else new_api_token()
     try:
         with open_fleet(db) as storage:
-            if not storage.set_api_token(name, token_hash(token) if token else None):
+            if storage.account(name) is None:
                 raise UsageError(f"no user {name!r} in the fleet database")
-        if token:
-            write(token + "\n", output)
+            if token:  # given out first: a token that cannot be written must not replace the user's
+                write(token + "\n", output)
+            if not storage.set_api_token(name, token_hash(token) if token else None):
+                raise UsageError(f"no user {name!r} in the fleet database (removed meanwhile)")
     except ScannerError as error:
         fail(error)
     if revoke:
