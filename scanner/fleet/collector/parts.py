@@ -15,8 +15,10 @@ import gzip
 import hashlib
 import json
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -88,6 +90,14 @@ def rebuild(document: bytes, parts: Mapping[str, bytes]) -> dict[str, Any]:
     return report
 
 
+def rebuilt(rows: Iterable[Sequence[Any]]) -> Iterator[dict[str, Any]]:
+    """Reports from rows of ``(host, document, section, body)``, a report's rows one after another (a
+    section ``None`` where a report links to no part read)."""
+    for _, same in groupby(rows, key=itemgetter(0)):
+        first, *more = same
+        yield rebuild(first[1], {section: body for _, _, section, body in (first, *more) if section is not None})
+
+
 def finding_rows(
     host: str | None, digest: str, findings: list[dict[str, Any]], text: Callable[[str | None], str | None]
 ) -> Iterator[tuple[Any, ...]]:
@@ -116,13 +126,27 @@ PART_FINDING_COLUMNS = (
 LINKED = "report_links l join report_parts p on p.host = l.host and p.digest = l.digest"
 """A report's links and the parts they name (``l.section``, ``p.body``); a link to a pseudo-part of a
 report stored before parts existed names no part, and its report's document is whole."""
-ORPHANS = (
-    "delete from report_parts where not exists (select 1 from report_links l "
-    "where l.host = report_parts.host and l.digest = report_parts.digest)",
-    "delete from part_findings where not exists (select 1 from report_links l "
-    "where l.host = part_findings.host and l.digest = part_findings.part)",
-)
-"""What retention removes once reports and their links are gone: the parts no report links to any more."""
+
+
+def removing(gone: str, params: list[Any]) -> list[tuple[str, list[Any]]]:
+    """The statements (with their parameters) that remove the reports ``gone`` selects (``host, id`` rows
+    with ``params``), their links, and then the parts no report links to any more, in either dialect."""
+    return [
+        (f"delete from report_links where (host, report_id) in ({gone})", params),
+        (f"delete from reports where (host, id) in ({gone})", params),
+        (
+            "delete from report_parts where not exists (select 1 from report_links l "
+            "where l.host = report_parts.host and l.digest = report_parts.digest)",
+            [],
+        ),
+        (
+            "delete from part_findings where not exists (select 1 from report_links l "
+            "where l.host = part_findings.host and l.digest = part_findings.part)",
+            [],
+        ),
+    ]
+
+
 PROVIDER_VIOLATION = (
     "exists (select 1 from report_links l join part_findings f on f.host = l.host and f.part = l.digest "
     "where l.host = h.host and l.report_id = h.last_report and l.section = 'findings' "

@@ -24,8 +24,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from itertools import groupby
-from operator import itemgetter
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,13 +34,14 @@ from scanner.errors import StoreError
 from scanner.fleet.collector.parts import (
     FINDINGS,
     LINKED,
-    ORPHANS,
     PART_FINDING_COLUMNS,
     PROVIDER_VIOLATION,
     SUMMARISED,
     compress,
     finding_rows,
     rebuild,
+    rebuilt,
+    removing,
     split,
 )
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect
@@ -360,9 +359,7 @@ class PostgresFleetStorage(FleetStorage):
         rows = self._stream(
             SUMMARISED.format(param="%s"), [expiring_by], "cannot read the latest reports", hash_joins=True
         )
-        for _, same in groupby(rows, key=itemgetter(0)):
-            first, *more = same
-            yield rebuild(first[1], {section: body for _, _, section, body in (first, *more) if section is not None})
+        yield from rebuilt(rows)
 
     def prune(self, keep_last: int, older_than: str | None, dry_run: bool = False) -> int:
         gone = PRUNABLE.format(arrival=_ARRIVAL, keep="%s", date="%s::text")
@@ -376,10 +373,8 @@ class PostgresFleetStorage(FleetStorage):
             # it reads, so this lock waits for the stores under way and holds the next ones until the
             # prune commits, when they see the parts that are gone and store them again.
             conn.execute("lock table reports in share row exclusive mode")
-            conn.execute(f"delete from report_links where (host, report_id) in ({gone})", params)
-            conn.execute(f"delete from reports where (host, id) in ({gone})", params)
-            for orphans in ORPHANS:
-                conn.execute(orphans)
+            for statement, args in removing(gone, params):
+                conn.execute(statement, args)
         return count  # autovacuum returns the space
 
     def size_bytes(self) -> int:

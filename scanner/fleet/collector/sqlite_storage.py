@@ -13,8 +13,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from functools import partial
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +21,14 @@ from scanner.fleet.collector.gates import ProcessGate
 from scanner.fleet.collector.parts import (
     FINDINGS,
     LINKED,
-    ORPHANS,
     PART_FINDING_COLUMNS,
     PROVIDER_VIOLATION,
     SUMMARISED,
     compress,
     finding_rows,
     rebuild,
+    rebuilt,
+    removing,
     split,
 )
 from scanner.fleet.collector.schema import FLEET_SCHEMA, Dialect, Step
@@ -275,9 +274,7 @@ class SqliteFleetStorage(FleetStorage):
 
     def latest_reports_for_summary(self, expiring_by: str) -> Iterator[dict[str, Any]]:
         rows = self._db().execute(SUMMARISED.format(param="?"), [expiring_by])
-        for _, same in groupby(rows, key=itemgetter(0)):
-            first, *more = same
-            yield rebuild(first[1], {section: body for _, _, section, body in (first, *more) if section is not None})
+        yield from rebuilt(rows)
 
     def prune(self, keep_last: int, older_than: str | None, dry_run: bool = False) -> int:
         gone = PRUNABLE.format(arrival=_ARRIVAL, keep="?", date="?")
@@ -287,10 +284,8 @@ class SqliteFleetStorage(FleetStorage):
         if dry_run or not count:
             return count
         with db.conn:
-            db.execute(f"delete from report_links where (host, report_id) in ({gone})", params)
-            db.execute(f"delete from reports where (host, id) in ({gone})", params)
-            for orphans in ORPHANS:
-                db.execute(orphans)
+            for statement, args in removing(gone, params):
+                db.execute(statement, args)
         db.execute("VACUUM")  # the space goes back to the filesystem
         return count
 
