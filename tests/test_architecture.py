@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scanner.syspaths",
             "scanner.ecosystems",
             "scanner.printable",
+            "scanner.output",
         ),
     ),
     ("data", ("scanner.records", "scanner.findings", "scanner.sqlite")),

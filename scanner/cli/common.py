@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 
 import typer
 
-from scanner.cli.output import write_private
 from scanner.errors import ReportError, ScannerError
+from scanner.output import write_private
 from scanner.reporters.interface import FleetFormat, Format, Reporter
 from scanner.reporters.registry import REPORTERS
 from scanner.reporters.table import TableReporter, TableView

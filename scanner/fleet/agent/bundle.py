@@ -13,8 +13,6 @@ since it may be outdated. With no verified bundle kept, the scan cannot be judge
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from scanner import __version__
 from scanner.errors import BundleError
 from scanner.fleet.agent.submit import Destination, collector_message
 from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.output import replace_atomically
 from scanner.policy.bundle import MAX_BUNDLE, Bundle, bundle_policy, read_public_key, verify_bundle
 from scanner.policy.schema import Policy
 
@@ -110,17 +109,9 @@ def _arriving(response: requests.Response) -> Iterator[bytes]:
 
 
 def _keep(kept: Path, raw: bytes) -> None:
-    """Written whole or not at all (a temporary file renamed into place), private like the store."""
+    """Written whole or not at all, private like the store."""
     kept.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=kept.parent, prefix=".scanner-")  # 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-        os.replace(temporary, kept)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    replace_atomically(kept, raw)
 
 
 def agent_policy(destination: Destination, public_key: Ed25519PublicKey, kept: Path) -> AgentPolicy:

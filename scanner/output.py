@@ -23,7 +23,7 @@ def write_private(path: Path, data: bytes) -> None:
     except FileNotFoundError:
         st = None
     if st is None or stat.S_ISREG(st.st_mode):
-        _replace_atomically(path, data)
+        replace_atomically(path, data)
         return
     if stat.S_ISLNK(st.st_mode):
         try:
@@ -45,7 +45,8 @@ def write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def _replace_atomically(path: Path, data: bytes) -> None:
+def replace_atomically(path: Path, data: bytes) -> None:
+    """``path`` holds ``data`` whole or is left as it was (a private temporary file renamed into place)."""
     fd, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".scanner-")  # 0600
     try:
         with os.fdopen(fd, "wb") as handle:
