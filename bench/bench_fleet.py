@@ -168,13 +168,16 @@ def _agent(
     is back (the report id -> host map gives the per-host token each spooled report needs)."""
     spool = Spool(open_store(store), limit=1_000_000)
     owner: dict[str, str] = {}
-    session = requests.Session()
     while (item := work.get()) is not None:
         host, report_id, body = item
+        # Each host is its own machine: its own connection, as a fleet's agents make (a shared one would
+        # keep every report of this thread on the collector worker that accepted it first).
+        session = requests.Session()
         sender = Sender(Destination(url, f"sct_bench_{host}"), attempts=1, session=session)
         started = time.perf_counter()
         try:
-            status = sender.send(body)
+            with session:
+                status = sender.send(body)
         except SendError:
             spool.add(report_id, body)
             owner[report_id] = host
@@ -188,8 +191,9 @@ def _agent(
         work.task_done()
     back.wait()
     for kept in spool.pending():
-        sender = Sender(Destination(url, f"sct_bench_{owner[kept.id]}"), attempts=5, backoff=0.5, session=session)
-        status = sender.send(kept.body)
+        with requests.Session() as session:
+            sender = Sender(Destination(url, f"sct_bench_{owner[kept.id]}"), attempts=5, backoff=0.5, session=session)
+            status = sender.send(kept.body)
         spool.delivered(kept.id, 0)
         with tally.lock:
             tally.duplicates += status == "duplicate"

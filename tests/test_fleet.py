@@ -28,7 +28,9 @@ from scanner.fleet.agent.spool import Spool
 from scanner.fleet.collector.databases import open_fleet_storage
 from scanner.fleet.collector.schema import FLEET_SCHEMA
 from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
+from scanner.fleet.collector.storage import Entry
 from scanner.fleet.collector.summary import fleet_summary
+from scanner.fleet.collector.tokens import token_hash
 from scanner.policy.loader import load_policy
 from scanner.report import report_dict, utc_now
 from scanner.store.database import open_store
@@ -520,7 +522,7 @@ def test_concurrent_submissions_are_all_stored(report: dict[str, Any], tmp_path:
     import uuid
 
     from scanner.fleet.agent.submit import Destination, Sender, encode
-    from scanner.fleet.collector.tokens import new_token, token_hash
+    from scanner.fleet.collector.tokens import new_token
 
     hosts = [f"web-{n:02d}" for n in range(40)]
     tokens = {h: new_token() for h in hosts}
@@ -928,12 +930,26 @@ def test_two_collectors_on_one_postgresql_database_share_each_hosts_rate_limit_a
             answers.append(_post(collector.url, json.dumps(made).encode(), token).status_code)
         assert answers == [201, 201, 429], "the third report is over the burst of two, whichever collector took it"
         with open_fleet_storage(postgres_db) as one, open_fleet_storage(postgres_db) as other:
+            for host in ("web-02", "web-03", "web-04"):
+                one.add_token(host, token_hash(f"token of {host}"))
             gate, other_gate = one.gate(60, 1.0, lease=60), other.gate(60, 1.0, lease=60)
-            assert gate.claim("web-02") and not other_gate.claim("web-02"), "one report of a host at a time"
+            assert gate.enter(token_hash("token of web-02")) == Entry("web-02"), "admitted, its turn taken"
+            assert other_gate.enter(token_hash("token of web-02")) == Entry("web-02", busy=True), "one at a time"
             gate.release("web-02")
-            assert other_gate.claim("web-02")
-            assert not gate.claim("web-02")
-            assert one.gate(60, 1.0, lease=0).claim("web-03") and other_gate.claim("web-03"), "a lease ends by itself"
+            assert other_gate.enter(token_hash("token of web-02")).admitted
+            assert gate.enter(token_hash("token of web-02")).busy
+            assert other.store_report(_as(report, "web-02", datetime.now(timezone.utc)), utc_now(), turn_of=other_gate)
+            assert gate.enter(token_hash("token of web-02")).admitted, "a stored report gives its host's turn back"
+            assert one.store_report(_as(report, "web-02", datetime.now(timezone.utc)), utc_now(), turn_of=other_gate)
+            assert gate.enter(token_hash("token of web-02")).admitted, "so does one stored through another connection"
+            assert one.gate(60, 1.0, lease=0).enter(token_hash("token of web-03")).admitted
+            assert other_gate.enter(token_hash("token of web-03")).admitted, "a lease ends by itself"
+            assert gate.enter(token_hash("no such token")) == Entry(None)
+            one.revoke_token("web-03")
+            assert gate.enter(token_hash("token of web-03")) == Entry(None), "a revoked token opens nothing"
+            slow = one.gate(1, 0.001, lease=0)
+            assert slow.enter(token_hash("token of web-04")).admitted
+            assert 990 < slow.enter(token_hash("token of web-04")).wait <= 1000, "over the rate: told how long to wait"
     finally:
         first.stop()
         second.stop()

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from scanner.fleet.collector.storage import HostGate
+from scanner.fleet.collector.storage import Entry, HostGate
 
 
 @dataclass
@@ -38,22 +39,27 @@ class RateLimiter:
 
 
 class ProcessGate(HostGate):
-    """A token bucket per host and the hosts being received, in this process."""
+    """A token bucket per host and the hosts being received, in this process; ``host_of_token`` reads the
+    storage's tokens."""
 
-    def __init__(self, burst: int, per_second: float) -> None:
+    def __init__(self, host_of_token: Callable[[str], str | None], burst: int, per_second: float) -> None:
+        self._host_of_token = host_of_token
         self._rates = RateLimiter(burst, per_second)
         self._receiving: set[str] = set()
         self._lock = threading.Lock()
 
-    def admit(self, host: str) -> float:
-        return self._rates.allow(host)
-
-    def claim(self, host: str) -> bool:
+    def enter(self, token_hash: str) -> Entry:
+        host = self._host_of_token(token_hash)
+        if host is None:
+            return Entry(None)
+        wait = self._rates.allow(host)
+        if wait:
+            return Entry(host, wait=wait)
         with self._lock:
             if host in self._receiving:
-                return False
+                return Entry(host, busy=True)
             self._receiving.add(host)
-            return True
+        return Entry(host)
 
     def release(self, host: str) -> None:
         with self._lock:

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import orjson
 
 MAX_BODY = 16 << 20
@@ -169,12 +170,74 @@ def _loads(data: bytes) -> Any:
         return json.loads(data.decode("utf-8"), parse_constant=lambda name: NonFinite(name))
 
 
+class _Location(msgspec.Struct, forbid_unknown_fields=True):
+    path: str
+    line: int | None
+
+
+class _Item(msgspec.Struct, forbid_unknown_fields=True):
+    """An inventory item as the report schema gives it, its free-form attributes skipped, not built
+    (``tests/test_intake.py`` holds the two together)."""
+
+    id: str
+    kind: Literal["package", "model", "endpoint"]
+    name: str
+    version: str | None
+    location: _Location
+    attributes: msgspec.Raw
+
+
+_SECTIONS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_INVENTORY = msgspec.json.Decoder(list[_Item])
+_OBJECT = ord("{")
+
+
+def _checked_quickly(data: bytes) -> dict[str, Any] | None:
+    """The report with its inventory checked without building it (kept as its JSON, an ``orjson.Fragment``
+    that the parts write as is), or ``None`` when this cannot say and the whole report must be built and
+    checked (``parse_report``). The inventory is nine tenths of a report: 0.3 ms to check its items here,
+    where building it took 1.0 ms and the schema validator 1.1 ms more, for 400 packages. Stricter than
+    the schema, never looser: what it refuses (a ``line`` of ``1.0``, NaN, lone surrogates) is decided by
+    the whole check, which also gives the messages."""
+    if not data.isascii():
+        try:
+            data.decode("utf-8")  # the skipped attributes are not checked for UTF-8 otherwise
+        except UnicodeDecodeError:
+            return None
+    try:
+        sections = _SECTIONS.decode(data)
+        inventory = sections.get("inventory")
+        if inventory is None:
+            return None
+        items = _INVENTORY.decode(inventory)
+        report = {key: orjson.loads(memoryview(raw)) for key, raw in sections.items() if key != "inventory"}
+    except (msgspec.DecodeError, msgspec.ValidationError, orjson.JSONDecodeError, RecursionError):
+        return None
+    if any(memoryview(item.attributes)[0] != _OBJECT for item in items) or any(
+        item.location.line is not None and item.location.line < 1 for item in items
+    ):
+        return None
+    if len(data) <= MEASURED_ABOVE and _depth(data) > MAX_DEPTH:
+        raise IntakeError(413, f"report nested deeper than {MAX_DEPTH} levels")
+    import fastjsonschema
+
+    try:
+        _validator()({**report, "inventory": []})
+    except fastjsonschema.JsonSchemaValueException:
+        return None  # the whole check says why
+    return {key: orjson.Fragment(bytes(raw)) if key == "inventory" else report[key] for key, raw in sections.items()}
+
+
 def parse_report(data: bytes) -> dict[str, Any]:
-    """A report document from (already decompressed) bytes, or ``IntakeError(400/413/422)`` saying what is wrong."""
+    """A report document from (already decompressed) bytes, or ``IntakeError(400/413/422)`` saying what is
+    wrong. Its inventory may be an ``orjson.Fragment`` (``_checked_quickly``)."""
     import fastjsonschema
 
     if len(data) > MEASURED_ABOVE:
         check_shape(data)
+    quick = _checked_quickly(data)
+    if quick is not None:
+        return quick
     try:
         report = _loads(data)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:

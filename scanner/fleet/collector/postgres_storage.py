@@ -51,6 +51,7 @@ from scanner.fleet.collector.storage import (
     SIGN_IN_FAILURE,
     STATE_CONDITIONS,
     Account,
+    Entry,
     FleetStorage,
     HostFilter,
     HostGate,
@@ -65,7 +66,7 @@ from scanner.vocabulary import UserRole
 MIGRATION_LOCK = 0x5C4E_F1EE7
 """The advisory lock key migrations hold (any number no other application on the database uses)."""
 POOL_SIZE = 8
-"""Connections per collector process: the intake thread, the request thread pool's token and limit checks."""
+"""Connections per collector process: the storer thread, the gate's threads (``server.GATE_THREADS``), the dashboard."""
 POOL_WAIT = 5.0
 """Seconds a statement waits for a connection: past it, while the database is away, the request gets a
 ``503`` at once rather than holding its agent (and the requests queued behind it) for long."""
@@ -104,6 +105,20 @@ _INSERT_FINDING = f"insert into part_findings ({PART_FINDING_COLUMNS}) values ({
 _USERS = "select u.name, u.role, u.created, exists (select 1 from api_tokens t where t.name = u.name) from users u"
 _LEVEL = "least(%(burst)s::float8, l.level + greatest(0, %(now)s - l.refilled) * %(rate)s)"
 """The host's bucket refilled since it was last counted."""
+_FREE = "(l.busy_until is null or l.busy_until < %(now)s)"
+"""No request of the host holds its turn (or the one that held it outlived its lease)."""
+_ENTER = (
+    "insert into host_limits as l (host, level, refilled, wait, busy_until) "
+    "select host, %(burst)s - 1, %(now)s, 0, %(until)s from hosts where token_hash = %(token)s "
+    f"on conflict (host) do update set level = case when {_LEVEL} >= 1 then {_LEVEL} - 1 else {_LEVEL} end, "
+    f"wait = case when {_LEVEL} < 1 then (1 - {_LEVEL}) / %(rate)s when {_FREE} then 0 else -1 end, "
+    f"busy_until = case when {_LEVEL} >= 1 and {_FREE} then %(until)s else l.busy_until end, refilled = %(now)s "
+    "returning host, wait"
+)
+"""``HostGate.enter`` in one statement: the token's host (no row for an unknown or revoked one), counted
+against its bucket and its turn taken. ``wait`` says which: the seconds to wait when over the rate, 0 when
+the turn was taken, -1 when another request holds it (the row's old values are not returned otherwise)."""
+_RELEASE = "update host_limits set busy_until = null where host = %s"
 
 
 def redacted(url: str) -> str:
@@ -207,12 +222,11 @@ class PostgresFleetStorage(FleetStorage):
 
     def execute(
         self, sql: str, params: dict[str, Any] | list[Any], doing: str = "cannot use the host limits"
-    ) -> tuple[int, Any]:
-        """Run one statement in its own transaction: the rows it changed, and the first value it returned."""
+    ) -> tuple[int, tuple[Any, ...] | None]:
+        """Run one statement in its own transaction: the rows it changed, and the first row it returned."""
         with self._errors(doing), self._pool.connection() as conn:
             cursor = conn.execute(sql, params)
-            row = cursor.fetchone() if cursor.description else None
-            return cursor.rowcount, row[0] if row else None
+            return cursor.rowcount, cursor.fetchone() if cursor.description else None
 
     # -- tokens -----------------------------------------------------------------------------------
     def add_token(self, host: str, token_hash: str) -> None:
@@ -237,17 +251,25 @@ class PostgresFleetStorage(FleetStorage):
         return str(row[0]) if row else None
 
     # -- reports ----------------------------------------------------------------------------------
-    def store_report(self, report: dict[str, Any], received: str, dropped: int = 0) -> bool:
+    def store_report(
+        self, report: dict[str, Any], received: str, dropped: int = 0, turn_of: HostGate | None = None
+    ) -> bool:
+        in_transaction = isinstance(turn_of, PostgresGate) and turn_of.storage is self
         with self._errors("cannot store report"):
-            return self._store_report(report, received, dropped)
+            stored = self._store_report(report, received, dropped, in_transaction)
+        if turn_of is not None and not in_transaction:
+            turn_of.release(report["scan"]["host"])
+        return stored
 
-    def _store_report(self, report: dict[str, Any], received: str, dropped: int) -> bool:
+    def _store_report(self, report: dict[str, Any], received: str, dropped: int, ending_turn: bool) -> bool:
         scan, summary = report["scan"], report["summary"]
         agent = report.get("agent") or {}
         host, report_id = _text(scan["host"]), _text(scan["id"])
         document, parts = split(report)
         with self._pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction():
             conn.execute(_LOCK_HOST, [host, host])
+            if ending_turn:
+                conn.execute(_RELEASE, [host])
             stored = conn.execute(
                 "insert into reports (id, host, received, started, finished, compliant, complete, violations, "
                 "warnings, infos, tags, document) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -481,33 +503,27 @@ class PostgresGate(HostGate):
     clock-skew check already asks."""
 
     def __init__(self, storage: PostgresFleetStorage, burst: int, per_second: float, lease: float) -> None:
-        self._storage = storage
+        self.storage = storage
         self._burst = burst
         self._per_second = per_second
         self._lease = lease
 
-    def admit(self, host: str) -> float:
-        params = {"host": host, "burst": self._burst, "rate": self._per_second, "now": time.time()}
-        _, wait = self._storage.execute(
-            "insert into host_limits as l (host, level, refilled, wait) values (%(host)s, %(burst)s - 1, %(now)s, 0) "
-            f"on conflict (host) do update set level = case when {_LEVEL} >= 1 then {_LEVEL} - 1 else {_LEVEL} end, "
-            f"wait = case when {_LEVEL} >= 1 then 0 else (1 - {_LEVEL}) / %(rate)s end, refilled = %(now)s "
-            "returning wait",
-            params,
-        )
-        return float(wait)
-
-    def claim(self, host: str) -> bool:
+    def enter(self, token_hash: str) -> Entry:
         now = time.time()
-        params = {"host": host, "burst": self._burst, "now": now, "until": now + self._lease}
-        changed, _ = self._storage.execute(
-            "insert into host_limits as l (host, level, refilled, wait, busy_until) "
-            "values (%(host)s, %(burst)s, %(now)s, 0, %(until)s) "
-            "on conflict (host) do update set busy_until = excluded.busy_until "
-            "where l.busy_until is null or l.busy_until < %(now)s",
-            params,
-        )
-        return changed == 1
+        params = {
+            "token": token_hash,
+            "burst": self._burst,
+            "rate": self._per_second,
+            "now": now,
+            "until": now + self._lease,
+        }
+        _, row = self.storage.execute(_ENTER, params)
+        if row is None:
+            return Entry(None)
+        host, wait = str(row[0]), float(row[1])
+        if wait < 0:
+            return Entry(host, busy=True)
+        return Entry(host, wait=wait)
 
     def release(self, host: str) -> None:
-        self._storage.execute("update host_limits set busy_until = null where host = %s", [host])
+        self.storage.execute(_RELEASE, [host])

@@ -36,7 +36,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -56,6 +55,10 @@ BODY_TIMEOUT = 60.0
 """Seconds a request may take to send its body (16 MiB at the cap; a real report is tens of KiB)."""
 READERS = 4
 """Request bodies read, or waiting to be checked, at once."""
+STORERS = 3
+"""Reports stored at once: a store mostly waits for the database, and several wait together."""
+GATE_THREADS = 4
+"""Requests whose token and limits are checked at once (each one statement on the database)."""
 QUEUE_WAIT = 30.0
 """Seconds a request waits for its turn before it is told to come back (``503``)."""
 _DROPPED = re.compile(r"[0-9]{1,6}")
@@ -120,11 +123,15 @@ def create_app(
     readers = asyncio.Semaphore(READERS)
     # One thread checks every report, one after the other. Not only one at a time: always the same
     # thread, because glibc gives each thread its own malloc arena and keeps what a thread freed for
-    # that thread; ten threads each parsing a 32 MiB document once kept 1.9 GiB (measured). Another
-    # one stores them: a report's store is mostly waiting for the database (its round trips, the WAL
-    # flush of its commit), during which the next report is checked.
+    # that thread; ten threads each parsing a 32 MiB document once kept 1.9 GiB (measured). Others
+    # store them: a report's store is mostly waiting for the database (its round trips, the WAL flush
+    # of its commit), during which the next report is checked and others are stored. One storer made
+    # every report wait for the database's answers to the one before: 153 reports/s where three
+    # made 177 (README.md, "Load test"). Whatever the threads, at most ``READERS`` reports are held.
     checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake")
-    storer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+    storer = ThreadPoolExecutor(max_workers=STORERS, thread_name_prefix="store")
+    # The gate's statements wait for the database, a few at once (the pool's other connections).
+    doorman = ThreadPoolExecutor(max_workers=GATE_THREADS, thread_name_prefix="gate")
 
     def check(body: bytes, sent: Sent, host: str) -> dict[str, Any]:
         report = read_report(body, sent.gzipped)
@@ -133,20 +140,34 @@ def create_app(
             raise IntakeError(403, f"this token belongs to host {host!r}, the report claims {claimed!r}")
         return report
 
-    def store(report: dict[str, Any], sent: Sent) -> str:
-        return "stored" if storage.store_report(report, utc_now(), sent.dropped) else "duplicate"
+    def release(host: str) -> None:
+        with suppress(StoreError):  # a turn not given back ends with its lease
+            gate.release(host)
+
+    def store(report: dict[str, Any], sent: Sent, host: str) -> str:
+        """Store the report and give back the host's turn, with it where the storage can."""
+        try:
+            stored = storage.store_report(report, utc_now(), sent.dropped, turn_of=gate)
+        except StoreError:
+            release(host)
+            raise
+        return "stored" if stored else "duplicate"
 
     async def receive(request: Request, sent: Sent, host: str) -> JSONResponse:
+        """The report of an admitted request, whose host's turn is given back whatever happens."""
+        loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(readers.acquire(), QUEUE_WAIT)
         except asyncio.TimeoutError:
+            await loop.run_in_executor(doorman, release, host)
             return _error(503, "the collector is busy; retry later", **{"Retry-After": str(int(QUEUE_WAIT))})
+        stored = False
         try:
             body = await _body(request, body_timeout)
-            loop = asyncio.get_running_loop()
             report = await loop.run_in_executor(checker, check, body, sent, host)
             del body  # held no longer than its report
-            status = await loop.run_in_executor(storer, store, report, sent)
+            stored = True  # from here on, the storer gives the turn back
+            status = await loop.run_in_executor(storer, store, report, sent, host)
             report_id = report["scan"]["id"]
         except IntakeError as error:
             return _error(error.status, error.message)
@@ -154,21 +175,9 @@ def create_app(
             return _error(503, f"storage unavailable: {error}", **{"Retry-After": "60"})
         finally:
             readers.release()
+            if not stored:
+                await loop.run_in_executor(doorman, release, host)
         return JSONResponse({"status": status, "id": report_id}, status_code=201 if status == "stored" else 200)
-
-    def admit(token: str) -> str | JSONResponse:
-        """The token's host, its turn taken, or the answer that refuses the request: one trip to a
-        thread instead of three."""
-        host = storage.host_of_token(token_hash(token))
-        if host is None:
-            return _error(401, "unknown or revoked token", **{"WWW-Authenticate": "Bearer"})
-        wait = gate.admit(host)
-        if wait:
-            return _error(429, f"too many reports from {host}; retry later", **{"Retry-After": str(int(wait) + 1)})
-        # one agent per host: a second request at once is a loop or an attack
-        if not gate.claim(host):
-            return _error(429, f"a report from {host} is being received; retry later", **{"Retry-After": "5"})
-        return host
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -182,22 +191,23 @@ def create_app(
         except IntakeError as error:
             return _error(error.status, error.message)
         try:
-            host = await run_in_threadpool(admit, token)
+            entry = await asyncio.get_running_loop().run_in_executor(doorman, gate.enter, token_hash(token))
         except StoreError as error:
             return _error(503, f"storage unavailable: {error}", **{"Retry-After": "60"})
-        if isinstance(host, JSONResponse):
-            return host
-        try:
-            return await receive(request, sent, host)
-        finally:
-            with suppress(StoreError):  # a turn not given back ends with its lease
-                await run_in_threadpool(gate.release, host)
+        if entry.host is None:
+            return _error(401, "unknown or revoked token", **{"WWW-Authenticate": "Bearer"})
+        if entry.wait:
+            retry = str(int(entry.wait) + 1)
+            return _error(429, f"too many reports from {entry.host}; retry later", **{"Retry-After": retry})
+        if entry.busy:  # one agent per host: a second request at once is a loop or an attack
+            return _error(429, f"a report from {entry.host} is being received; retry later", **{"Retry-After": "5"})
+        return await receive(request, sent, entry.host)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        checker.shutdown()
-        storer.shutdown()
+        for executor in (doorman, checker, storer):
+            executor.shutdown()
         storage.close()
 
     return Starlette(

@@ -120,7 +120,7 @@ class SqliteFleetStorage(FleetStorage):
         return db
 
     def gate(self, burst: int, per_second: float, lease: float) -> HostGate:
-        return ProcessGate(burst, per_second)
+        return ProcessGate(self.host_of_token, burst, per_second)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -151,11 +151,16 @@ class SqliteFleetStorage(FleetStorage):
         return str(row[0]) if row else None
 
     # -- reports ----------------------------------------------------------------------------------
-    def store_report(self, report: dict[str, Any], received: str, dropped: int = 0) -> bool:
+    def store_report(
+        self, report: dict[str, Any], received: str, dropped: int = 0, turn_of: HostGate | None = None
+    ) -> bool:
         try:
-            return self._store_report(report, received, dropped)
+            stored = self._store_report(report, received, dropped)
         except sqlite3.Error as error:
             raise StoreError(f"{self.path}: cannot store report: {error}") from error
+        if turn_of is not None:
+            turn_of.release(report["scan"]["host"])
+        return stored
 
     def _store_report(self, report: dict[str, Any], received: str, dropped: int) -> bool:
         scan, summary = report["scan"], report["summary"]

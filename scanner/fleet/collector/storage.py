@@ -131,17 +131,31 @@ class Account:
     password_hash: str
 
 
+@dataclass(frozen=True)
+class Entry:
+    """What the gate answered a request: whose token it carries, and whether that host may send now."""
+
+    host: str | None
+    """``None``: an unknown or revoked token."""
+    wait: float = 0.0
+    """Seconds before the host may send again (over its rate); 0 when it may."""
+    busy: bool = False
+    """Another request of the host holds its turn."""
+
+    @property
+    def admitted(self) -> bool:
+        """The request holds the host's turn, which ``HostGate.release`` gives back."""
+        return self.host is not None and not self.wait and not self.busy
+
+
 class HostGate(ABC):
     """What one host may send: a burst of reports, then one per ``1/per_second`` seconds, one at a time."""
 
     @abstractmethod
-    def admit(self, host: str) -> float:
-        """0 when a report of ``host`` may come now (and it is counted), else the seconds to wait."""
-
-    @abstractmethod
-    def claim(self, host: str) -> bool:
-        """Take the host's turn to send; ``False`` while another request of the host holds it. A turn
-        not released (a collector that died) ends by itself after the gate's lease."""
+    def enter(self, token_hash: str) -> Entry:
+        """The token's host, the request counted against its rate and, when it may send, its turn taken;
+        all in one trip to the database, which every report pays. A turn not released (a collector that
+        died) ends by itself after the gate's lease."""
 
     @abstractmethod
     def release(self, host: str) -> None: ...
@@ -164,11 +178,17 @@ class FleetStorage(ABC):
         """The host a token (by its hash) belongs to; ``None`` for an unknown or revoked token."""
 
     @abstractmethod
-    def store_report(self, report: dict[str, Any], received: str, dropped: int = 0) -> bool:
+    def store_report(
+        self, report: dict[str, Any], received: str, dropped: int = 0, turn_of: HostGate | None = None
+    ) -> bool:
         """Store a checked report; ``False`` (and nothing changed) when this host already sent a report
         with this id. Ids are per host: another host's report with the same id is a different report.
 
         ``dropped``: reports the host's agent says it had to drop from a full spool since its last delivery.
+        ``turn_of``: the gate in which this report's host holds its turn, given back once the report is
+        stored or found a duplicate: in the same transaction where the gate keeps its turns in this
+        database (a commit and a round trip less a report), else just after. Not given back when storing
+        fails.
         """
 
     @abstractmethod

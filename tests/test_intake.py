@@ -1,0 +1,142 @@
+"""The collector's intake checks a report's inventory without building it when it can: it must accept
+exactly what the whole check accepts, and keep exactly what was sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.audit import AuditOptions, run_audit
+from scanner.fleet.collector.intake import MAX_DEPTH, IntakeError, parse_report
+from scanner.fleet.collector.parts import split
+from scanner.policy.loader import load_policy
+from scanner.report import report_dict
+
+SCHEMA = json.loads((Path(__file__).parents[1] / "scanner" / "schemas" / "report.schema.json").read_text())
+WHOLE_CHECK = fastjsonschema.compile(SCHEMA)
+"""What the collector checked every report with before: the schema, with the same validator."""
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("machine")
+    env = root / "home" / "alice" / "app" / ".env"
+    env.parent.mkdir(parents=True)
+    env.write_text("OPENAI_BASE_URL=https://api.deepseek.com/v1\n")
+    made = report_dict(run_audit(AuditOptions(root=str(root)), load_policy([])))
+    assert made["inventory"], "the report has an inventory to vary"
+    return made
+
+
+def _verdict(data: bytes) -> tuple[bool, Any]:
+    try:
+        return True, parse_report(data)
+    except IntakeError:
+        return False, None
+
+
+def _expected(document: Any) -> bool:
+    try:
+        WHOLE_CHECK(document)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False, width=32) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+VALID_ITEM = {
+    "id": "x",
+    "kind": "package",
+    "name": "x",
+    "version": None,
+    "location": {"path": "/x", "line": None},
+    "attributes": {"a": [1, {"b": None}]},
+}
+ALTERNATIVES = {
+    "id": st.text(max_size=3) | JSON_VALUES,
+    "kind": st.sampled_from(["model", "endpoint", "dataset", "Package"]) | JSON_VALUES,
+    "name": st.text(max_size=3) | JSON_VALUES,
+    "version": st.text(max_size=3) | JSON_VALUES,
+    "location": st.fixed_dictionaries(
+        {"path": st.text(max_size=3), "line": st.sampled_from([None, -1, 0, 1, 7, 1.0, 2.5, True, "1", [1]])},
+        optional={"column": st.integers()},
+    )
+    | st.fixed_dictionaries({"path": JSON_VALUES, "line": JSON_VALUES})
+    | JSON_VALUES,
+    "attributes": st.dictionaries(st.text(max_size=4), JSON_VALUES, max_size=4) | JSON_VALUES,
+    "extra": JSON_VALUES,
+}
+
+
+@st.composite
+def items(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid inventory item with up to two of its keys removed, changed or added."""
+    item = dict(VALID_ITEM)
+    for key in draw(st.lists(st.sampled_from(sorted(ALTERNATIVES)), max_size=2)):
+        if key in item and draw(st.integers(0, 3)) == 0:
+            del item[key]
+        else:
+            item[key] = draw(ALTERNATIVES[key])
+    return item
+
+
+@settings(max_examples=500, deadline=None)
+@given(item=items())
+def test_the_inventory_is_accepted_as_the_whole_schema_check_accepts_it(
+    base: dict[str, Any], item: dict[str, Any]
+) -> None:
+    document = {**base, "inventory": [*base["inventory"], item]}
+    accepted, report = _verdict(json.dumps(document).encode())
+    assert accepted == _expected(document), item
+    if accepted:
+        stored = {part.section: json.loads(part.text, parse_constant=float) for part in split(report)[1]}
+        assert stored["inventory"] == document["inventory"], "stored as sent"
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        b'{"a": 1, "a": "twice"}',  # the last one counts, as for every JSON reader here
+        b'{"ratio": NaN}',  # Python's JSON writes it
+        b'{"path": "/opt/caf\\udce9"}',  # a path that is not UTF-8, as Python's JSON writes it
+        b'{"big": 123456789012345678901234567890}',
+        b'{\n  "spaced": [ 1 , 2 ]\n}',
+        '{"name": "d\u00e9j\u00e0 vu"}'.encode(),
+    ],
+)
+def test_what_only_the_whole_check_reads_is_accepted_and_kept_as_sent(base: dict[str, Any], attributes: bytes) -> None:
+    template = json.dumps({**base, "inventory": [{**base["inventory"][0], "attributes": {"x": 0}}]}).encode()
+    data = template.replace(b'{"x": 0}', attributes)
+    accepted, report = _verdict(data)
+    assert accepted
+    sent = json.loads(data, parse_constant=float)["inventory"][0]["attributes"]
+    (stored,) = [part.text for part in split(report)[1] if part.section == "inventory"]
+    assert repr(json.loads(stored, parse_constant=float)[0]["attributes"]) == repr(sent)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "status"),
+    [
+        (b'{"a": "\xff"}', 400),  # not UTF-8
+        (b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, 413),  # too deep, and not an object
+        (b'{"a": ' + b"[" * MAX_DEPTH + b"]" * MAX_DEPTH + b"}", 413),
+        (b'"text"', 422),
+    ],
+)
+def test_what_the_whole_check_refuses_is_refused_with_its_reason(
+    base: dict[str, Any], attributes: bytes, status: int
+) -> None:
+    template = json.dumps({**base, "inventory": [{**base["inventory"][0], "attributes": {"x": 0}}]}).encode()
+    with pytest.raises(IntakeError) as refused:
+        parse_report(template.replace(b'{"x": 0}', attributes))
+    assert refused.value.status == status, refused.value
