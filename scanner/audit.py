@@ -290,7 +290,7 @@ def audit(
     if phase is not None:
         phase("recording the scan")
     try:
-        store.save(report, cache.rows(), cache.gone())
+        store.save(report, cache.rows(), cache.gone(), cache.quiet_files())
         for file in policy.files:  # a policy kept on this machine names what it bans: the scanner's own
             store.remember_own(file.sha256, file.path, "policy")
         return AuditOutcome(with_changes(store, report))

@@ -389,3 +389,58 @@ def test_the_file_cache_drops_files_that_are_gone_and_keeps_those_out_of_the_sca
     assert paths == [str(machine.path("/srv/kept/model.gguf"))]
     table = run_scanner("history", "--db", str(db)).stdout
     assert "(file cache: 1 entries, " in table
+
+
+def test_files_found_quiet_are_passed_over_until_they_change(machine: Machine, tmp_path: Path) -> None:
+    """A file people wrote that named no provider is not read again while it is unchanged; a change to
+    its content is seen even when its size and modification time are put back (its change time tells)."""
+    quiet = machine.path("/home/alice/app/settings.py")
+    _write(quiet, 'BASE_URL = "https://api.examples.com/v1"\n')
+    machine.path("/home/alice/app/logo.dat").write_bytes(b"\0\1\2" * 100)
+    _write(machine.path("/home/alice/app/client.py"), 'BASE_URL = "https://api.deepseek.com/v1"\n')
+    db = tmp_path / "scanner.db"
+    first = _audit_json(machine, db)
+    assert [f["location"]["path"] for f in first["findings"]] == ["/home/alice/app/client.py"]
+    with open_store(db) as store:
+        assert store.size().quiet_files == 2, "the settings and the binary file; not the file naming DeepSeek"
+    again = _audit_json(machine, db)
+    assert [i["id"] for i in again["inventory"]] == [i["id"] for i in first["inventory"]]
+    with open_store(db) as store:
+        assert store.size().quiet_files == 2, "passed over, and still remembered"
+
+    before = quiet.stat()
+    _write(quiet, 'BASE_URL = "https://api.deepseek.com/v1"\n')  # as long as before
+    os.utime(quiet, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (quiet.stat().st_size, quiet.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    found = sorted(f["location"]["path"] for f in _audit_json(machine, db)["findings"])
+    assert found == ["/home/alice/app/client.py", "/home/alice/app/settings.py"]
+    assert "1 files passed over while unchanged" in run_scanner("history", "--db", str(db)).stdout
+
+
+def test_a_file_found_quiet_is_read_again_under_its_new_name_or_another_search() -> None:
+    from scanner.store.filecache import StoreFileCache
+
+    st = os.stat(__file__)
+    cache = StoreFileCache({})
+    cache.found_nothing("text policy-1", "/srv/app/config.py", st)
+    reloaded = StoreFileCache({}, cache.quiet_files())
+    assert reloaded.quiet("text policy-1", "/srv/app/config.py", st)
+    assert not reloaded.quiet("text policy-2", "/srv/app/config.py", st), "another policy looks for other names"
+    assert not reloaded.quiet("text policy-1", "/srv/app/config.yaml", st), "a file's name chooses how it is read"
+    assert reloaded.quiet_files() == cache.quiet_files(), "written back: the files found quiet, read or not"
+
+
+def test_a_policy_that_bans_another_provider_reads_quiet_files_again(machine: Machine, tmp_path: Path) -> None:
+    _write(machine.path("/srv/app/config.py"), 'PROVIDER_URL = "https://api.acme-ai.example/v1"\n')
+    policy = tmp_path / "site.yaml"
+    policy.write_text(
+        "schema_version: 1\nid: site\nversion: '1'\ntitle: Site bans\ninclude: [default]\nproviders:\n"
+        "  - id: acme-ai\n    name: Acme AI\n    severity: violation\n    reason: Banned by memo 12.\n"
+        "    sources: [memo]\n    endpoints:\n      - {host: api.acme-ai.example, source: memo}\n"
+        "sources:\n  memo: {title: Memo 12, date: 2026-12-01, urls: ['https://example.org/memo-12'], "
+        "confidence: verified, kind: vendor-documentation}\n"
+    )
+    db = tmp_path / "scanner.db"
+    assert _audit_json(machine, db)["findings"] == []
+    found = _audit_json(machine, db, "--policy", str(policy))["findings"]
+    assert [f["location"]["path"] for f in found] == ["/srv/app/config.py"]

@@ -74,6 +74,13 @@ class FileCache(Protocol):
 
     def put(self, kind: str, path: str, st: os.stat_result, data: Any) -> None: ...
 
+    def quiet(self, kind: str, path: str, st: os.stat_result) -> bool:
+        """Whether an earlier scan found nothing in this file (``kind`` names what was looked for, and
+        how: a change of either is another kind), and the file is unchanged since."""
+
+    def found_nothing(self, kind: str, path: str, st: os.stat_result) -> None:
+        """Remember that this scan found nothing in this file, for ``quiet`` in the next one."""
+
 
 @dataclass(frozen=True)
 class CollectOptions:

@@ -121,7 +121,10 @@ def megabytes(size: int) -> str:
 
 def store_footer(size: StoreSize, retention: Retention, pruned: Pruned) -> str:
     """Under ``history``: the store's size, and what ``retention`` would remove."""
-    cache = f"file cache: {size.file_cache_entries} entries, {megabytes(size.file_cache_bytes)}"
+    cache = (
+        f"file cache: {size.file_cache_entries} entries, {megabytes(size.file_cache_bytes)}, "
+        f"{size.quiet_files} files passed over while unchanged"
+    )
     would = f"{len(pruned.scans)} scan(s)" if pruned.scans else "nothing"
     return (
         f"Store: {megabytes(size.bytes)} ({cache}). Retention ({retention.describe()}) would remove {would} "

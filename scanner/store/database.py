@@ -92,12 +92,15 @@ class StoreSize:
     file_cache_entries: int
     file_cache_bytes: int
     """The cached facts' own text, without SQLite's bookkeeping."""
+    quiet_files: int
+    """Files the last scan found nothing in (8 bytes each), passed over unread while unchanged."""
 
     def to_dict(self) -> dict[str, int]:
         return {
             "bytes": self.bytes,
             "file_cache_entries": self.file_cache_entries,
             "file_cache_bytes": self.file_cache_bytes,
+            "quiet_files": self.quiet_files,
         }
 
 
@@ -142,9 +145,10 @@ class Store:
         report: dict[str, Any],
         file_facts: list[dict[str, Any]] | None = None,
         files_gone: list[tuple[int, int, str]] | None = None,
+        quiet_files: bytes | None = None,
     ) -> None:
-        """Record one scan (and the per-file facts it learnt, less those of files now gone) in a single
-        transaction."""
+        """Record one scan (and the per-file facts it learnt, less those of files now gone, and the files
+        it found nothing in) in a single transaction."""
         scan, summary = report["scan"], report["summary"]
         header = {k: v for k, v in report.items() if k not in ("inventory", "findings")}
         header["scan"] = {**scan, "coverage": {k: v for k, v in scan["coverage"].items() if k != "skipped"}}
@@ -237,6 +241,8 @@ class Store:
             )
             forget = (datetime.now(timezone.utc) - FORGET_FILES_AFTER).isoformat(timespec="seconds")
             self.db.execute("delete from file_facts where seen < ?", [forget])
+            if quiet_files is not None:
+                self.db.execute("insert or replace into quiet_files (id, digests) values (1, ?)", [quiet_files])
 
     def remove(self, scan_ids: list[str]) -> None:
         """Forget these scans and every record or finding no remaining scan links to, then give the
@@ -296,11 +302,12 @@ class Store:
             entries, cached = self.db.execute(
                 "select count(*), coalesce(sum(length(data)), 0) from file_facts"
             ).fetchone()
+            (quiet,) = self.db.execute("select coalesce(sum(length(digests)), 0) / 8 from quiet_files").fetchone()
         on_disk = 0
         for suffix in ("", "-wal"):
             with suppress(OSError):  # no write-ahead log right now
                 on_disk += Path(self.path + suffix).stat().st_size
-        return StoreSize(on_disk, entries, cached)
+        return StoreSize(on_disk, entries, cached, quiet)
 
     def resolve(self, reference: str) -> str:
         """A scan id from a full id or a unique prefix of at least four characters."""
@@ -400,6 +407,12 @@ class Store:
             (d, i, k): {"size": s, "mtime_ns": m, "ctime_ns": c, "data": json.loads(data), "path": path}
             for d, i, k, s, m, c, data, path in rows
         }
+
+    def quiet_files(self) -> bytes:
+        """The digests of the files the last scan found nothing in (``filecache``), 8 bytes each."""
+        with self._errors("read the file cache"):
+            row = self.db.execute("select digests from quiet_files where id = 1").fetchone()
+        return bytes(row[0]) if row else b""
 
 
 def _legacy_salt() -> bytes | None:

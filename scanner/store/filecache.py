@@ -7,11 +7,21 @@ because a tool can restore an mtime but only the kernel sets ctime. Entries are 
 start of a scan and written back with the scan, in the same transaction; an entry whose file is no
 longer where it was seen (gone, or another file there now) is dropped then, so the cache holds about
 as many entries as the machine has model files.
+
+Most files hold nothing a collector looks for: each night the text scan read thousands of files people
+wrote only to find no provider named in them (a third of a whole machine's re-scan here). Those are kept
+apart, as 8 bytes each: a digest of what was looked for, the file's path, device, inode, size, mtime and
+ctime. A file whose digest is among the last scan's is passed over unread. The set is written back whole
+with each scan (the files found quiet in it), so it holds only files that exist and never grows past
+the machine's file count; a change of policy or of the scanner changes what was looked for, and with
+it every digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from array import array
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,15 +32,37 @@ from scanner.store.database import Store
 class StoreFileCache:
     """The ``FileCache`` the collectors see, backed by the store."""
 
-    def __init__(self, known: dict[tuple[int, int, str], dict[str, Any]]) -> None:
+    def __init__(self, known: dict[tuple[int, int, str], dict[str, Any]], quiet: bytes = b"") -> None:
         self._known = known
         self._touched: dict[tuple[int, int, str], dict[str, Any]] = {}
+        self._was_quiet = set(array("Q", quiet[: len(quiet) // 8 * 8]))
+        self._quiet: set[int] = set()
         self.hits = 0
         self.misses = 0
 
     @classmethod
     def load(cls, store: Store) -> StoreFileCache:
-        return cls(store.file_facts())
+        return cls(store.file_facts(), store.quiet_files())
+
+    @staticmethod
+    def _quiet_key(kind: str, path: str, st: os.stat_result) -> int:
+        facts = f"{kind}\0{path}\0{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+        digest = hashlib.blake2b(facts.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        return int.from_bytes(digest, "little")
+
+    def quiet(self, kind: str, path: str, st: os.stat_result) -> bool:
+        key = self._quiet_key(kind, path, st)
+        if key in self._was_quiet:
+            self._quiet.add(key)
+            return True
+        return False
+
+    def found_nothing(self, kind: str, path: str, st: os.stat_result) -> None:
+        self._quiet.add(self._quiet_key(kind, path, st))
+
+    def quiet_files(self) -> bytes:
+        """What to write back: the digests of the files found quiet in this scan, looked at or passed over."""
+        return array("Q", sorted(self._quiet)).tobytes()
 
     def get(self, kind: str, path: str, st: os.stat_result) -> Any | None:
         key = (st.st_dev, st.st_ino, kind)

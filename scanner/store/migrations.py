@@ -178,6 +178,11 @@ def _file_fact_paths(db: sqlite_utils.Database) -> None:
     db.table("file_facts").add_column("path", str)
 
 
+def _quiet_files(db: sqlite_utils.Database) -> None:
+    """The files the last scan found nothing in, as one row of 8-byte digests (``filecache``)."""
+    db.execute("create table quiet_files (id integer primary key check (id = 1), digests blob not null)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001-scans-records-findings-coverage", _scans_records_findings_coverage),
     ("0002-file-facts", _file_facts),
@@ -186,5 +191,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0005-own-files", _own_files),
     ("0006-findings-by-content", _findings_by_content),
     ("0007-file-fact-paths", _file_fact_paths),
+    ("0008-quiet-files", _quiet_files),
 )
 """Append only: a released migration is never edited or reordered, its name never reused."""

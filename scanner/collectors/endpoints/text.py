@@ -21,7 +21,9 @@ is kept and this one dropped (``merge.py``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
@@ -48,7 +50,7 @@ from scanner.collectors.endpoints.merge import TEXT_COLLECTOR
 from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, SpecialFile, describe_refusal, refusal_kind
-from scanner.own import digest
+from scanner.own import digest, shipped_digests
 from scanner.records import Clue, EndpointRecord, Location, ModelRecord, Record, Skipped
 from scanner.syspaths import canonical
 from scanner.urls import url_host
@@ -259,6 +261,14 @@ class _Line:
         return inside >= 0 and self.blocks[inside][0] <= at < self.blocks[inside][1]
 
 
+def _status(handle: BinaryIO) -> os.stat_result | None:
+    """The open file's status; ``None`` for what stands in for a file (``/dev/null`` behind a masked unit)."""
+    try:
+        return os.fstat(handle.fileno())
+    except (OSError, ValueError):
+        return None
+
+
 def _without_lines(record: Record) -> Record:
     if not isinstance(record, EndpointRecord | ModelRecord):
         return record
@@ -276,6 +286,10 @@ class TextCollector(Collector):
         self._records: list[Record] = []
         self._skipped: list[Skipped] = []
         self._identities = Identities(self.options.watch)
+        # What this collector looks for, and how: the needles, and the scanner's code (its files' digests).
+        # Files found quiet under another are read again.
+        looked_for = repr((self._identities.search.needles, sorted(shipped_digests())))
+        self._looked_for = f"{self.id} {hashlib.sha256(looked_for.encode()).hexdigest()[:32]}"
 
     def visit(self, entry: Entry) -> None:
         name = entry.name
@@ -292,11 +306,14 @@ class TextCollector(Collector):
         read = self._read(entry, cap)
         if read is None:
             return
-        data, rest = read
+        data, rest, st = read
         if rest is _Rest.UNSEARCHED:
             reason = f"text read only up to {cap >> 20} MiB and searched up to {SEARCH_CAP >> 20} MiB"
             self._skipped.append(Skipped(entry.path, reason, SkipKind.PARTIAL))
-        if not (self._identities.search.occurs(data) or rest is _Rest.NAMES) or digest(data) in self.options.own:
+        named = self._identities.search.occurs(data) or rest is _Rest.NAMES
+        if not named and self.options.file_cache and st and rest is not _Rest.UNSEARCHED:
+            self.options.file_cache.found_nothing(self._looked_for, entry.real_path, st)
+        if not named or digest(data) in self.options.own:
             return  # nothing named, or the scanner's own file (a report it wrote, a policy, its tests)
         metadata = name in MODEL_METADATA and bool(_MODEL_KEYS.search(data[: SNIFF_BYTES * 4]))
         text = data.decode("utf-8", "replace")
@@ -324,19 +341,27 @@ class TextCollector(Collector):
         config = suffix in CONFIG_SUFFIXES or lower in CONFIG_NAMES_ANYWHERE or lower.endswith(".dockerfile")
         return EndpointSource.CONFIG_FILE if config else EndpointSource.SOURCE_CODE
 
-    def _read(self, entry: Entry, cap: int) -> tuple[bytes, _Rest] | None:
-        """Up to ``cap`` bytes of a text file, and what is past them; ``None`` for a binary or unreadable
-        one (the latter listed). Past the cap the file is only searched for the providers' names."""
+    def _read(self, entry: Entry, cap: int) -> tuple[bytes, _Rest, os.stat_result | None] | None:
+        """Up to ``cap`` bytes of a text file, what is past them, and the file's status; ``None`` for a
+        binary or unreadable one (the latter listed), or one an earlier scan found nothing in and that is
+        unchanged since (``FileCache.quiet``). Past the cap the file is only searched for the names."""
+        cache = self.options.file_cache
         try:
             with self.fs.open_regular(entry.real_path) as handle:
+                st = _status(handle) if cache else None
+                if cache and st and cache.quiet(self._looked_for, entry.real_path, st):
+                    return None
                 head = handle.read(SNIFF_BYTES)
                 if head.startswith(plists.BINARY_MAGIC):
-                    return self._binary_plist(entry, head + handle.read(CODE_CAP))
+                    decoded = self._binary_plist(entry, head + handle.read(CODE_CAP))
+                    return (*decoded, st) if decoded else None
                 if b"\0" in head:
+                    if cache and st:
+                        cache.found_nothing(self._looked_for, entry.real_path, st)
                     return None
                 rest = handle.read(cap - len(head)) if len(head) == SNIFF_BYTES else b""
                 data = head + rest
-                return data, self._past_cap(handle, data[-64:]) if len(data) == cap else _Rest.NONE
+                return data, self._past_cap(handle, data[-64:]) if len(data) == cap else _Rest.NONE, st
         except SpecialFile as error:  # a socket, FIFO or link to nothing among people's files holds no text
             self._skipped.append(Skipped(entry.path, describe_refusal(error), SkipKind.SPECIAL))
             return None
