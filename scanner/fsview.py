@@ -250,6 +250,21 @@ class RootFS:
     def listing_done(self) -> None:
         self._listed = None
 
+    def listed_status(self, real_path: str) -> os.stat_result | None:
+        """The status of the file the walk is handing over (``listing``), without opening it: one
+        ``fstatat`` below its open folder, never through a link; ``None`` for any other path, or when it
+        is not the regular file listed any more. What it says is only as good as any ``stat``: whoever
+        opens the file checks again what they opened."""
+        listed = self._listed
+        if listed is None or listed[0] != real_path:
+            return None
+        _, folder_fd, name_at, inode = listed
+        try:
+            st = os.stat(real_path[name_at:], dir_fd=folder_fd, follow_symlinks=False)
+        except OSError:
+            return None
+        return st if stat.S_ISREG(st.st_mode) and st.st_ino == inode else None
+
     def inside(self, real_path: str) -> str:
         """The path as seen from inside the root, raw (for matching, not for showing)."""
         rest = real_path if self.root == os.sep else real_path[len(self.root) :]

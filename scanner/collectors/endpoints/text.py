@@ -302,6 +302,10 @@ class TextCollector(Collector):
         page = suffix in (".html", ".htm")
         if not (page or history) and is_prose(name, entry.path):
             return  # prose and data tables: they name things without using them
+        cache = self.options.file_cache
+        listed = self.fs.listed_status(entry.real_path) if cache else None
+        if cache and listed and cache.quiet(self._looked_for, entry.real_path, listed):
+            return  # found quiet by the last scan, and unchanged: not even opened
         cap = NOTEBOOK_CAP if suffix == ".ipynb" else CODE_CAP if suffix in CODE_SUFFIXES else TEXT_CAP
         read = self._read(entry, cap)
         if read is None:

@@ -101,6 +101,9 @@ class Inventory:
         ``min_size`` up and only when it is a format that counts without a name."""
         suffix = os.path.splitext(entry.name)[1].lower()
         size = 0
+        listed = self.fs.listed_status(entry.real_path) if nameless else None
+        if listed is not None and listed.st_size < min_size:
+            return  # what its open would have found, without the open
         try:
             with self.fs.open_regular(entry.real_path) as handle:
                 size = os.fstat(handle.fileno()).st_size
