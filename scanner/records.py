@@ -7,9 +7,14 @@ needs a field of its own.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from enum import Enum
+from functools import cache
+from typing import Any, Literal, Protocol, TypeVar
 
 from scanner.ecosystems import Ecosystem, EnvironmentKind
 from scanner.vocabulary import EndpointSource, ModelStore, RecordKind, SkipKind
@@ -440,3 +445,61 @@ class EndpointRecord:
             "found_by": self.found_by,
             "locations": [loc.to_dict() for loc in self.locations],
         }
+
+
+def plain(value: Any) -> Any:
+    """A record, a ``Skipped`` or any of their parts as JSON values (enums by value, tuples as lists): what
+    the store's file cache keeps of what a file held, for ``rebuilt`` in the next scan."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    return value
+
+
+_T = TypeVar("_T")
+
+
+def rebuilt(kind: type[_T], data: Any) -> _T:
+    """``plain`` undone, following the types ``kind`` declares for its fields; ``ValueError`` (or
+    ``TypeError``/``KeyError``) for data that does not fit them."""
+    return _built(kind, data)  # type: ignore[no-any-return]
+
+
+@cache
+def _field_types(kind: type) -> tuple[tuple[str, Any], ...]:
+    hints = typing.get_type_hints(kind)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(kind) if f.init)
+
+
+def _built(kind: Any, data: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        return kind(**{name: _built(hint, data[name]) for name, hint in _field_types(kind) if name in data})
+    if origin in (typing.Union, types.UnionType):
+        if data is None:
+            return None
+        for option in typing.get_args(kind):
+            if option is not type(None):
+                try:
+                    return _built(option, data)
+                except (TypeError, ValueError, KeyError):
+                    continue
+        raise ValueError(f"{data!r} is none of {kind}")
+    if origin is tuple:
+        args = typing.get_args(kind)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_built(args[0], v) for v in data)
+        return tuple(_built(a, v) for a, v in zip(args, data, strict=True))
+    if origin is Literal:
+        for option in typing.get_args(kind):
+            if option == data or (isinstance(option, Enum) and option.value == data):
+                return option
+        raise ValueError(f"{data!r} is not one of {kind}")
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(data)
+    if kind in (str, int, float, bool) and not isinstance(data, kind):
+        raise TypeError(f"{data!r} is not a {kind.__name__}")
+    return data

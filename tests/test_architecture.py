@@ -36,7 +36,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("data", ("scanner.records", "scanner.findings", "scanner.sqlite")),
-    ("walk", ("scanner.placeholders", "scanner.fsview", "scanner.mounts", "scanner.drives", "scanner.walk")),
+    (
+        "walk",
+        (
+            "scanner.placeholders",
+            "scanner.beneath",
+            "scanner.fsview",
+            "scanner.mounts",
+            "scanner.drives",
+            "scanner.walk",
+        ),
+    ),
     ("collect", ("scanner.formats", "scanner.collectors")),
     ("identify", ("scanner.lineage",)),
     ("judge", ("scanner.policy",)),

@@ -17,7 +17,7 @@ import pytest
 from conftest import SCANNER, require, run_scanner
 from modelkit import write_gguf, write_safetensors
 
-from scanner import fsview
+from scanner import beneath
 from scanner.audit import AuditOptions, run_audit
 from scanner.fsview import RootFS, SpecialFile
 from scanner.mounts import read_mount_table
@@ -35,7 +35,7 @@ root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: files and 
 def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every read is checked both with ``openat2`` and as on a kernel without it (before Linux 5.6)."""
     if request.param != "openat2":
-        monkeypatch.setattr(fsview, "_openat2_missing", True)
+        monkeypatch.setattr(beneath, "_openat2_missing", True)
     return str(request.param)
 
 

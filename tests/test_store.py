@@ -23,6 +23,7 @@ from scanner.policy.loader import load_policy
 from scanner.sqlite import connect, migrate
 from scanner.store.database import open_store, scope_of
 from scanner.store.migrations import MIGRATIONS
+from scanner.vocabulary import SkipKind
 
 
 def _write(path: Path, text: str) -> None:
@@ -444,3 +445,84 @@ def test_a_policy_that_bans_another_provider_reads_quiet_files_again(machine: Ma
     assert _audit_json(machine, db)["findings"] == []
     found = _audit_json(machine, db, "--policy", str(policy))["findings"]
     assert [f["location"]["path"] for f in found] == ["/srv/app/config.py"]
+
+
+NAMING_FILES = {
+    "/home/alice/app/client.py": (
+        "import os\nimport openai\n\n"
+        'client = openai.OpenAI(base_url="https://api.deepseek.com/v1", api_key=os.environ["DEEPSEEK_API_KEY"])\n'
+        '# we used to call "https://api.moonshot.cn/v1" here\n'
+    ),
+    "/home/alice/app/config.yaml": "llm:\n  model: deepseek-ai/DeepSeek-R1-Distill-Qwen-32B\n  provider: deepseek\n",
+    "/home/alice/bin/ask.sh": "#!/bin/sh\nexport MOONSHOT_API_KEY=sk-7f3a9b2c4d5e6f708192a3b4c5d6e7f8\ncurl https://api.moonshot.cn/v1/chat\n",
+    "/home/alice/app/analysis.ipynb": json.dumps(
+        {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "source": ["from openai import OpenAI\n", 'OpenAI(base_url="https://api.minimax.io/v1")\n'],
+                }
+            ]
+        }
+    ),
+    "/home/alice/app/config.json": json.dumps(
+        {"model_type": "qwen2", "_name_or_path": "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"}
+    ),
+}
+
+
+def test_a_re_scan_takes_what_unchanged_files_named_from_the_store_and_reports_the_same(
+    machine: Machine, tmp_path: Path
+) -> None:
+    for place, text in NAMING_FILES.items():
+        _write(machine.path(place), text)
+    db = tmp_path / "scanner.db"
+    first, again = _audit_json(machine, db), _audit_json(machine, db)
+    assert first["findings"], "the files name banned providers"
+    for section in ("inventory", "findings"):
+        assert again[section] == first[section]
+    assert again["scan"]["coverage"]["skipped"] == first["scan"]["coverage"]["skipped"]
+
+    client = machine.path("/home/alice/app/client.py")
+    with sqlite3.connect(db) as conn:  # plant another host: only taking the file's records from the store reports it
+        ((kind, data),) = conn.execute(
+            "select kind, data from file_facts where path = ? and kind like 'text-collector %'", [str(client)]
+        ).fetchall()
+        conn.execute(
+            "update file_facts set data = ? where kind = ?",
+            [data.replace("api.deepseek.com", "api.planted.test"), kind],
+        )
+    hosts = {i["attributes"].get("host") for i in _audit_json(machine, db)["inventory"]}
+    assert "api.planted.test" in hosts and "api.deepseek.com" not in hosts
+    os.utime(client)  # changed: read again
+    hosts = {i["attributes"].get("host") for i in _audit_json(machine, db)["inventory"]}
+    assert "api.deepseek.com" in hosts and "api.planted.test" not in hosts
+
+
+def test_every_record_a_scan_makes_comes_back_whole_from_its_plain_form(machine: Machine) -> None:
+    from scanner.audit import run_audit
+    from scanner.records import Skipped, plain, rebuilt
+
+    for place, text in NAMING_FILES.items():
+        _write(machine.path(place), text)
+    write_dist_info(machine.venv("/opt/venv"), "deepseek-sdk", "0.1.0")
+    write_gguf(
+        machine.path("/srv/models/r1-distill.gguf"),
+        name="DeepSeek R1 Distill Qwen 7B",
+        base_models=[
+            {
+                "name": "DeepSeek R1",
+                "organization": "deepseek-ai",
+                "repo_url": "https://huggingface.co/deepseek-ai/DeepSeek-R1",
+            }
+        ],
+    )
+    result = run_audit(AuditOptions(root=str(machine.root)), load_policy([]))
+    kinds = {type(r).__name__ for r in result.records}
+    assert {"EndpointRecord", "ModelRecord", "PackageRecord"} <= kinds, kinds
+    for record in result.records:
+        assert rebuilt(type(record), json.loads(json.dumps(plain(record)))) == record
+    skipped = Skipped("/srv/x", "text read only up to 1 MiB", SkipKind.PARTIAL)
+    assert rebuilt(Skipped, json.loads(json.dumps(plain(skipped)))) == skipped
+    with pytest.raises((TypeError, ValueError, KeyError)):
+        rebuilt(Skipped, {"path": "/srv/x", "reason": "r", "kind": "no such kind"})
