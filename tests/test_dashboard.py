@@ -494,3 +494,21 @@ def test_a_person_signs_in_filters_opens_a_host_exports_csv_and_signs_out_in_chr
             assert not [line for line in browser.logged() if "Content Security Policy" in line or "Refused" in line]
     finally:
         collector.stop()
+
+
+def test_a_report_that_sent_nan_is_shown_with_null_in_its_place(client: TestClient, fleet: dict[str, Any]) -> None:
+    """Python's JSON writes NaN and infinities, which JSON has not: the collector stores them as sent, and
+    the read API gives them as ``null`` rather than failing the page."""
+    from scanner.fleet.collector.intake import read_report
+
+    made = as_host(json.loads(json.dumps(fleet["latest"])), "nan-01", TODAY, {"department": "finance"})
+    made["inventory"][0]["attributes"]["ratio"] = float("nan")
+    made["inventory"][0]["attributes"]["limit"] = float("inf")
+    with open_fleet_storage(fleet["db"]) as storage:
+        assert storage.store_report(read_report(json.dumps(made).encode()), NOW.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert sign_in(client, VIEWER).status_code == 303
+    shown = client.get("/api/v1/host?name=nan-01")
+    assert shown.status_code == 200, shown.text
+    attributes = shown.json()["report"]["inventory"][0]["attributes"]
+    assert (attributes["ratio"], attributes["limit"]) == (None, None)
+    assert client.get("/dashboard/host?name=nan-01").status_code == 200

@@ -128,10 +128,25 @@ def _page(page: WebPage, status: int = 200, **headers: str) -> HTMLResponse:
 
 class _PrintableJSON(JSONResponse):
     """JSON whose strings may hold what a report sent: a lone surrogate (a path that is not UTF-8), which
-    Starlette's own rendering cannot encode, is written as JSON's ``\\uNNNN`` escape, as the reporters do."""
+    Starlette's own rendering cannot encode, is written as JSON's ``\\uNNNN`` escape, as the reporters do;
+    a NaN or an infinity a report sent (Python's JSON writes them, JSON has no such number) as ``null``."""
 
     def render(self, content: Any) -> bytes:
-        return json_printable(json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))).encode()
+        try:
+            text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except ValueError:
+            text = json.dumps(_finite(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return json_printable(text).encode()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _json(document: Any, status: int = 200, **headers: str) -> JSONResponse:
