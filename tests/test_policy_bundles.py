@@ -437,6 +437,21 @@ def test_a_bundle_can_neither_name_nor_include_a_file_outside_itself(tmp_path: P
         bundle_policy(parse_bundle(document("site/site.yaml", site)))
 
 
+def test_two_files_whose_names_differ_only_in_case_are_refused_when_signing_and_reading(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    """A Windows or macOS disk holds one file for both: which one the policy would load is not what was signed."""
+    site = site_policy(tmp_path)
+    shouting = site.with_name("SITE.yaml")
+    shouting.write_text(SITE.format(version="1").replace("acme-ai", "beta-ai").replace("id: site", "id: site-two"))
+    done = sign([site, shouting], keys[0], tmp_path / "bundle.json")
+    assert done.returncode == 2 and "a name is given twice" in done.stderr, done.stderr
+    files = [{"name": name, "text": SOURCES} for name in ("site/common.yaml", "site/Common.yaml")]
+    raw = json.dumps({"format": 1, "created": "x", "policies": ["site/common.yaml"], "files": files}).encode()
+    with pytest.raises(BundleError, match="a name is given twice"):
+        parse_bundle(raw)
+
+
 class _Dribble(http.server.BaseHTTPRequestHandler):
     """A collector that sends its bundle one byte at a time, each well within the connection's timeout."""
 

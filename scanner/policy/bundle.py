@@ -47,6 +47,9 @@ MAX_BUNDLE = 16 * 1024 * 1024
 """Bytes a bundle may have: four times the largest policy file, and about 80 times the bundled policies."""
 MAX_FILES = 64
 SITE_DIR = "site"
+_TWICE = (
+    "a name is given twice (names are compared without regard to case: a Windows or macOS disk holds one file for both)"
+)
 _NAME = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.-]*/)*[A-Za-z0-9_][A-Za-z0-9_.-]*\.ya?ml")
 """A file's name in a bundle: relative, no ``..``, no hidden or odd names, so it can only land inside
 the folder it is unpacked into."""
@@ -127,6 +130,8 @@ def _names(paths: Sequence[Path]) -> dict[Path, str]:
             raise BundleError(
                 f"{path}: a bundle names its files with letters, digits, '.', '_' and '-' only, ending in .yaml"
             )
+    if len({name.casefold() for name in names.values()}) != len(names):
+        raise BundleError(f"{', '.join(sorted(str(p) for p in paths))}: {_TWICE}")
     return names
 
 
@@ -198,8 +203,8 @@ def _parse(raw: bytes) -> tuple[Bundle, dict[str, Any]]:
         if size > POLICY_FILE_CAP:
             raise BundleError(f"files[{index}]: {name} is larger than {POLICY_FILE_CAP} bytes")
         read.append(BundleFile(name, text))
-    if len({f.name for f in read}) != len(read):
-        raise BundleError("files: a name is given twice")
+    if len({f.name.casefold() for f in read}) != len(read):
+        raise BundleError(f"files: {_TWICE}")
     policies = document.get("policies")
     if not isinstance(policies, list) or not policies:
         raise BundleError("policies: expected the list of the files to compose")
