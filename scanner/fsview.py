@@ -6,7 +6,7 @@ DIR/target, ``..`` stops at DIR), so a link can never lead a scan out of the tre
 
 Every file and folder is opened by ``RootFS`` beneath the root with no symlink on any component
 (``openat2`` with ``RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS`` where the kernel has it, folder descriptors
-opened one component at a time with ``ONOFOLLOW`` where it does not): links are followed only by
+opened one component at a time with ``O_NOFOLLOW`` where it does not): links are followed only by
 ``resolve``, inside the root, so a folder swapped for a link between the walk and a read fails the
 read instead of leading it elsewhere. A link a user owns is followed only to a file that user may
 read, so root never reads for a user what the user could not. Reads are bounded, stop at the size the
@@ -36,7 +36,7 @@ from scanner.vocabulary import SkipKind
 _OPEN_FLAGS = (
     os.O_RDONLY
     | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in after lstat must not block us
-    | getattr(os, "ONOFOLLOW", 0)  # nor a symlink swapped in for the last component
+    | getattr(os, "O_NOFOLLOW", 0)  # nor a symlink swapped in for the last component
     | getattr(os, "O_NOCTTY", 0)
     | getattr(os, "O_CLOEXEC", 0)
     | getattr(os, "O_BINARY", 0)
@@ -45,7 +45,7 @@ DIR_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | NOFOLLOW | getatt
 """A folder to list: never through a link."""
 BY_DESCRIPTOR = {os.open, os.stat, os.readlink} <= os.supports_dir_fd and hasattr(os, "pread")
 """Files and folders are opened below folder descriptors (every POSIX system); where they cannot be (Windows),
-by path with a final ``ONOFOLLOW`` check, as the only way there is."""
+by path with a final ``O_NOFOLLOW`` check, as the only way there is."""
 LISTED_OPEN = BY_DESCRIPTOR and sys.platform.startswith("linux")
 """A file the walk just listed as regular is opened below its folder's descriptor (``RootFS.listed``)."""
 _MAX_SYMLINKS = 40

@@ -1057,3 +1057,36 @@ def test_a_postgresql_fleet_database_from_before_reports_were_stored_by_content_
         assert storage.prune(keep_last=1, older_than=None) == 1
     assert _rows(postgres_db, "select count(*) from part_findings where part like 'report:%'") == 0
     assert _rows(postgres_db, "select count(*) from reports") == 1
+
+
+def test_a_report_whose_store_fails_unexpectedly_gives_its_hosts_turn_back(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    """Whatever goes wrong while a report is stored (not only the database's errors), its host may send
+    again at once rather than be told for minutes that a report of it is being received."""
+    from starlette.testclient import TestClient
+
+    from scanner.fleet.collector.server import create_app
+    from scanner.fleet.collector.storage import HostGate
+    from scanner.fleet.collector.tokens import new_token
+
+    class FailingOnce(SqliteFleetStorage):
+        failed = False
+
+        def store_report(
+            self, report: dict[str, Any], received: str, dropped: int = 0, turn_of: HostGate | None = None
+        ) -> bool:
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("a bug in storing")
+            return super().store_report(report, received, dropped, turn_of)
+
+    storage = FailingOnce(tmp_path / "fleet.db")
+    token = new_token()
+    storage.add_token("web-01", token_hash(token))
+    body = json.dumps(report).encode()
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(storage), raise_server_exceptions=False) as client:
+        assert client.post("/api/v1/reports", content=body, headers=headers).status_code == 500
+        again = client.post("/api/v1/reports", content=body, headers=headers)
+        assert again.status_code == 201, again.text

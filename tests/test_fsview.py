@@ -103,3 +103,40 @@ def test_a_listed_file_swapped_after_listing_is_opened_the_careful_way_or_refuse
         assert fs.read_bytes(real, 100) == (b"another", False)
     finally:
         os.close(folder)
+
+
+@pytest.mark.skipif(not LISTED_OPEN, reason="files are opened below their listed folder on Linux only")
+def test_a_listed_file_swapped_for_a_link_is_never_opened_through_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link put in place of a file the walk listed is not followed even for a moment: opening what it
+    points to (a device, a FIFO out of the root) can have effects of its own, whatever ``fstat`` says after."""
+    root = tmp_path / "root"
+    (root / "srv").mkdir(parents=True)
+    outside = tmp_path / "outside.fifo"
+    os.mkfifo(outside)
+    fs = RootFS(str(root))
+    listed = root / "srv" / "app.env"
+    listed.write_text("listed")
+    real = str(root.resolve() / "srv" / "app.env")
+    opened: list[int] = []
+    real_open = os.open
+
+    def recording_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        fd = real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+        opened.append(os.fstat(fd).st_ino)
+        return fd
+
+    folder = os.open(root / "srv", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fs.listing(real, len(real) - len("app.env"), folder, listed.stat().st_ino)
+        listed.unlink()
+        listed.symlink_to(outside)
+        monkeypatch.setattr(os, "open", recording_open)
+        with pytest.raises((SpecialFile, FileRefused)):
+            fs.read_bytes(real, 100)
+    finally:
+        monkeypatch.undo()
+        fs.listing_done()
+        os.close(folder)
+    assert outside.stat().st_ino not in opened, "the FIFO the link points to was opened"

@@ -526,3 +526,27 @@ def test_every_record_a_scan_makes_comes_back_whole_from_its_plain_form(machine:
     assert rebuilt(Skipped, json.loads(json.dumps(plain(skipped)))) == skipped
     with pytest.raises((TypeError, ValueError, KeyError)):
         rebuilt(Skipped, {"path": "/srv/x", "reason": "r", "kind": "no such kind"})
+
+
+def test_a_policy_that_adds_what_the_text_records_without_a_new_needle_reads_named_files_again(
+    machine: Machine, tmp_path: Path
+) -> None:
+    """A variable whose name holds a needle already searched for (``DEEPSEEK_…``) changes what a line
+    records, not what a file is searched for: the records kept from the last scan are not taken back."""
+    _write(machine.path("/srv/app/client.py"), 'import os\nurl = os.environ["DEEPSEEK_GATEWAY_URL"]\n')
+    policy = tmp_path / "site.yaml"
+    policy.write_text(
+        "schema_version: 1\nid: site\nversion: '1'\ntitle: Site bans\ninclude: [default]\nproviders:\n"
+        "  - id: deepseek-gateway\n    name: DeepSeek Gateway\n    severity: violation\n"
+        "    reason: Banned by memo 12.\n    sources: [memo]\n"
+        "    env_vars:\n      - {name: DEEPSEEK_GATEWAY_URL, source: memo}\n"
+        "sources:\n  memo: {title: Memo 12, date: 2026-12-01, urls: ['https://example.org/memo-12'], "
+        "confidence: verified, kind: vendor-documentation}\n"
+    )
+    without_store = run_scanner("audit", "--root", str(machine.root), "--policy", str(policy), "-f", "json")
+    expected = [f["location"]["path"] for f in json.loads(without_store.stdout)["findings"]]
+    assert expected == ["/srv/app/client.py"], "the site policy bans the variable the file reads"
+    db = tmp_path / "scanner.db"
+    assert _audit_json(machine, db)["findings"] == []
+    found = _audit_json(machine, db, "--policy", str(policy))["findings"]
+    assert [f["location"]["path"] for f in found] == expected

@@ -291,9 +291,14 @@ class TextCollector(Collector):
         self._records: list[Record] = []
         self._skipped: list[Skipped] = []
         self._identities = Identities(self.options.watch)
-        # What this collector looks for, and how: the needles, and the scanner's code (its files' digests).
-        # Files found quiet under another are read again.
-        looked_for = repr((self._identities.search.needles, sorted(shipped_digests())))
+        # What this collector looks for, and how: the needles, the whole watch list (what a line records
+        # depends on all of it: a variable ``DEEPSEEK_GATEWAY_URL`` added by a policy adds no needle past
+        # ``deepseek``, but a record), its salt (the fingerprints in the records) and the scanner's code
+        # (its files' digests). Files found quiet, or the records of files read, under another are read again.
+        watch = self.options.watch
+        fields = (getattr(watch, f.name) for f in dataclasses.fields(watch))
+        identities = [sorted(value) if isinstance(value, frozenset) else value for value in fields]
+        looked_for = repr((self._identities.search.needles, identities, sorted(shipped_digests())))
         self._looked_for = f"{self.id} {hashlib.sha256(looked_for.encode()).hexdigest()[:32]}"
 
     def visit(self, entry: Entry) -> None:

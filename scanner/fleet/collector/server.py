@@ -148,7 +148,7 @@ def create_app(
         """Store the report and give back the host's turn, with it where the storage can."""
         try:
             stored = storage.store_report(report, utc_now(), sent.dropped, turn_of=gate)
-        except StoreError:
+        except BaseException:  # not only the database's errors: ``receive`` leaves the turn to this
             release(host)
             raise
         return "stored" if stored else "duplicate"
