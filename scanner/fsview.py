@@ -23,6 +23,7 @@ import os
 import re
 import stat
 import sys
+import time
 import weakref
 from typing import Any, BinaryIO
 
@@ -48,6 +49,12 @@ BY_DESCRIPTOR = {os.open, os.stat, os.readlink} <= os.supports_dir_fd and hasatt
 by path with a final ``O_NOFOLLOW`` check, as the only way there is."""
 LISTED_OPEN = BY_DESCRIPTOR and sys.platform.startswith("linux")
 """A file the walk just listed as regular is opened below its folder's descriptor (``RootFS.listed``)."""
+SETTLING_NS = 2_000_000_000
+"""A file changed this recently may change again within the same tick of its filesystem's clock (ext3 and
+HFS+ count whole seconds) with its size and times unchanged: nothing learnt from it is kept."""
+NO_CHANGE_TIME = frozenset({"vfat", "msdos", "exfat", "fuseblk", "iso9660", "udf", "squashfs", "erofs", "cramfs"})
+"""Filesystems whose change time is not the kernel's record of the last change (FAT and exFAT keep none and
+give the modification time, which anyone can set; images give what was written in them)."""
 _MAX_SYMLINKS = 40
 _DRIVE = re.compile(r"^[A-Za-z]:(?:/|$)")
 
@@ -113,6 +120,7 @@ class RootFS:
         and the drive as their first folder (``/C:/Users/alice``), the shape a Windows disk mounted
         elsewhere shows, so that every place is matched one way (``scanner.syspaths``)."""
         self._euid = os.geteuid() if hasattr(os, "geteuid") else 0
+        self._fstypes: dict[int, str] | None = None
         self._pseudo: dict[int, str] | None = None
         self._root = -1
         self._listed: tuple[str, int, int, int] | None = None
@@ -347,15 +355,31 @@ class RootFS:
             raise FileRefused("file changed while being opened")
         return _SizedFile(fd, opened.st_size)
 
+    def _mounted(self) -> dict[int, str]:
+        """Device number -> type of every mounted filesystem the mount table names by its device."""
+        if self._fstypes is None:
+            self._fstypes = {}
+            for mount in read_mount_table():
+                major, _, minor = mount.device.partition(":")
+                if major.isdigit() and minor.isdigit():
+                    self._fstypes[os.makedev(int(major), int(minor))] = mount.fstype
+        return self._fstypes
+
     def _pseudo_filesystems(self) -> dict[int, str]:
         """Device number -> type of every mounted pseudo filesystem (``/proc``, ``/sys``...): never read."""
         if self._pseudo is None:
-            self._pseudo = {}
-            for mount in read_mount_table():
-                major, _, minor = mount.device.partition(":")
-                if mount.fstype in PSEUDO_FSTYPES and major.isdigit() and minor.isdigit():
-                    self._pseudo[os.makedev(int(major), int(minor))] = mount.fstype
+            self._pseudo = {device: kind for device, kind in self._mounted().items() if kind in PSEUDO_FSTYPES}
         return self._pseudo
+
+    def change_shows(self, st: os.stat_result) -> bool:
+        """Whether any later change to this file will show in its status (size, times), so that what was
+        learnt from it may be kept while they are unchanged: not for a file changed in the last
+        ``SETTLING_NS`` (a same-size rewrite within one tick of the clock keeps its times), nor on a
+        filesystem whose change time is not the kernel's own record (``NO_CHANGE_TIME``, FUSE)."""
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLING_NS:
+            return False
+        kind = self._mounted().get(st.st_dev, "")
+        return kind not in NO_CHANGE_TIME and not kind.startswith("fuse")
 
     def _may_read(self, uid: int, gid: int, real_path: str) -> bool:
         """Could this user read the file: search on every folder from the root down, read on the file (mode

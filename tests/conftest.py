@@ -19,6 +19,7 @@ import postgres
 import pytest
 from typer.testing import CliRunner
 
+from scanner import fsview
 from scanner.cli.app import app
 
 SCANNER = shutil.which("scanner", path=os.path.dirname(sys.executable)) or shutil.which("scanner")
@@ -123,6 +124,14 @@ class Machine:
         site = self.path("/usr/lib/python3/dist-packages")
         site.mkdir(parents=True, exist_ok=True)
         return site
+
+
+@pytest.fixture
+def settled_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files the test has just written count as settled. The scanner keeps nothing learnt from a file
+    changed in the last two seconds (``fsview.SETTLING_NS``), and every file of a test is that new; the
+    tests of what the store keeps would otherwise wait two seconds each."""
+    monkeypatch.setattr(fsview, "SETTLING_NS", 0)
 
 
 @pytest.fixture

@@ -462,6 +462,7 @@ def test_one_machine_with_every_store_reports_exactly_the_banned_models(machine:
     assert {f["confidence"] for f in banned.values()} <= {"confirmed", "strong"}
 
 
+@pytest.mark.usefixtures("settled_files")
 def test_hash_results_are_cached_in_the_store_until_the_file_changes(machine: Machine, tmp_path: Path) -> None:
     weights = write_gguf(tmp_path / "w.gguf", name="innocent")
     banned = "ab" * 32

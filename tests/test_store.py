@@ -334,6 +334,7 @@ def test_a_scan_killed_mid_write_leaves_earlier_scans_intact(machine: Machine, t
                 assert len(report["inventory"]) == scan.records == 1500
 
 
+@pytest.mark.usefixtures("settled_files")
 def test_unchanged_model_headers_are_answered_from_the_file_cache(machine: Machine, tmp_path: Path) -> None:
     target = machine.path("/srv/models/assistant.gguf")
     target.parent.mkdir(parents=True)
@@ -369,6 +370,7 @@ def test_a_renamed_model_file_keeps_its_facts_but_reports_its_new_path(
     assert {c["path"] for c in model["attributes"]["clues"]} == {renamed}
 
 
+@pytest.mark.usefixtures("settled_files")
 def test_the_file_cache_drops_files_that_are_gone_and_keeps_those_out_of_the_scans_paths(
     machine: Machine, tmp_path: Path
 ) -> None:
@@ -392,6 +394,7 @@ def test_the_file_cache_drops_files_that_are_gone_and_keeps_those_out_of_the_sca
     assert "(file cache: 1 entries, " in table
 
 
+@pytest.mark.usefixtures("settled_files")
 def test_files_found_quiet_are_passed_over_until_they_change(machine: Machine, tmp_path: Path) -> None:
     """A file people wrote that named no provider is not read again while it is unchanged; a change to
     its content is seen even when its size and modification time are put back (its change time tells)."""
@@ -471,6 +474,7 @@ NAMING_FILES = {
 }
 
 
+@pytest.mark.usefixtures("settled_files")
 def test_a_re_scan_takes_what_unchanged_files_named_from_the_store_and_reports_the_same(
     machine: Machine, tmp_path: Path
 ) -> None:
@@ -550,3 +554,16 @@ def test_a_policy_that_adds_what_the_text_records_without_a_new_needle_reads_nam
     assert _audit_json(machine, db)["findings"] == []
     found = _audit_json(machine, db, "--policy", str(policy))["findings"]
     assert [f["location"]["path"] for f in found] == expected
+
+
+def test_nothing_is_kept_of_a_file_changed_in_the_last_seconds(machine: Machine, tmp_path: Path) -> None:
+    """A same-size rewrite within one tick of the filesystem's clock keeps a file's times: a file changed
+    this recently is read again next time, whatever it held."""
+    _write(machine.path("/home/alice/app/settings.py"), 'BASE_URL = "https://api.examples.com/v1"\n')
+    _write(machine.path("/home/alice/app/client.py"), 'BASE_URL = "https://api.deepseek.com/v1"\n')
+    db = tmp_path / "scanner.db"
+    _audit_json(machine, db)
+    with open_store(db) as store:
+        assert store.size().quiet_files == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from file_facts").fetchone() == (0,)

@@ -392,6 +392,8 @@ class TextCollector(Collector):
                 st = _status(handle) if cache else None
                 if cache and st and cache.quiet(self._looked_for, entry.real_path, st):
                     return None
+                if st and not self.fs.change_shows(st):
+                    st = None  # what is learnt from it now is not kept for the next scan
                 head = handle.read(SNIFF_BYTES)
                 if head.startswith(plists.BINARY_MAGIC):
                     decoded = self._binary_plist(entry, head + handle.read(CODE_CAP))

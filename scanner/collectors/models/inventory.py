@@ -143,7 +143,7 @@ class Inventory:
         if known is not None:
             return WeightFacts.from_cache(known, entry.path)
         facts = read_weight_file(handle, st.st_size, entry.name, entry.path)
-        if cache and facts is not None:
+        if cache and facts is not None and self.fs.change_shows(st):
             cache.put(WEIGHT_CACHE_KIND, entry.real_path, st, facts.to_cache())
         return facts
 
@@ -160,7 +160,7 @@ class Inventory:
                     for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
                         digest.update(chunk)
                     known = digest.hexdigest()
-                    if cache:
+                    if cache and self.fs.change_shows(st):
                         cache.put(DIGEST_CACHE_KIND, entry.real_path, st, known)
         except (OSError, FileRefused) as error:
             self.skipped.append(Skipped(entry.path, f"not hashed: {describe_refusal(error)}", refusal_kind(error)))
