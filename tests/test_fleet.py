@@ -28,7 +28,7 @@ from scanner.fleet.agent.spool import Spool
 from scanner.fleet.collector.databases import open_fleet_storage
 from scanner.fleet.collector.schema import FLEET_SCHEMA
 from scanner.fleet.collector.sqlite_storage import SqliteFleetStorage
-from scanner.fleet.collector.storage import Entry
+from scanner.fleet.collector.storage import Entry, Turn
 from scanner.fleet.collector.summary import fleet_summary
 from scanner.fleet.collector.tokens import token_hash
 from scanner.policy.loader import load_policy
@@ -933,17 +933,26 @@ def test_two_collectors_on_one_postgresql_database_share_each_hosts_rate_limit_a
             for host in ("web-02", "web-03", "web-04"):
                 one.add_token(host, token_hash(f"token of {host}"))
             gate, other_gate = one.gate(60, 1.0, lease=60), other.gate(60, 1.0, lease=60)
-            assert gate.enter(token_hash("token of web-02")) == Entry("web-02"), "admitted, its turn taken"
+            taken = gate.enter(token_hash("token of web-02"))
+            assert (taken.host, taken.admitted) == ("web-02", True), "admitted, its turn taken"
             assert other_gate.enter(token_hash("token of web-02")) == Entry("web-02", busy=True), "one at a time"
-            gate.release("web-02")
-            assert other_gate.enter(token_hash("token of web-02")).admitted
-            assert gate.enter(token_hash("token of web-02")).busy
-            assert other.store_report(_as(report, "web-02", datetime.now(timezone.utc)), utc_now(), turn_of=other_gate)
-            assert gate.enter(token_hash("token of web-02")).admitted, "a stored report gives its host's turn back"
-            assert one.store_report(_as(report, "web-02", datetime.now(timezone.utc)), utc_now(), turn_of=other_gate)
+            gate.release("web-02", taken.until)
+            taken = other_gate.enter(token_hash("token of web-02"))
+            assert taken.admitted and gate.enter(token_hash("token of web-02")).busy
+            stored = _as(report, "web-02", datetime.now(timezone.utc))
+            assert other.store_report(stored, utc_now(), turn=Turn(other_gate, "web-02", taken.until))
+            taken = gate.enter(token_hash("token of web-02"))
+            assert taken.admitted, "a stored report gives its host's turn back"
+            stored = _as(report, "web-02", datetime.now(timezone.utc))
+            assert other.store_report(stored, utc_now(), turn=Turn(gate, "web-02", taken.until))
             assert gate.enter(token_hash("token of web-02")).admitted, "so does one stored through another connection"
-            assert one.gate(60, 1.0, lease=0).enter(token_hash("token of web-03")).admitted
+            outlived = one.gate(60, 1.0, lease=0).enter(token_hash("token of web-03"))
+            assert outlived.admitted
             assert other_gate.enter(token_hash("token of web-03")).admitted, "a lease ends by itself"
+            gate.release("web-03", outlived.until)
+            assert gate.enter(token_hash("token of web-03")).busy, (
+                "a request that outlived its lease gives back nothing"
+            )
             assert gate.enter(token_hash("no such token")) == Entry(None)
             one.revoke_token("web-03")
             assert gate.enter(token_hash("token of web-03")) == Entry(None), "a revoked token opens nothing"
@@ -1067,19 +1076,18 @@ def test_a_report_whose_store_fails_unexpectedly_gives_its_hosts_turn_back(
     from starlette.testclient import TestClient
 
     from scanner.fleet.collector.server import create_app
-    from scanner.fleet.collector.storage import HostGate
     from scanner.fleet.collector.tokens import new_token
 
     class FailingOnce(SqliteFleetStorage):
         failed = False
 
         def store_report(
-            self, report: dict[str, Any], received: str, dropped: int = 0, turn_of: HostGate | None = None
+            self, report: dict[str, Any], received: str, dropped: int = 0, turn: Turn | None = None
         ) -> bool:
             if not self.failed:
                 self.failed = True
                 raise RuntimeError("a bug in storing")
-            return super().store_report(report, received, dropped, turn_of)
+            return super().store_report(report, received, dropped, turn)
 
     storage = FailingOnce(tmp_path / "fleet.db")
     token = new_token()

@@ -40,12 +40,12 @@ class RateLimiter:
 
 class ProcessGate(HostGate):
     """A token bucket per host and the hosts being received, in this process; ``host_of_token`` reads the
-    storage's tokens."""
+    storage's tokens. A turn lasts until it is given back (this process ends every request it admitted)."""
 
     def __init__(self, host_of_token: Callable[[str], str | None], burst: int, per_second: float) -> None:
         self._host_of_token = host_of_token
         self._rates = RateLimiter(burst, per_second)
-        self._receiving: set[str] = set()
+        self._receiving: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def enter(self, token_hash: str) -> Entry:
@@ -58,9 +58,10 @@ class ProcessGate(HostGate):
         with self._lock:
             if host in self._receiving:
                 return Entry(host, busy=True)
-            self._receiving.add(host)
-        return Entry(host)
+            until = self._receiving[host] = time.monotonic()
+        return Entry(host, until=until)
 
-    def release(self, host: str) -> None:
+    def release(self, host: str, until: float) -> None:
         with self._lock:
-            self._receiving.discard(host)
+            if self._receiving.get(host) == until:
+                del self._receiving[host]

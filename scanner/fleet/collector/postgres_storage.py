@@ -56,6 +56,7 @@ from scanner.fleet.collector.storage import (
     HostFilter,
     HostGate,
     HostInfo,
+    Turn,
     UserInfo,
     like_pattern,
 )
@@ -118,7 +119,7 @@ _ENTER = (
 """``HostGate.enter`` in one statement: the token's host (no row for an unknown or revoked one), counted
 against its bucket and its turn taken. ``wait`` says which: the seconds to wait when over the rate, 0 when
 the turn was taken, -1 when another request holds it (the row's old values are not returned otherwise)."""
-_RELEASE = "update host_limits set busy_until = null where host = %s"
+_RELEASE = "update host_limits set busy_until = null where host = %s and busy_until = %s"
 
 
 def redacted(url: str) -> str:
@@ -251,25 +252,23 @@ class PostgresFleetStorage(FleetStorage):
         return str(row[0]) if row else None
 
     # -- reports ----------------------------------------------------------------------------------
-    def store_report(
-        self, report: dict[str, Any], received: str, dropped: int = 0, turn_of: HostGate | None = None
-    ) -> bool:
-        in_transaction = isinstance(turn_of, PostgresGate) and turn_of.storage is self
+    def store_report(self, report: dict[str, Any], received: str, dropped: int = 0, turn: Turn | None = None) -> bool:
+        in_transaction = turn is not None and isinstance(turn.gate, PostgresGate) and turn.gate.storage is self
         with self._errors("cannot store report"):
-            stored = self._store_report(report, received, dropped, in_transaction)
-        if turn_of is not None and not in_transaction:
-            turn_of.release(report["scan"]["host"])
+            stored = self._store_report(report, received, dropped, turn if in_transaction else None)
+        if turn is not None and not in_transaction:
+            turn.give_back()
         return stored
 
-    def _store_report(self, report: dict[str, Any], received: str, dropped: int, ending_turn: bool) -> bool:
+    def _store_report(self, report: dict[str, Any], received: str, dropped: int, ending: Turn | None) -> bool:
         scan, summary = report["scan"], report["summary"]
         agent = report.get("agent") or {}
         host, report_id = _text(scan["host"]), _text(scan["id"])
         document, parts = split(report)
         with self._pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction():
             conn.execute(_LOCK_HOST, [host, host])
-            if ending_turn:
-                conn.execute(_RELEASE, [host])
+            if ending is not None:
+                conn.execute(_RELEASE, [host, ending.until])
             stored = conn.execute(
                 "insert into reports (id, host, received, started, finished, compliant, complete, violations, "
                 "warnings, infos, tags, document) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -510,20 +509,15 @@ class PostgresGate(HostGate):
 
     def enter(self, token_hash: str) -> Entry:
         now = time.time()
-        params = {
-            "token": token_hash,
-            "burst": self._burst,
-            "rate": self._per_second,
-            "now": now,
-            "until": now + self._lease,
-        }
+        until = now + self._lease
+        params = {"token": token_hash, "burst": self._burst, "rate": self._per_second, "now": now, "until": until}
         _, row = self.storage.execute(_ENTER, params)
         if row is None:
             return Entry(None)
         host, wait = str(row[0]), float(row[1])
         if wait < 0:
             return Entry(host, busy=True)
-        return Entry(host, wait=wait)
+        return Entry(host, wait=wait) if wait else Entry(host, until=until)
 
-    def release(self, host: str) -> None:
-        self.storage.execute(_RELEASE, [host])
+    def release(self, host: str, until: float) -> None:
+        self.storage.execute(_RELEASE, [host, until])

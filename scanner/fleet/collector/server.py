@@ -45,7 +45,7 @@ from scanner.fleet.collector.dashboard import dashboard_routes
 from scanner.fleet.collector.guard import BACKLOG, log_config
 from scanner.fleet.collector.intake import MAX_BODY, IntakeError, read_report
 from scanner.fleet.collector.published import Published, policy_endpoint
-from scanner.fleet.collector.storage import FleetStorage
+from scanner.fleet.collector.storage import FleetStorage, Turn
 from scanner.fleet.collector.tokens import token_hash
 from scanner.report import utc_now
 
@@ -140,34 +140,34 @@ def create_app(
             raise IntakeError(403, f"this token belongs to host {host!r}, the report claims {claimed!r}")
         return report
 
-    def release(host: str) -> None:
+    def release(turn: Turn) -> None:
         with suppress(StoreError):  # a turn not given back ends with its lease
-            gate.release(host)
+            turn.give_back()
 
-    def store(report: dict[str, Any], sent: Sent, host: str) -> str:
+    def store(report: dict[str, Any], sent: Sent, turn: Turn) -> str:
         """Store the report and give back the host's turn, with it where the storage can."""
         try:
-            stored = storage.store_report(report, utc_now(), sent.dropped, turn_of=gate)
+            stored = storage.store_report(report, utc_now(), sent.dropped, turn)
         except BaseException:  # not only the database's errors: ``receive`` leaves the turn to this
-            release(host)
+            release(turn)
             raise
         return "stored" if stored else "duplicate"
 
-    async def receive(request: Request, sent: Sent, host: str) -> JSONResponse:
+    async def receive(request: Request, sent: Sent, turn: Turn) -> JSONResponse:
         """The report of an admitted request, whose host's turn is given back whatever happens."""
         loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(readers.acquire(), QUEUE_WAIT)
         except asyncio.TimeoutError:
-            await loop.run_in_executor(doorman, release, host)
+            await loop.run_in_executor(doorman, release, turn)
             return _error(503, "the collector is busy; retry later", **{"Retry-After": str(int(QUEUE_WAIT))})
         stored = False
         try:
             body = await _body(request, body_timeout)
-            report = await loop.run_in_executor(checker, check, body, sent, host)
+            report = await loop.run_in_executor(checker, check, body, sent, turn.host)
             del body  # held no longer than its report
             stored = True  # from here on, the storer gives the turn back
-            status = await loop.run_in_executor(storer, store, report, sent, host)
+            status = await loop.run_in_executor(storer, store, report, sent, turn)
             report_id = report["scan"]["id"]
         except IntakeError as error:
             return _error(error.status, error.message)
@@ -176,7 +176,7 @@ def create_app(
         finally:
             readers.release()
             if not stored:
-                await loop.run_in_executor(doorman, release, host)
+                await loop.run_in_executor(doorman, release, turn)
         return JSONResponse({"status": status, "id": report_id}, status_code=201 if status == "stored" else 200)
 
     async def health(request: Request) -> JSONResponse:
@@ -201,7 +201,7 @@ def create_app(
             return _error(429, f"too many reports from {entry.host}; retry later", **{"Retry-After": retry})
         if entry.busy:  # one agent per host: a second request at once is a loop or an attack
             return _error(429, f"a report from {entry.host} is being received; retry later", **{"Retry-After": "5"})
-        return await receive(request, sent, entry.host)
+        return await receive(request, sent, Turn(gate, entry.host, entry.until))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

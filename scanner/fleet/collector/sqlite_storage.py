@@ -42,6 +42,7 @@ from scanner.fleet.collector.storage import (
     HostFilter,
     HostGate,
     HostInfo,
+    Turn,
     UserInfo,
     like_pattern,
 )
@@ -151,15 +152,13 @@ class SqliteFleetStorage(FleetStorage):
         return str(row[0]) if row else None
 
     # -- reports ----------------------------------------------------------------------------------
-    def store_report(
-        self, report: dict[str, Any], received: str, dropped: int = 0, turn_of: HostGate | None = None
-    ) -> bool:
+    def store_report(self, report: dict[str, Any], received: str, dropped: int = 0, turn: Turn | None = None) -> bool:
         try:
             stored = self._store_report(report, received, dropped)
         except sqlite3.Error as error:
             raise StoreError(f"{self.path}: cannot store report: {error}") from error
-        if turn_of is not None:
-            turn_of.release(report["scan"]["host"])
+        if turn is not None:
+            turn.give_back()
         return stored
 
     def _store_report(self, report: dict[str, Any], received: str, dropped: int) -> bool:

@@ -141,6 +141,8 @@ class Entry:
     """Seconds before the host may send again (over its rate); 0 when it may."""
     busy: bool = False
     """Another request of the host holds its turn."""
+    until: float = 0.0
+    """When the turn taken ends by itself; it names the turn, so that only its holder gives it back."""
 
     @property
     def admitted(self) -> bool:
@@ -158,7 +160,21 @@ class HostGate(ABC):
         died) ends by itself after the gate's lease."""
 
     @abstractmethod
-    def release(self, host: str) -> None: ...
+    def release(self, host: str, until: float) -> None:
+        """Give back the host's turn taken until ``until``; not a later one (a request that outlived its
+        lease must not end the turn of the request admitted after it)."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A host's turn taken in a gate (``Entry.until`` names it), for ``FleetStorage.store_report`` to give back."""
+
+    gate: HostGate
+    host: str
+    until: float
+
+    def give_back(self) -> None:
+        self.gate.release(self.host, self.until)
 
 
 class FleetStorage(ABC):
@@ -178,17 +194,14 @@ class FleetStorage(ABC):
         """The host a token (by its hash) belongs to; ``None`` for an unknown or revoked token."""
 
     @abstractmethod
-    def store_report(
-        self, report: dict[str, Any], received: str, dropped: int = 0, turn_of: HostGate | None = None
-    ) -> bool:
+    def store_report(self, report: dict[str, Any], received: str, dropped: int = 0, turn: Turn | None = None) -> bool:
         """Store a checked report; ``False`` (and nothing changed) when this host already sent a report
         with this id. Ids are per host: another host's report with the same id is a different report.
 
         ``dropped``: reports the host's agent says it had to drop from a full spool since its last delivery.
-        ``turn_of``: the gate in which this report's host holds its turn, given back once the report is
-        stored or found a duplicate: in the same transaction where the gate keeps its turns in this
-        database (a commit and a round trip less a report), else just after. Not given back when storing
-        fails.
+        ``turn``: the turn this report's host holds, given back once the report is stored or found a
+        duplicate: in the same transaction where its gate keeps its turns in this database (a commit and
+        a round trip less a report), else just after. Not given back when storing fails.
         """
 
     @abstractmethod
