@@ -317,7 +317,7 @@ class TextCollector(Collector):
         if cache and listed and (cache.quiet(self._looked_for, entry.real_path, listed) or self._known(entry, listed)):
             return  # found quiet, or read, by the last scan, and unchanged since: not even opened
         cap = NOTEBOOK_CAP if suffix == ".ipynb" else CODE_CAP if suffix in CODE_SUFFIXES else TEXT_CAP
-        read = self._read(entry, cap)
+        read = self._read(entry, cap, looked_up=listed is not None)
         if read is None:
             return
         data, rest, st = read
@@ -382,15 +382,18 @@ class TextCollector(Collector):
         config = suffix in CONFIG_SUFFIXES or lower in CONFIG_NAMES_ANYWHERE or lower.endswith(".dockerfile")
         return EndpointSource.CONFIG_FILE if config else EndpointSource.SOURCE_CODE
 
-    def _read(self, entry: Entry, cap: int) -> tuple[bytes, _Rest, os.stat_result | None] | None:
+    def _read(
+        self, entry: Entry, cap: int, looked_up: bool = False
+    ) -> tuple[bytes, _Rest, os.stat_result | None] | None:
         """Up to ``cap`` bytes of a text file, what is past them, and the file's status; ``None`` for a
         binary or unreadable one (the latter listed), or one an earlier scan found nothing in and that is
-        unchanged since (``FileCache.quiet``). Past the cap the file is only searched for the names."""
+        unchanged since (``FileCache.quiet``; asked here unless ``looked_up`` says it was asked before the
+        open). Past the cap the file is only searched for the names."""
         cache = self.options.file_cache
         try:
             with self.fs.open_regular(entry.real_path) as handle:
                 st = _status(handle) if cache else None
-                if cache and st and cache.quiet(self._looked_for, entry.real_path, st):
+                if cache and st and not looked_up and cache.quiet(self._looked_for, entry.real_path, st):
                     return None
                 if st and not self.fs.change_shows(st):
                     st = None  # what is learnt from it now is not kept for the next scan
