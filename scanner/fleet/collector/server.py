@@ -45,7 +45,7 @@ from scanner.fleet.collector.dashboard import dashboard_routes
 from scanner.fleet.collector.guard import BACKLOG, log_config
 from scanner.fleet.collector.intake import MAX_BODY, IntakeError, read_report
 from scanner.fleet.collector.published import Published, policy_endpoint
-from scanner.fleet.collector.storage import FleetStorage, Turn
+from scanner.fleet.collector.storage import Entry, FleetStorage, Turn
 from scanner.fleet.collector.tokens import token_hash
 from scanner.report import utc_now
 
@@ -108,6 +108,17 @@ async def _body(request: Request, timeout: float) -> bytes:
         return await asyncio.wait_for(read(), timeout)
     except asyncio.TimeoutError as error:
         raise IntakeError(408, f"body not received within {timeout:g} s") from error
+
+
+def _refusal(entry: Entry) -> JSONResponse:
+    """Why the gate did not admit a request."""
+    if entry.host is None:
+        return _error(401, "unknown or revoked token", **{"WWW-Authenticate": "Bearer"})
+    if entry.wait:
+        retry = str(int(entry.wait) + 1)
+        return _error(429, f"too many reports from {entry.host}; retry later", **{"Retry-After": retry})
+    # one agent per host: a second request at once is a loop or an attack
+    return _error(429, f"a report from {entry.host} is being received; retry later", **{"Retry-After": "5"})
 
 
 def create_app(
@@ -194,13 +205,8 @@ def create_app(
             entry = await asyncio.get_running_loop().run_in_executor(doorman, gate.enter, token_hash(token))
         except StoreError as error:
             return _error(503, f"storage unavailable: {error}", **{"Retry-After": "60"})
-        if entry.host is None:
-            return _error(401, "unknown or revoked token", **{"WWW-Authenticate": "Bearer"})
-        if entry.wait:
-            retry = str(int(entry.wait) + 1)
-            return _error(429, f"too many reports from {entry.host}; retry later", **{"Retry-After": retry})
-        if entry.busy:  # one agent per host: a second request at once is a loop or an attack
-            return _error(429, f"a report from {entry.host} is being received; retry later", **{"Retry-After": "5"})
+        if entry.host is None or not entry.admitted:
+            return _refusal(entry)
         return await receive(request, sent, Turn(gate, entry.host, entry.until))
 
     @asynccontextmanager
