@@ -879,6 +879,19 @@ def _playbook(env: dict[str, str], *args: str | Path) -> subprocess.CompletedPro
     )
 
 
+def _role_variables(tmp_path: Path, destdir: Path, **variables: object) -> Path:
+    """The role's variables for a run as this user into ``destdir`` (a staging root), in a file for ``-e @``."""
+    given = tmp_path / "vars.json"
+    staging = {
+        "ansible_python_interpreter": sys.executable,
+        "scanner_become": False,
+        "scanner_destdir": str(destdir),
+        "scanner_python": sys.executable,
+    }
+    given.write_text(json.dumps({**staging, **variables}))
+    return given
+
+
 def test_ansible_playbook_passes_syntax_check(ansible_env: dict[str, str]) -> None:
     _ok(_playbook(ansible_env, "--syntax-check"))
 
@@ -952,19 +965,7 @@ def test_ansible_role_refuses_policy_key_without_a_collector_or_with_policies_be
     tmp_path: Path, ansible_env: dict[str, str], variables: dict[str, object], message: str
 ) -> None:
     destdir = tmp_path / "root"
-    given = tmp_path / "vars.json"
-    given.write_text(
-        json.dumps(
-            {
-                "ansible_python_interpreter": sys.executable,
-                "scanner_become": False,
-                "scanner_destdir": str(destdir),
-                "scanner_wheel": str(tmp_path / "scanner-0-py3-none-any.whl"),
-                "scanner_python": sys.executable,
-                **variables,
-            }
-        )
-    )
+    given = _role_variables(tmp_path, destdir, scanner_wheel=str(tmp_path / "scanner-0-py3-none-any.whl"), **variables)
     done = _playbook(ansible_env, "-e", f"@{given}")
     assert done.returncode != 0
     assert message in done.stdout, done.stdout[-3000:]
@@ -975,23 +976,16 @@ def test_ansible_role_installs_into_a_staging_root_idempotently_and_removes_what
     tmp_path: Path, ansible_env: dict[str, str], wheelhouse: Path
 ) -> None:
     destdir = tmp_path / "root"
-    variables = tmp_path / "vars.json"
-    variables.write_text(
-        json.dumps(
-            {
-                "ansible_python_interpreter": sys.executable,
-                "scanner_become": False,
-                "scanner_destdir": str(destdir),
-                "scanner_wheelhouse": str(wheelhouse),
-                "scanner_python": sys.executable,
-                "scanner_collector_url": COLLECTOR,
-                "scanner_token": "token-from-the-vault",
-                "scanner_policy_key": "/etc/scanner/policy.pub",
-                "scanner_tags": {"department": "finance"},
-                "scanner_excludes": ["/srv/backups"],
-                "scanner_scheduler": "systemd",
-            }
-        )
+    variables = _role_variables(
+        tmp_path,
+        destdir,
+        scanner_wheelhouse=str(wheelhouse),
+        scanner_collector_url=COLLECTOR,
+        scanner_token="token-from-the-vault",
+        scanner_policy_key="/etc/scanner/policy.pub",
+        scanner_tags={"department": "finance"},
+        scanner_excludes=["/srv/backups"],
+        scanner_scheduler="systemd",
     )
     _ok(_playbook(ansible_env, "-e", f"@{variables}"))
 
