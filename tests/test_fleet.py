@@ -1015,6 +1015,17 @@ def test_collectors_starting_together_migrate_a_postgresql_database_once(postgre
         open_fleet_storage(postgres_db)
 
 
+def test_postgresql_does_not_compress_again_what_the_collector_stores_compressed(postgres_db: str) -> None:
+    with open_fleet_storage(postgres_db):
+        pass
+    with psycopg.connect(postgres_db) as db:
+        storage = db.execute(
+            "select attrelid::regclass::text, attname, attstorage from pg_attribute "
+            "where (attrelid, attname) in (('report_parts'::regclass, 'body'), ('reports'::regclass, 'document'))"
+        ).fetchall()
+    assert sorted(storage) == [("report_parts", "body", "e"), ("reports", "document", "e")]
+
+
 def test_several_workers_serve_one_postgresql_database_and_sqlite_refuses_them(
     report: dict[str, Any], tmp_path: Path, postgres_db: str
 ) -> None:
