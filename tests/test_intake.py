@@ -140,3 +140,17 @@ def test_what_the_whole_check_refuses_is_refused_with_its_reason(
     with pytest.raises(IntakeError) as refused:
         parse_report(template.replace(b'{"x": 0}', attributes))
     assert refused.value.status == status, refused.value
+
+
+def test_sources_that_passed_once_are_kept_as_sent_and_others_are_still_checked(base: dict[str, Any]) -> None:
+    assert base["sources"], "the report cites its policy's sources"
+    first = json.dumps(base).encode()
+    again = json.dumps({**base, "scan": {**base["scan"], "id": "another"}}).encode()
+    for data in (first, again):
+        (stored,) = [part.text for part in split(parse_report(data))[1] if part.section == "sources"]
+        assert stored == json.dumps(base["sources"]).encode(), "stored as sent"
+    source = next(iter(base["sources"]))
+    changed = {**base["sources"], source: {**base["sources"][source], "urls": "not a list"}}
+    with pytest.raises(IntakeError) as refused:
+        parse_report(json.dumps({**base, "sources": changed}).encode())
+    assert refused.value.status == 422 and "sources" in refused.value.message
