@@ -188,7 +188,7 @@ import sys
 
 class NotInstalled:
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in {"starlette", "uvicorn", "fastjsonschema", "orjson", "msgspec", "psycopg", "psycopg_pool"}:
+        if name.partition(".")[0] in {"starlette", "uvicorn", "fastjsonschema", "orjson", "msgspec", "isal", "psycopg", "psycopg_pool"}:
             raise ImportError(f"No module named {name!r} (an agent installed without the server extra)")
         return None
 

@@ -3,18 +3,25 @@ exactly what the whole check accepts, and keep exactly what was sent."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
+import subprocess
+import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
 import fastjsonschema
 import pytest
+from conftest import require_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.audit import AuditOptions, run_audit
-from scanner.fleet.collector.intake import MAX_DEPTH, IntakeError, parse_report
-from scanner.fleet.collector.parts import split
+from scanner.fleet.collector import deflate
+from scanner.fleet.collector.intake import MAX_DEPTH, MAX_REPORT, IntakeError, parse_report, read_report
+from scanner.fleet.collector.parts import compress, rebuild, split
 from scanner.policy.loader import load_policy
 from scanner.report import report_dict
 
@@ -154,3 +161,59 @@ def test_sources_that_passed_once_are_kept_as_sent_and_others_are_still_checked(
     with pytest.raises(IntakeError) as refused:
         parse_report(json.dumps({**base, "sources": changed}).encode())
     assert refused.value.status == 422 and "sources" in refused.value.message
+
+
+WITHOUT_ACCELERATOR = """
+import base64, json, sys
+sys.modules["isal"] = None  # as on an install without it
+from scanner.fleet.collector import deflate
+from scanner.fleet.collector.intake import IntakeError, read_report
+from scanner.fleet.collector.parts import compress, rebuild, split
+given = json.loads(sys.stdin.read())
+blob = lambda text: base64.b64decode(text)
+document, parts = split(read_report(blob(given["body"]), True))
+try:
+    read_report(blob(given["bomb"]), True)
+except IntakeError as refused:
+    bomb = refused.status
+print(json.dumps({
+    "accelerated": deflate.ACCELERATED,
+    "theirs": rebuild(blob(given["document"]), {s: blob(b) for s, b in given["parts"].items()}),
+    "document": base64.b64encode(compress(document)).decode(),
+    "parts": {p.section: base64.b64encode(compress(p.text)).decode() for p in parts},
+    "bomb": bomb,
+}))
+"""
+
+
+def test_the_gzip_accelerator_and_zlib_read_and_store_reports_alike(base: dict[str, Any]) -> None:
+    """The collector's gzip goes through python-isal where installed; an install without it reads the
+    same reports, refuses the same bombs, and reads the parts either one stored."""
+    require_module("isal")
+    assert deflate.ACCELERATED
+    body = gzip.compress(json.dumps(base).encode())
+    bomb = zlib.compress(b" " * (MAX_REPORT + 1), 9, wbits=31)
+    document, parts = split(read_report(body, True))
+    ours = {"document": compress(document), "parts": {p.section: compress(p.text) for p in parts}}
+    given = {
+        "body": body,
+        "bomb": bomb,
+        "document": ours["document"],
+        "parts": ours["parts"],
+    }
+    encoded = json.dumps(
+        {k: {s: base64.b64encode(b).decode() for s, b in v.items()} if isinstance(v, dict) else base64.b64encode(v).decode()
+         for k, v in given.items()}
+    )  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ACCELERATOR], input=encoded, capture_output=True, text=True, check=True
+    )
+    theirs = json.loads(done.stdout)
+    assert theirs["accelerated"] is False
+    stored = rebuild(ours["document"], ours["parts"])
+    assert json.loads(json.dumps(stored)) == theirs["theirs"] == json.loads(json.dumps(base))
+    decoded = base64.b64decode
+    assert rebuild(decoded(theirs["document"]), {s: decoded(b) for s, b in theirs["parts"].items()}) == stored
+    with pytest.raises(IntakeError) as refused:
+        read_report(bomb, True)
+    assert refused.value.status == theirs["bomb"] == 413
