@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 from scanner.audit import AuditOptions, run_audit
 from scanner.fleet.collector import deflate
+from scanner.fleet.collector.deflate import compress
 from scanner.fleet.collector.intake import MAX_DEPTH, MAX_REPORT, IntakeError, parse_report, read_report
-from scanner.fleet.collector.parts import compress, rebuild, split
+from scanner.fleet.collector.parts import rebuild, split
 from scanner.policy.loader import load_policy
 from scanner.report import report_dict
 
@@ -168,7 +169,8 @@ import base64, json, sys
 sys.modules["isal"] = None  # as on an install without it
 from scanner.fleet.collector import deflate
 from scanner.fleet.collector.intake import IntakeError, read_report
-from scanner.fleet.collector.parts import compress, rebuild, split
+from scanner.fleet.collector.deflate import compress
+from scanner.fleet.collector.parts import rebuild, split
 given = json.loads(sys.stdin.read())
 blob = lambda text: base64.b64decode(text)
 document, parts = split(read_report(blob(given["body"]), True))

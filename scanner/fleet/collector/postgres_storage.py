@@ -31,13 +31,13 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from scanner.errors import StoreError
+from scanner.fleet.collector.deflate import compress
 from scanner.fleet.collector.parts import (
     FINDINGS,
     LINKED,
     PART_FINDING_COLUMNS,
     PROVIDER_VIOLATION,
     SUMMARISED,
-    compress,
     finding_rows,
     rebuild,
     rebuilt,

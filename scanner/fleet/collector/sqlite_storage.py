@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner.errors import StoreError
+from scanner.fleet.collector.deflate import compress
 from scanner.fleet.collector.gates import ProcessGate
 from scanner.fleet.collector.parts import (
     FINDINGS,
@@ -24,7 +25,6 @@ from scanner.fleet.collector.parts import (
     PART_FINDING_COLUMNS,
     PROVIDER_VIOLATION,
     SUMMARISED,
-    compress,
     finding_rows,
     rebuild,
     rebuilt,
