@@ -6,6 +6,7 @@ only: ``scanner audit`` never loads the fleet's commands, the history's or the p
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -153,4 +154,13 @@ def main() -> None:
     """Console-script entry point: a command named first is built alone (completion needs them all)."""
     named = sys.argv[1] if len(sys.argv) > 1 else ""
     completing = any(key.endswith("_COMPLETE") for key in os.environ)
-    (_app(named) if named in _COMMANDS and not completing else _whole())()
+    # Building the command imports the modules it needs: objects that live as long as the process. Frozen, the
+    # collector no longer goes through them, neither the ~30 times while they are made nor at exit, freeing
+    # nothing each time: 35 ms of an audit of an empty root (medians of 31 alternated runs, 0.286 -> 0.251 s).
+    gc.disable()
+    try:
+        command = _app(named) if named in _COMMANDS and not completing else _whole()
+    finally:
+        gc.freeze()
+        gc.enable()
+    command()
