@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scanner.ecosystems",
             "scanner.printable",
             "scanner.output",
+            "scanner.patterns",
         ),
     ),
     ("data", ("scanner.records", "scanner.findings", "scanner.sqlite")),
