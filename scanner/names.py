@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SEPARATORS = re.compile(r"[\s_.\-]+")
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_REPO_URL = re.compile(
+from scanner.patterns import LazyPattern
+
+_SEPARATORS = LazyPattern(r"[\s_.\-]+")
+_URL = LazyPattern(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_REPO_URL = LazyPattern(
     r"^https?://(?:www\.)?(?:huggingface\.co|hf\.co|modelscope\.cn/models|ollama\.com)/"
     r"(?:datasets/|spaces/|library/)?([^/?#\s]+(?:/[^/?#\s]+)?)"
 )
@@ -86,7 +88,7 @@ def contains_name(haystack: str, needle: str) -> bool:
     return False
 
 
-_PACKAGING = re.compile(
+_PACKAGING = LazyPattern(
     r"(?:-(?:gguf|ggml|awq|gptq|mlx|exl2|onnx|fp16|bf16|f16|f32|fp8|int4|int8|\d+bit|imatrix|i1"
     r"|q[2-8](?:-k)?(?:-[sml]|-xs|-xl)?|q[2-8]-[01]|iq[1-4](?:-[a-z]+)*))+$"
 )
@@ -99,7 +101,7 @@ def strip_packaging(key: str) -> str:
     return f"{_PACKAGING.sub('', model)}{colon}{tag}" if colon else _PACKAGING.sub("", key)
 
 
-_PACKAGE_NAME_RUNS = re.compile(r"[-_.]+")
+_PACKAGE_NAME_RUNS = LazyPattern(r"[-_.]+")
 
 
 def normalize_package_name(name: str) -> str:

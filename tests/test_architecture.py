@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scanner.ecosystems",
             "scanner.printable",
             "scanner.output",
+            "scanner.patterns",
         ),
     ),
     ("data", ("scanner.records", "scanner.findings", "scanner.sqlite")),
@@ -208,6 +209,45 @@ def test_an_agent_install_without_the_server_extra_starts_without_the_web_stack_
     not installed on agents at all: both are imported by the commands that use them, never at start."""
     done = subprocess.run([sys.executable, "-c", _AGENT_INSTALL], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+_AUDIT_RUN = """
+import os
+import sys
+
+from scanner.cli.app import main
+
+root, *store = sys.argv[1:]
+sys.argv = ["scanner", "audit", "--root", root, *store, "-f", "json", "-o", os.devnull, "--no-progress"]
+try:
+    main()
+except SystemExit as done:
+    assert done.code == 0, done.code
+print("\\n".join(sorted(sys.modules)))
+"""
+UNUSED_BY_A_JSON_AUDIT = (
+    *("scanner.reporters.html", "scanner.reporters.markdown", "scanner.reporters.csv", "scanner.reporters.sarif"),
+    *("scanner.reporters.cyclonedx", "scanner.reporters.fleet_html", "scanner.reporters.fleet_markdown"),
+    *("scanner.cli.fleet", "scanner.cli.history", "scanner.cli.lineage", "scanner.cli.policy"),
+    "scanner.fleet.collector",
+    *("sqlite_utils", "requests", "huggingface_hub", "cryptography", "tabulate", "numpy"),
+)
+"""What ``scanner audit -f json`` of an empty root never uses: the other formats and commands, the
+migrations' library (a store already up to date), the network, signing and the table library."""
+
+
+@pytest.mark.parametrize("store", ["--no-store", "--db"])
+def test_an_audit_imports_only_what_it_uses_at_start_up(store: str, tmp_path: Path) -> None:
+    """Each is imported where it is used, never by the command's start (every run pays every import)."""
+    options = ["--no-store"] if store == "--no-store" else ["--db", str(tmp_path / "scanner.db")]
+    command = [sys.executable, "-c", _AUDIT_RUN, str(tmp_path), *options]
+    if store == "--db":  # the first audit creates the store: its migrations use sqlite_utils
+        assert subprocess.run(command, capture_output=True, text=True, check=False).returncode == 0
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = set(done.stdout.split())
+    assert "scanner.reporters.json" in loaded and "scanner.collectors.registry" in loaded
+    assert sorted(m for m in loaded for x in UNUSED_BY_A_JSON_AUDIT if m == x or m.startswith(x + ".")) == []
 
 
 def test_no_module_is_longer_than_600_lines() -> None:

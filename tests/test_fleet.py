@@ -455,13 +455,16 @@ def test_agent_configuration_sets_options_and_the_command_line_wins(machine: Mac
 
 
 def test_submit_reads_the_agents_file_passing_over_what_only_audit_takes(tmp_path: Path) -> None:
+    """Also as the console script, which builds only the command it is given (and the audit's options, that
+    ``submit`` must know to pass over)."""
     config = tmp_path / "agent.yaml"
     config.write_text(
         "submit: http://127.0.0.1:9\ntoken_file: /etc/scanner/token\npolicy: [default]\nexclude: ['/home/bob']\n"
         "tags: {department: finance}\nretention: {keep_last: 5}\npolicy_key: /etc/scanner/policy.pub\n"
     )
-    listed = run_scanner("submit", "--list", "--config", str(config))
-    assert listed.returncode == 0 and listed.stdout == "The spool is empty.\n", listed.stderr
+    for process in (False, True):
+        listed = run_scanner("submit", "--list", "--config", str(config), process=process)
+        assert listed.returncode == 0 and listed.stdout == "The spool is empty.\n", listed.stderr
     config.write_text("submit: http://127.0.0.1:9\nsubmitt: http://127.0.0.1:9\n")
     bad = run_scanner("submit", "--list", "--config", str(config))
     assert bad.returncode == 2 and f"{config}:2: submitt: unknown option" in bad.stderr

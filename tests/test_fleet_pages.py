@@ -26,7 +26,7 @@ from scanner.policy.loader import load_policy, load_waivers
 from scanner.policy.schema import Policy
 from scanner.report import FleetSummary, Report, report_dict
 from scanner.reporters.interface import FleetFormat
-from scanner.reporters.registry import FLEET_REPORTERS
+from scanner.reporters.registry import fleet_reporter
 
 SCRIPT_HOST = "<script>alert(1)</script>"
 IMG_TAG = '"><img src=x onerror=alert(1)>'
@@ -44,7 +44,7 @@ ALLOWED_TAGS = {
 
 
 def render_fleet_page(summary: FleetSummary, form: str) -> str:
-    return FLEET_REPORTERS[FleetFormat(form)]().render(summary)
+    return fleet_reporter(FleetFormat(form)).render(summary)
 
 
 def stamp(moment: datetime) -> str:

@@ -15,7 +15,7 @@ from scanner.policy.loader import load_policy
 from scanner.policy.schema import Policy
 from scanner.report import Report, report_dict
 from scanner.reporters.interface import Format
-from scanner.reporters.registry import REPORTERS
+from scanner.reporters.registry import REPORTERS, reporter
 from scanner.reporters.table import TableReporter, TableView
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "scanner" / "schemas" / "report.schema.json").read_text())
@@ -43,7 +43,7 @@ def test_every_format_has_a_reporter() -> None:
 
 
 def test_json_report_matches_its_published_schema(result: Report) -> None:
-    report = json.loads(REPORTERS[Format.JSON]().render(result))
+    report = json.loads(reporter(Format.JSON).render(result))
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
     assert report["summary"] == {
@@ -62,14 +62,14 @@ def test_json_report_matches_its_published_schema(result: Report) -> None:
 
 
 def test_schema_rejects_a_report_that_drifts_from_the_contract(result: Report) -> None:
-    report = json.loads(REPORTERS[Format.JSON]().render(result))
+    report = json.loads(reporter(Format.JSON).render(result))
     report["findings"][0]["severity"] = "critical"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
 def test_table_starts_and_ends_with_the_verdict_and_wide_adds_the_rule(result: Report) -> None:
-    text = REPORTERS[Format.TABLE]().render(result)
+    text = reporter(Format.TABLE).render(result)
     lines = text.splitlines()
     assert lines[0] == lines[-1] == "NOT COMPLIANT: 1 violation, 1 warning, 0 info; policy test 1"
     assert "VIOLATION" in text and "langchain-deepseek 1.1.1" in text and "package-listed" not in text

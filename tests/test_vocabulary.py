@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, get_args
 
@@ -121,14 +122,15 @@ def test_every_collector_is_registered_once_under_its_own_id() -> None:
     ids=["reporters", "fleet-reporters"],
 )
 def test_every_format_has_exactly_one_reporter_registered_under_its_own_id(
-    registry: dict[Any, type], formats: type[Enum], interface: type
+    registry: dict[Any, Callable[[], type]], formats: type[Enum], interface: type
 ) -> None:
     _all_modules()
     defined = {cls for cls in _subclasses(interface) if not getattr(cls, "__abstractmethods__", None)}
-    assert set(registry) == set(formats), "every member has a reporter"
-    assert set(registry.values()) == defined, "every reporter is registered"
+    loaded = {key: load() for key, load in registry.items()}
+    assert set(loaded) == set(formats), "every member has a reporter"
+    assert set(loaded.values()) == defined, "every reporter is registered"
     assert len(defined) == len(formats), "no two reporters declare the same format"
-    assert all(cls.id is key for key, cls in registry.items())
+    assert all(cls.id is key for key, cls in loaded.items())
 
 
 def _subclasses(cls: type) -> set[type]:

@@ -17,7 +17,7 @@ import typer
 from scanner.errors import ReportError, ScannerError
 from scanner.output import write_private
 from scanner.reporters.interface import FleetFormat, Format, Reporter
-from scanner.reporters.registry import REPORTERS
+from scanner.reporters.registry import reporter
 from scanner.reporters.table import TableReporter, TableView
 from scanner.vocabulary import Word
 
@@ -87,7 +87,7 @@ def reporter_for(chosen: Format, wide: bool = False, everything: bool = False) -
     """The reporter of ``chosen``; the table fits the terminal it is printed on (``COLUMNS`` when set),
     and has no width limit in a pipe or a file, where nothing wraps it."""
     if chosen is not Format.TABLE:
-        return REPORTERS[chosen]()
+        return reporter(chosen)
     return TableReporter(TableView(terminal_width(), wide, everything))
 
 

@@ -18,7 +18,7 @@ from scanner.cli.common import EXIT_FOUND, EXIT_OK, ListFormat, chosen_format, f
 from scanner.cli.conventions import ScannerGroup
 from scanner.errors import ScannerError, UsageError
 from scanner.reporters.interface import FleetFormat, Format
-from scanner.reporters.registry import FLEET_REPORTERS
+from scanner.reporters.registry import fleet_reporter
 from scanner.reporters.terminal import (
     fleet_hosts_table,
     recent_reports_table,
@@ -255,7 +255,7 @@ def fleet_summary(
         published = load_published(policy_bundle) if policy_bundle is not None else None
         with open_fleet(db) as storage:
             summary = terminal_safe_document(fleet_summary(storage, stale_days, published=published))
-        write(FLEET_REPORTERS[fleet_format(format, output)]().render(summary), output)
+        write(fleet_reporter(fleet_format(format, output)).render(summary), output)
     except ScannerError as error:
         fail(error)
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scanner.patterns import LazyPattern
+
 WINDOW = 256
 """What is around a name is read within this many characters either side (see ``mention_of``)."""
 
@@ -52,7 +54,7 @@ PROSE_SUFFIXES = frozenset(
 """Documents, data tables and messages: they name things for people to read or for a program to count,
 they do not configure a program. (Records such as ``requests.jsonl`` are read: a request log is use.)"""
 PROSE_STEMS = ("readme", "changelog", "changes", "license", "licence", "notice", "authors", "contributing", "history")
-CONFIG_TEXT = re.compile(
+CONFIG_TEXT = LazyPattern(
     r"^(?:[\w.-]*[-_.])?(?:requirements|constraints)(?:[-_.][\w.-]*)?\.(?:txt|in)$|^cmakelists\.txt$", re.IGNORECASE
 )
 """Plain-text files that are configuration or code, not prose: pip's requirements files
@@ -75,14 +77,14 @@ _SLASH_FAMILY = frozenset(
      ".proto", ".jsonc", ".json5", ".zig", ".v", ".sol", ".vue", ".svelte", ".fs", ".dhall"}
 )  # fmt: skip
 """Languages where ``//`` starts a comment anywhere on a line (outside quotes and ``://``)."""
-_LEADERS = re.compile(
+_LEADERS = LazyPattern(
     r"^\s*(?:#(?!!|\{|(?:define|include|if|ifdef|ifndef|pragma|import|region)\b)|//|/\*|\*(?!\*)|-- |--$|"
     r";(?![(\[`])|REM\s|::(?=\s|$)|<!--)",
     re.IGNORECASE,
 )
 """A line that is a comment in whatever language it is (not a shebang, a template or a C preprocessor line;
 not JavaScript's ``;(`` or C++'s ``::name``)."""
-_BLOCK_WORDS = re.compile(
+_BLOCK_WORDS = LazyPattern(
     r"(?<![\w.$/-])(?:deny|denied|block(?:ed|list|ing)?|blacklist(?:ed)?|disallow(?:ed)?|reject(?:ed)?|sinkhole|"
     r"forbid(?:den)?|ban(?:ned)?|drop|abort)(?![\w-])|\b(?:return|respond)\s+4\d\d\b|"
     r"^\s*(?:0\.0\.0\.0|127\.0\.0\.1|::1?)\s|^\s*\|\|",
@@ -103,7 +105,7 @@ _BLOCK_NAME_WORDS = frozenset(
 _RULE_SUFFIXES = frozenset({".rules", ".yar", ".yara", ".rego"})
 """Detection and policy rule languages (Suricata and Snort, YARA, Open Policy Agent): they name what to
 catch or refuse."""
-_COMMAND = re.compile(
+_COMMAND = LazyPattern(
     r"^\s*(?:RUN|CMD|ENTRYPOINT|ExecStart\w*=|command:|args:|-\s+--?\w|--?\w)|\s(?:serve|run|pull|download)\s",
     re.IGNORECASE,
 )
@@ -123,12 +125,12 @@ NAME_LIST = Mention("a list of names to match")
 EXCLUSION = Mention("a setting that excludes it")
 RULE = Mention("a detection or policy rule")
 SENTENCE = Mention("a sentence (a message, help or a description)")
-_ALTERNATION = re.compile(r"[\w.@/-]+(?:\\?\|[\w.@/-]+){4,}")
+_ALTERNATION = LazyPattern(r"[\w.@/-]+(?:\\?\|[\w.@/-]+){4,}")
 """Five or more names joined by ``|`` (no spaces: a pipeline of commands is not one): a pattern that
 matches many things (a user-agent filter, a tokenizer's token list), not a setting of one."""
-_SETTING = re.compile(r"[\"']?([A-Za-z_][\w.|-]*)[\"']?\s*:?[:=]\s*[\"'`\[({]?(?:[^:=]|:(?=//))*$")
+_SETTING = LazyPattern(r"[\"']?([A-Za-z_][\w.|-]*)[\"']?\s*:?[:=]\s*[\"'`\[({]?(?:[^:=]|:(?=//))*$")
 """A key and the start of its value (which may hold URLs): ``"URLBlocklist": ["https://…", ``."""
-_KEY_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_KEY_WORDS = LazyPattern(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _EXCLUDING_WORDS = frozenset(
     {"ignore", "ignored", "ignores", "exclude", "excluded", "excludes", "exclusion", "exclusions", "skip", "skipped",
      "skips", "blocked", "blocklist", "blacklist", "blacklisted", "denylist", "deny", "denied", "disable", "disabled",
@@ -186,11 +188,11 @@ def _family(name: str) -> tuple[bool, bool]:
     return suffix in _HASH_FAMILY or lower in _HASH_NAMES or lower.startswith(".env"), suffix in _SLASH_FAMILY
 
 
-_MARKERS: dict[tuple[bool, bool], re.Pattern[str] | None] = {
+_MARKERS: dict[tuple[bool, bool], LazyPattern[str] | None] = {
     (False, False): None,
-    (True, False): re.compile(r"[\"'`]|(?:^|(?<=\s))#"),
-    (False, True): re.compile(r"[\"'`]|(?<![:/\\])//"),
-    (True, True): re.compile(r"[\"'`]|(?:^|(?<=\s))#|(?<![:/\\])//"),
+    (True, False): LazyPattern(r"[\"'`]|(?:^|(?<=\s))#"),
+    (False, True): LazyPattern(r"[\"'`]|(?<![:/\\])//"),
+    (True, True): LazyPattern(r"[\"'`]|(?:^|(?<=\s))#|(?<![:/\\])//"),
 }
 """Quotes and the inline comment markers of a language family, in the order a line holds them."""
 
@@ -278,7 +280,7 @@ def _in_sentence(code: str, column: int, prose_values: bool) -> bool:
     return len(words & _FUNCTION_WORDS) >= 2
 
 
-_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|`[^`]*`")
+_QUOTED = LazyPattern(r"\"[^\"]*\"|'[^']*'|`[^`]*`")
 
 
 def _quoted_around(code: str, column: int) -> str | None:
@@ -292,8 +294,8 @@ def _quoted_around(code: str, column: int) -> str | None:
 
 
 _PYTHON = frozenset({".py", ".pyw", ".pyi"})
-_TRIPLE = re.compile(r"\"\"\"|\'\'\'")
-_C_COMMENT = re.compile(r"/\*|\*/")
+_TRIPLE = LazyPattern(r"\"\"\"|\'\'\'")
+_C_COMMENT = LazyPattern(r"/\*|\*/")
 _STRING_PREFIX = frozenset({"", "r", "u", "b", "f", "rb", "br", "rf", "fr"})
 
 
@@ -342,8 +344,8 @@ def _c_comments(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-_SCRIPT_OPEN = re.compile(r"<script\b", re.IGNORECASE)
-_SCRIPT_CLOSE = re.compile(r"</script\s*>", re.IGNORECASE)
+_SCRIPT_OPEN = LazyPattern(r"<script\b", re.IGNORECASE)
+_SCRIPT_CLOSE = LazyPattern(r"</script\s*>", re.IGNORECASE)
 
 
 def script_lines_only(text: str) -> str:
@@ -362,7 +364,7 @@ def script_lines_only(text: str) -> str:
     return "\n".join(kept)
 
 
-_OPENER = re.compile(r"[:=\[{(]\s*$")
+_OPENER = LazyPattern(r"[:=\[{(]\s*$")
 
 
 def enclosing_line(lines: list[str], index: int, limit: int = 64) -> str:
@@ -382,7 +384,7 @@ def enclosing_line(lines: list[str], index: int, limit: int = 64) -> str:
     return ""
 
 
-_CONFIGURES = re.compile(
+_CONFIGURES = LazyPattern(
     r"^\s*[\"']?[\w.-]*(?:api[_-]?key|apikey|token|secret|base[_-]?url|api[_-]?base|endpoint|host|model|command|args)"
     r"[\"']?\s*[:=]",
     re.IGNORECASE,

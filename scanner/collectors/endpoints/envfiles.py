@@ -22,6 +22,7 @@ from scanner.collectors.endpoints.settings import classify_all
 from scanner.collectors.endpoints.shellsyntax import batch_pairs, launchd_pairs, powershell_pairs
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
+from scanner.patterns import LazyPattern
 from scanner.records import Record, Skipped
 from scanner.syspaths import LAUNCHD_CONF, canonical, is_powershell_profile, is_system_shell_file
 from scanner.vocabulary import EndpointSource, SkipKind
@@ -36,9 +37,9 @@ DOTENV_NAMES = frozenset(
 SHELL_NAMES = frozenset(
     {".bashrc", ".bash_profile", ".profile", ".zshrc", ".zshenv", ".zprofile", ".bash_login", "config.fish"}
 )
-_DOTENV = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
-_FISH_SET = re.compile(r"^\s*set\s+(?:-[A-Za-z]+\s+)*([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DOTENV = LazyPattern(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+_FISH_SET = LazyPattern(r"^\s*set\s+(?:-[A-Za-z]+\s+)*([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$")
+_NAME = LazyPattern(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SYSTEM_SHELL_NAMES = frozenset(
     {"environment", "profile", "bashrc", "bash.bashrc", "zshrc", "zprofile", "zshenv", "zlogin"}
 )
@@ -96,7 +97,7 @@ def assignments(line: str, source: EndpointSource) -> list[tuple[str, str]]:
     return _shell_pairs(_words(line), depth=0) + launchd_pairs(line)
 
 
-_WORD_PART = re.compile(
+_WORD_PART = LazyPattern(
     r"""(?P<space>[ \t\r\n]+)
     |(?P<operator>[;&|()]+)
     |'(?P<single>[^']*)'
@@ -105,7 +106,7 @@ _WORD_PART = re.compile(
     |(?P<plain>[^ \t\r\n;&|()'"\\]+)""",
     re.VERBOSE | re.DOTALL,
 )
-_DOUBLE_QUOTED_ESCAPE = re.compile(r'\\(["\\])')
+_DOUBLE_QUOTED_ESCAPE = LazyPattern(r'\\(["\\])')
 
 
 def _words(text: str) -> list[str]:

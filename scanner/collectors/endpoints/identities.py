@@ -32,20 +32,21 @@ else:
     import sre_parse as _parser
 
 from scanner.collectors.interface import WatchList
+from scanner.patterns import LazyPattern
 
-_TOKEN = re.compile(r"[A-Za-z0-9_@$][A-Za-z0-9_.:/@+~$-]*")
-_SEGMENT = re.compile(r"[A-Za-z0-9_]+")
+_TOKEN = LazyPattern(r"[A-Za-z0-9_@$][A-Za-z0-9_.:/@+~$-]*")
+_SEGMENT = LazyPattern(r"[A-Za-z0-9_]+")
 LONGEST_TOKEN = 200
 """No model id, package, host or variable is longer; a longer run is data (base64, a digest, a minified
 blob), and each test of a token stays cheap."""
-_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{20,}")
+_ALNUM_RUN = LazyPattern(r"[A-Za-z0-9]{20,}")
 WINDOW = 256
 """What is around a name is read within this many characters either side: a setting's key, a flag, a
 quote are near it, and a minified line of megabytes costs no more than a short one."""
-_DEFAULTED = re.compile(r":[-=+?]")
-_VERSIONED = re.compile(r"(?<=.)@[^/@]*$")
+_DEFAULTED = LazyPattern(r":[-=+?]")
+_VERSIONED = LazyPattern(r"(?<=.)@[^/@]*$")
 """A package named with its version or extras (``@deepseek-ai/dsh@latest``, ``minimax-mcp[cli]``)."""
-_FILE_NAME = re.compile(
+_FILE_NAME = LazyPattern(
     r"\.(?:py|js|mjs|ts|tsx|jsx|go|rs|java|kt|cs|rb|php|sh|ps1|lua|json|ya?ml|toml|ini|cfg|conf|md|txt|rst|html?|css|"
     r"xml|lock|log|csv|sql|ipynb|rsc|pdf|docx?|pptx?|xlsx?|odt|epub|svg|png|jpe?g|gif|webp|ico|mp[34]|"
     r"tar|gz|tgz|zip|bz2|xz|zst|7z|rar|deb|rpm|appimage|dmg|exe|msi|iso|whl|jar)$"
@@ -53,17 +54,17 @@ _FILE_NAME = re.compile(
 """A token that names a file of code, configuration, text, a document, an image, an archive or an
 installer is a path (``algorithms/minimax/search.py``, ``DeepSeek-V3-Technical-Report.pdf``,
 ``janus-1.2.4.tar.gz``), not a model id; a weight file (``deepseek-r1-q4.gguf``) is not excluded."""
-_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-_CAMEL = re.compile(r"[a-z][A-Z]")
+_IDENTIFIER = LazyPattern(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_CAMEL = LazyPattern(r"[a-z][A-Z]")
 """``use_deepseek``, ``deepseekLogo``, ``AI_Client_DeepSeek``: a name in code (a variable, a function, a
 class), written with ``_`` or camel case; model ids are written with ``-``, ``.``, ``/`` or ``:``."""
-_HIDDEN = re.compile(r"/\.[^/]*")
+_HIDDEN = LazyPattern(r"/\.[^/]*")
 """A hidden folder in a path (``~/.kimi-code``) is a tool's own folder, not a model."""
-_HOST_IN = re.compile(r"^(?:[^@/]*@)?([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::\w*)?(?:/.*)?$")
+_HOST_IN = LazyPattern(r"^(?:[^@/]*@)?([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::\w*)?(?:/.*)?$")
 """A token that is a host, with user info, a port or a path around it (``@api.deepseek.com:3128/v1``)."""
-_CONSTANT = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_CONSTANT = LazyPattern(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 """``DEEPSEEK_SPECIALS``: a constant's name in code, not a model id (variables are tested before)."""
-_SELECTOR_KEY = re.compile(
+_SELECTOR_KEY = LazyPattern(
     r"(?:^|[\s{,(\"'])[\"']?[\w.-]*(?:provider|vendor|backend|platform|llm|engine)[\"']?\s*[:=]\s*[\"'`]?$|"
     r"--(?:provider|llm|backend|platform|engine)[= ]\s*[\"']?$",
     re.IGNORECASE,
@@ -290,7 +291,7 @@ def _without_secret(token: str) -> tuple[str, str | None]:
     return token, None
 
 
-_VALUE_OF = re.compile(r"(?:[\w.-]+[\"']?\s*[:=]|--?[\w-]+[= ]|^\s*[A-Za-z][\w-]*\s)\s*[\"'`]?$")
+_VALUE_OF = LazyPattern(r"(?:[\w.-]+[\"']?\s*[:=]|--?[\w-]+[= ]|^\s*[A-Za-z][\w-]*\s)\s*[\"'`]?$")
 
 
 def _valued(line: str, start: int, length: int) -> bool:
@@ -299,7 +300,7 @@ def _valued(line: str, start: int, length: int) -> bool:
     return bool(_VALUE_OF.search(before)) and (not after.strip() or after.lstrip()[:1] in ",;)}]#\"'")
 
 
-_SECTION = re.compile(r"^\s*(?:\[[\w.\"'-]+\]|[\"']?[\w.-]+[\"']?\s*[:=]\s*[{(\[]?)\s*(?:#.*)?$")
+_SECTION = LazyPattern(r"^\s*(?:\[[\w.\"'-]+\]|[\"']?[\w.-]+[\"']?\s*[:=]\s*[{(\[]?)\s*(?:#.*)?$")
 """A line that opens a block: ``[deepseek]``, ``[providers.deepseek]``, ``deepseek:``, ``"minimax": {``."""
 
 

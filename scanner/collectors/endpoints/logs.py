@@ -17,7 +17,6 @@ import io
 import ipaddress
 import json
 import os
-import re
 import stat
 import zlib
 from collections import deque
@@ -34,6 +33,7 @@ from scanner.collectors.endpoints.logtimes import (
     iso_time,
 )
 from scanner.collectors.interface import Collector, CollectorResult, WatchList
+from scanner.patterns import LazyPattern
 from scanner.records import EndpointRecord, Location, LogClient, OtherClients, Record, Skipped
 from scanner.urls import url_host
 from scanner.vocabulary import EndpointSource, SkipKind
@@ -57,13 +57,13 @@ NAME_CAP = 64
 UNKNOWN = "unknown"
 """The client of a line that names none."""
 
-_DNSMASQ = re.compile(
+_DNSMASQ = LazyPattern(
     rf"^(?P<ts>{SYSLOG_TIME}|{ISO_TIME}) .*?dnsmasq(?:\[\d+\])?: (?:\d+ \S+ )?"  # log-queries=extra: "7 10.0.0.5/53 "
     r"query\[\w+\] (?P<host>\S+) from (?P<client>\S+)"
 )
-_BIND = re.compile(rf"^(?P<ts>{BIND_TIME}|{ISO_TIME}) .*?query: (?P<host>\S+) IN \S+")
-_BIND_CLIENT = re.compile(r"\bclient (?:@0x[0-9a-fA-F]+ )?(?P<client>[^\s#]+)#\d+")
-_SQUID = re.compile(
+_BIND = LazyPattern(rf"^(?P<ts>{BIND_TIME}|{ISO_TIME}) .*?query: (?P<host>\S+) IN \S+")
+_BIND_CLIENT = LazyPattern(r"\bclient (?:@0x[0-9a-fA-F]+ )?(?P<client>[^\s#]+)#\d+")
+_SQUID = LazyPattern(
     r"^(?P<ts>\d{9,}\.\d+)\s+\d+\s+(?P<client>\S+)\s+\S+/\d{3}\s+\d+\s+(?P<method>[A-Z]+)\s+(?P<url>\S+)"
     r"(?:\s+(?P<user>\S+))?"
 )

@@ -19,30 +19,31 @@ from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from scanner.collectors.interface import WatchList
+from scanner.patterns import LazyPattern
 from scanner.records import SecretRef
 from scanner.urls import split_userinfo, url_host
 
-_URL = re.compile(r"^(?:https?|wss?)://[^\s\"'<>]+$", re.IGNORECASE)
-_HOSTLIKE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+\.?(?::\d+)?$", re.I)
-_AI_URL_NAME = re.compile(
+_URL = LazyPattern(r"^(?:https?|wss?)://[^\s\"'<>]+$", re.IGNORECASE)
+_HOSTLIKE = LazyPattern(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+\.?(?::\d+)?$", re.I)
+_AI_URL_NAME = LazyPattern(
     r"(?:^|_)(?:BASE_?URL|API_?BASE|API_?HOST|API_?URL|ENDPOINT)S?$|(?:^|[a-z])(?:BaseUrl|BaseURL|ApiBase|apiBase|baseURL)s?$|^(?:base_url|api_base|apibase|baseurl|api-base|openai-api-base)s?$",
     re.IGNORECASE,
 )
-_PROXY_NAME = re.compile(r"(?:^|[_.-])proxy$", re.IGNORECASE)
-_SECRET_NAME = re.compile(
+_PROXY_NAME = LazyPattern(r"(?:^|[_.-])proxy$", re.IGNORECASE)
+_SECRET_NAME = LazyPattern(
     r"(?:API_?KEY|AUTH_?TOKEN|ACCESS_?TOKEN|SECRET_?KEY|_SK$|_AK$|apiKey$|api_key$|api-key$)", re.IGNORECASE
 )
-_MODEL_NAME = re.compile(
+_MODEL_NAME = LazyPattern(
     r"(?:^|_)MODEL(?:_ID|_NAME)?$|(?:^|_)DEFAULT_\w*MODEL$|^(?:model|default_model|small_model|modelId|model_id)$"
     r"|ModelId$|(?:^|_)model_provider_id$|^ANTHROPIC_SMALL_FAST_MODEL$",
     re.IGNORECASE,
 )
-_PROVIDER_NAME = re.compile(r"(?:^|_)provider$|Provider$|^model_provider$", re.IGNORECASE)
-_TOOL_PROVIDER_NAME = re.compile(r"^type$")
+_PROVIDER_NAME = LazyPattern(r"(?:^|_)provider$|Provider$|^model_provider$", re.IGNORECASE)
+_TOOL_PROVIDER_NAME = LazyPattern(r"^type$")
 """In a tool's own settings (Kimi CLI ``[providers.x] type = "kimi"``), ``type`` names the provider too."""
-_REFERENCE = re.compile(r"^(?:\$\{?\{?\s*[\w.]+|\{env:\w+\}|os\.environ/\w+|env:\w+|%\w+%)")
+_REFERENCE = LazyPattern(r"^(?:\$\{?\{?\s*[\w.]+|\{env:\w+\}|os\.environ/\w+|env:\w+|%\w+%)")
 """A value that names where a secret is (``${{ secrets.X }}``, ``{env:X}``, ``os.environ/X``), not a secret."""
-_SECRET_PARAM = re.compile(r"key|token|secret|password|sig|auth", re.IGNORECASE)
+_SECRET_PARAM = LazyPattern(r"key|token|secret|password|sig|auth", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -12,23 +12,25 @@ from __future__ import annotations
 
 import re
 
+from scanner.patterns import LazyPattern
+
 _VALUE = r"""(?:"((?:[^"`]|`.)*)"|'((?:[^']|'')*)'|([^\s;)'"]+))"""
-_PS_ASSIGN = re.compile(r"\$\{?env:([A-Za-z_][\w.]*)\}?\s*=\s*" + _VALUE, re.IGNORECASE)
-_PS_SET_VARIABLE = re.compile(
+_PS_ASSIGN = LazyPattern(r"\$\{?env:([A-Za-z_][\w.]*)\}?\s*=\s*" + _VALUE, re.IGNORECASE)
+_PS_SET_VARIABLE = LazyPattern(
     r"\[(?:System\.)?Environment\]::SetEnvironmentVariable\(\s*[\"']([A-Za-z_][\w.]*)[\"']\s*,\s*" + _VALUE,
     re.IGNORECASE,
 )
-_PS_ITEM = re.compile(
+_PS_ITEM = LazyPattern(
     r"\b(?:Set-Item|New-Item|Set-Content|Add-Content|si|ni)\b(?:\s+-(?:Path|LiteralPath))?\s+[\"']?env:\\?"
     r"([A-Za-z_][\w.]*)[\"']?(?:\s+-(?:Value|Force))*\s+" + _VALUE,
     re.IGNORECASE,
 )
-_BATCH_SET = re.compile(r"^\s*@?set\s+(?!/[ap]\b)(?:\"([A-Za-z_][\w.]*)=([^\"]*)\"|([A-Za-z_][\w.]*)=(.*))$", re.I)
-_BATCH_SETX = re.compile(r"^\s*@?setx\s+([A-Za-z_][\w.]*)\s+" + _VALUE, re.IGNORECASE)
-_BATCH_COMMENT = re.compile(r"^\s*@?(?:rem\b|::)", re.IGNORECASE)
-_LAUNCHCTL = re.compile(r"(?:^|[\s;&|])(?:launchctl\s+)?setenv\s+([A-Za-z_]\w*)\s+" + _VALUE)
-_PS_COMMENT = re.compile(r"(?:^|\s)#")
-_COMMANDS = re.compile(r"&&|\|\||&")
+_BATCH_SET = LazyPattern(r"^\s*@?set\s+(?!/[ap]\b)(?:\"([A-Za-z_][\w.]*)=([^\"]*)\"|([A-Za-z_][\w.]*)=(.*))$", re.I)
+_BATCH_SETX = LazyPattern(r"^\s*@?setx\s+([A-Za-z_][\w.]*)\s+" + _VALUE, re.IGNORECASE)
+_BATCH_COMMENT = LazyPattern(r"^\s*@?(?:rem\b|::)", re.IGNORECASE)
+_LAUNCHCTL = LazyPattern(r"(?:^|[\s;&|])(?:launchctl\s+)?setenv\s+([A-Za-z_]\w*)\s+" + _VALUE)
+_PS_COMMENT = LazyPattern(r"(?:^|\s)#")
+_COMMANDS = LazyPattern(r"&&|\|\||&")
 r"""No ``\s*`` around it: tried at every position, one would rescan a run of blanks from each of its
 characters (2.5 s for one 16 KiB line of spaces); each command is stripped instead."""
 LINE_CAP = 16 << 10

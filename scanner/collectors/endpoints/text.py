@@ -51,6 +51,7 @@ from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, SpecialFile, describe_refusal, refusal_kind
 from scanner.own import digest, shipped_digests
+from scanner.patterns import LazyPattern
 from scanner.records import Clue, EndpointRecord, Location, ModelRecord, Record, Skipped, plain, rebuilt
 from scanner.syspaths import canonical
 from scanner.urls import url_host
@@ -105,13 +106,13 @@ SKIP_DIRS = PACKAGE_DIRS | {
 """Version control, and caches: what a program downloaded or derived (a model price list, a catalogue)."""
 _KEPT_UNDER_SKIPPED = ("/.git/hooks/",)
 """Scripts people write inside a skipped folder (a commit hook that asks a model for a message)."""
-_INSTALLED = re.compile(
+_INSTALLED = LazyPattern(
     r"/\.[\w.-]+/extensions/|/Extensions/|/resources/app(?:\.asar\.unpacked)?/|\.app/(?:Contents|Wrapper)/|"
     r"/(?:\.thunderbird|\.icedove|ImapMail|Maildir|\.maildir)/"
 )
 """Editor and browser extensions, Electron applications and macOS app bundles (installed software,
 inventoried as such), and mail stores (messages people received)."""
-_MAILDIR_MESSAGE = re.compile(r"/(?:cur|new|tmp)/\d{9,}\.[^/]+$")
+_MAILDIR_MESSAGE = LazyPattern(r"/(?:cur|new|tmp)/\d{9,}\.[^/]+$")
 """A message of a Maildir (``cur/1700000000.M1P2.host:2,S``), wherever the mail folder is."""
 TOOLCHAIN_DIRS = (
     "/.cargo/registry/", "/.cargo/git/", "/.rustup/", "/.m2/repository/", "/.gradle/caches/", "/.gradle/wrapper/",
@@ -128,14 +129,14 @@ WINDOWS_SYSTEM_PREFIXES = (
 software, not code people wrote; its settings places are read by their own readers."""
 ADMIN_PREFIXES = ("/usr/local/bin/", "/usr/local/sbin/", "/usr/local/etc/")
 """Inside ``/usr``, where administrators put their own scripts and settings."""
-_INTERPRETER_LIB = re.compile(r"/lib(?:64)?/python\d+\.\d+/")
+_INTERPRETER_LIB = LazyPattern(r"/lib(?:64)?/python\d+\.\d+/")
 """A Python installation's standard library (pyenv, conda, venvs): installed, not written."""
-_URL = re.compile(r"(?:https?|wss?)://[^\s\"'`<>)\]\\,}|;]+", re.IGNORECASE)
-_BASE_ARG = re.compile(
+_URL = LazyPattern(r"(?:https?|wss?)://[^\s\"'`<>)\]\\,}|;]+", re.IGNORECASE)
+_BASE_ARG = LazyPattern(
     r"(?:base_url|api_base|baseURL|apiBase|baseUrl|base-url|api-base|openai_api_base|BASE_URL|API_BASE)"
     r"[\"']?\s*[:=]\s*[\"'`]?$",
 )
-_JSON_LITERAL = re.compile(r'^\s*"((?:[^"\\]|\\.)*)",?\s*$')
+_JSON_LITERAL = LazyPattern(r'^\s*"((?:[^"\\]|\\.)*)",?\s*$')
 """A notebook line holding one JSON string (a line of a cell's ``source`` as nbformat writes it)."""
 MODEL_METADATA = frozenset(
     {"config.json", "adapter_config.json", "tokenizer_config.json", "generation_config.json", "preprocessor_config.json",
@@ -143,7 +144,7 @@ MODEL_METADATA = frozenset(
      "mergekit_config.yaml"}
 )  # fmt: skip
 """The metadata files of a model folder: the model inventory reads them for lineage and identity."""
-_MODEL_KEYS = re.compile(
+_MODEL_KEYS = LazyPattern(
     rb'"(?:model_type|architectures|peft_type|base_model_name_or_path|tokenizer_class|added_tokens_decoder|'
     rb'added_tokens|normalizer)"\s*:|^(?:models|slices|merge_method|base_model):',
     re.MULTILINE,

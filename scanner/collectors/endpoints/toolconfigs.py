@@ -21,6 +21,7 @@ from scanner.collectors.endpoints.sqlitedb import keyed_json, latest_json
 from scanner.collectors.endpoints.structured import NotStructured, TooLarge, objects, parse, settings_of
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
+from scanner.patterns import LazyPattern
 from scanner.records import Record, Skipped
 from scanner.vocabulary import EndpointSource, SkipKind
 from scanner.walk import Entry, Interest
@@ -29,8 +30,8 @@ CONFIG_CAP = 4 << 20
 CONFIG_CAPS = {"yaml": 1 << 20, "toml": 256 << 10}
 """Smaller caps where the parser is slower than JSON's (YAML and TOML build every node in Python): a
 planted file must cost well under a second. Others: ``CONFIG_CAP``."""
-TOOLS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
-    (tool, re.compile(pattern), kind)
+TOOLS: tuple[tuple[str, LazyPattern[str], str], ...] = tuple(
+    (tool, LazyPattern(pattern), kind)
     for tool, pattern, kind in (
         ("continue", r"/\.continue/config\.ya?ml$", "yaml"),
         ("continue", r"/\.continue/config\.json$", "jsonc"),
@@ -77,7 +78,7 @@ EXTENSIONS = {
 
 GENERIC = {".json": "jsonc", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml"}
 """A project's own ``config.json``/``settings.json``/``config.toml``...: read as structured data too."""
-_PROVIDER_MAP = re.compile(r"(?:^|\.)(?:provider|providers|model_providers|modelProviders)\.([^.\[]+)$")
+_PROVIDER_MAP = LazyPattern(r"(?:^|\.)(?:provider|providers|model_providers|modelProviders)\.([^.\[]+)$")
 """An entry of a map keyed by provider id (opencode ``provider.deepseek``, Codex ``model_providers.x``,
 Kimi CLI ``providers.moonshot``): the key names the provider, more surely than a ``type`` inside."""
 

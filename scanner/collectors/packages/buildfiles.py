@@ -12,11 +12,10 @@ those are downloaded libraries, not the project's own choices.
 
 from __future__ import annotations
 
-import re
-
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
+from scanner.patterns import LazyPattern
 from scanner.records import Environment, Location, PackageRecord, Skipped
 from scanner.walk import Entry, Interest
 
@@ -25,8 +24,10 @@ BUILD_FILE_CAP = 1 << 20
 DEPENDENCIES_PER_FILE = 2000
 BUILD_FILES = frozenset({"pom.xml", "build.gradle", "build.gradle.kts"})
 _INSTALLED = ("/.m2/repository/", "/.gradle/caches/", "/.gradle/wrapper/")
-_ELEMENT = {tag: re.compile(rf"<{tag}>\s*([^<\s]{{1,200}})\s*</{tag}>") for tag in ("groupId", "artifactId", "version")}
-_GRADLE = re.compile(
+_ELEMENT = {
+    tag: LazyPattern(rf"<{tag}>\s*([^<\s]{{1,200}})\s*</{tag}>") for tag in ("groupId", "artifactId", "version")
+}
+_GRADLE = LazyPattern(
     r"\b(?:implementation|api|compileOnly|runtimeOnly|testImplementation|testRuntimeOnly|annotationProcessor|kapt|"
     r"ksp|compile|developmentOnly)\s*\(?\s*(?:platform\(\s*|enforcedPlatform\(\s*)?[\"']"
     r"([\w.-]{1,200}):([\w.-]{1,200})(?::([\w.${}+-]{1,100}))?[\"']"

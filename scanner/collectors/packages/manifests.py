@@ -30,6 +30,7 @@ from scanner.collectors.interface import CollectOptions, Collector, CollectorRes
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.own import digest
+from scanner.patterns import LazyPattern
 from scanner.records import Environment, Location, PackageRecord, Skipped
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry, Interest
@@ -54,18 +55,18 @@ class Declared:
 
 Reader = Callable[[str], Iterator[Declared]]
 
-_PEP508_NAME = re.compile(
+_PEP508_NAME = LazyPattern(
     r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:(===?|~=|>=?|<=?|!=)\s*([\w.*+!-]+))?"
 )
-_QUOTED = re.compile(r"""["']([^"'\n]{1,300})["']""")
-_TOML_HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(?:#.*)?$")
+_QUOTED = LazyPattern(r"""["']([^"'\n]{1,300})["']""")
+_TOML_HEADER = LazyPattern(r"^\s*\[\[?([^\]]+)\]\]?\s*(?:#.*)?$")
 r"""One way to match each character: ``\[\s*([^\]]+?)\s*\]`` had three ways to share a run of spaces
 (one 4 KiB line ``[`` and spaces cost 48 s); the name is stripped afterwards."""
-_TOML_CODE = re.compile(r"""(?:[^#"']|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')*""")
+_TOML_CODE = LazyPattern(r"""(?:[^#"']|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')*""")
 """A TOML line up to its comment: a ``#`` outside a string."""
-_INLINE_TABLE = re.compile(r"\{[^{}]*\}")
-_TOML_KEY = re.compile(r"""^\s*["']?([A-Za-z0-9@][\w.@/-]*)["']?\s*=\s*(.*)$""")
-_TOML_VERSION = re.compile(r"""(?:^|[{,]\s*)version\s*=\s*["']([^"']+)["']|^["']([^"']+)["']""")
+_INLINE_TABLE = LazyPattern(r"\{[^{}]*\}")
+_TOML_KEY = LazyPattern(r"""^\s*["']?([A-Za-z0-9@][\w.@/-]*)["']?\s*=\s*(.*)$""")
+_TOML_VERSION = LazyPattern(r"""(?:^|[{,]\s*)version\s*=\s*["']([^"']+)["']|^["']([^"']+)["']""")
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
@@ -117,10 +118,10 @@ def _toml_version(value: str) -> str | None:
     return written.lstrip("=").strip() or None if written and written.startswith("=") else None
 
 
-_PEP621_LISTS = re.compile(
+_PEP621_LISTS = LazyPattern(
     r"^(?:project|dependency-groups|project\.optional-dependencies|tool\.pdm\.dev-dependencies)$"
 )
-_POETRY_TABLE = re.compile(r"^tool\.poetry\.(?:group\.[\w.-]+\.)?(?:dev-)?dependencies$")
+_POETRY_TABLE = LazyPattern(r"^tool\.poetry\.(?:group\.[\w.-]+\.)?(?:dev-)?dependencies$")
 
 
 def pyproject(text: str) -> Iterator[Declared]:
@@ -269,8 +270,8 @@ def pipfile_lock(text: str) -> Iterator[Declared]:
                 yield Declared(name, version, Ecosystem.PYPI, lines.get(name))
 
 
-_PNPM_PACKAGE = re.compile(r"""^ {2}['"]?/?((?:@[^@/\s'"]+/)?[^@/\s'"(]+)@([^:'"(\s]+)""")
-_PNPM_V5_PACKAGE = re.compile(r"""^ {2}['"]?/((?:@[^@/\s'"]+/)?[^@/\s'"(]+)/(\d[^:'"(_/\s]*)""")
+_PNPM_PACKAGE = LazyPattern(r"""^ {2}['"]?/?((?:@[^@/\s'"]+/)?[^@/\s'"(]+)@([^:'"(\s]+)""")
+_PNPM_V5_PACKAGE = LazyPattern(r"""^ {2}['"]?/((?:@[^@/\s'"]+/)?[^@/\s'"(]+)/(\d[^:'"(_/\s]*)""")
 """Lockfile v5 (pnpm 7 and older): ``  /name/1.0.0:``, ``  /@scope/name/1.0.0_peer@2.0.0:``."""
 
 
@@ -287,8 +288,8 @@ def pnpm_lock(text: str) -> Iterator[Declared]:
             yield Declared(match.group(1), match.group(2), Ecosystem.NPM, number)
 
 
-_YARN_ENTRY = re.compile(r"""^"?((?:@[^@/\s",]+/)?[^@/\s",]+)@""")
-_YARN_VERSION = re.compile(r"""^\s+version:?\s+"?([^"\s]+)"?""")
+_YARN_ENTRY = LazyPattern(r"""^"?((?:@[^@/\s",]+/)?[^@/\s",]+)@""")
+_YARN_VERSION = LazyPattern(r"""^\s+version:?\s+"?([^"\s]+)"?""")
 
 
 def yarn_lock(text: str) -> Iterator[Declared]:
@@ -306,7 +307,7 @@ def yarn_lock(text: str) -> Iterator[Declared]:
             pending = None
 
 
-_GO_REQUIRE = re.compile(r"^\s*(?:require\s+)?([a-z0-9.-]+\.[a-z]{2,}(?:/[\w.~-]+)+)\s+(v[\w.+-]+)", re.IGNORECASE)
+_GO_REQUIRE = LazyPattern(r"^\s*(?:require\s+)?([a-z0-9.-]+\.[a-z]{2,}(?:/[\w.~-]+)+)\s+(v[\w.+-]+)", re.IGNORECASE)
 
 
 def go_mod(text: str) -> Iterator[Declared]:
@@ -327,7 +328,7 @@ def go_mod(text: str) -> Iterator[Declared]:
                 yield Declared(match.group(1), match.group(2), Ecosystem.GO, number)
 
 
-_CARGO_TABLE = re.compile(r"^(?:(?:workspace|target\.[^.]+(?:\.[^.]+)*)\.)?(?:dev-|build-)?dependencies(?:\.(.+))?$")
+_CARGO_TABLE = LazyPattern(r"^(?:(?:workspace|target\.[^.]+(?:\.[^.]+)*)\.)?(?:dev-|build-)?dependencies(?:\.(.+))?$")
 
 
 def cargo_toml(text: str) -> Iterator[Declared]:
@@ -352,7 +353,7 @@ def cargo_toml(text: str) -> Iterator[Declared]:
             )
 
 
-_CONDA_SPEC = re.compile(r"^\s*-\s+(?:([\w.-]+)::)?([A-Za-z0-9_][\w.-]*)\s*(?:(==?|>=?|<=?|!=|~=)?\s*([\w.*+!-]+))?")
+_CONDA_SPEC = LazyPattern(r"^\s*-\s+(?:([\w.-]+)::)?([A-Za-z0-9_][\w.-]*)\s*(?:(==?|>=?|<=?|!=|~=)?\s*([\w.*+!-]+))?")
 
 
 def conda_environment(text: str) -> Iterator[Declared]:
@@ -407,7 +408,7 @@ READERS: dict[str, tuple[Reader, int]] = {
 """Each manifest's reader and read cap, by file name."""
 _LOCKS = (".lock", "-lock.json", "-lock.yaml", "shrinkwrap.json")
 """Lock files: a dependency is shown first where the project declares it, then where it is pinned."""
-_REQUIREMENTS = re.compile(r"^(?:.*requirements.*|constraints.*)\.(?:txt|in)$", re.IGNORECASE)
+_REQUIREMENTS = LazyPattern(r"^(?:.*requirements.*|constraints.*)\.(?:txt|in)$", re.IGNORECASE)
 
 
 def reader_of(entry: Entry) -> tuple[Reader, int] | None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scanner.patterns import LazyPattern
+
 _UNKNOWN = {"", "unknown", "none"}
-_END_OF_HEADERS = re.compile(r"\r?\n[ \t]*\r?\n")
+_END_OF_HEADERS = LazyPattern(r"\r?\n[ \t]*\r?\n")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL_DOMAIN = re.compile(rf"@({_LABEL}(?:\.{_LABEL})+)")
+_EMAIL_DOMAIN = LazyPattern(rf"@({_LABEL}(?:\.{_LABEL})+)")
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def parse_headers(text: str, wanted: frozenset[str] = _WANTED) -> dict[str, list
     return {key: [" ".join(p for p in parts if p) for parts in values] for key, values in pieces.items()}
 
 
-_API_URL = re.compile(r"https?://(api\.[a-z0-9-]+(?:\.[a-z0-9-]+)+)", re.IGNORECASE)
+_API_URL = LazyPattern(r"https?://(api\.[a-z0-9-]+(?:\.[a-z0-9-]+)+)", re.IGNORECASE)
 _API_HOSTS_KEPT = 20
 
 
@@ -86,9 +88,9 @@ def _api_hosts(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.group(1).lower() for m in _API_URL.finditer(body)))[:_API_HOSTS_KEPT]
 
 
-_OPTIONAL = re.compile(r";.*\bextra\s*==")
+_OPTIONAL = LazyPattern(r";.*\bextra\s*==")
 """A requirement of an optional extra (``langchain-deepseek; extra == "deepseek"``)."""
-_REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_REQUIREMENT = LazyPattern(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 """The name at the start of a requirement (``langchain-deepseek>=1.0; extra == 'ai'``)."""
 
 
