@@ -352,6 +352,24 @@ def test_a_renamed_gguf_without_extension_is_found_by_its_magic(machine: Machine
     assert [f["provider"] for f in report["findings"]] == ["deepseek"]
 
 
+def test_a_link_without_extension_to_a_renamed_gguf_is_sniffed_through_and_small_files_are_not(
+    machine: Machine, tmp_path: Path
+) -> None:
+    real = write_gguf(tmp_path / "x.gguf", arch="qwen2", name="x", pre="deepseek-r1-qwen")
+    store = machine.path("/srv/store/blob.dat")  # a name no model collector looks at
+    store.parent.mkdir(parents=True)
+    with open(store, "wb") as handle:
+        handle.write(real.read_bytes())
+        handle.truncate(2 << 20)
+    link = machine.path("/opt/app/weights")
+    link.parent.mkdir(parents=True)
+    link.symlink_to("../../srv/store/blob.dat")
+    machine.path("/opt/app/small").write_bytes(real.read_bytes())  # a GGUF under the sniffing size
+    report = audit(machine.root)
+    assert sorted(models(report)) == ["/opt/app/weights"]
+    assert models(report)["/opt/app/weights"]["attributes"]["format"] == "gguf"
+
+
 def test_model_reports_match_the_json_schema(machine: Machine) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     write_gguf(machine.path("/opt/ai/brain.gguf"), arch="qwen2", name="brain", pre="deepseek-r1-qwen")

@@ -12,7 +12,7 @@ import os
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.collectors.models.assembly import model_record
 from scanner.collectors.models.grouping import group_models
-from scanner.collectors.models.inventory import META_NAMES, Inventory
+from scanner.collectors.models.inventory import META_NAMES, SNIFF_MIN_SIZE, Inventory
 from scanner.collectors.models.weights import WEIGHT_SUFFIXES
 from scanner.fsview import RootFS
 from scanner.printable import encodable
@@ -31,6 +31,7 @@ class ModelCollector(Collector):
         files_in_dirs=frozenset({"blobs"}),
         files_below_dirs=frozenset({"manifests"}),
         extensionless_files=True,
+        extensionless_min_size=SNIFF_MIN_SIZE,
     )
 
     def __init__(self, fs: RootFS, options: CollectOptions | None = None) -> None:
