@@ -1082,6 +1082,39 @@ def test_a_postgresql_fleet_database_from_before_reports_were_stored_by_content_
     assert _rows(postgres_db, "select count(*) from reports") == 1
 
 
+@pytest.mark.slow
+def test_a_report_cut_off_by_the_collectors_stop_gives_its_hosts_turn_back(
+    report: dict[str, Any], tmp_path: Path, postgres_db: str
+) -> None:
+    """A stop ends a request half-way through its body (the graceful wait of 10 s runs out): the host's
+    turn, kept in the database for every collector, is given back, not held until its lease ends."""
+    collector = Collector(postgres_db).start()
+    token = _token(postgres_db, "web-01", tmp_path).read_text().strip()
+    head = (
+        f"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", collector.port)) as slow:
+            slow.sendall(head.encode())
+            with psycopg.connect(postgres_db) as db:
+                for _ in range(100):
+                    row = db.execute("select busy_until from host_limits where host = 'web-01'").fetchone()
+                    if row and row[0] is not None:
+                        break
+                    time.sleep(0.05)
+                assert row and row[0] is not None, "the slow request holds the host's turn"
+            collector.stop()
+        with psycopg.connect(postgres_db) as db:
+            (busy,) = db.execute("select busy_until from host_limits where host = 'web-01'").fetchone() or (0,)
+        assert busy is None, "given back when the collector stopped"
+        collector.start()
+        answer = _post(collector.url, json.dumps(_as(report, "web-01", datetime.now(timezone.utc))).encode(), token)
+        assert answer.status_code == 201, answer.text
+    finally:
+        collector.stop()
+
+
 def test_a_report_whose_store_fails_unexpectedly_gives_its_hosts_turn_back(
     report: dict[str, Any], tmp_path: Path
 ) -> None:

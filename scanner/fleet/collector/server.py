@@ -151,9 +151,18 @@ def create_app(
             raise IntakeError(403, f"this token belongs to host {host!r}, the report claims {claimed!r}")
         return report
 
+    # The turns this process holds: those of requests that a stop cut off (their tasks are cancelled,
+    # and end after the executors are gone) are given back when the app stops, not held for their lease.
+    held: set[Turn] = set()
+
     def release(turn: Turn) -> None:
+        held.discard(turn)
         with suppress(StoreError):  # a turn not given back ends with its lease
             turn.give_back()
+
+    async def give_back(turn: Turn) -> None:
+        with suppress(RuntimeError):  # the app is stopping, its executors shut: it gives back what is held
+            await asyncio.get_running_loop().run_in_executor(doorman, release, turn)
 
     def store(report: dict[str, Any], sent: Sent, turn: Turn) -> str:
         """Store the report and give back the host's turn, with it where the storage can."""
@@ -162,6 +171,7 @@ def create_app(
         except BaseException:  # not only the database's errors: ``receive`` leaves the turn to this
             release(turn)
             raise
+        held.discard(turn)
         return "stored" if stored else "duplicate"
 
     async def receive(request: Request, sent: Sent, turn: Turn) -> JSONResponse:
@@ -170,7 +180,7 @@ def create_app(
         try:
             await asyncio.wait_for(readers.acquire(), QUEUE_WAIT)
         except asyncio.TimeoutError:
-            await loop.run_in_executor(doorman, release, turn)
+            await give_back(turn)
             return _error(503, "the collector is busy; retry later", **{"Retry-After": str(int(QUEUE_WAIT))})
         stored = False
         try:
@@ -187,7 +197,7 @@ def create_app(
         finally:
             readers.release()
             if not stored:
-                await loop.run_in_executor(doorman, release, turn)
+                await give_back(turn)
         return JSONResponse({"status": status, "id": report_id}, status_code=201 if status == "stored" else 200)
 
     async def health(request: Request) -> JSONResponse:
@@ -207,13 +217,17 @@ def create_app(
             return _error(503, f"storage unavailable: {error}", **{"Retry-After": "60"})
         if entry.host is None or not entry.admitted:
             return _refusal(entry)
-        return await receive(request, sent, Turn(gate, entry.host, entry.until))
+        turn = Turn(gate, entry.host, entry.until)
+        held.add(turn)
+        return await receive(request, sent, turn)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         for executor in (doorman, checker, storer):
             executor.shutdown()
+        for turn in list(held):
+            release(turn)
         storage.close()
 
     return Starlette(
