@@ -7,9 +7,9 @@ only: ``scanner audit`` never loads the fleet's commands, the history's or the p
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import sys
-from collections.abc import Callable
 from functools import cache
 from typing import Annotated
 
@@ -18,87 +18,21 @@ import typer
 from scanner import __version__
 from scanner.cli.conventions import ScannerGroup
 
-
-def _audit(app: typer.Typer) -> None:
-    from scanner.cli.audit import audit
-
-    app.command()(audit)
-
-
-def _history(app: typer.Typer) -> None:
-    from scanner.cli.history import history
-
-    app.command()(history)
-
-
-def _diff(app: typer.Typer) -> None:
-    from scanner.cli.history import diff
-
-    app.command()(diff)
-
-
-def _show(app: typer.Typer) -> None:
-    from scanner.cli.history import show
-
-    app.command()(show)
-
-
-def _prune(app: typer.Typer) -> None:
-    from scanner.cli.history import prune_store
-
-    app.command("prune")(prune_store)
-
-
-def _lineage(app: typer.Typer) -> None:
-    from scanner.cli.lineage import lineage
-
-    app.command()(lineage)
-
-
-def _policy(app: typer.Typer) -> None:
-    from scanner.cli.policy import policy_app
-
-    app.add_typer(policy_app, name="policy")
-
-
-def _serve(app: typer.Typer) -> None:
-    from scanner.cli.fleet import serve
-
-    app.command()(serve)
-
-
-def _ingest(app: typer.Typer) -> None:
-    from scanner.cli.fleet import ingest
-
-    app.command()(ingest)
-
-
-def _submit(app: typer.Typer) -> None:
-    from scanner.cli.agent import submit
-
-    app.command("submit")(submit)
-
-
-def _fleet(app: typer.Typer) -> None:
-    from scanner.cli.fleet import fleet_app
-
-    app.add_typer(fleet_app, name="fleet")
-
-
-_COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
-    "audit": _audit,
-    "history": _history,
-    "diff": _diff,
-    "show": _show,
-    "prune": _prune,
-    "lineage": _lineage,
-    "policy": _policy,
-    "serve": _serve,
-    "ingest": _ingest,
-    "submit": _submit,
-    "fleet": _fleet,
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("audit", "audit"),
+    "history": ("history", "history"),
+    "diff": ("history", "diff"),
+    "show": ("history", "show"),
+    "prune": ("history", "prune_store"),
+    "lineage": ("lineage", "lineage"),
+    "policy": ("policy", "policy_app"),
+    "serve": ("fleet", "serve"),
+    "ingest": ("fleet", "ingest"),
+    "submit": ("agent", "submit"),
+    "fleet": ("fleet", "fleet_app"),
 }
-"""Every top-level command, by name, and how it joins an app (in the order ``--help`` lists them)."""
+"""Every top-level command, by name: the module of ``scanner.cli`` and the function (or command group) it
+is, in the order ``--help`` lists them."""
 _ALSO: dict[str, tuple[str, ...]] = {"submit": ("audit",)}
 """The other commands a command reads: ``scanner submit --config`` passes over the agent file's ``audit``
 options, which it knows from ``audit`` itself."""
@@ -131,9 +65,13 @@ def _app(only: str | None = None) -> typer.Typer:
         rich_markup_mode=None,
     )
     wanted = None if only is None else {only, *_ALSO.get(only, ())}
-    for name, join in _COMMANDS.items():
+    for name, (module, attribute) in _COMMANDS.items():
         if wanted is None or name in wanted:
-            join(made)
+            command = getattr(importlib.import_module(f"scanner.cli.{module}"), attribute)
+            if isinstance(command, typer.Typer):
+                made.add_typer(command, name=name)
+            else:
+                made.command(name)(command)
     made.callback()(_main)
     return made
 

@@ -10,93 +10,34 @@ the registry tests check that every member has exactly one reporter.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from typing import Any
 
 from scanner.reporters.interface import FleetFormat, FleetReporter, Format, Reporter
 
 
-def _table() -> type[Reporter]:
-    from scanner.reporters.table import TableReporter
-
-    return TableReporter
-
-
-def _json() -> type[Reporter]:
-    from scanner.reporters.json import JsonReporter
-
-    return JsonReporter
-
-
-def _csv() -> type[Reporter]:
-    from scanner.reporters.csv import CsvReporter
-
-    return CsvReporter
-
-
-def _cyclonedx() -> type[Reporter]:
-    from scanner.reporters.cyclonedx import CycloneDxReporter
-
-    return CycloneDxReporter
-
-
-def _sarif() -> type[Reporter]:
-    from scanner.reporters.sarif import SarifReporter
-
-    return SarifReporter
-
-
-def _html() -> type[Reporter]:
-    from scanner.reporters.html import HtmlReporter
-
-    return HtmlReporter
-
-
-def _markdown() -> type[Reporter]:
-    from scanner.reporters.markdown import MarkdownReporter
-
-    return MarkdownReporter
-
-
-def _fleet_table() -> type[FleetReporter]:
-    from scanner.reporters.fleet_table import FleetTableReporter
-
-    return FleetTableReporter
-
-
-def _fleet_json() -> type[FleetReporter]:
-    from scanner.reporters.json import FleetJsonReporter
-
-    return FleetJsonReporter
-
-
-def _fleet_html() -> type[FleetReporter]:
-    from scanner.reporters.fleet_html import FleetHtmlReporter
-
-    return FleetHtmlReporter
-
-
-def _fleet_markdown() -> type[FleetReporter]:
-    from scanner.reporters.fleet_markdown import FleetMarkdownReporter
-
-    return FleetMarkdownReporter
+def _loader(module: str, name: str) -> Callable[[], type[Any]]:
+    """The class ``name`` of ``scanner.reporters.MODULE``, imported when first called."""
+    return lambda: getattr(importlib.import_module(f"scanner.reporters.{module}"), name)
 
 
 REPORTERS: dict[Format, Callable[[], type[Reporter]]] = {
-    Format.TABLE: _table,
-    Format.JSON: _json,
-    Format.CSV: _csv,
-    Format.CYCLONEDX: _cyclonedx,
-    Format.SARIF: _sarif,
-    Format.HTML: _html,
-    Format.MARKDOWN: _markdown,
+    Format.TABLE: _loader("table", "TableReporter"),
+    Format.JSON: _loader("json", "JsonReporter"),
+    Format.CSV: _loader("csv", "CsvReporter"),
+    Format.CYCLONEDX: _loader("cyclonedx", "CycloneDxReporter"),
+    Format.SARIF: _loader("sarif", "SarifReporter"),
+    Format.HTML: _loader("html", "HtmlReporter"),
+    Format.MARKDOWN: _loader("markdown", "MarkdownReporter"),
 }
 """Each format's reporter class, imported when called."""
 
 FLEET_REPORTERS: dict[FleetFormat, Callable[[], type[FleetReporter]]] = {
-    FleetFormat.TABLE: _fleet_table,
-    FleetFormat.JSON: _fleet_json,
-    FleetFormat.HTML: _fleet_html,
-    FleetFormat.MARKDOWN: _fleet_markdown,
+    FleetFormat.TABLE: _loader("fleet_table", "FleetTableReporter"),
+    FleetFormat.JSON: _loader("json", "FleetJsonReporter"),
+    FleetFormat.HTML: _loader("fleet_html", "FleetHtmlReporter"),
+    FleetFormat.MARKDOWN: _loader("fleet_markdown", "FleetMarkdownReporter"),
 }
 """Each fleet summary format's reporter class, imported when called."""
 
