@@ -339,6 +339,8 @@ class Walker:
         """The folders from ``start`` down to the one being listed."""
         dispatch, fs, coverage = self._dispatch, self.fs, self.coverage
         junctions = fs.windows_paths
+        # Below a root of /, the kernel resolves a link as the scan does: its target can be measured by it.
+        links_resolved = fs.root == os.sep and not junctions
         memory_cap = self.options.max_memory
         by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
         excluded_paths, excluded = self._excluded_paths, self._excluded_by_pattern
@@ -396,7 +398,7 @@ class Walker:
                             or (
                                 (name[dot:].lower() in by_suffix or name[dot:] in by_dir_suffix)
                                 if dot > 0
-                                else extensionless and (not min_size or _at_least(child, min_size))
+                                else extensionless and (not min_size or _at_least(child, min_size, links_resolved))
                             )
                         ):
                             self._file(real, name, parent_name, child.is_symlink(), below, every, current, child)
@@ -580,12 +582,14 @@ class Walker:
             self._progress(self.coverage, self.fs.to_display(real))
 
 
-def _at_least(child: os.DirEntry[str], size: int) -> bool:
-    """A listed file worth handing over by its size: a link (its target is measured when opened) or a
-    regular file of ``size`` bytes or more. Its status comes from its open folder (``fstatat``), or from
-    the listing itself on Windows; one that cannot be read is not handed over, as its open would fail."""
+def _at_least(child: os.DirEntry[str], size: int, links_resolved: bool) -> bool:
+    """A listed file of ``size`` bytes or more, or a link to one, measured below its open folder
+    (``fstatat``; the listing itself on Windows); a link's target only where the kernel resolves it as
+    the scan does (``links_resolved``), else it is handed over and measured when opened in the root."""
     try:
-        return child.is_symlink() or child.stat(follow_symlinks=False).st_size >= size
+        if child.is_symlink():
+            return not links_resolved or child.stat().st_size >= size
+        return child.stat(follow_symlinks=False).st_size >= size
     except OSError:
         return False
 

@@ -370,6 +370,25 @@ def test_a_link_without_extension_to_a_renamed_gguf_is_sniffed_through_and_small
     assert models(report)["/opt/app/weights"]["attributes"]["format"] == "gguf"
 
 
+def test_on_the_live_machine_a_link_without_extension_is_measured_by_its_target(tmp_path: Path) -> None:
+    """Below a root of ``/`` the walk measures a link's target itself (the kernel resolves it as the scan
+    does): a link to a large renamed GGUF is sniffed through, links to small or missing files are not."""
+    real = write_gguf(tmp_path / "x.gguf", arch="qwen2", name="x", pre="deepseek-r1-qwen")
+    (tmp_path / "store").mkdir()
+    with open(tmp_path / "store" / "blob.dat", "wb") as handle:
+        handle.write(real.read_bytes())
+        handle.truncate(2 << 20)
+    (tmp_path / "store" / "small.dat").write_bytes(real.read_bytes())
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "weights").symlink_to(tmp_path / "store" / "blob.dat")  # absolute, as the kernel reads it
+    (app / "small").symlink_to("../store/small.dat")
+    (app / "gone").symlink_to("../store/missing")
+    report = report_dict(run_audit(AuditOptions(paths=(str(app),)), load_policy(["default"])))
+    assert sorted(models(report)) == [str(app / "weights")]
+    assert models(report)[str(app / "weights")]["attributes"]["format"] == "gguf"
+
+
 def test_model_reports_match_the_json_schema(machine: Machine) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     write_gguf(machine.path("/opt/ai/brain.gguf"), arch="qwen2", name="brain", pre="deepseek-r1-qwen")
