@@ -217,7 +217,10 @@ def _send_once(address: str, port: int, host: str, body: bytes) -> str:
         raise SendError(f"cannot reach the collector: {error}", "retry") from error
     if status not in (200, 201):
         raise SendError(f"collector answered {status}", "retry")
-    return str(json.loads(answer).get("status", "stored"))
+    try:
+        return str(json.loads(answer).get("status", "stored"))
+    except ValueError as error:  # an answer this reader cannot take (chunked): sent again from the spool
+        raise SendError(f"unreadable answer from the collector: {error}", "retry") from error
 
 
 def _response(connection: socket.socket) -> tuple[int, bytes]:

@@ -67,10 +67,10 @@ class Interest:
     extensionless_files: bool = False
     """Every file whose name has no extension (a renamed GGUF, a blob); collectors sniff them."""
     extensionless_min_size: int = 0
-    """Of those, only regular files of this size or more: the walk reads a file's size below its open
-    folder (the listing's ``fstatat``, no open) and hands over no smaller one. Most files without an
-    extension are small (licences, time zones, git objects, scripts): 19,500 on this machine, each
-    handed over to be measured and passed over, cost a tenth of a re-scan."""
+    """Of those, only files of this size or more, measured by the walk below their open folder (``fstatat``,
+    no open; one that grows past it only then is seen by the next scan). Most files without an extension
+    are small (licences, time zones, git objects, scripts): 19,500 on this machine, each handed over to
+    be measured and passed over, cost a tenth of a re-scan."""
     every_file_in: Callable[[str], bool] | None = None
     """Every file directly in a folder this accepts (given the folder's path as seen inside the root): the
     text scan reads every file people wrote, and leaves installed and system trees out by folder, once

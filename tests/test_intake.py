@@ -219,3 +219,65 @@ def test_the_gzip_accelerator_and_zlib_read_and_store_reports_alike(base: dict[s
     with pytest.raises(IntakeError) as refused:
         read_report(bomb, True)
     assert refused.value.status == theirs["bomb"] == 413
+
+
+HOSTILE_LIMIT = 1000
+"""A small inflate cap, so that bodies just past it stay small."""
+HOSTILE_BODIES = [
+    *(wrap(b"\0" * size) for size in (999, 1000, 1001, 5000, 67797, 200000) for wrap in (
+        lambda data: zlib.compress(data, 9),  # zlib-wrapped: igzip reads ahead of its output cap
+        lambda data: zlib.compress(data, 9, wbits=31),
+    )),
+    bytes([*zlib.compress(b"{}", 9, wbits=31)[:3], 0xE0, *zlib.compress(b"{}", 9, wbits=31)[4:]]),  # reserved flags
+    zlib.compress(b"\0" * 500, 9, wbits=31)[:-3],  # truncated
+    zlib.compress(b"\0" * 500, 9, wbits=31) + b"trailing",
+    b"\x1f\x8bnot gzip at all",
+]  # fmt: skip
+STATUSES = """
+import json, sys
+if sys.argv[1] == "zlib":
+    sys.modules["isal"] = None
+from scanner.fleet.collector import deflate
+from scanner.fleet.collector.intake import IntakeError, decompress
+statuses = []
+for body in json.loads(sys.stdin.read()):
+    try:
+        statuses.append(len(decompress(bytes.fromhex(body), int(sys.argv[2]))))
+    except IntakeError as refused:
+        statuses.append(refused.status)
+print(json.dumps([deflate.ACCELERATED, statuses]))
+"""
+
+
+def test_the_gzip_accelerator_and_zlib_refuse_the_same_bodies_at_the_cap() -> None:
+    """What each inflates (its size) or the status it refuses with, for bodies around the cap: zlib- and
+    gzip-wrapped, reserved header flags, truncated, followed by garbage, not gzip at all."""
+    require_module("isal")
+    given = json.dumps([body.hex() for body in HOSTILE_BODIES])
+    answers = {}
+    for codec in ("isal", "zlib"):
+        done = subprocess.run(
+            [sys.executable, "-c", STATUSES, codec, str(HOSTILE_LIMIT)],
+            input=given, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        accelerated, answers[codec] = json.loads(done.stdout)
+        assert accelerated is (codec == "isal")
+    assert answers["isal"] == answers["zlib"]
+    assert answers["isal"][:6] == [999, 999, 1000, 1000, 413, 413], "at most the cap, whatever the wrapper"
+
+
+def test_large_sources_are_checked_each_time_and_not_kept(base: dict[str, Any]) -> None:
+    """Only small ``sources`` are remembered as checked: a host sending large distinct ones (each up to the
+    report's cap) must not make the collector hold them."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(60):
+            source = {"title": f"{n}" + "x" * (200 << 10), "date": "2026", "kind": "law", "urls": []}
+            parse_report(json.dumps({**base, "sources": {f"source-{n}": source}}).encode())
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 4 << 20, f"{kept} bytes kept after 60 reports with 200 KiB sources each"

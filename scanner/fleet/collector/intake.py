@@ -65,14 +65,24 @@ class IntakeError(Exception):
         return self.message
 
 
+_RESERVED_FLAGS = 0xE0
+"""A gzip header's flag bits that must be zero (RFC 1952): zlib refuses them, igzip reads past them."""
+
+
 def decompress(body: bytes, limit: int = MAX_REPORT) -> bytes:
     """Inflate gzip (or zlib) data, refusing anything that would grow past ``limit``."""
+    if is_gzip(body) and len(body) > 3 and body[3] & _RESERVED_FLAGS:
+        raise IntakeError(400, "body is not valid gzip: reserved header flags are set")  # as zlib says
     inflater = deflate.inflater()
     try:
-        data: bytes = inflater.decompress(body, limit)
-        if inflater.unconsumed_tail:
+        # One byte past the cap: output that stopped short of it was not cut off, so nothing is left
+        # pending in the codec (igzip reads its input ahead and may leave ``unconsumed_tail`` empty).
+        data: bytes = inflater.decompress(body, limit + 1)
+        if len(data) > limit or inflater.unconsumed_tail:
             raise IntakeError(413, f"report larger than {limit} bytes once decompressed")
         data += inflater.flush()
+        if len(data) > limit:
+            raise IntakeError(413, f"report larger than {limit} bytes once decompressed")
     except deflate.ERRORS as error:
         raise IntakeError(400, f"body is not valid gzip: {error}") from error
     if not inflater.eof:
@@ -197,6 +207,8 @@ _KNOWN_SOURCES: dict[bytes, None] = {}
 """``sources`` sections that passed the schema, as sent. A fleet judged by one policy sends the same
 sources (9 KiB for the bundled policy) in every report, and checking them took 0.3 ms of each report."""
 _KNOWN_SOURCES_KEPT = 64
+_KNOWN_SOURCES_LARGEST = 64 << 10
+"""Larger ``sources`` are checked every time: 64 of up to 32 MiB each would hold 2 GiB of a collector."""
 
 
 def _checked_quickly(data: bytes) -> dict[str, Any] | None:
@@ -236,7 +248,7 @@ def _checked_quickly(data: bytes) -> dict[str, Any] | None:
         _validator()({**report, "inventory": []})
     except fastjsonschema.JsonSchemaValueException:
         return None  # the whole check says why
-    if _SOURCES in report:
+    if _SOURCES in report and len(sent[_SOURCES]) <= _KNOWN_SOURCES_LARGEST:
         if len(_KNOWN_SOURCES) >= _KNOWN_SOURCES_KEPT:
             _KNOWN_SOURCES.clear()
         _KNOWN_SOURCES[sent[_SOURCES]] = None
