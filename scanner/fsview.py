@@ -125,6 +125,8 @@ class RootFS:
         self._root = -1
         self._listed: tuple[str, int, int, int] | None = None
         """``(path, folder descriptor, name offset, inode)`` of the file the walk is handing over (``listed``)."""
+        self._listed_status: tuple[os.stat_result | None] | None = None
+        """What ``listed_status`` found for it, once asked: every collector it is handed to may ask."""
 
     def listing(self, real_path: str, name_at: int, folder_fd: int, inode: int) -> None:
         """The walk is handing over a file its folder listing showed as regular (``real_path[name_at:]`` in
@@ -134,24 +136,29 @@ class RootFS:
         a file that is not the one listed any more (a link, another inode) is opened the careful way."""
         if LISTED_OPEN:
             self._listed = (real_path, folder_fd, name_at, inode)
+            self._listed_status = None
 
     def listing_done(self) -> None:
         self._listed = None
+        self._listed_status = None
 
     def listed_status(self, real_path: str) -> os.stat_result | None:
         """The status of the file the walk is handing over (``listing``), without opening it: one
-        ``fstatat`` below its open folder, never through a link; ``None`` for any other path, or when it
-        is not the regular file listed any more. What it says is only as good as any ``stat``: whoever
-        opens the file checks again what they opened."""
+        ``fstatat`` below its open folder, never through a link, made once whichever collectors ask (the
+        text scan and the model sniffer both do for a file without an extension); ``None`` for any other
+        path, or when it is not the regular file listed any more. What it says is only as good as any
+        ``stat``: whoever opens the file checks again what they opened."""
         listed = self._listed
         if listed is None or listed[0] != real_path:
             return None
-        _, folder_fd, name_at, inode = listed
-        try:
-            st = os.stat(real_path[name_at:], dir_fd=folder_fd, follow_symlinks=False)
-        except OSError:
-            return None
-        return st if stat.S_ISREG(st.st_mode) and st.st_ino == inode else None
+        if self._listed_status is None:
+            _, folder_fd, name_at, inode = listed
+            try:
+                st: os.stat_result | None = os.stat(real_path[name_at:], dir_fd=folder_fd, follow_symlinks=False)
+            except OSError:
+                st = None
+            self._listed_status = (st if st is not None and stat.S_ISREG(st.st_mode) and st.st_ino == inode else None,)
+        return self._listed_status[0]
 
     def inside(self, real_path: str) -> str:
         """The path as seen from inside the root, raw (for matching, not for showing)."""
