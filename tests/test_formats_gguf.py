@@ -13,6 +13,7 @@ from formats_support import CORPUS, CountingFile, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scanner.formats.cursor import SPAN_STRIDE
 from scanner.formats.errors import FormatError
 from scanner.formats.gguf import DEFAULT_KEEP, MAX_SPECIAL_TOKENS, VOCABULARY, GGUFHeader, read_gguf, special_tokens
 from scanner.fsview import RootFS
@@ -102,7 +103,11 @@ def test_corpus_files_agree_with_gguf_py(path: Path) -> None:
             assert header.metadata[name] == field.contents(), name
     assert set(header.metadata) == scalar_keys
     assert header.tensor_count == len(reader.tensors)
-    read_back = sum(len(t.encode()) + 8 for t in header.special_tokens)  # decoded only where they lie
+    # Read again only the stretches of SPAN_STRIDE tokens that hold a special one, never the whole vocabulary.
+    tokens = [t.encode() for t in reader.fields["tokenizer.ggml.tokens"].contents()]
+    types = reader.fields["tokenizer.ggml.token_type"].contents()
+    blocks = {i // SPAN_STRIDE for i, kind in enumerate(types) if kind in (3, 4)}
+    read_back = sum(len(t) + 8 for i, t in enumerate(tokens) if i // SPAN_STRIDE in blocks)
     assert header.bytes_read <= path.stat().st_size + read_back
 
 
@@ -343,3 +348,61 @@ def _fuzz_seed() -> bytes:
 
 
 _FUZZ_SEED = _fuzz_seed()
+
+
+_TOKEN = st.one_of(
+    st.text(min_size=1, max_size=12),
+    st.builds(lambda n, c: c * n, st.integers(1000, 70_000), st.sampled_from(["x", "é", "<|"])),  # across read-aheads
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    vocab=st.lists(st.tuples(_TOKEN, st.sampled_from([1, 1, 1, 3, 4])), min_size=1, max_size=300),
+    big_endian=st.booleans(),
+    max_string=st.sampled_from([1 << 20, 40_000]),
+)
+def test_every_special_token_is_found_wherever_the_vocabulary_crosses_a_read_ahead(
+    tmp_path: Path, vocab: list[tuple[str, int]], big_endian: bool, max_string: int
+) -> None:
+    order = gguf.GGUFEndian.BIG if big_endian else gguf.GGUFEndian.LITTLE
+    writer = gguf.GGUFWriter(str(tmp_path / "v.gguf"), "llama", endianess=order)
+    writer.add_token_list([token for token, _ in vocab])
+    writer.add_token_types([kind for _, kind in vocab])
+    writer.add_token_merges([token for token, _ in reversed(vocab)])  # stepped over, not kept
+    writer.add_name("after the merges")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    path = tmp_path / "v.gguf"
+    if max(len(token.encode()) for token, _ in vocab) > max_string:
+        with pytest.raises(FormatError, match=f"exceeds the {max_string} bytes string cap"):
+            parse(path, max_string=max_string)
+        return
+    header = parse(path, max_string=max_string)
+    assert header.special_tokens == tuple(token for token, kind in vocab if kind in (3, 4))
+    assert header.metadata["general.name"] == "after the merges"
+    assert header.array_lengths["tokenizer.ggml.merges"] == len(vocab)
+
+
+@pytest.mark.parametrize("where", [0, 5, 999])
+def test_a_token_longer_than_the_string_cap_is_refused_wherever_it_lies(tmp_path: Path, where: int) -> None:
+    vocab = [f"t{i}" for i in range(1000)]
+    vocab[where] = "x" * 100  # well inside one read-ahead: the cap, not the buffer's end, must catch it
+    writer = gguf.GGUFWriter(str(tmp_path / "v.gguf"), "llama")
+    writer.add_token_list(vocab)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    with pytest.raises(FormatError, match=f"string {where} of the array has length 100, which exceeds the 8 bytes"):
+        parse(tmp_path / "v.gguf", max_string=8)
+
+
+def test_a_vocabulary_of_numbers_has_no_special_tokens(tmp_path: Path) -> None:
+    writer = gguf.GGUFWriter(str(tmp_path / "v.gguf"), "llama")
+    writer.add_array("tokenizer.ggml.tokens", [1, 2, 3])
+    writer.add_token_types([3, 3, 4])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    assert parse(tmp_path / "v.gguf").special_tokens == ()

@@ -17,6 +17,8 @@ from scanner.formats.errors import FormatError
 
 CHUNK = 64 * 1024
 """Read-ahead size: big enough to make syscalls rare, small enough that over-reading costs nothing."""
+SPAN_STRIDE = 16
+"""``length_prefixed`` notes where one string in this many lies: a few are read back by stepping from there."""
 
 
 def describe_size(n: int) -> str:
@@ -150,42 +152,96 @@ class Cursor:
         self, count: int, length: struct.Struct, max_length: int, *, keep: bool, spans: array[int] | None = None
     ) -> list[str]:
         """Walk ``count`` length-prefixed strings; decode them (UTF-8, errors replaced) when ``keep``, or
-        only note where each lies (the file offset of its length, appended to ``spans``) to read a few later.
+        only note where every ``SPAN_STRIDE``-th one lies (the file offset of its length, appended to
+        ``spans``) to read a few of them back later.
 
-        One tight loop over the read-ahead buffer instead of a call per string: this is what makes
-        a 150k-token vocabulary take tens of milliseconds.
+        A vocabulary and its merges are hundreds of thousands of strings: they are stepped over by a loop
+        of one addition each over the read-ahead buffer (``_run``), and each string's length is checked
+        against the caps only where it could break them (at the buffer's end, or when the buffer is longer
+        than ``max_length``).
         """
         out: list[str] = []
-        append = out.append
-        note = spans.append if spans is not None else None
-        unpack = length.unpack_from
-        width = length.size
-        buf, off = self._buf, self._off
-        size = len(buf)  # kept in a local: len() per item was a third of the walk
-        for index in range(count):
-            if off + width > size:
-                self._off = off
-                self.ensure(width)
-                buf, off = self._buf, self._off
-                size = len(buf)
-            (n,) = unpack(buf, off)
-            start = off + width
-            end = start + n
-            if n > max_length or end > size:
-                self._off = off
-                if n > max_length:
-                    at = self.tell() + width
-                    where = "the file size" if at + n > self.size else f"the {describe_size(max_length)} string cap"
-                    raise FormatError(f"string {index} of the array has length {n}, which exceeds {where}")
-                self.ensure(width + n)
-                buf, off = self._buf, self._off
-                size = len(buf)
-                start = off + width
-                end = start + n
-            if keep:
-                append(buf[start:end].decode("utf-8", "replace"))
-            elif note is not None:
-                note(self._base + off)  # where its length is written: enough to read it back
-            off = end
-        self._off = off
+        index = 0
+        while index < count:
+            index = self._run(index, count, length, max_length, out if keep else None, spans)
+            if index < count:  # the next string runs past the buffer, or may be longer than the cap
+                self._one(index, length, max_length, out if keep else None, spans)
+                index += 1
         return out
+
+    def _run(
+        self,
+        index: int,
+        count: int,
+        length: struct.Struct,
+        max_length: int,
+        out: list[str] | None,
+        spans: array[int] | None,
+    ) -> int:
+        """Step over the strings from ``index`` that lie wholly in the buffer; the index of the first that does not."""
+        buf, off = self._buf, self._off
+        size = len(buf)
+        if max_length < size:
+            return index  # a string in the buffer could be longer than the cap: each is checked by ``_one``
+        width = length.size
+        last = size - width  # a length written at or before this offset is in the buffer
+        unpack = length.unpack_from
+        start = off
+        done = index
+        if out is not None:
+            append = out.append
+            for done in range(index, count):  # noqa: B007 (where it stopped is read after the loop)
+                if off > last:
+                    break
+                start = off
+                off += width + unpack(buf, off)[0]
+                append(buf[start + width : off].decode("utf-8", "replace"))
+            else:
+                done = count
+        elif spans is not None:
+            note, base = spans.append, self._base
+            for done in range(index, count):
+                if off > last:
+                    break
+                start = off
+                if not done % SPAN_STRIDE:
+                    note(base + off)
+                off += width + unpack(buf, off)[0]
+            else:
+                done = count
+        else:
+            for done in range(index, count):  # noqa: B007 (where it stopped is read after the loop)
+                if off > last:
+                    break
+                start = off
+                off += width + unpack(buf, off)[0]
+            else:
+                done = count
+        if off > size:  # the last string stepped over runs past the buffer: it is done again by ``_one``
+            done -= 1
+            off = start
+            if out is not None:
+                out.pop()
+            if spans is not None and not done % SPAN_STRIDE:
+                spans.pop()
+        self._off = off
+        return done
+
+    def _one(
+        self, index: int, length: struct.Struct, max_length: int, out: list[str] | None, spans: array[int] | None
+    ) -> None:
+        """One string, read ahead for as far as it needs and checked against the caps and the file size."""
+        width = length.size
+        self.ensure(width)
+        (n,) = length.unpack_from(self._buf, self._off)
+        if n > max_length:
+            at = self.tell() + width
+            where = "the file size" if at + n > self.size else f"the {describe_size(max_length)} string cap"
+            raise FormatError(f"string {index} of the array has length {n}, which exceeds {where}")
+        if spans is not None and not index % SPAN_STRIDE:
+            spans.append(self.tell())
+        self.ensure(width + n)
+        start = self._off + width
+        if out is not None:
+            out.append(self._buf[start : start + n].decode("utf-8", "replace"))
+        self._off = start + n

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
-from scanner.formats.cursor import Cursor, describe_size
+from scanner.formats.cursor import SPAN_STRIDE, Cursor, describe_size
 from scanner.formats.errors import FormatError
 from scanner.formats.magic import Magic
 
@@ -186,7 +186,8 @@ def read_gguf(
     metadata: dict[str, object] = {}
     arrays: dict[str, tuple[object, ...]] = {}
     array_lengths: dict[str, int] = {}
-    spans: array[int] = array("q")  # where each vocabulary token lies (the offset of its length)
+    spans: array[int] = array("q")  # where every SPAN_STRIDE-th vocabulary token lies (the offset of its length)
+    vocabulary_end = 0
     for index in range(kv_count):
         key = ""
         try:
@@ -198,6 +199,8 @@ def read_gguf(
                 noted = spans if key == VOCABULARY and key not in keep_arrays else None
                 items, length = _read_array(walk, keep=key in keep_arrays, depth=1, spans=noted)
                 array_lengths[key] = length
+                if noted is not None:
+                    vocabulary_end = cursor.tell()
                 if items is not None:
                     arrays[key] = items
             else:
@@ -210,7 +213,8 @@ def read_gguf(
     if VOCABULARY in arrays:
         specials = tuple(token for token in _special(arrays[VOCABULARY], types) if isinstance(token, str))
     else:
-        specials = tuple(_read_back(walk, spans[index]) for index in _special(range(len(spans)), types))
+        walked = array_lengths.get(VOCABULARY, 0) if spans else 0  # a vocabulary of strings, not of numbers
+        specials = _read_back(walk, spans, vocabulary_end, _special(range(walked), types))
     return GGUFHeader(
         version=version,
         byte_order="big" if order == ">" else "little",
@@ -234,10 +238,25 @@ def _special(tokens: Sequence[T], types: Sequence[object]) -> tuple[T, ...]:
     return tuple(found)
 
 
-def _read_back(walk: _Walk, at: int) -> str:
-    """One vocabulary token, read again where the walk noted it (inside the key-value block's cap)."""
-    (length,) = walk.count.unpack(walk.cursor.read_at(at, walk.count.size))
-    return walk.cursor.read_at(at + walk.count.size, length).decode("utf-8", "replace")
+def _read_back(walk: _Walk, spans: array[int], end: int, indexes: Sequence[int]) -> tuple[str, ...]:
+    """The vocabulary tokens at ``indexes`` (in order), read again from where the walk noted every
+    ``SPAN_STRIDE``-th one: each stretch of tokens holding one of them read once (inside the key-value block's
+    cap, already checked by the walk), the rest stepped over in memory."""
+    width, unpack = walk.count.size, walk.count.unpack_from
+    tokens: list[str] = []
+    block, data = -1, b""
+    for index in indexes:
+        if index // SPAN_STRIDE != block:
+            block = index // SPAN_STRIDE
+            start = spans[block]
+            stop = spans[block + 1] if block + 1 < len(spans) else end
+            data = walk.cursor.read_at(start, stop - start)
+        at = 0
+        for _ in range(index % SPAN_STRIDE):
+            at += width + unpack(data, at)[0]
+        (n,) = unpack(data, at)
+        tokens.append(data[at + width : at + width + n].decode("utf-8", "replace"))
+    return tuple(tokens)
 
 
 def _type_name(value_type: int) -> str:
