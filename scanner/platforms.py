@@ -59,3 +59,20 @@ def resident_memory() -> int | None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if macos() else peak * 1024  # bytes on macOS, KiB elsewhere
+
+
+IO_REPARSE_TAG_MOUNT_POINT = 0xA0000003
+
+
+def is_junction(entry: os.DirEntry[str] | object) -> bool:
+    """A Windows junction (``Application Data``, ``My Documents`` in every profile): a link to a folder,
+    which ``is_dir(follow_symlinks=False)`` reports as a folder. ``is_junction`` from Python 3.12, the
+    reparse tag of its ``stat`` before."""
+    check = getattr(entry, "is_junction", None)
+    if check is not None:
+        return bool(check())
+    try:
+        st = entry.stat(follow_symlinks=False)  # type: ignore[union-attr]
+    except OSError:
+        return False
+    return getattr(st, "st_reparse_tag", 0) == IO_REPARSE_TAG_MOUNT_POINT

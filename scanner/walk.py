@@ -25,7 +25,7 @@ from typing import Protocol
 
 from scanner.fsview import BY_DESCRIPTOR, DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error
 from scanner.mounts import Mount, read_mount_table, skip_reason
-from scanner.platforms import resident_memory
+from scanner.platforms import is_junction, resident_memory
 from scanner.printable import encodable
 from scanner.records import Skipped
 from scanner.vocabulary import SkipKind
@@ -75,23 +75,6 @@ class Interest:
     """Every file directly in a folder this accepts (given the folder's path as seen inside the root): the
     text scan reads every file people wrote, and leaves installed and system trees out by folder, once
     per folder rather than once per file."""
-
-
-IO_REPARSE_TAG_MOUNT_POINT = 0xA0000003
-
-
-def is_junction(entry: os.DirEntry[str] | object) -> bool:
-    """A Windows junction (``Application Data``, ``My Documents`` in every profile): a link to a folder,
-    which ``is_dir(follow_symlinks=False)`` reports as a folder. ``is_junction`` from Python 3.12, the
-    reparse tag of its ``stat`` before."""
-    check = getattr(entry, "is_junction", None)
-    if check is not None:
-        return bool(check())
-    try:
-        st = entry.stat(follow_symlinks=False)  # type: ignore[union-attr]
-    except OSError:
-        return False
-    return getattr(st, "st_reparse_tag", 0) == IO_REPARSE_TAG_MOUNT_POINT
 
 
 class Visitor(Protocol):
@@ -250,8 +233,13 @@ class Walker:
         self._last_progress = 0.0  # the first directory reports at once
         self._name_excludes = _compile_globs(g for g in self.options.excludes if "/" not in g)
         paths = [g for g in self.options.excludes if "/" in g]
-        self._excluded_paths = {fs.to_real(g) for g in paths if not _GLOB.search(g)}
-        """Excluded paths without a wildcard (``--exclude /tmp``, the usual kind): a set lookup per entry."""
+        self._excluded_paths = {fs.to_real(g).rstrip(os.sep) or os.sep for g in paths if not _GLOB.search(g)}
+        """Excluded paths without a wildcard (``--exclude /tmp``, the usual kind)."""
+        self._excluded_names: dict[str, set[str]] = {}
+        """The same by folder (its path ending with a separator): the walk looks its folder up once, then names."""
+        for real in self._excluded_paths:
+            cut = real.rfind(os.sep) + 1
+            self._excluded_names.setdefault(real[:cut], set()).add(real[cut:])
         self._path_excludes = _compile_globs(g for g in paths if _GLOB.search(g))
         self._skip_paths = {fs.to_real(p) for p in self.options.skip_paths}
         mounts = self.options.mounts if self.options.mounts is not None else read_mount_table()
@@ -343,7 +331,8 @@ class Walker:
         links_resolved = fs.root == os.sep and not junctions
         memory_cap = self.options.max_memory
         by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
-        excluded_paths, excluded = self._excluded_paths, self._excluded_by_pattern
+        excluded_names, excluded = self._excluded_names, self._excluded_by_pattern
+        progress = self._progress
         extensionless = bool(dispatch.extensionless)
         min_size = dispatch.extensionless_min_size
         try:
@@ -355,7 +344,8 @@ class Walker:
                 if memory_cap is not None and coverage.dirs % MEMORY_CHECK_EVERY == 1 and self._over(memory_cap):
                     stack.clear()
                     break
-                self._report_progress(current.real_path)
+                if progress is not None:
+                    self._report_progress(progress, current.real_path)
                 folder = fs.to_display(current.real_path) if dispatch.every else ""
                 every = [visitor for visitor, accepts in dispatch.every if accepts(folder)]
                 try:
@@ -371,23 +361,23 @@ class Walker:
                 if len(path) > _KEPT_OPEN and path[-_KEPT_OPEN - 1].depth % _KEPT_OPEN:
                     _close(path[-_KEPT_OPEN - 1])
                 prefix = current.real_path.rstrip(os.sep) + os.sep
-                parent_name = os.path.basename(current.real_path)
+                parent_name = current.name if current.parent is not None else os.path.basename(current.real_path)
+                excluded_here = excluded_names.get(prefix) if excluded_names else None
                 below = current.below
                 wanted_here = parent_name in dispatch.in_dir or bool(below)
                 descend = max_depth is None or current.depth + 1 < max_depth
                 files = 0
-                for child in children:
+                for child in children:  # an entry's path is built only for one handed over or entered
                     name = child.name
-                    real = prefix + name
-                    if real in excluded_paths or (excluded is not None and excluded(name, real)):
-                        self._skip(real, "excluded by --exclude", SkipKind.EXCLUDED)
+                    if (excluded_here is not None and name in excluded_here) or (
+                        excluded is not None and excluded(name, prefix + name)
+                    ):
+                        self._skip(prefix + name, "excluded by --exclude", SkipKind.EXCLUDED)
                         continue
                     try:
                         is_dir = child.is_dir(follow_symlinks=False)
                     except OSError:
                         is_dir = False
-                    if is_dir and junctions and is_junction(child):
-                        continue  # a link to a folder, walked where it is (legacy ones deny listing)
                     dot = name.rfind(".")
                     if not is_dir:
                         files += 1
@@ -401,8 +391,13 @@ class Walker:
                                 else extensionless and (not min_size or _at_least(child, min_size, links_resolved))
                             )
                         ):
-                            self._file(real, name, parent_name, child.is_symlink(), below, every, current, child)
+                            self._file(
+                                prefix + name, name, parent_name, child.is_symlink(), below, every, current, child
+                            )
                         continue
+                    if junctions and is_junction(child):
+                        continue  # a link to a folder, walked where it is (legacy ones deny listing)
+                    real = prefix + name
                     suffix = name[dot:] if dot > 0 else ""
                     if suffix in by_dir_suffix:
                         entry = Entry(real, fs.to_display(real), name, True, parent_name)
@@ -573,13 +568,11 @@ class Walker:
             self._stopped = True
         return self._stopped
 
-    def _report_progress(self, real: str) -> None:
-        if self._progress is None:
-            return
+    def _report_progress(self, progress: ProgressCallback, real: str) -> None:
         now = time.monotonic()
         if now - self._last_progress >= 0.2:
             self._last_progress = now
-            self._progress(self.coverage, self.fs.to_display(real))
+            progress(self.coverage, self.fs.to_display(real))
 
 
 def _at_least(child: os.DirEntry[str], size: int, links_resolved: bool) -> bool:

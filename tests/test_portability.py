@@ -18,9 +18,9 @@ from scanner.collectors.endpoints.processes import Unreadable, proc_environments
 from scanner.drives import choose_drives
 from scanner.fsview import CloudPlaceholder, RootFS, refusal_kind
 from scanner.placeholders import placeholder_reason
+from scanner.platforms import is_junction
 from scanner.syspaths import is_hosts_file
 from scanner.vocabulary import SkipKind
-from scanner.walk import is_junction
 
 POSIX_ONLY = ("pwd", "grp", "fcntl", "termios", "resource")
 

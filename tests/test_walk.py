@@ -84,6 +84,14 @@ def test_excluded_names_and_paths_are_listed_as_skipped_by_choice(tmp_path: Path
     assert coverage.complete  # exclusions were chosen; they do not make the scan incomplete
 
 
+def test_an_excluded_path_written_with_a_final_separator_is_excluded(tmp_path: Path) -> None:
+    for folder in ("srv/cache/y.dist-info", "srv/keep/z.dist-info"):
+        (tmp_path / folder).mkdir(parents=True)
+    recorder, coverage = walk(tmp_path, Interest(dir_suffixes=frozenset({".dist-info"})), excludes=("/srv/cache/",))
+    assert [e.path for e in recorder.seen] == ["/srv/keep/z.dist-info"]
+    assert [(s.path, s.kind) for s in coverage.skipped] == [("/srv/cache", "excluded")]
+
+
 def test_symlinked_directories_are_not_followed_out_of_the_tree(tmp_path: Path) -> None:
     outside = tmp_path / "outside" / "site-packages" / "evil-1.0.dist-info"
     outside.mkdir(parents=True)
