@@ -45,17 +45,9 @@ def shown(text: str) -> str:
 
 
 def shown_all(value: Any) -> Any:
-    """Every string in a JSON-like value (keys too) passed through ``shown``, each distinct string once: a
-    report repeats its keys, kinds, sources and evidence sentences thousands of times."""
-    done: dict[str, str] = {}
-
-    def once(text: str) -> str:
-        found = done.get(text)
-        if found is None:
-            found = done[text] = shown(text)
-        return found
-
-    return _each_string(value, once)
+    """Every string in a JSON-like value (keys too) passed through ``shown``: a report repeats its keys,
+    kinds, sources and evidence sentences thousands of times (200,000 strings, 12,000 distinct, here)."""
+    return _each_string(value, shown)
 
 
 def masked_all(value: Any) -> Any:
@@ -64,14 +56,45 @@ def masked_all(value: Any) -> Any:
     return _each_string(value, mask_secrets)
 
 
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
 def _each_string(value: Any, change: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return change(value)
-    if isinstance(value, dict):
-        return {change(k) if isinstance(k, str) else k: _each_string(v, change) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_each_string(v, change) for v in value]
-    return value
+    """A copy of ``value`` with ``change`` applied to each distinct string once. The strings and numbers of a
+    folder or list are handled in its comprehension, without a call each: a report is mostly such leaves."""
+    done: dict[str, str] = {}
+
+    def text(string: str) -> str:
+        changed = done[string] = change(string)
+        return changed
+
+    def each(v: Any) -> Any:
+        kind = v.__class__
+        if kind is dict:
+            return {
+                (done[k] if k in done else text(k)) if k.__class__ is str else each(k): (
+                    (done[x] if x in done else text(x))
+                    if x.__class__ is str
+                    else x
+                    if x.__class__ in _PLAIN
+                    else each(x)
+                )
+                for k, x in v.items()
+            }
+        if kind is list or kind is tuple:
+            return [
+                (done[x] if x in done else text(x)) if x.__class__ is str else x if x.__class__ in _PLAIN else each(x)
+                for x in v
+            ]
+        if isinstance(v, str):  # a subclass (an enumeration's member)
+            return done[v] if v in done else text(v)
+        if isinstance(v, dict):
+            return {each(k): each(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [each(x) for x in v]
+        return v
+
+    return each(value)
 
 
 def bounded(report: dict[str, Any]) -> dict[str, Any]:

@@ -330,7 +330,10 @@ class Walker:
         # Below a root of /, the kernel resolves a link as the scan does: its target can be measured by it.
         links_resolved = fs.root == os.sep and not junctions
         memory_cap = self.options.max_memory
-        by_suffix, by_name, by_dir_suffix = dispatch.file_suffix, dispatch.file_name, dispatch.dir_suffix
+        by_name, by_dir_suffix = dispatch.file_name, dispatch.dir_suffix
+        # A file's extension, in lower case, that some collector may want it for (a link named like a
+        # package folder included): ``_file`` sorts out which.
+        suffixes = {*dispatch.file_suffix, *(suffix.lower() for suffix in by_dir_suffix)}
         excluded_names, excluded = self._excluded_names, self._excluded_by_pattern
         progress = self._progress
         extensionless = bool(dispatch.extensionless)
@@ -366,13 +369,14 @@ class Walker:
                 below = current.below
                 wanted_here = parent_name in dispatch.in_dir or bool(below)
                 descend = max_depth is None or current.depth + 1 < max_depth
-                files = 0
+                not_files = 0  # folders and exclusions: every other entry is counted as a file
                 for child in children:  # an entry's path is built only for one handed over or entered
                     name = child.name
                     if (excluded_here is not None and name in excluded_here) or (
                         excluded is not None and excluded(name, prefix + name)
                     ):
                         self._skip(prefix + name, "excluded by --exclude", SkipKind.EXCLUDED)
+                        not_files += 1
                         continue
                     try:
                         is_dir = child.is_dir(follow_symlinks=False)
@@ -380,13 +384,12 @@ class Walker:
                         is_dir = False
                     dot = name.rfind(".")
                     if not is_dir:
-                        files += 1
                         if (
                             every
                             or wanted_here
                             or name in by_name
                             or (
-                                (name[dot:].lower() in by_suffix or name[dot:] in by_dir_suffix)
+                                name[dot:].lower() in suffixes
                                 if dot > 0
                                 else extensionless and (not min_size or _at_least(child, min_size, links_resolved))
                             )
@@ -395,6 +398,7 @@ class Walker:
                                 prefix + name, name, parent_name, child.is_symlink(), below, every, current, child
                             )
                         continue
+                    not_files += 1
                     if junctions and is_junction(child):
                         continue  # a link to a folder, walked where it is (legacy ones deny listing)
                     real = prefix + name
@@ -407,7 +411,7 @@ class Walker:
                     nxt = self._enter(current, child, real)
                     if nxt is not None:
                         stack.append(nxt)
-                coverage.files += files
+                coverage.files += len(children) - not_files
                 if current.parent is not None and BY_DESCRIPTOR:
                     current.real_path = ""  # reached by name from now on: every ancestor's path would cost depth² bytes
         finally:
