@@ -167,6 +167,19 @@ class FingerprintMatcher(Matcher[ModelRecord]):
 
     id = "model-fingerprint"
 
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self._architectures: dict[tuple[str, str], list[int]] = {}
+        """The architecture fingerprints (most of them) by name and format: looked up, not each tried."""
+        self._tried: list[int] = []
+        """The others, tried one by one on each model: tokens, template markers, config shapes."""
+        for index, fingerprint in enumerate(policy.fingerprints):
+            if fingerprint.kind != "architecture":
+                self._tried.append(index)
+                continue
+            for form in [fingerprint.format] if fingerprint.format else ["gguf", "transformers"]:
+                self._architectures.setdefault((fingerprint.value, form), []).append(index)
+
     def match(self, record: ModelRecord) -> list[Hit]:
         model = record
         pre = {c.value for c in model.clues_of("gguf-pre")}
@@ -174,13 +187,17 @@ class FingerprintMatcher(Matcher[ModelRecord]):
         own = [c for c in model.clues_of("architecture") if "." not in c.field or c.field.startswith("general.")]
         nested = [c for c in model.clues_of("architecture") if c not in own]
         config = {c.value for c in model.clues_of("config")}
+        fingerprints, template = self.policy.fingerprints, model.chat_template or ""
+        shown = [i for i in self._tried if self._seen(fingerprints[i], pre, specials, template, set(), config)]
         hits: list[Hit] = []
         # A model is attributed by its own architecture; a nested tower (Kimi-VL's text_config is
         # deepseek_v2) speaks only when the top level says nothing the policy knows.
         for clues in (own, nested):
             architectures = {(c.value, "gguf" if c.field == "general.architecture" else "transformers") for c in clues}
-            for fingerprint in self.policy.fingerprints:
-                seen = self._seen(fingerprint, pre, specials, model.chat_template or "", architectures, config)
+            named = (i for key in architectures for i in self._architectures.get(key, ()))
+            for index in sorted({*shown, *named}):  # in the policy's order, as each was tried before
+                fingerprint = fingerprints[index]
+                seen = self._seen(fingerprint, pre, specials, template, architectures, config)
                 if seen is None:
                     continue
                 for provider_id in fingerprint.providers:
