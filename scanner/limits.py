@@ -119,7 +119,7 @@ def _cap_finding(finding: dict[str, Any]) -> None:
 
 def _size(value: Any) -> int:
     """Bytes of a value in the JSON report, at most (ASCII escapes are the longest way to write a character)."""
-    return len(json.dumps(value, separators=(",", ":")))
+    return len(json.dumps(value, separators=(",", ":"), check_circular=False))
 
 
 def _within_budget(report: dict[str, Any]) -> dict[str, Any]:
