@@ -14,7 +14,6 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from datetime import datetime
 from enum import Enum
 from functools import cache
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
@@ -22,6 +21,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 import yaml
 
 from scanner.errors import PolicyError
+from scanner.policy.dates import read_date
 from scanner.policy.schema import Where
 
 T = TypeVar("T")
@@ -188,9 +188,9 @@ class _Converter:
             nodes = [node] if isinstance(value, str) else list(node.value)
             for index, (item, item_node) in enumerate(zip(items, nodes, strict=True)):
                 self._check_regex(item_node, path if isinstance(value, str) else f"{path}[{index}]", item)
-        if meta.get("date") == "day" and not _parses(value, "%Y-%m-%d"):
+        if meta.get("date") == "day" and read_date(value, "%Y-%m-%d") is None:
             self.fail(node, path, f"{value!r} is not a date (YYYY-MM-DD)")
-        elif meta.get("date") and not any(_parses(value, form) for form in ("%Y-%m-%d", "%Y-%m", "%Y")):
+        elif meta.get("date") and all(read_date(value, form) is None for form in ("%Y-%m-%d", "%Y-%m", "%Y")):
             self.fail(node, path, f"{value!r} is not a date (YYYY-MM-DD, YYYY-MM or YYYY)")
         pattern = meta.get("pattern")
         if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
@@ -208,14 +208,6 @@ class _Converter:
             self.fail(
                 node, path, f"regular expression {value[:80]!r} matches an empty name, so it would match anything"
             )
-
-
-def _parses(value: str, form: str) -> bool:
-    try:
-        datetime.strptime(value, form)
-    except ValueError:
-        return False
-    return True
 
 
 def _join(path: str, key: str) -> str:
