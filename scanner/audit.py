@@ -28,7 +28,7 @@ from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.lineage.graph import identify
 from scanner.lineage.hub import Hub
-from scanner.own import shipped_digests
+from scanner.own import OwnDigests
 from scanner.platforms import windows
 from scanner.policy.engine import evaluate
 from scanner.policy.schema import Policy
@@ -157,7 +157,7 @@ def run_audit(
         resolve=options.resolve,
         whole_machine=fs.is_live and not options.paths,
         file_cache=file_cache,
-        own=options.own | shipped_digests() | {f.sha256 for f in policy.files},
+        own=OwnDigests(options.own | {f.sha256 for f in policy.files}),
         browser_history=options.browser_history and policy.collect.browser_history,
         shell_history=options.shell_history and policy.collect.shell_history,
     )
