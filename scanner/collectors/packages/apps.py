@@ -20,10 +20,8 @@ named by the id its system gives it, shown by the name people see, judged by the
 from __future__ import annotations
 
 import dataclasses
-import plistlib
 import re
 from collections.abc import Callable
-from xml.parsers.expat import ExpatError
 
 import yaml
 
@@ -163,6 +161,9 @@ class DesktopAppCollector(Collector):
 
     # -- macOS -----------------------------------------------------------------------------------
     def _bundle(self, entry: Entry) -> None:
+        import plistlib  # with its XML parser, 4 ms of start-up: here, for macOS app bundles only
+        from xml.parsers.expat import ExpatError
+
         info = None
         for inside in ("Contents/Info.plist", "Info.plist"):
             shown = f"{entry.path}/{inside}"
