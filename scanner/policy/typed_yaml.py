@@ -70,8 +70,34 @@ def _describe(node: yaml.Node) -> str:
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _shape(tp: Any) -> tuple[str, Any]:
+    """What a schema type is, and its argument: worked out once per type, not for each of the bundled
+    policy's 3,000 nodes (start-up)."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return "optional", next(a for a in get_args(tp) if a is not type(None))
+    if origin is Literal:
+        return "literal", get_args(tp)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return "enum", tuple(member.value for member in tp)
+    if origin is tuple:
+        return "sequence", get_args(tp)[0]
+    if origin in (dict, Mapping):
+        return "mapping", get_args(tp)[1]
+    if dataclasses.is_dataclass(tp):
+        return "dataclass", None
+    return "scalar", None
+
+
+@cache
+def _plan(cls: type) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any], tuple[str, ...], bool]:
+    """A policy dataclass's keys (its fields that are not internal), their types, the required ones in
+    order, and whether it has a ``where``: once per class, not for each of its 460 mappings."""
+    every = dataclasses.fields(cls)
+    fields = {f.name: f for f in every if not f.metadata.get("internal")}
+    missing = dataclasses.MISSING
+    required = tuple(n for n, f in fields.items() if f.default is missing and f.default_factory is missing)
+    return fields, typing.get_type_hints(cls), required, any(f.name == "where" for f in every)
 
 
 class _Converter:
@@ -87,29 +113,26 @@ class _Converter:
         self.budget -= 1
         if self.budget < 0:
             self.fail(node, path, "document too large or uses recursive aliases")
-        origin = get_origin(tp)
-        if origin in (Union, types.UnionType):
-            options = [a for a in get_args(tp) if a is not type(None)]
+        kind, argument = _shape(tp)
+        if kind == "optional":
             if self._is_null(node):
                 return None
-            return self.value(node, options[0], path)
-        if origin is Literal:
-            allowed = get_args(tp)
+            return self.value(node, argument, path)
+        if kind == "literal":
             text = self.scalar(node, str, path)
-            if text not in allowed:
-                self.fail(node, path, f"expected one of {', '.join(map(str, allowed))}; got {text!r}")
+            if text not in argument:
+                self.fail(node, path, f"expected one of {', '.join(map(str, argument))}; got {text!r}")
             return text
-        if isinstance(tp, type) and issubclass(tp, Enum):
-            words = [member.value for member in tp]
+        if kind == "enum":
             text = self.scalar(node, str, path)
-            if text not in words:
-                self.fail(node, path, f"expected one of {', '.join(words)}; got {text!r}")
+            if text not in argument:
+                self.fail(node, path, f"expected one of {', '.join(argument)}; got {text!r}")
             return tp(text)
-        if origin is tuple:
-            return self.sequence(node, get_args(tp)[0], path)
-        if origin in (dict, Mapping):
-            return self.mapping(node, get_args(tp)[1], path)
-        if dataclasses.is_dataclass(tp):
+        if kind == "sequence":
+            return self.sequence(node, argument, path)
+        if kind == "mapping":
+            return self.mapping(node, argument, path)
+        if kind == "dataclass":
             return self.dataclass(node, tp, path)
         return self.scalar(node, tp, path)
 
@@ -160,8 +183,7 @@ class _Converter:
         return {key: self.value(value, value_type, _join(path, key)) for key, _, value in self._pairs(node, path)}
 
     def dataclass(self, node: yaml.Node, cls: Any, path: str) -> Any:
-        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-        hints = _hints(cls)
+        fields, hints, required, located = _plan(cls)
         values: dict[str, Any] = {}
         for key, key_node, value_node in self._pairs(node, path):
             field_path = _join(path, key)
@@ -173,11 +195,10 @@ class _Converter:
             value = self.value(value_node, hints[key], field_path)
             self._check(value_node, field_path, spec, value)
             values[key] = value
-        for name, spec in fields.items():
-            required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
-            if required and name not in values:
+        for name in required:
+            if name not in values:
                 self.fail(node, _join(path, name), "required key is missing")
-        if "where" in {f.name for f in dataclasses.fields(cls)}:
+        if located:
             values["where"] = Where(self.file, node.start_mark.line + 1, path)
         return cls(**values)
 
