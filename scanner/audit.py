@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from scanner import __version__
 from scanner.changes import compare
@@ -26,7 +27,6 @@ from scanner.errors import StoreError, UsageError
 from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.lineage.graph import identify
-from scanner.lineage.hub import Hub
 from scanner.own import OwnDigests
 from scanner.platforms import windows
 from scanner.policy.engine import evaluate
@@ -36,10 +36,11 @@ from scanner.printable import encodable
 from scanner.records import Record, Skipped
 from scanner.report import Report, report_dict, utc_now
 from scanner.result import CitedSource, Resources, ScanInfo, ScanResult, summarize
-from scanner.store.database import Store
-from scanner.store.filecache import StoreFileCache
 from scanner.vocabulary import SkipKind
 from scanner.walk import ProgressCallback, Walker, WalkOptions, WalkRoot
+
+if TYPE_CHECKING:  # a store is opened, with sqlite3, by the runs that keep one; never by --no-store
+    from scanner.store.database import Store
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,11 @@ def run_audit(
         log.debug("%s: %d record(s), %d skipped", collector.id, len(result.records), len(result.skipped))
     records = prefer_structured(records)
     clock.start("identifying models")
-    hub = Hub() if options.online else None
+    hub = None
+    if options.online:
+        from scanner.lineage.hub import Hub  # the Hub client, for --online only (start-up)
+
+        hub = Hub()
     records = identify(records, hub)  # type: ignore[assignment]
     if hub is not None:
         coverage.skipped.extend(Skipped(hub.endpoint, failure, SkipKind.UNREADABLE) for failure in hub.failures)
@@ -288,8 +293,11 @@ def audit(
     about files, so that the next scan need not parse unchanged model headers again) and compared
     with the previous scan of the same host and paths."""
     try:
-        cache = StoreFileCache.load(store) if store is not None else None
+        cache = None
         if store is not None:
+            from scanner.store.filecache import StoreFileCache
+
+            cache = StoreFileCache.load(store)
             salt, own = store.secret_salt(), store.own_digests()
             options = dataclasses.replace(options, secret_salt=salt, own=options.own | own)
     except StoreError as error:  # a store that opened but cannot be read: the scan runs without it

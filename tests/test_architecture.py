@@ -232,12 +232,17 @@ UNUSED_BY_A_JSON_AUDIT = (
     "scanner.fleet.collector",
     *("sqlite_utils", "requests", "huggingface_hub", "cryptography", "tabulate", "numpy"),
     *("re2", "_strptime", "socket", "secrets", "concurrent.futures", "plistlib", "pyexpat", "tomllib"),
+    *("scanner.lineage.hub", "scanner.fleet", "scanner.store.retention"),
 )
 """What ``scanner audit -f json`` of an empty root never uses: the other formats and commands, the
 migrations' library (a store already up to date), the network, signing and the table library; the text
 scan's accelerator (for the first text file), ``strptime`` (the policy's dates are read without it), the
 resolver and its threads (``--resolve``), the secrets module (a salt is ``os.urandom``), and the parsers of
-plists and TOML (for those files). ``yaml`` is imported all the same: the bundled policy is YAML."""
+plists and TOML (for those files); the Hub client (``--online``), the agent's configuration and spool
+(``--config``, ``--submit``) and the store's retention (``--keep-last``, ``--older-than``). ``yaml`` is
+imported all the same: the bundled policy is YAML."""
+UNUSED_WITHOUT_A_STORE = ("scanner.store", "scanner.sqlite", "sqlite3")
+"""What ``--no-store`` never uses: the store, and SQLite (the root holds no database to read)."""
 
 
 @pytest.mark.parametrize("store", ["--no-store", "--db"])
@@ -252,7 +257,8 @@ def test_an_audit_imports_only_what_it_uses_at_start_up(store: str, tmp_path: Pa
     assert done.returncode == 0, done.stderr[-2000:]
     loaded = set(done.stdout.split())
     assert "scanner.reporters.json" in loaded and "scanner.collectors.registry" in loaded
-    assert sorted(m for m in loaded for x in UNUSED_BY_A_JSON_AUDIT if m == x or m.startswith(x + ".")) == []
+    unused = UNUSED_BY_A_JSON_AUDIT + (UNUSED_WITHOUT_A_STORE if store == "--no-store" else ())
+    assert sorted(m for m in loaded for x in unused if m == x or m.startswith(x + ".")) == []
 
 
 def test_no_module_is_longer_than_600_lines() -> None:
