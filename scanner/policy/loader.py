@@ -25,6 +25,7 @@ import yaml
 from scanner.ecosystems import ECOSYSTEMS
 from scanner.errors import PolicyError
 from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.policy import compiled
 from scanner.policy.schema import (
     CONFIG_SHAPE_PATTERN,
     NOWHERE,
@@ -242,8 +243,25 @@ def load_policy_sources(specs: Sequence[str] = (), home: Path | None = None) -> 
 
 
 def load_policy(specs: Sequence[str] = (), home: Path | None = None) -> Policy:
-    """Load and compose the policies named by ``--policy`` (the bundled default when none)."""
-    return load_policy_sources(specs, home)[0]
+    """Load and compose the policies named by ``--policy`` (the bundled default when none). Bundled ones
+    come from the cache folder when this code composed the same files before (``policy.compiled``)."""
+    names = list(specs or [DEFAULT_POLICY])
+    if home is not None or not all(_names_bundled(spec) for spec in names):
+        return load_policy_sources(specs, home)[0]
+    bundled = bundled_dir()
+    kept = compiled.entry_path(names, bundled)
+    policy = compiled.load(kept)
+    if policy is None:
+        policy, sources = load_policy_sources(names)
+        if all(path.is_relative_to(bundled) for path, _ in sources.files):
+            compiled.keep(kept, policy, sources.files)
+    return policy
+
+
+def _names_bundled(spec: str) -> bool:
+    """A ``--policy`` that names a bundled policy (``extended``, ``bundled:extended``), as ``_locate`` reads it."""
+    bare = os.sep not in spec and "/" not in spec and not spec.endswith((".yaml", ".yml"))
+    return spec.startswith(_BUNDLED_PREFIX) or bare
 
 
 def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...]) -> Policy:

@@ -11,18 +11,15 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-import types
 import typing
-from collections.abc import Mapping
-from enum import Enum
 from functools import cache
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar
 
 import yaml
 
 from scanner.errors import PolicyError
 from scanner.policy.dates import read_date
-from scanner.policy.schema import Where
+from scanner.policy.schema import Where, type_shape
 
 T = TypeVar("T")
 
@@ -70,26 +67,6 @@ def _describe(node: yaml.Node) -> str:
 
 
 @cache
-def _shape(tp: Any) -> tuple[str, Any]:
-    """What a schema type is, and its argument: worked out once per type, not for each of the bundled
-    policy's 3,000 nodes (start-up)."""
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        return "optional", next(a for a in get_args(tp) if a is not type(None))
-    if origin is Literal:
-        return "literal", get_args(tp)
-    if isinstance(tp, type) and issubclass(tp, Enum):
-        return "enum", tuple(member.value for member in tp)
-    if origin is tuple:
-        return "sequence", get_args(tp)[0]
-    if origin in (dict, Mapping):
-        return "mapping", get_args(tp)[1]
-    if dataclasses.is_dataclass(tp):
-        return "dataclass", None
-    return "scalar", None
-
-
-@cache
 def _plan(cls: type) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any], tuple[str, ...], bool]:
     """A policy dataclass's keys (its fields that are not internal), their types, the required ones in
     order, and whether it has a ``where``: once per class, not for each of its 460 mappings."""
@@ -113,7 +90,7 @@ class _Converter:
         self.budget -= 1
         if self.budget < 0:
             self.fail(node, path, "document too large or uses recursive aliases")
-        kind, argument = _shape(tp)
+        kind, argument = type_shape(tp)
         if kind == "optional":
             if self._is_null(node):
                 return None
