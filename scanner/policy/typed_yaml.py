@@ -19,7 +19,7 @@ import yaml
 
 from scanner.errors import PolicyError
 from scanner.policy.dates import read_date
-from scanner.policy.schema import Where, type_shape
+from scanner.policy.schema import SCHEMA_VERSION, Where, type_shape
 
 T = TypeVar("T")
 
@@ -56,6 +56,24 @@ def compose(text: str, file: str) -> yaml.Node | None:
 def convert(node: yaml.Node, cls: type[T], file: str) -> T:
     """Convert a composed document into an instance of the dataclass ``cls``."""
     return typing.cast(T, _Converter(file).value(node, cls, ""))
+
+
+def check_schema_version(node: yaml.Node, file: str) -> None:
+    """Before anything else: a file written for a newer scanner should say so, not "unknown key"."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key, value in node.value:
+        if key.value == "schema_version" and isinstance(value, yaml.ScalarNode) and value.value != str(SCHEMA_VERSION):
+            message = f"unsupported schema_version {value.value} (this scanner reads {SCHEMA_VERSION})"
+            raise PolicyError(file, value.start_mark.line + 1, "schema_version", message)
+
+
+def include_lines(node: yaml.Node) -> list[int]:
+    """The line of each ``include:`` item, for errors about includes."""
+    for key, value in node.value if isinstance(node, yaml.MappingNode) else []:
+        if key.value == "include" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
 
 
 def _describe(node: yaml.Node) -> str:

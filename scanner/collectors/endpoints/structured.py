@@ -17,8 +17,6 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-import yaml
-
 from scanner.collectors.endpoints.settings import Setting, classify, classify_all
 from scanner.collectors.interface import WatchList
 from scanner.collectors.yamldata import TooManyNodes, load_yaml
@@ -63,7 +61,7 @@ def parse(text: str, kind: str) -> Any:
         return _toml(text)
     except TooManyNodes as error:
         raise TooLarge(str(error)) from error
-    except (ValueError, RecursionError, yaml.YAMLError) as error:  # TOMLDecodeError is a ValueError
+    except (ValueError, RecursionError) as error:  # NotYaml and TOMLDecodeError are ValueErrors
         raise NotStructured(f"not valid {kind.upper()}: {str(error).splitlines()[0][:100]}") from error
 
 

@@ -23,11 +23,9 @@ import dataclasses
 import re
 from collections.abc import Callable
 
-import yaml
-
 from scanner.collectors.endpoints.winregistry import installed_programs
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
-from scanner.collectors.yamldata import TooManyNodes, load_yaml
+from scanner.collectors.yamldata import NotYaml, TooManyNodes, load_yaml
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.platforms import windows
@@ -226,7 +224,7 @@ class DesktopAppCollector(Collector):
             return
         try:
             meta = load_yaml(data.decode("utf-8", "replace"))
-        except (yaml.YAMLError, TooManyNodes, RecursionError):
+        except (NotYaml, TooManyNodes, RecursionError):
             self._skipped.append(Skipped(entry.path, "snap.yaml is not YAML", SkipKind.UNSUPPORTED))
             return
         if not isinstance(meta, dict) or not _text(meta.get("name")):
