@@ -143,12 +143,12 @@ def load_waivers(paths: Sequence[str], policy: Policy) -> Policy:
     """The policy with the ``--waivers`` files' waivers added, each checked against it."""
     added: list[Waiver] = []
     for path in paths:
+        from scanner.policy import typed_yaml  # PyYAML, for a waivers file: every audit calls this, most with none
+
         located = _Located(Path(path).resolve(), path)
         if not located.real.is_file():
             raise PolicyError(path, None, None, "waivers file does not exist")
         node, _ = _read_node(located, "waivers")
-        from scanner.policy import typed_yaml
-
         added.extend(typed_yaml.convert(node, WaiversDocument, located.display).waivers)
     _check_waivers(added, policy)
     return dataclasses.replace(policy, waivers=(*policy.waivers, *added))
