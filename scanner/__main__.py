@@ -1,5 +1,5 @@
 """Allows ``python -m scanner``."""
 
-from scanner.cli.app import main
+from scanner.cli.console import main
 
 main()

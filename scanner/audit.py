@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import socket
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from scanner import __version__
 from scanner.changes import compare
@@ -27,8 +27,7 @@ from scanner.errors import StoreError, UsageError
 from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.lineage.graph import identify
-from scanner.lineage.hub import Hub
-from scanner.own import shipped_digests
+from scanner.own import OwnDigests
 from scanner.platforms import windows
 from scanner.policy.engine import evaluate
 from scanner.policy.schema import Policy
@@ -37,10 +36,11 @@ from scanner.printable import encodable
 from scanner.records import Record, Skipped
 from scanner.report import Report, report_dict, utc_now
 from scanner.result import CitedSource, Resources, ScanInfo, ScanResult, summarize
-from scanner.store.database import Store
-from scanner.store.filecache import StoreFileCache
 from scanner.vocabulary import SkipKind
 from scanner.walk import ProgressCallback, Walker, WalkOptions, WalkRoot
+
+if TYPE_CHECKING:  # a store is opened, with sqlite3, by the runs that keep one; never by --no-store
+    from scanner.store.database import Store
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def run_audit(
         resolve=options.resolve,
         whole_machine=fs.is_live and not options.paths,
         file_cache=file_cache,
-        own=options.own | shipped_digests() | {f.sha256 for f in policy.files},
+        own=OwnDigests(options.own | {f.sha256 for f in policy.files}),
         browser_history=options.browser_history and policy.collect.browser_history,
         shell_history=options.shell_history and policy.collect.shell_history,
     )
@@ -194,7 +194,11 @@ def run_audit(
         log.debug("%s: %d record(s), %d skipped", collector.id, len(result.records), len(result.skipped))
     records = prefer_structured(records)
     clock.start("identifying models")
-    hub = Hub() if options.online else None
+    hub = None
+    if options.online:
+        from scanner.lineage.hub import Hub  # the Hub client, for --online only (start-up)
+
+        hub = Hub()
     records = identify(records, hub)  # type: ignore[assignment]
     if hub is not None:
         coverage.skipped.extend(Skipped(hub.endpoint, failure, SkipKind.UNREADABLE) for failure in hub.failures)
@@ -208,7 +212,7 @@ def run_audit(
         log.info("not read: %s: %s (%s)", skipped.path, skipped.reason, skipped.kind)
     scan = ScanInfo(
         id=str(uuid.uuid4()),
-        host=socket.gethostname(),
+        host=_host_name(),
         started=started,
         finished=utc_now(),
         scanner_version=__version__,
@@ -255,6 +259,17 @@ class _Phases:
             self.callback(name)
 
 
+def _host_name() -> str:
+    """``socket.gethostname()``: on POSIX it is the kernel's node name, which ``os.uname`` gives without
+    importing ``socket`` (3 ms of start-up); Windows has no ``uname``."""
+    try:
+        return os.uname().nodename
+    except AttributeError:
+        import socket
+
+        return socket.gethostname()
+
+
 def _resources() -> Resources | None:
     """The process's peak memory and CPU time so far. ``resource`` is imported here because it does not
     exist on Windows, where the scanner must still import and run (the report then has no figures)."""
@@ -278,8 +293,11 @@ def audit(
     about files, so that the next scan need not parse unchanged model headers again) and compared
     with the previous scan of the same host and paths."""
     try:
-        cache = StoreFileCache.load(store) if store is not None else None
+        cache = None
         if store is not None:
+            from scanner.store.filecache import StoreFileCache
+
+            cache = StoreFileCache.load(store)
             salt, own = store.secret_salt(), store.own_digests()
             options = dataclasses.replace(options, secret_salt=salt, own=options.own | own)
     except StoreError as error:  # a store that opened but cannot be read: the scan runs without it

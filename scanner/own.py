@@ -68,3 +68,17 @@ def shipped_digests() -> frozenset[str]:
     if (source / "pyproject.toml").is_file() and (source / "policies").is_dir():
         return frozenset(project_digests(source))
     return frozenset()
+
+
+class OwnDigests:
+    """The digests of the scanner's own files as the collectors ask for them: ``given`` (what it wrote or
+    was given), then what it shipped, looked up only when a collector first asks (a source tree's
+    digests take 10 ms to compute, which an audit that meets no file naming a provider never needs)."""
+
+    __slots__ = ("given",)
+
+    def __init__(self, given: frozenset[str]) -> None:
+        self.given = given
+
+    def __contains__(self, digest: object) -> bool:
+        return digest in self.given or digest in shipped_digests()

@@ -10,6 +10,7 @@ is what is there.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 CONTROL = frozenset((*range(0x00, 0x20), *range(0x7F, 0xA0)))
 """C0 (tab and newline too: a field is one line), DEL and C1: shown as ``\\xNN``."""
@@ -17,28 +18,39 @@ INVISIBLE = frozenset(
     (0x061C, 0x200B, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF)
 )
 """Text-direction controls, zero-width and byte-order marks, line and paragraph separators: ``\\uNNNN``."""
-_ESCAPES: dict[int, str] = {c: f"\\x{c:02x}" for c in CONTROL}
-_ESCAPES |= {c: f"\\u{c:04x}" for c in INVISIBLE}
-_SURROGATES: dict[int, str] = {c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)}
-_SURROGATES |= {c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)}  # a file name's undecodable byte
-_ESCAPES |= _SURROGATES
+
+# The tables below are made for the first text that needs one: together with the JSON pattern they took
+# 6 ms of every run's start-up, and most reports are ASCII.
 
 
-_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in (*CONTROL, *INVISIBLE, *range(0xD800, 0xE000)) if c >= 0x7F}
-_JSON_ESCAPED = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_JSON_ESCAPES)) + "]")
-"""One pass at the regex engine's speed: ``str.translate`` with a table looks up every character of a
-multi-megabyte report (a quarter of a second on a whole machine's)."""
+@cache
+def _surrogates() -> dict[int, str]:
+    table = {c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)}
+    return table | {c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)}  # a file name's undecodable byte
+
+
+@cache
+def _escapes() -> dict[int, str]:
+    return {c: f"\\x{c:02x}" for c in CONTROL} | {c: f"\\u{c:04x}" for c in INVISIBLE} | _surrogates()
+
+
+@cache
+def _json_escaping() -> tuple[dict[int, str], re.Pattern[str]]:
+    """One pass at the regex engine's speed: ``str.translate`` with a table looks up every character of a
+    multi-megabyte report (a quarter of a second on a whole machine's)."""
+    table = {c: f"\\u{c:04x}" for c in (*CONTROL, *INVISIBLE, *range(0xD800, 0xE000)) if c >= 0x7F}
+    return table, re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(table)) + "]")
 
 
 def encodable(text: str) -> str:
     """``text`` with only its lone surrogates escaped, so that it can be written as UTF-8 (JSON, the store):
     Python keeps a path's undecodable bytes as U+DC80-U+DCFF, shown as ``\\xNN``; everything else is kept."""
-    return text if text.isascii() else text.translate(_SURROGATES)
+    return text if text.isascii() else text.translate(_surrogates())
 
 
 def printable(text: str) -> str:
     """``text`` with every control, bidi, invisible-separator and lone-surrogate character escaped."""
-    return text if text.isprintable() else text.translate(_ESCAPES)
+    return text if text.isprintable() else text.translate(_escapes())
 
 
 def json_printable(document: str) -> str:
@@ -48,4 +60,7 @@ def json_printable(document: str) -> str:
     off, which keeps names in other scripts readable). Outside strings JSON has none of them, so the
     whole text can be translated, and a parser reads back exactly the original characters.
     """
-    return document if document.isascii() else _JSON_ESCAPED.sub(lambda m: _JSON_ESCAPES[ord(m.group())], document)
+    if document.isascii():
+        return document
+    table, pattern = _json_escaping()
+    return pattern.sub(lambda m: table[ord(m.group())], document)

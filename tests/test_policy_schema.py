@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import textwrap
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from scanner.errors import PolicyError
+from scanner.policy.dates import FORMS, read_date
 from scanner.policy.loader import load_policy
 from scanner.policy.typed_yaml import compose, convert
 
@@ -135,6 +139,30 @@ def test_each_mistake_is_reported_with_file_line_and_field(
     error = error_of(path)
     assert str(error).startswith(f"{path}:{line}: ")
     assert message in str(error)
+
+
+def _strptime_day(value: str, form: str) -> date | None:
+    try:
+        return datetime.strptime(value, form).date()
+    except ValueError:
+        return None
+
+
+_NEAR_DATES = st.from_regex(r"\A[0-9\u0660-\u0669 +]{0,5}(-[0-9 \t]{0,3}){0,2}\n?\Z")
+"""Strings shaped like dates: digits (other scripts' too), spaces and signs, up to three parts."""
+
+
+@given(st.one_of(_NEAR_DATES, st.text(max_size=12)), st.sampled_from(sorted(FORMS)))
+@example("2026-1-5", "%Y-%m-%d")  # one-digit month and day
+@example("2026-01- 5", "%Y-%m-%d")  # a space-padded day
+@example("2024-02-29", "%Y-%m-%d")
+@example("2026-02-29", "%Y-%m-%d")  # no such day
+@example("0000", "%Y")  # no year 0
+@example("\u0662\u0660\u0662\u0666-\u0660\u0661", "%Y-%m")  # Arabic-Indic digits
+@example("2026-01-01\n", "%Y-%m-%d")
+def test_a_policy_date_is_read_exactly_as_strptime_reads_it(value: str, form: str) -> None:
+    """The loader checks dates without ``strptime`` (start-up): the same strings pass, the same days result."""
+    assert read_date(value, form) == _strptime_day(value, form)
 
 
 def test_an_empty_file_is_an_error(tmp_path: Path) -> None:

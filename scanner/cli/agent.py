@@ -9,10 +9,7 @@ import typer
 
 from scanner.cli.common import EXIT_FOUND, EXIT_OK, db_option, fail, write
 from scanner.errors import ScannerError, UsageError
-from scanner.fleet.agent.config import load_agent_config
-from scanner.fleet.agent.spool import Spool
 from scanner.reporters.terminal import spool_table
-from scanner.store.database import open_store
 
 if TYPE_CHECKING:  # requests costs 60 ms at start-up; only --submit and 'scanner submit' need it
     from scanner.fleet.agent.bundle import AgentPolicy
@@ -22,6 +19,8 @@ if TYPE_CHECKING:  # requests costs 60 ms at start-up; only --submit and 'scanne
 def load_config(ctx: typer.Context, value: Path | None) -> Path | None:
     """``--config``: the file's values become the command's defaults, so the command line still wins."""
     if value is not None:
+        from scanner.fleet.agent.config import load_agent_config  # for --config only: audit's start-up
+
         params = ctx.command.params
         names = {p.name: p.name for p in params if p.name}
         names |= {o[2:].replace("-", "_"): p.name for p in params if p.name for o in p.opts if o.startswith("--")}
@@ -114,6 +113,9 @@ def submit(
 
     Example: scanner submit --spool --config /etc/scanner/agent.yaml
     """
+    from scanner.fleet.agent.spool import Spool  # the store and its spool: here, not in audit's start-up
+    from scanner.store.database import open_store
+
     try:
         with open_store(db) as store:
             waiting = Spool(store)

@@ -89,7 +89,8 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point: a command named first is built alone (completion needs them all)."""
+    """Build and run the command line (``console.main``, the console script, calls it): a command named
+    first is built alone (completion needs them all)."""
     named = sys.argv[1] if len(sys.argv) > 1 else ""
     completing = any(key.endswith("_COMPLETE") for key in os.environ)
     # Building the command imports the modules it needs: objects that live as long as the process. Frozen, the

@@ -30,7 +30,6 @@ from scanner.cli.common import (
     write,
 )
 from scanner.errors import ScannerError, StoreError, UsageError
-from scanner.fleet.agent.spool import Spool
 from scanner.own import digest
 from scanner.places import default_db_path
 from scanner.policy.loader import load_policy, load_waivers
@@ -40,8 +39,6 @@ from scanner.report import Report
 from scanner.reporters.interface import Format
 from scanner.reporters.table import verdict_line
 from scanner.reporters.terminal import terminal_safe
-from scanner.store.database import open_store
-from scanner.store.retention import Retention, prune
 from scanner.vocabulary import SkipKind, Word
 from scanner.walk import Coverage
 
@@ -342,6 +339,8 @@ def audit(
         line = ProgressLine(sys.stderr.isatty() if progress is None else progress)
         store, unusable = None, None
         if not no_store:
+            from scanner.store.database import open_store  # with sqlite3: never loaded by --no-store (start-up)
+
             try:
                 store = open_store(db)
             except StoreError as error:  # the scan still runs and its report is still written
@@ -374,10 +373,13 @@ def audit(
                 except StoreError as error:
                     raise StoreError(store_advice(error, submitted=target is not None)) from error
             if target is not None and store is not None:
+                from scanner.fleet.agent.spool import Spool
                 from scanner.fleet.agent.submit import Sender, submit_report  # requests: 60 ms, only with --submit
 
                 say_delivery(submit_report(Spool(store), Sender(target), outcome.report), target.url)
             if store is not None and (keep_last is not None or older_than is not None):
+                from scanner.store.retention import Retention, prune
+
                 prune(store, Retention(keep_last=keep_last, older_than_days=older_than))
         finally:
             if store is not None:

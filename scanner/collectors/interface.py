@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -100,7 +101,7 @@ class CollectOptions:
     """A scan of the live machine as a whole (no paths given): running processes are in scope too."""
     file_cache: FileCache | None = None
     """Per-file facts from earlier scans, so that unchanged model headers are not parsed again."""
-    own: frozenset[str] = frozenset()
+    own: Container[str] = frozenset()
     """Digests of the scanner's own files (``scanner.own``): what it shipped, wrote or was given."""
     browser_history: bool = True
     """Read browsers' histories for visits to the watched hosts (the policy's ``collect``, ``--no-browser-history``)."""

@@ -13,10 +13,13 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from scanner.lineage.hub import Hub
 from scanner.names import name_keys
 from scanner.records import Clue, Lead, ModelRecord, Step
+
+if TYPE_CHECKING:  # the Hub client is made by --online runs only (its module: 2 ms of start-up)
+    from scanner.lineage.hub import Hub
 
 MAX_DEPTH = 8
 """Chains longer than this are cut: real lineages are a few links long; the cap bounds loops."""

@@ -19,16 +19,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from scanner.ecosystems import ECOSYSTEMS
 from scanner.errors import PolicyError
 from scanner.fsview import FileRefused, RootFS, describe_refusal
+from scanner.policy import compiled
 from scanner.policy.schema import (
     CONFIG_SHAPE_PATTERN,
     NOWHERE,
-    SCHEMA_VERSION,
     Allow,
     Collect,
     Digest,
@@ -45,8 +44,10 @@ from scanner.policy.schema import (
     WaiversDocument,
     Where,
 )
-from scanner.policy.typed_yaml import compose, convert
 from scanner.vocabulary import RULES, Severity
+
+if TYPE_CHECKING:  # PyYAML is imported where YAML is read (typed_yaml): a kept policy needs none (10 ms)
+    import yaml
 
 POLICY_FILE_CAP = 4 * 1024 * 1024
 DEFAULT_POLICY = "default"
@@ -109,24 +110,6 @@ def _locate(spec: str, relative_to: Path | None, places: _Places) -> _Located:
     return places.within(_Located(path.resolve(), display), spec)
 
 
-def _check_schema_version(node: yaml.Node, file: str) -> None:
-    """Before anything else: a file written for a newer scanner should say so, not "unknown key"."""
-    if not isinstance(node, yaml.MappingNode):
-        return
-    for key, value in node.value:
-        if key.value == "schema_version" and isinstance(value, yaml.ScalarNode) and value.value != str(SCHEMA_VERSION):
-            message = f"unsupported schema_version {value.value} (this scanner reads {SCHEMA_VERSION})"
-            raise PolicyError(file, value.start_mark.line + 1, "schema_version", message)
-
-
-def _include_lines(node: yaml.Node) -> list[int]:
-    """The line of each ``include:`` item, for errors about includes."""
-    for key, value in node.value if isinstance(node, yaml.MappingNode) else []:
-        if key.value == "include" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
-    return []
-
-
 def _read_node(located: _Located, what: str) -> tuple[yaml.Node, bytes]:
     """A policy or waivers file as YAML nodes: bounded, UTF-8, not empty, of our schema version."""
     try:
@@ -139,28 +122,34 @@ def _read_node(located: _Located, what: str) -> tuple[yaml.Node, bytes]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise PolicyError(located.display, None, None, f"not UTF-8 text: {error}") from error
-    node = compose(text, located.display)
+    from scanner.policy import typed_yaml
+
+    node = typed_yaml.compose(text, located.display)
     if node is None:
         raise PolicyError(located.display, None, None, f"the {what} file is empty")
-    _check_schema_version(node, located.display)
+    typed_yaml.check_schema_version(node, located.display)
     return node, raw
 
 
 def _read_document(located: _Located) -> tuple[PolicyDocument, bytes, list[int]]:
+    from scanner.policy import typed_yaml
+
     node, raw = _read_node(located, "policy")
-    document = convert(node, PolicyDocument, located.display)
-    return document, raw, _include_lines(node)
+    document = typed_yaml.convert(node, PolicyDocument, located.display)
+    return document, raw, typed_yaml.include_lines(node)
 
 
 def load_waivers(paths: Sequence[str], policy: Policy) -> Policy:
     """The policy with the ``--waivers`` files' waivers added, each checked against it."""
     added: list[Waiver] = []
     for path in paths:
+        from scanner.policy import typed_yaml  # PyYAML, for a waivers file: every audit calls this, most with none
+
         located = _Located(Path(path).resolve(), path)
         if not located.real.is_file():
             raise PolicyError(path, None, None, "waivers file does not exist")
         node, _ = _read_node(located, "waivers")
-        added.extend(convert(node, WaiversDocument, located.display).waivers)
+        added.extend(typed_yaml.convert(node, WaiversDocument, located.display).waivers)
     _check_waivers(added, policy)
     return dataclasses.replace(policy, waivers=(*policy.waivers, *added))
 
@@ -242,8 +231,25 @@ def load_policy_sources(specs: Sequence[str] = (), home: Path | None = None) -> 
 
 
 def load_policy(specs: Sequence[str] = (), home: Path | None = None) -> Policy:
-    """Load and compose the policies named by ``--policy`` (the bundled default when none)."""
-    return load_policy_sources(specs, home)[0]
+    """Load and compose the policies named by ``--policy`` (the bundled default when none). Bundled ones
+    come from the cache folder when this code composed the same files before (``policy.compiled``)."""
+    names = list(specs or [DEFAULT_POLICY])
+    if home is not None or not all(_names_bundled(spec) for spec in names):
+        return load_policy_sources(specs, home)[0]
+    bundled = bundled_dir()
+    kept = compiled.entry_path(names, bundled)
+    policy = compiled.load(kept)
+    if policy is None:
+        policy, sources = load_policy_sources(names)
+        if all(path.is_relative_to(bundled) for path, _ in sources.files):
+            compiled.keep(kept, policy, sources.files)
+    return policy
+
+
+def _names_bundled(spec: str) -> bool:
+    """A ``--policy`` that names a bundled policy (``extended``, ``bundled:extended``), as ``_locate`` reads it."""
+    bare = os.sep not in spec and "/" not in spec and not spec.endswith((".yaml", ".yml"))
+    return spec.startswith(_BUNDLED_PREFIX) or bare
 
 
 def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...]) -> Policy:

@@ -11,18 +11,15 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-import types
 import typing
-from collections.abc import Mapping
-from datetime import datetime
-from enum import Enum
 from functools import cache
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar
 
 import yaml
 
 from scanner.errors import PolicyError
-from scanner.policy.schema import Where
+from scanner.policy.dates import read_date
+from scanner.policy.schema import SCHEMA_VERSION, Where, type_shape
 
 T = TypeVar("T")
 
@@ -61,6 +58,24 @@ def convert(node: yaml.Node, cls: type[T], file: str) -> T:
     return typing.cast(T, _Converter(file).value(node, cls, ""))
 
 
+def check_schema_version(node: yaml.Node, file: str) -> None:
+    """Before anything else: a file written for a newer scanner should say so, not "unknown key"."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key, value in node.value:
+        if key.value == "schema_version" and isinstance(value, yaml.ScalarNode) and value.value != str(SCHEMA_VERSION):
+            message = f"unsupported schema_version {value.value} (this scanner reads {SCHEMA_VERSION})"
+            raise PolicyError(file, value.start_mark.line + 1, "schema_version", message)
+
+
+def include_lines(node: yaml.Node) -> list[int]:
+    """The line of each ``include:`` item, for errors about includes."""
+    for key, value in node.value if isinstance(node, yaml.MappingNode) else []:
+        if key.value == "include" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
 def _describe(node: yaml.Node) -> str:
     if isinstance(node, yaml.MappingNode):
         return "a mapping"
@@ -70,8 +85,14 @@ def _describe(node: yaml.Node) -> str:
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _plan(cls: type) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any], tuple[str, ...], bool]:
+    """A policy dataclass's keys (its fields that are not internal), their types, the required ones in
+    order, and whether it has a ``where``: once per class, not for each of its 460 mappings."""
+    every = dataclasses.fields(cls)
+    fields = {f.name: f for f in every if not f.metadata.get("internal")}
+    missing = dataclasses.MISSING
+    required = tuple(n for n, f in fields.items() if f.default is missing and f.default_factory is missing)
+    return fields, typing.get_type_hints(cls), required, any(f.name == "where" for f in every)
 
 
 class _Converter:
@@ -87,29 +108,26 @@ class _Converter:
         self.budget -= 1
         if self.budget < 0:
             self.fail(node, path, "document too large or uses recursive aliases")
-        origin = get_origin(tp)
-        if origin in (Union, types.UnionType):
-            options = [a for a in get_args(tp) if a is not type(None)]
+        kind, argument = type_shape(tp)
+        if kind == "optional":
             if self._is_null(node):
                 return None
-            return self.value(node, options[0], path)
-        if origin is Literal:
-            allowed = get_args(tp)
+            return self.value(node, argument, path)
+        if kind == "literal":
             text = self.scalar(node, str, path)
-            if text not in allowed:
-                self.fail(node, path, f"expected one of {', '.join(map(str, allowed))}; got {text!r}")
+            if text not in argument:
+                self.fail(node, path, f"expected one of {', '.join(map(str, argument))}; got {text!r}")
             return text
-        if isinstance(tp, type) and issubclass(tp, Enum):
-            words = [member.value for member in tp]
+        if kind == "enum":
             text = self.scalar(node, str, path)
-            if text not in words:
-                self.fail(node, path, f"expected one of {', '.join(words)}; got {text!r}")
+            if text not in argument:
+                self.fail(node, path, f"expected one of {', '.join(argument)}; got {text!r}")
             return tp(text)
-        if origin is tuple:
-            return self.sequence(node, get_args(tp)[0], path)
-        if origin in (dict, Mapping):
-            return self.mapping(node, get_args(tp)[1], path)
-        if dataclasses.is_dataclass(tp):
+        if kind == "sequence":
+            return self.sequence(node, argument, path)
+        if kind == "mapping":
+            return self.mapping(node, argument, path)
+        if kind == "dataclass":
             return self.dataclass(node, tp, path)
         return self.scalar(node, tp, path)
 
@@ -160,8 +178,7 @@ class _Converter:
         return {key: self.value(value, value_type, _join(path, key)) for key, _, value in self._pairs(node, path)}
 
     def dataclass(self, node: yaml.Node, cls: Any, path: str) -> Any:
-        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-        hints = _hints(cls)
+        fields, hints, required, located = _plan(cls)
         values: dict[str, Any] = {}
         for key, key_node, value_node in self._pairs(node, path):
             field_path = _join(path, key)
@@ -173,11 +190,10 @@ class _Converter:
             value = self.value(value_node, hints[key], field_path)
             self._check(value_node, field_path, spec, value)
             values[key] = value
-        for name, spec in fields.items():
-            required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
-            if required and name not in values:
+        for name in required:
+            if name not in values:
                 self.fail(node, _join(path, name), "required key is missing")
-        if "where" in {f.name for f in dataclasses.fields(cls)}:
+        if located:
             values["where"] = Where(self.file, node.start_mark.line + 1, path)
         return cls(**values)
 
@@ -188,9 +204,9 @@ class _Converter:
             nodes = [node] if isinstance(value, str) else list(node.value)
             for index, (item, item_node) in enumerate(zip(items, nodes, strict=True)):
                 self._check_regex(item_node, path if isinstance(value, str) else f"{path}[{index}]", item)
-        if meta.get("date") == "day" and not _parses(value, "%Y-%m-%d"):
+        if meta.get("date") == "day" and read_date(value, "%Y-%m-%d") is None:
             self.fail(node, path, f"{value!r} is not a date (YYYY-MM-DD)")
-        elif meta.get("date") and not any(_parses(value, form) for form in ("%Y-%m-%d", "%Y-%m", "%Y")):
+        elif meta.get("date") and all(read_date(value, form) is None for form in ("%Y-%m-%d", "%Y-%m", "%Y")):
             self.fail(node, path, f"{value!r} is not a date (YYYY-MM-DD, YYYY-MM or YYYY)")
         pattern = meta.get("pattern")
         if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
@@ -208,14 +224,6 @@ class _Converter:
             self.fail(
                 node, path, f"regular expression {value[:80]!r} matches an empty name, so it would match anything"
             )
-
-
-def _parses(value: str, form: str) -> bool:
-    try:
-        datetime.strptime(value, form)
-    except ValueError:
-        return False
-    return True
 
 
 def _join(path: str, key: str) -> str:

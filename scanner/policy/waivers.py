@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date
 from fnmatch import fnmatchcase
 
 from scanner.findings import Finding, WaiverNote, finding_order
+from scanner.policy.dates import read_date
 from scanner.policy.schema import Waiver
 from scanner.records import Location, Record, stable_id
 from scanner.vocabulary import Confidence, RecordKind, RuleId, Severity
@@ -24,7 +25,10 @@ def _note(waiver: Waiver) -> WaiverNote:
 
 
 def _last_day(waiver: Waiver) -> date:
-    return datetime.strptime(waiver.expires, "%Y-%m-%d").date()  # checked when the waiver was loaded
+    day = read_date(waiver.expires, "%Y-%m-%d")
+    if day is None:  # checked when the waiver was loaded; one made in code is refused as strptime would
+        raise ValueError(f"time data {waiver.expires!r} does not match format '%Y-%m-%d'")
+    return day
 
 
 def _host_under(host: str | None, domain: str) -> bool:

@@ -9,7 +9,7 @@ below the fleet and never import it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner.limits import shown
 from scanner.policy.schema import Policy
@@ -17,8 +17,10 @@ from scanner.printable import printable
 from scanner.report import Report, location_text, verdict_of
 from scanner.reporters.tables import tabulate
 from scanner.result import Explanation
-from scanner.store.database import StoredScan, StoreSize
-from scanner.store.retention import Pruned, Retention
+
+if TYPE_CHECKING:  # the store's types, for annotations: an audit with --no-store never loads the store (sqlite3)
+    from scanner.store.database import StoredScan, StoreSize
+    from scanner.store.retention import Pruned, Retention
 
 
 def terminal_safe(text: str) -> str:

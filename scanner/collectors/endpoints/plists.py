@@ -11,9 +11,7 @@ large, not as damaged: the system may read it, so it is a gap.
 
 from __future__ import annotations
 
-import plistlib
 from typing import Any
-from xml.parsers.expat import ExpatError
 
 BINARY_MAGIC = b"bplist00"
 NODE_BUDGET = 100_000
@@ -34,6 +32,9 @@ class PlistTooLarge(PlistRefused):
 
 def load(data: bytes) -> Any:
     """The plist's root object (binary or XML). Raises ``PlistRefused`` (``PlistTooLarge``)."""
+    import plistlib  # with its XML parser, 4 ms of start-up: here, for the files that are plists
+    from xml.parsers.expat import ExpatError
+
     try:
         root = plistlib.loads(data)
     except RecursionError as error:
@@ -46,6 +47,8 @@ def load(data: bytes) -> Any:
 
 def as_xml(data: bytes) -> str:
     """A binary plist as XML text. Raises ``PlistRefused`` (``PlistTooLarge``)."""
+    import plistlib
+
     root = load(data)
     try:
         return plistlib.dumps(root, fmt=plistlib.FMT_XML, sort_keys=False).decode("utf-8", "replace")

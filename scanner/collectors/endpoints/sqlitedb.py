@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from scanner.collectors.endpoints.structured import NotStructured
 from scanner.fsview import RootFS
+
+if TYPE_CHECKING:  # sqlite3 is imported by the first database read (an audit with --no-store may meet none)
+    import sqlite3
 
 VALUE_CAP = 4 << 20
 STEP_BUDGET = 5_000
@@ -33,6 +35,8 @@ STEP_BUDGET = 5_000
 @contextmanager
 def _read_only(fs: RootFS, real_path: str, step_budget: int = STEP_BUDGET) -> Iterator[sqlite3.Connection]:
     """A guarded read-only connection; ``NotStructured`` for a file that is no readable database."""
+    import sqlite3
+
     with fs.open_regular(real_path) as handle:
         pinned = f"/proc/self/fd/{handle.fileno()}"
         path = pinned if os.path.exists(pinned) else fs.resolve(real_path)

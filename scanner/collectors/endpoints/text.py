@@ -29,6 +29,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from itertools import accumulate
 from typing import Any, BinaryIO
 
@@ -291,16 +292,24 @@ class TextCollector(Collector):
         super().__init__(fs, options)
         self._records: list[Record] = []
         self._skipped: list[Skipped] = []
-        self._identities = Identities(self.options.watch)
-        # What this collector looks for, and how: the needles, the whole watch list (what a line records
-        # depends on all of it: a variable ``DEEPSEEK_GATEWAY_URL`` added by a policy adds no needle past
-        # ``deepseek``, but a record), its salt (the fingerprints in the records) and the scanner's code
-        # (its files' digests). Files found quiet, or the records of files read, under another are read again.
+
+    @cached_property
+    def _identities(self) -> Identities:
+        """Compiled when the first file is read: 9 ms of regular expressions an audit that meets no text
+        file never uses (start-up)."""
+        return Identities(self.options.watch)
+
+    @cached_property
+    def _looked_for(self) -> str:
+        """What this collector looks for, and how: the needles, the whole watch list (what a line records
+        depends on all of it: a variable ``DEEPSEEK_GATEWAY_URL`` added by a policy adds no needle past
+        ``deepseek``, but a record), its salt (the fingerprints in the records) and the scanner's code
+        (its files' digests). Files found quiet, or the records of files read, under another are read again."""
         watch = self.options.watch
         fields = (getattr(watch, f.name) for f in dataclasses.fields(watch))
         identities = [sorted(value) if isinstance(value, frozenset) else value for value in fields]
         looked_for = repr((self._identities.search.needles, identities, sorted(shipped_digests())))
-        self._looked_for = f"{self.id} {hashlib.sha256(looked_for.encode()).hexdigest()[:32]}"
+        return f"{self.id} {hashlib.sha256(looked_for.encode()).hexdigest()[:32]}"
 
     def visit(self, entry: Entry) -> None:
         name = entry.name

@@ -12,8 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from scanner.collectors.yamldata import load_yaml
 from scanner.names import string_list
 from scanner.records import Clue
@@ -139,7 +137,7 @@ def front_matter(text: str) -> dict[str, Any]:
         return {}
     try:
         loaded = load_yaml(text[3:end])
-    except (yaml.YAMLError, RecursionError, ValueError):
+    except (RecursionError, ValueError):  # NotYaml is a ValueError
         return {}
     return loaded if isinstance(loaded, dict) else {}
 
@@ -168,7 +166,7 @@ def mergekit_clues(text: str, path: str) -> list[Clue]:
     ``base_model``): each is a base model of the merge, with the relation ``merge``."""
     try:
         loaded = load_yaml(text[:FRONT_MATTER_CAP])
-    except (yaml.YAMLError, RecursionError, ValueError):
+    except (RecursionError, ValueError):  # NotYaml is a ValueError
         return []
     found: list[str] = []
     stack: list[object] = [loaded]

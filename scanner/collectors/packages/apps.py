@@ -20,16 +20,12 @@ named by the id its system gives it, shown by the name people see, judged by the
 from __future__ import annotations
 
 import dataclasses
-import plistlib
 import re
 from collections.abc import Callable
-from xml.parsers.expat import ExpatError
-
-import yaml
 
 from scanner.collectors.endpoints.winregistry import installed_programs
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
-from scanner.collectors.yamldata import TooManyNodes, load_yaml
+from scanner.collectors.yamldata import NotYaml, TooManyNodes, load_yaml
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.platforms import windows
@@ -163,6 +159,9 @@ class DesktopAppCollector(Collector):
 
     # -- macOS -----------------------------------------------------------------------------------
     def _bundle(self, entry: Entry) -> None:
+        import plistlib  # with its XML parser, 4 ms of start-up: here, for macOS app bundles only
+        from xml.parsers.expat import ExpatError
+
         info = None
         for inside in ("Contents/Info.plist", "Info.plist"):
             shown = f"{entry.path}/{inside}"
@@ -225,7 +224,7 @@ class DesktopAppCollector(Collector):
             return
         try:
             meta = load_yaml(data.decode("utf-8", "replace"))
-        except (yaml.YAMLError, TooManyNodes, RecursionError):
+        except (NotYaml, TooManyNodes, RecursionError):
             self._skipped.append(Skipped(entry.path, "snap.yaml is not YAML", SkipKind.UNSUPPORTED))
             return
         if not isinstance(meta, dict) or not _text(meta.get("name")):
