@@ -47,11 +47,25 @@ def test_an_entry_is_trusted_only_while_its_files_are_unchanged(tmp_path: Path) 
     source.write_bytes(VALID.read_bytes())
     entry = tmp_path / "entry.json"
     compiled.keep(entry, policy, [(source, source.read_bytes())])
-    assert _typed(compiled.load(entry)) == _typed(policy)
+    assert _typed(compiled.load(entry, tmp_path)) == _typed(policy)
     source.write_bytes(VALID.read_bytes() + b"\n# changed\n")
-    assert compiled.load(entry) is None
+    assert compiled.load(entry, tmp_path) is None
     source.unlink()
-    assert compiled.load(entry) is None
+    assert compiled.load(entry, tmp_path) is None
+
+
+def test_an_entry_naming_a_file_outside_the_bundled_policies_is_not_trusted(tmp_path: Path) -> None:
+    bundled, elsewhere = tmp_path / "bundled", tmp_path / "elsewhere"
+    bundled.mkdir()
+    elsewhere.mkdir()
+    source = elsewhere / "policy.yaml"
+    source.write_bytes(VALID.read_bytes())
+    entry = tmp_path / "entry.json"
+    compiled.keep(entry, load_policy(), [(source, source.read_bytes())])
+    assert compiled.load(entry, elsewhere) is not None
+    assert compiled.load(entry, bundled) is None  # its own digest matches, but it is not a bundled file
+    compiled.keep(entry, load_policy(), [(bundled / ".." / "elsewhere" / "policy.yaml", source.read_bytes())])
+    assert compiled.load(entry, bundled) is None
 
 
 @pytest.mark.parametrize("damage", [b"", b"{", b"[]", b'{"files": [], "policy": {"files": 1}}', b'{"files": 7}'])

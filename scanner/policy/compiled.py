@@ -42,12 +42,17 @@ def entry_path(names: Sequence[str], bundled: Path) -> Path:
     return default_cache_dir() / FOLDER / f"{digest.hexdigest()[:32]}.json"
 
 
-def load(path: Path) -> Policy | None:
-    """The policy kept at ``path``, if every file it was composed from is unchanged; else ``None``."""
+def load(path: Path, bundled: Path) -> Policy | None:
+    """The policy kept at ``path``, if every file it was composed from is a ``bundled`` one, unchanged;
+    else ``None``. An entry naming any other file is not read further (nothing outside the package is
+    opened on an entry's word)."""
     try:
         entry = json.loads(path.read_bytes())
         for name, sha256 in entry["files"]:
-            if hashlib.sha256(Path(name).read_bytes()).hexdigest() != sha256:
+            source = Path(name)
+            if not source.is_relative_to(bundled) or ".." in source.parts:
+                return None
+            if hashlib.sha256(source.read_bytes()).hexdigest() != sha256:
                 return None
         policy = _decode(entry["policy"], Policy)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):

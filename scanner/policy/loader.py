@@ -238,7 +238,7 @@ def load_policy(specs: Sequence[str] = (), home: Path | None = None) -> Policy:
         return load_policy_sources(specs, home)[0]
     bundled = bundled_dir()
     kept = compiled.entry_path(names, bundled)
-    policy = compiled.load(kept)
+    policy = compiled.load(kept, bundled)
     if policy is None:
         policy, sources = load_policy_sources(names)
         if all(path.is_relative_to(bundled) for path, _ in sources.files):
