@@ -60,7 +60,7 @@ def json_printable(document: str) -> str:
     off, which keeps names in other scripts readable). Outside strings JSON has none of them, so the
     whole text can be translated, and a parser reads back exactly the original characters.
     """
-    if document.isascii():
+    if document.isascii() and "\x7f" not in document:  # DEL is the one such character in ASCII
         return document
     table, pattern = _json_escaping()
     return pattern.sub(lambda m: table[ord(m.group())], document)

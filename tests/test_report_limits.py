@@ -114,6 +114,15 @@ def test_control_and_bidi_characters_in_names_are_visible_escapes_in_every_forma
     assert "/home/x\u202eexe.txt/.env" in paths, "JSON escapes the characters; a parser reads the real name"
 
 
+def test_a_delete_character_is_escaped_in_a_report_otherwise_all_ascii(machine: Machine, tmp_path: Path) -> None:
+    plant(machine, {f"/home/{HOSTILE_NAMES['erase']}/.env": "OPENAI_BASE_URL=https://api.deepseek.com/v1\n"})
+    report_file = tmp_path / "report.json"
+    run_scanner("audit", "--root", str(machine.root), "--no-store", "-f", "json", "-o", str(report_file))
+    text = report_file.read_text(encoding="utf-8")
+    assert text.isascii() and "\x7f" not in text
+    assert "/home/x\x7f\x08\x08\x08/.env" in {f["location"]["path"] for f in json.loads(text)["findings"]}
+
+
 def test_a_megabyte_model_name_is_cut_saying_how_much_and_the_collector_accepts_the_report(
     machine: Machine, tmp_path: Path
 ) -> None:
