@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
@@ -465,7 +466,7 @@ _T = TypeVar("_T")
 def rebuilt(kind: type[_T], data: Any) -> _T:
     """``plain`` undone, following the types ``kind`` declares for its fields; ``ValueError`` (or
     ``TypeError``/``KeyError``) for data that does not fit them."""
-    return _built(kind, data)  # type: ignore[no-any-return]
+    return _builder(kind)(data)  # type: ignore[no-any-return,arg-type]
 
 
 @cache
@@ -474,32 +475,49 @@ def _field_types(kind: type) -> tuple[tuple[str, Any], ...]:
     return tuple((f.name, hints[f.name]) for f in dataclasses.fields(kind) if f.init)
 
 
-def _built(kind: Any, data: Any) -> Any:
+@cache
+def _builder(kind: Any) -> Callable[[Any], Any]:
+    """How to rebuild a value of ``kind``, worked out once per type: a re-scan rebuilds the records of every
+    file it takes from the store (thousands of values), and asking ``typing`` about each one's type was
+    most of that. A field's own builder is looked up when first used, so a type may refer to itself."""
     origin = typing.get_origin(kind)
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        return kind(**{name: _built(hint, data[name]) for name, hint in _field_types(kind) if name in data})
+        fields = _field_types(kind)
+        return lambda data: kind(**{name: _builder(hint)(data[name]) for name, hint in fields if name in data})
     if origin in (typing.Union, types.UnionType):
-        if data is None:
-            return None
-        for option in typing.get_args(kind):
-            if option is not type(None):
-                try:
-                    return _built(option, data)
-                except (TypeError, ValueError, KeyError):
-                    continue
-        raise ValueError(f"{data!r} is none of {kind}")
+        options = [option for option in typing.get_args(kind) if option is not type(None)]
+        return lambda data: None if data is None else _first_fit(kind, options, data)
     if origin is tuple:
         args = typing.get_args(kind)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_built(args[0], v) for v in data)
-        return tuple(_built(a, v) for a, v in zip(args, data, strict=True))
+            return lambda data: tuple(_builder(args[0])(v) for v in data)
+        return lambda data: tuple(_builder(a)(v) for a, v in zip(args, data, strict=True))
     if origin is Literal:
-        for option in typing.get_args(kind):
-            if option == data or (isinstance(option, Enum) and option.value == data):
-                return option
-        raise ValueError(f"{data!r} is not one of {kind}")
+        return lambda data: _literal(kind, data)
     if isinstance(kind, type) and issubclass(kind, Enum):
-        return kind(data)
-    if kind in (str, int, float, bool) and not isinstance(data, kind):
+        return kind
+    if kind in (str, int, float, bool):
+        return lambda data: _checked(kind, data)
+    return lambda data: data
+
+
+def _first_fit(kind: Any, options: list[Any], data: Any) -> Any:
+    for option in options:
+        try:
+            return _builder(option)(data)
+        except (TypeError, ValueError, KeyError):
+            continue
+    raise ValueError(f"{data!r} is none of {kind}")
+
+
+def _literal(kind: Any, data: Any) -> Any:
+    for option in typing.get_args(kind):
+        if option == data or (isinstance(option, Enum) and option.value == data):
+            return option
+    raise ValueError(f"{data!r} is not one of {kind}")
+
+
+def _checked(kind: type, data: Any) -> Any:
+    if not isinstance(data, kind):
         raise TypeError(f"{data!r} is not a {kind.__name__}")
     return data
