@@ -25,6 +25,7 @@ import stat
 import sys
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from scanner.beneath import NOFOLLOW, PATH_FLAGS, open_beneath
@@ -125,6 +126,8 @@ class RootFS:
         self._root = -1
         self._listed: tuple[str, int, int, int] | None = None
         """``(path, folder descriptor, name offset, inode)`` of the file the walk is handing over (``listed``)."""
+        self._linked: tuple[str, Callable[[], os.stat_result]] | None = None
+        """``(path, status of what it points to)`` of the link the walk is handing over (``listing_link``)."""
         self._listed_status: tuple[os.stat_result | None] | None = None
         """What ``listed_status`` found for it, once asked: every collector it is handed to may ask."""
 
@@ -138,19 +141,29 @@ class RootFS:
             self._listed = (real_path, folder_fd, name_at, inode)
             self._listed_status = None
 
+    def listing_link(self, real_path: str, target_status: Callable[[], os.stat_result]) -> None:
+        """The walk is handing over a link, until ``listing_done``. Below a root of ``/`` the kernel resolves
+        a link as the scan does, so ``listed_status`` answers with the status of what it points to
+        (``target_status``: the listing's own, which measured it already); below any other root, ``None``."""
+        if self.root == os.sep and not self.windows_paths:
+            self._linked = (real_path, target_status)
+            self._listed_status = None
+
     def listing_done(self) -> None:
         self._listed = None
+        self._linked = None
         self._listed_status = None
 
     def listed_status(self, real_path: str) -> os.stat_result | None:
         """The status of the file the walk is handing over (``listing``), without opening it: one
         ``fstatat`` below its open folder, never through a link, made once whichever collectors ask (the
         text scan and the model sniffer both do for a file without an extension); ``None`` for any other
-        path, or when it is not the regular file listed any more. What it says is only as good as any
-        ``stat``: whoever opens the file checks again what they opened."""
+        path, or when it is not the regular file listed any more. For a link (``listing_link``), the status
+        of the regular file it points to. What it says is only as good as any ``stat``: whoever opens the
+        file checks again what they opened."""
         listed = self._listed
         if listed is None or listed[0] != real_path:
-            return None
+            return self._link_status(real_path)
         if self._listed_status is None:
             _, folder_fd, name_at, inode = listed
             try:
@@ -158,6 +171,18 @@ class RootFS:
             except OSError:
                 st = None
             self._listed_status = (st if st is not None and stat.S_ISREG(st.st_mode) and st.st_ino == inode else None,)
+        return self._listed_status[0]
+
+    def _link_status(self, real_path: str) -> os.stat_result | None:
+        linked = self._linked
+        if linked is None or linked[0] != real_path:
+            return None
+        if self._listed_status is None:
+            try:
+                st: os.stat_result | None = linked[1]()
+            except OSError:
+                st = None
+            self._listed_status = (st if st is not None and stat.S_ISREG(st.st_mode) else None,)
         return self._listed_status[0]
 
     def inside(self, real_path: str) -> str:

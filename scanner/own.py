@@ -70,6 +70,13 @@ def shipped_digests() -> frozenset[str]:
     return frozenset()
 
 
+@cache
+def code_identity() -> str:
+    """A digest of the scanner's own files: what a memo of the scanner's conclusions about a file (``found
+    nothing``) is kept under, so that another build of the scanner looks again."""
+    return hashlib.sha256("\n".join(sorted(shipped_digests())).encode()).hexdigest()[:32]
+
+
 class OwnDigests:
     """The digests of the scanner's own files as the collectors ask for them: ``given`` (what it wrote or
     was given), then what it shipped, looked up only when a collector first asks (a source tree's

@@ -457,10 +457,13 @@ class Walker:
         if not visitors:
             return
         entry = Entry(real, self.fs.to_display(real), name, False, parent_name)
-        if folder is None or listed is None or folder.fd < 0 or not listed.is_file(follow_symlinks=False):
+        if folder is None or listed is None or folder.fd < 0 or not (is_link or listed.is_file(follow_symlinks=False)):
             self._hand_over(entry, visitors)
             return
-        self.fs.listing(real, len(real) - len(name), folder.fd, listed.inode())
+        if is_link:  # what it points to, measured by the listing already when it has no extension
+            self.fs.listing_link(real, listed.stat)
+        else:
+            self.fs.listing(real, len(real) - len(name), folder.fd, listed.inode())
         try:
             self._hand_over(entry, visitors)
         finally:

@@ -19,6 +19,7 @@ from modelkit import write_gguf
 
 from scanner.audit import AuditOptions, audit
 from scanner.errors import StoreError
+from scanner.fsview import RootFS
 from scanner.policy.loader import load_policy
 from scanner.sqlite import connect, migrate
 from scanner.store.database import open_store, scope_of
@@ -419,6 +420,36 @@ def test_files_found_quiet_are_passed_over_until_they_change(machine: Machine, t
     found = sorted(f["location"]["path"] for f in _audit_json(machine, db)["findings"])
     assert found == ["/home/alice/app/client.py", "/home/alice/app/settings.py"]
     assert "1 files passed over while unchanged" in run_scanner("history", "--db", str(db)).stdout
+
+
+@pytest.mark.usefixtures("settled_files")
+@pytest.mark.parametrize("live", [False, True], ids=["under --root", "below /, through a link too"])
+def test_a_file_without_an_extension_that_holds_no_model_is_not_opened_again_until_it_changes(
+    machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, live: bool
+) -> None:
+    """The sniffer's verdict on a large file without an extension (a program, a database) is kept like the
+    text scan's: unchanged, it is passed over unopened; changed into a model, it is a model."""
+    tool, blob = machine.path("/opt/app/tool"), machine.path("/srv/blob.bin")
+    for path in (tool, blob):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\x7fELF" + bytes(2 << 20))
+    machine.path("/opt/app/linked").symlink_to(blob if live else "../../srv/blob.bin")
+    sniffed = [str(tool), str(machine.path("/opt/app/linked"))] if live else [str(tool)]
+    opened: list[str] = []
+    open_regular = RootFS.open_regular
+    monkeypatch.setattr(RootFS, "open_regular", lambda fs, path: opened.append(path) or open_regular(fs, path))
+    options = AuditOptions(paths=(str(machine.path("/opt/app")),)) if live else AuditOptions(root=str(machine.root))
+    with open_store(tmp_path / "scanner.db") as store:
+        assert audit(options, load_policy([]), store).report["inventory"] == []
+        assert set(sniffed) <= set(opened)
+        opened.clear()
+        assert audit(options, load_policy([]), store).report["inventory"] == []
+        assert not set(sniffed) & set(opened), "passed over: the same file, unchanged"
+        real = write_gguf(tmp_path / "x.gguf", arch="qwen2", name="x", pre="deepseek-r1-qwen")
+        with open(tool, "r+b") as handle:
+            handle.write(real.read_bytes())
+        found = audit(options, load_policy([]), store).report
+    assert [m["attributes"]["format"] for m in found["inventory"]] == ["gguf"]
 
 
 def test_a_file_found_quiet_is_read_again_under_its_new_name_or_another_search() -> None:

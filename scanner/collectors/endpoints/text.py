@@ -51,7 +51,7 @@ from scanner.collectors.endpoints.merge import TEXT_COLLECTOR
 from scanner.collectors.endpoints.settings import safe_url
 from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
 from scanner.fsview import FileRefused, RootFS, SpecialFile, describe_refusal, refusal_kind
-from scanner.own import digest, shipped_digests
+from scanner.own import code_identity, digest
 from scanner.patterns import LazyPattern
 from scanner.records import Clue, EndpointRecord, Location, ModelRecord, Record, Skipped, plain, rebuilt
 from scanner.syspaths import canonical
@@ -308,7 +308,7 @@ class TextCollector(Collector):
         watch = self.options.watch
         fields = (getattr(watch, f.name) for f in dataclasses.fields(watch))
         identities = [sorted(value) if isinstance(value, frozenset) else value for value in fields]
-        looked_for = repr((self._identities.search.needles, identities, sorted(shipped_digests())))
+        looked_for = repr((self._identities.search.needles, identities, code_identity()))
         return f"{self.id} {hashlib.sha256(looked_for.encode()).hexdigest()[:32]}"
 
     def visit(self, entry: Entry) -> None:

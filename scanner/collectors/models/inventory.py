@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cache
 from typing import BinaryIO
 
 from scanner.collectors.interface import CollectOptions
@@ -33,6 +34,7 @@ from scanner.collectors.models.weights import (
 )
 from scanner.formats.errors import FormatError
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
+from scanner.own import code_identity
 from scanner.records import Clue, Skipped
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry
@@ -101,12 +103,17 @@ class Inventory:
         ``min_size`` up and only when it is a format that counts without a name."""
         suffix = os.path.splitext(entry.name)[1].lower()
         size = 0
+        cache = self.options.file_cache if nameless else None
+        skipped = len(self.skipped)
         listed = self.fs.listed_status(entry.real_path) if nameless else None
         if listed is not None and listed.st_size < min_size:
             return  # what its open would have found, without the open
+        if cache and listed is not None and cache.quiet(_sniffed(), entry.real_path, listed):
+            return  # sniffed by an earlier scan and found no model, unchanged since: not even opened
         try:
             with self.fs.open_regular(entry.real_path) as handle:
-                size = os.fstat(handle.fileno()).st_size
+                st = os.fstat(handle.fileno())
+                size = st.st_size
                 if nameless and size < min_size:
                     return
                 facts = self._weight_facts(handle, entry)
@@ -123,6 +130,8 @@ class Inventory:
         else:
             row = WEIGHT_FORMAT_BY_ID.get(facts.format) if facts is not None else None
         if facts is None or (nameless and not (row is not None and row.extensionless)):
+            if cache and not self.skipped[skipped:] and self.fs.change_shows(st):  # nothing, nor a broken header
+                cache.found_nothing(_sniffed(), entry.real_path, st)
             return
         if hf_cache_place(entry.path) is not None and os.path.islink(entry.real_path):
             digest = lfs_blob_digest(os.path.basename(os.readlink(entry.real_path)))
@@ -166,3 +175,10 @@ class Inventory:
             self.skipped.append(Skipped(entry.path, f"not hashed: {describe_refusal(error)}", refusal_kind(error)))
             return
         facts.clues.append(Clue("digest", known, "sha256 (--hash)", entry.path))
+
+
+@cache
+def _sniffed() -> str:
+    """The kind of memo a file without an extension is kept under once sniffed and found no model: by this
+    build of the scanner (another build may know another format)."""
+    return f"model-sniff {code_identity()}"
