@@ -452,6 +452,36 @@ def test_a_file_without_an_extension_that_holds_no_model_is_not_opened_again_unt
     assert [m["attributes"]["format"] for m in found["inventory"]] == ["gguf"]
 
 
+@pytest.mark.usefixtures("settled_files")
+def test_an_installed_package_unchanged_since_the_last_scan_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below a root of ``/`` a distribution's metadata and installer are looked up by their status; a
+    change to either is read again."""
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    folder = write_dist_info(site, "langchain-deepseek", "0.1.0", summary="DeepSeek for LangChain", installer="pip")
+    opened: list[str] = []
+    open_regular = RootFS.open_regular
+    monkeypatch.setattr(RootFS, "open_regular", lambda fs, path: opened.append(path) or open_regular(fs, path))
+
+    def packages() -> list[tuple[str, str, str]]:
+        report = audit(AuditOptions(paths=(str(site),)), load_policy([]), store).report
+        return [(p["name"], p["version"], p["attributes"]["installer"]) for p in report["inventory"]]
+
+    with open_store(tmp_path / "scanner.db") as store:
+        first = packages()
+        assert first == [("langchain-deepseek", "0.1.0", "pip")]
+        assert str(folder / "METADATA") in opened
+        opened.clear()
+        assert packages() == first
+        assert not [path for path in opened if path.startswith(str(folder))], "taken from the store"
+        (folder / "INSTALLER").write_text("uv\n")
+        assert packages() == [("langchain-deepseek", "0.1.0", "uv")]
+        metadata = (folder / "METADATA").read_text().replace("Version: 0.1.0", "Version: 0.2.0")
+        (folder / "METADATA").write_text(metadata)
+        assert packages() == [("langchain-deepseek", "0.2.0", "uv")]
+
+
 def test_a_file_found_quiet_is_read_again_under_its_new_name_or_another_search() -> None:
     from scanner.store.filecache import StoreFileCache
 
