@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.collectors.secrets import mask_secrets
@@ -117,13 +118,54 @@ def _cap_finding(finding: dict[str, Any]) -> None:
                 finding[key].append(more)
 
 
+def compact(value: Any) -> str:
+    """A value as compact ASCII JSON: the longest way to write it (every character beyond ASCII escaped), the
+    form the report's size is measured in and the store keeps (SQLite takes only valid UTF-8: a lone
+    surrogate that hostile input put in a name survives the round trip as an escape)."""
+    return json.dumps(value, separators=(",", ":"), check_circular=False)
+
+
 def _size(value: Any) -> int:
-    """Bytes of a value in the JSON report, at most (ASCII escapes are the longest way to write a character)."""
-    return len(json.dumps(value, separators=(",", ":"), check_circular=False))
+    """Bytes of a value in the JSON report, at most."""
+    return len(compact(value))
+
+
+@dataclass
+class _Made:
+    """The report ``bounded`` made last and the ``compact`` JSON of each of its records and findings: the
+    store writes each of them in that form, and encoding them twice was 30 ms of a whole machine's re-scan."""
+
+    report: dict[str, Any] | None = None
+    texts: dict[int, str] = field(default_factory=dict)
+
+
+_MADE = _Made()
+
+
+def item_text(report: dict[str, Any], item: dict[str, Any]) -> str:
+    """``compact(item)`` for a record or finding of ``report``: as measured when the report was made, unless
+    it is not the report ``bounded`` made last (nothing in it may change between the two)."""
+    text = _MADE.texts.get(id(item)) if _MADE.report is report else None
+    return text if text is not None else compact(item)
+
+
+def _measured(report: dict[str, Any]) -> int:
+    """``_size(report)``, from the texts of its records and findings, which are kept for ``item_text``."""
+    _MADE.report, _MADE.texts = report, {}
+    total = 2 + max(len(report) - 1, 0)  # the braces and the commas between its keys
+    for key, value in report.items():
+        total += len(compact(key)) + 1
+        if key in ("inventory", "findings") and isinstance(value, list):
+            texts = [compact(item) for item in value]
+            _MADE.texts.update(zip(map(id, value), texts, strict=True))
+            total += 2 + max(len(texts) - 1, 0) + sum(map(len, texts))
+        else:
+            total += _size(value)
+    return total
 
 
 def _within_budget(report: dict[str, Any]) -> dict[str, Any]:
-    total = _size(report)
+    total = _measured(report)
     if total <= REPORT_BUDGET:
         return report
     findings, inventory = report["findings"], report["inventory"]
@@ -147,14 +189,14 @@ def _within_budget(report: dict[str, Any]) -> dict[str, Any]:
         while items and total > room:
             item = items.pop()
             removed.add(id(item))
-            total -= _size(item) + 1
+            total -= len(item_text(report, item)) + 1
             left_out[what] += 1
             if what.endswith("findings"):
                 references[item["record_id"]] -= 1
                 record = records.get(item["record_id"])
                 if record is not None and references[item["record_id"]] == 0:
                     removed.add(id(record))
-                    total -= _size(record) + 1
+                    total -= len(item_text(report, record)) + 1
                     left_out["inventory records"] += 1
     report["inventory"] = [i for i in inventory if id(i) not in removed]
     report["findings"] = [f for f in findings if id(f) not in removed]

@@ -21,6 +21,7 @@ from typing import Any
 
 from scanner.collectors.secrets import SALT_BYTES, new_salt
 from scanner.errors import StoreError
+from scanner.limits import compact, item_text
 from scanner.places import default_cache_dir, default_db_path
 from scanner.sqlite import (
     Database,
@@ -110,12 +111,6 @@ def scope_of(report: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([scan["host"], scan["root"], sorted(scan["roots"])]).encode()).hexdigest()[:16]
 
 
-def _dumps(value: Any) -> str:
-    """ASCII JSON: a lone surrogate that hostile input smuggled into a name survives the round trip
-    (SQLite accepts only valid UTF-8)."""
-    return json.dumps(value, separators=(",", ":"), check_circular=False)
-
-
 class Store:
     """An open store. Use ``open_store``; close with ``close()`` or a ``with`` block."""
 
@@ -152,7 +147,7 @@ class Store:
         scan, summary = report["scan"], report["summary"]
         header = {k: v for k, v in report.items() if k not in ("inventory", "findings")}
         header["scan"] = {**scan, "coverage": {k: v for k, v in scan["coverage"].items() if k != "skipped"}}
-        records = [(_dumps(item), item) for item in report["inventory"]]
+        records = [(item_text(report, item), item) for item in report["inventory"]]
         with self._errors("record the scan"), write_transaction(self.db):
             number = self.db.execute("select coalesce(max(number), 0) + 1 from scans").fetchone()[0]
             self.db.insert(
@@ -173,7 +168,7 @@ class Store:
                         "warnings": summary["warnings"],
                         "infos": summary["infos"],
                         "records": len(records),
-                        "document": _dumps(header),
+                        "document": compact(header),
                     }
                 ],
             )
@@ -209,7 +204,7 @@ class Store:
                         "waived": int(f["waived"]),
                         "data": text,
                     }
-                    for text, f in ((_dumps(f), f) for f in report["findings"])
+                    for text, f in ((item_text(report, f), f) for f in report["findings"])
                 ],
             )
             for table, link, numbers in (
@@ -228,13 +223,13 @@ class Store:
                         "position": n,
                         "path": query_text(skipped["path"]),
                         "kind": skipped["kind"],
-                        "data": _dumps(skipped),
+                        "data": compact(skipped),
                     }
                     for n, skipped in enumerate(scan["coverage"]["skipped"])
                 ),
             )
             if file_facts:
-                rows = ({**row, "data": _dumps(row["data"])} for row in file_facts)
+                rows = ({**row, "data": compact(row["data"])} for row in file_facts)
                 self.db.insert("file_facts", rows, upsert=("device", "inode", "kind"))
             self.db.conn.executemany(
                 "delete from file_facts where device = ? and inode = ? and kind = ?", files_gone or []
