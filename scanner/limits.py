@@ -144,8 +144,9 @@ _MADE = _Made()
 
 def item_text(report: dict[str, Any], item: dict[str, Any]) -> str:
     """``compact(item)`` for a record or finding of ``report``: as measured when the report was made, unless
-    it is not the report ``bounded`` made last (nothing in it may change between the two)."""
-    text = _MADE.texts.get(id(item)) if _MADE.report is report else None
+    it is not the report ``bounded`` made last (nothing in it may change between the two). Given once: the
+    memory is handed back as the store takes them."""
+    text = _MADE.texts.pop(id(item), None) if _MADE.report is report else None
     return text if text is not None else compact(item)
 
 
