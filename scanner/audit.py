@@ -302,13 +302,14 @@ def audit(
             options = dataclasses.replace(options, secret_salt=salt, own=options.own | own)
     except StoreError as error:  # a store that opened but cannot be read: the scan runs without it
         return AuditOutcome(_tagged(report_dict(run_audit(options, policy, progress, None, phase)), options), error)
-    report = _tagged(report_dict(run_audit(options, policy, progress, cache, phase)), options)
+    texts: dict[int, str] = {}  # each record's and finding's JSON, as measured: what the store writes
+    report = _tagged(report_dict(run_audit(options, policy, progress, cache, phase), texts), options)
     if store is None or cache is None:
         return AuditOutcome(report)
     if phase is not None:
         phase("recording the scan")
     try:
-        store.save(report, cache.rows(), cache.gone(), cache.quiet_files())
+        store.save(report, cache.rows(), cache.gone(), cache.quiet_files(), texts)
         for file in policy.files:  # a policy kept on this machine names what it bans: the scanner's own
             store.remember_own(file.sha256, file.path, "policy")
         return AuditOutcome(with_changes(store, report))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.collectors.secrets import mask_secrets
@@ -98,12 +97,14 @@ def _each_string(value: Any, change: Callable[[str], str]) -> Any:
     return each(value)
 
 
-def bounded(report: dict[str, Any]) -> dict[str, Any]:
-    """The report with ``shown`` strings, capped findings, and a size under ``REPORT_BUDGET``."""
+def bounded(report: dict[str, Any], texts: dict[int, str] | None = None) -> dict[str, Any]:
+    """The report with ``shown`` strings, capped findings, and a size under ``REPORT_BUDGET``; ``texts``
+    receives the ``compact`` JSON of each record and finding kept, by the identity of each, for the store
+    (valid while nothing in the report changes)."""
     report = shown_all(report)
     for finding in report["findings"]:
         _cap_finding(finding)
-    return _within_budget(report)
+    return _within_budget(report, {} if texts is None else texts)
 
 
 def _cap_finding(finding: dict[str, Any]) -> None:
@@ -130,43 +131,29 @@ def _size(value: Any) -> int:
     return len(compact(value))
 
 
-@dataclass
-class _Made:
-    """The report ``bounded`` made last and the ``compact`` JSON of each of its records and findings: the
-    store writes each of them in that form, and encoding them twice was 30 ms of a whole machine's re-scan."""
-
-    report: dict[str, Any] | None = None
-    texts: dict[int, str] = field(default_factory=dict)
-
-
-_MADE = _Made()
-
-
-def item_text(report: dict[str, Any], item: dict[str, Any]) -> str:
-    """``compact(item)`` for a record or finding of ``report``: as measured when the report was made, unless
-    it is not the report ``bounded`` made last (nothing in it may change between the two). Given once: the
-    memory is handed back as the store takes them."""
-    text = _MADE.texts.pop(id(item), None) if _MADE.report is report else None
-    return text if text is not None else compact(item)
-
-
-def _measured(report: dict[str, Any]) -> int:
-    """``_size(report)``, from the texts of its records and findings, which are kept for ``item_text``."""
-    _MADE.report, _MADE.texts = report, {}
+def _measured(report: dict[str, Any], texts: dict[int, str]) -> int:
+    """``_size(report)``, from the ``compact`` texts of its records and findings, kept in ``texts`` by the
+    identity of each (the store writes each in that form: encoding them twice was 30 ms of a re-scan)."""
     total = 2 + max(len(report) - 1, 0)  # the braces and the commas between its keys
     for key, value in report.items():
         total += len(compact(key)) + 1
         if key in ("inventory", "findings") and isinstance(value, list):
-            texts = [compact(item) for item in value]
-            _MADE.texts.update(zip(map(id, value), texts, strict=True))
-            total += 2 + max(len(texts) - 1, 0) + sum(map(len, texts))
+            made = [compact(item) for item in value]
+            texts.update(zip(map(id, value), made, strict=True))
+            total += 2 + max(len(made) - 1, 0) + sum(map(len, made))
         else:
             total += _size(value)
     return total
 
 
-def _within_budget(report: dict[str, Any]) -> dict[str, Any]:
-    total = _measured(report)
+def _taken(texts: dict[int, str], item: Any) -> str:
+    """``compact(item)``, as measured (and no longer kept: the item is left out of the report)."""
+    text = texts.pop(id(item), None)
+    return compact(item) if text is None else text
+
+
+def _within_budget(report: dict[str, Any], texts: dict[int, str]) -> dict[str, Any]:
+    total = _measured(report, texts)
     if total <= REPORT_BUDGET:
         return report
     findings, inventory = report["findings"], report["inventory"]
@@ -190,14 +177,14 @@ def _within_budget(report: dict[str, Any]) -> dict[str, Any]:
         while items and total > room:
             item = items.pop()
             removed.add(id(item))
-            total -= len(item_text(report, item)) + 1
+            total -= len(_taken(texts, item)) + 1
             left_out[what] += 1
             if what.endswith("findings"):
                 references[item["record_id"]] -= 1
                 record = records.get(item["record_id"])
                 if record is not None and references[item["record_id"]] == 0:
                     removed.add(id(record))
-                    total -= len(item_text(report, record)) + 1
+                    total -= len(_taken(texts, record)) + 1
                     left_out["inventory records"] += 1
     report["inventory"] = [i for i in inventory if id(i) not in removed]
     report["findings"] = [f for f in findings if id(f) not in removed]

@@ -41,8 +41,9 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def report_dict(result: ScanResult) -> Report:
-    """The report document of a scan, within ``scanner.limits``: what every format, the store and the fleet get."""
+def report_dict(result: ScanResult, texts: dict[int, str] | None = None) -> Report:
+    """The report document of a scan, within ``scanner.limits``: what every format, the store and the fleet get
+    (``texts``: see ``limits.bounded``)."""
     scan = result.scan
     coverage = result.coverage
     return bounded(
@@ -81,7 +82,8 @@ def report_dict(result: ScanResult) -> Report:
             "findings": [finding.to_dict() for finding in result.findings],
             "sources": {source.id: source.to_dict() for source in result.sources},
             "summary": result.summary.to_dict(),
-        }
+        },
+        texts,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -21,7 +21,7 @@ from typing import Any
 
 from scanner.collectors.secrets import SALT_BYTES, new_salt
 from scanner.errors import StoreError
-from scanner.limits import compact, item_text
+from scanner.limits import compact
 from scanner.places import default_cache_dir, default_db_path
 from scanner.sqlite import (
     Database,
@@ -141,13 +141,16 @@ class Store:
         file_facts: list[dict[str, Any]] | None = None,
         files_gone: list[tuple[int, int, str]] | None = None,
         quiet_files: bytes | None = None,
+        texts: Mapping[int, str] | None = None,
     ) -> None:
         """Record one scan (and the per-file facts it learnt, less those of files now gone, and the files
-        it found nothing in) in a single transaction."""
+        it found nothing in) in a single transaction. ``texts``: the ``compact`` JSON of its records and
+        findings when the report was made (``limits.bounded``), by the identity of each."""
+        made = texts or {}
         scan, summary = report["scan"], report["summary"]
         header = {k: v for k, v in report.items() if k not in ("inventory", "findings")}
         header["scan"] = {**scan, "coverage": {k: v for k, v in scan["coverage"].items() if k != "skipped"}}
-        records = [(item_text(report, item), item) for item in report["inventory"]]
+        records = [(made.get(id(item)) or compact(item), item) for item in report["inventory"]]
         with self._errors("record the scan"), write_transaction(self.db):
             number = self.db.execute("select coalesce(max(number), 0) + 1 from scans").fetchone()[0]
             self.db.insert(
@@ -204,7 +207,7 @@ class Store:
                         "waived": int(f["waived"]),
                         "data": text,
                     }
-                    for text, f in ((item_text(report, f), f) for f in report["findings"])
+                    for text, f in ((made.get(id(f)) or compact(f), f) for f in report["findings"])
                 ],
             )
             for table, link, numbers in (
