@@ -435,7 +435,14 @@ class RootFS:
 
         Raises ``FileRefused`` for anything but a regular file and ``OSError`` when it cannot be read.
         """
+        data, truncated, _ = self.read_with_status(real_path, cap)
+        return data, truncated
+
+    def read_with_status(self, real_path: str, cap: int) -> tuple[bytes, bool, os.stat_result]:
+        """``read_bytes``, and the status of the very file read (``fstat`` of its handle): what facts kept
+        for the next scan are keyed by, never a ``stat`` of its path taken apart from the read."""
         with self.open_regular(real_path) as handle:
+            status = os.fstat(handle.fileno())
             chunks: list[bytes] = []
             remaining = cap + 1
             while remaining > 0:
@@ -445,7 +452,7 @@ class RootFS:
                 chunks.append(chunk)
                 remaining -= len(chunk)
         data = b"".join(chunks)
-        return data[:cap], len(data) > cap
+        return data[:cap], len(data) > cap, status
 
     def read_text(self, real_path: str, cap: int) -> tuple[str, bool]:
         """Like ``read_bytes``, decoded as UTF-8 with undecodable bytes replaced."""

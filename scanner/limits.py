@@ -51,8 +51,8 @@ def shown_all(value: Any) -> Any:
 
 
 def masked_all(value: Any) -> Any:
-    """Every string in a JSON-like value with credentials masked, nothing cut: the file facts the store
-    keeps for the next scan, which must judge a file as a fresh parse would."""
+    """Every string in a JSON-like value with credentials masked, nothing cut: the store keeps no file facts
+    this would change (the next scan must judge a file as a fresh parse would)."""
     return _each_string(value, mask_secrets)
 
 

@@ -345,7 +345,7 @@ def test_unchanged_model_headers_are_answered_from_the_file_cache(machine: Machi
         first = audit(options, load_policy([]), store).report
         assert [m["name"] for m in first["inventory"]] == ["Assistant 7B"]
         with store.db.conn:  # plant a different name: only a cache hit can report it
-            (data,) = store.db.execute("select data from file_facts where kind = 'weight-facts-1'").fetchone()
+            (data,) = store.db.execute("select data from file_facts where kind = 'weight-facts-2'").fetchone()
             planted = json.loads(data)
             planted["clues"] = [["name", "Planted 1B", "general.name", None]]
             store.db.execute("update file_facts set data = ?", [json.dumps(planted)])
@@ -480,6 +480,52 @@ def test_an_installed_package_unchanged_since_the_last_scan_is_not_read_again(
         metadata = (folder / "METADATA").read_text().replace("Version: 0.1.0", "Version: 0.2.0")
         (folder / "METADATA").write_text(metadata)
         assert packages() == [("langchain-deepseek", "0.2.0", "uv")]
+
+
+@pytest.mark.usefixtures("settled_files")
+def test_a_package_folder_swapped_while_it_is_read_is_not_remembered_as_what_was_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user who swaps a clean package's folder in while the scanner reads (and back) must not get the clean
+    metadata kept under the banned package's files: what is kept is keyed by the file actually read."""
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    banned = write_dist_info(site, "langchain-deepseek", "0.1.0")
+    clean = write_dist_info(tmp_path / "elsewhere", "requests", "2.0")
+    read_with_status = RootFS.read_with_status
+    swaps = [True]
+
+    def racing(fs: RootFS, path: str, cap: int) -> tuple[bytes, bool, os.stat_result]:
+        if swaps and path == str(banned / "METADATA"):  # the attacker wins the race once
+            swaps.clear()
+            banned.rename(tmp_path / "parked")
+            clean.rename(banned)
+            try:
+                return read_with_status(fs, path, cap)
+            finally:
+                banned.rename(clean)
+                (tmp_path / "parked").rename(banned)
+        return read_with_status(fs, path, cap)
+
+    monkeypatch.setattr(RootFS, "read_with_status", racing)
+    with open_store(tmp_path / "scanner.db") as store:
+        names = [
+            [p["name"] for p in audit(AuditOptions(paths=(str(site),)), load_policy([]), store).report["inventory"]]
+            for _ in range(2)
+        ]
+    assert names == [["requests"], ["langchain-deepseek"]], "the race fooled one scan, and only that one"
+
+
+@pytest.mark.usefixtures("settled_files")
+def test_what_looks_like_a_key_is_judged_the_same_in_a_rescan(tmp_path: Path) -> None:
+    """A name or summary that looks like a key is masked in the report; what the next scan judges is the
+    file itself, never a masked copy of it (``xai-deepseek-…`` masked is no longer a DeepSeek package)."""
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    write_dist_info(site, "xai-deepseek-inference-client", "1.0", summary="client for sk-deepseek-chat-wrapper-lib")
+    with open_store(tmp_path / "scanner.db") as store:
+        scans = [audit(AuditOptions(paths=(str(site),)), load_policy([]), store).report for _ in range(3)]
+    judged = [sorted((f["rule_id"], f["provider"]) for f in scan["findings"]) for scan in scans]
+    assert judged[0] and judged[1] == judged[2] == judged[0]
+    assert [scan.get("changes", {}).get("resolved") for scan in scans[1:]] in ([[], []], [None, None])
 
 
 def test_a_file_found_quiet_is_read_again_under_its_new_name_or_another_search() -> None:

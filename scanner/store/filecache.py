@@ -102,10 +102,13 @@ class StoreFileCache:
         return found
 
     def rows(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """What to write back: every entry used or learnt in this scan, stamped as seen now; a key planted
-        in a header (a GGUF ``general.name``) is masked before it is stored, as in the report."""
+        """What to write back: every entry used or learnt in this scan, stamped as seen now, but for one that
+        holds what looks like a key (planted in a header's ``general.name``, a package's summary): no key is
+        stored, and a masked copy would be judged otherwise than the file (``xai-…`` is no longer a package
+        name), so such a file is read again at every scan."""
         seen = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
         return [
-            {"device": d, "inode": i, "kind": k, **entry, "data": masked_all(entry["data"]), "seen": seen}
+            {"device": d, "inode": i, "kind": k, **entry, "seen": seen}
             for (d, i, k), entry in self._touched.items()
+            if masked_all(entry["data"]) == entry["data"]
         ]

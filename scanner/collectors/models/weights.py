@@ -31,8 +31,9 @@ from scanner.formats.torch_pickle import LEGACY_TORCH_MAGIC, PICKLE_MAGIC, is_le
 from scanner.names import hf_repo_id
 from scanner.records import Clue, ClueKind
 
-CACHE_KIND = "weight-facts-1"
-"""File-cache kind for ``WeightFacts``; bump when parsing changes what a header yields."""
+CACHE_KIND = "weight-facts-2"
+"""File-cache kind for ``WeightFacts``; bump when parsing changes what a header yields, or what is kept of
+it (2: entries with a masked key in them, which earlier builds kept, are no longer trusted)."""
 LFS_POINTER = "git-lfs-pointer"
 """The format of a Git LFS pointer left where a weight file of any format should be."""
 _LFS_POINTER = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\s+oid sha256:([0-9a-f]{64})\s+size (\d+)")

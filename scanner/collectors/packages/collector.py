@@ -93,22 +93,25 @@ class PythonPackageCollector(Collector):
         return CollectorResult(records=list(_merge_conda_duplicates(self._records)), skipped=self._skipped)
 
     # -- dist-info / egg-info -----------------------------------------------------------------
-    def _read_metadata(self, entry: Entry, parts: tuple[str, ...] | None) -> tuple[CoreMetadata | None, str | None]:
-        """The parsed metadata, or why there is none (``missing``, ``unreadable``, ``zipped egg``)."""
+    def _read_metadata(
+        self, entry: Entry, parts: tuple[str, ...] | None
+    ) -> tuple[CoreMetadata | None, str | None, os.stat_result | None]:
+        """The parsed metadata, or why there is none (``missing``, ``unreadable``, ``zipped egg``), and the
+        status of the file read."""
         if parts is None:
-            return None, "zipped egg: the metadata inside the archive is not read"
+            return None, "zipped egg: the metadata inside the archive is not read", None
         path = os.path.join(entry.real_path, *parts)
         try:
-            text, _ = self.fs.read_text(path, METADATA_CAP)
+            data, _, status = self.fs.read_with_status(path, METADATA_CAP)
         except FileNotFoundError:
-            return None, "missing"
+            return None, "missing", None
         except (OSError, FileRefused) as error:
             where = self.fs.to_display(os.path.join(entry.real_path, *parts))
             self._skipped.append(
                 Skipped(where, f"package metadata unreadable: {describe_refusal(error)}", refusal_kind(error))
             )
-            return None, SkipKind.UNREADABLE
-        return parse_core_metadata(text), None
+            return None, SkipKind.UNREADABLE, None
+        return parse_core_metadata(data.decode("utf-8", errors="replace")), None, status
 
     def _visit_distribution(self, entry: Entry, parts: tuple[str, ...] | None, fmt: str) -> None:
         statuses = self._statuses(entry, parts, fmt)
@@ -117,9 +120,10 @@ class PythonPackageCollector(Collector):
         if known is not None:
             (metadata, installer), problem = known, None
         else:
-            metadata, problem = self._read_metadata(entry, parts)
-            installer = self._read_installer(entry) if fmt == "dist-info" else None
-            if statuses is not None and metadata is not None and parts:
+            metadata, problem, read = self._read_metadata(entry, parts)
+            installer, installer_read = self._read_installer(entry) if fmt == "dist-info" else (None, None)
+            # Kept only when the files read are the ones looked up (a folder swapped meanwhile holds others).
+            if statuses is not None and metadata is not None and parts and _same(statuses, (read, installer_read)):
                 self._keep(entry, parts, statuses, metadata, installer)
         fallback_name, fallback_version = split_dist_dir_name(os.path.basename(entry.path))
         name = (metadata.name if metadata else None) or fallback_name
@@ -207,13 +211,13 @@ class PythonPackageCollector(Collector):
         data = {"metadata": plain(metadata), "installer": installer, "installer_status": _status_key(statuses[1])}
         self.options.file_cache.put(_cache_kind(), os.path.join(entry.real_path, *parts), statuses[0], data)
 
-    def _read_installer(self, entry: Entry) -> str | None:
+    def _read_installer(self, entry: Entry) -> tuple[str | None, os.stat_result | None]:
         try:
-            text, _ = self.fs.read_text(os.path.join(entry.real_path, "INSTALLER"), SMALL_FILE_CAP)
+            data, _, status = self.fs.read_with_status(os.path.join(entry.real_path, "INSTALLER"), SMALL_FILE_CAP)
         except (OSError, FileRefused):
-            return None
-        first = text.strip().splitlines()
-        return first[0].strip() if first else None
+            return None, None
+        first = data.decode("utf-8", errors="replace").strip().splitlines()
+        return (first[0].strip() if first else None), status
 
     # -- conda-meta ------------------------------------------------------------------------------
     def _visit_conda_record(self, entry: Entry) -> None:
@@ -288,6 +292,10 @@ def _merge_conda_duplicates(records: list[PackageRecord]) -> list[PackageRecord]
         conda_extra = tuple((k, v) for k, v in record.extra if k.startswith("conda_"))
         merged[position] = replace(target, locations=target.locations + supporting, extra=target.extra + conda_extra)
     return merged
+
+
+def _same(looked_up: tuple[os.stat_result | None, ...], read: tuple[os.stat_result | None, ...]) -> bool:
+    return [_status_key(st) for st in looked_up] == [_status_key(st) for st in read]
 
 
 def _status_key(st: os.stat_result | None) -> list[int] | None:
