@@ -68,11 +68,14 @@ def _each_string(value: Any, change: Callable[[str], str]) -> Any:
         changed = done[string] = change(string)
         return changed
 
+    def key(k: Any) -> Any:  # a subclass of str (an enumeration's member) or another hashable: kept as it is
+        return (done[k] if k in done else text(k)) if isinstance(k, str) else k
+
     def each(v: Any) -> Any:
         kind = v.__class__
         if kind is dict:
             return {
-                (done[k] if k in done else text(k)) if k.__class__ is str else each(k): (
+                (done[k] if k in done else text(k)) if k.__class__ is str else key(k): (
                     (done[x] if x in done else text(x))
                     if x.__class__ is str
                     else x
@@ -89,7 +92,7 @@ def _each_string(value: Any, change: Callable[[str], str]) -> Any:
         if isinstance(v, str):  # a subclass (an enumeration's member)
             return done[v] if v in done else text(v)
         if isinstance(v, dict):
-            return {each(k): each(x) for k, x in v.items()}
+            return {key(k): each(x) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
             return [each(x) for x in v]
         return v

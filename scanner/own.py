@@ -73,8 +73,10 @@ def shipped_digests() -> frozenset[str]:
 @cache
 def code_identity() -> str:
     """A digest of the scanner's own files: what a memo of the scanner's conclusions about a file (``found
-    nothing``) is kept under, so that another build of the scanner looks again."""
-    return hashlib.sha256("\n".join(sorted(shipped_digests())).encode()).hexdigest()[:32]
+    nothing``) is kept under, so that another build of the scanner looks again. A scanner that does not know
+    its files (a build without the list) gets one of its own each run: its memos are never trusted."""
+    digests = sorted(shipped_digests())
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()[:32] if digests else os.urandom(16).hex()
 
 
 class OwnDigests:

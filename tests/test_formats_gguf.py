@@ -406,3 +406,43 @@ def test_a_vocabulary_of_numbers_has_no_special_tokens(tmp_path: Path) -> None:
     writer.write_kv_data_to_file()
     writer.close()
     assert parse(tmp_path / "v.gguf").special_tokens == ()
+
+
+class _RewrittenOnReadBack(CountingFile):
+    """A real file rewritten in place (same size) between the vocabulary walk and the read-back of its
+    special tokens: the reader's first step back, where a writer could have been meanwhile."""
+
+    def __init__(self, path: Path, at: int, data: bytes) -> None:
+        super().__init__(path)
+        self.path, self.at, self.data, self.furthest = path, at, data, 0
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 0 and pos < self.furthest and self.data:
+            with open(self.path, "r+b") as writer:
+                writer.seek(self.at)
+                writer.write(self.data)
+            self.data = b""
+        return super().seek(pos, whence)
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.furthest = max(self.furthest, self.tell())
+        return data
+
+
+def test_a_vocabulary_rewritten_while_it_is_read_is_a_format_error(tmp_path: Path) -> None:
+    vocab = [f"t{i:05d}" for i in range(30_000)]  # past the read-ahead: the special one is read back from the file
+    writer = gguf.GGUFWriter(str(tmp_path / "v.gguf"), "llama")
+    writer.add_token_list(vocab)
+    writer.add_token_types([3 if i == 2 else 1 for i in range(len(vocab))])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    path = tmp_path / "v.gguf"
+    assert parse(path).special_tokens == ("t00002",)
+    second = path.read_bytes().index(struct.pack("<Q", 6) + b"t00001")  # token 1's length
+    with (
+        _RewrittenOnReadBack(path, second, struct.pack("<Q", 10**6)) as f,
+        pytest.raises(FormatError, match="changed while it was read"),
+    ):
+        read_gguf(f, path.stat().st_size)  # type: ignore[arg-type]

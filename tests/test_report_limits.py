@@ -167,3 +167,10 @@ def test_the_report_budget_is_under_what_the_collector_accepts() -> None:
     assert min(MAX_BODY, MAX_REPORT) >= limits.REPORT_BUDGET + (1 << 20)
     # the collector also counts values: a report's values take 7 bytes or more each (`"k":"",` and up)
     assert limits.REPORT_BUDGET // 7 <= MAX_VALUES
+
+
+def test_masking_keeps_keys_that_are_not_text_as_they_are() -> None:
+    assert limits.shown_all({("a", 1): "x", "k": {(2,): ["y", 3, None]}}) == {
+        ("a", 1): "x",
+        "k": {(2,): ["y", 3, None]},
+    }

@@ -258,10 +258,11 @@ def _read_back(walk: _Walk, spans: array[int], end: int, indexes: Sequence[int])
             stop = spans[block + 1] if block + 1 < len(spans) else end
             data = walk.cursor.read_at(start, stop - start)
         at = 0
-        for _ in range(index % SPAN_STRIDE):
-            at += width + unpack(data, at)[0]
-        (n,) = unpack(data, at)
-        tokens.append(data[at + width : at + width + n].decode("utf-8", "replace"))
+        for _ in range(index % SPAN_STRIDE + 1):
+            if at + width > len(data) or at + width + unpack(data, at)[0] > len(data):
+                raise FormatError("the file changed while it was read: its vocabulary no longer lies where it did")
+            start, at = at + width, at + width + unpack(data, at)[0]
+        tokens.append(data[start:at].decode("utf-8", "replace"))
     return tuple(tokens)
 
 
