@@ -438,11 +438,12 @@ class RootFS:
         data, truncated, _ = self.read_with_status(real_path, cap)
         return data, truncated
 
-    def read_with_status(self, real_path: str, cap: int) -> tuple[bytes, bool, os.stat_result]:
-        """``read_bytes``, and the status of the very file read (``fstat`` of its handle): what facts kept
-        for the next scan are keyed by, never a ``stat`` of its path taken apart from the read."""
+    def read_with_status(self, real_path: str, cap: int) -> tuple[bytes, bool, os.stat_result | None]:
+        """``read_bytes``, and the status of the very file read (``fstat`` of its handle; ``None`` for a unit
+        masked by a link to ``/dev/null``, read as empty): what facts kept for the next scan are keyed by,
+        never a ``stat`` of its path taken apart from the read."""
         with self.open_regular(real_path) as handle:
-            status = os.fstat(handle.fileno())
+            status = None if isinstance(handle, io.BytesIO) else os.fstat(handle.fileno())
             chunks: list[bytes] = []
             remaining = cap + 1
             while remaining > 0:

@@ -65,12 +65,11 @@ def test_secrets_written_inside_urls_are_masked_everywhere(machine: Machine) -> 
     }
 
 
-def test_the_salt_lives_in_the_store_and_a_scan_writes_no_salt_to_the_cache_folder(
+def test_the_salt_lives_in_the_store_and_a_scan_writes_nothing_to_the_cache_folder(
     machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An earlier scanner kept the salt in the cache folder: a good one is adopted (fingerprints stay
-    comparable across the upgrade), an empty one (a failed write) never is, and neither is rewritten.
-    The scan keeps only the composed bundled policy there (``policy.compiled``)."""
+    comparable across the upgrade), an empty one (a failed write) never is, and neither is rewritten."""
     cache = tmp_path / "cache"
     cache.mkdir()
     monkeypatch.setenv("SCANNER_CACHE_DIR", str(cache))
@@ -87,9 +86,7 @@ def test_the_salt_lives_in_the_store_and_a_scan_writes_no_salt_to_the_cache_fold
     assert done.returncode == 0, done.stderr
     (secret,) = [i["attributes"]["secret"] for i in json.loads(done.stdout)["inventory"]]
     assert secret["last4"] == "0123" and secret["fingerprint"].startswith("hmac-sha256:")
-    assert sorted(p.name for p in cache.iterdir()) == ["policies", "secret-salt"]
-    assert (cache / "secret-salt").read_text() == ""
-    assert [p.suffix for p in (cache / "policies").iterdir()] == [".json"]
+    assert [p.name for p in cache.iterdir()] == ["secret-salt"] and (cache / "secret-salt").read_text() == ""
 
 
 def test_a_projects_own_config_files_count_but_not_their_type_fields(machine: Machine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from conftest import build_wheel, require, run_scanner
 
 from scanner.own import SHIPPED, project_digests
+from scanner.policy.compiled import SUFFIX
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -42,8 +44,10 @@ def test_the_wheel_ships_the_digests_of_every_file_of_the_project(tmp_path: Path
     wheel = build_wheel(tmp_path / "wheels")
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read(f"scanner/{SHIPPED}").decode().split()
+        composed = [hashlib.sha256(archive.read(n)).hexdigest() for n in archive.namelist() if n.endswith(SUFFIX)]
         archive.extractall(tmp_path / "installed")
-    assert shipped == project_digests(PROJECT)
+    assert composed, "the bundled policies, composed, name what they ban: they are the scanner's own too"
+    assert shipped == sorted({*project_digests(PROJECT), *composed})
     loaded = subprocess.run(
         [sys.executable, "-c", "from scanner.own import shipped_digests; print(len(shipped_digests()))"],
         cwd=tmp_path / "installed",

@@ -1,15 +1,13 @@
-"""The bundled policies, composed and checked, kept as JSON in the cache folder for the next run.
+"""The bundled policies, composed and checked when the wheel is built, shipped beside their YAML.
 
 Every audit reads its policy: for the bundled default, importing PyYAML, composing 125 KB of YAML and
 checking it into dataclasses took 30 ms of each run's start-up, where decoding the same policy from JSON
-takes 7 ms. Only bundled policies are kept (they lie inside the installed package, beside the code that
-reads them); a file named on the command line is read from YAML each time.
-
-An entry is used only by the same code, for the same files: its name is a digest of the scanner's
-version, of the policy stage's source files and of the names asked for, and it lists the digest of every
-file the policy was composed from, each read and hashed again before the entry is trusted. An entry
-that is missing, unreadable, damaged or of another shape is a miss: the policy is read from YAML as
-before and the entry written again. It holds data only (JSON, never pickle), written atomically.
+takes 7 ms. The wheel's build (``hatch_build.py``) composes each bundled policy with the code it ships and
+writes it as ``NAME.composed.json`` beside ``NAME.yaml``: it lies in the installed package, written by its
+build, and is trusted as the YAML and the code beside it are — nothing is written or read anywhere else
+(a cache folder a user can write would let them change the policy). Each YAML file it was composed from is
+hashed again before it is used: a bundled file edited in place is read as YAML, and so is a source checkout,
+which has no composition. Anything else it cannot use is read as YAML too.
 """
 
 from __future__ import annotations
@@ -24,53 +22,37 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from scanner import __version__
-from scanner.output import replace_atomically
-from scanner.places import default_cache_dir
 from scanner.policy.schema import Policy, type_shape
 
-FOLDER = "policies"
-"""Under the cache folder (``places.default_cache_dir``)."""
+SUFFIX = ".composed.json"
+"""``default`` composed: ``default.composed.json``, beside ``default.yaml``."""
 
 
-def entry_path(names: Sequence[str], bundled: Path) -> Path:
-    """Where the policy composed from the bundled ``names`` is kept, for this code and this installation."""
-    code = Path(__file__).resolve().parent
-    digest = hashlib.sha256(repr((__version__, str(bundled), tuple(names))).encode())
-    for module in sorted(code.glob("*.py")):
-        digest.update(module.read_bytes())
-    return default_cache_dir() / FOLDER / f"{digest.hexdigest()[:32]}.json"
+def composition(policy: Policy, files: Sequence[tuple[Path, bytes]], bundled: Path) -> bytes:
+    """What the build ships for ``policy``, composed from ``files`` (path, the bytes read) in ``bundled``."""
+    entry = {
+        "files": [[path.relative_to(bundled).as_posix(), hashlib.sha256(data).hexdigest()] for path, data in files],
+        "policy": _encode(policy),
+    }
+    return json.dumps(entry, separators=(",", ":")).encode()
 
 
-def load(path: Path, bundled: Path) -> Policy | None:
-    """The policy kept at ``path``, if every file it was composed from is a ``bundled`` one, unchanged;
-    else ``None``. An entry naming any other file is not read further (nothing outside the package is
-    opened on an entry's word)."""
+def load(name: str, bundled: Path) -> Policy | None:
+    """The bundled policy ``name`` as the build composed it, while every file it was composed from is as it
+    was then; else ``None`` (it is read from YAML)."""
     try:
-        entry = json.loads(path.read_bytes())
-        for name, sha256 in entry["files"]:
-            source = Path(name)
-            if not source.is_relative_to(bundled) or ".." in source.parts:
-                return None
-            if hashlib.sha256(source.read_bytes()).hexdigest() != sha256:
+        entry = json.loads((bundled / f"{name}{SUFFIX}").read_bytes())
+        files = entry["files"]
+        if not files:
+            return None
+        for relative, sha256 in files:
+            source = bundled / relative
+            if source.parent != bundled or hashlib.sha256(source.read_bytes()).hexdigest() != sha256:
                 return None
         policy = _decode(entry["policy"], Policy)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
-        return None  # no entry, or one this code cannot read: the policy is read from YAML
+        return None  # none shipped (a checkout), or one this code cannot read: the policy is read from YAML
     return policy if isinstance(policy, Policy) else None
-
-
-def keep(path: Path, policy: Policy, files: Sequence[tuple[Path, bytes]]) -> None:
-    """Keep ``policy``, composed from ``files`` (path, the bytes read), for the next run; never fails a run."""
-    entry = {
-        "files": [[str(name), hashlib.sha256(data).hexdigest()] for name, data in files],
-        "policy": _encode(policy),
-    }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        replace_atomically(path, json.dumps(entry, separators=(",", ":")).encode())
-    except OSError:
-        return  # a read-only cache folder: the next run reads YAML again
 
 
 def _encode(value: Any) -> Any:

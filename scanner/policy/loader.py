@@ -231,19 +231,14 @@ def load_policy_sources(specs: Sequence[str] = (), home: Path | None = None) -> 
 
 
 def load_policy(specs: Sequence[str] = (), home: Path | None = None) -> Policy:
-    """Load and compose the policies named by ``--policy`` (the bundled default when none). Bundled ones
-    come from the cache folder when this code composed the same files before (``policy.compiled``)."""
+    """Load and compose the policies named by ``--policy`` (the bundled default when none). One bundled
+    policy comes as the wheel's build composed it, where it shipped one (``policy.compiled``)."""
     names = list(specs or [DEFAULT_POLICY])
-    if home is not None or not all(_names_bundled(spec) for spec in names):
-        return load_policy_sources(specs, home)[0]
-    bundled = bundled_dir()
-    kept = compiled.entry_path(names, bundled)
-    policy = compiled.load(kept, bundled)
-    if policy is None:
-        policy, sources = load_policy_sources(names)
-        if all(path.is_relative_to(bundled) for path, _ in sources.files):
-            compiled.keep(kept, policy, sources.files)
-    return policy
+    if home is None and len(names) == 1 and _names_bundled(names[0]):
+        policy = compiled.load(names[0].removeprefix(_BUNDLED_PREFIX), bundled_dir())
+        if policy is not None:
+            return policy
+    return load_policy_sources(specs, home)[0]
 
 
 def _names_bundled(spec: str) -> bool:
