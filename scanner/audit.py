@@ -310,6 +310,7 @@ def audit(
         phase("recording the scan")
     try:
         store.save(report, cache.rows(), cache.gone(), cache.quiet_files(), texts)
+        texts.clear()  # 5 MB of a whole machine's report, before the previous scan is loaded to compare
         for file in policy.files:  # a policy kept on this machine names what it bans: the scanner's own
             store.remember_own(file.sha256, file.path, "policy")
         return AuditOutcome(with_changes(store, report))
