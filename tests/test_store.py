@@ -528,6 +528,21 @@ def test_what_looks_like_a_key_is_judged_the_same_in_a_rescan(tmp_path: Path) ->
     assert [scan.get("changes", {}).get("resolved") for scan in scans[1:]] in ([[], []], [None, None])
 
 
+def test_file_facts_of_a_kind_no_collector_asks_for_are_never_decoded(machine: Machine, tmp_path: Path) -> None:
+    """After an upgrade most entries are of kinds the new build does not ask for: one that is not even JSON
+    costs nothing and breaks nothing."""
+    db = tmp_path / "scanner.db"
+    _write(machine.path("/home/alice/.env"), "OPENAI_BASE_URL=https://api.deepseek.com/v1\n")
+    first = _audit_json(machine, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "insert into file_facts (device, inode, kind, size, mtime_ns, ctime_ns, data, seen, path) "
+            "values (1, 2, 'an older build', 3, 4, 5, '{not json', '2026-12-06T00:00:00+00:00', '/nowhere')"
+        )
+    again = _audit_json(machine, db)
+    assert [f["fingerprint"] for f in again["findings"]] == [f["fingerprint"] for f in first["findings"]]
+
+
 def test_a_file_found_quiet_is_read_again_under_its_new_name_or_another_search() -> None:
     from scanner.store.filecache import StoreFileCache
 

@@ -396,13 +396,14 @@ class Store:
             return frozenset(row[0] for row in self.db.execute("select sha256 from own_files"))
 
     def file_facts(self) -> dict[tuple[int, int, str], dict[str, Any]]:
-        """Every cached per-file fact, keyed by device, inode and kind."""
+        """Every cached per-file fact, keyed by device, inode and kind, its data as stored (``raw`` JSON):
+        decoded by whoever uses it, as most entries after an upgrade are of kinds no collector asks for."""
         with self._errors("read the file cache"):
             rows = self.db.execute(
                 "select device, inode, kind, size, mtime_ns, ctime_ns, data, path from file_facts"
             ).fetchall()
         return {
-            (d, i, k): {"size": s, "mtime_ns": m, "ctime_ns": c, "data": json.loads(data), "path": path}
+            (d, i, k): {"size": s, "mtime_ns": m, "ctime_ns": c, "raw": data, "path": path}
             for d, i, k, s, m, c, data, path in rows
         }
 

@@ -20,6 +20,7 @@ it every digest.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from array import array
 from datetime import datetime, timezone
@@ -72,6 +73,11 @@ class StoreFileCache:
             st.st_mtime_ns,
             st.st_ctime_ns,
         ):
+            if "data" not in entry:  # as the store keeps it: decoded when first used
+                try:
+                    entry["data"] = json.loads(entry.pop("raw"))
+                except (ValueError, TypeError, KeyError):
+                    return None
             self.hits += 1
             self._touched[key] = {**entry, "path": path}  # a renamed file keeps its facts under its new path
             return entry["data"]
