@@ -46,7 +46,7 @@ from scanner.policy.schema import (
 )
 from scanner.vocabulary import RULES, Severity
 
-if TYPE_CHECKING:  # PyYAML is imported where YAML is read (typed_yaml): a kept policy needs none (10 ms)
+if TYPE_CHECKING:  # PyYAML is imported where YAML is read (typed_yaml): a composed policy needs none (10 ms)
     import yaml
 
 POLICY_FILE_CAP = 4 * 1024 * 1024
