@@ -423,6 +423,23 @@ def test_files_found_quiet_are_passed_over_until_they_change(machine: Machine, t
 
 
 @pytest.mark.usefixtures("settled_files")
+def test_an_unchanged_model_file_is_not_even_opened_by_a_rescan(
+    machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = write_gguf(machine.path("/srv/models/assistant.gguf"), name="Assistant 7B")
+    opened: list[str] = []
+    open_regular = RootFS.open_regular
+    monkeypatch.setattr(RootFS, "open_regular", lambda fs, path: opened.append(path) or open_regular(fs, path))
+    options = AuditOptions(root=str(machine.root))
+    with open_store(tmp_path / "scanner.db") as store:
+        first = audit(options, load_policy([]), store).report["inventory"]
+        assert str(target) in opened
+        opened.clear()
+        assert audit(options, load_policy([]), store).report["inventory"] == first
+        assert str(target) not in opened, "its facts come from the store, by the status the walk's listing gave"
+
+
+@pytest.mark.usefixtures("settled_files")
 @pytest.mark.parametrize("live", [False, True], ids=["under --root", "below /, through a link too"])
 def test_a_file_without_an_extension_that_holds_no_model_is_not_opened_again_until_it_changes(
     machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, live: bool

@@ -105,30 +105,35 @@ class Inventory:
         size = 0
         cache = self.options.file_cache if nameless else None
         skipped = len(self.skipped)
-        listed = self.fs.listed_status(entry.real_path) if nameless else None
-        if listed is not None and listed.st_size < min_size:
+        listed = self.fs.listed_status(entry.real_path)
+        if nameless and listed is not None and listed.st_size < min_size:
             return  # what its open would have found, without the open
         if cache and listed is not None and cache.quiet(_sniffed(), entry.real_path, listed):
             return  # sniffed by an earlier scan and found no model, unchanged since: not even opened
-        try:
-            with self.fs.open_regular(entry.real_path) as handle:
-                st = os.fstat(handle.fileno())
-                size = st.st_size
-                if nameless and size < min_size:
-                    return
-                facts = self._weight_facts(handle, entry)
-        except FormatError as error:
-            self.skipped.append(Skipped(entry.path, f"model file header unreadable: {error}", SkipKind.UNSUPPORTED))
-            claimed = suffix.lstrip(".") or "unknown"
-            facts = WeightFacts(f"{claimed} (unreadable header)", size, 0)
-            row = WEIGHT_FORMAT_BY_SUFFIX.get(suffix)
-        except (OSError, FileRefused) as error:
-            if not nameless:
-                reason = f"model file unreadable: {describe_refusal(error)}"
-                self.skipped.append(Skipped(entry.path, reason, refusal_kind(error)))
-            return
+        facts = self._known_facts(entry, listed)
+        if facts is not None and listed is not None:  # parsed by an earlier scan, unchanged since: not even opened
+            st, row = listed, WEIGHT_FORMAT_BY_ID.get(facts.format)
         else:
-            row = WEIGHT_FORMAT_BY_ID.get(facts.format) if facts is not None else None
+            try:
+                with self.fs.open_regular(entry.real_path) as handle:
+                    st = os.fstat(handle.fileno())
+                    size = st.st_size
+                    if nameless and size < min_size:
+                        return
+                    facts = self._weight_facts(handle, entry)
+            except FormatError as error:
+                reason = f"model file header unreadable: {error}"
+                self.skipped.append(Skipped(entry.path, reason, SkipKind.UNSUPPORTED))
+                claimed = suffix.lstrip(".") or "unknown"
+                facts = WeightFacts(f"{claimed} (unreadable header)", size, 0)
+                row = WEIGHT_FORMAT_BY_SUFFIX.get(suffix)
+            except (OSError, FileRefused) as error:
+                if not nameless:
+                    reason = f"model file unreadable: {describe_refusal(error)}"
+                    self.skipped.append(Skipped(entry.path, reason, refusal_kind(error)))
+                return
+            else:
+                row = WEIGHT_FORMAT_BY_ID.get(facts.format) if facts is not None else None
         if facts is None or (nameless and not (row is not None and row.extensionless)):
             if cache and not self.skipped[skipped:] and self.fs.change_shows(st):  # nothing, nor a broken header
                 cache.found_nothing(_sniffed(), entry.real_path, st)
@@ -143,6 +148,16 @@ class Inventory:
         if self.options.hash_weights and not any(c.kind == "digest" for c in facts.clues):
             self._hash(entry, facts)
         self.weights[entry.path] = WeightFile(entry.real_path, entry.path, entry.name, facts, row)
+
+    def _known_facts(self, entry: Entry, listed: os.stat_result | None) -> WeightFacts | None:
+        """The header's facts from the file cache, looked up by the status the walk's listing gave (a file
+        parsed by an earlier scan and unchanged since is not opened: 200 here at every re-scan)."""
+        cache = self.options.file_cache
+        known = cache.get(WEIGHT_CACHE_KIND, entry.real_path, listed) if cache and listed is not None else None
+        try:
+            return WeightFacts.from_cache(known, entry.path) if known is not None else None
+        except (TypeError, ValueError, KeyError):
+            return None  # kept by another version of the scanner: read again
 
     def _weight_facts(self, handle: BinaryIO, entry: Entry) -> WeightFacts | None:
         """The header's facts, from the file cache when the file is unchanged since an earlier scan."""
