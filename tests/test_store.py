@@ -423,6 +423,29 @@ def test_files_found_quiet_are_passed_over_until_they_change(machine: Machine, t
 
 
 @pytest.mark.usefixtures("settled_files")
+def test_an_env_file_that_set_nothing_is_not_read_again_until_it_changes(
+    machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = machine.path("/srv/app/.env")
+    _write(env, "LANG=C\nWORKERS=4\n")
+    read: list[str] = []
+    read_with_status = RootFS.read_with_status
+    monkeypatch.setattr(
+        RootFS, "read_with_status", lambda fs, path, cap: read.append(path) or read_with_status(fs, path, cap)
+    )
+    options = AuditOptions(root=str(machine.root))
+    with open_store(tmp_path / "scanner.db") as store:
+        assert audit(options, load_policy([]), store).report["findings"] == []
+        assert str(env) in read
+        read.clear()
+        assert audit(options, load_policy([]), store).report["findings"] == []
+        assert str(env) not in read, "found to set nothing, unchanged: passed over"
+        _write(env, "OPENAI_BASE_URL=https://api.deepseek.com/v1\n")
+        found = audit(options, load_policy([]), store).report["findings"]
+    assert "deepseek" in {f["provider"] for f in found}
+
+
+@pytest.mark.usefixtures("settled_files")
 def test_an_unchanged_model_file_is_not_even_opened_by_a_rescan(
     machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,6 +7,8 @@ records and the paths it could not read. It never judges: that is the policy eng
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Container
@@ -15,6 +17,7 @@ from typing import Any, ClassVar, Protocol
 
 from scanner.collectors.secrets import fingerprint, new_salt
 from scanner.fsview import RootFS
+from scanner.own import code_identity
 from scanner.records import Record, SecretRef, Skipped
 from scanner.walk import Entry, Interest, WalkRoot
 
@@ -64,6 +67,17 @@ class WatchList:
 def _under(host: str, suffixes: frozenset[str]) -> bool:
     labels = host.lower().rstrip(".").split(".")
     return any(".".join(labels[i:]) in suffixes for i in range(len(labels)))
+
+
+def memo_kind(collector: str, watch: WatchList, *how: object) -> str:
+    """The kind a collector keeps what it learnt of a file under (``FileCache``): what it looks for and how,
+    that is the whole watch list (what a file yields depends on all of it: a variable a policy adds is a
+    record, not a needle), ``how`` (its own search) and the scanner's build (its files' digests). What was
+    kept under another kind is read again."""
+    fields = (getattr(watch, f.name) for f in dataclasses.fields(watch))
+    identities = [sorted(value) if isinstance(value, frozenset) else value for value in fields]
+    looked_for = repr((how, identities, code_identity()))
+    return f"{collector} {hashlib.sha256(looked_for.encode()).hexdigest()[:32]}"
 
 
 class FileCache(Protocol):

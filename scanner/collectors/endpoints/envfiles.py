@@ -16,11 +16,12 @@ regular expression (``shlex`` builds each word a character at a time, 13 s of CP
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from scanner.collectors.endpoints.base import RECORDS_PER_FILE, record_of
 from scanner.collectors.endpoints.settings import classify_all
 from scanner.collectors.endpoints.shellsyntax import batch_pairs, launchd_pairs, powershell_pairs
-from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
+from scanner.collectors.interface import CollectOptions, Collector, CollectorResult, memo_kind
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.patterns import LazyPattern
 from scanner.records import Record, Skipped
@@ -175,17 +176,32 @@ class EnvFileCollector(Collector):
         self._records: list[Record] = []
         self._skipped: list[Skipped] = []
 
+    @cached_property
+    def _looked_for(self) -> str:
+        return memo_kind(self.id, self.options.watch)
+
     def visit(self, entry: Entry) -> None:
         source = env_source_of(entry)
         if source is None:
             return
+        cache = self.options.file_cache
+        listed = self.fs.listed_status(entry.real_path) if cache else None
+        if cache and listed is not None and cache.quiet(self._looked_for, entry.real_path, listed):
+            return  # read by an earlier scan, which found no setting in it, and unchanged since: not even opened
         try:
-            text, truncated = self.fs.read_text(entry.real_path, TEXT_CAP)
+            data, truncated, status = self.fs.read_with_status(entry.real_path, TEXT_CAP)
         except (OSError, FileRefused) as error:
             self._skipped.append(Skipped(entry.path, f"unreadable: {describe_refusal(error)}", refusal_kind(error)))
             return
         if truncated:
             self._skipped.append(Skipped(entry.path, f"read only up to {TEXT_CAP >> 20} MiB", SkipKind.PARTIAL))
+        before = (len(self._records), len(self._skipped))
+        self._settings(entry, source, data.decode("utf-8", errors="replace"))
+        nothing = not truncated and (len(self._records), len(self._skipped)) == before
+        if cache and nothing and status is not None and self.fs.change_shows(status):
+            cache.found_nothing(self._looked_for, entry.real_path, status)
+
+    def _settings(self, entry: Entry, source: EndpointSource, text: str) -> None:
         found: list[Record] = []
         for number, line in enumerate(text.splitlines(), start=1):
             lower = line.lower()

@@ -21,7 +21,6 @@ is kept and this one dropped (``merge.py``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -49,9 +48,9 @@ from scanner.collectors.endpoints.context import (
 from scanner.collectors.endpoints.identities import WINDOW, Identities
 from scanner.collectors.endpoints.merge import TEXT_COLLECTOR
 from scanner.collectors.endpoints.settings import safe_url
-from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
+from scanner.collectors.interface import CollectOptions, Collector, CollectorResult, memo_kind
 from scanner.fsview import FileRefused, RootFS, SpecialFile, describe_refusal, refusal_kind
-from scanner.own import code_identity, digest
+from scanner.own import digest
 from scanner.patterns import LazyPattern
 from scanner.records import Clue, EndpointRecord, Location, ModelRecord, Record, Skipped, plain, rebuilt
 from scanner.syspaths import canonical
@@ -305,11 +304,7 @@ class TextCollector(Collector):
         depends on all of it: a variable ``DEEPSEEK_GATEWAY_URL`` added by a policy adds no needle past
         ``deepseek``, but a record), its salt (the fingerprints in the records) and the scanner's code
         (its files' digests). Files found quiet, or the records of files read, under another are read again."""
-        watch = self.options.watch
-        fields = (getattr(watch, f.name) for f in dataclasses.fields(watch))
-        identities = [sorted(value) if isinstance(value, frozenset) else value for value in fields]
-        looked_for = repr((self._identities.search.needles, identities, code_identity()))
-        return f"{self.id} {hashlib.sha256(looked_for.encode()).hexdigest()[:32]}"
+        return memo_kind(self.id, self.options.watch, self._identities.search.needles)
 
     def visit(self, entry: Entry) -> None:
         name = entry.name
