@@ -120,6 +120,9 @@ class RootFS:
         """Paths on disk are Windows paths (``C:\\Users\\alice``): seen from inside they are written with ``/``
         and the drive as their first folder (``/C:/Users/alice``), the shape a Windows disk mounted
         elsewhere shows, so that every place is matched one way (``scanner.syspaths``)."""
+        self.links_resolved = self.root == os.sep and not self.windows_paths
+        """The kernel resolves a link below the root as the scan does (a root of ``/``, POSIX paths): what a
+        ``stat`` through a link finds is what the scan would open, so it may stand in for the open."""
         self._euid = os.geteuid() if hasattr(os, "geteuid") else 0
         self._fstypes: dict[int, str] | None = None
         self._pseudo: dict[int, str] | None = None
@@ -145,7 +148,7 @@ class RootFS:
         """The walk is handing over a link, until ``listing_done``. Below a root of ``/`` the kernel resolves
         a link as the scan does, so ``listed_status`` answers with the status of what it points to
         (``target_status``: the listing's own, which measured it already); below any other root, ``None``."""
-        if self.root == os.sep and not self.windows_paths:
+        if self.links_resolved:
             self._linked = (real_path, target_status)
             self._listed_status = None
 

@@ -326,9 +326,7 @@ class Walker:
         path: list[_Dir] = []
         """The folders from ``start`` down to the one being listed."""
         dispatch, fs, coverage = self._dispatch, self.fs, self.coverage
-        junctions = fs.windows_paths
-        # Below a root of /, the kernel resolves a link as the scan does: its target can be measured by it.
-        links_resolved = fs.root == os.sep and not junctions
+        junctions, links_resolved = fs.windows_paths, fs.links_resolved
         memory_cap = self.options.max_memory
         by_name, by_dir_suffix = dispatch.file_name, dispatch.dir_suffix
         # A file's extension, in lower case, that some collector may want it for (a link named like a

@@ -158,9 +158,9 @@ class PythonPackageCollector(Collector):
     ) -> tuple[os.stat_result, os.stat_result | None] | None:
         """The metadata file's and ``INSTALLER``'s status (``None`` for no installer file), taken before
         they are read; ``None`` when what is read now may not be kept: no store, a link, a file changed too
-        recently to tell a later change, or a root other than ``/``, below which the kernel resolves links
-        otherwise than the scan does."""
-        if self.options.file_cache is None or not parts or self.fs.root != os.sep or self.fs.windows_paths:
+        recently to tell a later change, or a root below which the kernel resolves links otherwise than the
+        scan does (``RootFS.links_resolved``)."""
+        if self.options.file_cache is None or not parts or not self.fs.links_resolved:
             return None
         names = (os.path.join(*parts), *(("INSTALLER",) if fmt == "dist-info" else ()))
         found: list[os.stat_result | None] = []
