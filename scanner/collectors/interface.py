@@ -69,12 +69,12 @@ def _under(host: str, suffixes: frozenset[str]) -> bool:
     return any(".".join(labels[i:]) in suffixes for i in range(len(labels)))
 
 
-def memo_kind(collector: str, watch: WatchList, *how: object) -> str:
+def memo_kind(collector: str, watch: WatchList | None = None, *how: object) -> str:
     """The kind a collector keeps what it learnt of a file under (``FileCache``): what it looks for and how,
-    that is the whole watch list (what a file yields depends on all of it: a variable a policy adds is a
-    record, not a needle), ``how`` (its own search) and the scanner's build (its files' digests). What was
-    kept under another kind is read again."""
-    fields = (getattr(watch, f.name) for f in dataclasses.fields(watch))
+    that is the whole watch list where what a file yields depends on it (all of it: a variable a policy adds
+    is a record, not a needle), ``how`` (its own search) and the scanner's build (its files' digests). What
+    was kept under another kind is read again."""
+    fields = (getattr(watch, f.name) for f in dataclasses.fields(watch)) if watch is not None else ()
     identities = [sorted(value) if isinstance(value, frozenset) else value for value in fields]
     looked_for = repr((how, identities, code_identity()))
     return f"{collector} {hashlib.sha256(looked_for.encode()).hexdigest()[:32]}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import BinaryIO
 
-from scanner.collectors.interface import CollectOptions
+from scanner.collectors.interface import CollectOptions, memo_kind
 from scanner.collectors.models.cards import MERGEKIT_NAMES
 from scanner.collectors.models.stores import (
     hf_cache_bookkeeping,
@@ -34,7 +34,6 @@ from scanner.collectors.models.weights import (
 )
 from scanner.formats.errors import FormatError
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
-from scanner.own import code_identity
 from scanner.records import Clue, Skipped
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry
@@ -196,4 +195,4 @@ class Inventory:
 def _sniffed() -> str:
     """The kind of memo a file without an extension is kept under once sniffed and found no model: by this
     build of the scanner (another build may know another format)."""
-    return f"model-sniff {code_identity()}"
+    return memo_kind("model-sniff")

@@ -22,12 +22,11 @@ import sys
 from dataclasses import replace
 from functools import cache
 
-from scanner.collectors.interface import CollectOptions, Collector, CollectorResult
+from scanner.collectors.interface import CollectOptions, Collector, CollectorResult, memo_kind
 from scanner.collectors.packages.environments import SITE_DIR_NAMES, EnvironmentResolver
 from scanner.collectors.packages.metadata import CoreMetadata, parse_core_metadata, split_dist_dir_name
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
-from scanner.own import code_identity
 from scanner.records import Location, PackageRecord, Skipped, plain, rebuilt
 from scanner.vocabulary import SkipKind
 from scanner.walk import Entry, Interest, WalkRoot
@@ -306,4 +305,4 @@ def _status_key(st: os.stat_result | None) -> list[int] | None:
 @cache
 def _cache_kind() -> str:
     """The file cache's kind for a distribution's parsed metadata: by this build of the scanner."""
-    return f"python-distribution {code_identity()}"
+    return memo_kind("python-distribution")
