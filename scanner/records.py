@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
@@ -457,6 +457,8 @@ def plain(value: Any) -> Any:
         return value.value
     if isinstance(value, (tuple, list)):
         return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
     return value
 
 
@@ -492,6 +494,8 @@ def _builder(kind: Any) -> Callable[[Any], Any]:
         if len(args) == 2 and args[1] is Ellipsis:
             return lambda data: tuple(_builder(args[0])(v) for v in data)
         return lambda data: tuple(_builder(a)(v) for a, v in zip(args, data, strict=True))
+    if origin in (dict, Mapping):
+        return lambda data: _mapping(typing.get_args(kind)[1], data)
     if origin is Literal:
         return lambda data: _literal(kind, data)
     if isinstance(kind, type) and issubclass(kind, Enum):
@@ -508,6 +512,12 @@ def _first_fit(kind: Any, options: list[Any], data: Any) -> Any:
         except (TypeError, ValueError, KeyError):
             continue
     raise ValueError(f"{data!r} is none of {kind}")
+
+
+def _mapping(item_kind: Any, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise TypeError(f"{data!r} is not a mapping")
+    return {key: _builder(item_kind)(item) for key, item in data.items()}
 
 
 def _literal(kind: Any, data: Any) -> Any:

@@ -12,17 +12,13 @@ which has no composition. Anything else it cannot use is read as YAML too.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import typing
 from collections.abc import Sequence
-from enum import Enum
-from functools import cache
 from pathlib import Path
-from typing import Any
 
-from scanner.policy.schema import Policy, type_shape
+from scanner.policy.schema import Policy
+from scanner.records import plain, rebuilt
 
 SUFFIX = ".composed.json"
 """``default`` composed: ``default.composed.json``, beside ``default.yaml``."""
@@ -32,7 +28,7 @@ def composition(policy: Policy, files: Sequence[tuple[Path, bytes]], bundled: Pa
     """What the build ships for ``policy``, composed from ``files`` (path, the bytes read) in ``bundled``."""
     entry = {
         "files": [[path.relative_to(bundled).as_posix(), hashlib.sha256(data).hexdigest()] for path, data in files],
-        "policy": _encode(policy),
+        "policy": plain(policy),
     }
     return json.dumps(entry, separators=(",", ":")).encode()
 
@@ -49,43 +45,7 @@ def load(name: str, bundled: Path) -> Policy | None:
             source = bundled / relative
             if source.parent != bundled or hashlib.sha256(source.read_bytes()).hexdigest() != sha256:
                 return None
-        policy = _decode(entry["policy"], Policy)
+        policy = rebuilt(Policy, entry["policy"])
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None  # none shipped (a checkout), or one this code cannot read: the policy is read from YAML
     return policy if isinstance(policy, Policy) else None
-
-
-def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, tuple):
-        return [_encode(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items()}
-    return value
-
-
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _decode(value: Any, tp: Any) -> Any:
-    """``value`` (as ``_encode`` wrote it) as an instance of the schema type ``tp``."""
-    kind, argument = type_shape(tp)
-    if kind == "optional":
-        return None if value is None else _decode(value, argument)
-    if kind == "enum":
-        return tp(value)
-    if kind == "sequence":
-        return tuple(_decode(item, argument) for item in value)
-    if kind == "mapping":
-        return {key: _decode(item, argument) for key, item in value.items()}
-    if kind == "dataclass":
-        hints = _hints(tp)
-        return tp(**{key: _decode(item, hints[key]) for key, item in value.items()})
-    if not isinstance(value, (str, int)):  # bool is an int; a list or mapping here is another shape
-        raise TypeError(f"{tp!r}: {type(value).__name__}")
-    return value

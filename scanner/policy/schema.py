@@ -372,8 +372,8 @@ class Policy:
 @cache
 def type_shape(tp: Any) -> tuple[str, Any]:
     """What a schema type is (``optional``, ``literal``, ``enum``, ``sequence``, ``mapping``, ``dataclass`` or
-    ``scalar``) and its argument, for the readers that build these classes from data (``typed_yaml``,
-    ``compiled``): worked out once per type, not for each of the bundled policy's 3,000 values."""
+    ``scalar``) and its argument, for the YAML reader that builds these classes (``typed_yaml``): worked
+    out once per type, not for each of the bundled policy's 3,000 values."""
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         return "optional", next(a for a in get_args(tp) if a is not type(None))
