@@ -95,11 +95,19 @@ class _Places:
         return _Located(located.real, f"bundle:{located.real.relative_to(self.home).as_posix()}")
 
 
-def _locate(spec: str, relative_to: Path | None, places: _Places) -> _Located:
-    name = spec[len(_BUNDLED_PREFIX) :] if spec.startswith(_BUNDLED_PREFIX) else None
+def _bundled_name(spec: str, relative_to: Path | None = None) -> str | None:
+    """The bundled policy a ``--policy`` (or an ``include:`` of the file ``relative_to``) names, or ``None``
+    for a file: ``bundled:extended``, and ``extended`` unless a file of that name lies beside the includer."""
+    if spec.startswith(_BUNDLED_PREFIX):
+        return spec[len(_BUNDLED_PREFIX) :]
     bare = os.sep not in spec and "/" not in spec and not spec.endswith((".yaml", ".yml"))
-    if name is None and bare and (relative_to is None or not (relative_to.parent / spec).exists()):
-        name = spec  # `--policy extended` and `include: [default]` mean the bundled one
+    if bare and (relative_to is None or not (relative_to.parent / spec).exists()):
+        return spec  # `--policy extended` and `include: [default]` mean the bundled one
+    return None
+
+
+def _locate(spec: str, relative_to: Path | None, places: _Places) -> _Located:
+    name = _bundled_name(spec, relative_to)
     if name is not None:
         path = places.bundled / f"{name}.yaml"
         if not path.is_file():
@@ -234,17 +242,9 @@ def load_policy(specs: Sequence[str] = (), home: Path | None = None) -> Policy:
     """Load and compose the policies named by ``--policy`` (the bundled default when none). One bundled
     policy comes as the wheel's build composed it, where it shipped one (``policy.compiled``)."""
     names = list(specs or [DEFAULT_POLICY])
-    if home is None and len(names) == 1 and _names_bundled(names[0]):
-        policy = compiled.load(names[0].removeprefix(_BUNDLED_PREFIX), bundled_dir())
-        if policy is not None:
-            return policy
-    return load_policy_sources(specs, home)[0]
-
-
-def _names_bundled(spec: str) -> bool:
-    """A ``--policy`` that names a bundled policy (``extended``, ``bundled:extended``), as ``_locate`` reads it."""
-    bare = os.sep not in spec and "/" not in spec and not spec.endswith((".yaml", ".yml"))
-    return spec.startswith(_BUNDLED_PREFIX) or bare
+    name = _bundled_name(names[0]) if home is None and len(names) == 1 else None
+    policy = compiled.load(name, bundled_dir()) if name is not None else None
+    return policy if policy is not None else load_policy_sources(specs, home)[0]
 
 
 def _compose(documents: list[PolicyDocument], files: tuple[PolicyFileInfo, ...]) -> Policy:
