@@ -161,11 +161,12 @@ class Cursor:
         than ``max_length``).
         """
         out: list[str] = []
+        kept, noted = (out, None) if keep else (None, spans)  # decoded, or noted: never both
         index = 0
         while index < count:
-            index = self._run(index, count, length, max_length, out if keep else None, spans)
+            index = self._run(index, count, length, max_length, kept, noted)
             if index < count:  # the next string runs past the buffer, or may be longer than the cap
-                self._one(index, length, max_length, out if keep else None, spans)
+                self._one(index, length, max_length, kept, noted)
                 index += 1
         return out
 
