@@ -61,6 +61,12 @@ def test_json_report_matches_its_published_schema(result: Report) -> None:
     assert all(item["location"]["path"].startswith("/opt/agent/") for item in report["inventory"])
 
 
+def test_json_report_is_one_line_that_reads_back_as_the_report(result: Report) -> None:
+    text = reporter(Format.JSON).render(result)
+    assert text.endswith("}\n") and text.count("\n") == 1
+    assert json.loads(text) == json.loads(json.dumps(result))
+
+
 def test_schema_rejects_a_report_that_drifts_from_the_contract(result: Report) -> None:
     report = json.loads(reporter(Format.JSON).render(result))
     report["findings"][0]["severity"] = "critical"

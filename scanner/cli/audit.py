@@ -357,8 +357,9 @@ def audit(
             if quiet and output is None:
                 write(verdict_line(outcome.report) + "\n")
             else:
-                text = reporter_for(chosen_format(format, output), wide, everything).render(outcome.report)
-                written = write(text, output)
+                written = write(
+                    reporter_for(chosen_format(format, output), wide, everything).encoded(outcome.report), output
+                )
                 if output is not None:
                     given[digest(written)] = (str(output.resolve()), "report")
             if output is not None and not quiet:  # the report went to a file: the verdict still reaches a person

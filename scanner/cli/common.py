@@ -38,10 +38,11 @@ def fail(error: ScannerError) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
-def write(text: str, output: Path | None = None) -> bytes:
+def write(text: str | bytes, output: Path | None = None) -> bytes:
     """Write UTF-8 to stdout or ``output`` and return the bytes written; a lone surrogate that hostile
-    input smuggled into a value is written as ``\\udXXX``."""
-    data = text.encode("utf-8", "backslashreplace")
+    input smuggled into a value is written as ``\\udXXX``. Bytes are written as they are (a reporter's
+    ``encoded``)."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "backslashreplace")
     if output is None:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)

@@ -158,7 +158,7 @@ def show(
     try:
         with recorded(db) as store:
             report = recorded_report(store, scan_id)
-        written = write(reporter_for(chosen_format(format, output), wide, everything).render(report), output)
+        written = write(reporter_for(chosen_format(format, output), wide, everything).encoded(report), output)
     except ScannerError as error:
         fail(error)
     if output is not None:

@@ -33,6 +33,10 @@ class Reporter(ABC):
     @abstractmethod
     def render(self, report: Report) -> str: ...
 
+    def encoded(self, report: Report) -> bytes:
+        """What is written: the text in UTF-8, a lone surrogate hostile input smuggled in as ``\\udXXX``."""
+        return self.render(report).encode("utf-8", "backslashreplace")
+
 
 class FleetFormat(Word):
     """Every ``scanner fleet summary --format`` value; ``registry.FLEET_REPORTERS`` has one reporter per member."""

@@ -11,7 +11,6 @@ be accepted: it is marked rejected and the flush goes on with the next.
 from __future__ import annotations
 
 import gzip
-import json
 import random
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ import requests
 
 from scanner import __version__
 from scanner.fleet.agent.spool import Spool
+from scanner.reporters.json import report_json
 
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 PERMANENT = frozenset({400, 404, 405, 411, 413, 415, 422})
@@ -48,9 +48,7 @@ class SendError(Exception):
 
 def encode(report: dict[str, Any]) -> bytes:
     """A report as it is spooled and sent: compact JSON, gzip."""
-    return gzip.compress(
-        json.dumps(report, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace"), mtime=0
-    )
+    return gzip.compress(report_json(report), mtime=0)
 
 
 @dataclass
