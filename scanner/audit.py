@@ -27,6 +27,7 @@ from scanner.errors import StoreError, UsageError
 from scanner.findings import Finding
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.lineage.graph import identify
+from scanner.listings import Listings
 from scanner.own import OwnDigests
 from scanner.platforms import windows
 from scanner.policy.engine import evaluate
@@ -138,6 +139,7 @@ def run_audit(
     progress: ProgressCallback | None = None,
     file_cache: FileCache | None = None,
     phase: PhaseCallback | None = None,
+    listings: Listings | None = None,
 ) -> ScanResult:
     """Scan, collect and judge. Raises ``UsageError`` for a root or path that does not exist."""
     started = utc_now()
@@ -174,6 +176,7 @@ def run_audit(
             max_memory=options.max_memory,
         ),
         progress,
+        listings,
     )
     clock.start("walking")
     coverage = walker.walk(roots)
@@ -293,23 +296,23 @@ def audit(
     about files, so that the next scan need not parse unchanged model headers again) and compared
     with the previous scan of the same host and paths."""
     try:
-        cache = None
+        cache, listings = None, None
         if store is not None:
             from scanner.store.filecache import StoreFileCache
 
-            cache = StoreFileCache.load(store)
+            cache, listings = StoreFileCache.load(store), Listings(store.folder_listings())
             salt, own = store.secret_salt(), store.own_digests()
             options = dataclasses.replace(options, secret_salt=salt, own=options.own | own)
     except StoreError as error:  # a store that opened but cannot be read: the scan runs without it
         return AuditOutcome(_tagged(report_dict(run_audit(options, policy, progress, None, phase)), options), error)
     texts: dict[int, str] = {}  # each record's and finding's JSON, as measured: what the store writes
-    report = _tagged(report_dict(run_audit(options, policy, progress, cache, phase), texts), options)
-    if store is None or cache is None:
+    report = _tagged(report_dict(run_audit(options, policy, progress, cache, phase, listings), texts), options)
+    if store is None or cache is None or listings is None:
         return AuditOutcome(report)
     if phase is not None:
         phase("recording the scan")
     try:
-        store.save(report, cache.rows(), cache.gone(), cache.quiet_files(), texts)
+        store.save(report, cache.rows(), cache.gone(), cache.quiet_files(), texts, listings.stored())
         texts.clear()  # 5 MB of a whole machine's report, before the previous scan is loaded to compare
         for file in policy.files:  # a policy kept on this machine names what it bans: the scanner's own
             store.remember_own(file.sha256, file.path, "policy")

@@ -21,72 +21,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from scanner.fsview import BY_DESCRIPTOR, DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error
+from scanner.listings import Listed, Listings, unchanged
 from scanner.mounts import Mount, read_mount_table, skip_reason
+from scanner.own import code_identity
 from scanner.platforms import is_junction, resident_memory
 from scanner.printable import encodable
 from scanner.records import Skipped
+from scanner.visitors import Entry, Visitor
 from scanner.vocabulary import SkipKind
 
 # Relative to the machine's root: never files anyone installed, and reading some of them blocks.
 DEFAULT_SKIP_PATHS: tuple[str, ...] = ("/proc", "/sys", "/dev", "/run")
 MEMORY_CHECK_EVERY = 256
 """Folders between two looks at the scanner's memory (``--max-memory``): one small read each time."""
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One path met by the walk."""
-
-    real_path: str
-    """Where it is on disk (under ``--root`` when one is given)."""
-    path: str
-    """Where it is as seen from inside the scanned root; the only path reports show."""
-    name: str
-    """The raw name, for matching; may hold undecodable bytes, so show ``path`` instead."""
-    is_dir: bool
-    parent_name: str
-
-
-@dataclass(frozen=True)
-class Interest:
-    """Which entries a collector wants. Matching is by name only, so dispatch costs no system call."""
-
-    dir_suffixes: frozenset[str] = frozenset()
-    """Folders whose name ends with one of these (``.dist-info``)."""
-    file_suffixes: frozenset[str] = frozenset()
-    """Files whose name ends with one of these, compared in lower case (``.egg-info``, ``.gguf``)."""
-    file_names: frozenset[str] = frozenset()
-    """Files with exactly this name (``.env``)."""
-    files_in_dirs: frozenset[str] = frozenset()
-    """Every file directly inside a folder of this name (``conda-meta``, ``blobs``)."""
-    files_below_dirs: frozenset[str] = frozenset()
-    """Every file anywhere below a folder of this name (``manifests`` of an Ollama store)."""
-    extensionless_files: bool = False
-    """Every file whose name has no extension (a renamed GGUF, a blob); collectors sniff them."""
-    extensionless_min_size: int = 0
-    """Of those, only files of this size or more, measured by the walk below their open folder (``fstatat``,
-    no open; one that grows past it only then is seen by the next scan). Most files without an extension
-    are small (licences, time zones, git objects, scripts): 19,500 on this machine, each handed over to
-    be measured and passed over, cost a tenth of a re-scan."""
-    every_file_in: Callable[[str], bool] | None = None
-    """Every file directly in a folder this accepts (given the folder's path as seen inside the root): the
-    text scan reads every file people wrote, and leaves installed and system trees out by folder, once
-    per folder rather than once per file."""
-
-
-class Visitor(Protocol):
-    """What the walker needs of a collector."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def interest(self) -> Interest: ...
-
-    def visit(self, entry: Entry) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -224,6 +173,7 @@ class Walker:
         visitors: Sequence[Visitor],
         options: WalkOptions | None = None,
         progress: ProgressCallback | None = None,
+        listings: Listings | None = None,
     ) -> None:
         self.fs = fs
         self.options = options or WalkOptions()
@@ -249,6 +199,9 @@ class Walker:
         reached twice or a walk loop, so only there are folders remembered by inode."""
         self._seen: set[tuple[str, int]] = set()
         self._stopped = False
+        self._listings = listings if BY_DESCRIPTOR else None
+        if self._listings is not None:
+            self._listings.start(self._identity())
 
     # -- public -----------------------------------------------------------------------------
     def walk(self, roots: Sequence[WalkRoot]) -> Coverage:
@@ -259,6 +212,8 @@ class Walker:
             if root.supplementary and (self._excluded_path(root.real_path) or self._covered(root.real_path, primary)):
                 continue
             self._walk_root(root)
+        if self._listings is not None:
+            self._listings.done()
         return self.coverage
 
     # -- roots ------------------------------------------------------------------------------
@@ -347,17 +302,14 @@ class Walker:
                     break
                 if progress is not None:
                     self._report_progress(progress, current.real_path)
-                folder = fs.to_display(current.real_path) if dispatch.every else ""
-                every = [visitor for visitor, accepts in dispatch.every if accepts(folder)]
                 try:
-                    if BY_DESCRIPTOR:
-                        current.fd = self._open(current)
-                    with os.scandir(current.fd if BY_DESCRIPTOR else current.real_path) as listing:
-                        children = list(listing)
+                    children, count, key = self._list(current)
                 except OSError as error:
                     _close(current)
                     self._unreadable(current.real_path, error)
                     continue
+                folder = fs.to_display(current.real_path) if dispatch.every and children else ""
+                every = [visitor for visitor, accepts in dispatch.every if accepts(folder)] if folder else []
                 path.append(current)
                 if len(path) > _KEPT_OPEN and path[-_KEPT_OPEN - 1].depth % _KEPT_OPEN:
                     _close(path[-_KEPT_OPEN - 1])
@@ -368,6 +320,7 @@ class Walker:
                 wanted_here = parent_name in dispatch.in_dir or bool(below)
                 descend = max_depth is None or current.depth + 1 < max_depth
                 not_files = 0  # folders and exclusions: every other entry is counted as a file
+                kept: list[Listed] | None = [] if key is not None else None  # what a later scan recalls
                 for child in children:  # an entry's path is built only for one handed over or entered
                     name = child.name
                     if (excluded_here is not None and name in excluded_here) or (
@@ -375,6 +328,8 @@ class Walker:
                     ):
                         self._skip(prefix + name, "excluded by --exclude", SkipKind.EXCLUDED)
                         not_files += 1
+                        if kept is not None:
+                            kept.append(child)
                         continue
                     try:
                         is_dir = child.is_dir(follow_symlinks=False)
@@ -382,21 +337,22 @@ class Walker:
                         is_dir = False
                     dot = name.rfind(".")
                     if not is_dir:
-                        if (
-                            every
-                            or wanted_here
-                            or name in by_name
-                            or (
-                                name[dot:].lower() in suffixes
-                                if dot > 0
-                                else extensionless and (not min_size or _at_least(child, min_size, links_resolved))
-                            )
-                        ):
-                            self._file(
-                                prefix + name, name, parent_name, child.is_symlink(), below, every, current, child
-                            )
+                        if every or wanted_here or name in by_name or (dot > 0 and name[dot:].lower() in suffixes):
+                            if kept is not None:
+                                kept.append(child)
+                        elif dot > 0 or not extensionless:
+                            continue
+                        elif kept is not None:  # whatever its size, which may change in an unchanged folder
+                            kept.append(child)
+                            if min_size and not _at_least(child, min_size, links_resolved):
+                                continue
+                        elif min_size and not _at_least(child, min_size, links_resolved):
+                            continue
+                        self._file(prefix + name, name, parent_name, child.is_symlink(), below, every, current, child)
                         continue
                     not_files += 1
+                    if kept is not None:
+                        kept.append(child)
                     if junctions and is_junction(child):
                         continue  # a link to a folder, walked where it is (legacy ones deny listing)
                     real = prefix + name
@@ -409,12 +365,55 @@ class Walker:
                     nxt = self._enter(current, child, real)
                     if nxt is not None:
                         stack.append(nxt)
-                coverage.files += len(children) - not_files
+                coverage.files += count - not_files
+                if kept is not None and key is not None and self._listings is not None:
+                    self._listings.remember(key, count, kept)
                 if current.parent is not None and BY_DESCRIPTOR:
                     current.real_path = ""  # reached by name from now on: every ancestor's path would cost depth² bytes
         finally:
             for opened in path:
                 _close(opened)
+
+    def _list(self, folder: _Dir) -> tuple[Sequence[Listed], int, str | None]:
+        """The folder's entries, how many it has, and the key to remember them under (``None``: not to be).
+        An unchanged folder's are those the last scan's listing kept (none it passed over by name); one
+        that kept none is not even opened: looked at below its parent, as more than half of them are."""
+        listings = self._listings
+        if listings is None:
+            if BY_DESCRIPTOR:
+                folder.fd = self._open(folder)
+            with os.scandir(folder.fd if BY_DESCRIPTOR else folder.real_path) as listing:
+                children = list(listing)
+            return children, len(children), None
+        parent = folder.parent
+        if parent is not None and parent.fd >= 0:
+            st = os.stat(folder.name, dir_fd=parent.fd, follow_symlinks=False)
+        else:
+            folder.fd = self._open(folder)
+            st = os.fstat(folder.fd)  # before listing: a change made after it shows next time
+        key = listings.key(folder.real_path, st) if stat.S_ISDIR(st.st_mode) and self.fs.change_shows(st) else None
+        recalled = listings.recall(key) if key is not None else None
+        if recalled is not None and not recalled[1]:
+            return [], recalled[0], None
+        if folder.fd < 0:
+            folder.fd = self._open(folder)
+            if not unchanged(st, os.fstat(folder.fd)):  # since it was looked at: listed as it is now
+                key, recalled = None, None
+        kept = listings.entries(recalled[1], folder.fd) if recalled is not None else None
+        if kept is not None and recalled is not None:
+            return kept, recalled[0], None
+        with os.scandir(folder.fd) as listing:
+            children = list(listing)
+        return children, len(children), key
+
+    def _identity(self) -> str:
+        """What the walk's choices of entries depend on besides a folder's path and entries (``listings``)."""
+        dispatch, options = self._dispatch, self.options
+        tables = (dispatch.dir_suffix, dispatch.file_suffix, dispatch.file_name, dispatch.in_dir, dispatch.below_dir)
+        asked = [sorted((key, [v.id for v in visitors]) for key, visitors in table.items()) for table in tables]
+        every = [visitor.id for visitor, _ in dispatch.every]
+        extensionless = ([v.id for v in dispatch.extensionless], dispatch.extensionless_min_size)
+        return repr((code_identity(), asked, every, extensionless, options.excludes, options.skip_paths))
 
     def _open(self, folder: _Dir) -> int:
         """A descriptor to list ``folder``: by name below its parent's, re-opening those closed on the way."""
@@ -441,7 +440,7 @@ class Walker:
         below: tuple[str, ...],
         every: Sequence[Visitor],
         folder: _Dir | None = None,
-        listed: os.DirEntry[str] | None = None,
+        listed: Listed | None = None,
     ) -> None:
         """Hand a non-folder entry over; a symlink to a package-like folder is handed over as a folder. A
         file listed as regular in an open ``folder`` is opened below it while it is handed over."""
@@ -473,7 +472,7 @@ class Walker:
         except (OSError, FileRefused):
             return False
 
-    def _enter(self, parent: _Dir, child: os.DirEntry[str], real: str) -> _Dir | None:
+    def _enter(self, parent: _Dir, child: Listed, real: str) -> _Dir | None:
         """The folder to walk next, or ``None`` when it must not be entered (recorded as skipped)."""
         if real in self._skip_paths:
             self._skip(real, "pseudo filesystem path (skipped by default)", SkipKind.FILESYSTEM)
@@ -580,7 +579,7 @@ class Walker:
             progress(self.coverage, self.fs.to_display(real))
 
 
-def _at_least(child: os.DirEntry[str], size: int, links_resolved: bool) -> bool:
+def _at_least(child: Listed, size: int, links_resolved: bool) -> bool:
     """A listed file of ``size`` bytes or more, or a link to one, measured below its open folder
     (``fstatat``; the listing itself on Windows); a link's target only where the kernel resolves it as
     the scan does (``links_resolved``), else it is handed over and measured when opened in the root."""

@@ -45,6 +45,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scanner.fsview",
             "scanner.mounts",
             "scanner.drives",
+            "scanner.visitors",
+            "scanner.listings",
             "scanner.walk",
         ),
     ),

@@ -22,7 +22,8 @@ from scanner.audit import AuditOptions, run_audit
 from scanner.fsview import RootFS, SpecialFile
 from scanner.mounts import read_mount_table
 from scanner.policy.loader import load_policy
-from scanner.walk import MAX_DEPTH, Interest, Walker, WalkOptions, WalkRoot
+from scanner.visitors import Interest
+from scanner.walk import MAX_DEPTH, Walker, WalkOptions, WalkRoot
 
 NOBODY = 65534
 SECRET = "TOPSECRET-fleet-token-0123456789"

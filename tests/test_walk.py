@@ -15,7 +15,8 @@ from conftest import Machine, drop_dac_prefix, run_scanner
 
 from scanner.fsview import RootFS
 from scanner.mounts import Mount, parse_macos_mount, parse_mountinfo, skip_reason
-from scanner.walk import Coverage, Entry, Interest, Walker, WalkOptions, WalkRoot
+from scanner.visitors import Entry, Interest
+from scanner.walk import Coverage, Walker, WalkOptions, WalkRoot
 
 
 class Recorder:
@@ -279,7 +280,8 @@ def test_unreadable_directory_is_listed_in_coverage_not_dropped(tmp_path: Path) 
 _MOUNTED_WALK = """
 import json, sys
 from scanner.fsview import RootFS
-from scanner.walk import Interest, Walker, WalkOptions, WalkRoot
+from scanner.walk import Walker, WalkOptions, WalkRoot
+from scanner.visitors import Interest
 class Recorder:
     id = "recorder"
     interest = Interest(dir_suffixes=frozenset({".dist-info"}))

@@ -30,7 +30,7 @@ from scanner.collectors.models.weights import (
 )
 from scanner.formats.magic import HEAD_BYTES, Magic
 from scanner.fsview import RootFS
-from scanner.walk import Entry
+from scanner.visitors import Entry
 
 ROWS = {row.id: row for row in WEIGHT_FORMATS}
 

@@ -19,7 +19,8 @@ from scanner.collectors.secrets import fingerprint, new_salt
 from scanner.fsview import RootFS
 from scanner.own import code_identity
 from scanner.records import Record, SecretRef, Skipped
-from scanner.walk import Entry, Interest, WalkRoot
+from scanner.visitors import Entry, Interest
+from scanner.walk import WalkRoot
 
 
 @dataclass(frozen=True)

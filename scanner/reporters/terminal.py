@@ -125,7 +125,8 @@ def store_footer(size: StoreSize, retention: Retention, pruned: Pruned) -> str:
     """Under ``history``: the store's size, and what ``retention`` would remove."""
     cache = (
         f"file cache: {size.file_cache_entries} entries, {megabytes(size.file_cache_bytes)}, "
-        f"{size.quiet_files} files passed over while unchanged"
+        f"{size.quiet_files} files passed over while unchanged; "
+        f"folder listings: {megabytes(size.folder_listings_bytes)}"
     )
     would = f"{len(pruned.scans)} scan(s)" if pruned.scans else "nothing"
     return (

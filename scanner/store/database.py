@@ -95,6 +95,8 @@ class StoreSize:
     """The cached facts' own text, without SQLite's bookkeeping."""
     quiet_files: int
     """Files the last scan found nothing in (8 bytes each), passed over unread while unchanged."""
+    folder_listings_bytes: int
+    """The folder listings the last scan remembered (``scanner.listings``)."""
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -102,6 +104,7 @@ class StoreSize:
             "file_cache_entries": self.file_cache_entries,
             "file_cache_bytes": self.file_cache_bytes,
             "quiet_files": self.quiet_files,
+            "folder_listings_bytes": self.folder_listings_bytes,
         }
 
 
@@ -142,9 +145,10 @@ class Store:
         files_gone: list[tuple[int, int, str]] | None = None,
         quiet_files: bytes | None = None,
         texts: Mapping[int, str] | None = None,
+        folder_listings: bytes | None = None,
     ) -> None:
-        """Record one scan (and the per-file facts it learnt, less those of files now gone, and the files
-        it found nothing in) in a single transaction. ``texts``: the ``compact`` JSON of its records and
+        """Record one scan (and the per-file facts it learnt, less those of files now gone, the files it
+        found nothing in, and the folder listings it remembered) in a single transaction. ``texts``: the ``compact`` JSON of its records and
         findings when the report was made (``limits.bounded``), by the identity of each."""
         made = texts or {}
         scan, summary = report["scan"], report["summary"]
@@ -241,6 +245,10 @@ class Store:
             self.db.execute("delete from file_facts where seen < ?", [forget])
             if quiet_files is not None:
                 self.db.execute("insert or replace into quiet_files (id, digests) values (1, ?)", [quiet_files])
+            if folder_listings is not None:
+                self.db.execute(
+                    "insert or replace into folder_listings (id, listings) values (1, ?)", [folder_listings]
+                )
 
     def remove(self, scan_ids: list[str]) -> None:
         """Forget these scans and every record or finding no remaining scan links to, then give the
@@ -301,11 +309,12 @@ class Store:
                 "select count(*), coalesce(sum(length(data)), 0) from file_facts"
             ).fetchone()
             (quiet,) = self.db.execute("select coalesce(sum(length(digests)), 0) / 8 from quiet_files").fetchone()
+            (listings,) = self.db.execute("select coalesce(sum(length(listings)), 0) from folder_listings").fetchone()
         on_disk = 0
         for suffix in ("", "-wal"):
             with suppress(OSError):  # no write-ahead log right now
                 on_disk += Path(self.path + suffix).stat().st_size
-        return StoreSize(on_disk, entries, cached, quiet)
+        return StoreSize(on_disk, entries, cached, quiet, listings)
 
     def resolve(self, reference: str) -> str:
         """A scan id from a full id or a unique prefix of at least four characters."""
@@ -406,6 +415,12 @@ class Store:
             (d, i, k): {"size": s, "mtime_ns": m, "ctime_ns": c, "raw": data, "path": path}
             for d, i, k, s, m, c, data, path in rows
         }
+
+    def folder_listings(self) -> bytes:
+        """The folder listings the last scan remembered (``scanner.listings``)."""
+        with self._errors("read the folder listings"):
+            row = self.db.execute("select listings from folder_listings where id = 1").fetchone()
+        return bytes(row[0]) if row else b""
 
     def quiet_files(self) -> bytes:
         """The digests of the files the last scan found nothing in (``filecache``), 8 bytes each."""

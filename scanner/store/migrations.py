@@ -183,6 +183,11 @@ def _quiet_files(db: sqlite_utils.Database) -> None:
     db.execute("create table quiet_files (id integer primary key check (id = 1), digests blob not null)")
 
 
+def _folder_listings(db: sqlite_utils.Database) -> None:
+    """The folder listings the last scan remembered, as one row (``scanner.listings``)."""
+    db.execute("create table folder_listings (id integer primary key check (id = 1), listings blob not null)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001-scans-records-findings-coverage", _scans_records_findings_coverage),
     ("0002-file-facts", _file_facts),
@@ -192,5 +197,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0006-findings-by-content", _findings_by_content),
     ("0007-file-fact-paths", _file_fact_paths),
     ("0008-quiet-files", _quiet_files),
+    ("0009-folder-listings", _folder_listings),
 )
 """Append only: a released migration is never edited or reordered, its name never reused."""

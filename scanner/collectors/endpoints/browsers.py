@@ -21,8 +21,8 @@ from scanner.collectors.interface import CollectOptions, Collector, CollectorRes
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import EndpointRecord, Location, Record, Skipped
 from scanner.urls import url_host
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import EndpointSource, SkipKind
-from scanner.walk import Entry, Interest
 
 HISTORY_STEPS = 200_000
 """SQLite progress-handler calls (of 1,000 steps each) for one history: a large history is searched in

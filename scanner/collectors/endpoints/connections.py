@@ -20,8 +20,8 @@ from scanner.collectors.endpoints.processes import NOT_AVAILABLE, PROC, read_pro
 from scanner.collectors.interface import Collector, CollectorResult
 from scanner.platforms import has_proc, user_name
 from scanner.records import EndpointRecord, Location, Record, Skipped
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import EndpointSource, SkipKind
-from scanner.walk import Entry, Interest
 
 Resolver = Callable[[str], Iterable[str]]
 TABLES = ("net/tcp", "net/tcp6")

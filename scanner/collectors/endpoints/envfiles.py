@@ -26,8 +26,8 @@ from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.patterns import LazyPattern
 from scanner.records import Record, Skipped
 from scanner.syspaths import LAUNCHD_CONF, canonical, is_powershell_profile, is_system_shell_file
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import EndpointSource, SkipKind
-from scanner.walk import Entry, Interest
 
 TEXT_CAP = 1 << 20
 DOTENV_NAMES = frozenset(

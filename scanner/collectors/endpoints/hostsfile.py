@@ -9,8 +9,8 @@ from scanner.collectors.interface import CollectOptions, Collector, CollectorRes
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import EndpointRecord, Location, Record, Skipped
 from scanner.syspaths import is_hosts_file
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import EndpointSource
-from scanner.walk import Entry, Interest
 
 HOSTS_CAP = 1 << 20
 BLOCKING = frozenset({"0.0.0.0", "127.0.0.1", "::", "::1"})

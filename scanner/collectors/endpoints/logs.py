@@ -36,8 +36,8 @@ from scanner.collectors.interface import Collector, CollectorResult, WatchList
 from scanner.patterns import LazyPattern
 from scanner.records import EndpointRecord, Location, LogClient, OtherClients, Record, Skipped
 from scanner.urls import url_host
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import EndpointSource, SkipKind
-from scanner.walk import Entry, Interest
 
 LOG_CAP = 512 << 20
 """A log is streamed line by line; this bounds how much of one is read."""

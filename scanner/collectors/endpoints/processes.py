@@ -19,8 +19,8 @@ from scanner.collectors.endpoints.settings import classify_all
 from scanner.collectors.interface import Collector, CollectorResult
 from scanner.platforms import has_proc, user_name
 from scanner.records import Record, Skipped
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import EndpointSource, SkipKind
-from scanner.walk import Entry, Interest
 
 ENVIRON_CAP = 1 << 20
 PROC = "/proc"

@@ -55,8 +55,8 @@ from scanner.patterns import LazyPattern
 from scanner.records import Clue, EndpointRecord, Location, ModelRecord, Record, Skipped, plain, rebuilt
 from scanner.syspaths import canonical
 from scanner.urls import url_host
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import EndpointSource, ModelStore, SkipKind
-from scanner.walk import Entry, Interest
 
 TEXT_CAP = 1 << 20
 CODE_CAP = 4 << 20

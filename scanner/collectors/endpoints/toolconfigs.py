@@ -23,8 +23,8 @@ from scanner.collectors.interface import CollectOptions, Collector, CollectorRes
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.patterns import LazyPattern
 from scanner.records import Record, Skipped
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import EndpointSource, SkipKind
-from scanner.walk import Entry, Interest
 
 CONFIG_CAP = 4 << 20
 CONFIG_CAPS = {"yaml": 1 << 20, "toml": 256 << 10}

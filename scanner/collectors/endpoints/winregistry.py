@@ -20,8 +20,8 @@ from scanner.fsview import RootFS
 from scanner.platforms import windows
 from scanner.records import Record, Skipped
 from scanner.syspaths import canonical
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import EndpointSource, SkipKind
-from scanner.walk import Entry, Interest
 
 MACHINE_KEY = r"SYSTEM\CurrentControlSet\Control\Session Manager\Environment"
 USER_KEY = "Environment"

@@ -17,8 +17,9 @@ from scanner.collectors.models.weights import WEIGHT_SUFFIXES
 from scanner.fsview import RootFS
 from scanner.printable import encodable
 from scanner.records import Record, Skipped
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import SkipKind
-from scanner.walk import Entry, Interest, WalkRoot
+from scanner.walk import WalkRoot
 
 
 class ModelCollector(Collector):

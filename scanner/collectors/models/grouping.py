@@ -26,8 +26,8 @@ from scanner.collectors.models.stores import (
 )
 from scanner.fsview import FileRefused, RootFS, describe_refusal
 from scanner.records import Clue, ModelFile, Skipped
+from scanner.visitors import Entry
 from scanner.vocabulary import ModelStore, SkipKind
-from scanner.walk import Entry
 
 MANIFEST_CAP = 1 << 20
 _SHARD = re.compile(r"-\d{5}-of-\d{5}\.[^./]+$")

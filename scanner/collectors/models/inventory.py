@@ -35,8 +35,8 @@ from scanner.collectors.models.weights import (
 from scanner.formats.errors import FormatError
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import Clue, Skipped
+from scanner.visitors import Entry
 from scanner.vocabulary import SkipKind
-from scanner.walk import Entry
 
 META_NAMES = frozenset({"config.json", "adapter_config.json", "tokenizer_config.json", "README.md"}) | MERGEKIT_NAMES
 MODEL_CONFIGS = frozenset({"config.json", "adapter_config.json"})

@@ -30,8 +30,8 @@ from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.platforms import windows
 from scanner.records import Environment, Location, PackageRecord, Skipped
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import SkipKind
-from scanner.walk import Entry, Interest
 
 PLIST_CAP = 1024 * 1024
 """An Info.plist is a few KiB; Xcode's, the largest we know, under 100 KiB."""

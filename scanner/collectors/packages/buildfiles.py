@@ -17,7 +17,7 @@ from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.patterns import LazyPattern
 from scanner.records import Environment, Location, PackageRecord, Skipped
-from scanner.walk import Entry, Interest
+from scanner.visitors import Entry, Interest
 
 BUILD_FILE_CAP = 1 << 20
 """A build file is tens of KiB; the head of a larger one is what a project declares."""

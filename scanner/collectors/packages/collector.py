@@ -28,8 +28,9 @@ from scanner.collectors.packages.metadata import CoreMetadata, parse_core_metada
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import Location, PackageRecord, Skipped, plain, rebuilt
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import SkipKind
-from scanner.walk import Entry, Interest, WalkRoot
+from scanner.walk import WalkRoot
 
 METADATA_CAP = 256 * 1024
 """Headers come first and are small; the long description after them is not needed."""

@@ -28,8 +28,8 @@ from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.fsview import FileRefused, RootFS
 from scanner.records import Environment, Location, PackageRecord, Skipped
 from scanner.urls import url_host
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import SkipKind
-from scanner.walk import Entry, Interest
 
 MANIFEST_CAP = 1024 * 1024
 SCRIPT_CAP = 8 * 1024 * 1024

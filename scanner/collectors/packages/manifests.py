@@ -32,8 +32,8 @@ from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.own import digest
 from scanner.patterns import LazyPattern
 from scanner.records import Environment, Location, PackageRecord, Skipped
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import SkipKind
-from scanner.walk import Entry, Interest
 
 MANIFEST_CAP = 1 << 20
 LOCK_CAP = 16 << 20

@@ -19,8 +19,8 @@ from scanner.collectors.interface import CollectOptions, Collector, CollectorRes
 from scanner.ecosystems import ECOSYSTEMS, Ecosystem, EnvironmentKind
 from scanner.fsview import FileRefused, RootFS, describe_refusal, refusal_kind
 from scanner.records import Environment, Location, PackageRecord, Skipped
+from scanner.visitors import Entry, Interest
 from scanner.vocabulary import SkipKind
-from scanner.walk import Entry, Interest
 
 MANIFEST_CAP = 256 * 1024
 """A package.json is a few KiB; a larger one is data (or an attack), and its head is what we need."""
