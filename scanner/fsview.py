@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from scanner.beneath import NOFOLLOW, PATH_FLAGS, open_beneath
-from scanner.mounts import PSEUDO_FSTYPES, read_mount_table
+from scanner.mounts import NETWORK_FSTYPES, PSEUDO_FSTYPES, read_mount_table
 from scanner.placeholders import placeholder_reason
 from scanner.platforms import windows_paths as native_windows_paths
 from scanner.printable import encodable
@@ -410,11 +410,12 @@ class RootFS:
         """Whether any later change to this file will show in its status (size, times), so that what was
         learnt from it may be kept while they are unchanged: not for a file changed in the last
         ``SETTLING_NS`` (a same-size rewrite within one tick of the clock keeps its times), nor on a
-        filesystem whose change time is not the kernel's own record (``NO_CHANGE_TIME``, FUSE)."""
+        filesystem whose change time is not the kernel's own record (``NO_CHANGE_TIME``, FUSE), nor on a
+        network filesystem (walked only when asked), whose client shows times it cached a while ago."""
         if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLING_NS:
             return False
         kind = self._mounted().get(st.st_dev, "")
-        return kind not in NO_CHANGE_TIME and not kind.startswith("fuse")
+        return kind not in NO_CHANGE_TIME and kind not in NETWORK_FSTYPES and not kind.startswith("fuse")
 
     def _may_read(self, uid: int, gid: int, real_path: str) -> bool:
         """Could this user read the file: search on every folder from the root down, read on the file (mode

@@ -48,25 +48,28 @@ class Listed(Protocol):
 
 class Remembered:
     """An entry of a remembered listing: its name, type and inode as listed, anything else looked up below
-    its folder's descriptor as ``os.DirEntry`` would."""
+    its folder's descriptor as ``os.DirEntry`` would. A regular file is taken for one only once a look at
+    it says so: the walk opens a file listed as regular without more ado, and a device must never be
+    opened, whatever a store says."""
 
-    __slots__ = ("_folder", "_inode", "_kind", "name")
+    __slots__ = ("_folder", "_inode", "_kind", "_status", "name")
 
     def __init__(self, name: str, kind: str, inode: int, folder: int) -> None:
         self.name = name
         self._kind = kind
         self._inode = inode
         self._folder = folder
+        self._status: os.stat_result | None = None
 
     def is_dir(self, *, follow_symlinks: bool = True) -> bool:
         if self._kind == "l" and follow_symlinks:
-            return self._test(stat.S_ISDIR)
+            return self._test(stat.S_ISDIR, follow_symlinks=True)
         return self._kind == "d"
 
     def is_file(self, *, follow_symlinks: bool = True) -> bool:
         if self._kind == "l" and follow_symlinks:
-            return self._test(stat.S_ISREG)
-        return self._kind == "f"
+            return self._test(stat.S_ISREG, follow_symlinks=True)
+        return self._kind == "f" and self._test(stat.S_ISREG, follow_symlinks=False)
 
     def is_symlink(self) -> bool:
         return self._kind == "l"
@@ -75,81 +78,105 @@ class Remembered:
         return self._inode
 
     def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
-        return os.stat(self.name, dir_fd=self._folder, follow_symlinks=follow_symlinks)
+        if follow_symlinks and self._kind == "l":
+            return os.stat(self.name, dir_fd=self._folder)
+        if self._status is None:
+            self._status = os.stat(self.name, dir_fd=self._folder, follow_symlinks=False)
+        return self._status
 
-    def _test(self, kind: Callable[[int], bool]) -> bool:
+    def _test(self, kind: Callable[[int], bool], *, follow_symlinks: bool) -> bool:
         try:
-            return kind(self.stat().st_mode)
+            return kind(self.stat(follow_symlinks=follow_symlinks).st_mode)
         except OSError:
             return False
 
 
 _KINDS = ("d", "f", "l", "o")
 """A folder, a regular file, a symbolic link, anything else."""
+_MAX_DIGITS = 19
+"""An entry count or inode of more digits is no count or inode (both fit in 64 bits)."""
 
 
 def _kind(entry: Listed) -> str:
-    if entry.is_dir(follow_symlinks=False):
-        return "d"
-    if entry.is_symlink():
-        return "l"
-    return "f" if entry.is_file(follow_symlinks=False) else "o"
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            return "d"
+        if entry.is_symlink():
+            return "l"
+        return "f" if entry.is_file(follow_symlinks=False) else "o"
+    except OSError:  # a filesystem whose listing gives no types, and the entry gone since: the walk's view
+        return "o"
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS else None
 
 
 class Listings:
     """The listings an earlier scan remembered (``stored``), and those this scan recalls or lists."""
 
-    def __init__(self, stored: bytes = b"") -> None:
+    def __init__(self, stored: bytes = b"", *, whole: bool = True) -> None:
+        """``whole``: this scan walks its whole root, so that a listing of its identity it does not recall
+        is of no folder any more; a scan of some paths keeps them all for the next one."""
         self._stored = stored
+        self._whole = whole
         self._known: dict[str, tuple[str, str]] | None = None
         self._kept: dict[str, tuple[str, str]] = {}
         self._identity = hashlib.blake2b(digest_size=8)
-        self.recalled = 0
+        self._prefix = ""
 
     def start(self, identity: str) -> None:
-        """What the walk's decisions depend on besides a folder's entries: a listing kept under another is
-        never recalled."""
+        """What the walk's choices of entries depend on besides a folder's path, the names above it and its
+        entries: a listing kept under another identity (another ``--root``, build, ``--exclude``) is never
+        recalled, nor dropped by this scan. Each key starts with a digest of it."""
         self._identity = hashlib.blake2b(identity.encode("utf-8", "surrogateescape"), digest_size=8)
+        self._prefix = self._identity.hexdigest()[:8]
 
-    def key(self, path: str, st: os.stat_result) -> str:
+    def key(self, path: str, above: Sequence[str], st: os.stat_result) -> str:
+        """Where a listing of the folder at ``path``, reached below folders named ``above`` (those some
+        collector wants every file below), with status ``st``, is kept."""
         facts = self._identity.copy()
-        facts.update(
-            f"{path}\0{st.st_dev} {st.st_ino} {st.st_mtime_ns} {st.st_ctime_ns}".encode("utf-8", "surrogateescape")
-        )
-        return facts.hexdigest()
+        folder = f"{path}\0{ENTRY_SEPARATOR.join(above)}\0{st.st_dev} {st.st_ino} {st.st_mtime_ns} {st.st_ctime_ns}"
+        facts.update(folder.encode("utf-8", "surrogateescape"))
+        return self._prefix + facts.hexdigest()
 
-    def recall(self, key: str) -> tuple[int, str] | None:
-        """How many entries the folder remembered under ``key`` holds, and those kept of them (``entries``
-        reads them), or ``None``."""
+    def recall(self, key: str, folder: int) -> tuple[list[Remembered], int] | None:
+        """The entries remembered under ``key``, to be looked at below the descriptor ``folder``, and how
+        many entries the folder holds; ``None`` when there are none, or they are not well formed (a store
+        written by hand, or cut short): the folder is then listed."""
         if self._known is None:
             self._known = _parsed(self._stored)
             self._stored = b""
         found = self._known.get(key)
-        if found is None or not found[0].isdigit():
+        count = _number(found[0]) if found is not None else None
+        if found is None or count is None:
+            return None
+        entries: list[Remembered] = []
+        names: set[str] = set()
+        for item in found[1].split(ENTRY_SEPARATOR) if found[1] else ():
+            number, space, name = item[1:].partition(" ")
+            inode = _number(number)
+            # a name that is no entry's ("..", none) or one twice would lead the walk up, in place or round
+            if item[:1] not in _KINDS or inode is None or not space or name in ("", ".", "..") or name in names:
+                return None
+            names.add(name)
+            entries.append(Remembered(name, item[0], inode, folder))
+        if len(entries) > count:
             return None
         self._kept[key] = found
-        self.recalled += 1
-        return int(found[0]), found[1]
-
-    @staticmethod
-    def entries(kept: str, folder: int) -> list[Remembered] | None:
-        """The entries ``recall`` gave, to be looked at below the descriptor ``folder``; ``None`` when they
-        are not well formed (a store written by hand, or cut short): the folder is then listed."""
-        found: list[Remembered] = []
-        for item in kept.split(ENTRY_SEPARATOR) if kept else ():
-            inode, space, name = item[1:].partition(" ")
-            # a name that is not an entry's (".." or none) would lead the walk back up or in place
-            if item[:1] not in _KINDS or not inode.isdigit() or not space or name in ("", ".", ".."):
-                return None
-            found.append(Remembered(name, item[0], int(inode), folder))
-        return found
+        return entries, count
 
     def remember(self, key: str, count: int, entries: Iterable[Listed]) -> None:
+        """Keep what the walk did not pass over in a folder it listed, and how many entries it had."""
         self._kept[key] = (str(count), ENTRY_SEPARATOR.join(f"{_kind(e)}{e.inode()} {e.name}" for e in entries))
 
     def done(self) -> None:
         """The walk is over: what it recalled or listed is kept as it will be written (a whole machine's
-        listings held as strings were 10 MiB of the scan's peak memory), the rest dropped."""
+        listings held as strings were 10 MiB of the scan's peak memory), the rest dropped after a scan of
+        its whole root (those of other identities are kept)."""
+        known = self._known if self._known is not None else _parsed(self._stored)
+        others = {k: v for k, v in known.items() if not self._whole or not k.startswith(self._prefix)}
+        self._kept = {**others, **self._kept}
         fields = (field for key, (count, entries) in self._kept.items() for field in (key, count, entries))
         self._stored = FIELD_SEPARATOR.join(fields).encode("utf-8", "surrogateescape")
         self._known, self._kept = {}, {}
@@ -157,16 +184,6 @@ class Listings:
     def stored(self) -> bytes:
         """What to write back (after ``done``): the listings this scan recalled or made."""
         return self._stored
-
-
-def unchanged(before: os.stat_result, now: os.stat_result) -> bool:
-    """The same folder, with no entry added, removed or renamed since ``before`` was taken."""
-    return (before.st_dev, before.st_ino, before.st_mtime_ns, before.st_ctime_ns) == (
-        now.st_dev,
-        now.st_ino,
-        now.st_mtime_ns,
-        now.st_ctime_ns,
-    )
 
 
 def _parsed(stored: bytes) -> dict[str, tuple[str, str]]:

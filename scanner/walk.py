@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from scanner.fsview import BY_DESCRIPTOR, DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error
-from scanner.listings import Listed, Listings, unchanged
+from scanner.listings import Listed, Listings
 from scanner.mounts import Mount, read_mount_table, skip_reason
 from scanner.own import code_identity
 from scanner.platforms import is_junction, resident_memory
@@ -376,33 +376,19 @@ class Walker:
 
     def _list(self, folder: _Dir) -> tuple[Sequence[Listed], int, str | None]:
         """The folder's entries, how many it has, and the key to remember them under (``None``: not to be).
-        An unchanged folder's are those the last scan's listing kept (none it passed over by name); one
-        that kept none is not even opened: looked at below its parent, as more than half of them are."""
-        listings = self._listings
-        if listings is None:
-            if BY_DESCRIPTOR:
-                folder.fd = self._open(folder)
-            with os.scandir(folder.fd if BY_DESCRIPTOR else folder.real_path) as listing:
-                children = list(listing)
-            return children, len(children), None
-        parent = folder.parent
-        if parent is not None and parent.fd >= 0:
-            st = os.stat(folder.name, dir_fd=parent.fd, follow_symlinks=False)
-        else:
+        An unchanged folder's are those the last scan's listing kept: none it passed over by name. It is
+        opened all the same: whether it can be is the scanning user's to find out, not the last scan's."""
+        if BY_DESCRIPTOR:
             folder.fd = self._open(folder)
+        listings, key = self._listings, None
+        if listings is not None:
             st = os.fstat(folder.fd)  # before listing: a change made after it shows next time
-        key = listings.key(folder.real_path, st) if stat.S_ISDIR(st.st_mode) and self.fs.change_shows(st) else None
-        recalled = listings.recall(key) if key is not None else None
-        if recalled is not None and not recalled[1]:
-            return [], recalled[0], None
-        if folder.fd < 0:
-            folder.fd = self._open(folder)
-            if not unchanged(st, os.fstat(folder.fd)):  # since it was looked at: listed as it is now
-                key, recalled = None, None
-        kept = listings.entries(recalled[1], folder.fd) if recalled is not None else None
-        if kept is not None and recalled is not None:
-            return kept, recalled[0], None
-        with os.scandir(folder.fd) as listing:
+            if self.fs.change_shows(st):
+                key = listings.key(folder.real_path, folder.below, st)
+                recalled = listings.recall(key, folder.fd)
+                if recalled is not None:
+                    return (*recalled, None)
+        with os.scandir(folder.fd if BY_DESCRIPTOR else folder.real_path) as listing:
             children = list(listing)
         return children, len(children), key
 
@@ -413,7 +399,7 @@ class Walker:
         asked = [sorted((key, [v.id for v in visitors]) for key, visitors in table.items()) for table in tables]
         every = [visitor.id for visitor, _ in dispatch.every]
         extensionless = ([v.id for v in dispatch.extensionless], dispatch.extensionless_min_size)
-        return repr((code_identity(), asked, every, extensionless, options.excludes, options.skip_paths))
+        return repr((self.fs.root, code_identity(), asked, every, extensionless, options.excludes, options.skip_paths))
 
     def _open(self, folder: _Dir) -> int:
         """A descriptor to list ``folder``: by name below its parent's, re-opening those closed on the way."""

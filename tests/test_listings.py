@@ -8,22 +8,35 @@ import os
 import random
 import shutil
 import sqlite3
+import stat
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Machine, run_scanner, write_dist_info
-from modelkit import write_gguf
+from modelkit import ollama_store, write_gguf
 
 from scanner.store.database import open_store
 
 BANNED = 'client = OpenAI(base_url="https://api.deepseek.com/v1")\n'
 
 
-def _audit(machine: Machine, *store: str) -> dict[str, Any]:
-    done = run_scanner("audit", "--root", str(machine.root), "-f", "json", *(store or ("--no-store",)))
+def _audit(machine: Machine, *store: str, root: Path | None = None, unprivileged: bool = False) -> dict[str, Any]:
+    scanned = str(root or machine.root)
+    done = run_scanner("audit", "--root", scanned, "-f", "json", *(store or ("--no-store",)), unprivileged=unprivileged)
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)
+
+
+def _tampered(db: Path, change: Callable[[list[bytes]], None]) -> None:
+    """The store's listings, each folder's three fields (digest, count, entries) changed by ``change``."""
+    with sqlite3.connect(db) as connection:
+        (stored,) = connection.execute("select listings from folder_listings").fetchone()
+        fields = bytes(stored).split(b"\0")
+        change(fields)
+        connection.execute("update folder_listings set listings = ?", [b"\0".join(fields)])
 
 
 def _seen(report: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +98,6 @@ def test_a_rescan_recalls_unchanged_folders_and_sees_every_change_a_fresh_scan_s
         assert _seen(_audit(machine, *db)) == _seen(_audit(machine)), f"step {step}: {change} in {folder}"
 
 
-@pytest.mark.usefixtures("settled_files")
 @pytest.mark.usefixtures("settled_files")
 def test_a_small_file_that_grows_into_a_model_is_sniffed_though_its_folder_is_unchanged(
     machine: Machine, tmp_path: Path
@@ -159,3 +171,146 @@ def test_a_folder_replaced_between_scans_by_one_with_the_same_name_is_listed(mac
     (app / "pkg" / "client.py").write_text(BANNED)
     os.utime(app, ns=(0, 0))
     assert [f["location"]["path"] for f in _audit(machine, *db)["findings"]] == ["/home/dev3/src/app3/pkg/client.py"]
+
+
+@pytest.mark.usefixtures("settled_files")
+def test_a_scan_of_another_root_recalls_nothing_the_host_scan_listed(machine: Machine, tmp_path: Path) -> None:
+    """The same store for the host's nightly scan and for ``--root`` of a container's files: seen from the
+    host its home is below ``/var/lib`` (installed, its code not read); inside ``--root`` it is ``/home``."""
+    proj = machine.path("/var/lib/machines/c1/home/dev/proj")
+    proj.mkdir(parents=True)
+    (proj / "client.py").write_text(BANNED)
+    db = ("--db", str(tmp_path / "scanner.db"))
+    container = machine.path("/var/lib/machines/c1")
+    _audit(machine, *db)
+    fresh = _seen(_audit(machine, root=container))
+    assert ("endpoint-host", "/home/dev/proj/client.py") in fresh["findings"]
+    assert _seen(_audit(machine, *db, root=container)) == fresh
+
+
+@pytest.mark.usefixtures("settled_files")
+def test_folders_below_a_folder_a_collector_wants_everything_of_are_listed_apart(
+    machine: Machine, tmp_path: Path
+) -> None:
+    """What the walk takes from a folder depends on the folders it came through (every file below an
+    Ollama ``manifests``): a scan started below one recalls nothing for a whole scan."""
+    gguf = write_gguf(tmp_path / "w.gguf", arch="qwen2", name="DeepSeek R1 Distill Qwen 1.5B", pre="deepseek-r1-qwen")
+    models = machine.path("/usr/share/ollama/.ollama/models")
+    ollama_store(models, {"weights": gguf.read_bytes()}, {"deepseek-r1:1.5b": {"model": "weights"}})
+    inside = "/usr/share/ollama/.ollama/models/manifests/registry.ollama.ai/library/deepseek-r1"
+    db = ("--db", str(tmp_path / "scanner.db"))
+    _audit(machine, *db, inside)
+    fresh = _seen(_audit(machine))
+    assert any(path.endswith("/deepseek-r1/1.5b") for _, path in fresh["inventory"])
+    assert _seen(_audit(machine, *db)) == fresh
+
+
+def test_a_folder_the_scanning_user_cannot_open_is_a_gap_whoever_listed_it_before(
+    machine: Machine, tmp_path: Path
+) -> None:
+    """Whether a folder opens is for the user scanning now (its ids, capabilities, security modules), not
+    the folder's own times to tell: a recalled folder is opened all the same."""
+    private = machine.path("/usr/share/private")
+    private.mkdir(parents=True)
+    (private / "data.qqq").write_bytes(b"x")  # nothing any collector wants: the listing keeps no entry
+    (machine.path("/usr/share") / "other.txt").write_text("x")
+    private.chmod(0)
+    tmp_path.chmod(0o755)
+    db = ("--db", str(tmp_path / "scanner.db"))
+    try:
+        time.sleep(2.1)  # settled: the scans run in processes of their own
+        _audit(machine, *db)  # as root, which opens it
+        fresh = _seen(_audit(machine, unprivileged=True))
+        assert ("/usr/share/private", "unreadable") in fresh["skipped"]
+        assert _seen(_audit(machine, *db, unprivileged=True)) == fresh
+    finally:
+        private.chmod(0o755)
+
+
+@pytest.mark.usefixtures("settled_files")
+@pytest.mark.parametrize("count", ["\u00b2", "9" * 30, "9" * 5000, "0"])
+def test_a_listing_with_a_count_that_is_no_count_of_its_entries_is_listed_again(
+    machine: Machine, tmp_path: Path, count: str
+) -> None:
+    _tree(machine)
+    (machine.path("/home/dev0/src") / "client.py").write_text(BANNED)
+    db = tmp_path / "scanner.db"
+    fresh = _seen(_audit(machine))
+    _audit(machine, "--db", str(db))
+
+    def counts(fields: list[bytes]) -> None:
+        fields[1::3] = [count.encode()] * len(fields[1::3])
+
+    _tampered(db, counts)
+    assert _seen(_audit(machine, "--db", str(db))) == fresh
+
+
+@pytest.mark.usefixtures("settled_files")
+def test_a_listing_that_names_a_folder_twice_is_listed_again(machine: Machine, tmp_path: Path) -> None:
+    """Each copy of a folder entry would be walked again (and copies at every level multiply)."""
+    for n in range(20):
+        machine.path(f"/home/dev/src/d{n}").mkdir(parents=True)
+    db = tmp_path / "scanner.db"
+    fresh = _seen(_audit(machine))
+    _audit(machine, "--db", str(db))
+
+    def repeated(fields: list[bytes]) -> None:
+        for at in range(2, len(fields), 3):
+            if fields[at].startswith(b"d") and fields[at].endswith(b" home"):
+                fields[at] = b"/".join([fields[at]] * 200)
+
+    _tampered(db, repeated)
+    assert _seen(_audit(machine, "--db", str(db))) == fresh
+
+
+@pytest.mark.usefixtures("settled_files")
+def test_a_device_a_store_calls_a_regular_file_is_never_opened(
+    machine: Machine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = machine.path("/home/dev/src")
+    src.mkdir(parents=True)
+    os.mknod(src / "dev.py", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    db = tmp_path / "scanner.db"
+    _audit(machine, "--db", str(db))
+
+    def regular(fields: list[bytes]) -> None:
+        fields[2::3] = [
+            entries.replace(b"o", b"f", 1) if b" dev.py" in entries else entries for entries in fields[2::3]
+        ]
+
+    _tampered(db, regular)
+    opened: list[str] = []
+    real_open = os.open
+
+    def watched(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        opened.append(os.fsdecode(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", watched)
+    _audit(machine, "--db", str(db))
+    assert not [path for path in opened if path.endswith("dev.py")]
+
+
+@pytest.mark.usefixtures("settled_files")
+def test_a_scan_of_some_paths_or_of_another_root_keeps_what_the_whole_scan_remembered(
+    machine: Machine, tmp_path: Path
+) -> None:
+    """The nightly whole scan's listings outlive a scan of one folder or of another root in between (each
+    keeps what it listed too); a whole scan drops the listings of its own kind it no longer needs."""
+    _tree(machine)
+    db = tmp_path / "scanner.db"
+
+    def remembered() -> int:
+        with open_store(db) as store:
+            return store.size().folder_listings_bytes
+
+    _audit(machine, "--db", str(db))
+    whole = remembered()
+    _audit(machine, "--db", str(db), "/home/dev1")
+    assert remembered() == whole
+    _audit(machine, "--db", str(db), root=machine.path("/home/dev2"))
+    both = remembered()
+    assert both > whole
+    shutil.rmtree(machine.path("/home/dev3"))
+    _audit(machine, "--db", str(db))
+    assert both - whole < remembered() < both, "the other root's kept; the folders gone dropped"

@@ -33,7 +33,7 @@ def report_json(report: Report) -> bytes:
     for index, (key, value) in enumerate(report.items()):
         parts += [b"," * bool(index), _encoded(key), b":"]
         if isinstance(value, list):
-            parts.append(b"[" + b",".join([_encoded(item) for item in value]) + b"]")
+            parts += [b"[", b",".join([_encoded(item) for item in value]), b"]"]
         else:
             parts.append(_encoded(value))
     parts.append(b"}\n")

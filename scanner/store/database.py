@@ -148,8 +148,9 @@ class Store:
         folder_listings: bytes | None = None,
     ) -> None:
         """Record one scan (and the per-file facts it learnt, less those of files now gone, the files it
-        found nothing in, and the folder listings it remembered) in a single transaction. ``texts``: the ``compact`` JSON of its records and
-        findings when the report was made (``limits.bounded``), by the identity of each."""
+        found nothing in, and the folder listings it remembered) in a single transaction. ``texts``: the
+        ``compact`` JSON of its records and findings when the report was made (``limits.bounded``), by the
+        identity of each."""
         made = texts or {}
         scan, summary = report["scan"], report["summary"]
         header = {k: v for k, v in report.items() if k not in ("inventory", "findings")}
