@@ -134,15 +134,18 @@ class RootFS:
         self._listed_status: tuple[os.stat_result | None] | None = None
         """What ``listed_status`` found for it, once asked: every collector it is handed to may ask."""
 
-    def listing(self, real_path: str, name_at: int, folder_fd: int, inode: int) -> None:
+    def listing(
+        self, real_path: str, name_at: int, folder_fd: int, inode: int, status: os.stat_result | None = None
+    ) -> None:
         """The walk is handing over a file its folder listing showed as regular (``real_path[name_at:]`` in
         the open folder ``folder_fd``, inode ``inode``), until ``listing_done``: opening it meanwhile is
         one ``openat`` below that folder and an ``fstat``, with no path walked again from the root and no
         ``stat`` first. Only on Linux, where no cloud placeholder must be recognised before it is opened;
-        a file that is not the one listed any more (a link, another inode) is opened the careful way."""
+        a file that is not the one listed any more (a link, another inode) is opened the careful way.
+        ``status``: its ``lstat`` below that folder, when the walk made one already (``listed_status``)."""
         if LISTED_OPEN:
             self._listed = (real_path, folder_fd, name_at, inode)
-            self._listed_status = None
+            self._listed_status = None if status is None else (self._as_listed(status, inode),)
 
     def listing_link(self, real_path: str, target_status: Callable[[], os.stat_result]) -> None:
         """The walk is handing over a link, until ``listing_done``. Below a root of ``/`` the kernel resolves
@@ -173,8 +176,12 @@ class RootFS:
                 st: os.stat_result | None = os.stat(real_path[name_at:], dir_fd=folder_fd, follow_symlinks=False)
             except OSError:
                 st = None
-            self._listed_status = (st if st is not None and stat.S_ISREG(st.st_mode) and st.st_ino == inode else None,)
+            self._listed_status = (self._as_listed(st, inode),)
         return self._listed_status[0]
+
+    @staticmethod
+    def _as_listed(st: os.stat_result | None, inode: int) -> os.stat_result | None:
+        return st if st is not None and stat.S_ISREG(st.st_mode) and st.st_ino == inode else None
 
     def _link_status(self, real_path: str) -> os.stat_result | None:
         linked = self._linked

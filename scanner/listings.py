@@ -19,14 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 ENTRY_SEPARATOR = "/"
 """Between the entries of one folder: the one character besides NUL that no name holds."""
 FIELD_SEPARATOR = "\0"
 """Between a folder's digest, its count of entries and its entries."""
+
+
+FEW_KEPT = 4
+"""A folder that keeps this many entries or fewer is remembered whatever it holds (``remember``)."""
 
 
 class Listed(Protocol):
@@ -91,8 +96,6 @@ class Remembered:
             return False
 
 
-_KINDS = ("d", "f", "l", "o")
-"""A folder, a regular file, a symbolic link, anything else."""
 _MAX_DIGITS = 19
 """An entry count or inode of more digits is no count or inode (both fit in 64 bits)."""
 
@@ -112,25 +115,30 @@ def _number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS else None
 
 
+_ENTRY = re.compile(rf"([dflo])([0-9]{{1,{_MAX_DIGITS}}}) ([^/]+)")
+"""One entry: its type (a folder, a regular file, a symbolic link, anything else: ``_kind``), inode and name."""
+_ENTRIES = re.compile(rf"{_ENTRY.pattern}(?:/{_ENTRY.pattern})*")
+"""A folder's entries, read and checked in one pass of the expression engine (a tenth of a re-scan)."""
+
+
 class Listings:
     """The listings an earlier scan remembered (``stored``), and those this scan recalls or lists."""
 
     def __init__(self, stored: bytes = b"", *, whole: bool = True) -> None:
-        """``whole``: this scan walks its whole root, so that a listing of its identity it does not recall
-        is of no folder any more; a scan of some paths keeps them all for the next one."""
+        """``whole``: this scan walks its whole root, and what it writes back is what it recalled or listed
+        (the listings of folders gone or changed, of an earlier build or of another root are dropped); a
+        scan of some paths keeps the others too, for the next whole scan."""
         self._stored = stored
         self._whole = whole
         self._known: dict[str, tuple[str, str]] | None = None
         self._kept: dict[str, tuple[str, str]] = {}
         self._identity = hashlib.blake2b(digest_size=8)
-        self._prefix = ""
 
     def start(self, identity: str) -> None:
         """What the walk's choices of entries depend on besides a folder's path, the names above it and its
         entries: a listing kept under another identity (another ``--root``, build, ``--exclude``) is never
-        recalled, nor dropped by this scan. Each key starts with a digest of it."""
+        recalled."""
         self._identity = hashlib.blake2b(identity.encode("utf-8", "surrogateescape"), digest_size=8)
-        self._prefix = self._identity.hexdigest()[:8]
 
     def key(self, path: str, above: Sequence[str], st: os.stat_result) -> str:
         """Where a listing of the folder at ``path``, reached below folders named ``above`` (those some
@@ -138,7 +146,7 @@ class Listings:
         facts = self._identity.copy()
         folder = f"{path}\0{ENTRY_SEPARATOR.join(above)}\0{st.st_dev} {st.st_ino} {st.st_mtime_ns} {st.st_ctime_ns}"
         facts.update(folder.encode("utf-8", "surrogateescape"))
-        return self._prefix + facts.hexdigest()
+        return facts.hexdigest()
 
     def recall(self, key: str, folder: int) -> tuple[list[Remembered], int] | None:
         """The entries remembered under ``key``, to be looked at below the descriptor ``folder``, and how
@@ -151,32 +159,35 @@ class Listings:
         count = _number(found[0]) if found is not None else None
         if found is None or count is None:
             return None
-        entries: list[Remembered] = []
-        names: set[str] = set()
-        for item in found[1].split(ENTRY_SEPARATOR) if found[1] else ():
-            number, space, name = item[1:].partition(" ")
-            inode = _number(number)
-            # a name that is no entry's ("..", none) or one twice would lead the walk up, in place or round
-            if item[:1] not in _KINDS or inode is None or not space or name in ("", ".", "..") or name in names:
-                return None
-            names.add(name)
-            entries.append(Remembered(name, item[0], inode, folder))
-        if len(entries) > count:
+        kept = found[1]
+        if not kept:  # most folders: nothing in them any collector wants
+            self._kept[key] = found
+            return [], count
+        if not _ENTRIES.fullmatch(kept):
             return None
+        parsed = _ENTRY.findall(kept)
+        names = [name for _, _, name in parsed]
+        # a name that is no entry's ("..", none) or one twice would lead the walk up, in place or round
+        if len(parsed) > count or "." in names or ".." in names or len(set(names)) < len(names):
+            return None
+        entries = [Remembered(name, kind, int(inode), folder) for kind, inode, name in parsed]
         self._kept[key] = found
         return entries, count
 
-    def remember(self, key: str, count: int, entries: Iterable[Listed]) -> None:
-        """Keep what the walk did not pass over in a folder it listed, and how many entries it had."""
+    def remember(self, key: str, count: int, entries: Sequence[Listed]) -> None:
+        """Keep what the walk did not pass over in a folder it listed, and how many entries it had; not when
+        it kept most of them (a folder of code, a ``site-packages``): recalling costs about what listing
+        does then, and a source tree's every file name would be stored."""
+        if len(entries) > max(count // 2, FEW_KEPT):
+            return
         self._kept[key] = (str(count), ENTRY_SEPARATOR.join(f"{_kind(e)}{e.inode()} {e.name}" for e in entries))
 
     def done(self) -> None:
         """The walk is over: what it recalled or listed is kept as it will be written (a whole machine's
-        listings held as strings were 10 MiB of the scan's peak memory), the rest dropped after a scan of
-        its whole root (those of other identities are kept)."""
-        known = self._known if self._known is not None else _parsed(self._stored)
-        others = {k: v for k, v in known.items() if not self._whole or not k.startswith(self._prefix)}
-        self._kept = {**others, **self._kept}
+        listings held as strings were 10 MiB of the scan's peak memory); the rest too after a scan of some
+        paths."""
+        if not self._whole:
+            self._kept = {**(self._known if self._known is not None else _parsed(self._stored)), **self._kept}
         fields = (field for key, (count, entries) in self._kept.items() for field in (key, count, entries))
         self._stored = FIELD_SEPARATOR.join(fields).encode("utf-8", "surrogateescape")
         self._known, self._kept = {}, {}

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from scanner.fsview import BY_DESCRIPTOR, DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error
-from scanner.listings import Listed, Listings
+from scanner.listings import Listed, Listings, Remembered
 from scanner.mounts import Mount, read_mount_table, skip_reason
 from scanner.own import code_identity
 from scanner.platforms import is_junction, resident_memory
@@ -308,6 +308,10 @@ class Walker:
                     _close(current)
                     self._unreadable(current.real_path, error)
                     continue
+                if not children and key is None:  # nothing in it to look at (recalled, or listed empty)
+                    coverage.files += count
+                    _close(current)
+                    continue
                 folder = fs.to_display(current.real_path) if dispatch.every and children else ""
                 every = [visitor for visitor, accepts in dispatch.every if accepts(folder)] if folder else []
                 path.append(current)
@@ -446,7 +450,8 @@ class Walker:
         if is_link:  # what it points to, measured by the listing already when it has no extension
             self.fs.listing_link(real, listed.stat)
         else:
-            self.fs.listing(real, len(real) - len(name), folder.fd, listed.inode())
+            known = listed.stat(follow_symlinks=False) if isinstance(listed, Remembered) else None  # looked at
+            self.fs.listing(real, len(real) - len(name), folder.fd, listed.inode(), known)
         try:
             self._hand_over(entry, visitors)
         finally:
