@@ -300,7 +300,7 @@ def audit(
         if store is not None:
             from scanner.store.filecache import StoreFileCache
 
-            cache, listings = StoreFileCache.load(store), Listings(store.folder_listings(), whole=not options.paths)
+            cache, listings = StoreFileCache.load(store), Listings(store.folder_listings())
             salt, own = store.secret_salt(), store.own_digests()
             options = dataclasses.replace(options, secret_salt=salt, own=options.own | own)
     except StoreError as error:  # a store that opened but cannot be read: the scan runs without it

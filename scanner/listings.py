@@ -124,12 +124,8 @@ _ENTRIES = re.compile(rf"{_ENTRY.pattern}(?:/{_ENTRY.pattern})*")
 class Listings:
     """The listings an earlier scan remembered (``stored``), and those this scan recalls or lists."""
 
-    def __init__(self, stored: bytes = b"", *, whole: bool = True) -> None:
-        """``whole``: this scan walks its whole root, and what it writes back is what it recalled or listed
-        (the listings of folders gone or changed, of an earlier build or of another root are dropped); a
-        scan of some paths keeps the others too, for the next whole scan."""
+    def __init__(self, stored: bytes = b"") -> None:
         self._stored = stored
-        self._whole = whole
         self._known: dict[str, tuple[str, str]] | None = None
         self._kept: dict[str, tuple[str, str]] = {}
         self._identity = hashlib.blake2b(digest_size=8)
@@ -182,11 +178,12 @@ class Listings:
             return
         self._kept[key] = (str(count), ENTRY_SEPARATOR.join(f"{_kind(e)}{e.inode()} {e.name}" for e in entries))
 
-    def done(self) -> None:
+    def done(self, whole: bool) -> None:
         """The walk is over: what it recalled or listed is kept as it will be written (a whole machine's
-        listings held as strings were 10 MiB of the scan's peak memory); the rest too after a scan of some
-        paths."""
-        if not self._whole:
+        listings held as strings were 10 MiB of the scan's peak memory). ``whole``: it walked its whole
+        root, so that the listings it did not recall are of folders gone or changed, of an earlier build or
+        of another root, and are dropped; a scan of some paths keeps them for the next whole scan."""
+        if not whole:
             self._kept = {**(self._known if self._known is not None else _parsed(self._stored)), **self._kept}
         fields = (field for key, (count, entries) in self._kept.items() for field in (key, count, entries))
         self._stored = FIELD_SEPARATOR.join(fields).encode("utf-8", "surrogateescape")

@@ -213,7 +213,8 @@ class Walker:
                 continue
             self._walk_root(root)
         if self._listings is not None:
-            self._listings.done()
+            top = self.fs.root
+            self._listings.done(any(r.real_path == top and r.max_depth is None for r in primary))
         return self.coverage
 
     # -- roots ------------------------------------------------------------------------------

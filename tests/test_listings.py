@@ -293,8 +293,8 @@ def test_a_device_a_store_calls_a_regular_file_is_never_opened(
 
 @pytest.mark.usefixtures("settled_files")
 def test_a_scan_of_some_paths_keeps_what_the_whole_scan_remembered(machine: Machine, tmp_path: Path) -> None:
-    """The nightly whole scan's listings outlive a scan of one folder in between; a whole scan keeps only
-    what it recalled or listed, so the listings of folders gone are dropped."""
+    """The nightly whole scan's listings outlive a scan of one folder in between; a scan of the whole root
+    (named or not) keeps only what it recalled or listed, so the listings of folders gone are dropped."""
     _tree(machine)
     db = tmp_path / "scanner.db"
 
@@ -307,5 +307,5 @@ def test_a_scan_of_some_paths_keeps_what_the_whole_scan_remembered(machine: Mach
     _audit(machine, "--db", str(db), "/home/dev1")
     assert remembered() == whole
     shutil.rmtree(machine.path("/home/dev3"))
-    _audit(machine, "--db", str(db))
+    _audit(machine, "--db", str(db), "/")  # the whole root, named
     assert 0 < remembered() < whole
