@@ -13,8 +13,9 @@ the unchanged tree, which the store's file cache answers without parsing headers
 
     python bench/bench_audit.py --startup --machine --machine-exclude /tmp --sources 1000000 --fallback
 
-``--startup`` times an audit of an empty root; ``--machine`` the first scan (``--no-store``) and the
-re-scan (into a store the warm-up run filled) against ``find``; ``--sources`` against ``find`` and
+``--startup`` times an audit of an empty root; ``--machine`` the first scan (``--no-store``, and into an
+empty store, as on a fleet machine's first night) and the re-scan (into a store the warm-up run filled)
+against ``find``; ``--sources`` against ``find`` and
 ``grep -rIlF -f HOSTS``, each with CPU seconds and peak RSS. What is timed is a wheel built from this
 checkout and installed as a fleet machine installs it (bytecode compiled, the project's digests shipped
 in it); ``--checkout`` times the checkout itself (an editable install computes the digests of its source
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -378,11 +380,15 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store}{suffix}").unlink(missing_ok=True)
         excludes = [x for p in [str(args.out), *args.machine_exclude] for x in ("--exclude", p)]
+        fresh = args.out / "machine-first.db"
+        # a fleet machine's first night: a scan that fills an empty store (and keeps what it learnt)
+        first_night = " ".join(shlex.quote(a) for a in [*base, *excludes, "--db", str(fresh)])
         compare(
             f"this machine's / ({count_files('/', *skipped)} on the root filesystem; not walked: {', '.join(skipped)})",
             {
                 "find": ["find", "/", "(", *prune, ")", "-prune", "-o", "-print"],
                 "scanner audit --no-store": [*base, *excludes, "--no-store"],
+                "scanner audit (first, store)": ["sh", "-c", f"rm -f {shlex.quote(str(fresh))}*; exec {first_night}"],
                 # the warm-up run is the first scan into this store: every timed run is a re-scan
                 "scanner audit (re-scan)": [*base, *excludes, "--db", str(store)],
             },
