@@ -729,3 +729,39 @@ def test_nothing_is_kept_of_a_file_changed_in_the_last_seconds(machine: Machine,
         assert store.size().quiet_files == 0
     with sqlite3.connect(db) as conn:
         assert conn.execute("select count(*) from file_facts").fetchone() == (0,)
+
+
+@pytest.mark.usefixtures("settled_files")
+def test_a_file_whose_name_is_not_utf8_is_cached_under_its_own_bytes(machine: Machine, tmp_path: Path) -> None:
+    """A planted name of bytes that are not UTF-8 (kept by Python as lone surrogates, which SQLite's text
+    refuses) once made every scan into a store fail before its report was written."""
+    folder = os.fsencode(machine.path("/home/alice/app"))
+    os.makedirs(folder)
+    with open(os.path.join(folder, b"client-\xff.py"), "w") as handle:
+        handle.write('client = OpenAI(base_url="https://api.deepseek.com/v1")\n')
+    db = tmp_path / "scanner.db"
+    for _ in range(2):  # recorded, then found again through the store
+        found = [f["location"]["path"] for f in _audit_json(machine, db)["findings"]]
+        assert found == ["/home/alice/app/client-\\xff.py"]
+    with sqlite3.connect(db) as connection:
+        (path,) = connection.execute("select path from file_facts").fetchone()
+    assert path == os.path.join(folder, b"client-\xff.py")
+
+
+def test_inode_numbers_past_sqlites_signed_range_are_kept_and_found(tmp_path: Path) -> None:
+    """overlayfs (``xino``) and others put the filesystem's number in an inode's high bits."""
+    from scanner.store.filecache import StoreFileCache
+
+    big = (1 << 64) - 5
+    st = os.stat_result((0o100644, big, (1 << 63) + 3, 1, 0, 0, 10, 0, 0, 0, 0, 1_000, 2_000, 3_000))
+    cache = StoreFileCache({})
+    cache.put("kind", "/srv/model.gguf", st, {"fact": 1})
+    reports = [
+        json.loads(run_scanner("audit", "--root", str(tmp_path), "--no-store", "-f", "json").stdout) for _ in "ab"
+    ]
+    with open_store(tmp_path / "scanner.db") as store:
+        store.save(reports[0], cache.rows(), [], b"")
+        again = StoreFileCache.load(store)
+        assert again.get("kind", "/srv/model.gguf", st) == {"fact": 1}
+        store.save(reports[1], again.rows(), [(st.st_dev, st.st_ino, "kind")], b"")
+        assert StoreFileCache.load(store).get("kind", "/srv/model.gguf", st) is None, "dropped as gone"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -134,7 +135,7 @@ class Store:
     def _errors(self, doing: str) -> Iterator[None]:
         try:
             yield
-        except sqlite3.Error as error:
+        except (sqlite3.Error, UnicodeError, OverflowError) as error:  # the scan's report is written all the same
             raise StoreError(f"{self.path}: cannot {doing}: {error}") from error
 
     # -- writing --------------------------------------------------------------------------------
@@ -237,10 +238,20 @@ class Store:
                 ),
             )
             if file_facts:
-                rows = ({**row, "data": compact(row["data"])} for row in file_facts)
+                rows = (
+                    {
+                        **row,
+                        "device": _signed(row["device"]),
+                        "inode": _signed(row["inode"]),
+                        "data": compact(row["data"]),
+                        "path": _stored_path(row["path"]),
+                    }
+                    for row in file_facts
+                )
                 self.db.insert("file_facts", rows, upsert=("device", "inode", "kind"))
             self.db.conn.executemany(
-                "delete from file_facts where device = ? and inode = ? and kind = ?", files_gone or []
+                "delete from file_facts where device = ? and inode = ? and kind = ?",
+                [(_signed(d), _signed(i), k) for d, i, k in files_gone or []],
             )
             forget = (datetime.now(timezone.utc) - FORGET_FILES_AFTER).isoformat(timespec="seconds")
             self.db.execute("delete from file_facts where seen < ?", [forget])
@@ -398,7 +409,7 @@ class Store:
         with self._errors("remember the scanner's own file"), write_transaction(self.db):
             self.db.execute(
                 "insert or replace into own_files (sha256, path, what, recorded) values (?, ?, ?, ?)",
-                [sha256, path, what, datetime.now(timezone.utc).isoformat(timespec="seconds")],
+                [sha256, query_text(path), what, datetime.now(timezone.utc).isoformat(timespec="seconds")],
             )
 
     def own_digests(self) -> frozenset[str]:
@@ -413,7 +424,13 @@ class Store:
                 "select device, inode, kind, size, mtime_ns, ctime_ns, data, path from file_facts"
             ).fetchall()
         return {
-            (d, i, k): {"size": s, "mtime_ns": m, "ctime_ns": c, "raw": data, "path": path}
+            (_unsigned(d), _unsigned(i), k): {
+                "size": s,
+                "mtime_ns": m,
+                "ctime_ns": c,
+                "raw": data,
+                "path": _read_path(path),
+            }
             for d, i, k, s, m, c, data, path in rows
         }
 
@@ -428,6 +445,32 @@ class Store:
         with self._errors("read the file cache"):
             row = self.db.execute("select digests from quiet_files where id = 1").fetchone()
         return bytes(row[0]) if row else b""
+
+
+def _stored_path(path: str | None) -> str | bytes | None:
+    """Where a cached file lies, exactly: a name with bytes that are not UTF-8 (kept by Python as lone
+    surrogates, which SQLite's text refuses) is stored as the bytes the filesystem has."""
+    if path is None or path.isascii():
+        return path
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _read_path(path: str | bytes | None) -> str | None:
+    return os.fsdecode(path) if isinstance(path, bytes) else path
+
+
+def _signed(number: int) -> int:
+    """A device or inode number as SQLite's signed 64-bit integers hold it: overlayfs and others give
+    inodes of 2**63 and more (the filesystem's own number in the high bits)."""
+    return number - (1 << 64) if number >= 1 << 63 else number
+
+
+def _unsigned(number: int) -> int:
+    return number + (1 << 64) if number < 0 else number
 
 
 def _legacy_salt() -> bytes | None:
