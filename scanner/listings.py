@@ -27,7 +27,7 @@ from typing import Protocol
 ENTRY_SEPARATOR = "/"
 """Between the entries of one folder: the one character besides NUL that no name holds."""
 FIELD_SEPARATOR = "\0"
-"""Between a folder's digest, its count of entries and its entries."""
+"""Between a folder's digest, the facts its listing is valid for, its count of entries and its entries."""
 
 
 FEW_KEPT = 4
@@ -121,13 +121,18 @@ _ENTRIES = re.compile(rf"{_ENTRY.pattern}(?:/{_ENTRY.pattern})*")
 """A folder's entries, read and checked in one pass of the expression engine (a tenth of a re-scan)."""
 
 
+ListingKey = tuple[str, str]
+"""Where a folder's listing is kept (a digest of the walk's identity, the folder's path and the folders
+above it) and the facts it is valid for (device, inode, mtime, ctime)."""
+
+
 class Listings:
     """The listings an earlier scan remembered (``stored``), and those this scan recalls or lists."""
 
     def __init__(self, stored: bytes = b"") -> None:
         self._stored = stored
-        self._known: dict[str, tuple[str, str]] | None = None
-        self._kept: dict[str, tuple[str, str]] = {}
+        self._known: dict[str, tuple[str, str, str]] | None = None
+        self._kept: dict[str, tuple[str, str, str]] = {}
         self._identity = hashlib.blake2b(digest_size=8)
 
     def start(self, identity: str) -> None:
@@ -136,28 +141,31 @@ class Listings:
         recalled."""
         self._identity = hashlib.blake2b(identity.encode("utf-8", "surrogateescape"), digest_size=8)
 
-    def key(self, path: str, above: Sequence[str], st: os.stat_result) -> str:
+    def key(self, path: str, above: Sequence[str], st: os.stat_result) -> ListingKey:
         """Where a listing of the folder at ``path``, reached below folders named ``above`` (those some
-        collector wants every file below), with status ``st``, is kept."""
-        facts = self._identity.copy()
-        folder = f"{path}\0{ENTRY_SEPARATOR.join(above)}\0{st.st_dev} {st.st_ino} {st.st_mtime_ns} {st.st_ctime_ns}"
-        facts.update(folder.encode("utf-8", "surrogateescape"))
-        return facts.hexdigest()
+        collector wants every file below), is kept, and the facts of ``st`` it is valid for: a folder's
+        new listing takes the place of its old one."""
+        where = self._identity.copy()
+        where.update(f"{path}\0{ENTRY_SEPARATOR.join(above)}".encode("utf-8", "surrogateescape"))
+        facts = where.copy()  # a digest too: 16 characters instead of some 50, a fifth of what is stored
+        facts.update(f"\0{st.st_dev} {st.st_ino} {st.st_mtime_ns} {st.st_ctime_ns}".encode())
+        return where.hexdigest(), facts.hexdigest()
 
-    def recall(self, key: str, folder: int) -> tuple[list[Remembered], int] | None:
+    def recall(self, key: ListingKey, folder: int) -> tuple[list[Remembered], int] | None:
         """The entries remembered under ``key``, to be looked at below the descriptor ``folder``, and how
-        many entries the folder holds; ``None`` when there are none, or they are not well formed (a store
-        written by hand, or cut short): the folder is then listed."""
+        many entries the folder holds; ``None`` when there are none for these facts, or they are not well
+        formed (a store written by hand, or cut short): the folder is then listed."""
         if self._known is None:
             self._known = _parsed(self._stored)
             self._stored = b""
-        found = self._known.get(key)
-        count = _number(found[0]) if found is not None else None
+        where, facts = key
+        found = self._known.get(where)
+        count = _number(found[1]) if found is not None and found[0] == facts else None
         if found is None or count is None:
             return None
-        kept = found[1]
+        kept = found[2]
         if not kept:  # most folders: nothing in them any collector wants
-            self._kept[key] = found
+            self._kept[where] = found
             return [], count
         if not _ENTRIES.fullmatch(kept):
             return None
@@ -167,25 +175,27 @@ class Listings:
         if len(parsed) > count or "." in names or ".." in names or len(set(names)) < len(names):
             return None
         entries = [Remembered(name, kind, int(inode), folder) for kind, inode, name in parsed]
-        self._kept[key] = found
+        self._kept[where] = found
         return entries, count
 
-    def remember(self, key: str, count: int, entries: Sequence[Listed]) -> None:
+    def remember(self, key: ListingKey, count: int, entries: Sequence[Listed]) -> None:
         """Keep what the walk did not pass over in a folder it listed, and how many entries it had; not when
         it kept most of them (a folder of code, a ``site-packages``): recalling costs about what listing
         does then, and a source tree's every file name would be stored."""
         if len(entries) > max(count // 2, FEW_KEPT):
             return
-        self._kept[key] = (str(count), ENTRY_SEPARATOR.join(f"{_kind(e)}{e.inode()} {e.name}" for e in entries))
+        kept = ENTRY_SEPARATOR.join(f"{_kind(e)}{e.inode()} {e.name}" for e in entries)
+        self._kept[key[0]] = (key[1], str(count), kept)
 
     def done(self, whole: bool) -> None:
         """The walk is over: what it recalled or listed is kept as it will be written (a whole machine's
         listings held as strings were 10 MiB of the scan's peak memory). ``whole``: it walked its whole
-        root, so that the listings it did not recall are of folders gone or changed, of an earlier build or
-        of another root, and are dropped; a scan of some paths keeps them for the next whole scan."""
+        root, so that the listings it did not recall are of folders gone, of an earlier build or of another
+        root, and are dropped; a scan of some paths keeps them for the next whole scan (a folder it listed
+        again has its new listing in place of the old)."""
         if not whole:
             self._kept = {**(self._known if self._known is not None else _parsed(self._stored)), **self._kept}
-        fields = (field for key, (count, entries) in self._kept.items() for field in (key, count, entries))
+        fields = (field for where, found in self._kept.items() for field in (where, *found))
         self._stored = FIELD_SEPARATOR.join(fields).encode("utf-8", "surrogateescape")
         self._known, self._kept = {}, {}
 
@@ -194,9 +204,9 @@ class Listings:
         return self._stored
 
 
-def _parsed(stored: bytes) -> dict[str, tuple[str, str]]:
-    """Digest -> (count, entries), as stored; checked when recalled."""
+def _parsed(stored: bytes) -> dict[str, tuple[str, str, str]]:
+    """Digest -> (facts, count, entries), as stored; checked when recalled."""
     fields: Sequence[str] = stored.decode("utf-8", "surrogateescape").split(FIELD_SEPARATOR) if stored else []
-    if len(fields) % 3:
+    if len(fields) % 4:
         return {}
-    return dict(zip(fields[0::3], zip(fields[1::3], fields[2::3], strict=True), strict=True))
+    return dict(zip(fields[0::4], zip(fields[1::4], fields[2::4], fields[3::4], strict=True), strict=True))

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from scanner.fsview import BY_DESCRIPTOR, DIR_OPEN_FLAGS, FileRefused, RootFS, describe_os_error
-from scanner.listings import Listed, Listings, Remembered
+from scanner.listings import Listed, ListingKey, Listings, Remembered
 from scanner.mounts import Mount, read_mount_table, skip_reason
 from scanner.own import code_identity
 from scanner.platforms import is_junction, resident_memory
@@ -214,7 +214,8 @@ class Walker:
             self._walk_root(root)
         if self._listings is not None:
             top = self.fs.root
-            self._listings.done(any(r.real_path == top and r.max_depth is None for r in primary))
+            whole = not self._stopped and any(r.real_path == top and r.max_depth is None for r in primary)
+            self._listings.done(whole)  # a walk cut short (--max-memory) has not seen every folder
         return self.coverage
 
     # -- roots ------------------------------------------------------------------------------
@@ -379,7 +380,7 @@ class Walker:
             for opened in path:
                 _close(opened)
 
-    def _list(self, folder: _Dir) -> tuple[Sequence[Listed], int, str | None]:
+    def _list(self, folder: _Dir) -> tuple[Sequence[Listed], int, ListingKey | None]:
         """The folder's entries, how many it has, and the key to remember them under (``None``: not to be).
         An unchanged folder's are those the last scan's listing kept: none it passed over by name. It is
         opened all the same: whether it can be is the scanning user's to find out, not the last scan's."""

@@ -31,7 +31,7 @@ def _audit(machine: Machine, *store: str, root: Path | None = None, unprivileged
 
 
 def _tampered(db: Path, change: Callable[[list[bytes]], None]) -> None:
-    """The store's listings, each folder's three fields (digest, count, entries) changed by ``change``."""
+    """The store's listings, each folder's four fields (digest, facts, count, entries) changed by ``change``."""
     with sqlite3.connect(db) as connection:
         (stored,) = connection.execute("select listings from folder_listings").fetchone()
         fields = bytes(stored).split(b"\0")
@@ -120,15 +120,17 @@ def test_a_small_file_that_grows_into_a_model_is_sniffed_though_its_folder_is_un
 
 
 @pytest.mark.usefixtures("settled_files")
-def test_other_exclusions_make_a_walk_of_their_own(machine: Machine, tmp_path: Path) -> None:
-    """What was passed over under one ``--exclude`` is looked at under another: the listings a scan
-    remembered are kept under what its choices depended on."""
+def test_an_exclusion_added_after_a_scan_is_reported_in_unchanged_folders(machine: Machine, tmp_path: Path) -> None:
+    """A listing keeps no file the walk passed over by name; under another ``--exclude`` the same folder
+    is listed again, so what the exclusion leaves out is reported as left out."""
     _tree(machine)
-    (machine.path("/home/dev1/src/app1/pkg") / "client.py").write_text(BANNED)
+    machine.path("/usr/share/x").mkdir(parents=True)
+    machine.path("/usr/share/x/old.qqq").write_text("x")
     db = ("--db", str(tmp_path / "scanner.db"))
-    excluded = _audit(machine, *db, "--exclude", "pkg")
-    assert not excluded["findings"]
-    assert [f["location"]["path"] for f in _audit(machine, *db)["findings"]] == ["/home/dev1/src/app1/pkg/client.py"]
+    _audit(machine, *db)
+    fresh = _seen(_audit(machine, "--no-store", "--exclude", "*.qqq"))
+    assert ("/usr/share/x/old.qqq", "excluded") in fresh["skipped"]
+    assert _seen(_audit(machine, *db, "--exclude", "*.qqq")) == fresh
 
 
 @pytest.mark.usefixtures("settled_files")
@@ -142,7 +144,7 @@ def test_a_store_whose_listings_were_tampered_with_lists_the_folders_again(machi
     with sqlite3.connect(db) as connection:
         (stored,) = connection.execute("select listings from folder_listings").fetchone()
         fields = bytes(stored).split(b"\0")
-        fields[2::3] = [b"d1 ..", *fields[5::3]]
+        fields[3::4] = [b"d1 ..", *fields[7::4]]
         for tampered in (b"\0".join(fields), bytes(stored)[: len(stored) // 2], b"\xff\xfe garbage"):
             connection.execute("update folder_listings set listings = ?", [tampered])
             connection.commit()
@@ -239,7 +241,7 @@ def test_a_listing_with_a_count_that_is_no_count_of_its_entries_is_listed_again(
     _audit(machine, "--db", str(db))
 
     def counts(fields: list[bytes]) -> None:
-        fields[1::3] = [count.encode()] * len(fields[1::3])
+        fields[2::4] = [count.encode()] * len(fields[2::4])
 
     _tampered(db, counts)
     assert _seen(_audit(machine, "--db", str(db))) == fresh
@@ -255,9 +257,10 @@ def test_a_listing_that_names_a_folder_twice_is_listed_again(machine: Machine, t
     _audit(machine, "--db", str(db))
 
     def repeated(fields: list[bytes]) -> None:
-        for at in range(2, len(fields), 3):
+        for at in range(3, len(fields), 4):
             if fields[at].startswith(b"d") and fields[at].endswith(b" home"):
                 fields[at] = b"/".join([fields[at]] * 200)
+                fields[at - 1] = b"1000"  # a count to match: only the names give it away
 
     _tampered(db, repeated)
     assert _seen(_audit(machine, "--db", str(db))) == fresh
@@ -274,8 +277,8 @@ def test_a_device_a_store_calls_a_regular_file_is_never_opened(
     _audit(machine, "--db", str(db))
 
     def regular(fields: list[bytes]) -> None:
-        fields[2::3] = [
-            entries.replace(b"o", b"f", 1) if b" dev.py" in entries else entries for entries in fields[2::3]
+        fields[3::4] = [
+            entries.replace(b"o", b"f", 1) if b" dev.py" in entries else entries for entries in fields[3::4]
         ]
 
     _tampered(db, regular)
@@ -309,3 +312,24 @@ def test_a_scan_of_some_paths_keeps_what_the_whole_scan_remembered(machine: Mach
     shutil.rmtree(machine.path("/home/dev3"))
     _audit(machine, "--db", str(db), "/")  # the whole root, named
     assert 0 < remembered() < whole
+
+
+@pytest.mark.usefixtures("settled_files")
+def test_scans_of_one_path_do_not_pile_up_listings_of_its_changing_folders(machine: Machine, tmp_path: Path) -> None:
+    """``scanner audit ~/proj`` again and again, never a whole scan: a folder listed again has its new
+    listing in place of the old."""
+    proj = machine.path("/home/dev/proj")
+    (proj / "src").mkdir(parents=True)
+    db = tmp_path / "scanner.db"
+
+    def remembered() -> int:
+        with open_store(db) as store:
+            return store.size().folder_listings_bytes
+
+    _audit(machine, "--db", str(db), "/home/dev/proj")
+    first = remembered()
+    for step in range(10):
+        (proj / "src" / f"f{step}.qqq").write_text("x")
+        (proj / "src" / f"f{step}.qqq").unlink()  # the folder as it was, its times moved on
+        _audit(machine, "--db", str(db), "/home/dev/proj")
+    assert remembered() == first
