@@ -235,13 +235,16 @@ UNUSED_BY_A_JSON_AUDIT = (
     *("sqlite_utils", "requests", "huggingface_hub", "cryptography", "tabulate", "numpy"),
     *("re2", "_strptime", "socket", "secrets", "concurrent.futures", "plistlib", "pyexpat", "tomllib"),
     *("scanner.lineage.hub", "scanner.fleet", "scanner.store.retention"),
+    *("scanner.formats.gguf", "scanner.formats.safetensors", "scanner.formats.onnx", "scanner.formats.other"),
+    *("scanner.formats.pytorch_zip", "scanner.formats.torch_pickle", "scanner.formats.protobuf"),
 )
 """What ``scanner audit -f json`` of an empty root never uses: the other formats and commands, the
 migrations' library (a store already up to date), the network, signing and the table library; the text
 scan's accelerator (for the first text file), ``strptime`` (the policy's dates are read without it), the
 resolver and its threads (``--resolve``), the secrets module (a salt is ``os.urandom``), and the parsers of
 plists and TOML (for those files); the Hub client (``--online``), the agent's configuration and spool
-(``--config``, ``--submit``) and the store's retention (``--keep-last``, ``--older-than``). (PyYAML too,
+(``--config``, ``--submit``) and the store's retention (``--keep-last``, ``--older-than``); the weight
+formats' parsers (for the first file read as a model: most machines have none). (PyYAML too,
 from an installed wheel, which ships the bundled policies composed: ``test_packaging``.)"""
 UNUSED_WITHOUT_A_STORE = ("scanner.store", "scanner.sqlite", "sqlite3")
 """What ``--no-store`` never uses: the store, and SQLite (the root holds no database to read)."""

@@ -21,11 +21,11 @@ from scanner.collectors.models.collector import ModelCollector
 from scanner.collectors.models.grouping import group_models
 from scanner.collectors.models.inventory import Inventory
 from scanner.collectors.models.weights import (
-    MAGICS,
     WEIGHT_FORMATS,
     WEIGHT_SUFFIXES,
     WeightFormat,
     read_weight_file,
+    signatures,
     sniff,
 )
 from scanner.formats.magic import HEAD_BYTES, Magic
@@ -67,9 +67,9 @@ def test_an_ending_names_one_format() -> None:
 
 def test_every_signature_the_sniffer_can_return_selects_a_row() -> None:
     rows_by_magic = {row.magic for row in WEIGHT_FORMATS if row.magic is not None}
-    assert set(MAGICS) == rows_by_magic
-    assert _declared_magics() == set(MAGICS), "a parser module declares a signature no row uses"
-    assert len({magic.id for magic in MAGICS}) == len(MAGICS)
+    assert {magic.id for magic in signatures()} == rows_by_magic
+    assert _declared_magics() == set(signatures()), "a parser module declares a signature no row uses"
+    assert len({magic.id for magic in signatures()}) == len(signatures())
 
 
 def test_the_cli_and_the_walk_use_the_tables_endings() -> None:
@@ -86,7 +86,8 @@ def test_every_row_reads_its_sample_under_each_of_its_endings(tmp_path: Path, ro
     for name in [f"model{suffix}" for suffix in row.suffixes] or [_name(row)]:
         path = WEIGHT_SAMPLES[row.id](tmp_path / name)
         if row.magic is not None:
-            assert sniff(path.read_bytes()[:HEAD_BYTES]) is row.magic
+            sniffed = sniff(path.read_bytes()[:HEAD_BYTES])
+            assert sniffed is not None and sniffed.id == row.magic
         with RootFS(None).open_regular(str(path)) as handle:
             facts = read_weight_file(handle, path.stat().st_size, name, f"/{name}")
         assert facts is not None and facts.format == row.id, name

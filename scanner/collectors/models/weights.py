@@ -1,7 +1,7 @@
 """Weight files: the table of formats every stage reads, and the reader that follows it.
 
 Each row of ``WEIGHT_FORMATS`` is one format: the endings that name it, the signature its first
-bytes show (``scanner.formats.magic``), whether a broken header under its name is reported, whether
+bytes show (``scanner.formats.magic``, by its id), whether a broken header under its name is reported, whether
 an extension-less file of it counts, whether one file is a model of its own, and the parser that
 yields its facts. The walk's interest, the reader, the grouping into models and the CLI all read it,
 so a format is added by adding a row. Content decides before the name: a zip is a PyTorch
@@ -9,6 +9,9 @@ checkpoint in a ``.pt`` and a Keras model in a ``.keras``. Nothing is unpickled 
 Python ``.pth`` path-configuration file, a zip of something else, or a ``.bin`` that is firmware is
 simply not a model (``None``); a file that claims to be a model format but has a broken header
 raises ``FormatError``.
+
+The parsers (``scanner.formats``) are imported when the first file is read: most machines hold no model
+file, and importing them was 8 ms of every run's start-up.
 """
 
 from __future__ import annotations
@@ -17,17 +20,12 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, BinaryIO
 
 from scanner.collectors.models.cards import CHAT_TEMPLATE_CAP
 from scanner.formats.errors import FormatError
-from scanner.formats.gguf import GGML_MAGIC, GGUF_MAGIC, read_gguf, special_tokens
 from scanner.formats.magic import HEAD_BYTES, Magic
-from scanner.formats.onnx import read_onnx
-from scanner.formats.other import HDF5_MAGIC, TFLITE_MAGIC, identify_hdf5, identify_mlmodel, read_keras_zip
-from scanner.formats.pytorch_zip import ZIP_MAGIC, read_torch_zip
-from scanner.formats.safetensors import SAFETENSORS_MAGIC, read_safetensors
-from scanner.formats.torch_pickle import LEGACY_TORCH_MAGIC, PICKLE_MAGIC, is_legacy_torch
 from scanner.names import hf_repo_id
 from scanner.records import Clue, ClueKind
 
@@ -92,8 +90,9 @@ class WeightFormat:
     suffixes: tuple[str, ...]
     """Endings that name it, lower case: the walk hands these files over, ``policy digests`` lists them."""
     parse: Parser
-    magic: Magic | None = None
-    """The signature that selects this row whatever the file is called; ``None``: chosen by suffix alone."""
+    magic: str | None = None
+    """The id of the signature (``Magic.id``) that selects this row whatever the file is called; ``None``:
+    chosen by suffix alone."""
     named: bool = False
     """The signature counts only under one of ``suffixes`` (a zip is a Keras model only in a ``.keras``)."""
     claims: bool = False
@@ -110,6 +109,8 @@ def _text(metadata: dict[str, object], key: str) -> str | None:
 
 
 def _gguf(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightFacts:
+    from scanner.formats.gguf import read_gguf, special_tokens
+
     header = read_gguf(handle, size)
     meta = header.metadata
     facts = WeightFacts(fmt, size, header.bytes_read, version=_text(meta, "general.version"))
@@ -155,20 +156,28 @@ def _signature_only(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightF
 
 
 def _keras(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightFacts:
+    from scanner.formats.other import read_keras_zip
+
     return WeightFacts(fmt, size, read_keras_zip(handle, size).bytes_read)
 
 
 def _torch_zip(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightFacts | None:
+    from scanner.formats.pytorch_zip import read_torch_zip
+
     torch = read_torch_zip(handle, size)
     return WeightFacts(fmt, size, torch.bytes_read) if torch.is_pytorch else None
 
 
 def _keras_hdf5(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightFacts | None:
+    from scanner.formats.other import identify_hdf5
+
     hdf5 = identify_hdf5(handle, size)
     return WeightFacts(fmt, size, hdf5.bytes_read) if hdf5.mentions_keras else None
 
 
 def _safetensors(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightFacts:
+    from scanner.formats.safetensors import read_safetensors
+
     header = read_safetensors(handle, size)
     facts = WeightFacts(fmt, size, header.bytes_read)
     for key in ("name", "modelspec.title", "model_name"):
@@ -178,11 +187,15 @@ def _safetensors(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightFact
 
 
 def _torch_pickle(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightFacts | None:
+    from scanner.formats.torch_pickle import LEGACY_TORCH_MAGIC, is_legacy_torch
+
     # Only a legacy torch.save file starts with its magic number; other pickles are not models here.
     return WeightFacts(fmt, size, len(LEGACY_TORCH_MAGIC)) if is_legacy_torch(handle) else None
 
 
 def _onnx(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightFacts:
+    from scanner.formats.onnx import read_onnx
+
     onnx = read_onnx(handle, size)
     facts = WeightFacts(fmt, size, onnx.bytes_read)
     for key, value in onnx.metadata_props.items():
@@ -194,6 +207,8 @@ def _onnx(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightFacts:
 
 
 def _coreml(fmt: str, handle: BinaryIO, size: int, path: str) -> WeightFacts:
+    from scanner.formats.other import identify_mlmodel
+
     return WeightFacts(fmt, size, identify_mlmodel(handle, size).bytes_read)
 
 
@@ -202,16 +217,16 @@ WEIGHT_FORMATS: tuple[WeightFormat, ...] = (
     # anything, a safetensors length before a pickle's PROTO byte that can look the same), and rows that
     # share a signature in row order (a .keras zip before any other zip). Rows without a signature are
     # tried last, as listed: they take only what no signature claimed.
-    WeightFormat("gguf", (".gguf",), _gguf, GGUF_MAGIC, claims=True, extensionless=True, standalone=True),
-    WeightFormat("ggml", (".ggml",), _signature_only, GGML_MAGIC, extensionless=True, standalone=True),
-    WeightFormat("keras", (".keras",), _keras, ZIP_MAGIC, named=True),
+    WeightFormat("gguf", (".gguf",), _gguf, "gguf", claims=True, extensionless=True, standalone=True),
+    WeightFormat("ggml", (".ggml",), _signature_only, "ggml", extensionless=True, standalone=True),
+    WeightFormat("keras", (".keras",), _keras, "zip", named=True),
     # torch.save's zip is a PyTorch checkpoint whatever the file is called, so it needs no ending of
     # its own; the PyTorch endings are the pickle row's, whose signature counts only under them.
-    WeightFormat("pytorch-zip", (), _torch_zip, ZIP_MAGIC),
-    WeightFormat("keras-hdf5", (".h5",), _keras_hdf5, HDF5_MAGIC),
-    WeightFormat("tflite", (".tflite",), _signature_only, TFLITE_MAGIC),
-    WeightFormat("safetensors", (".safetensors",), _safetensors, SAFETENSORS_MAGIC, claims=True, extensionless=True),
-    WeightFormat("pytorch-pickle", (".bin", ".pt", ".pth", ".ckpt"), _torch_pickle, PICKLE_MAGIC, named=True),
+    WeightFormat("pytorch-zip", (), _torch_zip, "zip"),
+    WeightFormat("keras-hdf5", (".h5",), _keras_hdf5, "hdf5"),
+    WeightFormat("tflite", (".tflite",), _signature_only, "tflite"),
+    WeightFormat("safetensors", (".safetensors",), _safetensors, "safetensors", claims=True, extensionless=True),
+    WeightFormat("pytorch-pickle", (".bin", ".pt", ".pth", ".ckpt"), _torch_pickle, "pickle", named=True),
     WeightFormat("onnx", (".onnx",), _onnx, claims=True),
     WeightFormat("coreml", (".mlmodel",), _coreml),
 )
@@ -219,14 +234,27 @@ WEIGHT_FORMAT_BY_ID = {row.id: row for row in WEIGHT_FORMATS}
 WEIGHT_FORMAT_BY_SUFFIX = {suffix: row for row in WEIGHT_FORMATS for suffix in row.suffixes}
 WEIGHT_SUFFIXES = frozenset(WEIGHT_FORMAT_BY_SUFFIX)
 """Every ending that names a weight format: what the walk hands the model collector."""
-MAGICS = tuple(dict.fromkeys(row.magic for row in WEIGHT_FORMATS if row.magic is not None))
-"""The signatures in the order they are tried."""
-_ROWS_BY_MAGIC = {magic: tuple(row for row in WEIGHT_FORMATS if row.magic == magic) for magic in MAGICS}
+_MAGIC_IDS = tuple(dict.fromkeys(row.magic for row in WEIGHT_FORMATS if row.magic is not None))
+_ROWS_BY_MAGIC = {magic: tuple(row for row in WEIGHT_FORMATS if row.magic == magic) for magic in _MAGIC_IDS}
+
+
+@cache
+def signatures() -> tuple[Magic, ...]:
+    """The signatures the rows name, in the order they are tried: each declared by its parser's module."""
+    from scanner.formats.gguf import GGML_MAGIC, GGUF_MAGIC
+    from scanner.formats.other import HDF5_MAGIC, TFLITE_MAGIC
+    from scanner.formats.pytorch_zip import ZIP_MAGIC
+    from scanner.formats.safetensors import SAFETENSORS_MAGIC
+    from scanner.formats.torch_pickle import PICKLE_MAGIC
+
+    declared = (GGUF_MAGIC, GGML_MAGIC, ZIP_MAGIC, HDF5_MAGIC, TFLITE_MAGIC, SAFETENSORS_MAGIC, PICKLE_MAGIC)
+    by_id = {magic.id: magic for magic in declared}
+    return tuple(by_id[magic] for magic in _MAGIC_IDS)
 
 
 def sniff(head: bytes) -> Magic | None:
     """The signature a file's first ``HEAD_BYTES`` bytes carry, or ``None``."""
-    for magic in MAGICS:
+    for magic in signatures():
         if magic.matches(head):
             return magic
     return None
@@ -235,7 +263,7 @@ def sniff(head: bytes) -> Magic | None:
 def weight_format(magic: Magic | None, suffix: str) -> WeightFormat | None:
     """The row that reads a file: the first with the file's signature (under one of the row's endings
     if it is ``named``), else the signature-less row the file's ending names."""
-    for row in _ROWS_BY_MAGIC.get(magic, ()) if magic is not None else ():
+    for row in _ROWS_BY_MAGIC.get(magic.id, ()) if magic is not None else ():
         if not row.named or suffix in row.suffixes:
             return row
     by_name = WEIGHT_FORMAT_BY_SUFFIX.get(suffix)
