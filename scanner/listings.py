@@ -10,9 +10,12 @@ What is kept of a listing is what the walk needs of it: how many entries it had,
 not pass over at once by their names (folders, excluded names, files some collector wants), each with its
 type and inode. Those files are still measured and read when handed over: a file's contents change without
 its folder changing. A folder whose change might not show in its times (``RootFS.change_shows``: changed in
-the last two seconds, FAT, FUSE) is not remembered. Each listing is kept under a digest of the walk's
-identity (the scanner's build, what its collectors ask for, the exclusions), the folder's path and its four
-facts; what a scan recalled or listed is written back with it, the rest dropped.
+the last two seconds, FAT, FUSE, a network filesystem) is not remembered, nor one that keeps most of its
+entries (recalling it would cost what listing it does). Each listing is kept under a digest of the walk's
+identity (the root, the scanner's build, what its collectors ask for, the exclusions), the folder's path
+and the folders above it a collector wants everything below, with a digest of the four facts it is valid
+for. A scan of the whole root writes back what it recalled or listed, the rest dropped; a scan of some
+paths keeps the rest too.
 """
 
 from __future__ import annotations
@@ -96,8 +99,8 @@ class Remembered:
             return False
 
 
-_MAX_DIGITS = 19
-"""An entry count or inode of more digits is no count or inode (both fit in 64 bits)."""
+_MAX_DIGITS = 20
+"""An entry count or inode of more digits is no count or inode (both fit in 64 bits: 2**64 - 1 has 20)."""
 
 
 def _kind(entry: Listed) -> str:
