@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 from conftest import Machine, run_scanner, write_dist_info
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from modelkit import ollama_store, write_gguf
 
+from scanner.listings import Listings
 from scanner.store.database import open_store
 
 BANNED = 'client = OpenAI(base_url="https://api.deepseek.com/v1")\n'
@@ -333,3 +336,25 @@ def test_scans_of_one_path_do_not_pile_up_listings_of_its_changing_folders(machi
         (proj / "src" / f"f{step}.qqq").unlink()  # the folder as it was, its times moved on
         _audit(machine, "--db", str(db), "/home/dev/proj")
     assert remembered() == first
+
+
+@given(
+    count=st.text(max_size=25),
+    entries=st.lists(st.text(alphabet=st.sampled_from("dflo0129 ./\\0\udcff\u00b2xy"), max_size=12), max_size=6),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_stored_listing_is_recalled_whole_and_well_formed_or_not_at_all(count: str, entries: list[str]) -> None:
+    """Whatever a store holds for a folder, a recall never raises, and what it gives could be a listing: each
+    entry named, once, by a name that leads nowhere but into the folder, no more of them than the count."""
+    listings = Listings()
+    listings.start("identity")
+    where, facts = listings.key("/srv/data", (), os.stat("/"))
+    stored = "\0".join((where, facts, count, "/".join(entries))).encode("utf-8", "surrogateescape")
+    recalling = Listings(stored)
+    recalling.start("identity")
+    recalled = recalling.recall((where, facts), -1)
+    if recalled is not None:
+        found, total = recalled
+        names = [entry.name for entry in found]
+        assert len(names) == len(set(names)) <= total
+        assert all(name not in ("", ".", "..") and "/" not in name and "\0" not in name for name in names)
