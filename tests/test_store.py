@@ -748,12 +748,18 @@ def test_a_file_whose_name_is_not_utf8_is_cached_under_its_own_bytes(machine: Ma
     assert path == os.path.join(folder, b"client-\xff.py")
 
 
+def _status(inode: int, device: int, *, mtime_ns: int, ctime_ns: int) -> os.stat_result:
+    """A regular file's status as ``os.stat`` makes it (times in seconds, and in nanoseconds)."""
+    times = (0, mtime_ns // 10**9, ctime_ns // 10**9, 0.0, mtime_ns / 1e9, ctime_ns / 1e9, 0, mtime_ns, ctime_ns)
+    return os.stat_result((0o100644, inode, device, 1, 0, 0, 10, *times))
+
+
 def test_inode_numbers_past_sqlites_signed_range_are_kept_and_found(tmp_path: Path) -> None:
     """overlayfs (``xino``) and others put the filesystem's number in an inode's high bits."""
     from scanner.store.filecache import StoreFileCache
 
     big = (1 << 64) - 5
-    st = os.stat_result((0o100644, big, (1 << 63) + 3, 1, 0, 0, 10, 0, 0, 0, 0, 1_000, 2_000, 3_000))
+    st = _status(big, (1 << 63) + 3, mtime_ns=2_000_000, ctime_ns=3_000_000)
     cache = StoreFileCache({})
     cache.put("kind", "/srv/model.gguf", st, {"fact": 1})
     reports = [
@@ -765,3 +771,19 @@ def test_inode_numbers_past_sqlites_signed_range_are_kept_and_found(tmp_path: Pa
         assert again.get("kind", "/srv/model.gguf", st) == {"fact": 1}
         store.save(reports[1], again.rows(), [(st.st_dev, st.st_ino, "kind")], b"")
         assert StoreFileCache.load(store).get("kind", "/srv/model.gguf", st) is None, "dropped as gone"
+
+
+@pytest.mark.parametrize("mtime_ns", [-(1 << 63) - 1, 1 << 63])
+def test_a_file_dated_past_what_sqlite_holds_is_read_again_and_the_scan_recorded(tmp_path: Path, mtime_ns: int) -> None:
+    """A planted file dated before 1678 (tmpfs and btrfs keep such times) is not cached: one such file must
+    not stop every scan from being recorded."""
+    from scanner.store.filecache import StoreFileCache
+
+    st = _status(7, 9, mtime_ns=mtime_ns, ctime_ns=3_000_000)
+    cache = StoreFileCache({})
+    cache.put("kind", "/srv/client.py", st, {"fact": 1})
+    report = json.loads(run_scanner("audit", "--root", str(tmp_path), "--no-store", "-f", "json").stdout)
+    with open_store(tmp_path / "scanner.db") as store:
+        store.save(report, cache.rows(), [], b"")
+        assert StoreFileCache.load(store).get("kind", "/srv/client.py", st) is None
+        assert [scan.id for scan in store.history()] == [report["scan"]["id"]]

@@ -170,7 +170,7 @@ class Store:
                         "started": scan["started"],
                         "finished": scan["finished"],
                         "scanner_version": scan["scanner_version"],
-                        "policy": ", ".join(f"{p['id']} {p['version']}" for p in scan["policy"]),
+                        "policy": query_text(", ".join(f"{p['id']} {p['version']}" for p in scan["policy"])),
                         "compliant": int(summary["compliant"]),
                         "complete": int(summary["complete"]),
                         "violations": summary["violations"],

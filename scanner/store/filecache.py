@@ -29,6 +29,9 @@ from typing import Any
 from scanner.limits import masked_all
 from scanner.store.database import Store
 
+_SQLITE_INTEGERS = range(-(1 << 63), 1 << 63)
+"""What a column of SQLite integers holds (signed 64 bits)."""
+
 
 class StoreFileCache:
     """The ``FileCache`` the collectors see, backed by the store."""
@@ -111,10 +114,13 @@ class StoreFileCache:
         """What to write back: every entry used or learnt in this scan, stamped as seen now, but for one that
         holds what looks like a key (planted in a header's ``general.name``, a package's summary): no key is
         stored, and a masked copy would be judged otherwise than the file (``xai-…`` is no longer a package
-        name), so such a file is read again at every scan."""
+        name), so such a file is read again at every scan; nor one whose size or times SQLite's integers cannot
+        hold (a planted file dated before 1678, which tmpfs and btrfs keep): it would stop every scan from
+        being recorded."""
         seen = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
         return [
             {"device": d, "inode": i, "kind": k, **entry, "seen": seen}
             for (d, i, k), entry in self._touched.items()
             if masked_all(entry["data"]) == entry["data"]
+            and all(entry[fact] in _SQLITE_INTEGERS for fact in ("size", "mtime_ns", "ctime_ns"))
         ]
