@@ -343,16 +343,12 @@ class Walker:
                         is_dir = False
                     dot = name.rfind(".")
                     if not is_dir:
-                        if every or wanted_here or name in by_name or (dot > 0 and name[dot:].lower() in suffixes):
-                            if kept is not None:
-                                kept.append(child)
-                        elif dot > 0 or not extensionless:
+                        named = every or wanted_here or name in by_name or (dot > 0 and name[dot:].lower() in suffixes)
+                        if not named and (dot > 0 or not extensionless):
                             continue
-                        elif kept is not None:  # whatever its size, which may change in an unchanged folder
+                        if kept is not None:  # one without an extension whatever its size: it can grow unseen
                             kept.append(child)
-                            if min_size and not _at_least(child, min_size, links_resolved):
-                                continue
-                        elif min_size and not _at_least(child, min_size, links_resolved):
+                        if not named and min_size and not _at_least(child, min_size, links_resolved):
                             continue
                         self._file(prefix + name, name, parent_name, child.is_symlink(), below, every, current, child)
                         continue
